@@ -1,0 +1,1 @@
+"""The HTTP gateway: public REST and Stripe webhooks in, gRPC to the services out. No database."""

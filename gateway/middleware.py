@@ -1,0 +1,132 @@
+"""The outermost ASGI layer: a server span per request (continuing a W3C traceparent if one
+came in), the trace id as `X-Request-ID`, the body-size limit, request metrics, security
+headers, and the envelope for anything that escaped the app."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from opentelemetry import propagate, trace
+from opentelemetry.trace import SpanKind, Status, StatusCode
+from prometheus_client import Counter, Histogram
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from gateway.errors import ApiError, error_response
+
+log = logging.getLogger("mais.gateway")
+tracer = trace.get_tracer("mais.gateway")
+
+HTTP_TOTAL = Counter("mais_http_requests_total", "HTTP requests", ["method", "route", "status"])
+HTTP_SECONDS = Histogram(
+    "mais_http_request_duration_seconds",
+    "HTTP request latency",
+    ["method", "route"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+
+SECURITY_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"strict-transport-security", b"max-age=31536000; includeSubDomains"),
+    (b"cache-control", b"no-store"),
+]
+
+
+class BodyTooLarge(ApiError):
+    """The body went over the limit while it was being read."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__("PAYLOAD_TOO_LARGE", f"request body over {limit} bytes")
+
+
+class ObservabilityMiddleware:
+    """See the module docstring."""
+
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        parent = propagate.extract(headers)
+        method = scope["method"]
+        started = time.perf_counter()
+        status_holder = {"status": 500, "started": False}
+
+        with tracer.start_as_current_span(f"HTTP {method}", context=parent, kind=SpanKind.SERVER) as span:
+            ctx = span.get_span_context()
+            request_id = format(ctx.trace_id, "032x").encode()
+            span.set_attribute("http.method", method)
+
+            async def send_with_headers(message: Message) -> None:
+                if message["type"] == "http.response.start":
+                    status_holder["status"] = message["status"]
+                    status_holder["started"] = True
+                    extra = [(b"x-request-id", request_id), *SECURITY_HEADERS]
+                    message = {**message, "headers": [*message.get("headers", []), *extra]}
+                await send(message)
+
+            try:
+                length = int(headers.get("content-length", "0") or 0)
+            except ValueError:
+                length = 0
+            try:
+                if length > self.max_body_bytes:
+                    raise BodyTooLarge(self.max_body_bytes)
+                await self.app(scope, self._limited(receive), send_with_headers)
+            except ApiError as error:
+                if status_holder["started"]:
+                    raise
+                await error_response(error)(scope, receive, send_with_headers)
+            except Exception:
+                log.exception("unhandled error")
+                if status_holder["started"]:
+                    raise
+                await error_response(ApiError("INTERNAL", "internal error"))(
+                    scope, receive, send_with_headers
+                )
+            finally:
+                route = _route_template(scope)
+                status = int(status_holder["status"])
+                span.update_name(f"{method} {route}")
+                span.set_attribute("http.route", route)
+                span.set_attribute("http.status_code", status)
+                if status >= 500:
+                    span.set_status(Status(StatusCode.ERROR))
+                elapsed = time.perf_counter() - started
+                HTTP_TOTAL.labels(method, route, str(status)).inc()
+                HTTP_SECONDS.labels(method, route).observe(elapsed)
+                if route not in ("/health", "/metrics"):
+                    log.info(
+                        "%s %s %d",
+                        method,
+                        route,
+                        status,
+                        extra={"route": route, "status": status, "duration_ms": round(elapsed * 1000, 2)},
+                    )
+
+    def _limited(self, receive: Receive) -> Receive:
+        seen = 0
+        limit = self.max_body_bytes
+
+        async def limited_receive() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit:
+                    raise BodyTooLarge(limit)
+            return message
+
+        return limited_receive
+
+
+def _route_template(scope: Scope) -> str:
+    route = scope.get("route")
+    path = getattr(route, "path", None)
+    return str(path) if path else "unmatched"

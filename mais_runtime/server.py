@@ -1,0 +1,166 @@
+"""Start-up and shutdown of a gRPC service process.
+
+`run_service` wires what every service has: JSON logs and tracing, its database with migrations,
+grpc.health.v1 (overall, per service and a "database" entry kept fresh by a pinger), reflection,
+the interceptors, metrics over HTTP, and a graceful stop on SIGTERM/SIGINT: stop accepting,
+let in-flight calls finish within the grace period, then close pools and flush spans.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import grpc
+from google.protobuf.descriptor import ServiceDescriptor
+from grpc_health.v1 import _async as health_aio
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+from prometheus_client import start_http_server
+
+from mais_runtime.channels import Channels
+from mais_runtime.db import Database
+from mais_runtime.interceptors import ServerInterceptor, platform_scoped_methods
+from mais_runtime.migrations import apply_migrations
+from mais_runtime.settings import ServiceSettings
+from mais_runtime.telemetry import setup_logging, setup_tracing
+
+log = logging.getLogger("mais.server")
+
+DATABASE_HEALTH = "database"
+
+
+@dataclass
+class ServiceRuntime:
+    """What a service's composition root gets to wire its servicers with."""
+
+    name: str
+    settings: ServiceSettings
+    db: Database
+    channels: Channels
+    # Coroutines the service wants running beside the server (dispatchers, sweepers).
+    background: list[Callable[[asyncio.Event], Coroutine[Any, Any, None]]] = field(default_factory=list)
+
+
+Register = Callable[[grpc.aio.Server, ServiceRuntime], None]
+
+
+async def run_service(
+    *,
+    name: str,
+    settings: ServiceSettings,
+    services: Sequence[ServiceDescriptor],
+    register: Register,
+    migrations: Path,
+    extra_setup: Callable[[ServiceRuntime], Awaitable[None]] | None = None,
+) -> None:
+    """Runs one service until SIGTERM or SIGINT."""
+    setup_logging(name, settings.log_level)
+    tracer_provider = setup_tracing(name, settings.data_dir, settings.otel_exporter_otlp_endpoint)
+    db = Database(
+        settings.database_url,
+        schema=name,
+        application_name=f"mais-{name}",
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        pool_timeout_seconds=settings.db_pool_timeout_seconds,
+        statement_timeout_ms=settings.db_statement_timeout_ms,
+        lock_timeout_ms=settings.db_lock_timeout_ms,
+        connect_timeout_seconds=settings.db_connect_timeout_seconds,
+    )
+    await _migrate_when_reachable(db, migrations)
+    channels = Channels(internal_token=settings.internal_token, default_timeout=settings.rpc_timeout_seconds)
+    runtime = ServiceRuntime(name, settings, db, channels)
+    if extra_setup is not None:
+        await extra_setup(runtime)
+
+    server = grpc.aio.server(
+        interceptors=[
+            ServerInterceptor(
+                internal_token=settings.internal_token, platform_methods=platform_scoped_methods(services)
+            )
+        ],
+        options=[("grpc.max_receive_message_length", 8 * 1024 * 1024), ("grpc.so_reuseport", 0)],
+    )
+    register(server, runtime)
+    health_servicer = health_aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    full_names = [s.full_name for s in services]
+    reflection.enable_server_reflection([*full_names, health.SERVICE_NAME, reflection.SERVICE_NAME], server)
+    port = server.add_insecure_port(f"{settings.grpc_host}:{settings.grpc_port}")
+    if settings.metrics_port:
+        start_http_server(settings.metrics_port, addr="127.0.0.1")
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+
+    await server.start()
+    for full_name in ["", *full_names]:
+        await health_servicer.set(full_name, health_pb2.HealthCheckResponse.SERVING)
+    tasks = [asyncio.create_task(_watch_database(db, health_servicer, stop))]
+    tasks += [asyncio.create_task(job(stop)) for job in runtime.background]
+    log.info("serving %s on %s:%d", name, settings.grpc_host, port)
+
+    await stop.wait()
+    log.info("stopping: draining in-flight calls for up to %.1fs", settings.shutdown_grace_seconds)
+    await health_servicer.enter_graceful_shutdown()
+    await server.stop(settings.shutdown_grace_seconds)
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+    await channels.close()
+    await db.close()
+    tracer_provider.shutdown()
+    log.info("stopped")
+
+
+async def _migrate_when_reachable(db: Database, migrations: Path, attempts: int = 30) -> None:
+    """Applies migrations, waiting for the database to come up (bounded)."""
+    for n in range(attempts):
+        try:
+            applied = await apply_migrations(db, migrations)
+            if applied:
+                log.info("migrations applied: %s", ", ".join(applied))
+            return
+        except (TimeoutError, OSError) as error:
+            if n == attempts - 1:
+                raise
+            log.warning("database not reachable yet (%s); retrying", type(error).__name__)
+            await asyncio.sleep(1)
+
+
+async def _watch_database(
+    db: Database, health_servicer: health_aio.HealthServicer, stop: asyncio.Event
+) -> None:
+    """Keeps the "database" health entry true to whether the database answers."""
+    last: bool | None = None
+    while not stop.is_set():
+        try:
+            ok = await asyncio.wait_for(db.ping(), timeout=2)
+        except TimeoutError:
+            ok = False
+        if ok != last:
+            status = (
+                health_pb2.HealthCheckResponse.SERVING if ok else health_pb2.HealthCheckResponse.NOT_SERVING
+            )
+            await health_servicer.set(DATABASE_HEALTH, status)
+            if last is not None:
+                log.warning("database is %s", "reachable again" if ok else "unreachable")
+            last = ok
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=1.0)
+
+
+def main(run: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    """The process entry point of a service: runs `run` on an event loop until it returns."""
+    asyncio.run(run())

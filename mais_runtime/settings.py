@@ -1,0 +1,47 @@
+"""Typed settings read from the environment, one object per process.
+
+Every process reads its configuration here, once, at start; nothing else reads os.environ.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class CommonSettings(BaseSettings):
+    """What every process needs: where its data and telemetry go and how to reach its peers."""
+
+    model_config = SettingsConfigDict(env_prefix="MAIS_", extra="ignore")
+
+    data_dir: Path = Path(".data")
+    log_level: str = "INFO"
+    # The shared credential every internal gRPC call carries (metadata "x-mais-internal").
+    internal_token: str = "mais-dev-internal-token"  # noqa: S105 - dev default; the stack generates one
+    otel_exporter_otlp_endpoint: str = Field(default="", validation_alias="OTEL_EXPORTER_OTLP_ENDPOINT")
+
+    tenant_addr: str = "127.0.0.1:50061"
+    catalog_addr: str = "127.0.0.1:50062"
+    booking_addr: str = "127.0.0.1:50063"
+    payments_addr: str = "127.0.0.1:50064"
+    # Deadline for an outgoing gRPC call when the caller's own deadline does not say less.
+    rpc_timeout_seconds: float = 5.0
+
+
+class ServiceSettings(CommonSettings):
+    """A gRPC service with its own schema."""
+
+    grpc_host: str = "127.0.0.1"
+    grpc_port: int = 0
+    metrics_port: int = 0
+    # This service's own login role; the stack launcher provisions it.
+    database_url: str = ""
+    db_pool_size: int = 10
+    db_max_overflow: int = 5
+    db_pool_timeout_seconds: float = 5.0
+    db_statement_timeout_ms: int = 5000
+    db_lock_timeout_ms: int = 2000
+    db_connect_timeout_seconds: float = 5.0
+    shutdown_grace_seconds: float = 10.0

@@ -1,0 +1,1 @@
+"""Operator and developer tools: the local stack launcher, the trace printer."""

