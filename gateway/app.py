@@ -19,7 +19,7 @@ from starlette.responses import Response
 from gateway.clients import ServiceClients
 from gateway.errors import ApiError, error_response, from_grpc, request_id
 from gateway.middleware import ObservabilityMiddleware
-from gateway.routes import health
+from gateway.routes import booking, catalog, health, payments, tenants
 from gateway.settings import GatewaySettings
 from mais_runtime.channels import Channels
 from mais_runtime.errors import FieldViolation
@@ -51,7 +51,8 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         docs_url=None,
         redoc_url=None,
     )
-    app.include_router(health.router)
+    for module in (health, tenants, catalog, booking, payments):
+        app.include_router(module.router)
     _install_error_handlers(app)
     app.add_middleware(ObservabilityMiddleware, max_body_bytes=settings.max_body_bytes)
     return app

@@ -6,6 +6,7 @@ waits until Envoy answers `GET /health/ready` with 200."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import importlib.util
 import json
 import os
@@ -98,6 +99,7 @@ class Stack:
         self._supervisor: Supervisor | None = None
         self.admin_database_url = ""
         self.internal_token = ""
+        self._app_secrets: dict[str, str] = {}
 
     @property
     def url(self) -> str:
@@ -120,6 +122,16 @@ class Stack:
         try:
             self._start_database()
             self.internal_token = self._secret("internal-token", lambda: secrets.token_urlsafe(32))
+            self._app_secrets = {
+                # Signs admin sign-in tokens (tenant service).
+                "MAIS_TOKEN_SIGNING_KEY": self._secret("token-signing-key", lambda: secrets.token_urlsafe(48)),
+                # Key ring for tenant secrets, "key id:base64 32-byte key[,older ...]", newest first.
+                "MAIS_SECRET_KEYS": self._secret(
+                    "tenant-secret-keys", lambda: "k1:" + base64.b64encode(secrets.token_bytes(32)).decode()
+                ),
+                # Signs the couple's manage-booking links (booking service).
+                "MAIS_BOOKING_LINK_KEY": self._secret("booking-link-key", lambda: secrets.token_urlsafe(48)),
+            }
             role_passwords = self._role_passwords()
             asyncio.run(provision(self.admin_database_url, role_passwords))
             self._define_processes(role_passwords)
@@ -232,6 +244,7 @@ class Stack:
                 "MAIS_PAYMENTS_ADDR": f"127.0.0.1:{self.ports.payments}",
                 "MAIS_PUBLIC_URL": self.url,
                 "STRIPE_WEBHOOK_SECRET": self.options.webhook_secret,
+                **self._app_secrets,
             }
         )
         if self.options.stripe_secret_key:
