@@ -124,7 +124,9 @@ class Stack:
             self.internal_token = self._secret("internal-token", lambda: secrets.token_urlsafe(32))
             self._app_secrets = {
                 # Signs admin sign-in tokens (tenant service).
-                "MAIS_TOKEN_SIGNING_KEY": self._secret("token-signing-key", lambda: secrets.token_urlsafe(48)),
+                "MAIS_TOKEN_SIGNING_KEY": self._secret(
+                    "token-signing-key", lambda: secrets.token_urlsafe(48)
+                ),
                 # Key ring for tenant secrets, "key id:base64 32-byte key[,older ...]", newest first.
                 "MAIS_SECRET_KEYS": self._secret(
                     "tenant-secret-keys", lambda: "k1:" + base64.b64encode(secrets.token_bytes(32)).decode()
