@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
+from gateway.auth import AuthCaches
 from gateway.clients import ServiceClients
 from gateway.errors import ApiError, error_response, from_grpc, request_id
 from gateway.middleware import ObservabilityMiddleware
@@ -37,6 +38,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         )
         app.state.clients = ServiceClients.connect(channels, settings)
         app.state.settings = settings
+        app.state.auth_caches = AuthCaches.create()
         try:
             yield
         finally:

@@ -1,0 +1,187 @@
+"""Who is calling: a public tenant key, or an admin's bearer token.
+
+FastAPI dependencies used by the routes:
+- `public_tenant`: `X-Tenant-Key: pk_live_<slug>_<32 hex>` → the tenant (401 TENANT_KEY_REQUIRED /
+  INVALID_TENANT_KEY, 403 TENANT_INACTIVE). A malformed key is refused without any service call.
+- `tenant_admin`, `platform_admin`, `any_admin`: `Authorization: Bearer <token>` → the admin
+  (401 UNAUTHENTICATED, 403 FORBIDDEN for the wrong role).
+
+Answers of the tenant service are cached briefly (AUTH_CACHE_SECONDS, keyed by the key or a hash of the token,
+and bounded in size), so a rotation, a deactivation or a removed user is seen by every gateway replica within
+that time without a service call on every request.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+import grpc
+from fastapi import Request
+from mais.tenant.v1 import tenant_service_pb2 as tenant_pb
+from opentelemetry import trace
+
+from gateway.errors import ApiError
+from mais_runtime.rpc_errors import from_rpc_error
+from mais_runtime.telemetry import TENANT_ATTRIBUTE
+from mais_runtime.tenancy import current_tenant
+
+PUBLIC_KEY = re.compile(r"^pk_live_[a-z0-9][a-z0-9-]{1,48}[a-z0-9]_[0-9a-f]{32}$")
+AUTH_CACHE_SECONDS = 2.0
+AUTH_CACHE_ENTRIES = 10_000
+
+V = TypeVar("V")
+
+
+@dataclass(frozen=True)
+class TenantContext:
+    """The tenant a public request acts for."""
+
+    tenant_id: str
+    tenant: tenant_pb.Tenant
+
+
+@dataclass(frozen=True)
+class AdminContext:
+    """A signed-in admin. `tenant_id` is empty for platform admins."""
+
+    user_id: str
+    email: str
+    role: str  # "tenant_admin" or "platform_admin"
+    tenant_id: str
+
+    @property
+    def actor(self) -> str:
+        """How history records name this admin."""
+        return f"{self.role}:{self.user_id}"
+
+
+class TtlCache(Generic[V]):
+    """A small bounded cache whose entries live `ttl` seconds; holds answers and refusals alike."""
+
+    def __init__(self, ttl: float, max_entries: int) -> None:
+        self._ttl = ttl
+        self._max = max_entries
+        self._entries: OrderedDict[str, tuple[float, V | ApiError]] = OrderedDict()
+
+    def get(self, key: str) -> V | ApiError | None:
+        """The live entry for `key`, if any."""
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        expires, value = entry
+        if expires < time.monotonic():
+            del self._entries[key]
+            return None
+        return value
+
+    def put(self, key: str, value: V | ApiError) -> None:
+        """Stores an entry, evicting the oldest when full."""
+        self._entries[key] = (time.monotonic() + self._ttl, value)
+        self._entries.move_to_end(key)
+        while len(self._entries) > self._max:
+            self._entries.popitem(last=False)
+
+
+@dataclass
+class AuthCaches:
+    """The gateway's auth caches (one per process, on app.state)."""
+
+    keys: TtlCache[TenantContext]
+    tokens: TtlCache[AdminContext]
+
+    @classmethod
+    def create(cls, ttl: float = AUTH_CACHE_SECONDS) -> AuthCaches:
+        """Fresh caches."""
+        return cls(TtlCache(ttl, AUTH_CACHE_ENTRIES), TtlCache(ttl, AUTH_CACHE_ENTRIES))
+
+
+def _mark_tenant(tenant_id: str) -> None:
+    if tenant_id:
+        trace.get_current_span().set_attribute(TENANT_ATTRIBUTE, tenant_id)
+        current_tenant.set(tenant_id)
+
+
+async def public_tenant(request: Request) -> TenantContext:
+    """The tenant named by the request's public key."""
+    key = request.headers.get("x-tenant-key", "").strip()
+    if not key:
+        raise ApiError("TENANT_KEY_REQUIRED", "X-Tenant-Key header is required")
+    if not PUBLIC_KEY.match(key):
+        raise ApiError("INVALID_TENANT_KEY", "X-Tenant-Key is not a valid public key")
+    caches: AuthCaches = request.app.state.auth_caches
+    cached = caches.keys.get(key)
+    if cached is None:
+        cached = await _resolve_key(request, key)
+        caches.keys.put(key, cached)
+    if isinstance(cached, ApiError):
+        raise cached
+    _mark_tenant(cached.tenant_id)
+    return cached
+
+
+async def _resolve_key(request: Request, key: str) -> TenantContext | ApiError:
+    try:
+        answer = await request.app.state.clients.tenant.ResolvePublicKey(
+            tenant_pb.ResolvePublicKeyRequest(public_key=key)
+        )
+    except grpc.aio.AioRpcError as error:
+        remote = from_rpc_error(error)
+        if remote.reason == "TENANT_INACTIVE":
+            return ApiError("TENANT_INACTIVE", "this business is not accepting bookings")
+        if remote.code in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT):
+            return ApiError("INVALID_TENANT_KEY", "unknown public key")
+        raise
+    return TenantContext(answer.tenant.id, answer.tenant)
+
+
+async def any_admin(request: Request) -> AdminContext:
+    """Any signed-in admin."""
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise ApiError("UNAUTHENTICATED", "Authorization: Bearer <token> is required")
+    token = token.strip()
+    if len(token) > 4096:
+        raise ApiError("UNAUTHENTICATED", "token is not valid")
+    caches: AuthCaches = request.app.state.auth_caches
+    cache_key = hashlib.sha256(token.encode()).hexdigest()
+    cached = caches.tokens.get(cache_key)
+    if cached is None:
+        cached = await _verify_token(request, token)
+        caches.tokens.put(cache_key, cached)
+    if isinstance(cached, ApiError):
+        raise cached
+    _mark_tenant(cached.tenant_id)
+    return cached
+
+
+async def _verify_token(request: Request, token: str) -> AdminContext | ApiError:
+    try:
+        who = await request.app.state.clients.tenant.VerifyToken(tenant_pb.VerifyTokenRequest(token=token))
+    except grpc.aio.AioRpcError as error:
+        if error.code() in (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.INVALID_ARGUMENT):
+            return ApiError("UNAUTHENTICATED", "token is not valid")
+        raise
+    role = "platform_admin" if who.role == tenant_pb.ROLE_PLATFORM_ADMIN else "tenant_admin"
+    return AdminContext(who.user_id, who.email, role, who.tenant_id)
+
+
+async def tenant_admin(request: Request) -> AdminContext:
+    """An admin of one tenant; the tenant comes from the token, never from the request."""
+    admin = await any_admin(request)
+    if admin.role != "tenant_admin" or not admin.tenant_id:
+        raise ApiError("FORBIDDEN", "this route is for a tenant's admins")
+    return admin
+
+
+async def platform_admin(request: Request) -> AdminContext:
+    """A platform administrator."""
+    admin = await any_admin(request)
+    if admin.role != "platform_admin":
+        raise ApiError("FORBIDDEN", "this route is for platform administrators")
+    return admin
