@@ -7,17 +7,22 @@ import asyncio
 import json
 import os
 import secrets
+import sys
+import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import grpc
 import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from mais_runtime.db import Database
 from mais_runtime.migrations import apply_migrations
 from mais_runtime.provision import SERVICES, provision
-from tools.stack.launcher import Ports, Stack, StackOptions
+from tools.stack.launcher import Ports, Stack, StackOptions, free_port
 from tools.stack.pgserver import EmbeddedPostgres
+from tools.stack.processes import ManagedProcess
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -67,3 +72,65 @@ async def tenant_db(cluster: Cluster) -> AsyncIterator[Database]:
     db = await service_database(cluster, "tenant")
     yield db
     await db.close()
+
+
+@dataclass
+class RunningService:
+    """A service process started by a test, on its own port."""
+
+    process: ManagedProcess
+    port: int
+
+    @property
+    def address(self) -> str:
+        """host:port of its gRPC server."""
+        return f"127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        """SIGTERM and wait (SIGKILL after the grace period)."""
+        self.process.stop(grace=15)
+
+
+INTERNAL_TOKEN = "integration-internal-token"
+
+
+def spawn_service(
+    cluster: Cluster, module: str, role: str, data_dir: Path, extra_env: dict[str, str] | None = None
+) -> RunningService:
+    """Starts `python -m <module>` as service `role` against the cluster and waits until it serves."""
+    port = free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("MAIS_")},
+        "PYTHONUNBUFFERED": "1",
+        "MAIS_DATA_DIR": str(data_dir),
+        "MAIS_GRPC_PORT": str(port),
+        "MAIS_DATABASE_URL": cluster.role_urls[role],
+        "MAIS_INTERNAL_TOKEN": INTERNAL_TOKEN,
+        **(extra_env or {}),
+    }
+    process = ManagedProcess(
+        role, [sys.executable, "-m", module], env, data_dir / "logs" / f"{role}-{port}.log"
+    )
+    process.start()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if not process.alive():
+            raise RuntimeError(f"{module} exited: {process.log_path.read_text()[-2000:]}")
+        if _serving(port):
+            return RunningService(process, port)
+        time.sleep(0.1)
+    process.stop()
+    raise TimeoutError(f"{module} did not start serving")
+
+
+def _serving(port: int) -> bool:
+    channel = grpc.insecure_channel(f"127.0.0.1:{port}")
+    try:
+        answer = health_pb2_grpc.HealthStub(channel).Check(
+            health_pb2.HealthCheckRequest(service=""), timeout=0.5
+        )
+        return bool(answer.status == health_pb2.HealthCheckResponse.SERVING)
+    except grpc.RpcError:
+        return False
+    finally:
+        channel.close()

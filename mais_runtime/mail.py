@@ -1,0 +1,149 @@
+"""The shared mail adapter: Postmark's HTTP API when a server token is configured, otherwise one
+`.eml` file per message under `<data>/mail/` (the development and test sink).
+
+Messages carry a stable `message_id` (the outbox's dedupe key): the file sink writes each id once, so
+a retried send after a crash never leaves two files; Postmark is at-least-once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.policy import SMTP
+from email.utils import formataddr, make_msgid
+from pathlib import Path
+from typing import Protocol
+
+import httpx
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_SAFE_NAME = re.compile(r"[^A-Za-z0-9_.-]+")
+
+
+class MailSettings(BaseSettings):
+    """Where mail goes."""
+
+    model_config = SettingsConfigDict(extra="ignore")
+
+    postmark_server_token: str = ""
+    postmark_api_url: str = "https://api.postmarkapp.com/email"
+    mais_mail_from: str = "MAIS Bookings <bookings@mais.local>"
+    mais_data_dir: Path = Path(".data")
+    mais_mail_timeout_seconds: float = 10.0
+
+
+@dataclass(frozen=True)
+class Mail:
+    """One message, with both parts. Header values are made single-line before use."""
+
+    message_id: str
+    to: str
+    subject: str
+    text: str
+    html: str
+    tag: str = ""
+
+
+class MailError(Exception):
+    """The provider refused or did not answer; the outbox retries."""
+
+
+class Mailer(Protocol):
+    """Something that delivers a Mail or raises MailError."""
+
+    async def send(self, mail: Mail) -> None:
+        """Delivers one message."""
+
+
+def one_line(value: str) -> str:
+    """A header value with no CR/LF, so typed text cannot add headers."""
+    return " ".join(value.replace("\r", " ").replace("\n", " ").split())
+
+
+def build_message(mail: Mail, sender: str) -> EmailMessage:
+    """The MIME form of a Mail (text and HTML alternatives)."""
+    message = EmailMessage(policy=SMTP)
+    message["From"] = one_line(sender)
+    message["To"] = one_line(mail.to)
+    message["Subject"] = one_line(mail.subject)
+    message["Message-ID"] = make_msgid(
+        idstring=_SAFE_NAME.sub("-", mail.message_id)[:60], domain="mais.local"
+    )
+    if mail.tag:
+        message["X-MAIS-Tag"] = one_line(mail.tag)
+    message.set_content(mail.text)
+    message.add_alternative(mail.html, subtype="html")
+    return message
+
+
+class FileMailer:
+    """Writes each message once to `<folder>/<message id>.eml`."""
+
+    def __init__(self, folder: Path, sender: str) -> None:
+        self.folder = folder
+        self.sender = sender
+
+    async def send(self, mail: Mail) -> None:
+        """Writes the message atomically (temp file, then rename); an id already written is skipped."""
+        await asyncio.to_thread(self._write, mail)
+
+    def _write(self, mail: Mail) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        path = self.folder / f"{_SAFE_NAME.sub('-', mail.message_id)}.eml"
+        if path.exists():
+            return
+        temp = path.with_suffix(f".tmp{os.getpid()}")
+        temp.write_bytes(bytes(build_message(mail, self.sender)))
+        temp.replace(path)
+
+
+class PostmarkMailer:
+    """Sends through Postmark's HTTP API, with a timeout."""
+
+    def __init__(self, token: str, sender: str, url: str, timeout: float) -> None:
+        self._token = token
+        self._sender = sender
+        self._url = url
+        self._timeout = timeout
+
+    async def send(self, mail: Mail) -> None:
+        """One POST; any non-2xx answer or transport failure raises MailError."""
+        body = {
+            "From": one_line(self._sender),
+            "To": one_line(mail.to),
+            "Subject": one_line(mail.subject),
+            "TextBody": mail.text,
+            "HtmlBody": mail.html,
+            "Tag": one_line(mail.tag)[:1000],
+            "MessageStream": "outbound",
+            "Headers": [{"Name": "X-MAIS-Message-Id", "Value": one_line(mail.message_id)}],
+        }
+        headers = {"X-Postmark-Server-Token": self._token, "Accept": "application/json"}
+        try:
+            async with httpx.AsyncClient(timeout=self._timeout) as client:
+                answer = await client.post(self._url, json=body, headers=headers)
+        except httpx.HTTPError as error:
+            raise MailError(f"postmark unreachable: {type(error).__name__}") from error
+        if answer.status_code >= 300:
+            raise MailError(f"postmark answered {answer.status_code}")
+
+
+def mailer_from_settings(settings: MailSettings | None = None) -> Mailer:
+    """Postmark when POSTMARK_SERVER_TOKEN is set, else the file sink under the data folder."""
+    settings = settings or MailSettings()
+    if settings.postmark_server_token:
+        return PostmarkMailer(
+            settings.postmark_server_token,
+            settings.mais_mail_from,
+            settings.postmark_api_url,
+            settings.mais_mail_timeout_seconds,
+        )
+    return FileMailer(settings.mais_data_dir / "mail", settings.mais_mail_from)
+
+
+def sender_display(name: str, address: str) -> str:
+    """A From value with a display name (quoted safely)."""
+    return formataddr((one_line(name), one_line(address)))

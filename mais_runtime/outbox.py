@@ -1,0 +1,182 @@
+"""A transactional outbox for customer and admin email.
+
+A use case enqueues mail with `enqueue(conn, ...)` inside its own transaction, so the message exists
+exactly when the change that caused it commits. `OutboxDispatcher.run` (a service background job)
+sends due messages: it claims rows with `FOR UPDATE SKIP LOCKED` and keeps the lock until the row is
+marked, so two replicas never send the same row; a failure is retried with exponential backoff and the
+row ends FAILED after `max_attempts`. A crash between sending and marking resends on restart, which
+the file sink absorbs (one file per message id) and Postmark tolerates (at-least-once).
+
+Each service owning an outbox creates this table in its own schema with a migration (copy it as is):
+
+    CREATE TABLE outbox (
+        id bigserial PRIMARY KEY,
+        tenant_id uuid,
+        dedupe_key text NOT NULL UNIQUE,
+        to_address text NOT NULL,
+        subject text NOT NULL,
+        text_body text NOT NULL,
+        html_body text NOT NULL,
+        tag text NOT NULL DEFAULT '',
+        status text NOT NULL DEFAULT 'PENDING' CHECK (status IN ('PENDING', 'SENT', 'FAILED')),
+        attempts integer NOT NULL DEFAULT 0,
+        next_attempt_at timestamptz NOT NULL DEFAULT now(),
+        last_error text,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        sent_at timestamptz
+    );
+    CREATE INDEX outbox_due ON outbox (next_attempt_at) WHERE status = 'PENDING';
+    ALTER TABLE outbox ENABLE ROW LEVEL SECURITY;
+    ALTER TABLE outbox FORCE ROW LEVEL SECURITY;
+    CREATE POLICY tenant_isolation ON outbox
+        USING (mais_tenant_visible(tenant_id)) WITH CHECK (mais_tenant_visible(tenant_id));
+
+(`tenant_id` is NULL for platform mail, which only platform transactions see.)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+from prometheus_client import Counter, Gauge
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from mais_runtime.db import Database
+from mais_runtime.mail import Mail, Mailer
+
+log = logging.getLogger("mais.outbox")
+
+OUTBOX_SENT = Counter("mais_outbox_sent_total", "Messages sent from the outbox", ["tag"])
+OUTBOX_FAILURES = Counter("mais_outbox_failures_total", "Failed send attempts", ["tag"])
+OUTBOX_BACKLOG = Gauge("mais_outbox_backlog", "Messages waiting to be sent")
+
+
+async def enqueue(conn: AsyncConnection, *, tenant_id: str | None, dedupe_key: str, mail: Mail) -> bool:
+    """Adds a message in the caller's transaction. False when `dedupe_key` was already enqueued."""
+    result = await conn.execute(
+        text(
+            "INSERT INTO outbox (tenant_id, dedupe_key, to_address, subject, text_body, html_body, tag)"
+            " VALUES (CAST(:tenant_id AS uuid), :dedupe_key, :to, :subject, :text, :html, :tag)"
+            " ON CONFLICT (dedupe_key) DO NOTHING"
+        ),
+        {
+            "tenant_id": tenant_id,
+            "dedupe_key": dedupe_key,
+            "to": mail.to,
+            "subject": mail.subject,
+            "text": mail.text,
+            "html": mail.html,
+            "tag": mail.tag,
+        },
+    )
+    return bool(result.rowcount)
+
+
+_CLAIM_ONE = text(
+    "SELECT id, tenant_id, dedupe_key, to_address, subject, text_body, html_body, tag, attempts"
+    " FROM outbox WHERE status = 'PENDING' AND next_attempt_at <= now()"
+    " ORDER BY next_attempt_at, id LIMIT 1 FOR UPDATE SKIP LOCKED"
+)
+
+
+class OutboxDispatcher:
+    """Sends what the outbox holds; run one per service process (more are safe)."""
+
+    def __init__(
+        self,
+        db: Database,
+        mailer: Mailer,
+        *,
+        batch_size: int = 20,
+        max_attempts: int = 8,
+        base_backoff_seconds: float = 2.0,
+        poll_seconds: float = 0.5,
+        send_timeout_seconds: float = 10.0,
+    ) -> None:
+        self._db = db
+        self._mailer = mailer
+        self._batch = batch_size
+        self._max_attempts = max_attempts
+        self._backoff = base_backoff_seconds
+        self._poll = poll_seconds
+        self._send_timeout = send_timeout_seconds
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Dispatches until `stop` is set; a database outage only pauses it."""
+        polls = 0
+        while not stop.is_set():
+            sent = 0
+            try:
+                sent = await self.dispatch_once()
+                polls += 1
+                if polls % 10 == 1:
+                    OUTBOX_BACKLOG.set(await self.backlog())
+            except Exception:
+                log.warning("outbox dispatch failed; will retry", exc_info=True)
+            if sent < self._batch:
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=self._poll)
+
+    async def dispatch_once(self) -> int:
+        """Sends up to one batch of due messages, each claimed in its own short transaction (so a slow
+        provider never holds a transaction open for a whole batch); returns how many were sent."""
+        sent = 0
+        for _ in range(self._batch):
+            async with self._db.platform_transaction() as conn:
+                row = (await conn.execute(_CLAIM_ONE)).mappings().first()
+                if row is None:
+                    break
+                sent += await self._send_one(conn, row)
+        return sent
+
+    async def _send_one(self, conn: AsyncConnection, row: Any) -> int:
+        mail = Mail(
+            message_id=row["dedupe_key"],
+            to=row["to_address"],
+            subject=row["subject"],
+            text=row["text_body"],
+            html=row["html_body"],
+            tag=row["tag"],
+        )
+        try:
+            await asyncio.wait_for(self._mailer.send(mail), timeout=self._send_timeout)
+        except Exception as error:
+            attempts = row["attempts"] + 1
+            OUTBOX_FAILURES.labels(row["tag"]).inc()
+            # The error names its type only: provider messages can echo addresses back.
+            await conn.execute(
+                text(
+                    "UPDATE outbox SET attempts = :a, last_error = :e,"
+                    " status = CASE WHEN :a >= :max THEN 'FAILED' ELSE 'PENDING' END,"
+                    " next_attempt_at = now() + make_interval(secs => :delay) WHERE id = :id"
+                ),
+                {
+                    "a": attempts,
+                    "e": type(error).__name__,
+                    "max": self._max_attempts,
+                    "delay": min(self._backoff * 2 ** (attempts - 1), 3600),
+                    "id": row["id"],
+                },
+            )
+            log.warning("send failed (attempt %d): %s", attempts, type(error).__name__)
+            return 0
+        await conn.execute(
+            text(
+                "UPDATE outbox SET status = 'SENT', sent_at = now(), attempts = attempts + 1 WHERE id = :id"
+            ),
+            {"id": row["id"]},
+        )
+        OUTBOX_SENT.labels(row["tag"]).inc()
+        return 1
+
+    async def backlog(self) -> int:
+        """How many messages wait to be sent."""
+        async with self._db.platform_transaction() as conn:
+            value = (
+                await conn.execute(text("SELECT count(*) FROM outbox WHERE status = 'PENDING'"))
+            ).scalar()
+        return int(value or 0)

@@ -1,0 +1,111 @@
+"""The database foundation: one role and schema per service, row-level security, migrations."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from pathlib import Path
+
+import asyncpg
+import pytest
+from sqlalchemy import text
+
+from mais_runtime.db import Database
+from mais_runtime.migrations import apply_migrations
+from tests.integration.conftest import Cluster, service_database
+
+
+async def test_booking_role_cannot_read_the_tenant_schema(cluster: Cluster) -> None:
+    db = await service_database(cluster, "tenant")
+    await db.close()
+    conn = await asyncpg.connect(cluster.role_urls["booking"])
+    try:
+        with pytest.raises(asyncpg.InsufficientPrivilegeError):
+            await conn.fetch("SELECT * FROM tenant.tenants")
+    finally:
+        await conn.close()
+
+
+async def test_service_role_cannot_create_objects_outside_its_schema(cluster: Cluster) -> None:
+    conn = await asyncpg.connect(cluster.role_urls["catalog"])
+    try:
+        with pytest.raises(asyncpg.InsufficientPrivilegeError):
+            await conn.execute("CREATE TABLE booking.intruder (id int)")
+        with pytest.raises(asyncpg.InsufficientPrivilegeError):
+            await conn.execute("CREATE TABLE public.intruder (id int)")
+    finally:
+        await conn.close()
+
+
+async def _insert_tenant(db: Database, tenant_id: str, slug: str) -> None:
+    async with db.tenant_transaction(tenant_id) as conn:
+        await conn.execute(
+            text("INSERT INTO tenants (id, slug, name) VALUES (:id, :slug, :name)"),
+            {"id": tenant_id, "slug": slug, "name": slug},
+        )
+
+
+async def test_a_query_without_tenant_filter_sees_only_the_scoped_tenants_rows(tenant_db: Database) -> None:
+    tenant_a, tenant_b = str(uuid.uuid4()), str(uuid.uuid4())
+    await _insert_tenant(tenant_db, tenant_a, f"a-{tenant_a[:8]}")
+    await _insert_tenant(tenant_db, tenant_b, f"b-{tenant_b[:8]}")
+
+    async with tenant_db.tenant_transaction(tenant_a) as conn:
+        ids = {str(row[0]) for row in await conn.execute(text("SELECT id FROM tenants"))}
+    assert ids == {tenant_a}
+
+    async with tenant_db.platform_transaction() as conn:
+        ids = {str(row[0]) for row in await conn.execute(text("SELECT id FROM tenants"))}
+    assert {tenant_a, tenant_b} <= ids
+
+
+async def test_rows_cannot_be_written_for_another_tenant(tenant_db: Database) -> None:
+    tenant_a, tenant_b = str(uuid.uuid4()), str(uuid.uuid4())
+    with pytest.raises(Exception, match="row-level security"):
+        async with tenant_db.tenant_transaction(tenant_a) as conn:
+            await conn.execute(
+                text("INSERT INTO tenants (id, slug, name) VALUES (:id, :slug, 'x')"),
+                {"id": tenant_b, "slug": f"x-{tenant_b[:8]}"},
+            )
+
+
+async def test_outside_any_scope_a_connection_sees_no_tenant_rows(
+    cluster: Cluster, tenant_db: Database
+) -> None:
+    tenant_a = str(uuid.uuid4())
+    await _insert_tenant(tenant_db, tenant_a, f"c-{tenant_a[:8]}")
+    conn = await asyncpg.connect(cluster.role_urls["tenant"])
+    try:
+        assert await conn.fetchval("SELECT count(*) FROM tenant.tenants") == 0
+    finally:
+        await conn.close()
+
+
+async def test_migrations_apply_once_even_when_two_replicas_start_together(
+    cluster: Cluster, tmp_path: Path
+) -> None:
+    folder = tmp_path / "migrations"
+    folder.mkdir()
+    (folder / "001_counter.sql").write_text(
+        "CREATE TABLE IF NOT EXISTS migration_probe (n int);\nINSERT INTO migration_probe VALUES (1);"
+    )
+    (folder / "002_more.sql").write_text("INSERT INTO migration_probe VALUES (2);")
+    replicas = [
+        Database(cluster.role_urls["payments"], schema="payments", application_name=f"replica-{n}")
+        for n in range(2)
+    ]
+    try:
+        results = await asyncio.gather(*(apply_migrations(db, folder) for db in replicas))
+        assert sorted(len(r) for r in results) == [0, 2]
+        assert await apply_migrations(replicas[0], folder) == []
+        async with replicas[0].engine.connect() as conn:
+            rows = [r[0] for r in await conn.execute(text("SELECT n FROM migration_probe ORDER BY n"))]
+        assert rows == [1, 2]
+    finally:
+        async with replicas[0].engine.begin() as conn:
+            await conn.execute(text("DROP TABLE IF EXISTS migration_probe"))
+            await conn.execute(
+                text("DELETE FROM schema_migrations WHERE version IN ('001_counter', '002_more')")
+            )
+        for db in replicas:
+            await db.close()
