@@ -107,53 +107,49 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
         tenant_id = getattr(request, "tenant_id", "") or None
         tenant_token = current_tenant.set(tenant_id if tenant_id and is_tenant_id(tenant_id) else None)
         code = "OK"
-        try:
-            with tracer.start_as_current_span(
-                method.lstrip("/"), context=parent, kind=SpanKind.SERVER
-            ) as span:
-                if tenant_id:
-                    span.set_attribute(TENANT_ATTRIBUTE, tenant_id)
-                try:
-                    if not authorised:
-                        raise DomainError(
-                            "missing or wrong internal credential",
-                            "UNAUTHENTICATED",
-                            GrpcCode.UNAUTHENTICATED,
-                        )
-                    if not platform:
-                        _require_tenant_id(request)
-                    return await inner(request, context)
-                except DomainError as error:
-                    code = error.code.value
-                    span.set_status(Status(StatusCode.ERROR, error.reason))
-                    span.set_attribute("mais.error_reason", error.reason)
-                    await _abort(context, error)
-                except grpc.aio.AioRpcError as error:
-                    # A downstream call failed: pass its reason on rather than hiding it as INTERNAL.
-                    domain = remote_to_domain(error)
-                    code = domain.code.value
-                    span.set_status(Status(StatusCode.ERROR, domain.reason))
-                    await _abort(context, domain)
-                except Exception as error:
-                    if _is_abort(error):
-                        raise
-                    code = "INTERNAL"
-                    span.record_exception(error)
-                    span.set_status(Status(StatusCode.ERROR, type(error).__name__))
-                    log.exception("unhandled error in %s", method, extra={"rpc": method})
-                    await _abort(context, DomainError("internal error", "INTERNAL", GrpcCode.INTERNAL))
-        finally:
-            elapsed = time.perf_counter() - started
-            RPC_TOTAL.labels(method, code).inc()
-            RPC_SECONDS.labels(method).observe(elapsed)
-            log.info(
-                "rpc %s %s",
-                method,
-                code,
-                extra={"rpc": method, "code": code, "duration_ms": round(elapsed * 1000, 2)},
-            )
-            current_tenant.reset(tenant_token)
-            current_deadline.reset(deadline_token)
+        with tracer.start_as_current_span(method.lstrip("/"), context=parent, kind=SpanKind.SERVER) as span:
+            if tenant_id:
+                span.set_attribute(TENANT_ATTRIBUTE, tenant_id)
+            try:
+                if not authorised:
+                    raise DomainError(
+                        "missing or wrong internal credential", "UNAUTHENTICATED", GrpcCode.UNAUTHENTICATED
+                    )
+                if not platform:
+                    _require_tenant_id(request)
+                return await inner(request, context)
+            except DomainError as error:
+                code = error.code.value
+                span.set_status(Status(StatusCode.ERROR, error.reason))
+                span.set_attribute("mais.error_reason", error.reason)
+                await _abort(context, error)
+            except grpc.aio.AioRpcError as error:
+                # A downstream call failed: pass its reason on rather than hiding it as INTERNAL.
+                domain = remote_to_domain(error)
+                code = domain.code.value
+                span.set_status(Status(StatusCode.ERROR, domain.reason))
+                await _abort(context, domain)
+            except Exception as error:
+                if _is_abort(error):
+                    raise
+                code = "INTERNAL"
+                span.record_exception(error)
+                span.set_status(Status(StatusCode.ERROR, type(error).__name__))
+                log.exception("unhandled error in %s", method, extra={"rpc": method})
+                await _abort(context, DomainError("internal error", "INTERNAL", GrpcCode.INTERNAL))
+            finally:
+                # Inside the span, so the line carries the trace id.
+                elapsed = time.perf_counter() - started
+                RPC_TOTAL.labels(method, code).inc()
+                RPC_SECONDS.labels(method).observe(elapsed)
+                log.info(
+                    "rpc %s %s",
+                    method,
+                    code,
+                    extra={"rpc": method, "code": code, "duration_ms": round(elapsed * 1000, 2)},
+                )
+                current_tenant.reset(tenant_token)
+                current_deadline.reset(deadline_token)
 
 
 def _require_tenant_id(request: Any) -> None:

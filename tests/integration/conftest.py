@@ -36,9 +36,9 @@ class Cluster:
 
 
 @pytest.fixture(scope="session")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+def cluster(data_root: Path) -> Iterator[Cluster]:
     """One PostgreSQL for the whole integration session, provisioned like the stack does."""
-    data_dir = tmp_path_factory.mktemp("pg")
+    data_dir = data_root / "cluster"
     passwords = {s: secrets.token_urlsafe(16) for s in SERVICES}
     server = None
     admin_url = os.environ.get("DATABASE_URL", "")

@@ -13,6 +13,7 @@ import os
 import pwd
 import secrets
 import shutil
+import signal
 import stat
 import subprocess
 import time
@@ -92,21 +93,39 @@ class EmbeddedPostgres:
         self._ensure_database()
 
     def stop(self, mode: str = "fast") -> None:
-        """Stops the server (mode: smart, fast or immediate)."""
-        if self.is_running():
+        """Stops the server (mode: smart, fast or immediate); signals the postmaster directly if
+        pg_ctl cannot (for example when a folder above the data lost its traversal bit)."""
+        if not self.is_running():
+            return
+        try:
             self._run(
                 [self.bin("pg_ctl"), "-D", str(self.pgdata), "-w", "-t", "60", "-m", mode, "stop"], timeout=90
             )
+        except (RuntimeError, subprocess.TimeoutExpired):
+            pid = self._postmaster_pid()
+            if pid is None:
+                return
+            os.kill(pid, signal.SIGQUIT if mode == "immediate" else signal.SIGINT)
+            deadline = time.monotonic() + 30
+            while self.is_running() and time.monotonic() < deadline:
+                time.sleep(0.1)
+            if self.is_running():
+                os.kill(pid, signal.SIGKILL)
+
+    def _postmaster_pid(self) -> int | None:
+        try:
+            return int((self.pgdata / "postmaster.pid").read_text().split("\n", 1)[0])
+        except (OSError, ValueError):
+            return None
 
     def is_running(self) -> bool:
         """True when the cluster's postmaster is alive."""
-        pidfile = self.pgdata / "postmaster.pid"
-        if not pidfile.exists():
+        pid = self._postmaster_pid()
+        if pid is None:
             return False
         try:
-            pid = int(pidfile.read_text().split("\n", 1)[0])
             os.kill(pid, 0)
-        except (ValueError, ProcessLookupError):
+        except ProcessLookupError:
             return False
         except PermissionError:
             return True
