@@ -150,9 +150,10 @@ class OutboxDispatcher:
             # The error names its type only: provider messages can echo addresses back.
             await conn.execute(
                 text(
-                    "UPDATE outbox SET attempts = :a, last_error = :e,"
-                    " status = CASE WHEN :a >= :max THEN 'FAILED' ELSE 'PENDING' END,"
-                    " next_attempt_at = now() + make_interval(secs => :delay) WHERE id = :id"
+                    "UPDATE outbox SET attempts = CAST(:a AS integer), last_error = :e,"
+                    " status = CASE WHEN CAST(:a AS integer) >= :max THEN 'FAILED' ELSE 'PENDING' END,"
+                    " next_attempt_at = now() + make_interval(secs => CAST(:delay AS double precision))"
+                    " WHERE id = :id"
                 ),
                 {
                     "a": attempts,
