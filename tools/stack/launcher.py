@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import importlib.util
 import json
 import os
 import secrets
@@ -266,9 +265,7 @@ class Stack:
         def add(name: str, argv: list[str], extra: dict[str, str]) -> None:
             self.processes[name] = ManagedProcess(name, argv, {**env, **extra}, logs / f"{name}.log", restart)
 
-        if self.uses_sandbox and importlib.util.find_spec(
-            "stripe_sandbox.__main__"
-        ):  # TEMPORARY until sandbox lands
+        if self.uses_sandbox:
             add(
                 "stripe-sandbox",
                 [

@@ -1,0 +1,76 @@
+"""Stripe's idempotent-request semantics for POST routes.
+
+A request carrying ``Idempotency-Key`` is fingerprinted (method, path and decoded parameters). The first
+successful response is remembered for 24 hours; a later request with the same key and fingerprint gets that
+response again (marked ``Idempotent-Replayed: true``), and one with a different fingerprint is refused with a
+400 ``idempotency_error``, which the SDK raises as ``stripe.IdempotencyError``. As on Stripe, keys are scoped
+to the API key, and failed requests are not remembered so they can be retried.
+
+The store has no lock of its own: callers hold the state lock across lookup, execution and remember, which is
+what makes two concurrent requests with one key yield one object.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from stripe_sandbox.errors import StripeError
+
+KEY_LIFETIME_SECONDS = 24 * 60 * 60
+_MAX_KEY_LENGTH = 255
+
+
+@dataclass(frozen=True)
+class StoredResponse:
+    """A response remembered for an idempotency key."""
+
+    fingerprint: str
+    status: int
+    body: dict[str, Any]
+    stored_at: int
+
+
+def fingerprint(method: str, path: str, params: dict[str, Any]) -> str:
+    """A stable digest of what the request asks for (parameter order does not matter)."""
+    return json.dumps([method.upper(), path, params], sort_keys=True, separators=(",", ":"))
+
+
+class IdempotencyStore:
+    """Remembered responses keyed by (API key, idempotency key)."""
+
+    def __init__(self) -> None:
+        self._entries: dict[tuple[str, str], StoredResponse] = {}
+
+    def lookup(self, scope: str, key: str, request_fingerprint: str, now: int) -> StoredResponse | None:
+        """The stored response to replay, ``None`` for a new key, or a 400 for a key used differently."""
+        if len(key) > _MAX_KEY_LENGTH:
+            raise StripeError(
+                f"Idempotency-Key must be at most {_MAX_KEY_LENGTH} characters.", type="idempotency_error"
+            )
+        self._prune(now)
+        entry = self._entries.get((scope, key))
+        if entry is None:
+            return None
+        if entry.fingerprint != request_fingerprint:
+            raise StripeError(
+                "Keys for idempotent requests can only be used with the same parameters they were first used "
+                f"with. Try using a key other than '{key}' if you meant to execute a different request.",
+                type="idempotency_error",
+            )
+        return entry
+
+    def remember(
+        self, scope: str, key: str, request_fingerprint: str, status: int, body: dict[str, Any], now: int
+    ) -> None:
+        """Store a successful response for later replays."""
+        self._entries[(scope, key)] = StoredResponse(request_fingerprint, status, body, now)
+
+    def _prune(self, now: int) -> None:
+        # Dicts keep insertion order and the sandbox clock never goes back, so the oldest entries come first.
+        while self._entries:
+            oldest_key = next(iter(self._entries))
+            if now - self._entries[oldest_key].stored_at < KEY_LIFETIME_SECONDS:
+                break
+            del self._entries[oldest_key]
