@@ -84,6 +84,9 @@ class StackOptions:
     stripe_secret_key: str = ""
     webhook_secret: str = DEV_WEBHOOK_SECRET
     log_level: str = "INFO"
+    # When set, Envoy also answers `GET /` on this port itself (direct_response): the benchmark's
+    # ceiling for "Envoy answering directly".
+    envoy_direct_port: int | None = None
 
 
 class Stack:
@@ -334,7 +337,34 @@ class Stack:
             ACCESS_LOG=self.data_dir / "logs" / "envoy-access.log",
             MAX_BODY_BYTES=1048576,
             GATEWAY_ENDPOINTS=endpoints,
+            EXTRA_LISTENERS=_direct_listener(self.options.envoy_direct_port),
         )
         path = self.data_dir / "envoy.yaml"
         path.write_text(rendered)
         return path
+
+
+def _direct_listener(port: int | None) -> str:
+    """An Envoy listener that answers every request itself, with no upstream (benchmark ceiling)."""
+    if port is None:
+        return ""
+    return f"""    - name: direct
+      address:
+        socket_address: {{ address: 127.0.0.1, port_value: {port} }}
+      filter_chains:
+        - filters:
+            - name: envoy.filters.network.http_connection_manager
+              typed_config:
+                "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+                stat_prefix: direct
+                route_config:
+                  virtual_hosts:
+                    - name: direct
+                      domains: ["*"]
+                      routes:
+                        - match: {{ prefix: "/" }}
+                          direct_response: {{ status: 200, body: {{ inline_string: "{{\\"status\\":\\"ok\\"}}" }} }}
+                http_filters:
+                  - name: envoy.filters.http.router
+                    typed_config:
+                      "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"""
