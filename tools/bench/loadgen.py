@@ -124,7 +124,7 @@ async def run_load(
                 status = await asyncio.wait_for(_read_response(reader), 30)
                 result.latencies_ms.append((time.perf_counter() - sent) * 1000)
                 result.statuses[status] += 1
-            except (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError, ValueError):
+            except (TimeoutError, OSError, asyncio.IncompleteReadError, ValueError):
                 result.errors += 1
                 if writer is not None:
                     writer.close()

@@ -344,6 +344,9 @@ class Stack:
         return path
 
 
+_HCM = "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager"
+
+
 def _direct_listener(port: int | None) -> str:
     """An Envoy listener that answers every request itself, with no upstream (benchmark ceiling)."""
     if port is None:
@@ -355,7 +358,7 @@ def _direct_listener(port: int | None) -> str:
         - filters:
             - name: envoy.filters.network.http_connection_manager
               typed_config:
-                "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+                "@type": {_HCM}
                 stat_prefix: direct
                 route_config:
                   virtual_hosts:
@@ -363,7 +366,7 @@ def _direct_listener(port: int | None) -> str:
                       domains: ["*"]
                       routes:
                         - match: {{ prefix: "/" }}
-                          direct_response: {{ status: 200, body: {{ inline_string: "{{\\"status\\":\\"ok\\"}}" }} }}
+                          direct_response: {{ status: 200, body: {{ inline_string: "ok" }} }}
                 http_filters:
                   - name: envoy.filters.http.router
                     typed_config:
