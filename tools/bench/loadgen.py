@@ -118,7 +118,7 @@ async def run_load(
             try:
                 if writer is None:
                     reader, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), 5)
-                assert reader is not None
+                assert reader is not None and writer is not None
                 sent = time.perf_counter()
                 writer.write(next_request(n))
                 status = await asyncio.wait_for(_read_response(reader), 30)
