@@ -1,7 +1,326 @@
-"""REST routes of the booking context (see ../shared/DESIGN.md, public REST contract)."""
+"""REST routes of the booking context (see ../shared/DESIGN.md, public REST contract): availability for
+the widget, the couple's own booking (by the signed link in their email), and a tenant admin's blackout
+dates and bookings."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import re
+import uuid
+from typing import Annotated, Any, Literal
 
-router = APIRouter()
+import grpc
+from fastapi import APIRouter, Depends, Path, Query, Request
+from google.protobuf.timestamp_pb2 import Timestamp
+from mais.booking.v1 import booking_service_pb2 as pb
+from mais.catalog.v1 import catalog_service_pb2 as catalog_pb
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+from starlette.responses import Response
+
+from gateway.auth import AdminContext, TenantContext, public_tenant, tenant_admin
+from gateway.errors import ApiError
+from mais_runtime.errors import FieldViolation
+from mais_runtime.rpc_errors import from_rpc_error
+
+router = APIRouter(tags=["booking"])
+
+PublicTenant = Annotated[TenantContext, Depends(public_tenant)]
+TenantAdmin = Annotated[AdminContext, Depends(tenant_admin)]
+# Ids are checked by the service; the bound only keeps absurd paths out.
+BookingId = Annotated[str, Path(max_length=64)]
+BlackoutId = Annotated[str, Path(max_length=64)]
+DateParam = Annotated[str, Query(max_length=10)]
+Limit = Annotated[int, Query(ge=1, le=100)]
+Cursor = Annotated[str, Query(max_length=300)]
+
+# The couple's token starts with its tenant's id (see services/booking/links.py); the service checks
+# the signature, the gateway only reads where to route the request.
+_TOKEN_TENANT = re.compile(r"^([0-9a-f]{32})\.\d{8}\.[A-Za-z0-9_-]{43}$")
+
+_STATUS_NAMES = {
+    pb.BOOKING_STATUS_HELD: "HELD",
+    pb.BOOKING_STATUS_CONFIRMED: "CONFIRMED",
+    pb.BOOKING_STATUS_RELEASED: "RELEASED",
+    pb.BOOKING_STATUS_CANCELLED: "CANCELLED",
+}
+_STATUS_BY_NAME = {name: value for value, name in _STATUS_NAMES.items()}
+_REASON_NAMES = {
+    pb.UNAVAILABLE_REASON_BOOKED: "booked",
+    pb.UNAVAILABLE_REASON_HELD: "held",
+    pb.UNAVAILABLE_REASON_BLACKOUT: "blackout",
+    pb.UNAVAILABLE_REASON_PAST: "past",
+    pb.UNAVAILABLE_REASON_OUT_OF_RANGE: "out_of_range",
+}
+
+
+class _Body(BaseModel):
+    """camelCase JSON bodies; unknown fields are refused."""
+
+    model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=False)
+
+
+class BlackoutBody(_Body):
+    date: str = Field(max_length=10)
+    reason: str = Field(default="", max_length=500)
+
+
+class RefundAmount(_Body):
+    amount_cents: int = Field(ge=1)
+
+
+class CancelBody(_Body):
+    reason: str = Field(default="", max_length=500)
+    refund: Literal["none", "full"] | RefundAmount = "none"
+
+
+# --- JSON shapes -----------------------------------------------------------------------------
+
+
+def _time(stamp: Timestamp) -> str | None:
+    if not stamp.seconds and not stamp.nanos:
+        return None
+    return str(stamp.ToJsonString())
+
+
+def _quote_json(quote: catalog_pb.QuoteSnapshot) -> dict[str, Any]:
+    return {
+        "packageId": quote.package_id,
+        "lines": [
+            {
+                "kind": line.kind,
+                "id": line.id,
+                "slug": line.slug,
+                "title": line.title,
+                "priceCents": line.price_cents,
+            }
+            for line in quote.lines
+        ],
+        "totalCents": quote.total_cents,
+        "currency": quote.currency,
+        "hash": quote.hash,
+        "quotedAt": _time(quote.quoted_at),
+    }
+
+
+def booking_json(booking: pb.Booking) -> dict[str, Any]:
+    """A booking as its couple may see it (nothing of any other booking)."""
+    return {
+        "id": booking.id,
+        "status": _STATUS_NAMES.get(booking.status, "UNKNOWN"),
+        "eventDate": booking.event_date,
+        "coupleName": booking.customer.name,
+        "email": booking.customer.email,
+        "phone": booking.customer.phone or None,
+        "notes": booking.notes or None,
+        "packageId": booking.quote.package_id,
+        "totalCents": booking.quote.total_cents,
+        "currency": booking.quote.currency,
+        "quote": _quote_json(booking.quote),
+        "amountPaidCents": booking.amount_paid_cents,
+        "amountRefundedCents": booking.amount_refunded_cents,
+        "holdExpiresAt": _time(booking.hold_expires_at) if booking.status == pb.BOOKING_STATUS_HELD else None,
+        "cancelReason": booking.cancel_reason or None,
+        "createdAt": _time(booking.created_at),
+        "updatedAt": _time(booking.updated_at),
+    }
+
+
+def admin_booking_json(booking: pb.Booking) -> dict[str, Any]:
+    """A booking as its tenant's admin sees it: also the customer, the payment session and history."""
+    body = booking_json(booking)
+    body["customerId"] = booking.customer.id
+    body["paymentSessionId"] = booking.payment_session_id or None
+    if booking.history:
+        body["history"] = [
+            {
+                "from": entry.from_status or None,
+                "to": entry.to_status,
+                "actor": entry.actor,
+                "reason": entry.reason or None,
+                "at": _time(entry.at),
+            }
+            for entry in booking.history
+        ]
+    return body
+
+
+def _availability_json(answer: pb.DateAvailability) -> dict[str, Any]:
+    return {
+        "date": answer.date,
+        "available": answer.available,
+        "reason": _REASON_NAMES.get(answer.reason),
+    }
+
+
+def _blackout_json(blackout: pb.Blackout) -> dict[str, Any]:
+    return {"id": blackout.id, "date": blackout.date, "reason": blackout.reason or None}
+
+
+# --- public ----------------------------------------------------------------------------------
+
+
+@router.get("/v1/availability", summary="Whether one date can be booked")
+async def availability(request: Request, ctx: PublicTenant, date: DateParam = "") -> dict[str, Any]:
+    """`{date, available, reason}`; reason: booked, held, blackout, past, out_of_range (null when free)."""
+    answer = await request.app.state.clients.booking.GetAvailability(
+        pb.GetAvailabilityRequest(tenant_id=ctx.tenant_id, date=date)
+    )
+    return _availability_json(answer.availability)
+
+
+@router.get("/v1/availability/calendar", summary="Unavailable dates of a range (at most 366 days)")
+async def calendar(
+    request: Request,
+    ctx: PublicTenant,
+    from_date: Annotated[str, Query(alias="from", max_length=10)] = "",
+    to_date: Annotated[str, Query(alias="to", max_length=10)] = "",
+) -> dict[str, Any]:
+    """`{from, to, unavailable: [{date, reason}]}` in date order; every date not listed is available."""
+    answer = await request.app.state.clients.booking.GetCalendar(
+        pb.GetCalendarRequest(tenant_id=ctx.tenant_id, from_date=from_date, to_date=to_date)
+    )
+    return {
+        "from": from_date,
+        "to": to_date,
+        "unavailable": [{"date": a.date, "reason": _REASON_NAMES.get(a.reason)} for a in answer.unavailable],
+    }
+
+
+@router.get("/v1/bookings/{booking_id}", summary="The couple's booking, by the link in their email")
+async def couple_booking(
+    request: Request, booking_id: BookingId, token: Annotated[str, Query(max_length=200)] = ""
+) -> dict[str, Any]:
+    """Needs no tenant key: the signed token names the tenant and grants exactly this booking until the
+    day after the event. A wrong, expired or other booking's token answers 404, like a missing booking."""
+    match = _TOKEN_TENANT.match(token)
+    if not match:
+        raise ApiError("NOT_FOUND", "booking not found")
+    try:
+        answer = await request.app.state.clients.booking.GetBookingWithToken(
+            pb.GetBookingWithTokenRequest(
+                tenant_id=str(uuid.UUID(match.group(1))), booking_id=booking_id, token=token
+            )
+        )
+    except grpc.aio.AioRpcError as error:
+        # Unknown tenant, malformed id: all of it is "no such booking" to someone holding a bad link.
+        if from_rpc_error(error).code in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT):
+            raise ApiError("NOT_FOUND", "booking not found") from None
+        raise
+    return booking_json(answer.booking)
+
+
+# --- tenant admin: blackouts -----------------------------------------------------------------
+
+
+@router.get("/v1/tenant-admin/blackouts", summary="The tenant's blackout dates")
+async def list_blackouts(
+    request: Request,
+    admin: TenantAdmin,
+    limit: Limit = 50,
+    cursor: Cursor = "",
+    from_date: Annotated[str, Query(alias="from", max_length=10)] = "",
+    to_date: Annotated[str, Query(alias="to", max_length=10)] = "",
+) -> dict[str, Any]:
+    """Blackouts in date order, `limit` at a time; pass `nextCursor` back as `cursor`."""
+    answer = await request.app.state.clients.booking.ListBlackouts(
+        pb.ListBlackoutsRequest(
+            tenant_id=admin.tenant_id,
+            page_size=limit,
+            page_token=cursor,
+            from_date=from_date,
+            to_date=to_date,
+        )
+    )
+    return {
+        "items": [_blackout_json(b) for b in answer.blackouts],
+        "nextCursor": answer.next_page_token or None,
+    }
+
+
+@router.post("/v1/tenant-admin/blackouts", status_code=201, summary="Black out a date")
+async def create_blackout(request: Request, admin: TenantAdmin, body: BlackoutBody) -> dict[str, Any]:
+    """409 CONFLICT when the date is already blacked out; 409 DATE_UNAVAILABLE when it is held or booked."""
+    answer = await request.app.state.clients.booking.CreateBlackout(
+        pb.CreateBlackoutRequest(tenant_id=admin.tenant_id, date=body.date, reason=body.reason)
+    )
+    return _blackout_json(answer.blackout)
+
+
+@router.delete("/v1/tenant-admin/blackouts/{blackout_id}", status_code=204, summary="Remove a blackout")
+async def delete_blackout(request: Request, admin: TenantAdmin, blackout_id: BlackoutId) -> Response:
+    """Opens the date again."""
+    await request.app.state.clients.booking.DeleteBlackout(
+        pb.DeleteBlackoutRequest(tenant_id=admin.tenant_id, blackout_id=blackout_id)
+    )
+    return Response(status_code=204)
+
+
+# --- tenant admin: bookings ------------------------------------------------------------------
+
+
+@router.get("/v1/tenant-admin/bookings", summary="The tenant's bookings")
+async def list_bookings(
+    request: Request,
+    admin: TenantAdmin,
+    limit: Limit = 50,
+    cursor: Cursor = "",
+    status: Annotated[str, Query(max_length=16)] = "",
+    from_date: Annotated[str, Query(alias="from", max_length=10)] = "",
+    to_date: Annotated[str, Query(alias="to", max_length=10)] = "",
+    email: Annotated[str, Query(max_length=320)] = "",
+) -> dict[str, Any]:
+    """Bookings in event-date order, filtered by status, event date range and customer email."""
+    status_value = pb.BOOKING_STATUS_UNSPECIFIED
+    if status:
+        if status.upper() not in _STATUS_BY_NAME:
+            raise ApiError(
+                "VALIDATION_ERROR",
+                "status is not a booking status",
+                [FieldViolation("status", "must be one of HELD, CONFIRMED, RELEASED, CANCELLED")],
+            )
+        status_value = _STATUS_BY_NAME[status.upper()]
+    answer = await request.app.state.clients.booking.ListBookings(
+        pb.ListBookingsRequest(
+            tenant_id=admin.tenant_id,
+            page_size=limit,
+            page_token=cursor,
+            status=status_value,
+            from_date=from_date,
+            to_date=to_date,
+            customer_email=email,
+        )
+    )
+    return {
+        "items": [admin_booking_json(b) for b in answer.bookings],
+        "nextCursor": answer.next_page_token or None,
+    }
+
+
+@router.get("/v1/tenant-admin/bookings/{booking_id}", summary="One booking with its history")
+async def get_booking(request: Request, admin: TenantAdmin, booking_id: BookingId) -> dict[str, Any]:
+    """The booking, its price snapshot and every transition (who, when, why)."""
+    answer = await request.app.state.clients.booking.GetBooking(
+        pb.GetBookingRequest(tenant_id=admin.tenant_id, booking_id=booking_id, with_history=True)
+    )
+    return admin_booking_json(answer.booking)
+
+
+@router.post("/v1/tenant-admin/bookings/{booking_id}/cancel", summary="Cancel a confirmed booking")
+async def cancel_booking(
+    request: Request, admin: TenantAdmin, booking_id: BookingId, body: CancelBody | None = None
+) -> dict[str, Any]:
+    """Cancels the booking and frees its date at once; the couple is emailed.
+
+    The `refund` choice is validated here but carried out by the payments service's CancelAndRefund,
+    which takes this route over when it lands; until then no money moves."""
+    body = body or CancelBody()
+    client = request.app.state.clients.booking
+    await client.CancelBooking(
+        pb.CancelBookingRequest(
+            tenant_id=admin.tenant_id, booking_id=booking_id, reason=body.reason, actor=admin.actor
+        )
+    )
+    answer = await client.GetBooking(
+        pb.GetBookingRequest(tenant_id=admin.tenant_id, booking_id=booking_id, with_history=True)
+    )
+    return admin_booking_json(answer.booking)

@@ -6,22 +6,51 @@ from pathlib import Path
 
 import grpc
 from mais.booking.v1 import booking_service_pb2, booking_service_pb2_grpc
+from mais.tenant.v1 import tenant_service_pb2_grpc
 
+from mais_runtime.mail import MailSettings, mailer_from_settings
+from mais_runtime.outbox import OutboxDispatcher
 from mais_runtime.server import ServiceRuntime, main, run_service
-from mais_runtime.settings import ServiceSettings
 from services.booking.api import BookingServicer
+from services.booking.clients import TenantDirectory
+from services.booking.reminders import ReminderSweep
+from services.booking.settings import BookingSettings
+from services.booking.store import BookingStore
+from services.booking.use_cases import Bookings
 
 
 def register(server: grpc.aio.Server, runtime: ServiceRuntime) -> None:
-    """The composition root: every object the servicer needs is built here."""
-    booking_service_pb2_grpc.add_BookingServiceServicer_to_server(BookingServicer(), server)
+    """The composition root: every object the servicer and the background jobs need is built here."""
+    settings = runtime.settings
+    assert isinstance(settings, BookingSettings)
+    tenants = TenantDirectory(
+        tenant_service_pb2_grpc.TenantServiceStub(runtime.channels.get(settings.tenant_addr)),
+        ttl_seconds=settings.tenant_cache_seconds,
+    )
+    bookings = Bookings(
+        BookingStore(runtime.db),
+        tenants,
+        link_key=settings.booking_link_key.encode(),
+        public_url=settings.public_url,
+    )
+    booking_service_pb2_grpc.add_BookingServiceServicer_to_server(BookingServicer(bookings), server)
+    dispatcher = OutboxDispatcher(
+        runtime.db,
+        mailer_from_settings(MailSettings(mais_data_dir=settings.data_dir)),
+        poll_seconds=settings.outbox_poll_seconds,
+        max_attempts=settings.outbox_max_attempts,
+    )
+    sweep = ReminderSweep(
+        bookings, interval_seconds=settings.reminder_sweep_seconds, batch_size=settings.reminder_batch_size
+    )
+    runtime.background.extend([dispatcher.run, sweep.run])
 
 
 async def serve() -> None:
     """Runs the booking service until SIGTERM."""
     await run_service(
         name="booking",
-        settings=ServiceSettings(),
+        settings=BookingSettings(),
         services=[booking_service_pb2.DESCRIPTOR.services_by_name["BookingService"]],
         register=register,
         migrations=Path(__file__).parent / "migrations",

@@ -2,8 +2,328 @@
 
 from __future__ import annotations
 
+import re
+from datetime import datetime
+
+import grpc
+from google.protobuf import json_format
+from google.protobuf.timestamp_pb2 import Timestamp
+from mais.booking.v1 import booking_service_pb2 as pb
 from mais.booking.v1 import booking_service_pb2_grpc as pb_grpc
+from mais.catalog.v1 import catalog_service_pb2 as catalog_pb
+
+from mais_runtime.errors import NotFound, ValidationError
+from services.booking import domain
+from services.booking.domain import Booking, CoupleDetails, DateAvailability, Quote, Reason, Status
+from services.booking.store import Blackout, BookingFilter
+from services.booking.use_cases import Bookings
+
+_BOOKING_ID = re.compile(r"^bk_[a-z0-9]{26}$")
+_BLACKOUT_ID = re.compile(r"^bo_[a-z0-9]{26}$")
+
+_STATUS_TO_PB = {
+    Status.HELD: pb.BOOKING_STATUS_HELD,
+    Status.CONFIRMED: pb.BOOKING_STATUS_CONFIRMED,
+    Status.RELEASED: pb.BOOKING_STATUS_RELEASED,
+    Status.CANCELLED: pb.BOOKING_STATUS_CANCELLED,
+}
+_STATUS_FROM_PB = {v: k for k, v in _STATUS_TO_PB.items()}
+_REASON_TO_PB = {
+    Reason.BOOKED: pb.UNAVAILABLE_REASON_BOOKED,
+    Reason.HELD: pb.UNAVAILABLE_REASON_HELD,
+    Reason.BLACKOUT: pb.UNAVAILABLE_REASON_BLACKOUT,
+    Reason.PAST: pb.UNAVAILABLE_REASON_PAST,
+    Reason.OUT_OF_RANGE: pb.UNAVAILABLE_REASON_OUT_OF_RANGE,
+}
 
 
 class BookingServicer(pb_grpc.BookingServiceServicer):
-    """RPCs not yet implemented answer UNIMPLEMENTED."""
+    """Availability, holds, bookings and blackouts; every RPC acts for the request's tenant."""
+
+    def __init__(self, bookings: Bookings) -> None:
+        self._bookings = bookings
+
+    async def GetAvailability(
+        self, request: pb.GetAvailabilityRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetAvailabilityResponse:
+        """Availability of one date: the calendar's answer for a range of one day."""
+        day = domain.parse_date(request.date, "date")
+        [answer] = await self._bookings.availability(request.tenant_id, day, day)
+        return pb.GetAvailabilityResponse(availability=_availability(answer))
+
+    async def GetCalendar(
+        self, request: pb.GetCalendarRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetCalendarResponse:
+        """The unavailable dates of a range of at most 366 days, with their reasons, in date order."""
+        first, last = domain.parse_range(request.from_date, request.to_date)
+        answers = await self._bookings.availability(request.tenant_id, first, last)
+        return pb.GetCalendarResponse(unavailable=[_availability(a) for a in answers if not a.available])
+
+    async def HoldDate(
+        self, request: pb.HoldDateRequest, context: grpc.aio.ServicerContext
+    ) -> pb.HoldDateResponse:
+        """Holds a date for a couple (DATE_UNAVAILABLE when booked, held, blacked out, past or out of
+        the tenant's notice window); the same request id returns the same hold."""
+        day = domain.parse_date(request.event_date, "eventDate")
+        couple = CoupleDetails.checked(
+            name=request.couple_name, email=request.email, phone=request.phone, notes=request.notes
+        )
+        if not request.HasField("quote"):
+            raise ValidationError.of("quote", "is required")
+        if len(request.request_id) > 255:
+            raise ValidationError.of("request_id", "must be at most 255 characters")
+        booking = await self._bookings.hold(
+            request.tenant_id,
+            day=day,
+            couple=couple,
+            quote=_quote(request.quote),
+            request_id=request.request_id,
+        )
+        return pb.HoldDateResponse(booking=_booking(booking))
+
+    async def AttachPaymentSession(
+        self, request: pb.AttachPaymentSessionRequest, context: grpc.aio.ServicerContext
+    ) -> pb.AttachPaymentSessionResponse:
+        """Links a hold to its checkout session (idempotent for the same session)."""
+        session = _required(request.payment_session_id, "payment_session_id")
+        booking = await self._bookings.attach_payment_session(
+            request.tenant_id, _booking_id(request.booking_id), session
+        )
+        return pb.AttachPaymentSessionResponse(booking=_booking(booking))
+
+    async def ConfirmBooking(
+        self, request: pb.ConfirmBookingRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ConfirmBookingResponse:
+        """HELD -> CONFIRMED by payment, idempotent by payment session; HOLD_LOST when the date was
+        taken by someone else after the hold expired (payments then refunds)."""
+        session = _required(request.payment_session_id, "payment_session_id")
+        if request.amount_paid_cents < 0:
+            raise ValidationError.of("amount_paid_cents", "must not be negative")
+        booking = await self._bookings.confirm(
+            request.tenant_id,
+            _booking_id(request.booking_id),
+            session_id=session,
+            amount_paid_cents=request.amount_paid_cents,
+        )
+        return pb.ConfirmBookingResponse(booking=_booking(booking))
+
+    async def ReleaseHold(
+        self, request: pb.ReleaseHoldRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ReleaseHoldResponse:
+        """HELD -> RELEASED (checkout expired or abandoned); releasing again changes nothing."""
+        booking = await self._bookings.release(
+            request.tenant_id, _booking_id(request.booking_id), reason=_short(request.reason, "reason")
+        )
+        return pb.ReleaseHoldResponse(booking=_booking(booking))
+
+    async def CancelBooking(
+        self, request: pb.CancelBookingRequest, context: grpc.aio.ServicerContext
+    ) -> pb.CancelBookingResponse:
+        """CONFIRMED -> CANCELLED, freeing the date at once and telling the couple. A couple may cancel
+        only within the tenant's policy; cancelling again changes nothing."""
+        booking = await self._bookings.cancel(
+            request.tenant_id,
+            _booking_id(request.booking_id),
+            actor=domain.parse_actor(request.actor),
+            reason=_short(request.reason, "reason"),
+        )
+        return pb.CancelBookingResponse(booking=_booking(booking))
+
+    async def RecordRefund(
+        self, request: pb.RecordRefundRequest, context: grpc.aio.ServicerContext
+    ) -> pb.RecordRefundResponse:
+        """Records the cumulative refunded amount and emails the couple once per refund id."""
+        refund_id = _required(request.refund_id, "refund_id")
+        if request.refund_cents < 0:
+            raise ValidationError.of("refund_cents", "must not be negative")
+        booking = await self._bookings.record_refund(
+            request.tenant_id,
+            _booking_id(request.booking_id),
+            total_refunded_cents=request.amount_refunded_cents,
+            refund_cents=request.refund_cents,
+            refund_id=refund_id,
+        )
+        return pb.RecordRefundResponse(booking=_booking(booking))
+
+    async def NotifyHoldLostRefund(
+        self, request: pb.NotifyHoldLostRefundRequest, context: grpc.aio.ServicerContext
+    ) -> pb.NotifyHoldLostRefundResponse:
+        """Tells a couple whose hold was lost that their payment was refunded (once per refund id)."""
+        refund_id = _required(request.refund_id, "refund_id")
+        if request.refund_cents < 0:
+            raise ValidationError.of("refund_cents", "must not be negative")
+        await self._bookings.notify_hold_lost_refund(
+            request.tenant_id,
+            _booking_id(request.booking_id),
+            refund_cents=request.refund_cents,
+            refund_id=refund_id,
+        )
+        return pb.NotifyHoldLostRefundResponse()
+
+    async def GetBooking(
+        self, request: pb.GetBookingRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetBookingResponse:
+        """One booking of the tenant, optionally with its history (NOT_FOUND for another tenant's)."""
+        booking = await self._bookings.get(
+            request.tenant_id, _booking_id(request.booking_id), with_history=request.with_history
+        )
+        return pb.GetBookingResponse(booking=_booking(booking))
+
+    async def GetBookingWithToken(
+        self, request: pb.GetBookingWithTokenRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetBookingWithTokenResponse:
+        """The couple's view, authorised by their signed token; any bad token answers NOT_FOUND."""
+        if len(request.token) > 200:
+            raise NotFound("booking")
+        booking = await self._bookings.get_with_token(
+            request.tenant_id, _booking_id(request.booking_id), request.token
+        )
+        return pb.GetBookingWithTokenResponse(booking=_booking(booking))
+
+    async def ListBookings(
+        self, request: pb.ListBookingsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListBookingsResponse:
+        """A page of the tenant's bookings in event-date order, filtered by status, date range, email."""
+        if request.status and request.status not in _STATUS_FROM_PB:
+            raise ValidationError.of("status", "is not a booking status")
+        first, last = domain.parse_optional_range(request.from_date, request.to_date)
+        filters = BookingFilter(
+            status=_STATUS_FROM_PB.get(request.status),
+            from_date=first,
+            to_date=last,
+            customer_email=domain.normalise_email(request.customer_email),
+        )
+        page, token = await self._bookings.list_bookings(
+            request.tenant_id,
+            filters=filters,
+            limit=domain.page_size(request.page_size),
+            cursor=request.page_token,
+        )
+        return pb.ListBookingsResponse(bookings=[_booking(b) for b in page], next_page_token=token)
+
+    async def CountPackageBookings(
+        self, request: pb.CountPackageBookingsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.CountPackageBookingsResponse:
+        """How many live bookings were sold with a package (catalog keeps such a package)."""
+        package_id = _required(request.package_id, "package_id")
+        return pb.CountPackageBookingsResponse(
+            count=await self._bookings.count_package_bookings(request.tenant_id, package_id)
+        )
+
+    async def ListBlackouts(
+        self, request: pb.ListBlackoutsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListBlackoutsResponse:
+        """A page of the tenant's blackout dates in date order."""
+        first, last = domain.parse_optional_range(request.from_date, request.to_date)
+        page, token = await self._bookings.list_blackouts(
+            request.tenant_id,
+            first=first,
+            last=last,
+            limit=domain.page_size(request.page_size),
+            cursor=request.page_token,
+        )
+        return pb.ListBlackoutsResponse(blackouts=[_blackout(b) for b in page], next_page_token=token)
+
+    async def CreateBlackout(
+        self, request: pb.CreateBlackoutRequest, context: grpc.aio.ServicerContext
+    ) -> pb.CreateBlackoutResponse:
+        """Blacks out a date: CONFLICT when already blacked out, DATE_UNAVAILABLE when held or booked."""
+        day = domain.parse_date(request.date, "date")
+        blackout = await self._bookings.create_blackout(
+            request.tenant_id, day, _short(request.reason, "reason")
+        )
+        return pb.CreateBlackoutResponse(blackout=_blackout(blackout))
+
+    async def DeleteBlackout(
+        self, request: pb.DeleteBlackoutRequest, context: grpc.aio.ServicerContext
+    ) -> pb.DeleteBlackoutResponse:
+        """Removes a blackout (NOT_FOUND when there is none with that id)."""
+        if not _BLACKOUT_ID.match(request.blackout_id):
+            raise NotFound("blackout")
+        await self._bookings.delete_blackout(request.tenant_id, request.blackout_id)
+        return pb.DeleteBlackoutResponse()
+
+
+def _required(value: str, field_name: str) -> str:
+    if not value:
+        raise ValidationError.of(field_name, "is required")
+    if len(value) > 255:
+        raise ValidationError.of(field_name, "must be at most 255 characters")
+    return value
+
+
+def _short(value: str, field_name: str, limit: int = 500) -> str:
+    value = value.strip()
+    if len(value) > limit:
+        raise ValidationError.of(field_name, f"must be at most {limit} characters")
+    return value
+
+
+def _booking_id(value: str) -> str:
+    # A malformed id names no booking: the same answer as an unknown one.
+    if not _BOOKING_ID.match(value):
+        raise NotFound("booking")
+    return value
+
+
+def _quote(snapshot: catalog_pb.QuoteSnapshot) -> Quote:
+    return Quote.checked(
+        package_id=snapshot.package_id,
+        total_cents=snapshot.total_cents,
+        currency=snapshot.currency.lower(),
+        document=json_format.MessageToDict(snapshot),
+    )
+
+
+def _timestamp(moment: datetime | None) -> Timestamp | None:
+    if moment is None:
+        return None
+    stamp = Timestamp()
+    stamp.FromDatetime(moment)
+    return stamp
+
+
+def _availability(answer: DateAvailability) -> pb.DateAvailability:
+    return pb.DateAvailability(
+        date=answer.day.isoformat(),
+        available=answer.available,
+        reason=_REASON_TO_PB[answer.reason] if answer.reason else pb.UNAVAILABLE_REASON_UNSPECIFIED,
+    )
+
+
+def _booking(booking: Booking) -> pb.Booking:
+    quote = json_format.ParseDict(
+        dict(booking.quote.document), catalog_pb.QuoteSnapshot(), ignore_unknown_fields=True
+    )
+    return pb.Booking(
+        id=booking.id,
+        tenant_id=booking.tenant_id,
+        event_date=booking.event_date.isoformat(),
+        status=_STATUS_TO_PB[booking.status],
+        customer=pb.Customer(
+            id=booking.customer_id, email=booking.email, name=booking.couple_name, phone=booking.phone
+        ),
+        notes=booking.notes,
+        quote=quote,
+        payment_session_id=booking.payment_session_id,
+        hold_expires_at=_timestamp(booking.hold_expires_at),
+        amount_paid_cents=booking.amount_paid_cents,
+        amount_refunded_cents=booking.amount_refunded_cents,
+        created_at=_timestamp(booking.created_at),
+        updated_at=_timestamp(booking.updated_at),
+        cancel_reason=booking.cancel_reason,
+        history=[
+            pb.HistoryEntry(
+                from_status=entry.from_status,
+                to_status=entry.to_status,
+                actor=entry.actor,
+                reason=entry.reason,
+                at=_timestamp(entry.at),
+            )
+            for entry in booking.history
+        ],
+    )
+
+
+def _blackout(blackout: Blackout) -> pb.Blackout:
+    return pb.Blackout(id=blackout.id, date=blackout.day.isoformat(), reason=blackout.reason)

@@ -90,7 +90,9 @@ def test_killing_a_service_turns_readiness_503_naming_it_and_restarting_restores
 def test_one_request_has_one_trace_id_across_envoy_gateway_services_logs_and_trace_tool(
     stack: Stack, http: httpx.Client
 ) -> None:
-    answer = http.get("/health/ready")
+    # Right after another test restarted a service, a first probe may still fail; trace a ready one.
+    answer = _wait_for(lambda: (r := http.get("/health/ready")).status_code == 200 and r, timeout=30)
+    assert answer, "stack not ready"
     trace_id = answer.headers["x-request-id"]
 
     def printed() -> str:

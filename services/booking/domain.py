@@ -1,0 +1,468 @@
+"""The booking rules as plain Python: availability, holds, the lifecycle, the couple's rights.
+
+No I/O here. The store runs these rules inside its transactions; the servicer only translates.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from enum import StrEnum
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from mais_runtime.errors import Conflict, FieldViolation, PreconditionFailed, ValidationError
+
+MAX_RANGE_DAYS = 366
+DEFAULT_HOLD_MINUTES = 30
+MAX_HOLD_MINUTES = 24 * 60
+DEFAULT_REMINDER_DAYS = 7
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 100
+# Reminders go out at this local hour of the tenant's day, not at midnight.
+REMINDER_LOCAL_HOUR = 9
+
+_ID_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# Deliberately loose (one @, a dot in the domain, no spaces or control characters): the real check
+# is whether mail arrives; this one only keeps garbage and header tricks out.
+_EMAIL = re.compile(r"^[^@\s<>,;:\"]+@[^@\s<>,;:\"]+\.[^@\s<>,;:\"]+$")
+_ACTOR = re.compile(r"^(couple|system|payments|(tenant_admin|platform_admin):[A-Za-z0-9_.:-]{1,80})$")
+
+
+class Status(StrEnum):
+    """Where a booking is in its life."""
+
+    HELD = "HELD"
+    CONFIRMED = "CONFIRMED"
+    RELEASED = "RELEASED"
+    CANCELLED = "CANCELLED"
+
+
+# The statuses that occupy a date (a HELD row only while its hold has not expired).
+LIVE_STATUSES = (Status.HELD, Status.CONFIRMED)
+
+
+class Reason(StrEnum):
+    """Why a date cannot be booked."""
+
+    BOOKED = "booked"
+    HELD = "held"
+    BLACKOUT = "blackout"
+    PAST = "past"
+    OUT_OF_RANGE = "out_of_range"
+
+
+@dataclass(frozen=True)
+class Policy:
+    """A tenant's booking policy, with the platform defaults filled in."""
+
+    min_notice_days: int = 0
+    # 0: no limit.
+    max_advance_days: int = 0
+    hold_minutes: int = DEFAULT_HOLD_MINUTES
+    reminder_days: int = DEFAULT_REMINDER_DAYS
+    # How many days before the event a couple may still cancel by themselves; 0: never.
+    couple_cancel_days: int = 0
+
+    @classmethod
+    def from_settings(
+        cls,
+        *,
+        min_notice_days: int,
+        max_advance_days: int,
+        hold_minutes: int,
+        reminder_days: int,
+        couple_cancel_days: int,
+    ) -> Policy:
+        """The policy as a tenant configured it (the tenant service fills in its own defaults; 0 reminder
+        days means no reminder, 0 maximum advance means no limit).
+        A hold is kept between 30 minutes and 24 hours: a Stripe Checkout session lives at least 30 minutes
+        and at most 24 hours, and the session expires with its hold."""
+        return cls(
+            min_notice_days=max(min_notice_days, 0),
+            max_advance_days=max(max_advance_days, 0),
+            hold_minutes=min(max(hold_minutes, DEFAULT_HOLD_MINUTES), MAX_HOLD_MINUTES),
+            reminder_days=max(reminder_days, 0),
+            couple_cancel_days=max(couple_cancel_days, 0),
+        )
+
+
+@dataclass(frozen=True)
+class TenantCalendar:
+    """What booking needs to know about a tenant: its name, its calendar and its policy."""
+
+    tenant_id: str
+    name: str
+    timezone: str
+    policy: Policy
+    currency: str = "usd"
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The tenant's time zone (UTC when the stored name is unknown)."""
+        try:
+            return ZoneInfo(self.timezone or "UTC")
+        except (ZoneInfoNotFoundError, ValueError):
+            return ZoneInfo("UTC")
+
+    def today(self, now: datetime) -> date:
+        """The tenant's current date at the instant `now`."""
+        return now.astimezone(self.zone).date()
+
+
+@dataclass(frozen=True)
+class DateAvailability:
+    """One date and, when it cannot be booked, why."""
+
+    day: date
+    reason: Reason | None
+
+    @property
+    def available(self) -> bool:
+        """True when the date can be held."""
+        return self.reason is None
+
+
+def calendar_reason(day: date, *, today: date, policy: Policy) -> Reason | None:
+    """Why the calendar alone (not the bookings) refuses `day`: past, or outside the notice window."""
+    if day < today:
+        return Reason.PAST
+    if day < today + timedelta(days=policy.min_notice_days):
+        return Reason.OUT_OF_RANGE
+    if policy.max_advance_days and day > today + timedelta(days=policy.max_advance_days):
+        return Reason.OUT_OF_RANGE
+    return None
+
+
+def availability(
+    first: date, last: date, *, today: date, policy: Policy, taken: Mapping[date, Reason]
+) -> list[DateAvailability]:
+    """Every date of [first, last] with its availability. The one code path behind both the single-date
+    and the calendar answers, so they cannot disagree. `taken` maps dates to booked/held/blackout.
+
+    Order of reasons: a past date is past whatever else is true; otherwise what occupies the date
+    (booked, held, blackout) says more than the notice window does."""
+    answer = []
+    day = first
+    while day <= last:
+        reason = calendar_reason(day, today=today, policy=policy)
+        if reason is not Reason.PAST:
+            reason = taken.get(day) or reason
+        answer.append(DateAvailability(day, reason))
+        day += timedelta(days=1)
+    return answer
+
+
+def occupying_reason(status: Status) -> Reason:
+    """The availability reason a live booking gives its date."""
+    return Reason.BOOKED if status is Status.CONFIRMED else Reason.HELD
+
+
+# --- input -----------------------------------------------------------------------------------
+
+
+def parse_date(value: str, field_name: str) -> date:
+    """A YYYY-MM-DD date, or ValidationError naming the field."""
+    if not value:
+        raise ValidationError.of(field_name, "is required")
+    if not _DATE.match(value):
+        raise ValidationError.of(field_name, "must be a date as YYYY-MM-DD")
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ValidationError.of(field_name, "is not a valid date") from None
+
+
+def parse_range(
+    first: str, last: str, *, first_field: str = "from", last_field: str = "to"
+) -> tuple[date, date]:
+    """An inclusive date range of at most MAX_RANGE_DAYS days."""
+    start, end = parse_date(first, first_field), parse_date(last, last_field)
+    if end < start:
+        raise ValidationError.of(last_field, f"must not be before {first_field}")
+    if (end - start).days + 1 > MAX_RANGE_DAYS:
+        raise ValidationError.of(last_field, f"the range may span at most {MAX_RANGE_DAYS} days")
+    return start, end
+
+
+def parse_optional_range(first: str, last: str) -> tuple[date | None, date | None]:
+    """Optional list filters: either bound may be empty; when both are given, from <= to."""
+    start = parse_date(first, "from") if first else None
+    end = parse_date(last, "to") if last else None
+    if start and end and end < start:
+        raise ValidationError.of("to", "must not be before from")
+    return start, end
+
+
+def normalise_email(value: str) -> str:
+    """Emails are compared trimmed and lower-cased."""
+    return value.strip().lower()
+
+
+@dataclass(frozen=True)
+class CoupleDetails:
+    """What a couple typed when they asked for a date, checked and normalised."""
+
+    name: str
+    email: str
+    phone: str
+    notes: str
+
+    @classmethod
+    def checked(cls, *, name: str, email: str, phone: str, notes: str) -> CoupleDetails:
+        """Validates every field at once, so a client sees all its mistakes in one answer."""
+        problems: list[FieldViolation] = []
+        name = name.strip()
+        email = normalise_email(email)
+        phone = phone.strip()
+        notes = notes.strip()
+        if not name:
+            problems.append(FieldViolation("coupleName", "is required"))
+        elif len(name) > 200:
+            problems.append(FieldViolation("coupleName", "must be at most 200 characters"))
+        if not email:
+            problems.append(FieldViolation("email", "is required"))
+        elif len(email) > 254 or not _EMAIL.match(email):
+            problems.append(FieldViolation("email", "is not a valid email address"))
+        if len(phone) > 40:
+            problems.append(FieldViolation("phone", "must be at most 40 characters"))
+        if len(notes) > 2000:
+            problems.append(FieldViolation("notes", "must be at most 2000 characters"))
+        for field_name, value in (("coupleName", name), ("phone", phone)):
+            if any(ord(c) < 32 for c in value):
+                problems.append(FieldViolation(field_name, "must be one line"))
+        if problems:
+            raise ValidationError("the couple's details are not valid", problems)
+        return cls(name, email, phone, notes)
+
+
+@dataclass(frozen=True)
+class Quote:
+    """The priced snapshot a hold carries, as catalog quoted it (JSON form of QuoteSnapshot)."""
+
+    package_id: str
+    total_cents: int
+    currency: str
+    document: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def checked(
+        cls, *, package_id: str, total_cents: int, currency: str, document: Mapping[str, Any]
+    ) -> Quote:
+        """A quote must name its package, a non-negative total and a currency."""
+        problems: list[FieldViolation] = []
+        if not package_id:
+            problems.append(FieldViolation("quote.packageId", "is required"))
+        if total_cents < 0:
+            problems.append(FieldViolation("quote.totalCents", "must not be negative"))
+        if not re.fullmatch(r"[a-z]{3}", currency):
+            problems.append(FieldViolation("quote.currency", "must be a three-letter currency code"))
+        if problems:
+            raise ValidationError("the quote is not valid", problems)
+        return cls(package_id, total_cents, currency, document)
+
+
+def parse_actor(actor: str) -> str:
+    """Who acts on a booking, as history records it."""
+    if not _ACTOR.match(actor):
+        raise ValidationError.of(
+            "actor", "must be couple, system, payments, tenant_admin:<id> or platform_admin:<id>"
+        )
+    return actor
+
+
+def page_size(requested: int) -> int:
+    """A list's page size: 1-100, default 50."""
+    if requested == 0:
+        return DEFAULT_PAGE_SIZE
+    if requested < 0 or requested > MAX_PAGE_SIZE:
+        raise ValidationError.of("limit", f"must be between 1 and {MAX_PAGE_SIZE}")
+    return requested
+
+
+def encode_cursor(*parts: str) -> str:
+    """An opaque page token for keyset pagination."""
+    return base64.urlsafe_b64encode(json.dumps(list(parts)).encode()).decode().rstrip("=")
+
+
+def decode_cursor(token: str, arity: int) -> list[str] | None:
+    """The parts of a page token made by encode_cursor; None for no token; ValidationError if forged."""
+    if not token:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        parts = json.loads(raw)
+    except (binascii.Error, ValueError):
+        raise ValidationError.of("cursor", "is not a valid cursor") from None
+    if not isinstance(parts, list) or len(parts) != arity or not all(isinstance(p, str) for p in parts):
+        raise ValidationError.of("cursor", "is not a valid cursor")
+    return [str(p) for p in parts]
+
+
+# --- identities ------------------------------------------------------------------------------
+
+
+def new_id(prefix: str) -> str:
+    """A random, unguessable id: the prefix and 26 characters (about 134 bits) from `secrets`."""
+    return prefix + "".join(secrets.choice(_ID_ALPHABET) for _ in range(26))
+
+
+def new_booking_id() -> str:
+    """A booking id; never sequential, never derived from time."""
+    return new_id("bk_")
+
+
+# --- lifecycle -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One recorded transition: from, to, who, why, when."""
+
+    from_status: str
+    to_status: str
+    actor: str
+    reason: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class Booking:
+    """A booking as stored."""
+
+    id: str
+    tenant_id: str
+    event_date: date
+    status: Status
+    customer_id: str
+    couple_name: str
+    email: str
+    phone: str
+    notes: str
+    quote: Quote
+    payment_session_id: str
+    hold_expires_at: datetime | None
+    amount_paid_cents: int
+    amount_refunded_cents: int
+    cancel_reason: str
+    created_at: datetime
+    updated_at: datetime
+    history: tuple[HistoryEntry, ...] = ()
+
+    def hold_expired(self, now: datetime) -> bool:
+        """True when this is a hold whose time is up."""
+        return self.status is Status.HELD and self.hold_expires_at is not None and self.hold_expires_at <= now
+
+
+class ConfirmOutcome(StrEnum):
+    """What a payment does to a booking."""
+
+    CONFIRM = "confirm"
+    ALREADY_CONFIRMED = "already_confirmed"
+    HOLD_LOST = "hold_lost"
+
+
+def decide_confirmation(
+    booking: Booking, payment_session_id: str, *, date_taken_by_other: bool, blacked_out: bool
+) -> ConfirmOutcome:
+    """What a completed payment does to `booking`.
+
+    Idempotent by payment session: the same session confirming again changes nothing. A hold whose time
+    ran out is still confirmed when nobody else has taken the date meanwhile (the money is there and the
+    date is free, so refusing would only force a refund and lose the couple their date); this covers a
+    HELD row past its expiry and one an expiry sweep or checkout expiry moved to RELEASED. When another
+    booking now occupies the date, or the tenant blacked it out, the hold is lost and payments refunds.
+    """
+    if booking.status is Status.CONFIRMED:
+        if booking.payment_session_id == payment_session_id:
+            return ConfirmOutcome.ALREADY_CONFIRMED
+        return ConfirmOutcome.HOLD_LOST
+    if booking.status is Status.CANCELLED:
+        return ConfirmOutcome.HOLD_LOST
+    if booking.payment_session_id and booking.payment_session_id != payment_session_id:
+        # Another checkout owns this hold; this payment is not for it.
+        return ConfirmOutcome.HOLD_LOST
+    if date_taken_by_other or blacked_out:
+        return ConfirmOutcome.HOLD_LOST
+    return ConfirmOutcome.CONFIRM
+
+
+def hold_lost(booking_id: str) -> PreconditionFailed:
+    """The error payments turns into an automatic refund."""
+    return PreconditionFailed(
+        f"the hold of booking {booking_id} was lost: its date was taken before the payment arrived",
+        reason="HOLD_LOST",
+    )
+
+
+def date_unavailable(day: date, reason: Reason) -> Conflict:
+    """The answer when a date cannot be held or blacked out, naming why."""
+    return Conflict(
+        f"{day.isoformat()} is not available ({reason.value})",
+        reason="DATE_UNAVAILABLE",
+        metadata={"date": day.isoformat(), "why": reason.value},
+    )
+
+
+def check_release(booking: Booking) -> bool:
+    """True when releasing changes something; False when already released (idempotent)."""
+    if booking.status is Status.RELEASED:
+        return False
+    if booking.status is not Status.HELD:
+        raise PreconditionFailed(f"a {booking.status.value} booking cannot be released")
+    return True
+
+
+def check_cancel(booking: Booking, *, actor: str, today: date, policy: Policy) -> bool:
+    """True when cancelling changes something; False when already cancelled (idempotent).
+
+    Only a confirmed booking is cancelled (a hold is released instead). The couple may cancel on their
+    own only up to `couple_cancel_days` days before the event, and never when that policy is 0."""
+    if booking.status is Status.CANCELLED:
+        return False
+    if booking.status is not Status.CONFIRMED:
+        raise PreconditionFailed(f"a {booking.status.value} booking cannot be cancelled")
+    if actor == "couple" and not couple_may_cancel(booking.event_date, today=today, policy=policy):
+        raise PreconditionFailed(
+            "the couple can no longer cancel this booking themselves", reason="CANCELLATION_WINDOW_CLOSED"
+        )
+    return True
+
+
+def couple_may_cancel(event_date: date, *, today: date, policy: Policy) -> bool:
+    """The tenant's self-service cancellation window."""
+    if policy.couple_cancel_days <= 0:
+        return False
+    return today <= event_date - timedelta(days=policy.couple_cancel_days)
+
+
+def reminder_time(event_date: date, calendar: TenantCalendar, now: datetime) -> datetime | None:
+    """When the reminder for an event should go out (REMINDER_LOCAL_HOUR in the tenant's zone,
+    `reminder_days` before), or None when that moment has already passed at confirmation: a couple
+    who books inside the window just got the confirmation and needs no reminder on top."""
+    if calendar.policy.reminder_days <= 0:
+        return None
+    local = datetime.combine(
+        event_date - timedelta(days=calendar.policy.reminder_days),
+        time(REMINDER_LOCAL_HOUR),
+        tzinfo=calendar.zone,
+    )
+    at = local.astimezone(UTC)
+    return at if at > now else None
+
+
+def refund_total(paid_cents: int, refunded_so_far: int, reported_total: int) -> int:
+    """The cumulative refunded amount after payments reports `reported_total`. Reports can arrive out of
+    order, so the total never goes down; it can never exceed what was paid."""
+    if reported_total < 0:
+        raise ValidationError.of("amount_refunded_cents", "must not be negative")
+    if paid_cents and reported_total > paid_cents:
+        raise ValidationError.of("amount_refunded_cents", "must not exceed the amount paid")
+    return max(refunded_so_far, reported_total)

@@ -1,0 +1,244 @@
+"""The emails a booking sends its couple, as plain text and HTML.
+
+Everything a customer or a tenant typed (names, notes, package titles) is escaped for the HTML part;
+headers are made single-line by the mail adapter (`email.message.EmailMessage`), so a name with CR/LF
+cannot add headers. Each message's id is its outbox dedupe key, so the file sink writes it once.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from mais_runtime.mail import Mail, sender_display
+from services.booking.domain import Booking
+
+
+def money(cents: int, currency: str) -> str:
+    """An amount for people: 1234 usd -> "12.34 USD"."""
+    sign = "-" if cents < 0 else ""
+    cents = abs(cents)
+    return f"{sign}{cents // 100}.{cents % 100:02d} {currency.upper()}"
+
+
+def _lines(booking: Booking) -> list[tuple[str, int]]:
+    lines: Iterable[Mapping[str, Any]] = booking.quote.document.get("lines", [])
+    return [
+        (str(line.get("title") or line.get("slug") or ""), int(line.get("priceCents", 0))) for line in lines
+    ]
+
+
+def _page(title: str, paragraphs: list[str], link: tuple[str, str] | None = None) -> str:
+    """A minimal HTML body; `paragraphs` are already escaped."""
+    body = "".join(f"<p>{p}</p>" for p in paragraphs)
+    if link:
+        href, label = link
+        body += f'<p><a href="{html.escape(href, quote=True)}">{html.escape(label)}</a></p>'
+    return (
+        '<!doctype html><html><head><meta charset="utf-8">'
+        f"<title>{html.escape(title)}</title></head><body>{body}</body></html>"
+    )
+
+
+def _summary(booking: Booking) -> tuple[list[str], list[str]]:
+    """The booking's lines and total, as text lines and as escaped HTML paragraphs."""
+    text_lines = [f"  {title}: {money(cents, booking.quote.currency)}" for title, cents in _lines(booking)]
+    total = money(booking.quote.total_cents, booking.quote.currency)
+    text_lines.append(f"  Total: {total}")
+    html_lines = [
+        "<br>".join(
+            [
+                html.escape(f"{title}: {money(cents, booking.quote.currency)}")
+                for title, cents in _lines(booking)
+            ]
+            + [f"<strong>Total: {html.escape(total)}</strong>"]
+        )
+    ]
+    return text_lines, html_lines
+
+
+def _mail(kind: str, dedupe_key: str, booking: Booking, subject: str, text: str, body_html: str) -> Mail:
+    return Mail(
+        message_id=dedupe_key,
+        to=sender_display(booking.couple_name, booking.email),
+        subject=subject,
+        text=text,
+        html=body_html,
+        tag=kind,
+    )
+
+
+def confirmation(booking: Booking, tenant_name: str, link: str) -> Mail:
+    """ "Your date is booked", with the couple's private link."""
+    day = booking.event_date.isoformat()
+    subject = f"{tenant_name}: your booking for {day} is confirmed"
+    text_summary, html_summary = _summary(booking)
+    text = "\n".join(
+        [
+            f"Hello {booking.couple_name},",
+            "",
+            f"{tenant_name} has confirmed your booking for {day}.",
+            "",
+            *text_summary,
+            f"  Paid: {money(booking.amount_paid_cents, booking.quote.currency)}",
+            "",
+            f"Your notes: {booking.notes}" if booking.notes else "",
+            "View your booking at any time (this link is private to you):",
+            link,
+            "",
+            f"Booking reference: {booking.id}",
+        ]
+    )
+    paragraphs = [
+        f"Hello {html.escape(booking.couple_name)},",
+        f"{html.escape(tenant_name)} has confirmed your booking for <strong>{day}</strong>.",
+        *html_summary,
+        f"Paid: {html.escape(money(booking.amount_paid_cents, booking.quote.currency))}",
+    ]
+    if booking.notes:
+        paragraphs.append(f"Your notes: {html.escape(booking.notes)}")
+    paragraphs.append(f"Booking reference: {html.escape(booking.id)}")
+    return _mail(
+        "booking.confirmation",
+        f"confirmation:{booking.id}",
+        booking,
+        subject,
+        text,
+        _page(subject, paragraphs, (link, "View your booking")),
+    )
+
+
+def cancellation(booking: Booking, tenant_name: str) -> Mail:
+    """ "Your booking was cancelled" (any refund is told in its own email)."""
+    day = booking.event_date.isoformat()
+    subject = f"{tenant_name}: your booking for {day} was cancelled"
+    reason = booking.cancel_reason
+    text = "\n".join(
+        [
+            f"Hello {booking.couple_name},",
+            "",
+            f"Your booking with {tenant_name} for {day} has been cancelled.",
+            f"Reason: {reason}" if reason else "",
+            "If a refund is due, you will receive a separate email when it is issued.",
+            "",
+            f"Booking reference: {booking.id}",
+        ]
+    )
+    paragraphs = [
+        f"Hello {html.escape(booking.couple_name)},",
+        f"Your booking with {html.escape(tenant_name)} for <strong>{day}</strong> has been cancelled.",
+    ]
+    if reason:
+        paragraphs.append(f"Reason: {html.escape(reason)}")
+    paragraphs += [
+        "If a refund is due, you will receive a separate email when it is issued.",
+        f"Booking reference: {html.escape(booking.id)}",
+    ]
+    return _mail(
+        "booking.cancellation",
+        f"cancellation:{booking.id}",
+        booking,
+        subject,
+        text,
+        _page(subject, paragraphs),
+    )
+
+
+def refund(booking: Booking, tenant_name: str, refund_cents: int, refund_id: str) -> Mail:
+    """ "You have been refunded" for one refund."""
+    amount = money(refund_cents, booking.quote.currency)
+    total = money(booking.amount_refunded_cents, booking.quote.currency)
+    subject = f"{tenant_name}: a refund of {amount} is on its way"
+    text = "\n".join(
+        [
+            f"Hello {booking.couple_name},",
+            "",
+            f"{tenant_name} has refunded {amount} for your booking on {booking.event_date.isoformat()}.",
+            f"Refunded so far: {total}.",
+            "Refunds usually reach your account within 5 to 10 business days.",
+            "",
+            f"Booking reference: {booking.id}",
+        ]
+    )
+    paragraphs = [
+        f"Hello {html.escape(booking.couple_name)},",
+        f"{html.escape(tenant_name)} has refunded <strong>{html.escape(amount)}</strong> for your booking on"
+        f" {booking.event_date.isoformat()}.",
+        f"Refunded so far: {html.escape(total)}.",
+        "Refunds usually reach your account within 5 to 10 business days.",
+        f"Booking reference: {html.escape(booking.id)}",
+    ]
+    return _mail(
+        "booking.refund",
+        f"refund:{booking.id}:{refund_id}",
+        booking,
+        subject,
+        text,
+        _page(subject, paragraphs),
+    )
+
+
+def hold_lost_refund(booking: Booking, tenant_name: str, refund_cents: int, refund_id: str) -> Mail:
+    """ "Your date was taken before your payment arrived; you have been refunded"."""
+    amount = money(refund_cents, booking.quote.currency)
+    day = booking.event_date.isoformat()
+    subject = f"{tenant_name}: {day} was no longer available - you have been refunded"
+    text = "\n".join(
+        [
+            f"Hello {booking.couple_name},",
+            "",
+            f"We are sorry: your reservation of {day} with {tenant_name} ran out before your payment",
+            "arrived, and the date was booked by someone else in the meantime.",
+            f"Your payment of {amount} has been refunded in full. No booking was made.",
+            "",
+            f"Reference: {booking.id}",
+        ]
+    )
+    paragraphs = [
+        f"Hello {html.escape(booking.couple_name)},",
+        f"We are sorry: your reservation of <strong>{day}</strong> with {html.escape(tenant_name)} ran out"
+        " before your payment arrived, and the date was booked by someone else in the meantime.",
+        f"Your payment of <strong>{html.escape(amount)}</strong> has been refunded in full."
+        " No booking was made.",
+        f"Reference: {html.escape(booking.id)}",
+    ]
+    return _mail(
+        "booking.hold_lost_refund",
+        f"hold-lost:{booking.id}:{refund_id}",
+        booking,
+        subject,
+        text,
+        _page(subject, paragraphs),
+    )
+
+
+def reminder(booking: Booking, tenant_name: str, link: str, days: int) -> Mail:
+    """ "Your event is in N days"."""
+    day = booking.event_date.isoformat()
+    subject = f"{tenant_name}: your event on {day} is coming up"
+    text = "\n".join(
+        [
+            f"Hello {booking.couple_name},",
+            "",
+            f"A reminder: your booking with {tenant_name} is on {day}, {days} days from now.",
+            "Your booking, any time:",
+            link,
+            "",
+            f"Booking reference: {booking.id}",
+        ]
+    )
+    paragraphs = [
+        f"Hello {html.escape(booking.couple_name)},",
+        f"A reminder: your booking with {html.escape(tenant_name)} is on <strong>{day}</strong>,"
+        f" {days} days from now.",
+        f"Booking reference: {html.escape(booking.id)}",
+    ]
+    return _mail(
+        "booking.reminder",
+        f"reminder:{booking.id}",
+        booking,
+        subject,
+        text,
+        _page(subject, paragraphs, (link, "View your booking")),
+    )
