@@ -1,7 +1,432 @@
-"""REST routes of the tenants context (see ../shared/DESIGN.md, public REST contract)."""
+"""REST routes of the tenants context (see ../shared/DESIGN.md, public REST contract): admin
+sign-in and password reset, platform administration of tenants, a tenant admin's own settings,
+key rotation and secrets."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from decimal import Decimal
+from typing import Annotated, Any
 
-router = APIRouter()
+from fastapi import APIRouter, Body, Depends, Path, Query, Request
+from google.protobuf.timestamp_pb2 import Timestamp
+from mais.tenant.v1 import tenant_service_pb2 as pb
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+from gateway.auth import AdminContext, TenantContext, any_admin, platform_admin, public_tenant, tenant_admin
+from gateway.errors import ApiError
+from mais_runtime.errors import FieldViolation
+from mais_runtime.tenancy import is_tenant_id
+
+router = APIRouter(tags=["tenants"])
+
+AnyAdmin = Annotated[AdminContext, Depends(any_admin)]
+PlatformAdmin = Annotated[AdminContext, Depends(platform_admin)]
+TenantAdmin = Annotated[AdminContext, Depends(tenant_admin)]
+PublicTenant = Annotated[TenantContext, Depends(public_tenant)]
+TenantId = Annotated[str, Path(max_length=64)]
+SecretName = Annotated[str, Path(max_length=64)]
+
+_ROLE_NAMES = {pb.ROLE_TENANT_ADMIN: "tenant_admin", pb.ROLE_PLATFORM_ADMIN: "platform_admin"}
+_CONNECT_NAMES = {
+    pb.CONNECT_STATE_UNSPECIFIED: "not_started",
+    pb.CONNECT_STATE_NOT_STARTED: "not_started",
+    pb.CONNECT_STATE_PENDING: "pending",
+    pb.CONNECT_STATE_ONBOARDED: "onboarded",
+}
+
+
+class _Body(BaseModel):
+    """camelCase JSON bodies; unknown fields are refused."""
+
+    model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=False)
+
+
+class LoginBody(_Body):
+    email: str = Field(max_length=320)
+    password: str = Field(max_length=1024)
+
+
+class ForgotPasswordBody(_Body):
+    email: str = Field(max_length=320)
+
+
+class ResetPasswordBody(_Body):
+    token: str = Field(min_length=1, max_length=200)
+    new_password: str = Field(max_length=1024)
+
+
+class BrandingBody(_Body):
+    primary_color: str | None = Field(default=None, max_length=16)
+    secondary_color: str | None = Field(default=None, max_length=16)
+    logo_url: str | None = Field(default=None, max_length=600)
+    font: str | None = Field(default=None, max_length=64)
+
+
+class PolicyBody(_Body):
+    min_notice_days: int | None = None
+    max_advance_days: int | None = None
+    hold_minutes: int | None = None
+    reminder_days: int | None = None
+    couple_cancel_days: int | None = None
+
+
+class SettingsBody(_Body):
+    """What a tenant admin may change about their own business."""
+
+    name: str | None = Field(default=None, max_length=200)
+    timezone: str | None = Field(default=None, max_length=64)
+    currency: str | None = Field(default=None, max_length=8)
+    branding: BrandingBody | None = None
+    allowed_origins: list[Annotated[str, Field(max_length=300)]] | None = Field(default=None, max_length=50)
+    policy: PolicyBody | None = None
+    # The version last read; when sent, a concurrent change is refused with VERSION_CONFLICT.
+    version: int | None = Field(default=None, ge=1)
+
+
+class TenantPatchBody(SettingsBody):
+    """A platform admin may also change activation and commission."""
+
+    active: bool | None = None
+    commission_percent: Decimal | None = Field(default=None, ge=0, le=50, decimal_places=2)
+
+
+class CreateTenantBody(_Body):
+    slug: str = Field(max_length=64)
+    name: str = Field(max_length=200)
+    commission_percent: Decimal = Field(ge=0, le=50, decimal_places=2)
+    admin_email: str = Field(max_length=320)
+    admin_password: str | None = Field(default=None, max_length=1024)
+    timezone: str | None = Field(default=None, max_length=64)
+    currency: str | None = Field(default=None, max_length=8)
+
+
+class RotateKeysBody(_Body):
+    # How long the previous public key keeps working; 0 revokes it now; absent: the default (24 h).
+    grace_seconds: int | None = Field(default=None, ge=0)
+
+
+class SecretBody(_Body):
+    value: str = Field(min_length=1, max_length=8192)
+
+
+# --- JSON shapes -----------------------------------------------------------------------------
+
+
+def _time(stamp: Timestamp) -> str | None:
+    if not stamp.seconds and not stamp.nanos:
+        return None
+    return str(stamp.ToJsonString())
+
+
+def tenant_json(tenant: pb.Tenant) -> dict[str, Any]:
+    """The public JSON of a tenant."""
+    return {
+        "id": tenant.id,
+        "slug": tenant.slug,
+        "name": tenant.name,
+        "active": tenant.active,
+        "commissionBps": tenant.commission_bps,
+        "commissionPercent": tenant.commission_bps / 100,
+        "stripeAccountId": tenant.stripe_account_id or None,
+        "connectState": _CONNECT_NAMES.get(tenant.connect_state, "not_started"),
+        "branding": {
+            "primaryColor": tenant.branding.primary_color,
+            "secondaryColor": tenant.branding.secondary_color,
+            "logoUrl": tenant.branding.logo_url or None,
+            "font": tenant.branding.font,
+        },
+        "allowedOrigins": list(tenant.allowed_origins),
+        "timezone": tenant.timezone,
+        "policy": {
+            "minNoticeDays": tenant.policy.min_notice_days,
+            "maxAdvanceDays": tenant.policy.max_advance_days,
+            "holdMinutes": tenant.policy.hold_minutes,
+            "reminderDays": tenant.policy.reminder_days,
+            "coupleCancelDays": tenant.policy.couple_cancel_days,
+        },
+        "currency": tenant.currency,
+        "createdAt": _time(tenant.created_at),
+        "version": tenant.version,
+    }
+
+
+def client_ip(request: Request) -> str:
+    """The caller's address. Envoy runs with use_remote_address and trusts no hops, so the last
+    X-Forwarded-For entry is the one Envoy appended itself; earlier entries are the client's word."""
+    hops = [hop.strip() for hop in request.headers.get("x-forwarded-for", "").split(",") if hop.strip()]
+    if hops:
+        return hops[-1][:64]
+    return request.client.host if request.client else "unknown"
+
+
+def _tenant_path_id(tenant_id: str) -> str:
+    # An id that cannot exist is simply not found (no hint about id formats).
+    if not is_tenant_id(tenant_id):
+        raise ApiError("NOT_FOUND", "tenant not found")
+    return tenant_id
+
+
+def _null(field: str) -> ApiError:
+    return ApiError("VALIDATION_ERROR", f"{field} cannot be null", [FieldViolation(field, "cannot be null")])
+
+
+def _change(body: SettingsBody) -> tuple[pb.Tenant, list[str]]:
+    """The proto change and its update mask, from the fields the body actually carried."""
+    change = pb.Tenant()
+    mask: list[str] = []
+    sent = body.model_fields_set
+    for field in ("name", "timezone", "currency"):
+        if field in sent:
+            value = getattr(body, field)
+            if value is None:
+                raise _null(to_camel(field))
+            setattr(change, field, value)
+            mask.append(field)
+    if "allowed_origins" in sent:
+        change.allowed_origins.extend(body.allowed_origins or [])
+        mask.append("allowed_origins")
+    for group, sub_body in (("branding", body.branding), ("policy", body.policy)):
+        if group in sent and sub_body is not None:
+            for field in sub_body.model_fields_set:
+                value = getattr(sub_body, field)
+                if value is None:
+                    raise _null(f"{group}.{to_camel(field)}")
+                setattr(getattr(change, group), field, value)
+                mask.append(f"{group}.{field}")
+    if isinstance(body, TenantPatchBody):
+        if "active" in sent and body.active is not None:
+            change.active = body.active
+            mask.append("active")
+        if "commission_percent" in sent and body.commission_percent is not None:
+            change.commission_bps = int(body.commission_percent * 100)
+            mask.append("commission_bps")
+    if not mask:
+        raise ApiError("VALIDATION_ERROR", "the body names no field to change")
+    return change, mask
+
+
+# --- public ------------------------------------------------------------------------------------
+
+
+@router.get("/v1/tenant", summary="The business behind the public key (for the widget)")
+async def public_profile(ctx: PublicTenant) -> dict[str, Any]:
+    """Name, branding, timezone, currency and booking policy; nothing about money or accounts."""
+    full = tenant_json(ctx.tenant)
+    return {key: full[key] for key in ("slug", "name", "branding", "timezone", "currency", "policy")}
+
+
+# --- sign-in ---------------------------------------------------------------------------------
+
+
+@router.post("/v1/auth/login", summary="Sign an admin in")
+async def login(request: Request, body: LoginBody) -> dict[str, Any]:
+    """`{email, password}` → `{token, expiresAt, role, tenantId}`; 401 for a wrong pair, 429 with
+    Retry-After after 5 failures in 15 minutes for the address or the client IP."""
+    answer = await request.app.state.clients.tenant.SignIn(
+        pb.SignInRequest(email=body.email, password=body.password, client_ip=client_ip(request))
+    )
+    return {
+        "token": answer.token,
+        "expiresAt": _time(answer.expires_at),
+        "role": _ROLE_NAMES.get(answer.role, "tenant_admin"),
+        "tenantId": answer.tenant_id or None,
+        "email": answer.email,
+    }
+
+
+@router.post("/v1/auth/forgot-password", status_code=202, summary="Ask for a password reset link")
+async def forgot_password(request: Request, body: ForgotPasswordBody) -> dict[str, str]:
+    """Always the same answer, whether or not the address has an account."""
+    await request.app.state.clients.tenant.RequestPasswordReset(
+        pb.RequestPasswordResetRequest(email=body.email, client_ip=client_ip(request))
+    )
+    return {
+        "status": "accepted",
+        "message": "If this address has an admin account, a reset link is on its way.",
+    }
+
+
+@router.post("/v1/auth/reset-password", summary="Set a new password with a reset token")
+async def reset_password(request: Request, body: ResetPasswordBody) -> dict[str, str]:
+    """Works once per token, within an hour; earlier sign-in tokens stop working."""
+    await request.app.state.clients.tenant.ResetPassword(
+        pb.ResetPasswordRequest(token=body.token, new_password=body.new_password)
+    )
+    return {"status": "ok"}
+
+
+@router.get("/v1/auth/me", summary="Who the bearer token belongs to")
+async def me(request: Request, admin: AnyAdmin) -> dict[str, Any]:
+    """The signed-in admin, with their tenant for a tenant admin."""
+    body: dict[str, Any] = {
+        "userId": admin.user_id,
+        "email": admin.email,
+        "role": admin.role,
+        "tenantId": admin.tenant_id or None,
+    }
+    if admin.tenant_id:
+        answer = await request.app.state.clients.tenant.GetTenant(
+            pb.GetTenantRequest(tenant_id=admin.tenant_id)
+        )
+        body["tenant"] = tenant_json(answer.tenant)
+    return body
+
+
+# --- platform administration -----------------------------------------------------------------
+
+
+@router.get("/v1/admin/tenants", summary="List tenants (platform admin)")
+async def list_tenants(
+    request: Request,
+    _: PlatformAdmin,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+    cursor: Annotated[str, Query(max_length=200)] = "",
+) -> dict[str, Any]:
+    """Tenants by slug, `limit` at a time; pass `nextCursor` back as `cursor` for the next page."""
+    answer = await request.app.state.clients.tenant.ListTenants(
+        pb.ListTenantsRequest(page_size=limit, page_token=cursor)
+    )
+    return {
+        "items": [tenant_json(t) for t in answer.tenants],
+        "nextCursor": answer.next_page_token or None,
+    }
+
+
+@router.post("/v1/admin/tenants", status_code=201, summary="Create a tenant (platform admin)")
+async def create_tenant(request: Request, body: CreateTenantBody, _: PlatformAdmin) -> dict[str, Any]:
+    """The tenant, its keys and its first admin; the secret key (and a generated password) are
+    shown only in this answer."""
+    answer = await request.app.state.clients.tenant.CreateTenant(
+        pb.CreateTenantRequest(
+            slug=body.slug,
+            name=body.name,
+            commission_bps=int(body.commission_percent * 100),
+            admin_email=body.admin_email,
+            admin_password=body.admin_password or "",
+            timezone=body.timezone or "",
+            currency=body.currency or "",
+        )
+    )
+    admin: dict[str, str] = {"email": answer.admin_email}
+    if answer.admin_password:
+        admin["password"] = answer.admin_password
+    return {
+        "tenant": tenant_json(answer.tenant),
+        "publicKey": answer.public_key,
+        "secretKey": answer.secret_key,
+        "admin": admin,
+    }
+
+
+@router.get("/v1/admin/tenants/{tenant_id}", summary="Read a tenant (platform admin)")
+async def get_tenant(request: Request, tenant_id: TenantId, _: PlatformAdmin) -> dict[str, Any]:
+    """One tenant, active or not."""
+    answer = await request.app.state.clients.tenant.GetTenant(
+        pb.GetTenantRequest(tenant_id=_tenant_path_id(tenant_id))
+    )
+    return tenant_json(answer.tenant)
+
+
+@router.patch("/v1/admin/tenants/{tenant_id}", summary="Change a tenant (platform admin)")
+async def patch_tenant(
+    request: Request,
+    body: TenantPatchBody,
+    tenant_id: TenantId,
+    _: PlatformAdmin,
+) -> dict[str, Any]:
+    """Any subset of the settings, plus `active` and `commissionPercent`."""
+    change, mask = _change(body)
+    answer = await request.app.state.clients.tenant.UpdateTenant(
+        pb.UpdateTenantRequest(
+            tenant_id=_tenant_path_id(tenant_id),
+            tenant=change,
+            update_mask=mask,
+            actor_role=pb.ROLE_PLATFORM_ADMIN,
+            expected_version=body.version or 0,
+        )
+    )
+    return tenant_json(answer.tenant)
+
+
+@router.delete("/v1/admin/tenants/{tenant_id}", summary="Deactivate a tenant (platform admin)")
+async def deactivate_tenant(request: Request, tenant_id: TenantId, _: PlatformAdmin) -> dict[str, Any]:
+    """Stops the tenant's public API and its admins' sign-in; nothing is deleted (PATCH
+    `{"active": true}` brings it back)."""
+    answer = await request.app.state.clients.tenant.UpdateTenant(
+        pb.UpdateTenantRequest(
+            tenant_id=_tenant_path_id(tenant_id),
+            tenant=pb.Tenant(active=False),
+            update_mask=["active"],
+            actor_role=pb.ROLE_PLATFORM_ADMIN,
+        )
+    )
+    return tenant_json(answer.tenant)
+
+
+# --- a tenant admin's own business -----------------------------------------------------------
+
+
+@router.get("/v1/tenant-admin/settings", summary="The signed-in tenant's settings")
+async def get_settings(request: Request, admin: TenantAdmin) -> dict[str, Any]:
+    """The tenant of the token (never one named by the request)."""
+    answer = await request.app.state.clients.tenant.GetTenant(pb.GetTenantRequest(tenant_id=admin.tenant_id))
+    return tenant_json(answer.tenant)
+
+
+@router.patch("/v1/tenant-admin/settings", summary="Change the signed-in tenant's settings")
+async def patch_settings(request: Request, body: SettingsBody, admin: TenantAdmin) -> dict[str, Any]:
+    """Name, branding, allowed origins, timezone, currency, booking policy; any subset."""
+    change, mask = _change(body)
+    answer = await request.app.state.clients.tenant.UpdateTenant(
+        pb.UpdateTenantRequest(
+            tenant_id=admin.tenant_id,
+            tenant=change,
+            update_mask=mask,
+            actor_role=pb.ROLE_TENANT_ADMIN,
+            expected_version=body.version or 0,
+        )
+    )
+    return tenant_json(answer.tenant)
+
+
+@router.post("/v1/tenant-admin/api-keys/rotate", summary="Issue a new key pair")
+async def rotate_keys(
+    request: Request,
+    admin: TenantAdmin,
+    body: Annotated[RotateKeysBody | None, Body()] = None,
+) -> dict[str, Any]:
+    """A new public and secret key (the secret shown only here); the old public key keeps working
+    for `graceSeconds` (default 24 h, 0 to revoke it now)."""
+    message = pb.RotateApiKeysRequest(tenant_id=admin.tenant_id)
+    if body is not None and body.grace_seconds is not None:
+        message.grace_seconds = body.grace_seconds
+    answer = await request.app.state.clients.tenant.RotateApiKeys(message)
+    return {
+        "publicKey": answer.public_key,
+        "secretKey": answer.secret_key,
+        "previousKeyExpiresAt": _time(answer.previous_key_expires_at),
+    }
+
+
+@router.put("/v1/tenant-admin/secrets/{name}", summary="Store a secret (e.g. a calendar credential)")
+async def put_secret(
+    request: Request,
+    body: SecretBody,
+    name: SecretName,
+    admin: TenantAdmin,
+) -> dict[str, Any]:
+    """Sealed with AES-256-GCM; the value is never shown again, only when and under which key."""
+    answer = await request.app.state.clients.tenant.PutTenantSecret(
+        pb.PutTenantSecretRequest(tenant_id=admin.tenant_id, name=name, value=body.value)
+    )
+    return {"name": name, "keyId": answer.key_id, "updatedAt": _time(answer.updated_at)}
+
+
+@router.get("/v1/tenant-admin/secrets/{name}", summary="Whether a secret is stored")
+async def describe_secret(request: Request, name: SecretName, admin: TenantAdmin) -> dict[str, Any]:
+    """The secret's metadata (never its value); 404 when this tenant has none by that name."""
+    answer = await request.app.state.clients.tenant.DescribeTenantSecret(
+        pb.DescribeTenantSecretRequest(tenant_id=admin.tenant_id, name=name)
+    )
+    return {"name": answer.name, "keyId": answer.key_id, "updatedAt": _time(answer.updated_at)}

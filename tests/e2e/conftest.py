@@ -1,28 +1,54 @@
 """End-to-end suites: the whole platform as real processes (embedded PostgreSQL, four services,
-two gateways, Envoy, the Stripe sandbox) on free 127.0.0.1 ports, once per session."""
+two gateways, Envoy, the Stripe sandbox) on free 127.0.0.1 ports, once per session.
+
+Shared fixtures for every context's suite: `platform_token` (a platform admin's bearer token) and
+`make_tenant()` (a fresh tenant with its keys and a signed-in admin, unique slug per call).
+"""
 
 from __future__ import annotations
 
+import itertools
 import os
-from collections.abc import Iterator
+import secrets
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
 
 import httpx
 import pytest
 
 from tools.stack.launcher import Ports, Stack, StackOptions
 
+PLATFORM_ADMIN_EMAIL = "platform-admin@mais.test"
+PLATFORM_ADMIN_PASSWORD = "Platform-" + secrets.token_urlsafe(18)
+
 
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def stack(data_root: Path) -> Iterator[Stack]:
     """The running platform; tests that stop a process must start it again."""
+    data_dir = data_root / "stack"
     options = StackOptions(
-        data_dir=tmp_path_factory.mktemp("stack"),
+        data_dir=data_dir,
         ports=Ports.free(gateways=2),
         database_url=os.environ.get("DATABASE_URL") or None,
         durable=False,
         restart=False,
         gateways=2,
-        env={"MAIS_SIGNIN_WINDOW_SECONDS": "900"},
+        env={
+            "MAIS_SIGNIN_WINDOW_SECONDS": "900",
+            # The bootstrap platform admin (the tenant service ensures it at start).
+            "MAIS_ADMIN_EMAIL": PLATFORM_ADMIN_EMAIL,
+            "MAIS_ADMIN_PASSWORD": PLATFORM_ADMIN_PASSWORD,
+            # Cheap argon2id so that many sign-ins stay fast; production keeps the sane defaults.
+            "MAIS_ARGON2_TIME_COST": "1",
+            "MAIS_ARGON2_MEMORY_KIB": "8192",
+            "MAIS_ARGON2_PARALLELISM": "1",
+            # The sandbox's webhook retries after 0.1 s, 0.2 s, 0.4 s ... (Stripe's schedule, compressed):
+            # a failed delivery comes back within seconds, with room for a restarted service to return.
+            "STRIPE_SANDBOX_RETRY_SCALE": "0.1",
+        },
     )
     running = Stack(options)
     running.start(timeout=120)
@@ -37,3 +63,124 @@ def http(stack: Stack) -> Iterator[httpx.Client]:
     """An HTTP client on the public entry (Envoy)."""
     with httpx.Client(base_url=stack.url, timeout=10.0) as client:
         yield client
+
+
+T = TypeVar("T")
+
+
+def eventually(check: Callable[[], T], timeout: float, interval: float = 0.1) -> T:
+    """Polls `check` until it returns something truthy or `timeout` seconds pass; returns the last
+    result either way (assert on it)."""
+    deadline = time.monotonic() + timeout
+    result = check()
+    while not result and time.monotonic() < deadline:
+        time.sleep(interval)
+        result = check()
+    return result
+
+
+_source_hosts = itertools.count(2)
+_client_ips = itertools.count(1)
+
+
+def fresh_client_ip() -> str:
+    """A client IP no other request of the session used (198.18.0.0/15, the benchmarking range)."""
+    n = next(_client_ips)
+    return f"198.{18 + n // 65536 % 2}.{n // 256 % 256}.{n % 256}"
+
+
+@pytest.fixture
+def gateways(stack: Stack) -> Iterator[list[httpx.Client]]:
+    """One client per gateway process, bypassing Envoy: what one replica does, the other must see.
+    Without Envoy in front, a test names the client IP itself with X-Forwarded-For."""
+    ports = [stack.ports.gateway, *stack.ports.extra_gateways]
+    clients = [httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10.0) for port in ports]
+    try:
+        yield clients
+    finally:
+        for client in clients:
+            client.close()
+
+
+def client_from_new_address(stack: Stack) -> httpx.Client:
+    """A client whose connections come from a loopback address no other test uses (127.0.0.N), so
+    the per-IP sign-in limit of one test never locks out another. Close it after use."""
+    n = next(_source_hosts)
+    address = f"127.0.{n // 250}.{n % 250 + 2}"
+    transport = httpx.HTTPTransport(local_address=address)
+    return httpx.Client(base_url=stack.url, timeout=10.0, transport=transport)
+
+
+@pytest.fixture(scope="session")
+def platform_token(stack: Stack) -> str:
+    """A bearer token of the platform admin the stack bootstraps from MAIS_ADMIN_EMAIL/PASSWORD."""
+    with httpx.Client(base_url=stack.url, timeout=10.0) as client:
+        answer = client.post(
+            "/v1/auth/login", json={"email": PLATFORM_ADMIN_EMAIL, "password": PLATFORM_ADMIN_PASSWORD}
+        )
+    assert answer.status_code == 200, answer.text
+    return str(answer.json()["token"])
+
+
+@dataclass
+class TenantHandle:
+    """A tenant made for a test, with everything needed to call the API as it."""
+
+    id: str
+    slug: str
+    public_key: str
+    secret_key: str
+    admin_email: str
+    admin_password: str
+    admin_token: str
+    body: dict[str, Any]
+
+    def public_headers(self) -> dict[str, str]:
+        """Headers of a public (widget) call."""
+        return {"X-Tenant-Key": self.public_key}
+
+    def admin_headers(self) -> dict[str, str]:
+        """Headers of a tenant-admin call."""
+        return {"Authorization": f"Bearer {self.admin_token}"}
+
+
+MakeTenant = Callable[..., TenantHandle]
+
+
+@pytest.fixture(scope="session")
+def make_tenant(stack: Stack, platform_token: str) -> MakeTenant:
+    """A factory: `make_tenant(prefix="t", commission_percent=10, **more_body)` creates an active tenant
+    with a unique slug through `POST /v1/admin/tenants`, signs its admin in and returns a TenantHandle."""
+
+    def make(prefix: str = "t", commission_percent: float = 10, **more: Any) -> TenantHandle:
+        slug = f"{prefix}-{secrets.token_hex(4)}"
+        email = f"admin@{slug}.example"
+        password = "Admin-" + secrets.token_urlsafe(18)
+        body = {
+            "slug": slug,
+            "name": f"Tenant {slug}",
+            "commissionPercent": commission_percent,
+            "adminEmail": email,
+            "adminPassword": password,
+            **more,
+        }
+        with httpx.Client(base_url=stack.url, timeout=10.0) as client:
+            created = client.post(
+                "/v1/admin/tenants", json=body, headers={"Authorization": f"Bearer {platform_token}"}
+            )
+            assert created.status_code == 201, created.text
+            login = client.post("/v1/auth/login", json={"email": email, "password": password})
+            assert login.status_code == 200, login.text
+        answer = created.json()
+        return TenantHandle(
+            id=answer["tenant"]["id"],
+            slug=slug,
+            public_key=answer["publicKey"],
+            secret_key=answer["secretKey"],
+            admin_email=email,
+            admin_password=password,
+            admin_token=login.json()["token"],
+            body=answer,
+        )
+
+    return make

@@ -10,6 +10,7 @@ import threading
 import time
 from pathlib import Path
 
+from tools.stack.demo import ensure_demo
 from tools.stack.launcher import DEV_WEBHOOK_SECRET, Ports, Stack, StackOptions
 
 
@@ -39,7 +40,11 @@ def run() -> int:
     print("  traces:  make trace ID=<X-Request-ID of a response>", flush=True)
     if stack.uses_sandbox:
         print(f"  stripe:  local sandbox at {stack.sandbox_url}", flush=True)
-    for line in getattr(stack, "demo_lines", []):
+    try:
+        demo_lines = ensure_demo(stack)
+    except Exception as error:  # the platform still runs; say why the demo data is missing
+        demo_lines = [f"\n  demo data not ensured: {type(error).__name__}: {error}"]
+    for line in demo_lines:
         print(line, flush=True)
     print("\nCtrl-C stops everything.", flush=True)
 

@@ -1,0 +1,33 @@
+"""The demo data `make run` prints: ensured idempotently, and every printed credential works."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+
+from tests.e2e.conftest import PLATFORM_ADMIN_EMAIL, PLATFORM_ADMIN_PASSWORD
+from tools.stack.demo import ensure_demo
+from tools.stack.launcher import Stack
+
+
+def test_the_demo_is_ensured_once_and_its_printed_keys_and_credentials_work(
+    stack: Stack, http: httpx.Client
+) -> None:
+    lines = ensure_demo(stack)
+    assert ensure_demo(stack) == lines, "a second run must reuse the same demo data"
+    text = "\n".join(lines)
+    # The bootstrap admin comes from the environment: named, its password not printed.
+    assert PLATFORM_ADMIN_EMAIL in text
+    assert PLATFORM_ADMIN_PASSWORD not in text
+
+    public_key = re.search(r"public key:\s+(pk_live_demo_[0-9a-f]{32})", text)
+    admin = re.search(r"tenant admin:\s+(\S+) / (\S+)", text)
+    assert public_key and admin
+    profile = http.get("/v1/tenant", headers={"X-Tenant-Key": public_key.group(1)})
+    assert profile.status_code == 200
+    assert profile.json()["slug"] == "demo"
+    signin = http.post("/v1/auth/login", json={"email": admin.group(1), "password": admin.group(2)})
+    assert signin.status_code == 200
+    assert signin.json()["role"] == "tenant_admin"
+    assert (stack.data_dir / "secrets" / "demo-tenant.json").stat().st_mode & 0o077 == 0

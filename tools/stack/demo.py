@@ -1,0 +1,124 @@
+"""The demo data `make run` ensures and prints: a platform admin and a demo tenant (slug `demo`)
+with its admin and keys.
+
+The platform admin comes from MAIS_ADMIN_EMAIL / MAIS_ADMIN_PASSWORD when set (the stack's options
+carry them; `python -m tools.stack run` copies them from its environment), otherwise from a
+password generated once and kept in `<data>/secrets/demo-admin.json`. The demo tenant's keys and admin
+password are shown by the API only when created, so they are kept in `<data>/secrets/demo-tenant.json`
+and printed again on every later run. Everything goes to the tenant service over gRPC with the
+stack's internal credential; running it twice changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import grpc
+from mais.tenant.v1 import tenant_service_pb2 as pb
+from mais.tenant.v1 import tenant_service_pb2_grpc as pb_grpc
+
+from mais_runtime.interceptors import INTERNAL_TOKEN_HEADER
+from mais_runtime.rpc_errors import from_rpc_error
+from services.tenant.domain import generate_password
+from tools.stack.launcher import Stack
+
+DEMO_ADMIN_EMAIL = "admin@mais.local"
+DEMO_SLUG = "demo"
+DEMO_TENANT_ADMIN = "owner@demo.mais.local"
+RPC_TIMEOUT = 10.0
+
+
+def _read(path: Path) -> dict[str, Any] | None:
+    if not path.exists():
+        return None
+    return dict(json.loads(path.read_text()))
+
+
+def _write(path: Path, data: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temp = path.with_suffix(".tmp")
+    temp.write_text(json.dumps(data, indent=2))
+    temp.chmod(0o600)
+    temp.replace(path)
+
+
+def platform_admin_credentials(env: dict[str, str], secrets_dir: Path) -> tuple[str, str, bool]:
+    """(email, password, from_environment): MAIS_ADMIN_EMAIL/PASSWORD as the stack passes them to its
+    processes, else the ones generated once."""
+    email, password = env.get("MAIS_ADMIN_EMAIL", ""), env.get("MAIS_ADMIN_PASSWORD", "")
+    if email and password:
+        return email, password, True
+    path = secrets_dir / "demo-admin.json"
+    saved = _read(path)
+    if saved is None:
+        saved = {"email": DEMO_ADMIN_EMAIL, "password": generate_password()}
+        _write(path, saved)
+    return str(saved["email"]), str(saved["password"]), False
+
+
+def ensure_demo(stack: Stack) -> list[str]:
+    """Ensures the demo admin and tenant exist and returns the lines to print about them."""
+    secrets_dir = stack.data_dir / "secrets"
+    email, password, from_env = platform_admin_credentials(stack.options.env, secrets_dir)
+    metadata = ((INTERNAL_TOKEN_HEADER, stack.internal_token),)
+    lines = ["", "demo:"]
+    with grpc.insecure_channel(f"127.0.0.1:{stack.ports.tenant}") as channel:
+        tenants = pb_grpc.TenantServiceStub(channel)
+        tenants.EnsurePlatformAdmin(
+            pb.EnsurePlatformAdminRequest(email=email, password=password),
+            metadata=metadata,
+            timeout=RPC_TIMEOUT,
+        )
+        lines.append(f"  platform admin:  {email}" + ("" if from_env else f" / {password}"))
+        if from_env:
+            lines.append("                   (password from MAIS_ADMIN_PASSWORD)")
+        lines += _ensure_demo_tenant(tenants, metadata, secrets_dir / "demo-tenant.json")
+    lines += [
+        f"  sign in:         POST {stack.url}/v1/auth/login",
+        f"  public API:      {stack.url}/v1/packages  (header X-Tenant-Key)",
+    ]
+    return lines
+
+
+def _ensure_demo_tenant(
+    tenants: pb_grpc.TenantServiceStub, metadata: tuple[tuple[str, str], ...], path: Path
+) -> list[str]:
+    saved = _read(path)
+    if saved is None:
+        try:
+            created = tenants.CreateTenant(
+                pb.CreateTenantRequest(
+                    slug=DEMO_SLUG,
+                    name="Demo Weddings",
+                    commission_bps=1000,
+                    admin_email=DEMO_TENANT_ADMIN,
+                    timezone="America/New_York",
+                    currency="usd",
+                ),
+                metadata=metadata,
+                timeout=RPC_TIMEOUT,
+            )
+        except grpc.RpcError as error:
+            if isinstance(error, grpc.Call) and from_rpc_error(error).reason == "SLUG_TAKEN":
+                # The tenant exists but this data folder lost its keys: say how to get new ones.
+                return [
+                    f"  demo tenant:     {DEMO_SLUG} exists, but its keys are not in {path};",
+                    "                   sign in as its admin and POST /v1/tenant-admin/api-keys/rotate",
+                ]
+            raise
+        saved = {
+            "tenant_id": created.tenant.id,
+            "public_key": created.public_key,
+            "secret_key": created.secret_key,
+            "admin_email": created.admin_email,
+            "admin_password": created.admin_password,
+        }
+        _write(path, saved)
+    return [
+        f"  demo tenant:     {DEMO_SLUG} ({saved['tenant_id']})",
+        f"  public key:      {saved['public_key']}",
+        f"  secret key:      {saved['secret_key']}",
+        f"  tenant admin:    {saved['admin_email']} / {saved['admin_password']}",
+    ]
