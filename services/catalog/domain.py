@@ -1,0 +1,526 @@
+"""The catalog's rules as plain Python: what a valid segment, package and add-on is, how an update
+mask changes one, optimistic concurrency, list paging, and how a quote is priced. No I/O here.
+
+Field names in errors are the ones clients send (camelCase), so the gateway can show them as they are.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import re
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields, replace
+from datetime import datetime
+from typing import Any, TypeVar
+
+from mais_runtime.errors import Conflict, DomainError, FieldViolation, GrpcCode, NotFound, ValidationError
+
+PRICE_MAX_CENTS = 99_999_999
+SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}[a-z0-9]$")
+TITLE_MAX = 200
+DESCRIPTION_MAX = 5000
+SORT_ORDER_LIMIT = 1_000_000
+MAX_PHOTOS = 20
+PHOTO_URL_MAX = 2000
+PHOTO_ALT_MAX = 300
+MAX_GUESTS_LIMIT = 100_000
+# An add-on is offered with at most this many packages, and a public package shows at most this
+# many add-ons: every list the catalog answers with is bounded.
+MAX_OFFERED_PACKAGES = 100
+MAX_ADD_ONS_PER_PACKAGE = 100
+MAX_QUOTE_ADD_ONS = 20
+PAGE_SIZE_DEFAULT = 50
+PAGE_SIZE_MAX = 100
+CURRENCY = re.compile(r"^[a-z]{3}$")
+
+
+# --- the objects -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Photo:
+    """A picture of a package: where it is and what it shows (for screen readers)."""
+
+    url: str
+    alt: str = ""
+
+
+@dataclass(frozen=True)
+class SegmentDraft:
+    """What an admin says about a segment (a business line)."""
+
+    slug: str
+    name: str
+    description: str = ""
+    sort_order: int = 0
+    active: bool = True
+
+
+@dataclass(frozen=True)
+class PackageDraft:
+    """What an admin says about a package. `segment_id` None: in no segment; `max_guests` 0: no limit."""
+
+    slug: str
+    title: str
+    price_cents: int
+    description: str = ""
+    active: bool = True
+    sort_order: int = 0
+    photos: tuple[Photo, ...] = ()
+    segment_id: str | None = None
+    max_guests: int = 0
+
+
+@dataclass(frozen=True)
+class AddOnDraft:
+    """What an admin says about an add-on: its price and the packages it is offered with."""
+
+    slug: str
+    title: str
+    price_cents: int
+    active: bool = True
+    package_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Stamp:
+    """What the store adds to a draft: identity, optimistic-concurrency version, last change."""
+
+    id: str
+    version: int
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A stored segment."""
+
+    stamp: Stamp
+    draft: SegmentDraft
+
+
+@dataclass(frozen=True)
+class PublicAddOn:
+    """An add-on as couples see it next to a package."""
+
+    id: str
+    slug: str
+    title: str
+    price_cents: int
+    currency: str
+
+
+@dataclass(frozen=True)
+class Package:
+    """A stored package, priced in `currency` (the tenant's when it was last written). `add_ons` is
+    filled on public reads only."""
+
+    stamp: Stamp
+    draft: PackageDraft
+    currency: str
+    add_ons: tuple[PublicAddOn, ...] = ()
+
+
+@dataclass(frozen=True)
+class AddOn:
+    """A stored add-on, priced in `currency`."""
+
+    stamp: Stamp
+    draft: AddOnDraft
+    currency: str
+
+
+# --- checks ----------------------------------------------------------------------------------
+
+
+def check_slug(slug: str, field_name: str = "slug") -> list[FieldViolation]:
+    """Problems with a slug: 2-64 lowercase letters, digits and single inner hyphens."""
+    if not SLUG.match(slug) or "--" in slug:
+        return [
+            FieldViolation(
+                field_name,
+                "must be 2-64 lowercase letters, digits or single hyphens, starting and ending alphanumeric",
+            )
+        ]
+    return []
+
+
+def check_price(price_cents: int, field_name: str = "priceCents") -> list[FieldViolation]:
+    """Problems with a price: whole cents from 0 to 99,999,999."""
+    if not 0 <= price_cents <= PRICE_MAX_CENTS:
+        return [FieldViolation(field_name, f"must be between 0 and {PRICE_MAX_CENTS} cents")]
+    return []
+
+
+def _text(value: str, field_name: str, *, required: bool, limit: int) -> list[FieldViolation]:
+    if required and not value:
+        return [FieldViolation(field_name, "is required")]
+    if len(value) > limit:
+        return [FieldViolation(field_name, f"must be at most {limit} characters")]
+    if any(ord(c) < 32 and c not in "\n\t" for c in value):
+        return [FieldViolation(field_name, "must not contain control characters")]
+    return []
+
+
+def _one_line(value: str, field_name: str, *, limit: int) -> list[FieldViolation]:
+    problems = _text(value, field_name, required=True, limit=limit)
+    if not problems and ("\n" in value or "\t" in value):
+        problems.append(FieldViolation(field_name, "must be one line"))
+    return problems
+
+
+def _sort_order(value: int) -> list[FieldViolation]:
+    if not -SORT_ORDER_LIMIT <= value <= SORT_ORDER_LIMIT:
+        return [FieldViolation("sortOrder", f"must be between {-SORT_ORDER_LIMIT} and {SORT_ORDER_LIMIT}")]
+    return []
+
+
+def is_id(value: str) -> bool:
+    """True when `value` is a well-formed catalog id (a UUID)."""
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
+
+
+def parse_id(value: str, what: str) -> str:
+    """The canonical form of an id naming an object; a malformed id names nothing (NotFound)."""
+    if not is_id(value):
+        raise NotFound(what)
+    return str(uuid.UUID(value))
+
+
+def _photos(photos: Sequence[Photo]) -> tuple[tuple[Photo, ...], list[FieldViolation]]:
+    problems: list[FieldViolation] = []
+    if len(photos) > MAX_PHOTOS:
+        return tuple(photos), [FieldViolation("photos", f"at most {MAX_PHOTOS} photos")]
+    cleaned = []
+    for n, photo in enumerate(photos):
+        url, alt = photo.url.strip(), photo.alt.strip()
+        where = f"photos[{n}]"
+        if not re.match(r"^https?://[^\s/?#]+[^\s]*$", url):
+            problems.append(FieldViolation(f"{where}.url", "must be an absolute http(s) URL"))
+        elif len(url) > PHOTO_URL_MAX:
+            problems.append(FieldViolation(f"{where}.url", f"must be at most {PHOTO_URL_MAX} characters"))
+        problems += _text(alt, f"{where}.alt", required=False, limit=PHOTO_ALT_MAX)
+        cleaned.append(Photo(url, alt))
+    return tuple(cleaned), problems
+
+
+def _raise(problems: list[FieldViolation], what: str) -> None:
+    if problems:
+        raise ValidationError(f"the {what} is not valid", problems)
+
+
+def check_segment(draft: SegmentDraft) -> SegmentDraft:
+    """The draft, trimmed, or ValidationError naming every bad field."""
+    draft = replace(
+        draft, slug=draft.slug.strip(), name=draft.name.strip(), description=draft.description.strip()
+    )
+    problems = check_slug(draft.slug)
+    problems += _one_line(draft.name, "name", limit=TITLE_MAX)
+    problems += _text(draft.description, "description", required=False, limit=DESCRIPTION_MAX)
+    problems += _sort_order(draft.sort_order)
+    _raise(problems, "segment")
+    return draft
+
+
+def check_package(draft: PackageDraft) -> PackageDraft:
+    """The draft, trimmed and with canonical ids, or ValidationError naming every bad field."""
+    photos, problems = _photos(draft.photos)
+    segment_id = draft.segment_id or None
+    draft = replace(
+        draft,
+        slug=draft.slug.strip(),
+        title=draft.title.strip(),
+        description=draft.description.strip(),
+        photos=photos,
+    )
+    problems = check_slug(draft.slug) + problems
+    problems += _one_line(draft.title, "title", limit=TITLE_MAX)
+    problems += _text(draft.description, "description", required=False, limit=DESCRIPTION_MAX)
+    problems += check_price(draft.price_cents)
+    problems += _sort_order(draft.sort_order)
+    if not 0 <= draft.max_guests <= MAX_GUESTS_LIMIT:
+        problems.append(FieldViolation("maxGuests", f"must be between 1 and {MAX_GUESTS_LIMIT}, or none"))
+    if segment_id is not None:
+        if is_id(segment_id):
+            segment_id = str(uuid.UUID(segment_id))
+        else:
+            problems.append(FieldViolation("segmentId", "no such segment"))
+    _raise(problems, "package")
+    return replace(draft, segment_id=segment_id)
+
+
+def check_add_on(draft: AddOnDraft) -> AddOnDraft:
+    """The draft, trimmed and with canonical package ids, or ValidationError naming every bad field."""
+    draft = replace(draft, slug=draft.slug.strip(), title=draft.title.strip())
+    problems = check_slug(draft.slug)
+    problems += _one_line(draft.title, "title", limit=TITLE_MAX)
+    problems += check_price(draft.price_cents)
+    package_ids: list[str] = []
+    if len(draft.package_ids) > MAX_OFFERED_PACKAGES:
+        problems.append(FieldViolation("packageIds", f"at most {MAX_OFFERED_PACKAGES} packages"))
+    else:
+        for n, package_id in enumerate(draft.package_ids):
+            if not is_id(package_id):
+                problems.append(FieldViolation(f"packageIds[{n}]", "no such package"))
+                continue
+            canonical = str(uuid.UUID(package_id))
+            if canonical in package_ids:
+                problems.append(FieldViolation(f"packageIds[{n}]", "is listed twice"))
+            package_ids.append(canonical)
+    _raise(problems, "add-on")
+    return replace(draft, package_ids=tuple(package_ids))
+
+
+def unknown_packages(asked: Sequence[str], known: set[str]) -> list[FieldViolation]:
+    """An add-on's package ids that are not the tenant's packages."""
+    return [
+        FieldViolation(f"packageIds[{n}]", "no such package") for n, p in enumerate(asked) if p not in known
+    ]
+
+
+def check_currency(currency: str) -> str:
+    """The tenant's currency, as the catalog stores it (lower case, like Stripe)."""
+    value = currency.strip().lower()
+    if not CURRENCY.match(value):
+        raise DomainError(
+            "the tenant has no valid currency", "FAILED_PRECONDITION", GrpcCode.FAILED_PRECONDITION
+        )
+    return value
+
+
+# --- updates and optimistic concurrency -------------------------------------------------------
+
+D = TypeVar("D", SegmentDraft, PackageDraft, AddOnDraft)
+
+
+def apply_update(current: D, change: D, mask: Sequence[str]) -> D:
+    """`current` with the fields named in `mask` (proto field names) taken from `change`."""
+    if not mask:
+        raise ValidationError.of("update_mask", "names no field to change")
+    names = {f.name for f in fields(current)}
+    updates: dict[str, Any] = {}
+    for path in mask:
+        if path not in names:
+            raise ValidationError.of("update_mask", f"{path} is not a field that can be changed")
+        updates[path] = getattr(change, path)
+    return replace(current, **updates)
+
+
+class VersionConflict(Conflict):
+    """The object changed since the version the caller read."""
+
+    def __init__(self, what: str, current: int) -> None:
+        super().__init__(
+            f"the {what} was changed by someone else (now version {current}); read it again",
+            reason="VERSION_CONFLICT",
+            metadata={"current_version": str(current)},
+        )
+
+
+def check_version(what: str, expected: int, current: int) -> None:
+    """Optimistic concurrency: `expected` 0 means the caller did not say which version it read."""
+    if expected < 0:
+        raise ValidationError.of("version", "must be positive")
+    if expected and expected != current:
+        raise VersionConflict(what, current)
+
+
+class SlugTaken(Conflict):
+    """Another object of the same kind of this tenant has the slug."""
+
+    def __init__(self, what: str, slug: str) -> None:
+        super().__init__(f"the tenant already has a {what} with slug {slug}", reason="SLUG_TAKEN")
+        self.fields.append(FieldViolation("slug", "is taken"))
+
+
+class InUse(Conflict):
+    """The object is still referred to; deactivate it instead, or move what refers to it."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, reason="IN_USE")
+
+
+# --- paging ----------------------------------------------------------------------------------
+
+
+def page_size(asked: int) -> int:
+    """A list's page size: default 50, 1-100."""
+    if asked == 0:
+        return PAGE_SIZE_DEFAULT
+    if not 1 <= asked <= PAGE_SIZE_MAX:
+        raise ValidationError.of("limit", f"must be between 1 and {PAGE_SIZE_MAX}")
+    return asked
+
+
+@dataclass(frozen=True)
+class Position:
+    """Where a page starts in (sort order, slug) order; slugs are unique per tenant and kind."""
+
+    sort_order: int
+    slug: str
+
+
+def encode_cursor(position: Position) -> str:
+    """An opaque page token."""
+    raw = json.dumps([position.sort_order, position.slug]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(token: str) -> Position | None:
+    """The position of a page token made by encode_cursor; None for no token; ValidationError if forged."""
+    if not token:
+        return None
+    bad = ValidationError.of("cursor", "is not a valid cursor")
+    if len(token) > 400:
+        raise bad
+    try:
+        parts = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+    except (binascii.Error, ValueError):
+        raise bad from None
+    if (
+        not isinstance(parts, list)
+        or len(parts) != 2
+        or type(parts[0]) is not int
+        or not isinstance(parts[1], str)
+        or abs(parts[0]) > SORT_ORDER_LIMIT
+    ):
+        raise bad
+    return Position(parts[0], parts[1])
+
+
+# --- quotes ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PricedItem:
+    """A package or add-on as a quote needs it. `offered`: a package couples may buy (active and in
+    an active segment or none) / an active add-on. `package_ids`: the packages an add-on goes with."""
+
+    id: str
+    slug: str
+    title: str
+    price_cents: int
+    currency: str
+    version: int
+    offered: bool
+    package_ids: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class QuoteLine:
+    """One priced line of a quote."""
+
+    kind: str  # "package" or "add_on"
+    id: str
+    slug: str
+    title: str
+    price_cents: int
+    version: int
+
+
+@dataclass(frozen=True)
+class Quote:
+    """What the couple is charged, as a snapshot the booking keeps."""
+
+    package_id: str
+    lines: tuple[QuoteLine, ...]
+    total_cents: int
+    currency: str
+    hash: str
+    quoted_at: datetime
+
+
+@dataclass(frozen=True)
+class QuoteRequest:
+    """A quote request whose shape is valid: a well-formed package id and distinct add-on ids."""
+
+    package_id: str
+    add_on_ids: tuple[str, ...] = field(default=())
+
+
+def _package_not_found() -> DomainError:
+    return DomainError(
+        "package not found", "NOT_FOUND", GrpcCode.NOT_FOUND, [FieldViolation("packageId", "no such package")]
+    )
+
+
+def check_quote_request(package_id: str, add_on_ids: Sequence[str]) -> QuoteRequest:
+    """Refuses a quote request by its shape alone: no package, more than 20 add-ons, duplicates.
+    Malformed add-on ids are kept: they are reported with the unknown ones, in one answer."""
+    if not package_id:
+        raise ValidationError.of("packageId", "is required")
+    if not is_id(package_id):
+        raise _package_not_found()
+    if len(add_on_ids) > MAX_QUOTE_ADD_ONS:
+        raise ValidationError.of("addOnIds", f"at most {MAX_QUOTE_ADD_ONS} add-ons per booking")
+    seen: set[str] = set()
+    problems: list[FieldViolation] = []
+    canonical: list[str] = []
+    for n, add_on_id in enumerate(add_on_ids):
+        key = str(uuid.UUID(add_on_id)) if is_id(add_on_id) else add_on_id
+        if key in seen:
+            problems.append(FieldViolation(f"addOnIds[{n}]", f"add-on {add_on_id} is listed twice"))
+        seen.add(key)
+        canonical.append(key)
+    _raise(problems, "quote request")
+    return QuoteRequest(str(uuid.UUID(package_id)), tuple(canonical))
+
+
+def price_quote(
+    request: QuoteRequest, package: PricedItem | None, add_ons: Mapping[str, PricedItem], quoted_at: datetime
+) -> Quote:
+    """Prices the request from what the store found (the tenant's own rows only), or refuses it
+    naming every offending add-on. Another tenant's add-on is simply unknown here."""
+    if package is None or not package.offered:
+        raise _package_not_found()
+    problems: list[FieldViolation] = []
+    lines = [
+        QuoteLine("package", package.id, package.slug, package.title, package.price_cents, package.version)
+    ]
+    for n, add_on_id in enumerate(request.add_on_ids):
+        where = f"addOnIds[{n}]"
+        add_on = add_ons.get(add_on_id)
+        if add_on is None:
+            problems.append(FieldViolation(where, f"add-on {add_on_id} not found"))
+        elif not add_on.offered:
+            problems.append(FieldViolation(where, f"add-on {add_on_id} is not available"))
+        elif package.id not in add_on.package_ids:
+            problems.append(FieldViolation(where, f"add-on {add_on_id} is not offered with this package"))
+        elif add_on.currency != package.currency:
+            problems.append(
+                FieldViolation(
+                    where, f"add-on {add_on_id} is priced in {add_on.currency}, not {package.currency}"
+                )
+            )
+        else:
+            lines.append(
+                QuoteLine("add_on", add_on.id, add_on.slug, add_on.title, add_on.price_cents, add_on.version)
+            )
+    if problems:
+        raise ValidationError("some add-ons cannot be booked with this package", problems)
+    return Quote(
+        package_id=package.id,
+        lines=tuple(lines),
+        total_cents=sum(line.price_cents for line in lines),
+        currency=package.currency,
+        hash=quote_hash(package.currency, lines),
+        quoted_at=quoted_at,
+    )
+
+
+def quote_hash(currency: str, lines: Sequence[QuoteLine]) -> str:
+    """A fingerprint of what was priced (kinds, ids, versions, prices, currency): any later change
+    of a price, or of anything else that bumps a version, gives another hash."""
+    canonical = json.dumps(
+        [currency, [[line.kind, line.id, line.version, line.price_cents] for line in lines]],
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
