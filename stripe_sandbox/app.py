@@ -222,6 +222,7 @@ class SandboxApp:
                 lambda c: s.get_checkout_session_line_items(c.path["session"], c.params),
             ),
             self.api("/v1/refunds", "POST", lambda c: s.create_refund(c.params, c.ctx)),
+            self.api("/v1/refunds", "GET", lambda c: s.list_refunds(c.params)),
             self.api("/v1/refunds/{refund}", "GET", lambda c: s.get_refund(c.path["refund"])),
             self.api("/v1/accounts", "POST", lambda c: s.create_account(c.params)),
             self.api("/v1/accounts/{account}", "GET", lambda c: s.get_account(c.path["account"])),
@@ -236,6 +237,16 @@ class SandboxApp:
             self.api("/v1/payment_intents/{intent}", "GET", lambda c: s.get_payment_intent(c.path["intent"])),
             self.api("/v1/charges/{charge}", "GET", lambda c: s.get_charge(c.path["charge"])),
             self.api("/v1/application_fees/{id}", "GET", lambda c: s.get_application_fee(c.path["id"])),
+            self.api(
+                "/v1/application_fees/{id}/refunds",
+                "POST",
+                lambda c: s.create_fee_refund(c.path["id"], c.params, c.ctx),
+            ),
+            self.api(
+                "/v1/application_fees/{id}/refunds",
+                "GET",
+                lambda c: s.list_fee_refunds(c.path["id"], c.params),
+            ),
             self.api("/v1/transfers/{transfer}", "GET", lambda c: s.get_transfer(c.path["transfer"])),
             Route("/v1/{rest:path}", self.unrecognized, methods=["GET", "POST", "DELETE", "PUT", "PATCH"]),
         ]

@@ -734,6 +734,78 @@ class SandboxState:
         transfer["reversed"] = transfer["amount_reversed"] == transfer["amount"]
         return objects.new_id("trr")
 
+    def list_refunds(self, params: dict[str, Any]) -> dict[str, Any]:
+        """``GET /v1/refunds`` newest first, filterable by ``charge`` and ``payment_intent``."""
+        with self.lock:
+            limit = _limit(params)
+            charge_id = str_param(params, "charge")
+            intent_id = str_param(params, "payment_intent")
+            items = [
+                r
+                for r in reversed(self._store.refunds.values())
+                if (charge_id is None or r["charge"] == charge_id)
+                and (intent_id is None or r["payment_intent"] == intent_id)
+            ]
+            window, has_more = _page(items, limit, str_param(params, "starting_after"))
+            return objects.list_object("/v1/refunds", copy.deepcopy(window), has_more)
+
+    def _fee(self, fee_id: str) -> ChargeRecord:
+        charge_id = self._store.charge_by_fee.get(fee_id)
+        if charge_id is None:
+            raise missing_resource("application_fee", fee_id)
+        return self._store.charges[charge_id]
+
+    def create_fee_refund(self, fee_id: str, params: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
+        """``POST /v1/application_fees/{id}/refunds``: give back part or all of the platform's fee.
+
+        ``amount`` defaults to what is left of the fee; more than that is refused as Stripe refuses it.
+        Emits ``application_fee.refunded``.
+        """
+        with self.lock:
+            record = self._fee(fee_id)
+            fee = record.fee
+            assert fee is not None
+            remaining = fee["amount"] - fee["amount_refunded"]
+            if remaining <= 0:
+                raise StripeError(
+                    f"Application fee {fee_id} has already been refunded.",
+                    code="charge_already_refunded",
+                    param="id",
+                )
+            amount = int_param(params, "amount", minimum=1)
+            if amount is None:
+                amount = remaining
+            if amount > remaining:
+                raise StripeError(
+                    f"Refund amount ({_format_amount(amount, fee['currency'])}) is greater than unrefunded "
+                    f"amount on fee ({_format_amount(remaining, fee['currency'])})",
+                    code="amount_too_large",
+                    param="amount",
+                )
+            previous = {"amount_refunded": fee["amount_refunded"], "refunded": fee["refunded"]}
+            fee["amount_refunded"] += amount
+            fee["refunded"] = fee["amount_refunded"] == fee["amount"]
+            fee_refund = objects.fee_refund(
+                created=self.clock.now(), amount=amount, currency=fee["currency"], fee_id=fee_id
+            )
+            fee_refund["metadata"] = metadata_param(params)
+            refunds = fee["refunds"]
+            refunds["data"].insert(0, fee_refund)
+            refunds["total_count"] = len(refunds["data"])
+            self._emit("application_fee.refunded", fee, ctx, previous_attributes=previous)
+            return copy.deepcopy(fee_refund)
+
+    def list_fee_refunds(self, fee_id: str, params: dict[str, Any]) -> dict[str, Any]:
+        """``GET /v1/application_fees/{id}/refunds`` newest first."""
+        with self.lock:
+            fee = self._fee(fee_id).fee
+            assert fee is not None
+            limit = _limit(params)
+            window, has_more = _page(fee["refunds"]["data"], limit, str_param(params, "starting_after"))
+            return objects.list_object(
+                f"/v1/application_fees/{fee_id}/refunds", copy.deepcopy(window), has_more
+            )
+
     def get_refund(self, refund_id: str) -> dict[str, Any]:
         """``GET /v1/refunds/{id}``."""
         with self.lock:

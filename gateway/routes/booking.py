@@ -9,10 +9,11 @@ import uuid
 from typing import Annotated, Any, Literal
 
 import grpc
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from google.protobuf.timestamp_pb2 import Timestamp
 from mais.booking.v1 import booking_service_pb2 as pb
 from mais.catalog.v1 import catalog_service_pb2 as catalog_pb
+from mais.payments.v1 import payments_service_pb2 as payments_pb
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 from starlette.responses import Response
@@ -307,20 +308,42 @@ async def get_booking(request: Request, admin: TenantAdmin, booking_id: BookingI
 
 @router.post("/v1/tenant-admin/bookings/{booking_id}/cancel", summary="Cancel a confirmed booking")
 async def cancel_booking(
-    request: Request, admin: TenantAdmin, booking_id: BookingId, body: CancelBody | None = None
+    request: Request,
+    admin: TenantAdmin,
+    booking_id: BookingId,
+    body: CancelBody | None = None,
+    idempotency_key: Annotated[str, Header(alias="Idempotency-Key", max_length=255)] = "",
 ) -> dict[str, Any]:
     """Cancels the booking and frees its date at once; the couple is emailed.
 
-    The `refund` choice is validated here but carried out by the payments service's CancelAndRefund,
-    which takes this route over when it lands; until then no money moves."""
+    The `refund` (none, full, or an amount; cumulative, never more than was paid, the platform fee
+    back in proportion) is carried out by the payments service's CancelAndRefund. With
+    `Idempotency-Key`, a retried request refunds once."""
     body = body or CancelBody()
-    client = request.app.state.clients.booking
-    await client.CancelBooking(
-        pb.CancelBookingRequest(
-            tenant_id=admin.tenant_id, booking_id=booking_id, reason=body.reason, actor=admin.actor
-        )
+    if isinstance(body.refund, RefundAmount):
+        refund = payments_pb.RefundChoice(amount_cents=body.refund.amount_cents)
+    elif body.refund == "full":
+        refund = payments_pb.RefundChoice(full=True)
+    else:
+        refund = payments_pb.RefundChoice(none=True)
+    outcome = await request.app.state.clients.payments.CancelAndRefund(
+        payments_pb.CancelAndRefundRequest(
+            tenant_id=admin.tenant_id,
+            booking_id=booking_id,
+            reason=body.reason,
+            refund=refund,
+            actor=admin.actor,
+            request_id=idempotency_key or f"cancel-{uuid.uuid4()}",
+        ),
+        timeout=14.0,
     )
-    answer = await client.GetBooking(
+    answer = await request.app.state.clients.booking.GetBooking(
         pb.GetBookingRequest(tenant_id=admin.tenant_id, booking_id=booking_id, with_history=True)
     )
-    return admin_booking_json(answer.booking)
+    result = admin_booking_json(answer.booking)
+    result["refund"] = {
+        "refundedCents": outcome.refunded_cents,
+        "totalRefundedCents": outcome.total_refunded_cents,
+        "feeRefundedCents": outcome.fee_refunded_cents,
+    }
+    return result

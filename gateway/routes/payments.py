@@ -1,7 +1,271 @@
-"""REST routes of the payments context (see ../shared/DESIGN.md, public REST contract)."""
+"""REST routes of the payments context (see ../shared/DESIGN.md, public REST contract): the couple's
+checkout, Stripe's webhook, a tenant admin's payment events (dead letters and replay), ledger and
+Connect onboarding, and the platform admin's view of every tenant's events."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated, Any
 
-router = APIRouter()
+import grpc
+from fastapi import APIRouter, Depends, Header, Path, Query, Request
+from google.protobuf.timestamp_pb2 import Timestamp
+from mais.payments.v1 import payments_service_pb2 as pb
+from mais.tenant.v1 import tenant_service_pb2 as tenant_pb
+from pydantic import BaseModel, ConfigDict, Field, StrictStr
+from pydantic.alias_generators import to_camel
+from starlette.responses import Response
+
+from gateway.auth import AdminContext, TenantContext, platform_admin, public_tenant, tenant_admin
+from gateway.errors import ApiError, error_response, from_grpc
+from mais_runtime.errors import FieldViolation
+
+router = APIRouter(tags=["payments"])
+
+PublicTenant = Annotated[TenantContext, Depends(public_tenant)]
+TenantAdmin = Annotated[AdminContext, Depends(tenant_admin)]
+PlatformAdmin = Annotated[AdminContext, Depends(platform_admin)]
+Limit = Annotated[int, Query(ge=1, le=100)]
+Cursor = Annotated[str, Query(max_length=500)]
+StatusFilter = Annotated[str, Query(max_length=20)]
+EventId = Annotated[str, Path(max_length=64)]
+BookingId = Annotated[str, Path(max_length=64)]
+
+# A checkout quotes, holds and talks to Stripe (which the SDK may retry): more than the default
+# deadline, less than Envoy's route timeout (15 s).
+CHECKOUT_TIMEOUT_SECONDS = 14.0
+# Stripe waits up to 10 s for an answer before it counts a delivery as failed.
+WEBHOOK_TIMEOUT_SECONDS = 9.0
+CONNECT_TIMEOUT_SECONDS = 12.0
+
+_EVENT_STATUS = {
+    "RECEIVED": pb.EVENT_STATUS_RECEIVED,
+    "PROCESSED": pb.EVENT_STATUS_PROCESSED,
+    "FAILED": pb.EVENT_STATUS_FAILED,
+    "IGNORED": pb.EVENT_STATUS_IGNORED,
+}
+_EVENT_STATUS_NAMES = {value: name for name, value in _EVENT_STATUS.items()}
+_CONNECT_STATES = {
+    tenant_pb.CONNECT_STATE_NOT_STARTED: "not_started",
+    tenant_pb.CONNECT_STATE_PENDING: "pending",
+    tenant_pb.CONNECT_STATE_ONBOARDED: "onboarded",
+}
+# Errors a webhook sender cannot fix by retrying.
+_WEBHOOK_REFUSALS = frozenset({"INVALID_SIGNATURE", "VALIDATION_ERROR"})
+
+
+class CheckoutBody(BaseModel):
+    """`POST /v1/bookings/checkout`: what the couple picked. Prices never come from the client."""
+
+    model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=False)
+
+    package_id: StrictStr = Field(min_length=1, max_length=64)
+    event_date: StrictStr = Field(max_length=10)
+    couple_name: StrictStr = Field(max_length=200)
+    email: StrictStr = Field(max_length=254)
+    phone: StrictStr | None = Field(default=None, max_length=40)
+    notes: StrictStr | None = Field(default=None, max_length=2000)
+    add_on_ids: list[StrictStr] | None = Field(default=None, max_length=20)
+
+
+def _time(stamp: Timestamp) -> str | None:
+    if not stamp.seconds and not stamp.nanos:
+        return None
+    return str(stamp.ToJsonString())
+
+
+def _event_json(event: pb.WebhookEvent, *, with_tenant: bool) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "id": event.id,
+        "stripeEventId": event.stripe_event_id,
+        "type": event.type,
+        "status": _EVENT_STATUS_NAMES.get(event.status, "UNKNOWN"),
+        "attempts": event.attempts,
+        "lastError": event.last_error or None,
+        "bookingId": event.booking_id or None,
+        "receivedAt": _time(event.received_at),
+        "processedAt": _time(event.processed_at),
+    }
+    if with_tenant:
+        body["tenantId"] = event.tenant_id or None
+    return body
+
+
+def _status_filter(status: str) -> pb.EventStatus.ValueType:
+    if not status:
+        return pb.EVENT_STATUS_UNSPECIFIED
+    value = _EVENT_STATUS.get(status.upper())
+    if value is None:
+        message = "must be one of " + ", ".join(_EVENT_STATUS)
+        raise ApiError("VALIDATION_ERROR", f"status: {message}", [FieldViolation("status", message)])
+    return value
+
+
+# --- the couple --------------------------------------------------------------------------------
+
+
+@router.post("/v1/bookings/checkout", status_code=201, summary="Hold a date and start paying for it")
+async def checkout(
+    request: Request,
+    tenant: PublicTenant,
+    body: CheckoutBody,
+    idempotency_key: Annotated[str, Header(alias="Idempotency-Key", max_length=255)] = "",
+) -> dict[str, Any]:
+    """Quotes the package (prices from the catalog only), holds the date and opens a Stripe Checkout
+    Session; 409 DATE_UNAVAILABLE when the date is held or booked. With `Idempotency-Key`, the same key
+    and body get the same answer and another body 409 IDEMPOTENCY_KEY_REUSED."""
+    answer = await request.app.state.clients.payments.StartCheckout(
+        pb.StartCheckoutRequest(
+            tenant_id=tenant.tenant_id,
+            package_id=body.package_id,
+            add_on_ids=body.add_on_ids or [],
+            event_date=body.event_date,
+            couple_name=body.couple_name,
+            email=body.email,
+            phone=body.phone or "",
+            notes=body.notes or "",
+            idempotency_key=idempotency_key,
+        ),
+        timeout=CHECKOUT_TIMEOUT_SECONDS,
+    )
+    return {
+        "bookingId": answer.booking_id,
+        "status": answer.status,
+        "checkoutUrl": answer.checkout_url,
+        "expiresAt": _time(answer.expires_at),
+        "totalCents": answer.total_cents,
+        "currency": answer.currency,
+    }
+
+
+# --- Stripe ------------------------------------------------------------------------------------
+
+
+@router.post("/v1/webhooks/stripe", summary="Stripe webhook endpoint", include_in_schema=False)
+async def stripe_webhook(request: Request) -> Response:
+    """The raw body and `Stripe-Signature` go to payments untouched (the signature covers the exact
+    bytes). 200 once the event is stored and settled; 400 INVALID_SIGNATURE (nothing processed); any
+    other failure 500 INTERNAL, so that Stripe delivers the event again."""
+    payload = await request.body()
+    signature = request.headers.get("stripe-signature", "")
+    try:
+        await request.app.state.clients.payments.HandleStripeWebhook(
+            pb.HandleStripeWebhookRequest(payload=payload, signature_header=signature),
+            timeout=WEBHOOK_TIMEOUT_SECONDS,
+        )
+    except grpc.aio.AioRpcError as error:
+        refused = from_grpc(error)
+        if refused.code in _WEBHOOK_REFUSALS:
+            return error_response(refused)
+        # Whatever went wrong (a service down, a deadline), Stripe must retry: never a 4xx, and a
+        # 500 rather than a 503 so no proxy in between treats it as its own to retry or rewrite.
+        return error_response(ApiError("INTERNAL", "the event could not be processed; it will be retried"))
+    return Response(b'{"received":true}', media_type="application/json")
+
+
+# --- tenant admins -----------------------------------------------------------------------------
+
+
+@router.get("/v1/tenant-admin/payments/events", summary="The tenant's Stripe events (dead letters)")
+async def list_events(
+    request: Request,
+    admin: TenantAdmin,
+    status: StatusFilter = "",
+    limit: Limit = 50,
+    cursor: Cursor = "",
+) -> dict[str, Any]:
+    """Newest first; `?status=FAILED` is the dead-letter queue."""
+    answer = await request.app.state.clients.payments.ListEvents(
+        pb.ListEventsRequest(
+            tenant_id=admin.tenant_id, status=_status_filter(status), page_size=limit, page_token=cursor
+        )
+    )
+    return {
+        "items": [_event_json(e, with_tenant=False) for e in answer.events],
+        "nextCursor": answer.next_page_token or None,
+    }
+
+
+@router.post("/v1/tenant-admin/payments/events/{event_id}/replay", summary="Process a failed event again")
+async def replay_event(request: Request, admin: TenantAdmin, event_id: EventId) -> dict[str, Any]:
+    """Processes the stored event again and answers it as it ends up (PROCESSED, or FAILED again with
+    its new error code). 404 for another tenant's event; 409 for one already processed."""
+    answer = await request.app.state.clients.payments.ReplayEvent(
+        pb.ReplayEventRequest(tenant_id=admin.tenant_id, event_id=event_id), timeout=WEBHOOK_TIMEOUT_SECONDS
+    )
+    return _event_json(answer.event, with_tenant=False)
+
+
+@router.get("/v1/tenant-admin/bookings/{booking_id}/ledger", summary="A booking's payment ledger")
+async def ledger(request: Request, admin: TenantAdmin, booking_id: BookingId) -> dict[str, Any]:
+    """Charges, the platform's fee, refunds and fee refunds, with totals that reconcile."""
+    answer = await request.app.state.clients.payments.GetLedger(
+        pb.GetLedgerRequest(tenant_id=admin.tenant_id, booking_id=booking_id)
+    )
+    net_paid = answer.charged_cents - answer.refunded_cents
+    platform_fee = answer.fee_cents - answer.fee_refunded_cents
+    return {
+        "bookingId": booking_id,
+        "currency": answer.currency,
+        "entries": [
+            {
+                "id": e.id,
+                "kind": e.kind,
+                "amountCents": e.amount_cents,
+                "currency": e.currency,
+                "stripeObjectId": e.stripe_object_id,
+                "createdAt": _time(e.created_at),
+            }
+            for e in answer.entries
+        ],
+        "totals": {
+            "chargedCents": answer.charged_cents,
+            "feeCents": answer.fee_cents,
+            "refundedCents": answer.refunded_cents,
+            "feeRefundedCents": answer.fee_refunded_cents,
+            "netPaidCents": net_paid,
+            "platformFeeCents": platform_fee,
+            "netToTenantCents": answer.net_to_tenant_cents,
+        },
+    }
+
+
+@router.post("/v1/tenant-admin/stripe/connect", summary="Start (or continue) Stripe Connect onboarding")
+async def start_connect(request: Request, admin: TenantAdmin) -> dict[str, Any]:
+    """The tenant's Connect account (created on first use) and a fresh, short-lived onboarding link."""
+    answer = await request.app.state.clients.payments.StartConnectOnboarding(
+        pb.StartConnectOnboardingRequest(tenant_id=admin.tenant_id), timeout=CONNECT_TIMEOUT_SECONDS
+    )
+    return {"stripeAccountId": answer.stripe_account_id, "onboardingUrl": answer.onboarding_url}
+
+
+@router.get("/v1/tenant-admin/stripe/connect", summary="Stripe Connect onboarding state")
+async def connect_status(request: Request, admin: TenantAdmin) -> dict[str, Any]:
+    """not_started, pending or onboarded, as Stripe's account.updated events last said."""
+    answer = await request.app.state.clients.tenant.GetTenant(
+        tenant_pb.GetTenantRequest(tenant_id=admin.tenant_id)
+    )
+    return {
+        "stripeAccountId": answer.tenant.stripe_account_id or None,
+        "connectState": _CONNECT_STATES.get(answer.tenant.connect_state, "not_started"),
+    }
+
+
+# --- platform admins ---------------------------------------------------------------------------
+
+
+@router.get("/v1/admin/payments/events", summary="Every tenant's Stripe events (platform admin)")
+async def list_all_events(
+    request: Request,
+    admin: PlatformAdmin,
+    status: StatusFilter = "",
+    limit: Limit = 50,
+    cursor: Cursor = "",
+) -> dict[str, Any]:
+    """Newest first across tenants, including events no tenant could be found for."""
+    answer = await request.app.state.clients.payments.ListAllEvents(
+        pb.ListAllEventsRequest(status=_status_filter(status), page_size=limit, page_token=cursor)
+    )
+    return {
+        "items": [_event_json(e, with_tenant=True) for e in answer.events],
+        "nextCursor": answer.next_page_token or None,
+    }

@@ -2,8 +2,234 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
+import grpc
+from google.protobuf.timestamp_pb2 import Timestamp
+from mais.payments.v1 import payments_service_pb2 as pb
 from mais.payments.v1 import payments_service_pb2_grpc as pb_grpc
+
+from mais_runtime.errors import ValidationError
+from services.payments.checkout import Checkout, Urls
+from services.payments.connect import ConnectOnboarding
+from services.payments.domain import (
+    CheckoutInput,
+    EventStatus,
+    RefundChoice,
+    check_idempotency_key,
+    check_reason,
+    check_request_id,
+)
+from services.payments.inbox import StripeInbox
+from services.payments.ledger import LedgerView
+from services.payments.refunds import Refunds
+from services.payments.store import InboxEvent
+
+_STATUS_TO_PB = {
+    EventStatus.RECEIVED: pb.EVENT_STATUS_RECEIVED,
+    EventStatus.PROCESSED: pb.EVENT_STATUS_PROCESSED,
+    EventStatus.FAILED: pb.EVENT_STATUS_FAILED,
+    EventStatus.IGNORED: pb.EVENT_STATUS_IGNORED,
+}
+_STATUS_FROM_PB = {v: k for k, v in _STATUS_TO_PB.items()}
+
+
+def _timestamp(value: datetime | None) -> Timestamp | None:
+    if value is None:
+        return None
+    stamp = Timestamp()
+    stamp.FromDatetime(value)
+    return stamp
+
+
+def _event(row: InboxEvent) -> pb.WebhookEvent:
+    return pb.WebhookEvent(
+        id=row.id,
+        stripe_event_id=row.stripe_event_id,
+        type=row.type,
+        tenant_id=row.tenant_id or "",
+        status=_STATUS_TO_PB[row.status],
+        attempts=row.attempts,
+        last_error=row.last_error or "",
+        received_at=_timestamp(row.received_at),
+        processed_at=_timestamp(row.processed_at),
+        booking_id=row.booking_id or "",
+    )
+
+
+def _status_filter(value: pb.EventStatus.ValueType) -> EventStatus | None:
+    if value == pb.EVENT_STATUS_UNSPECIFIED:
+        return None
+    if value not in _STATUS_FROM_PB:
+        raise ValidationError.of("status", "is not a known event status")
+    return _STATUS_FROM_PB[value]
+
+
+def _refund_choice(refund: pb.RefundChoice) -> RefundChoice:
+    which = refund.WhichOneof("choice")
+    if which == "none":
+        return RefundChoice.none()
+    if which == "full":
+        return RefundChoice.full()
+    if which == "amount_cents":
+        return RefundChoice.amount(refund.amount_cents)
+    raise ValidationError.of("refund", 'must be "none", "full" or {"amountCents": n}')
 
 
 class PaymentsServicer(pb_grpc.PaymentsServiceServicer):
-    """RPCs not yet implemented answer UNIMPLEMENTED."""
+    """Every PaymentsService RPC, delegating to one use case each."""
+
+    def __init__(
+        self,
+        *,
+        checkout: Checkout,
+        inbox: StripeInbox,
+        refunds: Refunds,
+        ledger: LedgerView,
+        onboarding: ConnectOnboarding,
+    ) -> None:
+        self._checkout = checkout
+        self._inbox = inbox
+        self._refunds = refunds
+        self._ledger = ledger
+        self._onboarding = onboarding
+
+    async def StartCheckout(
+        self, request: pb.StartCheckoutRequest, context: grpc.aio.ServicerContext
+    ) -> pb.StartCheckoutResponse:
+        """Quote, hold, then one Stripe Checkout Session; idempotent by idempotency_key and body."""
+        checked = CheckoutInput.checked(
+            package_id=request.package_id,
+            add_on_ids=request.add_on_ids,
+            event_date=request.event_date,
+            couple_name=request.couple_name,
+            email=request.email,
+            phone=request.phone,
+            notes=request.notes,
+        )
+        urls = (
+            Urls(request.success_url, request.cancel_url)
+            if request.success_url and request.cancel_url
+            else None
+        )
+        answer = await self._checkout.start(
+            request.tenant_id,
+            checked,
+            idempotency_key=check_idempotency_key(request.idempotency_key),
+            request_hash=request.request_hash,
+            urls=urls,
+        )
+        return pb.StartCheckoutResponse(
+            booking_id=answer.booking_id,
+            status=answer.status,
+            checkout_url=answer.checkout_url,
+            expires_at=_timestamp(answer.expires_at),
+            total_cents=answer.total_cents,
+            currency=answer.currency,
+        )
+
+    async def HandleStripeWebhook(
+        self, request: pb.HandleStripeWebhookRequest, context: grpc.aio.ServicerContext
+    ) -> pb.HandleStripeWebhookResponse:
+        """Verifies, stores once and processes a Stripe webhook. INVALID_SIGNATURE when the signature
+        does not verify (nothing stored); INTERNAL when processing failed (stored as FAILED)."""
+        row = await self._inbox.receive(request.payload, request.signature_header)
+        return pb.HandleStripeWebhookResponse(event_id=row.id, status=_STATUS_TO_PB[row.status])
+
+    async def CancelAndRefund(
+        self, request: pb.CancelAndRefundRequest, context: grpc.aio.ServicerContext
+    ) -> pb.CancelAndRefundResponse:
+        """Cancels a booking, refunding none, all or part of its payment; idempotent by request_id."""
+        if not request.booking_id:
+            raise ValidationError.of("bookingId", "is required")
+        if not request.HasField("refund"):
+            raise ValidationError.of("refund", "is required")
+        choice = _refund_choice(request.refund)
+        outcome = await self._refunds.cancel_and_refund(
+            request.tenant_id,
+            request.booking_id,
+            reason=check_reason(request.reason),
+            choice=choice,
+            actor=request.actor or "system",
+            request_id=check_request_id(request.request_id),
+        )
+        return pb.CancelAndRefundResponse(
+            booking_id=outcome.booking_id,
+            status=outcome.status,
+            refunded_cents=outcome.refunded_cents,
+            total_refunded_cents=outcome.total_refunded_cents,
+            fee_refunded_cents=outcome.fee_refunded_cents,
+        )
+
+    async def ListEvents(
+        self, request: pb.ListEventsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListEventsResponse:
+        """The tenant's stored Stripe events, newest first, optionally by status."""
+        rows, token = await self._inbox.events(
+            request.tenant_id,
+            status=_status_filter(request.status),
+            page_size=request.page_size,
+            page_token=request.page_token,
+        )
+        return pb.ListEventsResponse(events=[_event(r) for r in rows], next_page_token=token)
+
+    async def ListAllEvents(
+        self, request: pb.ListAllEventsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListEventsResponse:
+        """Every tenant's stored Stripe events (platform admin), newest first."""
+        rows, token = await self._inbox.events(
+            None,
+            status=_status_filter(request.status),
+            page_size=request.page_size,
+            page_token=request.page_token,
+        )
+        return pb.ListEventsResponse(events=[_event(r) for r in rows], next_page_token=token)
+
+    async def ReplayEvent(
+        self, request: pb.ReplayEventRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ReplayEventResponse:
+        """Processes one of the tenant's FAILED events again; answers the event as it ends up."""
+        if not request.event_id:
+            raise ValidationError.of("eventId", "is required")
+        return pb.ReplayEventResponse(
+            event=_event(await self._inbox.replay(request.tenant_id, request.event_id))
+        )
+
+    async def GetLedger(
+        self, request: pb.GetLedgerRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetLedgerResponse:
+        """A booking's ledger entries and totals."""
+        if not request.booking_id:
+            raise ValidationError.of("bookingId", "is required")
+        payment, entries, totals = await self._ledger.of(request.tenant_id, request.booking_id)
+        return pb.GetLedgerResponse(
+            entries=[
+                pb.LedgerEntry(
+                    id=e.id,
+                    booking_id=e.booking_id,
+                    kind=e.kind.value,
+                    amount_cents=e.amount_cents,
+                    currency=e.currency,
+                    stripe_object_id=e.stripe_object_id,
+                    created_at=_timestamp(e.created_at),
+                )
+                for e in entries
+            ],
+            charged_cents=totals.charged,
+            fee_cents=totals.fee,
+            refunded_cents=totals.refunded,
+            fee_refunded_cents=totals.fee_refunded,
+            net_to_tenant_cents=totals.net_to_tenant,
+            currency=payment.currency,
+        )
+
+    async def StartConnectOnboarding(
+        self, request: pb.StartConnectOnboardingRequest, context: grpc.aio.ServicerContext
+    ) -> pb.StartConnectOnboardingResponse:
+        """The tenant's Connect account (created once) and a fresh onboarding link."""
+        onboarding = await self._onboarding.start(
+            request.tenant_id, refresh_url=request.refresh_url, return_url=request.return_url
+        )
+        return pb.StartConnectOnboardingResponse(
+            stripe_account_id=onboarding.stripe_account_id, onboarding_url=onboarding.onboarding_url
+        )

@@ -115,6 +115,47 @@ def test_refund_without_fee_flag_keeps_the_fee_and_bad_references_fail(
     assert not_found.value.http_status == 404
 
 
+def test_application_fee_refunds_give_back_exact_amounts_and_refunds_are_listed(
+    client: stripe.StripeClient,
+    receiver: Any,
+    pay: Pay,
+    session_params: SessionParams,
+    connected_account: stripe.Account,
+) -> None:
+    _, intent, charge = paid_session(
+        client, pay, session_params(amount=10_000, fee=1_001, destination=connected_account.id)
+    )
+    fee_id = str(charge.application_fee)
+    refund = client.v1.refunds.create(params={"payment_intent": intent.id, "amount": 5_000})
+    part = client.v1.application_fees.refunds.create(
+        fee_id, params={"amount": 500, "metadata": {"refund_request_id": "req-1"}}
+    )
+    assert (part.object, part.amount, part.fee, plain(part.metadata)) == (
+        "fee_refund",
+        500,
+        fee_id,
+        {"refund_request_id": "req-1"},
+    )
+    assert client.v1.application_fees.retrieve(fee_id).amount_refunded == 500
+    receiver.wait_for("application_fee.refunded", fee_id)
+
+    with pytest.raises(stripe.InvalidRequestError) as too_much:
+        client.v1.application_fees.refunds.create(fee_id, params={"amount": 502})
+    assert too_much.value.code == "amount_too_large"
+    rest = client.v1.application_fees.refunds.create(fee_id)
+    assert rest.amount == 501
+    fee = client.v1.application_fees.retrieve(fee_id)
+    assert (fee.amount_refunded, fee.refunded) == (1_001, True)
+    assert [r.id for r in client.v1.application_fees.refunds.list(fee_id).data] == [rest.id, part.id]
+
+    listed = client.v1.refunds.list(params={"payment_intent": intent.id})
+    assert [r.id for r in listed.data] == [refund.id]
+    assert client.v1.refunds.list(params={"charge": charge.id}).data[0].id == refund.id
+    with pytest.raises(stripe.InvalidRequestError) as missing:
+        client.v1.application_fees.refunds.create("fee_missing")
+    assert missing.value.http_status == 404
+
+
 def test_refund_idempotency_key_refunds_once(
     client: stripe.StripeClient, pay: Pay, session_params: SessionParams
 ) -> None:

@@ -1,0 +1,405 @@
+"""The Stripe event inbox: verify, store once, process exactly once in effect.
+
+1. The signature is checked on the raw bytes (300 s tolerance) before anything is trusted or stored.
+2. The event is stored once, by Stripe's event id (a platform transaction: the tenant may not be known
+   yet, see the migration's note on row-level security).
+3. It is processed in the tenant's transaction under `SELECT ... FOR UPDATE` on its row, so concurrent
+   deliveries of one event queue there and the later ones find it PROCESSED. The work (ledger rows,
+   the payment's state) and the event's new status commit together; the work runs in a savepoint, so
+   a failure rolls the work back and records FAILED (attempts, an error code, no customer data) in the
+   same transaction, without ever letting go of the lock.
+4. A FAILED event is processed again when Stripe retries it, or when an admin replays it; calls to
+   booking and Stripe are idempotent (session id, refund keys), so a retry converges.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+
+import grpc
+from mais.booking.v1 import booking_service_pb2 as booking_pb
+from mais.tenant.v1 import tenant_service_pb2 as tenant_pb
+from sqlalchemy.exc import DBAPIError
+
+from mais_runtime.db import sqlstate
+from mais_runtime.errors import DomainError, GrpcCode, NotFound, PreconditionFailed, ValidationError
+from mais_runtime.rpc_errors import from_rpc_error
+from services.payments.clients import Peers
+from services.payments.domain import (
+    ConnectState,
+    EntryKind,
+    EventKind,
+    EventStatus,
+    StripeEvent,
+    connect_state,
+    decode_cursor,
+    encode_cursor,
+    failure_code,
+    hold_lost_refund_key,
+)
+from services.payments.domain import page_size as page_size_of
+from services.payments.metrics import HOLDS_LOST, WEBHOOK_ATTEMPTS
+from services.payments.store import InboxEvent, Payment, PaymentsStore, PaymentsTx
+from services.payments.stripe_adapter import PaymentFacts, StripeAdapter
+
+log = logging.getLogger("mais.payments.inbox")
+
+# Lock or statement timeouts while waiting for a concurrent delivery of the same event.
+_BUSY_SQLSTATES = frozenset({"55P03", "57014"})
+
+_CONNECT_STATES = {
+    ConnectState.PENDING: tenant_pb.CONNECT_STATE_PENDING,
+    ConnectState.ONBOARDED: tenant_pb.CONNECT_STATE_ONBOARDED,
+}
+
+
+class ProcessingFailed(DomainError):
+    """An event could not be processed now; Stripe should deliver it again (the webhook answers 500)."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(
+            "the event could not be processed; it will be retried", "INTERNAL", GrpcCode.INTERNAL
+        )
+        self.failure = code
+
+
+Handler = Callable[[PaymentsTx, StripeEvent, str], Awaitable[EventStatus]]
+
+
+class StripeInbox:
+    """Webhook intake, processing and replay."""
+
+    def __init__(self, store: PaymentsStore, peers: Peers, stripe: StripeAdapter) -> None:
+        self._store = store
+        self._peers = peers
+        self._stripe = stripe
+        self._handlers: dict[EventKind, Handler] = {
+            EventKind.CHECKOUT_COMPLETED: self._checkout_completed,
+            EventKind.CHECKOUT_EXPIRED: self._checkout_expired,
+            EventKind.CHARGE_REFUNDED: self._charge_refunded,
+            EventKind.ACCOUNT_UPDATED: self._account_updated,
+        }
+
+    async def receive(self, payload: bytes, signature_header: str) -> InboxEvent:
+        """Verifies, stores once and processes a webhook. Raises InvalidSignature (nothing stored) or
+        ProcessingFailed (stored as FAILED; the sender should retry)."""
+        event = StripeEvent.parse(self._stripe.verify_event(payload, signature_header))
+        stored = await self._store.record_event(
+            stripe_event_id=event.id,
+            event_type=event.type,
+            tenant_id=event.tenant_id,
+            booking_id=event.booking_id,
+            payload=payload,
+            stripe_created=event.created,
+        )
+        if stored.status.settled:
+            return stored
+        return await self.process(event)
+
+    async def replay(self, tenant_id: str | None, event_id: str) -> InboxEvent:
+        """Processes a stored FAILED (or stuck RECEIVED) event again; returns it as it ends up.
+        `tenant_id` None is the platform admin, who may replay any tenant's event."""
+        row = await self._find(tenant_id, event_id)
+        if row.status.settled:
+            raise PreconditionFailed(f"the event is already {row.status.value}; there is nothing to replay")
+        try:
+            return await self.process(StripeEvent.parse(row.payload))
+        except ProcessingFailed:
+            return await self._find(tenant_id, event_id)
+
+    async def events(
+        self, tenant_id: str | None, *, status: EventStatus | None, page_size: int, page_token: str
+    ) -> tuple[list[InboxEvent], str]:
+        """Stored events newest first and the next page's token ('' at the end). `tenant_id` None
+        lists every tenant's (the platform admin's dead-letter view)."""
+        size = page_size_of(page_size)
+        cursor = decode_cursor(page_token, 2)
+        after = None
+        if cursor is not None:
+            try:
+                after = (datetime.fromisoformat(cursor[0]), str(uuid.UUID(cursor[1])))
+            except ValueError:
+                raise ValidationError.of("cursor", "is not a valid cursor") from None
+        scope = self._store.platform() if tenant_id is None else self._store.tenant(tenant_id)
+        async with scope as tx:
+            rows = await tx.list_events(status=status, limit=size + 1, after=after)
+        if len(rows) <= size:
+            return rows, ""
+        last = rows[size - 1]
+        return rows[:size], encode_cursor(last.received_at.isoformat(), last.id)
+
+    async def _find(self, tenant_id: str | None, event_id: str) -> InboxEvent:
+        if tenant_id is None:
+            async with self._store.platform() as tx:
+                row = await tx.event(event_id)
+        else:
+            async with self._store.tenant(tenant_id) as tx:
+                row = await tx.event(event_id)
+        if row is None:
+            raise NotFound("event")
+        return row
+
+    async def process(self, event: StripeEvent) -> InboxEvent:
+        """One processing attempt of a stored event (see the module docstring)."""
+        handler = self._handlers.get(event.kind) if event.kind else None
+        tenant_id = event.tenant_id
+        if handler is not None and tenant_id is None:
+            try:
+                tenant_id = await self._resolve_tenant(event)
+            except Exception as error:
+                await self._fail_outside(event.id, failure_code(error))
+                raise ProcessingFailed(failure_code(error)) from error
+        if handler is None or tenant_id is None:
+            # Not an event payments acts on, or not about any tenant of ours: acknowledge it.
+            return await self._settle_platform(event.id, EventStatus.IGNORED)
+        async with self._store.platform() as tx:
+            await tx.set_event_tenant(event.id, tenant_id, event.booking_id)
+        return await self._process_for(tenant_id, event, handler)
+
+    async def _process_for(self, tenant_id: str, event: StripeEvent, handler: Handler) -> InboxEvent:
+        failure: str | None = None
+        try:
+            async with self._store.tenant(tenant_id) as tx:
+                await tx.wait_for_peers()
+                row = await tx.event_by_stripe_id(event.id, lock=True)
+                if row is None:
+                    raise NotFound("event")
+                if row.status.settled:
+                    return row
+                try:
+                    async with tx.conn.begin_nested():
+                        status = await handler(tx, event, tenant_id)
+                        await tx.mark_event(event.id, status)
+                    WEBHOOK_ATTEMPTS.labels(event.type, status.value).inc()
+                except Exception as error:
+                    WEBHOOK_ATTEMPTS.labels(event.type, EventStatus.FAILED.value).inc()
+                    failure = failure_code(error)
+                    log.warning("processing %s failed: %s", event.type, failure, extra={"event": event.type})
+                    await tx.mark_event(event.id, EventStatus.FAILED, error=failure)
+                result = await tx.event_by_stripe_id(event.id)
+                assert result is not None
+        except DBAPIError as error:
+            if sqlstate(error) in _BUSY_SQLSTATES:
+                # Another delivery of this event holds it; it will settle it. Ask Stripe to come back.
+                raise ProcessingFailed("Busy:" + (sqlstate(error) or "")) from error
+            failure = failure_code(error)
+            await self._fail_outside(event.id, failure)
+            raise ProcessingFailed(failure) from error
+        if failure is not None:
+            raise ProcessingFailed(failure)
+        return result
+
+    async def _settle_platform(self, stripe_event_id: str, status: EventStatus) -> InboxEvent:
+        async with self._store.platform() as tx:
+            await tx.wait_for_peers()
+            row = await tx.event_by_stripe_id(stripe_event_id, lock=True)
+            assert row is not None
+            if row.status.settled:
+                return row
+            await tx.mark_event(stripe_event_id, status)
+            result = await tx.event_by_stripe_id(stripe_event_id)
+            assert result is not None
+            return result
+
+    async def _fail_outside(self, stripe_event_id: str, code: str) -> None:
+        """Records FAILED when the attempt's own transaction could not (never over a settled event)."""
+        try:
+            async with self._store.platform() as tx:
+                await tx.mark_failed_unless_settled(stripe_event_id, code)
+        except Exception:
+            log.warning("could not record a failed attempt", exc_info=True)
+
+    async def _resolve_tenant(self, event: StripeEvent) -> str | None:
+        """A connected account's event belongs to the tenant that owns the account."""
+        account = event.connected_account
+        if not account:
+            return None
+        try:
+            answer = await self._peers.tenant.ResolveStripeAccount(
+                tenant_pb.ResolveStripeAccountRequest(stripe_account_id=account)
+            )
+        except grpc.aio.AioRpcError as error:
+            if error.code() == grpc.StatusCode.NOT_FOUND:
+                return None
+            raise
+        return answer.tenant.id or None
+
+    # --- handlers (inside the event's transaction and savepoint) -------------------------------
+
+    async def _checkout_completed(self, tx: PaymentsTx, event: StripeEvent, tenant_id: str) -> EventStatus:
+        session_id = event.field("id")
+        intent_id = event.field("payment_intent")
+        if event.field("payment_status") != "paid" or not intent_id:
+            # Not paid yet (delayed payment methods): nothing to confirm.
+            return EventStatus.IGNORED
+        facts = await self._stripe.payment_facts(intent_id)
+        payment = await tx.payment_by_session(session_id, lock=True)
+        if payment is None:
+            if not event.booking_id:
+                return EventStatus.IGNORED
+            payment = await tx.insert_payment(_payment_from(event, tenant_id, facts))
+        await _record_charge(tx, payment, facts)
+        try:
+            await self._peers.booking.ConfirmBooking(
+                booking_pb.ConfirmBookingRequest(
+                    tenant_id=tenant_id,
+                    booking_id=payment.booking_id,
+                    payment_session_id=session_id,
+                    amount_paid_cents=facts.amount_cents,
+                )
+            )
+        except grpc.aio.AioRpcError as error:
+            if from_rpc_error(error).reason != "HOLD_LOST":
+                raise
+            await self._refund_lost_hold(tx, payment, facts)
+            return EventStatus.PROCESSED
+        await tx.set_payment_status(session_id, "PAID")
+        return EventStatus.PROCESSED
+
+    async def _refund_lost_hold(self, tx: PaymentsTx, payment: Payment, facts: PaymentFacts) -> None:
+        """The date went to someone else before this payment arrived: all of it goes back, the
+        platform's fee included, and booking tells the couple."""
+        refund = await self._stripe.refund(
+            payment_intent_id=facts.payment_intent_id,
+            amount_cents=None,
+            refund_application_fee=facts.application_fee_id is not None,
+            reverse_transfer=bool(facts.destination_account),
+            metadata={"tenant_id": payment.tenant_id, "booking_id": payment.booking_id, "cause": "hold_lost"},
+            idempotency_key=hold_lost_refund_key(payment.session_id),
+        )
+        await tx.add_entry(payment, EntryKind.REFUND, refund.amount_cents, refund.id)
+        if facts.application_fee_id:
+            for fee_refund in await self._stripe.fee_refunds(facts.application_fee_id):
+                await tx.add_entry(
+                    payment, EntryKind.APPLICATION_FEE_REFUND, fee_refund.amount_cents, fee_refund.id
+                )
+        await tx.set_payment_status(payment.session_id, "HOLD_LOST")
+        HOLDS_LOST.inc()
+        await self._peers.booking.NotifyHoldLostRefund(
+            booking_pb.NotifyHoldLostRefundRequest(
+                tenant_id=payment.tenant_id,
+                booking_id=payment.booking_id,
+                refund_cents=refund.amount_cents,
+                refund_id=refund.id,
+            )
+        )
+
+    async def _checkout_expired(self, tx: PaymentsTx, event: StripeEvent, tenant_id: str) -> EventStatus:
+        payment = await tx.payment_by_session(event.field("id"), lock=True)
+        booking_id = payment.booking_id if payment else event.booking_id
+        if not booking_id:
+            return EventStatus.IGNORED
+        if payment is not None and payment.status == "OPEN":
+            await tx.set_payment_status(payment.session_id, "EXPIRED")
+        try:
+            await self._peers.booking.ReleaseHold(
+                booking_pb.ReleaseHoldRequest(
+                    tenant_id=tenant_id, booking_id=booking_id, reason="checkout_expired"
+                )
+            )
+        except grpc.aio.AioRpcError as error:
+            # A booking that moved on (confirmed by a late payment, gone) has no hold to release.
+            if error.code() not in (grpc.StatusCode.FAILED_PRECONDITION, grpc.StatusCode.NOT_FOUND):
+                raise
+        return EventStatus.PROCESSED
+
+    async def _charge_refunded(self, tx: PaymentsTx, event: StripeEvent, tenant_id: str) -> EventStatus:
+        intent_id = event.field("payment_intent")
+        payment = await tx.payment_by_intent(intent_id, lock=True) if intent_id else None
+        if payment is None and event.booking_id:
+            payment = await tx.payment_by_booking(event.booking_id, lock=True)
+        if payment is None or not intent_id:
+            return EventStatus.IGNORED
+        fee_id = event.field("application_fee") or None
+        facts = PaymentFacts(
+            payment_intent_id=intent_id,
+            charge_id=event.field("id"),
+            amount_cents=event.amount("amount"),
+            currency=event.field("currency") or payment.currency,
+            application_fee_id=fee_id,
+            application_fee_cents=event.amount("application_fee_amount") if fee_id else 0,
+            destination_account=payment.destination_account,
+        )
+        # The charge may be refunded before its completion event was processed (events come in any
+        # order): the ledger takes the charge from here too, once.
+        await _record_charge(tx, payment, facts)
+        new_refunds = []
+        for refund in await self._stripe.refunds(intent_id):
+            if await tx.add_entry(
+                payment, EntryKind.REFUND, refund.amount_cents, refund.id, refund_request_id=refund.request_id
+            ):
+                new_refunds.append(refund)
+        if fee_id:
+            for fee_refund in await self._stripe.fee_refunds(fee_id):
+                await tx.add_entry(
+                    payment,
+                    EntryKind.APPLICATION_FEE_REFUND,
+                    fee_refund.amount_cents,
+                    fee_refund.id,
+                    refund_request_id=fee_refund.request_id,
+                )
+        if payment.status == "HOLD_LOST" or not new_refunds:
+            # Refunds already recorded by whoever made them (a cancellation, the lost-hold refund)
+            # told booking themselves; the lost-hold couple got their own email.
+            return EventStatus.PROCESSED
+        totals = await tx.totals(payment.session_id)
+        for refund in new_refunds:
+            await self._peers.booking.RecordRefund(
+                booking_pb.RecordRefundRequest(
+                    tenant_id=tenant_id,
+                    booking_id=payment.booking_id,
+                    amount_refunded_cents=totals.refunded,
+                    refund_cents=refund.amount_cents,
+                    refund_id=refund.id,
+                )
+            )
+        return EventStatus.PROCESSED
+
+    async def _account_updated(self, tx: PaymentsTx, event: StripeEvent, tenant_id: str) -> EventStatus:
+        account_id = event.connected_account
+        if not account_id:
+            return EventStatus.IGNORED
+        # Events arrive in any order: the account as it is now decides, not the event's snapshot.
+        state = connect_state(await self._stripe.account(account_id))
+        await self._peers.tenant.SetStripeAccount(
+            tenant_pb.SetStripeAccountRequest(
+                tenant_id=tenant_id, stripe_account_id=account_id, connect_state=_CONNECT_STATES[state]
+            )
+        )
+        return EventStatus.PROCESSED
+
+
+async def _record_charge(tx: PaymentsTx, payment: Payment, facts: PaymentFacts) -> None:
+    """The charge and the platform's fee, each once."""
+    await tx.set_payment_objects(
+        payment.session_id,
+        payment_intent_id=facts.payment_intent_id,
+        charge_id=facts.charge_id,
+        application_fee_id=facts.application_fee_id,
+    )
+    await tx.add_entry(payment, EntryKind.CHARGE, facts.amount_cents, facts.charge_id)
+    if facts.application_fee_id:
+        await tx.add_entry(
+            payment, EntryKind.APPLICATION_FEE, facts.application_fee_cents, facts.application_fee_id
+        )
+
+
+def _payment_from(event: StripeEvent, tenant_id: str, facts: PaymentFacts) -> Payment:
+    """A payment rebuilt from Stripe's session, for a session paid whose row was never written (the
+    checkout died between creating the session and recording it)."""
+    return Payment(
+        session_id=event.field("id"),
+        tenant_id=tenant_id,
+        booking_id=event.booking_id,
+        amount_cents=facts.amount_cents,
+        currency=facts.currency,
+        commission_bps=0,
+        fee_cents=facts.application_fee_cents,
+        destination_account=facts.destination_account,
+        status="OPEN",
+        checkout_url=event.field("url") or "about:blank",
+        expires_at=datetime.fromtimestamp(event.amount("expires_at"), UTC),
+    )

@@ -1,0 +1,16 @@
+"""The payments service's Prometheus metrics."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter
+
+CHECKOUTS = Counter("mais_payments_checkouts_total", "Checkouts started, by outcome", ["outcome"])
+WEBHOOK_ATTEMPTS = Counter(
+    "mais_payments_webhook_attempts_total",
+    "Processing attempts of Stripe events, by type and outcome",
+    ["type", "outcome"],
+)
+HOLDS_LOST = Counter(
+    "mais_payments_holds_lost_total", "Payments refunded in full because their hold was lost"
+)
+REFUNDED_CENTS = Counter("mais_payments_refunded_cents_total", "Cents refunded through cancellations")

@@ -1,0 +1,27 @@
+"""The payments service's settings."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from mais_runtime.settings import ServiceSettings
+
+DEV_WEBHOOK_SECRET = "whsec_mais_dev_sandbox_secret"  # noqa: S105 - the sandbox's dev default
+
+
+class PaymentsSettings(ServiceSettings):
+    """Stripe keys and endpoints, and the bounds of every Stripe call."""
+
+    # Real Stripe when this is a real key; the stack gives the sandbox a sk_test_ key.
+    stripe_secret_key: str = Field(default="", validation_alias="STRIPE_SECRET_KEY")
+    stripe_webhook_secret: str = Field(default=DEV_WEBHOOK_SECRET, validation_alias="STRIPE_WEBHOOK_SECRET")
+    # The sandbox's base URL (MAIS_STRIPE_API_BASE); empty talks to api.stripe.com.
+    stripe_api_base: str = ""
+    # Per HTTP request to Stripe; the SDK retries network failures this many times.
+    stripe_timeout_seconds: float = 8.0
+    stripe_max_network_retries: int = 2
+    webhook_tolerance_seconds: int = 300
+    # Where the couple lands after Checkout (the public entry), and where Connect onboarding returns.
+    public_url: str = "http://127.0.0.1:8080"
+    # How long an Idempotency-Key's checkout answer is kept.
+    checkout_key_retention_hours: int = 24

@@ -1,0 +1,339 @@
+"""The Stripe side of payments, through the official SDK only.
+
+With real keys the client talks to Stripe; without, the stack points it at the local sandbox through
+`base_addresses` (MAIS_STRIPE_API_BASE). Every call is async, bounded by the HTTP client's timeout, and
+retried by the SDK on network errors (`max_network_retries`, with the idempotency keys we pass, so a
+retry never creates a second object).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import stripe
+
+from mais_runtime.errors import DomainError, GrpcCode
+
+
+class PaymentProviderError(DomainError):
+    """Stripe refused or did not answer. `definite` is True when Stripe answered with a refusal
+    (nothing happened there); False when the outcome is unknown (timeout, network, 5xx)."""
+
+    def __init__(self, message: str, *, definite: bool, stripe_code: str = "") -> None:
+        super().__init__(
+            message,
+            "PAYMENT_PROVIDER_ERROR",
+            GrpcCode.FAILED_PRECONDITION if definite else GrpcCode.UNAVAILABLE,
+            [],
+            {"stripe_code": stripe_code} if stripe_code else {},
+        )
+        self.definite = definite
+
+
+class InvalidSignature(DomainError):
+    """A webhook whose signature does not verify (tampered, stale, or not from Stripe)."""
+
+    def __init__(self, message: str = "the Stripe-Signature header does not verify") -> None:
+        super().__init__(message, "INVALID_SIGNATURE", GrpcCode.INVALID_ARGUMENT)
+
+
+@dataclass(frozen=True)
+class LineItem:
+    """One priced line of a Checkout Session."""
+
+    name: str
+    amount_cents: int
+
+
+@dataclass(frozen=True)
+class SessionSpec:
+    """What a Checkout Session is created with."""
+
+    line_items: tuple[LineItem, ...]
+    currency: str
+    customer_email: str
+    client_reference_id: str
+    metadata: dict[str, str]
+    expires_at: int
+    success_url: str
+    cancel_url: str
+    # A destination charge when set: the fee goes to the platform, the rest to this account.
+    destination_account: str | None
+    application_fee_cents: int | None
+    idempotency_key: str
+
+
+@dataclass(frozen=True)
+class CreatedSession:
+    """A Checkout Session as Stripe created it."""
+
+    id: str
+    url: str
+    expires_at: int
+
+
+@dataclass(frozen=True)
+class PaymentFacts:
+    """What a paid PaymentIntent moved: the charge and the platform's fee."""
+
+    payment_intent_id: str
+    charge_id: str
+    amount_cents: int
+    currency: str
+    application_fee_id: str | None
+    application_fee_cents: int
+    # The connected account a destination charge paid (None for a platform charge).
+    destination_account: str | None = None
+
+
+@dataclass(frozen=True)
+class MoneyBack:
+    """A refund or a fee refund: its id, amount, and our request id from its metadata."""
+
+    id: str
+    amount_cents: int
+    request_id: str | None
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _id_of(value: Any) -> str:
+    """An id field that may come expanded (an object) or not (a string)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and isinstance(value.get("id"), str):
+        return str(value["id"])
+    return ""
+
+
+def _plain(obj: Any) -> dict[str, Any]:
+    """A Stripe object as plain dicts (the SDK's objects are not dicts)."""
+    return dict(obj.to_dict())
+
+
+def _money_back(obj: Any) -> MoneyBack:
+    data = _plain(obj)
+    metadata = data.get("metadata") or {}
+    return MoneyBack(str(data["id"]), int(data["amount"]), metadata.get("refund_request_id") or None)
+
+
+class StripeAdapter:
+    """The calls payments makes to Stripe."""
+
+    def __init__(
+        self,
+        *,
+        secret_key: str,
+        webhook_secret: str,
+        api_base: str = "",
+        timeout_seconds: float = 10.0,
+        max_network_retries: int = 2,
+        webhook_tolerance_seconds: int = 300,
+    ) -> None:
+        self._http = stripe.HTTPXClient(timeout=timeout_seconds)
+        base = api_base.rstrip("/")
+        self._client = stripe.StripeClient(
+            secret_key,
+            base_addresses={"api": base, "connect": base, "files": base} if base else None,
+            http_client=self._http,
+            max_network_retries=max_network_retries,
+        )
+        self._webhook_secret = webhook_secret
+        self._tolerance = webhook_tolerance_seconds
+
+    async def close(self) -> None:
+        """Closes the HTTP client's connections."""
+        await self._http.close_async()  # type: ignore[no-untyped-call]
+
+    # --- webhooks -----------------------------------------------------------------------------
+
+    def verify_event(self, payload: bytes, signature_header: str) -> dict[str, Any]:
+        """The event in a webhook body whose signature verifies against our secret within the
+        tolerance (300 s); InvalidSignature otherwise. Nothing is trusted before this passes."""
+        if not signature_header:
+            raise InvalidSignature("the Stripe-Signature header is missing")
+        try:
+            self._client.construct_event(payload, signature_header, self._webhook_secret, self._tolerance)
+        except stripe.SignatureVerificationError:
+            raise InvalidSignature() from None
+        except (ValueError, UnicodeDecodeError):
+            raise InvalidSignature("the webhook body is not a Stripe event") from None
+        body = json.loads(payload)
+        if not isinstance(body, dict):
+            raise InvalidSignature("the webhook body is not a Stripe event")
+        return body
+
+    # --- checkout -----------------------------------------------------------------------------
+
+    async def create_checkout_session(self, spec: SessionSpec) -> CreatedSession:
+        """One Checkout Session in payment mode; the same idempotency key gives the same session."""
+        payment_intent_data: dict[str, Any] = {"metadata": spec.metadata}
+        if spec.destination_account:
+            payment_intent_data["transfer_data"] = {"destination": spec.destination_account}
+            if spec.application_fee_cents:
+                payment_intent_data["application_fee_amount"] = spec.application_fee_cents
+        params: dict[str, Any] = {
+            "mode": "payment",
+            "line_items": [
+                {
+                    "quantity": 1,
+                    "price_data": {
+                        "currency": spec.currency,
+                        "unit_amount": item.amount_cents,
+                        "product_data": {"name": item.name},
+                    },
+                }
+                for item in spec.line_items
+            ],
+            "customer_email": spec.customer_email,
+            "client_reference_id": spec.client_reference_id,
+            "metadata": spec.metadata,
+            "payment_intent_data": payment_intent_data,
+            "expires_at": spec.expires_at,
+            "success_url": spec.success_url,
+            "cancel_url": spec.cancel_url,
+        }
+        session = await self._call(
+            self._client.v1.checkout.sessions.create_async,
+            params=params,
+            options={"idempotency_key": spec.idempotency_key},
+        )
+        return CreatedSession(str(session.id), str(session.url), int(session.expires_at))
+
+    async def expire_checkout_session(self, session_id: str) -> None:
+        """Closes an open session (a hold released before its time); a closed one is left alone."""
+        try:
+            await self._call(self._client.v1.checkout.sessions.expire_async, session_id)
+        except PaymentProviderError as error:
+            if not error.definite:
+                raise
+
+    async def payment_facts(self, payment_intent_id: str) -> PaymentFacts:
+        """The charge and application fee behind a paid PaymentIntent."""
+        intent = _plain(
+            await self._call(
+                self._client.v1.payment_intents.retrieve_async,
+                payment_intent_id,
+                params={"expand": ["latest_charge"]},
+            )
+        )
+        charge = intent.get("latest_charge")
+        if not isinstance(charge, dict):
+            raise PaymentProviderError("the payment has no charge yet", definite=False)
+        fee_id = _id_of(charge.get("application_fee")) or None
+        fee_amount = charge.get("application_fee_amount") or 0
+        transfer_data = intent.get("transfer_data") or {}
+        return PaymentFacts(
+            payment_intent_id=str(intent["id"]),
+            charge_id=str(charge["id"]),
+            amount_cents=int(charge["amount"]),
+            currency=str(charge["currency"]),
+            application_fee_id=fee_id,
+            application_fee_cents=int(fee_amount) if fee_id else 0,
+            destination_account=_id_of(transfer_data.get("destination")) or None,
+        )
+
+    # --- refunds ------------------------------------------------------------------------------
+
+    async def refund(
+        self,
+        *,
+        payment_intent_id: str,
+        amount_cents: int | None,
+        refund_application_fee: bool,
+        reverse_transfer: bool,
+        metadata: dict[str, str],
+        idempotency_key: str,
+    ) -> MoneyBack:
+        """Refunds `amount_cents` (everything left when None) of a payment."""
+        params: dict[str, Any] = {
+            "payment_intent": payment_intent_id,
+            "metadata": metadata,
+            "reason": "requested_by_customer",
+        }
+        if amount_cents is not None:
+            params["amount"] = amount_cents
+        if refund_application_fee:
+            params["refund_application_fee"] = True
+        if reverse_transfer:
+            params["reverse_transfer"] = True
+        refund = await self._call(
+            self._client.v1.refunds.create_async, params=params, options={"idempotency_key": idempotency_key}
+        )
+        return _money_back(refund)
+
+    async def refund_fee(
+        self, *, application_fee_id: str, amount_cents: int, metadata: dict[str, str], idempotency_key: str
+    ) -> MoneyBack:
+        """Gives `amount_cents` of the platform's application fee back to the connected account."""
+        fee_refund = await self._call(
+            self._client.v1.application_fees.refunds.create_async,
+            application_fee_id,
+            params={"amount": amount_cents, "metadata": metadata},
+            options={"idempotency_key": idempotency_key},
+        )
+        return _money_back(fee_refund)
+
+    async def refunds(self, payment_intent_id: str) -> list[MoneyBack]:
+        """Every refund of a payment (a booking's payment has a handful at most)."""
+        page = await self._call(
+            self._client.v1.refunds.list_async, params={"payment_intent": payment_intent_id, "limit": 100}
+        )
+        return [_money_back(r) for r in page.data]
+
+    async def fee_refunds(self, application_fee_id: str) -> list[MoneyBack]:
+        """Every refund of an application fee."""
+        page = await self._call(
+            self._client.v1.application_fees.refunds.list_async, application_fee_id, params={"limit": 100}
+        )
+        return [_money_back(r) for r in page.data]
+
+    # --- Connect ------------------------------------------------------------------------------
+
+    async def create_account(self, *, tenant_id: str, email: str, idempotency_key: str) -> str:
+        """An Express connected account for a tenant; its metadata names the tenant."""
+        params: dict[str, Any] = {"type": "express", "metadata": {"tenant_id": tenant_id}}
+        if email:
+            params["email"] = email
+        account = await self._call(
+            self._client.v1.accounts.create_async, params=params, options={"idempotency_key": idempotency_key}
+        )
+        return str(account.id)
+
+    async def account(self, account_id: str) -> dict[str, Any]:
+        """A connected account as plain data."""
+        return _plain(await self._call(self._client.v1.accounts.retrieve_async, account_id))
+
+    async def onboarding_link(self, *, account_id: str, refresh_url: str, return_url: str) -> str:
+        """A fresh, short-lived onboarding URL for the account."""
+        link = await self._call(
+            self._client.v1.account_links.create_async,
+            params={
+                "account": account_id,
+                "type": "account_onboarding",
+                "refresh_url": refresh_url,
+                "return_url": return_url,
+            },
+        )
+        return str(link.url)
+
+    # --- errors -------------------------------------------------------------------------------
+
+    async def _call(self, method: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await method(*args, **kwargs)
+        except stripe.StripeError as error:
+            status = error.http_status
+            definite = status is not None and 400 <= status < 500 and status != 409
+            code = _text(error.code) or type(error).__name__
+            raise PaymentProviderError(
+                "the payment provider refused the request"
+                if definite
+                else "the payment provider did not answer",
+                definite=definite,
+                stripe_code=code,
+            ) from error

@@ -1,0 +1,208 @@
+"""The payments schema on a real PostgreSQL, as the payments role: events stored once under concurrency,
+row-level security for events whose tenant is not known yet, tenant isolation, the ledger's one row per
+Stripe object, and the Idempotency-Key lock that serialises concurrent checkouts with one key."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from mais_runtime.db import Database
+from services.payments.domain import EntryKind, EventStatus
+from services.payments.store import Payment, PaymentsStore
+from tests.integration.conftest import Cluster, service_database
+
+
+@pytest.fixture
+async def store(cluster: Cluster) -> AsyncIterator[PaymentsStore]:
+    db: Database = await service_database(cluster, "payments")
+    yield PaymentsStore(db)
+    await db.close()
+
+
+def _payload(event_id: str, tenant_id: str | None = None) -> bytes:
+    metadata = {"tenant_id": tenant_id, "booking_id": "bk_1"} if tenant_id else {}
+    return json.dumps(
+        {"id": event_id, "type": "checkout.session.completed", "data": {"object": {"metadata": metadata}}}
+    ).encode()
+
+
+async def _record(store: PaymentsStore, event_id: str, tenant_id: str | None) -> None:
+    await store.record_event(
+        stripe_event_id=event_id,
+        event_type="checkout.session.completed",
+        tenant_id=tenant_id,
+        booking_id="bk_1" if tenant_id else "",
+        payload=_payload(event_id, tenant_id),
+        stripe_created=1_700_000_000,
+    )
+
+
+def _payment(tenant_id: str, booking_id: str = "bk_1") -> Payment:
+    return Payment(
+        session_id=f"cs_test_{uuid.uuid4().hex}",
+        tenant_id=tenant_id,
+        booking_id=booking_id,
+        amount_cents=10_000,
+        currency="usd",
+        commission_bps=1_000,
+        fee_cents=1_000,
+        destination_account="acct_1",
+        status="OPEN",
+        checkout_url="http://127.0.0.1/pay",
+        expires_at=datetime.now(UTC) + timedelta(hours=1),
+    )
+
+
+async def test_an_event_delivered_concurrently_is_stored_once(
+    store: PaymentsStore, new_tenant_id: str
+) -> None:
+    event_id = f"evt_{uuid.uuid4().hex}"
+    rows = await asyncio.gather(
+        *(
+            store.record_event(
+                stripe_event_id=event_id,
+                event_type="checkout.session.completed",
+                tenant_id=new_tenant_id,
+                booking_id="bk_1",
+                payload=_payload(event_id, new_tenant_id),
+                stripe_created=1_700_000_000,
+            )
+            for _ in range(10)
+        )
+    )
+    assert len({row.id for row in rows}) == 1
+    assert all(row.status is EventStatus.RECEIVED and row.attempts == 0 for row in rows)
+    async with store.tenant(new_tenant_id) as tx:
+        listed = await tx.list_events(status=None, limit=100, after=None)
+    assert [row.stripe_event_id for row in listed] == [event_id]
+
+
+async def test_an_event_whose_tenant_is_unknown_is_seen_only_by_platform_transactions(
+    store: PaymentsStore, new_tenant_id: str
+) -> None:
+    event_id = f"evt_{uuid.uuid4().hex}"
+    await _record(store, event_id, None)
+    async with store.tenant(new_tenant_id) as tx:
+        assert await tx.event_by_stripe_id(event_id) is None
+        assert event_id not in {
+            e.stripe_event_id for e in await tx.list_events(status=None, limit=100, after=None)
+        }
+    async with store.platform() as tx:
+        found = await tx.event_by_stripe_id(event_id)
+        assert found is not None and found.tenant_id is None
+        # Once resolved, the event becomes the tenant's, and only that tenant's.
+        await tx.set_event_tenant(event_id, new_tenant_id, "bk_9")
+    async with store.tenant(new_tenant_id) as tx:
+        mine = await tx.event_by_stripe_id(event_id)
+        assert mine is not None and mine.booking_id == "bk_9"
+    async with store.tenant(str(uuid.uuid4())) as tx:
+        assert await tx.event_by_stripe_id(event_id) is None
+
+
+async def test_a_tenant_never_sees_another_tenants_events_payments_or_ledger(store: PaymentsStore) -> None:
+    mine, theirs = str(uuid.uuid4()), str(uuid.uuid4())
+    event_id = f"evt_{uuid.uuid4().hex}"
+    await _record(store, event_id, theirs)
+    payment = _payment(theirs, booking_id="bk_theirs")
+    async with store.tenant(theirs) as tx:
+        stored = await tx.insert_payment(payment)
+        assert await tx.add_entry(stored, EntryKind.CHARGE, 10_000, f"ch_{uuid.uuid4().hex}")
+    async with store.tenant(mine) as tx:
+        assert await tx.event_by_stripe_id(event_id) is None
+        assert await tx.payment_by_booking("bk_theirs") is None
+        assert await tx.payment_by_session(payment.session_id) is None
+        assert await tx.ledger("bk_theirs") == []
+        assert (await tx.totals(payment.session_id)).charged == 0
+
+
+async def test_a_tenant_transaction_cannot_write_rows_of_another_tenant(store: PaymentsStore) -> None:
+    mine, theirs = str(uuid.uuid4()), str(uuid.uuid4())
+    with pytest.raises(Exception, match="row-level security"):
+        async with store.tenant(mine) as tx:
+            await tx.insert_payment(_payment(theirs))
+
+
+async def test_the_ledger_records_each_stripe_object_once(store: PaymentsStore, new_tenant_id: str) -> None:
+    async with store.tenant(new_tenant_id) as tx:
+        payment = await tx.insert_payment(_payment(new_tenant_id, booking_id=f"bk_{uuid.uuid4().hex[:8]}"))
+    charge_id = f"ch_{uuid.uuid4().hex}"
+
+    async def record() -> bool:
+        async with store.tenant(new_tenant_id) as tx:
+            return await tx.add_entry(payment, EntryKind.CHARGE, 10_000, charge_id)
+
+    results = await asyncio.gather(*(record() for _ in range(8)))
+    assert sorted(results) == [False] * 7 + [True]
+    async with store.tenant(new_tenant_id) as tx:
+        assert (await tx.totals(payment.session_id)).charged == 10_000
+        assert len(await tx.ledger(payment.booking_id)) == 1
+
+
+async def test_concurrent_checkouts_with_one_key_queue_behind_its_lock(
+    store: PaymentsStore, new_tenant_id: str
+) -> None:
+    key = f"key-{uuid.uuid4().hex}"
+    first_locked = asyncio.Event()
+    seen_by_second: list[object] = []
+
+    async def first() -> None:
+        async with store.tenant(new_tenant_id) as tx:
+            await tx.lock_idempotency_key(new_tenant_id, key)
+            first_locked.set()
+            # Work while holding the key (a checkout calls other services here).
+            await asyncio.sleep(0.3)
+            await tx.save_checkout_request(new_tenant_id, key, "hash-1", "bk_1", {"booking_id": "bk_1"})
+
+    async def second() -> None:
+        await first_locked.wait()
+        async with store.tenant(new_tenant_id) as tx:
+            await tx.lock_idempotency_key(new_tenant_id, key)
+            seen_by_second.append(await tx.checkout_request(key))
+
+    await asyncio.gather(first(), second())
+    # Without the lock the second would have found nothing and started a second checkout.
+    assert seen_by_second == [("hash-1", {"booking_id": "bk_1"})]
+
+
+async def test_checkout_keys_are_tenant_scoped(store: PaymentsStore) -> None:
+    one, two = str(uuid.uuid4()), str(uuid.uuid4())
+    async with store.tenant(one) as tx:
+        await tx.save_checkout_request(one, "same-key", "h1", "bk_1", {"booking_id": "bk_1"})
+    async with store.tenant(two) as tx:
+        assert await tx.checkout_request("same-key") is None
+        await tx.save_checkout_request(two, "same-key", "h2", "bk_2", {"booking_id": "bk_2"})
+    async with store.tenant(one) as tx:
+        assert await tx.checkout_request("same-key") == ("h1", {"booking_id": "bk_1"})
+
+
+async def test_a_failed_attempt_never_overwrites_a_settled_event(
+    store: PaymentsStore, new_tenant_id: str
+) -> None:
+    event_id = f"evt_{uuid.uuid4().hex}"
+    await _record(store, event_id, new_tenant_id)
+    async with store.tenant(new_tenant_id) as tx:
+        await tx.mark_event(event_id, EventStatus.PROCESSED)
+    async with store.platform() as tx:
+        await tx.mark_failed_unless_settled(event_id, "AioRpcError:UNAVAILABLE")
+        row = await tx.event_by_stripe_id(event_id)
+    assert (
+        row is not None
+        and row.status is EventStatus.PROCESSED
+        and row.attempts == 1
+        and row.last_error is None
+    )
+
+
+async def test_old_checkout_answers_are_forgotten(store: PaymentsStore, new_tenant_id: str) -> None:
+    async with store.tenant(new_tenant_id) as tx:
+        await tx.save_checkout_request(new_tenant_id, "old-key", "h", "bk_1", {"booking_id": "bk_1"})
+    async with store.platform() as tx:
+        await tx.delete_checkout_requests_before(datetime.now(UTC) + timedelta(seconds=1))
+    async with store.tenant(new_tenant_id) as tx:
+        assert await tx.checkout_request("old-key") is None
