@@ -18,6 +18,7 @@ from starlette.responses import Response
 
 from gateway.auth import AuthCaches
 from gateway.clients import ServiceClients
+from gateway.cors import CorsMiddleware
 from gateway.errors import ApiError, error_response, from_grpc, request_id
 from gateway.middleware import ObservabilityMiddleware
 from gateway.routes import booking, catalog, health, payments, tenants
@@ -59,6 +60,9 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     for module in (health, tenants, catalog, booking, payments):
         app.include_router(module.router)
     _install_error_handlers(app)
+    # Added first, so it runs inside the observability layer (its answers get the request id and
+    # security headers too).
+    app.add_middleware(CorsMiddleware)
     app.add_middleware(ObservabilityMiddleware, max_body_bytes=settings.max_body_bytes)
     return app
 

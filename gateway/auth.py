@@ -30,6 +30,8 @@ from mais_runtime.rpc_errors import from_rpc_error
 from mais_runtime.telemetry import TENANT_ATTRIBUTE
 from mais_runtime.tenancy import current_tenant
 
+# Where public_tenant leaves a browser origin the tenant allows, for gateway/cors.py to answer with.
+ALLOWED_ORIGIN_STATE = "cors_allowed_origin"
 PUBLIC_KEY = re.compile(r"^pk_live_[a-z0-9][a-z0-9-]{1,48}[a-z0-9]_[0-9a-f]{32}$")
 AUTH_CACHE_SECONDS = 2.0
 AUTH_CACHE_ENTRIES = 10_000
@@ -121,7 +123,21 @@ async def public_tenant(request: Request) -> TenantContext:
     if isinstance(cached, ApiError):
         raise cached
     _mark_tenant(cached.tenant_id)
+    _check_browser_origin(request, cached)
     return cached
+
+
+def _check_browser_origin(request: Request, ctx: TenantContext) -> None:
+    """A browser's request must come from an origin its tenant listed (or from our own); a request
+    with no Origin is not a browser's cross-origin call and is not concerned."""
+    origin = request.headers.get("origin")
+    if origin is None:
+        return
+    own = request.app.state.settings.public_url.rstrip("/").lower()
+    if origin.lower() in ctx.tenant.allowed_origins or origin.lower() == own:
+        setattr(request.state, ALLOWED_ORIGIN_STATE, origin)
+        return
+    raise ApiError("ORIGIN_NOT_ALLOWED", "this business does not allow calls from this origin")
 
 
 async def _resolve_key(request: Request, key: str) -> TenantContext | ApiError:
@@ -185,3 +201,12 @@ async def platform_admin(request: Request) -> AdminContext:
     if admin.role != "platform_admin":
         raise ApiError("FORBIDDEN", "this route is for platform administrators")
     return admin
+
+
+def client_ip(request: Request) -> str:
+    """The caller's address. Envoy runs with use_remote_address and trusts no hops, so the last
+    X-Forwarded-For entry is the one Envoy appended itself; earlier entries are the client's word."""
+    hops = [hop.strip() for hop in request.headers.get("x-forwarded-for", "").split(",") if hop.strip()]
+    if hops:
+        return hops[-1][:64]
+    return request.client.host if request.client else "unknown"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import time
+from urllib.parse import parse_qsl
 
 from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
@@ -13,6 +14,7 @@ from prometheus_client import Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.errors import ApiError, error_response
+from mais_runtime.errors import FieldViolation
 
 log = logging.getLogger("mais.gateway")
 tracer = trace.get_tracer("mais.gateway")
@@ -75,10 +77,21 @@ class ObservabilityMiddleware:
                 length = int(headers.get("content-length", "0") or 0)
             except ValueError:
                 length = 0
+            cut_off = {"body": False}
+
+            async def send_unless_cut_off(message: Message) -> None:
+                # A body cut off mid-stream surfaces in the app as a parse error (FastAPI turns any
+                # failure while reading into a 400); the answer is 413, sent below, not that one.
+                if not cut_off["body"]:
+                    await send_with_headers(message)
+
             try:
                 if length > self.max_body_bytes:
                     raise BodyTooLarge(self.max_body_bytes)
-                await self.app(scope, self._limited(receive), send_with_headers)
+                _refuse_nul_in_query(scope)
+                await self.app(scope, self._limited(receive, cut_off), send_unless_cut_off)
+                if cut_off["body"] and not status_holder["started"]:
+                    await error_response(BodyTooLarge(self.max_body_bytes))(scope, receive, send_with_headers)
             except ApiError as error:
                 if status_holder["started"]:
                     raise
@@ -110,7 +123,7 @@ class ObservabilityMiddleware:
                         extra={"route": route, "status": status, "duration_ms": round(elapsed * 1000, 2)},
                     )
 
-    def _limited(self, receive: Receive) -> Receive:
+    def _limited(self, receive: Receive, cut_off: dict[str, bool]) -> Receive:
         seen = 0
         limit = self.max_body_bytes
 
@@ -120,10 +133,26 @@ class ObservabilityMiddleware:
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > limit:
+                    cut_off["body"] = True
                     raise BodyTooLarge(limit)
             return message
 
         return limited_receive
+
+
+def _refuse_nul_in_query(scope: Scope) -> None:
+    """No service can store U+0000; a query parameter carrying one is refused by its own name."""
+    query = scope.get("query_string", b"")
+    if b"%00" not in query and b"\x00" not in query:
+        return
+    for name, value in parse_qsl(query.decode("latin-1"), keep_blank_values=True):
+        if "\x00" in name or "\x00" in value:
+            field_name = name.replace("\x00", "") or "query"
+            raise ApiError(
+                "VALIDATION_ERROR",
+                f"{field_name}: must not contain NUL characters",
+                [FieldViolation(field_name, "must not contain NUL characters")],
+            )
 
 
 def _route_template(scope: Scope) -> str:

@@ -29,6 +29,9 @@ T = TypeVar("T")
 
 # SQLSTATEs worth retrying: serialization failure, deadlock, lock timeout.
 RETRYABLE_SQLSTATES = frozenset({"40001", "40P01", "55P03"})
+# The server is going away or not back yet (admin shutdown, crash shutdown, starting up / shutting
+# down): the database is unavailable, not the request wrong.
+SERVER_GOING_AWAY_SQLSTATES = frozenset({"57P01", "57P02", "57P03"})
 
 
 def asyncpg_url(url: str) -> str:
@@ -112,7 +115,7 @@ class Database:
         except (TimeoutError, OSError) as error:
             raise DependencyUnavailable("database unavailable") from error
         except DBAPIError as error:
-            if error.connection_invalidated or (isinstance(error, OperationalError) and _is_connect(error)):
+            if _database_unreachable(error):
                 raise DependencyUnavailable("database unavailable") from error
             raise
 
@@ -129,6 +132,19 @@ class Database:
     async def close(self) -> None:
         """Closes every pooled connection."""
         await self.engine.dispose()
+
+
+def _database_unreachable(error: DBAPIError) -> bool:
+    """The database could not be reached or went away (rather than refusing the statement)."""
+    state = sqlstate(error) or ""
+    return (
+        error.connection_invalidated
+        # Class 08 (connection exception) arrives as any driver error class, e.g. a connection
+        # closed while the pool was opening it.
+        or state.startswith("08")
+        or state in SERVER_GOING_AWAY_SQLSTATES
+        or (isinstance(error, OperationalError) and _is_connect(error))
+    )
 
 
 def _is_connect(error: DBAPIError) -> bool:

@@ -11,7 +11,8 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 import grpc
-from google.protobuf.descriptor import ServiceDescriptor
+from google.protobuf.descriptor import FieldDescriptor, ServiceDescriptor
+from google.protobuf.message import Message
 from mais.common.v1 import options_pb2
 from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
@@ -117,6 +118,7 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
                     )
                 if not platform:
                     _require_tenant_id(request)
+                _refuse_nul_characters(request)
                 return await inner(request, context)
             except DomainError as error:
                 code = error.code.value
@@ -160,6 +162,39 @@ def _require_tenant_id(request: Any) -> None:
         raise ValidationError.of("tenant_id", "is required")
     if not is_tenant_id(tenant_id):
         raise ValidationError.of("tenant_id", "must be a UUID")
+
+
+def _refuse_nul_characters(request: Any) -> None:
+    # PostgreSQL text cannot hold U+0000: refused here, for every caller, as the field it came in,
+    # rather than failing deep in a store as an internal error.
+    if isinstance(request, Message):
+        field = nul_field(request)
+        if field is not None:
+            raise ValidationError.of(field, "must not contain NUL characters")
+
+
+def nul_field(message: Message, prefix: str = "") -> str | None:
+    """The JSON name (dotted path) of the first string of `message` holding a NUL character, looking
+    into nested messages, repeated fields and maps."""
+    for field, value in message.ListFields():
+        if field.type == FieldDescriptor.TYPE_STRING:
+            items = list(value) if field.is_repeated else [value]
+        elif field.type == FieldDescriptor.TYPE_MESSAGE:
+            if field.message_type is not None and field.message_type.GetOptions().map_entry:
+                items = [*value.keys(), *value.values()]
+            else:
+                items = list(value) if field.is_repeated else [value]
+        else:
+            continue
+        name = prefix + field.json_name
+        for item in items:
+            if isinstance(item, str) and "\x00" in item:
+                return name
+            if isinstance(item, Message):
+                found = nul_field(item, name + ".")
+                if found is not None:
+                    return found
+    return None
 
 
 async def _abort(context: grpc.aio.ServicerContext, error: DomainError) -> None:

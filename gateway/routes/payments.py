@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictStr
 from pydantic.alias_generators import to_camel
 from starlette.responses import Response
 
-from gateway.auth import AdminContext, TenantContext, platform_admin, public_tenant, tenant_admin
+from gateway.auth import AdminContext, TenantContext, client_ip, platform_admin, public_tenant, tenant_admin
 from gateway.errors import ApiError, error_response, from_grpc
 from mais_runtime.errors import FieldViolation
 
@@ -124,6 +124,7 @@ async def checkout(
             phone=body.phone or "",
             notes=body.notes or "",
             idempotency_key=idempotency_key,
+            client_ip=client_ip(request),
         ),
         timeout=CHECKOUT_TIMEOUT_SECONDS,
     )

@@ -10,10 +10,18 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, Path, Query, Request
 from google.protobuf.timestamp_pb2 import Timestamp
 from mais.tenant.v1 import tenant_service_pb2 as pb
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 from pydantic.alias_generators import to_camel
 
-from gateway.auth import AdminContext, TenantContext, any_admin, platform_admin, public_tenant, tenant_admin
+from gateway.auth import (
+    AdminContext,
+    TenantContext,
+    any_admin,
+    client_ip,
+    platform_admin,
+    public_tenant,
+    tenant_admin,
+)
 from gateway.errors import ApiError
 from mais_runtime.errors import FieldViolation
 from mais_runtime.tenancy import is_tenant_id
@@ -25,6 +33,9 @@ PlatformAdmin = Annotated[AdminContext, Depends(platform_admin)]
 TenantAdmin = Annotated[AdminContext, Depends(tenant_admin)]
 PublicTenant = Annotated[TenantContext, Depends(public_tenant)]
 TenantId = Annotated[str, Path(max_length=64)]
+# The JSON bounds only keep numbers representable in their proto fields (a larger one would fail to
+# serialise); the tenant service's own rules answer with the precise per-field ranges.
+Int32 = Annotated[StrictInt, Field(ge=-(2**31), le=2**31 - 1)]
 SecretName = Annotated[str, Path(max_length=64)]
 
 _ROLE_NAMES = {pb.ROLE_TENANT_ADMIN: "tenant_admin", pb.ROLE_PLATFORM_ADMIN: "platform_admin"}
@@ -64,11 +75,11 @@ class BrandingBody(_Body):
 
 
 class PolicyBody(_Body):
-    min_notice_days: int | None = None
-    max_advance_days: int | None = None
-    hold_minutes: int | None = None
-    reminder_days: int | None = None
-    couple_cancel_days: int | None = None
+    min_notice_days: Int32 | None = None
+    max_advance_days: Int32 | None = None
+    hold_minutes: Int32 | None = None
+    reminder_days: Int32 | None = None
+    couple_cancel_days: Int32 | None = None
 
 
 class SettingsBody(_Body):
@@ -81,7 +92,7 @@ class SettingsBody(_Body):
     allowed_origins: list[Annotated[str, Field(max_length=300)]] | None = Field(default=None, max_length=50)
     policy: PolicyBody | None = None
     # The version last read; when sent, a concurrent change is refused with VERSION_CONFLICT.
-    version: int | None = Field(default=None, ge=1)
+    version: StrictInt | None = Field(default=None, ge=1, le=2**63 - 1)
 
 
 class TenantPatchBody(SettingsBody):
@@ -103,7 +114,7 @@ class CreateTenantBody(_Body):
 
 class RotateKeysBody(_Body):
     # How long the previous public key keeps working; 0 revokes it now; absent: the default (24 h).
-    grace_seconds: int | None = Field(default=None, ge=0)
+    grace_seconds: StrictInt | None = Field(default=None, ge=0, le=2**31 - 1)
 
 
 class SecretBody(_Body):
@@ -149,15 +160,6 @@ def tenant_json(tenant: pb.Tenant) -> dict[str, Any]:
         "createdAt": _time(tenant.created_at),
         "version": tenant.version,
     }
-
-
-def client_ip(request: Request) -> str:
-    """The caller's address. Envoy runs with use_remote_address and trusts no hops, so the last
-    X-Forwarded-For entry is the one Envoy appended itself; earlier entries are the client's word."""
-    hops = [hop.strip() for hop in request.headers.get("x-forwarded-for", "").split(",") if hop.strip()]
-    if hops:
-        return hops[-1][:64]
-    return request.client.host if request.client else "unknown"
 
 
 def _tenant_path_id(tenant_id: str) -> str:

@@ -150,13 +150,13 @@ def availability(
     Order of reasons: a past date is past whatever else is true; otherwise what occupies the date
     (booked, held, blackout) says more than the notice window does."""
     answer = []
-    day = first
-    while day <= last:
+    # Counted in days rather than stepping past `last`: the day after 9999-12-31 does not exist.
+    for offset in range((last - first).days + 1):
+        day = first + timedelta(days=offset)
         reason = calendar_reason(day, today=today, policy=policy)
         if reason is not Reason.PAST:
             reason = taken.get(day) or reason
         answer.append(DateAvailability(day, reason))
-        day += timedelta(days=1)
     return answer
 
 

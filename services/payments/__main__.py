@@ -15,7 +15,7 @@ from mais.payments.v1 import payments_service_pb2, payments_service_pb2_grpc
 
 from mais_runtime.server import ServiceRuntime, main, run_service
 from services.payments.api import PaymentsServicer
-from services.payments.checkout import Checkout, Urls
+from services.payments.checkout import Checkout, RateLimit, Urls
 from services.payments.clients import Peers
 from services.payments.connect import ConnectOnboarding
 from services.payments.inbox import StripeInbox
@@ -58,6 +58,7 @@ def build_servicer(
                 success=f"{public}/checkout/success?session_id={{CHECKOUT_SESSION_ID}}",
                 cancel=f"{public}/checkout/cancelled?booking_id={{BOOKING_ID}}",
             ),
+            rate_limit=RateLimit(settings.checkout_rate_limit, settings.checkout_rate_window_seconds),
         ),
         inbox=StripeInbox(store, peers, stripe),
         refunds=Refunds(store, peers, stripe),

@@ -118,6 +118,7 @@ class PaymentsServicer(pb_grpc.PaymentsServiceServicer):
             idempotency_key=check_idempotency_key(request.idempotency_key),
             request_hash=request.request_hash,
             urls=urls,
+            client_ip=request.client_ip,
         )
         return pb.StartCheckoutResponse(
             booking_id=answer.booking_id,

@@ -10,6 +10,7 @@ there is one), so no orphan hold blocks the date.
 from __future__ import annotations
 
 import logging
+import math
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -20,6 +21,7 @@ from mais.booking.v1 import booking_service_pb2 as booking_pb
 from mais.catalog.v1 import catalog_service_pb2 as catalog_pb
 from mais.tenant.v1 import tenant_service_pb2 as tenant_pb
 
+from mais_runtime.errors import RateLimited
 from services.payments.clients import Peers
 from services.payments.domain import (
     CheckoutInput,
@@ -63,6 +65,15 @@ class CheckoutAnswer:
 
 
 @dataclass(frozen=True)
+class RateLimit:
+    """At most `attempts` checkouts per tenant and client address in any `window_seconds` (a sliding
+    window); 0 is no limit."""
+
+    attempts: int
+    window_seconds: int
+
+
+@dataclass(frozen=True)
 class Urls:
     """Where Stripe sends the couple after paying or going back."""
 
@@ -80,7 +91,9 @@ class Checkout:
         stripe: StripeAdapter,
         default_urls: Urls,
         clock: Callable[[], datetime] = utc_now,
+        rate_limit: RateLimit = RateLimit(0, 60),
     ) -> None:
+        self._rate_limit = rate_limit
         self._store = store
         self._peers = peers
         self._stripe = stripe
@@ -95,8 +108,11 @@ class Checkout:
         idempotency_key: str,
         request_hash: str,
         urls: Urls | None = None,
+        client_ip: str = "",
     ) -> CheckoutAnswer:
-        """Runs a checkout; with an Idempotency-Key, at most once per key and body."""
+        """Runs a checkout; with an Idempotency-Key, at most once per key and body. RATE_LIMITED when
+        `client_ip` started too many checkouts of this tenant in the current window."""
+        await self._check_rate(tenant_id, client_ip)
         urls = urls or self._default_urls
         request_hash = request_hash or request.fingerprint()
         if not idempotency_key:
@@ -119,6 +135,21 @@ class Checkout:
                 tenant_id, idempotency_key, request_hash, answer.booking_id, answer.to_json()
             )
             return answer
+
+    async def _check_rate(self, tenant_id: str, client_ip: str) -> None:
+        limit = self._rate_limit
+        if limit.attempts <= 0 or not client_ip:
+            return
+        # Its own short transaction: the slot stays taken even when the checkout then fails.
+        async with self._store.tenant(tenant_id) as tx:
+            wait = await tx.take_checkout_slot(
+                tenant_id, client_ip[:64], limit=limit.attempts, window_seconds=limit.window_seconds
+            )
+        if wait is not None:
+            CHECKOUTS.labels(outcome="rate_limited").inc()
+            raise RateLimited(
+                "too many checkouts from this address; try again later", max(1, math.ceil(wait))
+            )
 
     async def _checkout(
         self, tenant_id: str, request: CheckoutInput, request_id: str, urls: Urls, tx: PaymentsTx | None

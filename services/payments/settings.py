@@ -25,3 +25,7 @@ class PaymentsSettings(ServiceSettings):
     public_url: str = "http://127.0.0.1:8080"
     # How long an Idempotency-Key's checkout answer is kept.
     checkout_key_retention_hours: int = 24
+    # Checkouts one client address may start per tenant per window (MAIS_CHECKOUT_RATE_LIMIT; 0 turns
+    # the limit off). Counted in this service's database, so every gateway replica shares the count.
+    checkout_rate_limit: int = Field(default=20, ge=0)
+    checkout_rate_window_seconds: int = Field(default=60, ge=1, le=86_400)

@@ -180,6 +180,43 @@ class PaymentsTx:
 
     # --- checkout requests ----------------------------------------------------------------
 
+    async def take_checkout_slot(
+        self, tenant_id: str, client_ip: str, *, limit: int, window_seconds: int
+    ) -> float | None:
+        """Records a checkout of `client_ip` if fewer than `limit` were recorded in the last
+        `window_seconds` (a sliding window) and answers None; otherwise records nothing and answers
+        the seconds until the oldest of them leaves the window. Serialised per (tenant, address)."""
+        params = {"t": tenant_id, "ip": client_ip, "w": window_seconds}
+        await self.wait_for_peers()
+        await self.conn.execute(
+            text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"),
+            {"k": f"mais.payments.checkout-rate:{tenant_id}:{client_ip}"},
+        )
+        await self.conn.execute(
+            text(
+                "DELETE FROM checkout_attempts WHERE tenant_id = :t AND client_ip = :ip"
+                " AND attempted_at <= now() - make_interval(secs => :w)"
+            ),
+            params,
+        )
+        row = (
+            await self.conn.execute(
+                text(
+                    "SELECT count(*) AS n, extract(epoch FROM min(attempted_at)"
+                    " + make_interval(secs => :w) - clock_timestamp()) AS wait"
+                    " FROM checkout_attempts WHERE tenant_id = :t AND client_ip = :ip"
+                ),
+                params,
+            )
+        ).one()
+        if row.n >= limit:
+            return max(float(row.wait or 0.0), 0.0)
+        await self.conn.execute(
+            text("INSERT INTO checkout_attempts (tenant_id, client_ip) VALUES (:t, :ip)"),
+            params,
+        )
+        return None
+
     async def lock_idempotency_key(self, tenant_id: str, key: str) -> None:
         """Serialises checkouts with one Idempotency-Key until this transaction ends."""
         await self.wait_for_peers()

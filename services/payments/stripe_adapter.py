@@ -157,13 +157,20 @@ class StripeAdapter:
         if not signature_header:
             raise InvalidSignature("the Stripe-Signature header is missing")
         try:
-            self._client.construct_event(payload, signature_header, self._webhook_secret, self._tolerance)
+            stripe.WebhookSignature.verify_header(
+                payload, signature_header, self._webhook_secret, self._tolerance
+            )
         except stripe.SignatureVerificationError:
             raise InvalidSignature() from None
         except (ValueError, UnicodeDecodeError):
             raise InvalidSignature("the webhook body is not a Stripe event") from None
-        body = json.loads(payload)
-        if not isinstance(body, dict):
+        # Signed by whoever holds our secret, yet still parsed defensively: any shape that is not an
+        # event object (an array, a number, a NUL that PostgreSQL cannot store) is refused, never a 500.
+        try:
+            body = json.loads(payload)
+        except (ValueError, UnicodeDecodeError):
+            raise InvalidSignature("the webhook body is not a Stripe event") from None
+        if not isinstance(body, dict) or _holds_nul(body):
             raise InvalidSignature("the webhook body is not a Stripe event")
         return body
 
@@ -337,3 +344,14 @@ class StripeAdapter:
                 definite=definite,
                 stripe_code=code,
             ) from error
+
+
+def _holds_nul(value: Any) -> bool:
+    """Whether a parsed JSON value has U+0000 in any key or string (PostgreSQL's jsonb refuses it)."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(key) or _holds_nul(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(_holds_nul(item) for item in value)
+    return False

@@ -215,6 +215,13 @@ class TenantServicer(pb_grpc.TenantServiceServicer):
         tenant = await self._directory.resolve_stripe_account(request.stripe_account_id)
         return pb.ResolveStripeAccountResponse(tenant=tenant_to_pb(tenant))
 
+    async def CheckWidgetOrigin(
+        self, request: pb.CheckWidgetOriginRequest, context: grpc.aio.ServicerContext
+    ) -> pb.CheckWidgetOriginResponse:
+        """Whether an active tenant allows this widget origin (CORS preflights)."""
+        allowed = await self._directory.widget_origin_allowed(request.origin)
+        return pb.CheckWidgetOriginResponse(allowed=allowed)
+
     async def SignIn(self, request: pb.SignInRequest, context: grpc.aio.ServicerContext) -> pb.SignInResponse:
         """A signed token for the right email and password; RATE_LIMITED past the failure limit."""
         signed = await self._identity.sign_in(request.email, request.password, request.client_ip)

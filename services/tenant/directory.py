@@ -188,6 +188,16 @@ class TenantDirectory:
             raise NotFound("tenant")
         return tenant
 
+    async def widget_origin_allowed(self, origin: str) -> bool:
+        """True when an active tenant lists `origin` (compared as stored: lower-cased) among its widget
+        origins. Anything that is not an origin is simply not allowed."""
+        try:
+            normalised = domain.check_origin(origin, "origin")
+        except ValidationError:
+            return False
+        async with self._db.platform_transaction() as conn:
+            return await store.origin_of_active_tenant(conn, normalised)
+
     async def put_secret(self, tenant_id: str, name: str, value: str) -> SecretInfo:
         """Seals and stores a secret under the newest key."""
         name, value = domain.check_secret(name, value)

@@ -214,6 +214,15 @@ async def tenant_by_stripe_account(conn: AsyncConnection, account_id: str) -> Te
     return _tenant(row) if row else None
 
 
+async def origin_of_active_tenant(conn: AsyncConnection, origin: str) -> bool:
+    """Whether an active tenant lists `origin` among its widget origins (platform scope)."""
+    found = await conn.execute(
+        text("SELECT EXISTS (SELECT 1 FROM tenants WHERE active AND allowed_origins @> ARRAY[:o]::text[])"),
+        {"o": origin},
+    )
+    return bool(found.scalar())
+
+
 # --- keys ------------------------------------------------------------------------------------
 
 

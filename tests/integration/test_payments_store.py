@@ -206,3 +206,36 @@ async def test_old_checkout_answers_are_forgotten(store: PaymentsStore, new_tena
         await tx.delete_checkout_requests_before(datetime.now(UTC) + timedelta(seconds=1))
     async with store.tenant(new_tenant_id) as tx:
         assert await tx.checkout_request("old-key") is None
+
+
+
+async def _slot(store: PaymentsStore, tenant_id: str, address: str, limit: int, window: int) -> float | None:
+    async with store.tenant(tenant_id) as tx:
+        return await tx.take_checkout_slot(tenant_id, address, limit=limit, window_seconds=window)
+
+
+async def test_concurrent_checkouts_from_one_address_get_exactly_the_limit_of_slots(
+    store: PaymentsStore, new_tenant_id: str
+) -> None:
+    answers = await asyncio.gather(*(_slot(store, new_tenant_id, "203.0.113.7", 10, 3600) for _ in range(25)))
+    assert answers.count(None) == 10
+    waits = [wait for wait in answers if wait is not None]
+    assert len(waits) == 15
+    assert all(3500 < wait <= 3600 for wait in waits), waits
+    # Another address of the same tenant, and the same address for another tenant, are not held back.
+    assert await _slot(store, new_tenant_id, "203.0.113.8", 10, 3600) is None
+    assert await _slot(store, str(uuid.uuid4()), "203.0.113.7", 10, 3600) is None
+
+
+async def test_a_slot_comes_back_once_its_checkout_leaves_the_window(
+    store: PaymentsStore, new_tenant_id: str
+) -> None:
+    assert await _slot(store, new_tenant_id, "203.0.113.9", 1, 1) is None
+    wait = await _slot(store, new_tenant_id, "203.0.113.9", 1, 1)
+    assert wait is not None and 0 < wait <= 1
+    await asyncio.sleep(1.1)
+    assert await _slot(store, new_tenant_id, "203.0.113.9", 1, 1) is None
+    async with store.tenant(new_tenant_id) as tx:
+        rows = await tx.conn.exec_driver_sql("SELECT count(*) FROM checkout_attempts")
+        # The expired attempt was removed on the way; only the new one is left.
+        assert rows.scalar() == 1

@@ -1,0 +1,15 @@
+-- The checkouts each client address started per tenant within the rate-limit window (a sliding log:
+-- one row per accepted checkout, rows older than the window removed as the address comes back). Taking
+-- a slot is serialised per (tenant, address) by an advisory lock, so concurrent requests on every
+-- gateway replica count exactly (see store.py).
+CREATE TABLE checkout_attempts (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    tenant_id uuid NOT NULL,
+    client_ip text NOT NULL CHECK (length(client_ip) BETWEEN 1 AND 64),
+    attempted_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX checkout_attempts_address ON checkout_attempts (tenant_id, client_ip, attempted_at);
+ALTER TABLE checkout_attempts ENABLE ROW LEVEL SECURITY;
+ALTER TABLE checkout_attempts FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant_isolation ON checkout_attempts
+    USING (mais_tenant_visible(tenant_id)) WITH CHECK (mais_tenant_visible(tenant_id));
