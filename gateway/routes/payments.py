@@ -16,7 +16,9 @@ from pydantic.alias_generators import to_camel
 from starlette.responses import Response
 
 from gateway.auth import AdminContext, TenantContext, client_ip, platform_admin, public_tenant, tenant_admin
+from gateway.couple_links import couple_booking
 from gateway.errors import ApiError, error_response, from_grpc
+from gateway.routes.booking import booking_json
 from mais_runtime.errors import FieldViolation
 
 router = APIRouter(tags=["payments"])
@@ -65,6 +67,14 @@ class CheckoutBody(BaseModel):
     phone: StrictStr | None = Field(default=None, max_length=40)
     notes: StrictStr | None = Field(default=None, max_length=2000)
     add_on_ids: list[StrictStr] | None = Field(default=None, max_length=20)
+
+
+class CoupleCancelBody(BaseModel):
+    """`POST /v1/bookings/{id}/cancel?token=`: the couple may say why."""
+
+    model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=False)
+
+    reason: StrictStr = Field(default="", max_length=500)
 
 
 def _time(stamp: Timestamp) -> str | None:
@@ -135,6 +145,41 @@ async def checkout(
         "expiresAt": _time(answer.expires_at),
         "totalCents": answer.total_cents,
         "currency": answer.currency,
+    }
+
+
+@router.post("/v1/bookings/{booking_id}/cancel", summary="The couple cancels their own booking")
+async def couple_cancel(
+    request: Request,
+    booking_id: BookingId,
+    token: Annotated[str, Query(max_length=200)] = "",
+    body: CoupleCancelBody | None = None,
+) -> dict[str, Any]:
+    """With the signed link from the confirmation email, the couple cancels their confirmed booking
+    for a full refund, up to the tenant's `coupleCancelDays` before the event (409
+    CANCELLATION_WINDOW_CLOSED after that; nothing is refunded). The date is free at once. Repeating
+    the request answers the same cancellation; a wrong or expired link is 404."""
+    tenant_id, _ = await couple_booking(request, booking_id, token)
+    outcome = await request.app.state.clients.payments.CancelAndRefund(
+        pb.CancelAndRefundRequest(
+            tenant_id=tenant_id,
+            booking_id=booking_id,
+            reason=(body.reason if body else "") or "cancelled by the couple",
+            refund=pb.RefundChoice(full=True),
+            actor="couple",
+            # One cancellation per booking: a retried or doubled click refunds once.
+            request_id=f"couple-cancel-{booking_id}",
+        ),
+        timeout=CHECKOUT_TIMEOUT_SECONDS,
+    )
+    _, booking = await couple_booking(request, booking_id, token)
+    return {
+        **booking_json(booking),
+        "refund": {
+            "refundedCents": outcome.refunded_cents,
+            "totalRefundedCents": outcome.total_refunded_cents,
+            "feeRefundedCents": outcome.fee_refunded_cents,
+        },
     }
 
 

@@ -126,6 +126,7 @@ class BookingServicer(pb_grpc.BookingServiceServicer):
             _booking_id(request.booking_id),
             actor=domain.parse_actor(request.actor),
             reason=_short(request.reason, "reason"),
+            validate_only=request.validate_only,
         )
         return pb.CancelBookingResponse(booking=_booking(booking))
 

@@ -71,11 +71,13 @@ class Bookings:
     ) -> Booking:
         """Holds a date for a couple until the tenant's hold time runs out."""
         calendar = await self._tenants.calendar(tenant_id)
-        replay = bool(request_id) and await self._store.find_by_request(tenant_id, request_id) is not None
-        if not replay:
-            # The calendar's own refusals (past, notice window) need no lock.
-            reason = domain.calendar_reason(day, today=calendar.today(self._clock()), policy=calendar.policy)
-            if reason is not None:
+        # The calendar's own refusals (past, notice window) need no lock. A replay of an earlier hold is
+        # answered with that hold whatever the calendar says now; it is looked up only when the calendar
+        # refuses (the locked path below finds replays itself), which saves every hold a transaction.
+        reason = domain.calendar_reason(day, today=calendar.today(self._clock()), policy=calendar.policy)
+        if reason is not None:
+            replay = bool(request_id) and await self._store.find_by_request(tenant_id, request_id) is not None
+            if not replay:
                 CONFLICTS.labels(reason.value).inc()
                 HOLDS.labels("refused").inc()
                 raise domain.date_unavailable(day, reason)
@@ -125,9 +127,18 @@ class Bookings:
             tenant_id, booking_id, actor="payments", reason=reason or "checkout expired or abandoned"
         )
 
-    async def cancel(self, tenant_id: str, booking_id: str, *, actor: str, reason: str) -> Booking:
-        """Cancels a confirmed booking, freeing its date and telling the couple."""
+    async def cancel(
+        self, tenant_id: str, booking_id: str, *, actor: str, reason: str, validate_only: bool = False
+    ) -> Booking:
+        """Cancels a confirmed booking, freeing its date and telling the couple. With `validate_only`,
+        only raises what cancelling would raise (a closed window, a booking that is not confirmed)."""
         calendar = await self._tenants.calendar(tenant_id)
+        if validate_only:
+            booking = await self._store.get(tenant_id, booking_id)
+            domain.check_cancel(
+                booking, actor=actor, today=calendar.today(self._clock()), policy=calendar.policy
+            )
+            return booking
         return await self._store.cancel(
             tenant_id,
             booking_id,

@@ -33,6 +33,8 @@ from services.payments.metrics import REFUNDED_CENTS
 from services.payments.store import Payment, PaymentsStore, RefundRequest
 from services.payments.stripe_adapter import MoneyBack, PaymentProviderError, StripeAdapter
 
+# The actor of a couple's own cancellation (booking checks the tenant's window for it).
+COUPLE = "couple"
 _CANCELLABLE = (booking_pb.BOOKING_STATUS_CONFIRMED, booking_pb.BOOKING_STATUS_CANCELLED)
 
 
@@ -76,6 +78,8 @@ class Refunds:
                 f"a {booking_pb.BookingStatus.Name(booking.status).removeprefix('BOOKING_STATUS_').lower()} "
                 "booking cannot be cancelled"
             )
+        if actor == COUPLE:
+            await self._check_couple_may_cancel(tenant_id, booking_id, booking, choice, request_id)
         if choice.kind is RefundKind.NONE:
             cancelled = await self._cancel(tenant_id, booking_id, reason, actor)
             totals = await self._totals(tenant_id, booking_id)
@@ -218,6 +222,31 @@ class Refunds:
                 )
         REFUNDED_CENTS.inc(refund.amount_cents)
         return totals
+
+    async def _check_couple_may_cancel(
+        self,
+        tenant_id: str,
+        booking_id: str,
+        booking: booking_pb.Booking,
+        choice: RefundChoice,
+        request_id: str,
+    ) -> None:
+        """A couple cancels their own booking for a full refund, and only inside the tenant's window.
+        The window is checked before the money moves (booking answers CANCELLATION_WINDOW_CLOSED). A
+        cancelled booking is the couple's only to resume their own cancellation (its request id is
+        known): never a refund of a booking the tenant cancelled."""
+        if choice.kind is not RefundKind.FULL:
+            raise ValidationError.of("refund", "a couple's own cancellation is refunded in full")
+        if booking.status == booking_pb.BOOKING_STATUS_CANCELLED:
+            async with self._store.tenant(tenant_id) as tx:
+                if await tx.refund_request(request_id) is None:
+                    raise PreconditionFailed("this booking is already cancelled")
+            return
+        await self._peers.booking.CancelBooking(
+            booking_pb.CancelBookingRequest(
+                tenant_id=tenant_id, booking_id=booking_id, actor=COUPLE, validate_only=True
+            )
+        )
 
     async def _cancel(self, tenant_id: str, booking_id: str, reason: str, actor: str) -> str:
         booking = (

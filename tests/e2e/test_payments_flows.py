@@ -693,3 +693,101 @@ def test_event_lists_are_bounded_and_paged(http: httpx.Client, sandbox: Sandbox,
             400,
             "VALIDATION_ERROR",
         )
+
+
+# --- the couple's own cancellation ---------------------------------------------------------------
+
+
+def _couple_link(stack: Stack, couple: str) -> str:
+    """The path and query of the manage link in the couple's confirmation email."""
+    link = re.search(r"(http\S+/v1/bookings/\S+)", text_of(mail_to(stack, couple, "confirmed")))
+    assert link is not None
+    parts = urlsplit(link.group(1))
+    return f"{parts.path}/cancel?{parts.query}"
+
+
+def test_a_couple_cannot_cancel_once_the_window_has_closed_and_no_money_moves(
+    http: httpx.Client, stack: Stack, sandbox: Sandbox, shop: Shop
+) -> None:
+    # Couples of this tenant may cancel up to a year before the event: every date here is too late.
+    policy = http.patch(
+        "/v1/tenant-admin/settings",
+        json={"policy": {"coupleCancelDays": 365}},
+        headers=shop.tenant.admin_headers(),
+    )
+    assert policy.status_code == 200, policy.text
+    couple = f"late-{uuid.uuid4().hex[:8]}@example.com"
+    answer = started(http, shop, a_free_day(), email_address=couple)
+    sandbox.pay(answer["checkoutUrl"])
+    status_becomes(http, shop, answer["bookingId"], "CONFIRMED")
+    closed = http.post(_couple_link(stack, couple), json={"reason": "Changed our minds"})
+    assert error_of(closed)[:2] == (409, "CANCELLATION_WINDOW_CLOSED")
+    assert booking_of(http, shop, answer["bookingId"])["status"] == "CONFIRMED"
+    assert ledger(http, sandbox, shop, answer["bookingId"])["totals"]["refundedCents"] == 0
+
+
+def test_a_couple_cancels_with_their_link_inside_the_window_and_is_refunded_in_full_once(
+    http: httpx.Client, stack: Stack, sandbox: Sandbox, make_tenant: MakeTenant
+) -> None:
+    # The default policy lets couples cancel up to 14 days before the event; this one is months away.
+    shop = make_shop(stack, make_tenant, percent=10)
+    connect(http, sandbox, shop)
+    couple = f"self-{uuid.uuid4().hex[:8]}@example.com"
+    day = a_free_day()
+    answer = started(http, shop, day, email_address=couple)
+    sandbox.pay(answer["checkoutUrl"])
+    status_becomes(http, shop, answer["bookingId"], "CONFIRMED")
+    cancel = _couple_link(stack, couple)
+
+    # A link with its signature altered, or another booking's id, opens nothing.
+    tampered = cancel[:-3] + ("BBB" if cancel.endswith("AAA") else "AAA")
+    assert error_of(http.post(tampered))[:2] == (404, "NOT_FOUND")
+    other = cancel.replace(answer["bookingId"], "bk_" + "a" * 26)
+    assert error_of(http.post(other))[:2] == (404, "NOT_FOUND")
+    assert booking_of(http, shop, answer["bookingId"])["status"] == "CONFIRMED"
+
+    # Two clicks at once: one cancellation, one refund.
+    with ThreadPoolExecutor(2) as pool:
+        clicks = list(pool.map(lambda _: http.post(cancel, json={"reason": "Changed our minds"}), range(2)))
+    for click in clicks:
+        assert click.status_code == 200, click.text
+        assert click.json()["status"] == "CANCELLED"
+        assert click.json()["refund"]["totalRefundedCents"] == 10_000
+    totals = ledger(http, sandbox, shop, answer["bookingId"])["totals"]
+    assert (totals["refundedCents"], totals["feeRefundedCents"], totals["netToTenantCents"]) == (
+        10_000,
+        1_000,
+        0,
+    )
+    refunds = [
+        e for e in ledger(http, sandbox, shop, answer["bookingId"])["entries"] if e["kind"] == "refund"
+    ]
+    assert len(refunds) == 1
+    history = booking_of(http, shop, answer["bookingId"])["history"]
+    cancelled = [
+        (h["actor"], h["reason"]) for h in history if h["from"] == "CONFIRMED" and h["to"] == "CANCELLED"
+    ]
+    assert cancelled == [("couple", "Changed our minds")]
+    assert http.get("/v1/availability", params={"date": day}, headers=shop.tenant.public_headers()).json()[
+        "available"
+    ]
+    mail_to(stack, couple, "cancelled")
+
+
+def test_a_couple_cannot_cancel_a_booking_the_tenant_cancelled_to_get_a_refund(
+    http: httpx.Client, stack: Stack, sandbox: Sandbox, shop: Shop
+) -> None:
+    couple = f"tenant-cancelled-{uuid.uuid4().hex[:8]}@example.com"
+    answer = started(http, shop, a_free_day(), email_address=couple)
+    sandbox.pay(answer["checkoutUrl"])
+    status_becomes(http, shop, answer["bookingId"], "CONFIRMED")
+    cancel = _couple_link(stack, couple)
+    by_tenant = http.post(
+        f"/v1/tenant-admin/bookings/{answer['bookingId']}/cancel",
+        json={"refund": "none"},
+        headers=shop.tenant.admin_headers(),
+    )
+    assert by_tenant.status_code == 200, by_tenant.text
+    refused = http.post(cancel)
+    assert error_of(refused)[:2] == (409, "FAILED_PRECONDITION")
+    assert ledger(http, sandbox, shop, answer["bookingId"])["totals"]["refundedCents"] == 0
