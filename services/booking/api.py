@@ -12,6 +12,7 @@ from mais.booking.v1 import booking_service_pb2 as pb
 from mais.booking.v1 import booking_service_pb2_grpc as pb_grpc
 from mais.catalog.v1 import catalog_service_pb2 as catalog_pb
 
+from mais_runtime import paging
 from mais_runtime.errors import NotFound, ValidationError
 from services.booking import domain
 from services.booking.domain import Booking, CoupleDetails, DateAvailability, Quote, Reason, Status
@@ -197,7 +198,7 @@ class BookingServicer(pb_grpc.BookingServiceServicer):
         page, token = await self._bookings.list_bookings(
             request.tenant_id,
             filters=filters,
-            limit=domain.page_size(request.page_size),
+            limit=paging.page_size(request.page_size),
             cursor=request.page_token,
         )
         return pb.ListBookingsResponse(bookings=[_booking(b) for b in page], next_page_token=token)
@@ -220,7 +221,7 @@ class BookingServicer(pb_grpc.BookingServiceServicer):
             request.tenant_id,
             first=first,
             last=last,
-            limit=domain.page_size(request.page_size),
+            limit=paging.page_size(request.page_size),
             cursor=request.page_token,
         )
         return pb.ListBlackoutsResponse(blackouts=[_blackout(b) for b in page], next_page_token=token)

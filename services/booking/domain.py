@@ -5,9 +5,6 @@ No I/O here. The store runs these rules inside its transactions; the servicer on
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import re
 import secrets
 from collections.abc import Mapping
@@ -23,8 +20,6 @@ MAX_RANGE_DAYS = 366
 DEFAULT_HOLD_MINUTES = 30
 MAX_HOLD_MINUTES = 24 * 60
 DEFAULT_REMINDER_DAYS = 7
-DEFAULT_PAGE_SIZE = 50
-MAX_PAGE_SIZE = 100
 # Reminders go out at this local hour of the tenant's day, not at midnight.
 REMINDER_LOCAL_HOUR = 9
 
@@ -276,34 +271,6 @@ def parse_actor(actor: str) -> str:
             "actor", "must be couple, system, payments, tenant_admin:<id> or platform_admin:<id>"
         )
     return actor
-
-
-def page_size(requested: int) -> int:
-    """A list's page size: 1-100, default 50."""
-    if requested == 0:
-        return DEFAULT_PAGE_SIZE
-    if requested < 0 or requested > MAX_PAGE_SIZE:
-        raise ValidationError.of("limit", f"must be between 1 and {MAX_PAGE_SIZE}")
-    return requested
-
-
-def encode_cursor(*parts: str) -> str:
-    """An opaque page token for keyset pagination."""
-    return base64.urlsafe_b64encode(json.dumps(list(parts)).encode()).decode().rstrip("=")
-
-
-def decode_cursor(token: str, arity: int) -> list[str] | None:
-    """The parts of a page token made by encode_cursor; None for no token; ValidationError if forged."""
-    if not token:
-        return None
-    try:
-        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-        parts = json.loads(raw)
-    except (binascii.Error, ValueError):
-        raise ValidationError.of("cursor", "is not a valid cursor") from None
-    if not isinstance(parts, list) or len(parts) != arity or not all(isinstance(p, str) for p in parts):
-        raise ValidationError.of("cursor", "is not a valid cursor")
-    return [str(p) for p in parts]
 
 
 # --- identities ------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Protocol
 
+from mais_runtime import paging
 from mais_runtime.errors import DomainError, NotFound
 from mais_runtime.mail import Mail
 from services.booking import domain, emails, links
@@ -197,9 +198,9 @@ class Bookings:
     ) -> tuple[list[Booking], str]:
         """A page of the tenant's bookings and the next page's token ("" at the end)."""
         page, after = await self._store.list_bookings(
-            tenant_id, filters=filters, limit=limit, cursor=domain.decode_cursor(cursor, 2)
+            tenant_id, filters=filters, limit=limit, cursor=paging.decode_cursor(cursor, 2)
         )
-        return page, domain.encode_cursor(*after) if after else ""
+        return page, paging.encode_cursor(*after) if after else ""
 
     async def count_package_bookings(self, tenant_id: str, package_id: str) -> int:
         """Live bookings sold with a package."""
@@ -219,9 +220,9 @@ class Bookings:
     ) -> tuple[list[Blackout], str]:
         """A page of the tenant's blackout dates."""
         page, after = await self._store.list_blackouts(
-            tenant_id, first=first, last=last, limit=limit, cursor=domain.decode_cursor(cursor, 2)
+            tenant_id, first=first, last=last, limit=limit, cursor=paging.decode_cursor(cursor, 2)
         )
-        return page, domain.encode_cursor(*after) if after else ""
+        return page, paging.encode_cursor(*after) if after else ""
 
     async def create_blackout(self, tenant_id: str, day: date, reason: str) -> Blackout:
         """Blacks out a date that nobody holds or booked."""

@@ -6,8 +6,6 @@ Field names in errors are the ones clients send (camelCase), so the gateway can 
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import json
 import re
@@ -18,6 +16,8 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from mais_runtime.errors import Conflict, DomainError, FieldViolation, GrpcCode, NotFound, ValidationError
+from mais_runtime.paging import decode_parts, invalid_cursor
+from mais_runtime.paging import encode_cursor as encode_parts
 
 PRICE_MAX_CENTS = 99_999_999
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}[a-z0-9]$")
@@ -33,8 +33,6 @@ MAX_GUESTS_LIMIT = 100_000
 MAX_OFFERED_PACKAGES = 100
 MAX_ADD_ONS_PER_PACKAGE = 100
 MAX_QUOTE_ADD_ONS = 20
-PAGE_SIZE_DEFAULT = 50
-PAGE_SIZE_MAX = 100
 CURRENCY = re.compile(r"^[a-z]{3}$")
 
 
@@ -351,15 +349,6 @@ class InUse(Conflict):
 # --- paging ----------------------------------------------------------------------------------
 
 
-def page_size(asked: int) -> int:
-    """A list's page size: default 50, 1-100."""
-    if asked == 0:
-        return PAGE_SIZE_DEFAULT
-    if not 1 <= asked <= PAGE_SIZE_MAX:
-        raise ValidationError.of("limit", f"must be between 1 and {PAGE_SIZE_MAX}")
-    return asked
-
-
 @dataclass(frozen=True)
 class Position:
     """Where a page starts in (sort order, slug) order; slugs are unique per tenant and kind."""
@@ -370,29 +359,16 @@ class Position:
 
 def encode_cursor(position: Position) -> str:
     """An opaque page token."""
-    raw = json.dumps([position.sort_order, position.slug]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return encode_parts(position.sort_order, position.slug)
 
 
 def decode_cursor(token: str) -> Position | None:
     """The position of a page token made by encode_cursor; None for no token; ValidationError if forged."""
-    if not token:
+    parts = decode_parts(token, 2)
+    if parts is None:
         return None
-    bad = ValidationError.of("cursor", "is not a valid cursor")
-    if len(token) > 400:
-        raise bad
-    try:
-        parts = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
-    except (binascii.Error, ValueError):
-        raise bad from None
-    if (
-        not isinstance(parts, list)
-        or len(parts) != 2
-        or type(parts[0]) is not int
-        or not isinstance(parts[1], str)
-        or abs(parts[0]) > SORT_ORDER_LIMIT
-    ):
-        raise bad
+    if type(parts[0]) is not int or not isinstance(parts[1], str) or abs(parts[0]) > SORT_ORDER_LIMIT:
+        raise invalid_cursor()
     return Position(parts[0], parts[1])
 
 

@@ -7,8 +7,9 @@ from collections.abc import Awaitable, Callable, Hashable
 from typing import Any, TypeVar, cast
 
 from mais_runtime.errors import NotFound
+from mais_runtime.paging import page_size
 from services.catalog.cache import PublicCache
-from services.catalog.domain import SLUG, Package, decode_cursor, encode_cursor, page_size
+from services.catalog.domain import SLUG, Package, decode_cursor, encode_cursor
 from services.catalog.metrics import CACHE_READS, DATABASE_READS
 from services.catalog.store import CatalogStore
 

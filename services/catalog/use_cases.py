@@ -13,6 +13,7 @@ from typing import Protocol, TypeVar
 
 from mais_runtime.db import with_retries
 from mais_runtime.errors import ValidationError
+from mais_runtime.paging import page_size
 from services.catalog.domain import (
     AddOn,
     AddOnDraft,
@@ -30,7 +31,6 @@ from services.catalog.domain import (
     check_version,
     decode_cursor,
     encode_cursor,
-    page_size,
     parse_id,
     price_quote,
     unknown_packages,

@@ -8,8 +8,6 @@ back with a refund rounds DOWN (the platform keeps the rounding).
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import json
 import re
@@ -32,8 +30,6 @@ SESSION_MIN_LIFETIME = timedelta(minutes=30)
 SESSION_MAX_LIFETIME = timedelta(hours=24)
 SESSION_MARGIN = timedelta(minutes=1)
 
-DEFAULT_PAGE_SIZE = 50
-MAX_PAGE_SIZE = 100
 
 MAX_ADD_ONS = 20
 MAX_NAME = 200
@@ -588,31 +584,3 @@ def failure_code(error: BaseException) -> str:
 
 
 # --- lists -----------------------------------------------------------------------------------
-
-
-def page_size(requested: int) -> int:
-    """A list's page size: 1-100, 50 when not given."""
-    if requested == 0:
-        return DEFAULT_PAGE_SIZE
-    if not 1 <= requested <= MAX_PAGE_SIZE:
-        raise ValidationError.of("limit", f"must be between 1 and {MAX_PAGE_SIZE}")
-    return requested
-
-
-def encode_cursor(*parts: str) -> str:
-    """An opaque page token."""
-    return base64.urlsafe_b64encode(json.dumps(list(parts)).encode()).decode().rstrip("=")
-
-
-def decode_cursor(token: str, arity: int) -> list[str] | None:
-    """The parts of a page token (None for no token); VALIDATION_ERROR when it is not one of ours."""
-    if not token:
-        return None
-    try:
-        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-        parts = json.loads(raw)
-    except (binascii.Error, ValueError, UnicodeDecodeError):
-        raise ValidationError.of("cursor", "is not a valid cursor") from None
-    if not isinstance(parts, list) or len(parts) != arity or not all(isinstance(p, str) for p in parts):
-        raise ValidationError.of("cursor", "is not a valid cursor")
-    return parts

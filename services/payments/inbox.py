@@ -26,6 +26,8 @@ from sqlalchemy.exc import DBAPIError
 
 from mais_runtime.db import sqlstate
 from mais_runtime.errors import DomainError, GrpcCode, NotFound, PreconditionFailed, ValidationError
+from mais_runtime.paging import decode_cursor, encode_cursor
+from mais_runtime.paging import page_size as page_size_of
 from mais_runtime.rpc_errors import from_rpc_error
 from services.payments.clients import Peers
 from services.payments.domain import (
@@ -35,12 +37,9 @@ from services.payments.domain import (
     EventStatus,
     StripeEvent,
     connect_state,
-    decode_cursor,
-    encode_cursor,
     failure_code,
     hold_lost_refund_key,
 )
-from services.payments.domain import page_size as page_size_of
 from services.payments.metrics import HOLDS_LOST, WEBHOOK_ATTEMPTS
 from services.payments.store import InboxEvent, Payment, PaymentsStore, PaymentsTx
 from services.payments.stripe_adapter import PaymentFacts, StripeAdapter

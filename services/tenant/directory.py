@@ -8,6 +8,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
+from mais_runtime import paging
 from mais_runtime.db import Database
 from mais_runtime.errors import DomainError, Forbidden, GrpcCode, NotFound, ValidationError
 from services.tenant import domain, store
@@ -117,7 +118,7 @@ class TenantDirectory:
 
     async def list_tenants(self, page_size: int, page_token: str) -> tuple[list[Tenant], str]:
         """One page of tenants by slug, and the token of the next page ("" at the end)."""
-        size = domain.page_size(page_size)
+        size = paging.page_size(page_size)
         after = _decode_cursor(page_token)
         async with self._db.platform_transaction() as conn:
             tenants = await store.list_tenants(conn, after, size + 1)

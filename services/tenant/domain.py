@@ -51,8 +51,6 @@ MAX_ALLOWED_ORIGINS = 20
 MAX_SECRET_BYTES = 8192
 PASSWORD_MIN = 10
 PASSWORD_MAX = 256
-PAGE_SIZE_DEFAULT = 50
-PAGE_SIZE_MAX = 100
 
 
 class Role(Enum):
@@ -291,15 +289,6 @@ def apply_update(current: Tenant, change: Tenant, mask: list[str], role: Role) -
         else:
             updated = replace(updated, **{top: getattr(change, top)})
     return check_tenant(updated)
-
-
-def page_size(asked: int) -> int:
-    """A list's page size: default 50, 1-100."""
-    if asked == 0:
-        return PAGE_SIZE_DEFAULT
-    if not 1 <= asked <= PAGE_SIZE_MAX:
-        raise ValidationError.of("limit", f"must be between 1 and {PAGE_SIZE_MAX}")
-    return asked
 
 
 # --- keys ------------------------------------------------------------------------------------

@@ -118,9 +118,14 @@ def client_from_new_address(stack: Stack) -> httpx.Client:
 def platform_token(stack: Stack) -> str:
     """A bearer token of the platform admin the stack bootstraps from MAIS_ADMIN_EMAIL/PASSWORD."""
     with httpx.Client(base_url=stack.url, timeout=10.0) as client:
-        answer = client.post(
-            "/v1/auth/login", json={"email": PLATFORM_ADMIN_EMAIL, "password": PLATFORM_ADMIN_PASSWORD}
-        )
+        for _ in range(3):
+            answer = client.post(
+                "/v1/auth/login", json={"email": PLATFORM_ADMIN_EMAIL, "password": PLATFORM_ADMIN_PASSWORD}
+            )
+            # 503 is "try again" (a busy machine can miss the sign-in's deadline); nothing else is.
+            if answer.status_code != 503:
+                break
+            time.sleep(1.0)
     assert answer.status_code == 200, answer.text
     return str(answer.json()["token"])
 

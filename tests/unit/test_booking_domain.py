@@ -1,5 +1,5 @@
 """Booking rules as plain Python: availability, policy defaults, the confirmation decision, the couple's
-cancellation window, validation and cursors."""
+cancellation window and validation."""
 
 from __future__ import annotations
 
@@ -210,23 +210,6 @@ def test_ranges_are_at_most_366_days_and_in_order() -> None:
         domain.parse_range("2030-01-01", "2031-01-02")
     with pytest.raises(ValidationError):
         domain.parse_range("2030-01-02", "2030-01-01")
-
-
-def test_page_sizes_are_bounded() -> None:
-    assert domain.page_size(0) == 50
-    assert domain.page_size(100) == 100
-    for bad in (-1, 101):
-        with pytest.raises(ValidationError):
-            domain.page_size(bad)
-
-
-def test_cursors_round_trip_and_forged_ones_are_refused() -> None:
-    token = domain.encode_cursor("2030-01-01", "bk_x")
-    assert domain.decode_cursor(token, 2) == ["2030-01-01", "bk_x"]
-    assert domain.decode_cursor("", 2) is None
-    for forged in ("%%%", domain.encode_cursor("only-one"), "eyJhIjogMX0"):
-        with pytest.raises(ValidationError):
-            domain.decode_cursor(forged, 2)
 
 
 def test_booking_ids_are_random_and_unguessable() -> None:

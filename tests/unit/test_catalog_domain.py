@@ -26,7 +26,6 @@ from services.catalog.domain import (
     check_version,
     decode_cursor,
     encode_cursor,
-    page_size,
     parse_id,
     price_quote,
 )
@@ -188,17 +187,6 @@ def test_a_page_token_round_trips_and_a_forged_one_is_refused() -> None:
         with pytest.raises(ValidationError) as caught:
             decode_cursor(forged)
         assert fields_of(caught.value) == ["cursor"]
-
-
-@pytest.mark.parametrize(("asked", "size"), [(0, 50), (1, 1), (100, 100)])
-def test_page_sizes_default_to_50_and_stay_within_1_to_100(asked: int, size: int) -> None:
-    assert page_size(asked) == size
-
-
-@pytest.mark.parametrize("asked", [-1, 101])
-def test_page_sizes_outside_1_to_100_are_refused(asked: int) -> None:
-    with pytest.raises(ValidationError):
-        page_size(asked)
 
 
 # --- quotes --------------------------------------------------------------------------------------

@@ -24,12 +24,9 @@ from services.payments.domain import (
     check_replay,
     commission_cents,
     connect_state,
-    decode_cursor,
-    encode_cursor,
     failure_code,
     fee_refund_cents,
     hold_request_id,
-    page_size,
     plan_refund,
     refund_amount,
     session_expires_at,
@@ -435,24 +432,3 @@ def test_a_failure_code_keeps_the_error_class_and_code_but_never_the_message() -
     assert "@" not in failure_code(ValueError("ana@example.com"))
     assert failure_code(ValueError("ana@example.com")) == "ValueError"
     assert len(failure_code(PeerError("x", "R" * 500))) <= 120
-
-
-# --- lists -----------------------------------------------------------------------------------
-
-
-def test_page_sizes_default_to_50_and_stay_within_1_to_100() -> None:
-    assert page_size(0) == 50
-    assert page_size(100) == 100
-    for bad in (-1, 101):
-        with pytest.raises(ValidationError) as error:
-            page_size(bad)
-        assert error.value.fields[0].field == "limit"
-
-
-def test_cursors_round_trip_and_foreign_ones_are_refused() -> None:
-    token = encode_cursor("2030-01-01T00:00:00+00:00", "id-1")
-    assert decode_cursor(token, 2) == ["2030-01-01T00:00:00+00:00", "id-1"]
-    assert decode_cursor("", 2) is None
-    for bad in ("!!!", encode_cursor("only-one"), "e30"):
-        with pytest.raises(ValidationError):
-            decode_cursor(bad, 2)

@@ -154,14 +154,6 @@ def test_generated_passwords_meet_the_rules() -> None:
         domain.check_password(domain.generate_password())
 
 
-def test_page_size_defaults_to_50_and_is_bounded() -> None:
-    assert domain.page_size(0) == 50
-    assert domain.page_size(100) == 100
-    for bad in (-1, 101):
-        with pytest.raises(ValidationError):
-            domain.page_size(bad)
-
-
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 
 
