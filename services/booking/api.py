@@ -212,6 +212,12 @@ class BookingServicer(pb_grpc.BookingServiceServicer):
             count=await self._bookings.count_package_bookings(request.tenant_id, package_id)
         )
 
+    async def CountAllBookings(
+        self, request: pb.CountAllBookingsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.CountAllBookingsResponse:
+        """Every tenant's bookings by state (platform admin)."""
+        return pb.CountAllBookingsResponse(**await self._bookings.count_all())
+
     async def ListBlackouts(
         self, request: pb.ListBlackoutsRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListBlackoutsResponse:

@@ -481,6 +481,30 @@ class BookingStore:
             )
         return int(value or 0)
 
+    async def count_all(self) -> dict[str, int]:
+        """Every tenant's bookings: live holds, confirmed, upcoming confirmed, released, cancelled
+        (platform scope)."""
+        async with self._db.platform_transaction() as conn:
+            row = (
+                (
+                    await conn.execute(
+                        text(
+                            "SELECT count(*) FILTER (WHERE status = 'HELD'"
+                            " AND hold_expires_at > clock_timestamp()) AS live_holds,"
+                            " count(*) FILTER (WHERE status = 'CONFIRMED') AS confirmed,"
+                            " count(*) FILTER (WHERE status = 'CONFIRMED'"
+                            " AND event_date >= (now() AT TIME ZONE 'UTC')::date) AS upcoming,"
+                            " count(*) FILTER (WHERE status = 'RELEASED') AS released,"
+                            " count(*) FILTER (WHERE status = 'CANCELLED') AS cancelled"
+                            " FROM bookings"
+                        )
+                    )
+                )
+                .mappings()
+                .one()
+            )
+        return {name: int(value) for name, value in row.items()}
+
     # --- blackouts ---------------------------------------------------------------------------
 
     async def list_blackouts(

@@ -206,6 +206,10 @@ class Bookings:
         """Live bookings sold with a package."""
         return await self._store.count_package_bookings(tenant_id, package_id)
 
+    async def count_all(self) -> dict[str, int]:
+        """Every tenant's bookings by state (the platform admin's stats)."""
+        return await self._store.count_all()
+
     def manage_url(self, booking: Booking) -> str:
         """The couple's private link to their booking."""
         token = links.sign_token(

@@ -186,6 +186,25 @@ class PaymentsServicer(pb_grpc.PaymentsServiceServicer):
         )
         return pb.ListEventsResponse(events=[_event(r) for r in rows], next_page_token=token)
 
+    async def GetPlatformTotals(
+        self, request: pb.GetPlatformTotalsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetPlatformTotalsResponse:
+        """Every tenant's ledger summed per currency (platform admin)."""
+        totals, failed = await self._ledger.platform_totals()
+        return pb.GetPlatformTotalsResponse(
+            totals=[
+                pb.CurrencyTotals(
+                    currency=currency,
+                    charged_cents=t.charged,
+                    refunded_cents=t.refunded,
+                    fee_cents=t.fee,
+                    fee_refunded_cents=t.fee_refunded,
+                )
+                for currency, t in totals
+            ],
+            failed_events=failed,
+        )
+
     async def ReplayEvent(
         self, request: pb.ReplayEventRequest, context: grpc.aio.ServicerContext
     ) -> pb.ReplayEventResponse:

@@ -217,6 +217,23 @@ class PaymentsTx:
         )
         return None
 
+    async def platform_totals(self) -> tuple[list[tuple[str, dict[str, int]]], int]:
+        """Every tenant's ledger summed per currency and kind, and the count of FAILED events
+        (platform scope)."""
+        rows = (
+            await self.conn.execute(
+                text(
+                    "SELECT currency, kind, sum(amount_cents) AS total FROM ledger_entries"
+                    " GROUP BY currency, kind ORDER BY currency"
+                )
+            )
+        ).all()
+        per_currency: dict[str, dict[str, int]] = {}
+        for row in rows:
+            per_currency.setdefault(row.currency, {})[row.kind] = int(row.total)
+        failed = await self.conn.scalar(text("SELECT count(*) FROM stripe_events WHERE status = 'FAILED'"))
+        return list(per_currency.items()), int(failed or 0)
+
     async def lock_idempotency_key(self, tenant_id: str, key: str) -> None:
         """Serialises checkouts with one Idempotency-Key until this transaction ends."""
         await self.wait_for_peers()

@@ -201,6 +201,13 @@ class TenantServicer(pb_grpc.TenantServiceServicer):
         tenants, next_token = await self._directory.list_tenants(request.page_size, request.page_token)
         return pb.ListTenantsResponse(tenants=[tenant_to_pb(t) for t in tenants], next_page_token=next_token)
 
+    async def CountTenants(
+        self, request: pb.CountTenantsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.CountTenantsResponse:
+        """How many tenants, active ones and ones onboarded on Connect."""
+        total, active, onboarded = await self._directory.count()
+        return pb.CountTenantsResponse(total=total, active=active, connect_onboarded=onboarded)
+
     async def ResolvePublicKey(
         self, request: pb.ResolvePublicKeyRequest, context: grpc.aio.ServicerContext
     ) -> pb.ResolvePublicKeyResponse:

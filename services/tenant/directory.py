@@ -126,6 +126,11 @@ class TenantDirectory:
         tenants = tenants[:size]
         return tenants, _encode_cursor(tenants[-1].slug) if more else ""
 
+    async def count(self) -> tuple[int, int, int]:
+        """(all, active, onboarded on Connect) tenants."""
+        async with self._db.platform_transaction() as conn:
+            return await store.count_tenants(conn)
+
     async def update(
         self, tenant_id: str, change: Tenant, mask: list[str], role: Role, expected_version: int
     ) -> Tenant:

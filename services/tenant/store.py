@@ -173,6 +173,19 @@ async def list_tenants(conn: AsyncConnection, after_slug: str, limit: int) -> li
     return [_tenant(row) for row in rows]
 
 
+async def count_tenants(conn: AsyncConnection) -> tuple[int, int, int]:
+    """(all, active, onboarded on Connect) tenants (platform scope)."""
+    row = (
+        await conn.execute(
+            text(
+                "SELECT count(*) AS total, count(*) FILTER (WHERE active) AS active,"
+                " count(*) FILTER (WHERE connect_state = 'onboarded') AS onboarded FROM tenants"
+            )
+        )
+    ).one()
+    return int(row.total), int(row.active), int(row.onboarded)
+
+
 async def set_stripe_account(
     conn: AsyncConnection, tenant_id: str, account_id: str | None, state: ConnectState
 ) -> Tenant | None:

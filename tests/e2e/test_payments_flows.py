@@ -791,3 +791,49 @@ def test_a_couple_cannot_cancel_a_booking_the_tenant_cancelled_to_get_a_refund(
     refused = http.post(cancel)
     assert error_of(refused)[:2] == (409, "FAILED_PRECONDITION")
     assert ledger(http, sandbox, shop, answer["bookingId"])["totals"]["refundedCents"] == 0
+
+
+# --- the platform admin's totals -----------------------------------------------------------------
+
+
+def _stats(http: httpx.Client, platform_token: str) -> dict[str, Any]:
+    answer = http.get("/v1/admin/stats", headers={"Authorization": f"Bearer {platform_token}"})
+    assert answer.status_code == 200, answer.text
+    return dict(answer.json())
+
+
+def _usd(stats: dict[str, Any]) -> dict[str, int]:
+    found = [m for m in stats["money"] if m["currency"] == "usd"]
+    return found[0] if found else dict.fromkeys(("chargedCents", "refundedCents", "platformFeeCents"), 0)
+
+
+def test_platform_stats_count_tenants_bookings_and_money_across_tenants_for_platform_admins_only(
+    http: httpx.Client, stack: Stack, sandbox: Sandbox, make_tenant: MakeTenant, platform_token: str
+) -> None:
+    before = _stats(http, platform_token)
+    shop = make_shop(stack, make_tenant, percent=10)
+    connect(http, sandbox, shop)
+    paid = started(http, shop, a_free_day())
+    held = started(http, shop, a_free_day())
+    sandbox.pay(paid["checkoutUrl"])
+    status_becomes(http, shop, paid["bookingId"], "CONFIRMED")
+    ledger(http, sandbox, shop, paid["bookingId"])
+    after = _stats(http, platform_token)
+
+    assert after["tenants"]["total"] == before["tenants"]["total"] + 1
+    assert after["tenants"]["active"] == before["tenants"]["active"] + 1
+    assert after["tenants"]["connectOnboarded"] == before["tenants"]["connectOnboarded"] + 1
+    assert after["bookings"]["confirmed"] == before["bookings"]["confirmed"] + 1
+    assert after["bookings"]["upcoming"] == before["bookings"]["upcoming"] + 1
+    # Other tests' holds may be released meanwhile (their sessions expire); this one is live.
+    assert after["bookings"]["liveHolds"] >= 1
+    assert _usd(after)["chargedCents"] == _usd(before)["chargedCents"] + 10_000
+    assert _usd(after)["platformFeeCents"] == _usd(before)["platformFeeCents"] + 1_000
+    money = _usd(after)
+    assert money["netToTenantsCents"] == money["netPaidCents"] - money["platformFeeCents"]
+    assert held["status"] == "HELD"
+
+    # Nobody but a platform admin sees them.
+    as_tenant = http.get("/v1/admin/stats", headers=shop.tenant.admin_headers())
+    assert error_of(as_tenant)[:2] == (403, "FORBIDDEN")
+    assert error_of(http.get("/v1/admin/stats"))[0] == 401

@@ -1,0 +1,58 @@
+"""`GET /v1/admin/stats`: the platform admin's totals across every tenant, from each service that owns
+them (tenants from tenant, bookings from booking, money from payments' ledger), asked at once."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from mais.booking.v1 import booking_service_pb2 as booking_pb
+from mais.payments.v1 import payments_service_pb2 as payments_pb
+from mais.tenant.v1 import tenant_service_pb2 as tenant_pb
+
+from gateway.auth import AdminContext, platform_admin
+
+router = APIRouter(tags=["platform admin"])
+
+PlatformAdmin = Annotated[AdminContext, Depends(platform_admin)]
+
+
+@router.get("/v1/admin/stats", summary="Totals across every tenant")
+async def platform_stats(request: Request, admin: PlatformAdmin) -> dict[str, Any]:
+    """Tenants (active, onboarded on Connect), bookings by state, and money per currency: charged,
+    refunded, the platform's fees net of fee refunds, and what went to the tenants; plus the Stripe
+    events that failed and wait for a retry or a replay."""
+    clients = request.app.state.clients
+    tenants, bookings, money = await asyncio.gather(
+        clients.tenant.CountTenants(tenant_pb.CountTenantsRequest()),
+        clients.booking.CountAllBookings(booking_pb.CountAllBookingsRequest()),
+        clients.payments.GetPlatformTotals(payments_pb.GetPlatformTotalsRequest()),
+    )
+    return {
+        "tenants": {
+            "total": tenants.total,
+            "active": tenants.active,
+            "connectOnboarded": tenants.connect_onboarded,
+        },
+        "bookings": {
+            "liveHolds": bookings.live_holds,
+            "confirmed": bookings.confirmed,
+            "upcoming": bookings.upcoming,
+            "released": bookings.released,
+            "cancelled": bookings.cancelled,
+        },
+        "money": [
+            {
+                "currency": t.currency,
+                "chargedCents": t.charged_cents,
+                "refundedCents": t.refunded_cents,
+                "netPaidCents": t.charged_cents - t.refunded_cents,
+                "platformFeeCents": t.fee_cents - t.fee_refunded_cents,
+                "netToTenantsCents": (t.charged_cents - t.refunded_cents)
+                - (t.fee_cents - t.fee_refunded_cents),
+            }
+            for t in money.totals
+        ],
+        "failedStripeEvents": money.failed_events,
+    }
