@@ -21,7 +21,7 @@ from gateway.clients import ServiceClients
 from gateway.cors import CorsMiddleware
 from gateway.errors import ApiError, error_response, from_grpc, request_id
 from gateway.middleware import ObservabilityMiddleware
-from gateway.routes import booking, catalog, health, payments, stats, tenants
+from gateway.routes import booking, catalog, health, pages, payments, stats, tenants
 from gateway.settings import GatewaySettings
 from mais_runtime.channels import Channels
 from mais_runtime.errors import FieldViolation
@@ -57,7 +57,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         # add several more per request (routing, dependencies) at a real CPU cost.
         telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
     )
-    for module in (health, tenants, catalog, booking, payments, stats):
+    for module in (health, tenants, catalog, booking, payments, stats, pages):
         app.include_router(module.router)
     _install_error_handlers(app)
     # Added first, so it runs inside the observability layer (its answers get the request id and

@@ -837,3 +837,17 @@ def test_platform_stats_count_tenants_bookings_and_money_across_tenants_for_plat
     as_tenant = http.get("/v1/admin/stats", headers=shop.tenant.admin_headers())
     assert error_of(as_tenant)[:2] == (403, "FORBIDDEN")
     assert error_of(http.get("/v1/admin/stats"))[0] == 401
+
+
+def test_after_paying_or_going_back_the_couple_lands_on_a_page_not_an_error(
+    http: httpx.Client, sandbox: Sandbox, shop: Shop
+) -> None:
+    answer = started(http, shop, a_free_day())
+    paid = sandbox.http.post(f"{answer['checkoutUrl']}/pay", headers={"Accept": "application/json"})
+    assert paid.status_code == 200, paid.text
+    for url in (paid.json()["redirect_url"], f"/checkout/cancelled?booking_id={answer['bookingId']}"):
+        page = http.get(url)
+        assert page.status_code == 200, (url, page.text)
+        assert page.headers["content-type"].startswith("text/html")
+        assert "default-src 'none'" in page.headers["content-security-policy"]
+        assert answer["bookingId"] not in page.text

@@ -31,3 +31,9 @@ def test_the_demo_is_ensured_once_and_its_printed_keys_and_credentials_work(
     assert signin.status_code == 200
     assert signin.json()["role"] == "tenant_admin"
     assert (stack.data_dir / "secrets" / "demo-tenant.json").stat().st_mode & 0o077 == 0
+    # The demo tenant sells something at once, once: a second run added no copies.
+    packages = http.get("/v1/packages", headers={"X-Tenant-Key": public_key.group(1)})
+    assert packages.status_code == 200, packages.text
+    items = packages.json()["items"]
+    assert [p["slug"] for p in items] == ["elopement", "full-day"]
+    assert all([a["slug"] for a in p["addOns"]] == ["flowers"] for p in items)

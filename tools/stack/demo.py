@@ -1,5 +1,5 @@
 """The demo data `make run` ensures and prints: a platform admin and a demo tenant (slug `demo`)
-with its admin and keys.
+with its admin, keys and a small catalog (two packages and an add-on), ready to book.
 
 The platform admin comes from MAIS_ADMIN_EMAIL / MAIS_ADMIN_PASSWORD when set (the stack's options
 carry them; `python -m tools.stack run` copies them from its environment), otherwise from a
@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import grpc
+from mais.catalog.v1 import catalog_service_pb2 as catalog_pb
+from mais.catalog.v1 import catalog_service_pb2_grpc as catalog_grpc
 from mais.tenant.v1 import tenant_service_pb2 as pb
 from mais.tenant.v1 import tenant_service_pb2_grpc as pb_grpc
 
@@ -75,6 +77,10 @@ def ensure_demo(stack: Stack) -> list[str]:
         if from_env:
             lines.append("                   (password from MAIS_ADMIN_PASSWORD)")
         lines += _ensure_demo_tenant(tenants, metadata, secrets_dir / "demo-tenant.json")
+    saved = _read(secrets_dir / "demo-tenant.json")
+    if saved is not None:
+        with grpc.insecure_channel(f"127.0.0.1:{stack.ports.catalog}") as channel:
+            _ensure_demo_catalog(catalog_grpc.CatalogServiceStub(channel), metadata, str(saved["tenant_id"]))
     lines += [
         f"  sign in:         POST {stack.url}/v1/auth/login",
         f"  public API:      {stack.url}/v1/packages  (header X-Tenant-Key)",
@@ -122,3 +128,54 @@ def _ensure_demo_tenant(
         f"  secret key:      {saved['secret_key']}",
         f"  tenant admin:    {saved['admin_email']} / {saved['admin_password']}",
     ]
+
+
+# What the demo tenant sells: enough to try a checkout at once.
+DEMO_PACKAGES = (
+    ("elopement", "Elopement", "Two hours, an officiant and a photographer for the two of you.", 180_000),
+    ("full-day", "Full day", "Ceremony and reception for up to 120 guests, from noon to midnight.", 650_000),
+)
+DEMO_ADD_ON = ("flowers", "Bouquet and boutonniere", 15_000)
+
+
+def _ensure_demo_catalog(
+    catalog: catalog_grpc.CatalogServiceStub, metadata: tuple[tuple[str, str], ...], tenant_id: str
+) -> None:
+    """Creates the demo catalog when the demo tenant sells nothing yet (so an admin's own changes
+    are never overwritten)."""
+    existing = catalog.ListPackages(
+        catalog_pb.ListPackagesRequest(tenant_id=tenant_id, page_size=1),
+        metadata=metadata,
+        timeout=RPC_TIMEOUT,
+    )
+    if existing.packages:
+        return
+    package_ids = []
+    for order, (slug, title, description, cents) in enumerate(DEMO_PACKAGES):
+        created = catalog.CreatePackage(
+            catalog_pb.CreatePackageRequest(
+                tenant_id=tenant_id,
+                package=catalog_pb.Package(
+                    slug=slug,
+                    title=title,
+                    description=description,
+                    price_cents=cents,
+                    active=True,
+                    sort_order=order,
+                ),
+            ),
+            metadata=metadata,
+            timeout=RPC_TIMEOUT,
+        )
+        package_ids.append(created.package.id)
+    slug, title, cents = DEMO_ADD_ON
+    catalog.CreateAddOn(
+        catalog_pb.CreateAddOnRequest(
+            tenant_id=tenant_id,
+            add_on=catalog_pb.AddOn(
+                slug=slug, title=title, price_cents=cents, active=True, package_ids=package_ids
+            ),
+        ),
+        metadata=metadata,
+        timeout=RPC_TIMEOUT,
+    )
