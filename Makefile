@@ -9,7 +9,7 @@ PROTOS := $(shell find protos -name '*.proto')
 INSTALLED := $(VENV)/.installed
 GENERATED := $(GEN)/.generated
 
-.PHONY: all run test test-unit test-integration test-e2e lint trace clean proto venv
+.PHONY: all run test test-unit test-integration test-e2e lint trace bench clean proto venv
 
 all: $(GENERATED)
 
@@ -51,6 +51,10 @@ lint: $(GENERATED)
 # Prints one request's span tree across services: make trace ID=<trace id>
 trace: $(GENERATED)
 	$(PY) -m tools.trace $(ID)
+
+# The platform's speed beside this machine's ceilings, in one bounded run (a few minutes, loopback only).
+bench: $(GENERATED)
+	$(PY) -m tools.bench
 
 clean:
 	rm -rf $(GEN) $(VENV)

@@ -20,13 +20,15 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 from pydantic.alias_generators import to_camel
 from starlette.responses import Response
 
-from gateway.auth import AdminContext, TenantContext, public_tenant, tenant_admin
+from gateway.auth import AdminContext, TenantContext, tenant_admin
 from gateway.errors import ApiError
+from gateway.key_lookups import public_tenant_once
 from mais_runtime.errors import FieldViolation
 
 router = APIRouter(tags=["catalog"])
 
-PublicTenant = Annotated[TenantContext, Depends(public_tenant)]
+# Public reads come in bursts per key: one tenant-service lookup per key at a time.
+PublicTenant = Annotated[TenantContext, Depends(public_tenant_once)]
 TenantAdmin = Annotated[AdminContext, Depends(tenant_admin)]
 # Ids and slugs are checked by the service (a malformed one names nothing: 404); the bound only keeps
 # absurd paths out.
@@ -307,27 +309,40 @@ def _add_on(body: AddOnBody | AddOnPatch, add_on_id: str = "") -> pb.AddOn:
 # --- public ----------------------------------------------------------------------------------
 
 
-@router.get("/v1/packages", summary="The business's packages with their add-ons and prices")
+# Public reads answer with bytes serialised once by orjson (FastAPI would otherwise validate and
+# re-encode the returned dict); `response_model` keeps the documented shape. They are not kept in the
+# gateway's micro-cache (gateway/read_cache.py): an admin's change must show on the very next read,
+# whichever gateway replica answers it, and only the catalog service's cache is invalidated on commit.
+
+
+@router.get(
+    "/v1/packages",
+    summary="The business's packages with their add-ons and prices",
+    response_model=dict[str, Any],
+)
 async def list_public_packages(
     request: Request, ctx: PublicTenant, limit: Limit = 50, cursor: Cursor = ""
-) -> dict[str, Any]:
+) -> Response:
     """Active packages in the business's order, `limit` at a time; pass `nextCursor` back as `cursor`."""
     answer = await request.app.state.clients.catalog.ListPublicPackages(
         pb.ListPublicPackagesRequest(tenant_id=ctx.tenant_id, page_size=limit, page_token=cursor)
     )
-    return {
+    body = {
         "items": [public_package_json(p) for p in answer.packages],
         "nextCursor": answer.next_page_token or None,
     }
+    return Response(orjson.dumps(body), media_type="application/json")
 
 
-@router.get("/v1/packages/{slug}", summary="One package with its add-ons and prices")
-async def get_public_package(request: Request, ctx: PublicTenant, slug: Slug) -> dict[str, Any]:
+@router.get(
+    "/v1/packages/{slug}", summary="One package with its add-ons and prices", response_model=dict[str, Any]
+)
+async def get_public_package(request: Request, ctx: PublicTenant, slug: Slug) -> Response:
     """404 NOT_FOUND for a package that is unknown or not on offer."""
     answer = await request.app.state.clients.catalog.GetPublicPackage(
         pb.GetPublicPackageRequest(tenant_id=ctx.tenant_id, slug=slug)
     )
-    return public_package_json(answer.package)
+    return Response(orjson.dumps(public_package_json(answer.package)), media_type="application/json")
 
 
 # --- tenant admin: segments ------------------------------------------------------------------

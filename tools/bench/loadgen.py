@@ -66,7 +66,7 @@ def build_request(method: str, path: str, headers: dict[str, str] | None = None,
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 
 
-async def _read_response(reader: asyncio.StreamReader) -> int:
+async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
     head = await reader.readuntil(b"\r\n\r\n")
     status = int(head[9:12])
     length = 0
@@ -79,14 +79,58 @@ async def _read_response(reader: asyncio.StreamReader) -> int:
         elif lowered == b"transfer-encoding" and b"chunked" in value.lower():
             chunked = True
     if chunked:
+        parts = []
         while True:
             size = int((await reader.readuntil(b"\r\n")).strip().split(b";")[0], 16)
-            await reader.readexactly(size + 2)
+            parts.append((await reader.readexactly(size + 2))[:size])
             if size == 0:
                 break
-    elif length:
-        await reader.readexactly(length)
-    return status
+        return status, b"".join(parts)
+    if length:
+        return status, await reader.readexactly(length)
+    return status, b""
+
+
+class HttpConnection:
+    """One keep-alive HTTP/1.1 connection to 127.0.0.1, one request at a time; the lean client of the
+    flow and contention scenarios (a general-purpose client's own cost would be part of the figure)."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self._reader: asyncio.StreamReader | None = None
+        self._writer: asyncio.StreamWriter | None = None
+
+    async def open(self) -> None:
+        """Connects (within 5 s)."""
+        self._reader, self._writer = await asyncio.wait_for(
+            asyncio.open_connection("127.0.0.1", self.port), 5
+        )
+
+    async def send(self, request: bytes, timeout: float = 30.0) -> tuple[int, bytes]:
+        """Sends one request (from `build_request`) and reads its answer: status and body."""
+        reused = self._writer is not None
+        if self._writer is None:
+            await self.open()
+        assert self._reader is not None and self._writer is not None
+        try:
+            self._writer.write(request)
+            return await asyncio.wait_for(_read_response(self._reader), timeout)
+        except (asyncio.IncompleteReadError, ConnectionResetError) as error:
+            self.close()
+            partial = getattr(error, "partial", b"")
+            if not reused or partial:
+                raise
+            # The server closed the idle connection before reading this request: send it anew.
+            return await self.send(request, timeout)
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        """Closes the connection (the next send opens a new one)."""
+        if self._writer is not None:
+            self._writer.close()
+        self._reader = self._writer = None
 
 
 async def run_load(
@@ -121,7 +165,7 @@ async def run_load(
                 assert reader is not None and writer is not None
                 sent = time.perf_counter()
                 writer.write(next_request(n))
-                status = await asyncio.wait_for(_read_response(reader), 30)
+                status, _ = await asyncio.wait_for(_read_response(reader), 30)
                 result.latencies_ms.append((time.perf_counter() - sent) * 1000)
                 result.statuses[status] += 1
             except (TimeoutError, OSError, asyncio.IncompleteReadError, ValueError):
