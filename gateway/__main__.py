@@ -13,7 +13,9 @@ def main() -> None:
     """Runs the gateway until SIGTERM (uvicorn drains in-flight requests first)."""
     settings = GatewaySettings()
     setup_logging("gateway", settings.log_level)
-    provider = setup_tracing("gateway", settings.data_dir, settings.otel_exporter_otlp_endpoint)
+    provider = setup_tracing(
+        "gateway", settings.data_dir, settings.otel_exporter_otlp_endpoint, settings.trace_sample_ratio
+    )
     config = uvicorn.Config(
         create_app(settings),
         host=settings.gateway_host,

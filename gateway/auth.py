@@ -13,11 +13,13 @@ that time without a service call on every request.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import logging
 import re
 import time
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 import grpc
@@ -30,10 +32,14 @@ from mais_runtime.rpc_errors import from_rpc_error
 from mais_runtime.telemetry import TENANT_ATTRIBUTE
 from mais_runtime.tenancy import current_tenant
 
+log = logging.getLogger("mais.gateway")
+
 # Where public_tenant leaves a browser origin the tenant allows, for gateway/cors.py to answer with.
 ALLOWED_ORIGIN_STATE = "cors_allowed_origin"
 PUBLIC_KEY = re.compile(r"^pk_live_[a-z0-9][a-z0-9-]{1,48}[a-z0-9]_[0-9a-f]{32}$")
 AUTH_CACHE_SECONDS = 2.0
+# A key still in use this close to its entry's end is looked up again in the background.
+KEY_REFRESH_AHEAD_SECONDS = 0.5
 AUTH_CACHE_ENTRIES = 10_000
 
 V = TypeVar("V")
@@ -81,6 +87,11 @@ class TtlCache(Generic[V]):
             return None
         return value
 
+    def expiring(self, key: str, within: float) -> bool:
+        """Whether `key`'s live entry runs out within `within` seconds (time to refresh it)."""
+        entry = self._entries.get(key)
+        return entry is not None and entry[0] - time.monotonic() < within
+
     def put(self, key: str, value: V | ApiError) -> None:
         """Stores an entry, evicting the oldest when full."""
         self._entries[key] = (time.monotonic() + self._ttl, value)
@@ -95,6 +106,9 @@ class AuthCaches:
 
     keys: TtlCache[TenantContext]
     tokens: TtlCache[AdminContext]
+    # Keys being refreshed ahead of expiry, and the tasks doing it (kept referenced until done).
+    refreshing: set[asyncio.Task[None]] = field(default_factory=set)
+    refreshing_keys: set[str] = field(default_factory=set)
 
     @classmethod
     def create(cls, ttl: float = AUTH_CACHE_SECONDS) -> AuthCaches:
@@ -120,6 +134,8 @@ async def public_tenant(request: Request) -> TenantContext:
     if cached is None:
         cached = await _resolve_key(request, key)
         caches.keys.put(key, cached)
+    elif caches.keys.expiring(key, KEY_REFRESH_AHEAD_SECONDS):
+        _refresh_key_ahead(request, caches, key)
     if isinstance(cached, ApiError):
         raise cached
     _mark_tenant(cached.tenant_id)
@@ -138,6 +154,27 @@ def _check_browser_origin(request: Request, ctx: TenantContext) -> None:
         setattr(request.state, ALLOWED_ORIGIN_STATE, origin)
         return
     raise ApiError("ORIGIN_NOT_ALLOWED", "this business does not allow calls from this origin")
+
+
+def _refresh_key_ahead(request: Request, caches: AuthCaches, key: str) -> None:
+    """Asks the tenant service about a busy key again shortly before its entry runs out, while the
+    entry still answers: requests never wait for the lookup, and a rotation or deactivation is still
+    seen within one cache lifetime. One refresh per key at a time; a failed one lets the entry expire."""
+    if key in caches.refreshing_keys:
+        return
+
+    async def refresh() -> None:
+        try:
+            caches.keys.put(key, await _resolve_key(request, key))
+        except grpc.aio.AioRpcError as error:
+            log.warning("public key refresh failed", extra={"code": error.code().name})
+        finally:
+            caches.refreshing_keys.discard(key)
+
+    caches.refreshing_keys.add(key)
+    task = asyncio.get_running_loop().create_task(refresh())
+    caches.refreshing.add(task)
+    task.add_done_callback(caches.refreshing.discard)
 
 
 async def _resolve_key(request: Request, key: str) -> TenantContext | ApiError:

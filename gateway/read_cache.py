@@ -1,18 +1,21 @@
-"""A per-gateway micro-cache of public read answers (the widget's calendar of unavailable dates).
+"""A per-gateway micro-cache of public read answers (packages, and the widget's calendar).
 
 Every entry is keyed by (tenant id, path and query), so an answer rendered for one tenant can only
 ever be served again to a request already resolved to that same tenant (the public key is checked
 first, on every request, exactly as without the cache). Entries live at most `ttl` seconds (0.5 s)
-and are never invalidated, so an answer may miss a hold, booking or blackout of the last half second;
-the single-date check and the hold at checkout always ask the booking service, which alone decides
-(see docs/adr/0009-gateway-micro-cache-of-the-public-calendar.md). Only successful answers are kept,
-as the exact bytes sent; a miss that others are already loading waits for that load instead of
-asking the service again.
+and are never invalidated, so an answer may miss a price change, hold, booking or blackout of the
+last half second: inside the catalog's 1 s freshness promise; the single-date check and the hold at
+checkout always ask the booking service, which alone decides (see
+docs/adr/0009-gateway-micro-cache-of-public-reads.md). Only successful answers are kept, as the exact
+bytes sent; a miss that others are already loading waits for that load instead of asking the service
+again, and an answer still in use near its end is reloaded in the background while it keeps being
+served.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
@@ -22,6 +25,9 @@ from starlette.responses import Response
 
 # Short enough that a couple browsing the calendar sees a date taken within about a second.
 TTL_SECONDS = 0.5
+# An answer still asked for this close to its end is reloaded in the background while it is served:
+# its data is then at most TTL_SECONDS old when served, and no request waits for the reload.
+REFRESH_AHEAD_SECONDS = 0.2
 # Rendered answers are kept whole; the bound is on their bytes, not their count.
 MAX_BYTES = 32 * 2**20
 STATE_ATTRIBUTE = "public_read_cache"
@@ -38,6 +44,7 @@ class PublicReadCache:
         ttl_seconds: float = TTL_SECONDS,
         max_bytes: int = MAX_BYTES,
         clock: Callable[[], float] = time.monotonic,
+        refresh_ahead_seconds: float = REFRESH_AHEAD_SECONDS,
     ) -> None:
         self._ttl = ttl_seconds
         self._max_bytes = max_bytes
@@ -45,6 +52,9 @@ class PublicReadCache:
         self._entries: OrderedDict[Key, tuple[float, bytes]] = OrderedDict()
         self._bytes = 0
         self._loading: dict[Key, asyncio.Future[bytes]] = {}
+        self._refresh_ahead = refresh_ahead_seconds
+        # Background reloads, referenced until done.
+        self._refreshing: set[asyncio.Task[None]] = set()
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -74,11 +84,15 @@ class PublicReadCache:
             self._bytes -= len(old)
 
     async def answer(self, tenant_id: str, target: str, load: Callable[[], Awaitable[bytes]]) -> bytes:
-        """The cached answer, or `load()`'s (shared with every request that misses meanwhile)."""
+        """The cached answer, or `load()`'s (shared with every request that misses meanwhile). An
+        answer in the last `refresh_ahead` seconds of its life is still served while one background
+        `load()` replaces it, so a busy answer is reloaded without any request waiting for it."""
         body = self.get(tenant_id, target)
-        if body is not None:
-            return body
         key = (tenant_id, target)
+        if body is not None:
+            if key not in self._loading and self._expires_within(key, self._refresh_ahead):
+                self._refresh(key, load)
+            return body
         pending = self._loading.get(key)
         if pending is not None:
             try:
@@ -89,8 +103,19 @@ class PublicReadCache:
                     raise
                 # The request that was loading went away (its client hung up): load ourselves.
                 return await load()
+        return await self._load(key, self._start(key), load)
+
+    def _start(self, key: Key) -> asyncio.Future[bytes]:
+        """Registers the one load of `key` that others may wait for (at once, before any await, so a
+        second request can never start a second load)."""
         future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
         self._loading[key] = future
+        return future
+
+    async def _load(
+        self, key: Key, future: asyncio.Future[bytes], load: Callable[[], Awaitable[bytes]]
+    ) -> bytes:
+        """Runs `load()` for the registered `future` of `key`, settles it and keeps the answer."""
         try:
             body = await load()
         except Exception as error:
@@ -101,10 +126,34 @@ class PublicReadCache:
             future.cancel()
             raise
         finally:
-            del self._loading[key]
+            if self._loading.get(key) is future:
+                del self._loading[key]
         future.set_result(body)
-        self.put(tenant_id, target, body)
+        self.put(key[0], key[1], body)
         return body
+
+    def _refresh(self, key: Key, load: Callable[[], Awaitable[bytes]]) -> None:
+        future = self._start(key)
+
+        async def refresh() -> None:
+            # A failed refresh keeps nothing: the entry runs out and the next request loads itself.
+            with contextlib.suppress(Exception):
+                await self._load(key, future, load)
+
+        def done(task: asyncio.Task[None]) -> None:
+            self._refreshing.discard(task)
+            if not future.done():  # cancelled before it ran (shutdown): release any waiter
+                future.cancel()
+                if self._loading.get(key) is future:
+                    del self._loading[key]
+
+        task = asyncio.get_running_loop().create_task(refresh())
+        self._refreshing.add(task)
+        task.add_done_callback(done)
+
+    def _expires_within(self, key: Key, seconds: float) -> bool:
+        entry = self._entries.get(key)
+        return entry is not None and entry[0] - self._clock() < seconds
 
     def _drop(self, key: Key) -> None:
         entry = self._entries.pop(key, None)

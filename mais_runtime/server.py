@@ -62,7 +62,9 @@ async def run_service(
 ) -> None:
     """Runs one service until SIGTERM or SIGINT."""
     setup_logging(name, settings.log_level)
-    tracer_provider = setup_tracing(name, settings.data_dir, settings.otel_exporter_otlp_endpoint)
+    tracer_provider = setup_tracing(
+        name, settings.data_dir, settings.otel_exporter_otlp_endpoint, settings.trace_sample_ratio
+    )
     db = Database(
         settings.database_url,
         schema=name,

@@ -21,6 +21,9 @@ class CommonSettings(BaseSettings):
     # The shared credential every internal gRPC call carries (metadata "x-mais-internal").
     internal_token: str = "mais-dev-internal-token"  # noqa: S105 - dev default; the stack generates one
     otel_exporter_otlp_endpoint: str = Field(default="", validation_alias="OTEL_EXPORTER_OTLP_ENDPOINT")
+    # Share of requests whose spans are recorded (MAIS_TRACE_SAMPLE_RATIO); services follow the gateway's
+    # decision. Unrecorded requests still carry a trace id, in X-Request-ID and in every log line.
+    trace_sample_ratio: float = Field(default=1.0, ge=0.0, le=1.0)
 
     tenant_addr: str = "127.0.0.1:50061"
     catalog_addr: str = "127.0.0.1:50062"

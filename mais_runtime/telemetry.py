@@ -20,6 +20,7 @@ from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 
 from mais_runtime.tenancy import current_tenant
 
@@ -66,9 +67,16 @@ def span_record(span: ReadableSpan) -> dict[str, Any]:
     }
 
 
-def setup_tracing(service: str, data_dir: Path, otlp_endpoint: str = "") -> TracerProvider:
-    """Installs the global tracer provider for this process and returns it (flush it at exit)."""
-    provider = TracerProvider(resource=Resource.create({"service.name": service}))
+def setup_tracing(
+    service: str, data_dir: Path, otlp_endpoint: str = "", sample_ratio: float = 1.0
+) -> TracerProvider:
+    """Installs the global tracer provider for this process and returns it (flush it at exit). A
+    request's spans are recorded with probability `sample_ratio`, decided once where the trace starts
+    (the gateway) and followed by every service it calls."""
+    provider = TracerProvider(
+        resource=Resource.create({"service.name": service}),
+        sampler=ParentBased(TraceIdRatioBased(sample_ratio)),
+    )
     exporter: SpanExporter
     if otlp_endpoint:
         from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter

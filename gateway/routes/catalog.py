@@ -23,6 +23,7 @@ from starlette.responses import Response
 from gateway.auth import AdminContext, TenantContext, tenant_admin
 from gateway.errors import ApiError
 from gateway.key_lookups import public_tenant_once
+from gateway.read_cache import cached_public_read
 from mais_runtime.errors import FieldViolation
 
 router = APIRouter(tags=["catalog"])
@@ -310,9 +311,9 @@ def _add_on(body: AddOnBody | AddOnPatch, add_on_id: str = "") -> pb.AddOn:
 
 
 # Public reads answer with bytes serialised once by orjson (FastAPI would otherwise validate and
-# re-encode the returned dict); `response_model` keeps the documented shape. They are not kept in the
-# gateway's micro-cache (gateway/read_cache.py): an admin's change must show on the very next read,
-# whichever gateway replica answers it, and only the catalog service's cache is invalidated on commit.
+# re-encode the returned dict); `response_model` keeps the documented shape. They go through the
+# gateway's micro-cache (gateway/read_cache.py, at most 0.5 s old per tenant): with the catalog's own
+# cache dropped at commit, every replica serves an admin's change within the promised second.
 
 
 @router.get(
@@ -324,14 +325,19 @@ async def list_public_packages(
     request: Request, ctx: PublicTenant, limit: Limit = 50, cursor: Cursor = ""
 ) -> Response:
     """Active packages in the business's order, `limit` at a time; pass `nextCursor` back as `cursor`."""
-    answer = await request.app.state.clients.catalog.ListPublicPackages(
-        pb.ListPublicPackagesRequest(tenant_id=ctx.tenant_id, page_size=limit, page_token=cursor)
-    )
-    body = {
-        "items": [public_package_json(p) for p in answer.packages],
-        "nextCursor": answer.next_page_token or None,
-    }
-    return Response(orjson.dumps(body), media_type="application/json")
+
+    async def render() -> bytes:
+        answer = await request.app.state.clients.catalog.ListPublicPackages(
+            pb.ListPublicPackagesRequest(tenant_id=ctx.tenant_id, page_size=limit, page_token=cursor)
+        )
+        return orjson.dumps(
+            {
+                "items": [public_package_json(p) for p in answer.packages],
+                "nextCursor": answer.next_page_token or None,
+            }
+        )
+
+    return await cached_public_read(request, ctx.tenant_id, render)
 
 
 @router.get(
@@ -339,10 +345,14 @@ async def list_public_packages(
 )
 async def get_public_package(request: Request, ctx: PublicTenant, slug: Slug) -> Response:
     """404 NOT_FOUND for a package that is unknown or not on offer."""
-    answer = await request.app.state.clients.catalog.GetPublicPackage(
-        pb.GetPublicPackageRequest(tenant_id=ctx.tenant_id, slug=slug)
-    )
-    return Response(orjson.dumps(public_package_json(answer.package)), media_type="application/json")
+
+    async def render() -> bytes:
+        answer = await request.app.state.clients.catalog.GetPublicPackage(
+            pb.GetPublicPackageRequest(tenant_id=ctx.tenant_id, slug=slug)
+        )
+        return orjson.dumps(public_package_json(answer.package))
+
+    return await cached_public_read(request, ctx.tenant_id, render)
 
 
 # --- tenant admin: segments ------------------------------------------------------------------

@@ -99,3 +99,33 @@ async def test_a_failure_is_not_kept() -> None:
         await cache.answer(A, PACKAGES, failing)
     assert cache.get(A, PACKAGES) is None
     assert await cache.answer(A, PACKAGES, working) == b"answer"
+
+
+async def test_an_answer_near_its_end_is_served_while_one_background_load_replaces_it() -> None:
+    clock = Clock()
+    cache = PublicReadCache(clock=clock, ttl_seconds=0.5, refresh_ahead_seconds=0.2)
+    cache.put(A, PACKAGES, b"old")
+    loads = 0
+    release = asyncio.Event()
+
+    async def load() -> bytes:
+        nonlocal loads
+        loads += 1
+        await release.wait()
+        return b"new"
+
+    clock.now += 0.2  # well inside its life: served, nothing reloaded
+    assert await cache.answer(A, PACKAGES, load) == b"old"
+    await asyncio.sleep(0)
+    assert loads == 0
+    clock.now += 0.15  # 0.15 s left: still served at once, and reloaded once in the background
+    answers = [await asyncio.wait_for(cache.answer(A, PACKAGES, load), 0.1) for _ in range(5)]
+    assert answers == [b"old"] * 5
+    await asyncio.sleep(0)
+    assert loads == 1
+    release.set()
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert loads == 1, "five requests near the end started one reload"
+    assert cache.get(A, PACKAGES) == b"new"
+    assert cache.get(B, PACKAGES) is None

@@ -1,0 +1,82 @@
+"""The gateway's public-key cache refreshes a busy key in the background shortly before its entry runs
+out: requests keep being answered from the entry, one lookup runs per key, and what the tenant service
+says next (a deactivation) replaces the entry."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from mais.tenant.v1 import tenant_service_pb2 as tenant_pb
+
+import gateway.auth as auth
+from gateway.auth import KEY_REFRESH_AHEAD_SECONDS, AuthCaches, TenantContext, public_tenant
+from gateway.errors import ApiError
+
+KEY = "pk_live_bella_" + "0" * 32
+TENANT = "00000000-0000-4000-8000-00000000000a"
+
+
+class TenantService:
+    """Stands in for the tenant service's ResolvePublicKey: counts calls; `release` holds them."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.release = asyncio.Event()
+        self.release.set()
+
+    async def ResolvePublicKey(self, request: Any) -> Any:
+        self.calls += 1
+        await self.release.wait()
+        return SimpleNamespace(tenant=tenant_pb.Tenant(id=TENANT, slug="bella", active=True))
+
+
+def _request(caches: AuthCaches, service: TenantService) -> Any:
+    state = SimpleNamespace(auth_caches=caches, clients=SimpleNamespace(tenant=service))
+    return SimpleNamespace(
+        headers={"x-tenant-key": KEY}, app=SimpleNamespace(state=state), state=SimpleNamespace()
+    )
+
+
+def _age_entry(caches: AuthCaches, seconds_left: float) -> None:
+    _, value = caches.keys._entries[KEY]
+    caches.keys._entries[KEY] = (time.monotonic() + seconds_left, value)
+
+
+async def test_a_key_near_the_end_of_its_entry_is_refreshed_once_in_the_background() -> None:
+    caches, service = AuthCaches.create(), TenantService()
+    request = _request(caches, service)
+    first = await public_tenant(request)
+    assert isinstance(first, TenantContext) and service.calls == 1
+    assert await public_tenant(request) == first and service.calls == 1  # a fresh entry answers
+
+    _age_entry(caches, KEY_REFRESH_AHEAD_SECONDS / 2)
+    service.release.clear()  # the refresh is slow: requests must not wait for it
+    answers = [await asyncio.wait_for(public_tenant(request), 0.5) for _ in range(20)]
+    assert all(a.tenant_id == TENANT for a in answers)
+    await asyncio.sleep(0)
+    assert service.calls == 2, "one refresh for twenty requests"
+    service.release.set()
+    await asyncio.gather(*caches.refreshing)
+    assert not caches.keys.expiring(KEY, KEY_REFRESH_AHEAD_SECONDS), "the entry was renewed"
+
+
+async def test_a_refresh_carries_a_deactivation_into_the_entry(monkeypatch: pytest.MonkeyPatch) -> None:
+    caches, service = AuthCaches.create(), TenantService()
+    request = _request(caches, service)
+    await public_tenant(request)
+    _age_entry(caches, KEY_REFRESH_AHEAD_SECONDS / 2)
+
+    async def deactivated(request: Any, key: str) -> ApiError:
+        # What _resolve_key makes of the tenant service's TENANT_INACTIVE.
+        return ApiError("TENANT_INACTIVE", "this business is not accepting bookings")
+
+    monkeypatch.setattr(auth, "_resolve_key", deactivated)
+    await public_tenant(request)  # still answered from the entry; starts the refresh
+    await asyncio.gather(*caches.refreshing)
+    with pytest.raises(ApiError) as refused:
+        await public_tenant(request)
+    assert refused.value.code == "TENANT_INACTIVE"
