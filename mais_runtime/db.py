@@ -75,7 +75,10 @@ class Database:
             pool_size=pool_size,
             max_overflow=max_overflow,
             pool_timeout=pool_timeout_seconds,
-            pool_pre_ping=True,
+            # No ping before every checkout (a round trip per transaction): a connection that died with
+            # the server fails its first statement, SQLAlchemy then drops the whole pool, the request
+            # answers 503 (DependencyUnavailable) and the next one connects afresh.
+            pool_pre_ping=False,
             pool_recycle=1800,
             connect_args={
                 "timeout": connect_timeout_seconds,
