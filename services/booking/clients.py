@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import time
-from collections import OrderedDict
-
 from mais.tenant.v1 import tenant_service_pb2 as tenant_pb
 from mais.tenant.v1 import tenant_service_pb2_grpc as tenant_grpc
 
+from mais_runtime.ttl_cache import TtlCache
 from services.booking.domain import Policy, TenantCalendar
 
 
@@ -19,21 +17,15 @@ class TenantDirectory:
         self, stub: tenant_grpc.TenantServiceAsyncStub, *, ttl_seconds: float, max_entries: int = 5000
     ) -> None:
         self._stub = stub
-        self._ttl = ttl_seconds
-        self._max = max_entries
-        self._cache: OrderedDict[str, tuple[float, TenantCalendar]] = OrderedDict()
+        self._cache: TtlCache[str, TenantCalendar] = TtlCache(ttl_seconds, max_entries)
 
     async def calendar(self, tenant_id: str) -> TenantCalendar:
         """The tenant's calendar; a tenant-service error (NOT_FOUND, UNAVAILABLE) passes through."""
-        entry = self._cache.get(tenant_id)
-        if entry is not None and entry[0] > time.monotonic():
-            return entry[1]
-        answer = await self._stub.GetTenant(tenant_pb.GetTenantRequest(tenant_id=tenant_id))
-        calendar = calendar_of(answer.tenant)
-        self._cache[tenant_id] = (time.monotonic() + self._ttl, calendar)
-        self._cache.move_to_end(tenant_id)
-        while len(self._cache) > self._max:
-            self._cache.popitem(last=False)
+        calendar = self._cache.get(tenant_id)
+        if calendar is None:
+            answer = await self._stub.GetTenant(tenant_pb.GetTenantRequest(tenant_id=tenant_id))
+            calendar = calendar_of(answer.tenant)
+            self._cache.put(tenant_id, calendar)
         return calendar
 
 

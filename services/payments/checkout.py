@@ -22,6 +22,7 @@ from mais.catalog.v1 import catalog_service_pb2 as catalog_pb
 from mais.tenant.v1 import tenant_service_pb2 as tenant_pb
 
 from mais_runtime.errors import RateLimited
+from mais_runtime.ttl_cache import TtlCache
 from services.payments.clients import Peers
 from services.payments.domain import (
     CheckoutInput,
@@ -38,6 +39,8 @@ from services.payments.stripe_adapter import CreatedSession, LineItem, SessionSp
 
 log = logging.getLogger("mais.payments.checkout")
 
+# How long a tenant's commission and Connect account are reused between checkouts.
+TENANT_CACHE_SECONDS = 1.0
 # A hold found already released (an earlier attempt with the same Idempotency-Key failed after
 # holding) is replaced by a fresh one, at most this many times.
 _MAX_HOLD_ATTEMPTS = 3
@@ -94,6 +97,7 @@ class Checkout:
         rate_limit: RateLimit = RateLimit(0, 60),
     ) -> None:
         self._rate_limit = rate_limit
+        self._tenants: TtlCache[str, tenant_pb.Tenant] = TtlCache(TENANT_CACHE_SECONDS, 10_000)
         self._store = store
         self._peers = peers
         self._stripe = stripe
@@ -151,10 +155,21 @@ class Checkout:
                 "too many checkouts from this address; try again later", max(1, math.ceil(wait))
             )
 
+    async def _tenant(self, tenant_id: str) -> tenant_pb.Tenant:
+        """The tenant's commission and Connect account, kept for a second: a burst of checkouts asks the
+        tenant service once, and a change (commission, onboarding) applies within that second."""
+        tenant = self._tenants.get(tenant_id)
+        if tenant is None:
+            tenant = (
+                await self._peers.tenant.GetTenant(tenant_pb.GetTenantRequest(tenant_id=tenant_id))
+            ).tenant
+            self._tenants.put(tenant_id, tenant)
+        return tenant
+
     async def _checkout(
         self, tenant_id: str, request: CheckoutInput, request_id: str, urls: Urls, tx: PaymentsTx | None
     ) -> CheckoutAnswer:
-        tenant = (await self._peers.tenant.GetTenant(tenant_pb.GetTenantRequest(tenant_id=tenant_id))).tenant
+        tenant = await self._tenant(tenant_id)
         quote = (
             await self._peers.catalog.Quote(
                 catalog_pb.QuoteRequest(

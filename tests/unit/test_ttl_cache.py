@@ -1,0 +1,33 @@
+"""The services' small in-process cache: entries live their lifetime, the oldest leave past the bound."""
+
+from __future__ import annotations
+
+from mais_runtime.ttl_cache import TtlCache
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_an_entry_lives_its_lifetime_and_no_longer() -> None:
+    clock = Clock()
+    cache: TtlCache[str, int] = TtlCache(1.0, 10, clock)
+    cache.put("a", 1)
+    clock.now += 0.99
+    assert cache.get("a") == 1
+    clock.now += 0.01
+    assert cache.get("a") is None
+    assert len(cache) == 0
+
+
+def test_past_the_bound_the_least_recently_stored_leave_first() -> None:
+    cache: TtlCache[str, int] = TtlCache(60.0, 2, Clock())
+    cache.put("a", 1)
+    cache.put("b", 2)
+    cache.put("a", 3)  # stored again: now the newest
+    cache.put("c", 4)
+    assert (cache.get("a"), cache.get("b"), cache.get("c")) == (3, None, 4)
