@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
 
 import grpc
 from google.protobuf import json_format
-from google.protobuf.timestamp_pb2 import Timestamp
 from mais.booking.v1 import booking_service_pb2 as pb
 from mais.booking.v1 import booking_service_pb2_grpc as pb_grpc
 from mais.catalog.v1 import catalog_service_pb2 as catalog_pb
 
 from mais_runtime import paging
 from mais_runtime.errors import NotFound, ValidationError
+from mais_runtime.proto_time import timestamp
 from services.booking import domain
 from services.booking.domain import Booking, CoupleDetails, DateAvailability, Quote, Reason, Status
 from services.booking.store import Blackout, BookingFilter
@@ -283,14 +282,6 @@ def _quote(snapshot: catalog_pb.QuoteSnapshot) -> Quote:
     )
 
 
-def _timestamp(moment: datetime | None) -> Timestamp | None:
-    if moment is None:
-        return None
-    stamp = Timestamp()
-    stamp.FromDatetime(moment)
-    return stamp
-
-
 def _availability(answer: DateAvailability) -> pb.DateAvailability:
     return pb.DateAvailability(
         date=answer.day.isoformat(),
@@ -314,11 +305,11 @@ def _booking(booking: Booking) -> pb.Booking:
         notes=booking.notes,
         quote=quote,
         payment_session_id=booking.payment_session_id,
-        hold_expires_at=_timestamp(booking.hold_expires_at),
+        hold_expires_at=timestamp(booking.hold_expires_at),
         amount_paid_cents=booking.amount_paid_cents,
         amount_refunded_cents=booking.amount_refunded_cents,
-        created_at=_timestamp(booking.created_at),
-        updated_at=_timestamp(booking.updated_at),
+        created_at=timestamp(booking.created_at),
+        updated_at=timestamp(booking.updated_at),
         cancel_reason=booking.cancel_reason,
         history=[
             pb.HistoryEntry(
@@ -326,7 +317,7 @@ def _booking(booking: Booking) -> pb.Booking:
                 to_status=entry.to_status,
                 actor=entry.actor,
                 reason=entry.reason,
-                at=_timestamp(entry.at),
+                at=timestamp(entry.at),
             )
             for entry in booking.history
         ],

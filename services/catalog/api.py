@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 import grpc
-from google.protobuf.timestamp_pb2 import Timestamp
 from mais.catalog.v1 import catalog_service_pb2 as pb
 from mais.catalog.v1 import catalog_service_pb2_grpc as pb_grpc
 
+from mais_runtime.proto_time import timestamp
 from services.catalog.domain import (
     AddOn,
     AddOnDraft,
@@ -205,12 +203,6 @@ def _add_on_draft(message: pb.AddOn) -> AddOnDraft:
 # --- domain -> proto -----------------------------------------------------------------------------
 
 
-def _timestamp(moment: datetime) -> Timestamp:
-    stamp = Timestamp()
-    stamp.FromDatetime(moment)
-    return stamp
-
-
 def _segment(segment: Segment) -> pb.Segment:
     d = segment.draft
     return pb.Segment(
@@ -221,7 +213,7 @@ def _segment(segment: Segment) -> pb.Segment:
         active=d.active,
         id=segment.stamp.id,
         version=segment.stamp.version,
-        updated_at=_timestamp(segment.stamp.updated_at),
+        updated_at=timestamp(segment.stamp.updated_at),
     )
 
 
@@ -251,7 +243,7 @@ def _package(package: Package) -> pb.Package:
         ],
         id=package.stamp.id,
         version=package.stamp.version,
-        updated_at=_timestamp(package.stamp.updated_at),
+        updated_at=timestamp(package.stamp.updated_at),
     )
 
 
@@ -266,7 +258,7 @@ def _add_on(add_on: AddOn) -> pb.AddOn:
         package_ids=list(d.package_ids),
         id=add_on.stamp.id,
         version=add_on.stamp.version,
-        updated_at=_timestamp(add_on.stamp.updated_at),
+        updated_at=timestamp(add_on.stamp.updated_at),
     )
 
 
@@ -291,5 +283,5 @@ def _quote(quote: Quote) -> pb.QuoteSnapshot:
         total_cents=quote.total_cents,
         currency=quote.currency,
         hash=quote.hash,
-        quoted_at=_timestamp(quote.quoted_at),
+        quoted_at=timestamp(quote.quoted_at),
     )

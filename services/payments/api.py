@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 import grpc
-from google.protobuf.timestamp_pb2 import Timestamp
 from mais.payments.v1 import payments_service_pb2 as pb
 from mais.payments.v1 import payments_service_pb2_grpc as pb_grpc
 
 from mais_runtime.errors import ValidationError
+from mais_runtime.proto_time import timestamp
 from services.payments.checkout import Checkout, Urls
 from services.payments.connect import ConnectOnboarding
 from services.payments.domain import (
@@ -34,14 +32,6 @@ _STATUS_TO_PB = {
 _STATUS_FROM_PB = {v: k for k, v in _STATUS_TO_PB.items()}
 
 
-def _timestamp(value: datetime | None) -> Timestamp | None:
-    if value is None:
-        return None
-    stamp = Timestamp()
-    stamp.FromDatetime(value)
-    return stamp
-
-
 def _event(row: InboxEvent) -> pb.WebhookEvent:
     return pb.WebhookEvent(
         id=row.id,
@@ -51,8 +41,8 @@ def _event(row: InboxEvent) -> pb.WebhookEvent:
         status=_STATUS_TO_PB[row.status],
         attempts=row.attempts,
         last_error=row.last_error or "",
-        received_at=_timestamp(row.received_at),
-        processed_at=_timestamp(row.processed_at),
+        received_at=timestamp(row.received_at),
+        processed_at=timestamp(row.processed_at),
         booking_id=row.booking_id or "",
     )
 
@@ -124,7 +114,7 @@ class PaymentsServicer(pb_grpc.PaymentsServiceServicer):
             booking_id=answer.booking_id,
             status=answer.status,
             checkout_url=answer.checkout_url,
-            expires_at=_timestamp(answer.expires_at),
+            expires_at=timestamp(answer.expires_at),
             total_cents=answer.total_cents,
             currency=answer.currency,
         )
@@ -231,7 +221,7 @@ class PaymentsServicer(pb_grpc.PaymentsServiceServicer):
                     amount_cents=e.amount_cents,
                     currency=e.currency,
                     stripe_object_id=e.stripe_object_id,
-                    created_at=_timestamp(e.created_at),
+                    created_at=timestamp(e.created_at),
                 )
                 for e in entries
             ],

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 import grpc
-from google.protobuf.timestamp_pb2 import Timestamp
 from mais.tenant.v1 import tenant_service_pb2 as pb
 from mais.tenant.v1 import tenant_service_pb2_grpc as pb_grpc
 
 from mais_runtime.errors import ValidationError
+from mais_runtime.proto_time import timestamp
 from services.tenant.directory import TenantDirectory
 from services.tenant.domain import BookingPolicy, Branding, ConnectState, Role, Tenant
 from services.tenant.identity import Identity, SignedIn
@@ -21,14 +19,6 @@ _CONNECT_TO_PB = {
 }
 _CONNECT_FROM_PB = {value: key for key, value in _CONNECT_TO_PB.items()}
 _ROLE_TO_PB = {Role.TENANT_ADMIN: pb.ROLE_TENANT_ADMIN, Role.PLATFORM_ADMIN: pb.ROLE_PLATFORM_ADMIN}
-
-
-def _timestamp(value: datetime | None) -> Timestamp | None:
-    if value is None:
-        return None
-    stamp = Timestamp()
-    stamp.FromDatetime(value)
-    return stamp
 
 
 def tenant_to_pb(tenant: Tenant) -> pb.Tenant:
@@ -57,7 +47,7 @@ def tenant_to_pb(tenant: Tenant) -> pb.Tenant:
             couple_cancel_days=tenant.policy.couple_cancel_days,
         ),
         currency=tenant.currency,
-        created_at=_timestamp(tenant.created_at),
+        created_at=timestamp(tenant.created_at),
         version=tenant.version,
     )
 
@@ -95,7 +85,7 @@ def _who(signed: SignedIn) -> pb.VerifyTokenResponse:
         email=signed.email,
         role=_ROLE_TO_PB[signed.role],
         tenant_id=signed.tenant_id,
-        expires_at=_timestamp(signed.expires_at),
+        expires_at=timestamp(signed.expires_at),
     )
 
 
@@ -135,7 +125,7 @@ class TenantServicer(pb_grpc.TenantServiceServicer):
         return pb.RotateApiKeysResponse(
             public_key=rotation.keys.public_key,
             secret_key=rotation.keys.secret_key,
-            previous_key_expires_at=_timestamp(rotation.previous_expires_at),
+            previous_key_expires_at=timestamp(rotation.previous_expires_at),
         )
 
     async def SetStripeAccount(
@@ -153,7 +143,7 @@ class TenantServicer(pb_grpc.TenantServiceServicer):
     ) -> pb.PutTenantSecretResponse:
         """Seals a secret with AES-256-GCM under the newest ring key."""
         info = await self._directory.put_secret(request.tenant_id, request.name, request.value)
-        return pb.PutTenantSecretResponse(key_id=info.key_id, updated_at=_timestamp(info.updated_at))
+        return pb.PutTenantSecretResponse(key_id=info.key_id, updated_at=timestamp(info.updated_at))
 
     async def GetTenantSecret(
         self, request: pb.GetTenantSecretRequest, context: grpc.aio.ServicerContext
@@ -161,7 +151,7 @@ class TenantServicer(pb_grpc.TenantServiceServicer):
         """Opens a stored secret, whichever ring key sealed it."""
         info = await self._directory.get_secret(request.tenant_id, request.name)
         return pb.GetTenantSecretResponse(
-            value=info.value, key_id=info.key_id, updated_at=_timestamp(info.updated_at)
+            value=info.value, key_id=info.key_id, updated_at=timestamp(info.updated_at)
         )
 
     async def DescribeTenantSecret(
@@ -170,7 +160,7 @@ class TenantServicer(pb_grpc.TenantServiceServicer):
         """A stored secret's metadata, never its value."""
         info = await self._directory.describe_secret(request.tenant_id, request.name)
         return pb.DescribeTenantSecretResponse(
-            name=info.name, key_id=info.key_id, updated_at=_timestamp(info.updated_at)
+            name=info.name, key_id=info.key_id, updated_at=timestamp(info.updated_at)
         )
 
     async def CreateTenant(
@@ -234,7 +224,7 @@ class TenantServicer(pb_grpc.TenantServiceServicer):
         signed = await self._identity.sign_in(request.email, request.password, request.client_ip)
         return pb.SignInResponse(
             token=signed.token,
-            expires_at=_timestamp(signed.expires_at),
+            expires_at=timestamp(signed.expires_at),
             role=_ROLE_TO_PB[signed.role],
             tenant_id=signed.tenant_id,
             email=signed.email,
