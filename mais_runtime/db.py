@@ -12,11 +12,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from sqlalchemy import text
+from sqlalchemy import event, exc, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
@@ -28,6 +29,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 # SQLSTATEs worth retrying: serialization failure, deadlock, lock timeout.
+# A pooled connection unused this long is pinged before it is handed out.
+IDLE_PING_SECONDS = 10.0
 RETRYABLE_SQLSTATES = frozenset({"40001", "40P01", "55P03"})
 # The server is going away or not back yet (admin shutdown, crash shutdown, starting up / shutting
 # down): the database is unavailable, not the request wrong.
@@ -68,6 +71,7 @@ class Database:
         statement_timeout_ms: int = 5000,
         lock_timeout_ms: int = 2000,
         connect_timeout_seconds: float = 5.0,
+        idle_ping_seconds: float = IDLE_PING_SECONDS,
     ) -> None:
         self.schema = schema
         self.engine: AsyncEngine = create_async_engine(
@@ -75,9 +79,10 @@ class Database:
             pool_size=pool_size,
             max_overflow=max_overflow,
             pool_timeout=pool_timeout_seconds,
-            # No ping before every checkout (a round trip per transaction): a connection that died with
-            # the server fails its first statement, SQLAlchemy then drops the whole pool, the request
-            # answers 503 (DependencyUnavailable) and the next one connects afresh.
+            # No ping before every checkout (a round trip per transaction under load); only a connection
+            # that sat idle is pinged (see _ping_if_idle). One that died with a busy server fails its first
+            # statement: SQLAlchemy then drops the whole pool, that request answers 503
+            # (DependencyUnavailable) and the next one connects afresh.
             pool_pre_ping=False,
             pool_recycle=1800,
             connect_args={
@@ -92,6 +97,8 @@ class Database:
                 },
             },
         )
+
+        _ping_if_idle(self.engine, idle_ping_seconds)
 
     @asynccontextmanager
     async def tenant_transaction(self, tenant_id: str) -> AsyncIterator[AsyncConnection]:
@@ -135,6 +142,26 @@ class Database:
     async def close(self) -> None:
         """Closes every pooled connection."""
         await self.engine.dispose()
+
+
+def _ping_if_idle(engine: AsyncEngine, idle_seconds: float) -> None:
+    """Pings a pooled connection at checkout when it sat unused for `idle_seconds`: a proxy, a firewall
+    or a restarted server may have dropped it meanwhile. A dead one is replaced before the caller sees
+    it (SQLAlchemy's disconnect-handling recipe), so quiet periods never cost a request its answer."""
+
+    @event.listens_for(engine.sync_engine, "checkin")
+    def _returned(dbapi_connection: Any, record: Any) -> None:
+        record.info["returned_at"] = time.monotonic()
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _checked_out(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        returned = record.info.get("returned_at")
+        if returned is None or time.monotonic() - returned < idle_seconds:
+            return
+        try:
+            dbapi_connection.ping()
+        except Exception as error:
+            raise exc.DisconnectionError("idle connection is gone") from error
 
 
 def _database_unreachable(error: DBAPIError) -> bool:

@@ -109,3 +109,30 @@ async def test_migrations_apply_once_even_when_two_replicas_start_together(
             )
         for db in replicas:
             await db.close()
+
+
+async def test_pooled_connections_dropped_while_idle_are_replaced_before_a_request_sees_them(
+    cluster: Cluster,
+) -> None:
+    # As a proxy or a restarted server would: every pooled connection of this pool ends while it is idle.
+    db = Database(
+        cluster.role_urls["booking"], schema="booking", application_name="test-idle", idle_ping_seconds=0.2
+    )
+    try:
+        async with db.platform_transaction() as conn:
+            assert await conn.scalar(text("SELECT 1")) == 1
+        admin = await asyncpg.connect(cluster.admin_url)
+        try:
+            ended = await admin.fetchval(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                " WHERE application_name = 'test-idle'"
+            )
+        finally:
+            await admin.close()
+        assert ended >= 1
+        await asyncio.sleep(0.3)
+        # The idle connection is pinged at checkout, found dead and replaced: no error reaches the caller.
+        async with db.platform_transaction() as conn:
+            assert await conn.scalar(text("SELECT 1")) == 1
+    finally:
+        await db.close()
