@@ -208,7 +208,6 @@ async def test_old_checkout_answers_are_forgotten(store: PaymentsStore, new_tena
         assert await tx.checkout_request("old-key") is None
 
 
-
 async def _slot(store: PaymentsStore, tenant_id: str, address: str, limit: int, window: int) -> float | None:
     async with store.tenant(tenant_id) as tx:
         return await tx.take_checkout_slot(tenant_id, address, limit=limit, window_seconds=window)
