@@ -1,7 +1,7 @@
 """The local platform as one object: `Stack(options).start()` brings up PostgreSQL (embedded
 unless a DATABASE_URL is given), provisions one role and schema per service, starts the four
 services, the gateway(s), Envoy and the Stripe sandbox (unless real Stripe keys are set), and
-waits until Envoy answers `GET /health/ready` with 200."""
+waits until every gateway replica and then Envoy answer `GET /health/ready` with 200."""
 
 from __future__ import annotations
 
@@ -173,18 +173,24 @@ class Stack:
             self.postgres.stop()
 
     def wait_ready(self, timeout: float = 60.0) -> dict[str, object]:
-        """Polls /health/ready through Envoy until 200; returns its body."""
+        """Polls /health/ready until every gateway replica answers 200 (each asks every service over
+        its own channels) and then Envoy does; returns Envoy's body. One replica being ready is not
+        enough: Envoy may send the next request to another whose channels are still connecting."""
         deadline = time.monotonic() + timeout
         last = "no answer"
+        replicas = [f"http://127.0.0.1:{port}" for port in (self.ports.gateway, *self.ports.extra_gateways)]
         while time.monotonic() < deadline:
             dead = [p.name for p in self.processes.values() if p.process and not p.alive() and not p.restart]
             if dead:
                 raise RuntimeError(f"process exited during start: {dead}; logs in {self.data_dir / 'logs'}")
             try:
-                answer = httpx.get(f"{self.url}/health/ready", timeout=2.0)
-                if answer.status_code == 200:
+                for base in [*replicas, self.url]:
+                    answer = httpx.get(f"{base}/health/ready", timeout=2.0)
+                    if answer.status_code != 200:
+                        last = f"{base}: {answer.status_code} {answer.text[:300]}"
+                        break
+                else:
                     return dict(answer.json())
-                last = f"{answer.status_code} {answer.text[:300]}"
             except httpx.HTTPError as error:
                 last = repr(error)
             time.sleep(0.2)
