@@ -4,11 +4,9 @@ dates and bookings."""
 
 from __future__ import annotations
 
-import re
 import uuid
 from typing import Annotated, Any, Literal
 
-import grpc
 import orjson
 from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -20,11 +18,11 @@ from pydantic.alias_generators import to_camel
 from starlette.responses import Response
 
 from gateway.auth import AdminContext, TenantContext, tenant_admin
+from gateway.couple_links import couple_booking as couple_link_booking
 from gateway.errors import ApiError
 from gateway.key_lookups import public_tenant_once
 from gateway.read_cache import cached_public_read
 from mais_runtime.errors import FieldViolation
-from mais_runtime.rpc_errors import from_rpc_error
 
 router = APIRouter(tags=["booking"])
 
@@ -37,10 +35,6 @@ BlackoutId = Annotated[str, Path(max_length=64)]
 DateParam = Annotated[str, Query(max_length=10)]
 Limit = Annotated[int, Query(ge=1, le=100)]
 Cursor = Annotated[str, Query(max_length=300)]
-
-# The couple's token starts with its tenant's id (see services/booking/links.py); the service checks
-# the signature, the gateway only reads where to route the request.
-_TOKEN_TENANT = re.compile(r"^([0-9a-f]{32})\.\d{8}\.[A-Za-z0-9_-]{43}$")
 
 _STATUS_NAMES = {
     pb.BOOKING_STATUS_HELD: "HELD",
@@ -211,21 +205,8 @@ async def couple_booking(
 ) -> dict[str, Any]:
     """Needs no tenant key: the signed token names the tenant and grants exactly this booking until the
     day after the event. A wrong, expired or other booking's token answers 404, like a missing booking."""
-    match = _TOKEN_TENANT.match(token)
-    if not match:
-        raise ApiError("NOT_FOUND", "booking not found")
-    try:
-        answer = await request.app.state.clients.booking.GetBookingWithToken(
-            pb.GetBookingWithTokenRequest(
-                tenant_id=str(uuid.UUID(match.group(1))), booking_id=booking_id, token=token
-            )
-        )
-    except grpc.aio.AioRpcError as error:
-        # Unknown tenant, malformed id: all of it is "no such booking" to someone holding a bad link.
-        if from_rpc_error(error).code in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT):
-            raise ApiError("NOT_FOUND", "booking not found") from None
-        raise
-    return booking_json(answer.booking)
+    _, booking = await couple_link_booking(request, booking_id, token)
+    return booking_json(booking)
 
 
 # --- tenant admin: blackouts -----------------------------------------------------------------
