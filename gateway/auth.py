@@ -17,10 +17,7 @@ import asyncio
 import hashlib
 import logging
 import re
-import time
-from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
 
 import grpc
 from fastapi import Request
@@ -31,6 +28,7 @@ from gateway.errors import ApiError
 from mais_runtime.rpc_errors import from_rpc_error
 from mais_runtime.telemetry import TENANT_ATTRIBUTE
 from mais_runtime.tenancy import current_tenant
+from mais_runtime.ttl_cache import TtlCache
 
 log = logging.getLogger("mais.gateway")
 
@@ -41,8 +39,6 @@ AUTH_CACHE_SECONDS = 2.0
 # A key still in use this close to its entry's end is looked up again in the background.
 KEY_REFRESH_AHEAD_SECONDS = 0.5
 AUTH_CACHE_ENTRIES = 10_000
-
-V = TypeVar("V")
 
 
 @dataclass(frozen=True)
@@ -68,44 +64,13 @@ class AdminContext:
         return f"{self.role}:{self.user_id}"
 
 
-class TtlCache(Generic[V]):
-    """A small bounded cache whose entries live `ttl` seconds; holds answers and refusals alike."""
-
-    def __init__(self, ttl: float, max_entries: int) -> None:
-        self._ttl = ttl
-        self._max = max_entries
-        self._entries: OrderedDict[str, tuple[float, V | ApiError]] = OrderedDict()
-
-    def get(self, key: str) -> V | ApiError | None:
-        """The live entry for `key`, if any."""
-        entry = self._entries.get(key)
-        if entry is None:
-            return None
-        expires, value = entry
-        if expires < time.monotonic():
-            del self._entries[key]
-            return None
-        return value
-
-    def expiring(self, key: str, within: float) -> bool:
-        """Whether `key`'s live entry runs out within `within` seconds (time to refresh it)."""
-        entry = self._entries.get(key)
-        return entry is not None and entry[0] - time.monotonic() < within
-
-    def put(self, key: str, value: V | ApiError) -> None:
-        """Stores an entry, evicting the oldest when full."""
-        self._entries[key] = (time.monotonic() + self._ttl, value)
-        self._entries.move_to_end(key)
-        while len(self._entries) > self._max:
-            self._entries.popitem(last=False)
-
-
 @dataclass
 class AuthCaches:
     """The gateway's auth caches (one per process, on app.state)."""
 
-    keys: TtlCache[TenantContext]
-    tokens: TtlCache[AdminContext]
+    # Answers and refusals alike: a bad key or token is not asked about again for the cache's lifetime.
+    keys: TtlCache[str, TenantContext | ApiError]
+    tokens: TtlCache[str, AdminContext | ApiError]
     # Keys being refreshed ahead of expiry, and the tasks doing it (kept referenced until done).
     refreshing: set[asyncio.Task[None]] = field(default_factory=set)
     refreshing_keys: set[str] = field(default_factory=set)

@@ -21,8 +21,9 @@ import grpc
 from mais.tenant.v1 import tenant_service_pb2 as tenant_pb
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gateway.auth import ALLOWED_ORIGIN_STATE, AUTH_CACHE_ENTRIES, AUTH_CACHE_SECONDS, TtlCache
+from gateway.auth import ALLOWED_ORIGIN_STATE, AUTH_CACHE_ENTRIES, AUTH_CACHE_SECONDS
 from gateway.errors import ApiError, error_response
+from mais_runtime.ttl_cache import TtlCache
 
 log = logging.getLogger("mais.gateway")
 
@@ -39,7 +40,7 @@ class CorsMiddleware:
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self._origins: TtlCache[bool] = TtlCache(AUTH_CACHE_SECONDS, AUTH_CACHE_ENTRIES)
+        self._origins: TtlCache[str, bool] = TtlCache(AUTH_CACHE_SECONDS, AUTH_CACHE_ENTRIES)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

@@ -1,5 +1,5 @@
-"""A small bounded in-process cache whose entries live a fixed time: what a service keeps of another
-service's answers (a tenant's settings) so that a burst of requests does not ask each time."""
+"""A small bounded in-process cache whose entries live a fixed time: what a process keeps of another
+service's answers (a tenant's settings, a key's tenant) so that a burst of requests does not ask each time."""
 
 from __future__ import annotations
 
@@ -33,6 +33,11 @@ class TtlCache(Generic[K, V]):
             del self._entries[key]
             return None
         return entry[1]
+
+    def expiring(self, key: K, within: float) -> bool:
+        """Whether `key`'s entry runs out within `within` seconds (time to refresh it)."""
+        entry = self._entries.get(key)
+        return entry is not None and entry[0] - self._clock() < within
 
     def put(self, key: K, value: V) -> None:
         """Keeps `value` for the cache's lifetime."""

@@ -31,3 +31,13 @@ def test_past_the_bound_the_least_recently_stored_leave_first() -> None:
     cache.put("a", 3)  # stored again: now the newest
     cache.put("c", 4)
     assert (cache.get("a"), cache.get("b"), cache.get("c")) == (3, None, 4)
+
+
+def test_an_entry_is_expiring_only_in_its_last_moments() -> None:
+    clock = Clock()
+    cache: TtlCache[str, int] = TtlCache(2.0, 10, clock)
+    assert not cache.expiring("a", 0.5)
+    cache.put("a", 1)
+    assert not cache.expiring("a", 0.5)
+    clock.now += 1.6
+    assert cache.expiring("a", 0.5)
