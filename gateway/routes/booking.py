@@ -101,6 +101,15 @@ def _quote_json(quote: catalog_pb.QuoteSnapshot) -> dict[str, Any]:
     }
 
 
+def refund_json(outcome: payments_pb.CancelAndRefundResponse) -> dict[str, int]:
+    """What a cancellation refunded: now, in all, and of the platform's fee."""
+    return {
+        "refundedCents": outcome.refunded_cents,
+        "totalRefundedCents": outcome.total_refunded_cents,
+        "feeRefundedCents": outcome.fee_refunded_cents,
+    }
+
+
 def booking_json(booking: pb.Booking) -> dict[str, Any]:
     """A booking as its couple may see it (nothing of any other booking)."""
     return {
@@ -339,10 +348,4 @@ async def cancel_booking(
     answer = await request.app.state.clients.booking.GetBooking(
         pb.GetBookingRequest(tenant_id=admin.tenant_id, booking_id=booking_id, with_history=True)
     )
-    result = admin_booking_json(answer.booking)
-    result["refund"] = {
-        "refundedCents": outcome.refunded_cents,
-        "totalRefundedCents": outcome.total_refunded_cents,
-        "feeRefundedCents": outcome.fee_refunded_cents,
-    }
-    return result
+    return {**admin_booking_json(answer.booking), "refund": refund_json(outcome)}

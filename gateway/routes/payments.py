@@ -18,7 +18,7 @@ from starlette.responses import Response
 from gateway.auth import AdminContext, TenantContext, client_ip, platform_admin, public_tenant, tenant_admin
 from gateway.couple_links import couple_booking
 from gateway.errors import ApiError, error_response, from_grpc
-from gateway.routes.booking import booking_json
+from gateway.routes.booking import booking_json, refund_json
 from mais_runtime.errors import FieldViolation
 
 router = APIRouter(tags=["payments"])
@@ -173,14 +173,7 @@ async def couple_cancel(
         timeout=CHECKOUT_TIMEOUT_SECONDS,
     )
     _, booking = await couple_booking(request, booking_id, token)
-    return {
-        **booking_json(booking),
-        "refund": {
-            "refundedCents": outcome.refunded_cents,
-            "totalRefundedCents": outcome.total_refunded_cents,
-            "feeRefundedCents": outcome.fee_refunded_cents,
-        },
-    }
+    return {**booking_json(booking), "refund": refund_json(outcome)}
 
 
 # --- Stripe ------------------------------------------------------------------------------------
