@@ -25,11 +25,10 @@ PLATFORM_ADMIN_EMAIL = "platform-admin@mais.test"
 PLATFORM_ADMIN_PASSWORD = "Platform-" + secrets.token_urlsafe(18)
 
 
-@pytest.fixture(scope="session")
-def stack(data_root: Path) -> Iterator[Stack]:
-    """The running platform; tests that stop a process must start it again."""
-    data_dir = data_root / "stack"
-    options = StackOptions(
+def stack_options(data_dir: Path, **env: str) -> StackOptions:
+    """The test stacks' options: two gateways behind Envoy, throw-away data, processes restarted by hand
+    (a test that stops one starts it again), a known platform admin; `env` adds or overrides settings."""
+    return StackOptions(
         data_dir=data_dir,
         ports=Ports.free(gateways=2),
         database_url=os.environ.get("DATABASE_URL") or None,
@@ -48,11 +47,17 @@ def stack(data_root: Path) -> Iterator[Stack]:
             # The sandbox's webhook retries after 0.1 s, 0.2 s, 0.4 s ... (Stripe's schedule, compressed):
             # a failed delivery comes back within seconds, with room for a restarted service to return.
             "STRIPE_SANDBOX_RETRY_SCALE": "0.1",
-            # Every e2e checkout comes from 127.0.0.1; the checkout limit has its own test in
-            # tests/reliability/test_auth_attacks.py.
-            "MAIS_CHECKOUT_RATE_LIMIT": "0",
+            **env,
         },
     )
+
+
+@pytest.fixture(scope="session")
+def stack(data_root: Path) -> Iterator[Stack]:
+    """The running platform; tests that stop a process must start it again."""
+    # Every e2e checkout comes from 127.0.0.1; the checkout limit has its own test in
+    # tests/reliability/test_auth_attacks.py.
+    options = stack_options(data_root / "stack", MAIS_CHECKOUT_RATE_LIMIT="0")
     running = Stack(options)
     running.start(timeout=120)
     try:

@@ -20,15 +20,14 @@ import pytest
 
 # The e2e fixtures work as they are on this suite's own `stack` (fixtures resolve by name where used).
 from tests.e2e.conftest import (
-    PLATFORM_ADMIN_EMAIL,
-    PLATFORM_ADMIN_PASSWORD,
     gateways,
     http,
     make_tenant,
     platform_token,
+    stack_options,
 )
 from tests.reliability.figures import FIGURES_KEY, Figures
-from tools.stack.launcher import Ports, Stack, StackOptions
+from tools.stack.launcher import Stack, StackOptions
 
 __all__ = ["gateways", "http", "make_tenant", "platform_token"]
 
@@ -70,35 +69,20 @@ def size() -> Size:
     return chosen_size()
 
 
-def stack_options(data_dir: Path) -> StackOptions:
-    """The suite's stack: two gateways behind Envoy, processes restarted by hand (the tests decide
-    when a killed service comes back), the same bootstrap admin as the end-to-end suite."""
-    return StackOptions(
-        data_dir=data_dir,
-        ports=Ports.free(gateways=2),
-        database_url=os.environ.get("DATABASE_URL") or None,
-        durable=False,
-        restart=False,
-        gateways=2,
-        env={
-            "MAIS_SIGNIN_WINDOW_SECONDS": "900",
-            "MAIS_ADMIN_EMAIL": PLATFORM_ADMIN_EMAIL,
-            "MAIS_ADMIN_PASSWORD": PLATFORM_ADMIN_PASSWORD,
-            "MAIS_ARGON2_TIME_COST": "1",
-            "MAIS_ARGON2_MEMORY_KIB": "8192",
-            "MAIS_ARGON2_PARALLELISM": "1",
-            # Failed webhook deliveries come back within seconds (Stripe's schedule, compressed).
-            "STRIPE_SANDBOX_RETRY_SCALE": "0.1",
-            "MAIS_CHECKOUT_RATE_LIMIT": str(CHECKOUT_RATE_LIMIT),
-            "MAIS_CHECKOUT_RATE_WINDOW_SECONDS": str(CHECKOUT_RATE_WINDOW_SECONDS),
-        },
+def reliability_stack_options(data_dir: Path) -> StackOptions:
+    """The end-to-end suite's stack (two gateways behind Envoy, processes restarted by hand, the same
+    bootstrap admin) with the checkout limit this suite tests."""
+    return stack_options(
+        data_dir,
+        MAIS_CHECKOUT_RATE_LIMIT=str(CHECKOUT_RATE_LIMIT),
+        MAIS_CHECKOUT_RATE_WINDOW_SECONDS=str(CHECKOUT_RATE_WINDOW_SECONDS),
     )
 
 
 @pytest.fixture(scope="session")
 def stack(data_root: Path) -> Iterator[Stack]:
     """This suite's running platform. A test that stops a part starts it again before it ends."""
-    running = Stack(stack_options(data_root / "reliability"))
+    running = Stack(reliability_stack_options(data_root / "reliability"))
     running.start(timeout=120)
     try:
         yield running
