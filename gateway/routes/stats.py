@@ -42,17 +42,19 @@ async def platform_stats(request: Request, admin: PlatformAdmin) -> dict[str, An
             "released": bookings.released,
             "cancelled": bookings.cancelled,
         },
-        "money": [
-            {
-                "currency": t.currency,
-                "chargedCents": t.charged_cents,
-                "refundedCents": t.refunded_cents,
-                "netPaidCents": t.charged_cents - t.refunded_cents,
-                "platformFeeCents": t.fee_cents - t.fee_refunded_cents,
-                "netToTenantsCents": (t.charged_cents - t.refunded_cents)
-                - (t.fee_cents - t.fee_refunded_cents),
-            }
-            for t in money.totals
-        ],
+        "money": [_money_json(t) for t in money.totals],
         "failedStripeEvents": money.failed_events,
+    }
+
+
+def _money_json(totals: payments_pb.CurrencyTotals) -> dict[str, Any]:
+    net_paid = totals.charged_cents - totals.refunded_cents
+    platform_fee = totals.fee_cents - totals.fee_refunded_cents
+    return {
+        "currency": totals.currency,
+        "chargedCents": totals.charged_cents,
+        "refundedCents": totals.refunded_cents,
+        "netPaidCents": net_paid,
+        "platformFeeCents": platform_fee,
+        "netToTenantsCents": net_paid - platform_fee,
     }
