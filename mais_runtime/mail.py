@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.policy import SMTP
-from email.utils import formataddr, make_msgid
+from email.utils import formataddr, formatdate, make_msgid, parseaddr
 from pathlib import Path
 from typing import Protocol
 
@@ -45,6 +45,10 @@ class Mail:
     text: str
     html: str
     tag: str = ""
+    # The business the message speaks for: shown as the From display name (the address stays the
+    # platform's, so SPF and DKIM hold), and where the reader's reply goes.
+    from_name: str = ""
+    reply_to: str = ""
 
 
 class MailError(Exception):
@@ -63,11 +67,21 @@ def one_line(value: str) -> str:
     return " ".join(value.replace("\r", " ").replace("\n", " ").split())
 
 
+def from_header(mail: Mail, sender: str) -> str:
+    """The From value: the platform's sending address, with the business's name when the mail has one."""
+    if not mail.from_name:
+        return one_line(sender)
+    return sender_display(mail.from_name, parseaddr(one_line(sender))[1])
+
+
 def build_message(mail: Mail, sender: str) -> EmailMessage:
-    """The MIME form of a Mail (text and HTML alternatives)."""
+    """The MIME form of a Mail (text and HTML alternatives), dated now."""
     message = EmailMessage(policy=SMTP)
-    message["From"] = one_line(sender)
+    message["From"] = from_header(mail, sender)
     message["To"] = one_line(mail.to)
+    if mail.reply_to:
+        message["Reply-To"] = one_line(mail.reply_to)
+    message["Date"] = formatdate(localtime=False, usegmt=True)
     message["Subject"] = one_line(mail.subject)
     message["Message-ID"] = make_msgid(
         idstring=_SAFE_NAME.sub("-", mail.message_id)[:60], domain="mais.local"
@@ -96,7 +110,10 @@ class FileMailer:
         if path.exists():
             return
         temp = path.with_suffix(f".tmp{os.getpid()}")
-        temp.write_bytes(bytes(build_message(mail, self.sender)))
+        # Couples' names, addresses and booking links: readable by this user only.
+        descriptor = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "wb") as file:
+            file.write(bytes(build_message(mail, self.sender)))
         temp.replace(path)
 
 
@@ -112,8 +129,9 @@ class PostmarkMailer:
     async def send(self, mail: Mail) -> None:
         """One POST; any non-2xx answer or transport failure raises MailError."""
         body = {
-            "From": one_line(self._sender),
+            "From": from_header(mail, self._sender),
             "To": one_line(mail.to),
+            **({"ReplyTo": one_line(mail.reply_to)} if mail.reply_to else {}),
             "Subject": one_line(mail.subject),
             "TextBody": mail.text,
             "HtmlBody": mail.html,

@@ -18,6 +18,8 @@ Each service owning an outbox creates this table in its own schema with a migrat
         text_body text NOT NULL,
         html_body text NOT NULL,
         tag text NOT NULL DEFAULT '',
+        from_name text NOT NULL DEFAULT '',
+        reply_to text NOT NULL DEFAULT '',
         status text NOT NULL DEFAULT 'PENDING' CHECK (status IN ('PENDING', 'SENT', 'FAILED')),
         attempts integer NOT NULL DEFAULT 0,
         next_attempt_at timestamptz NOT NULL DEFAULT now(),
@@ -59,8 +61,10 @@ async def enqueue(conn: AsyncConnection, *, tenant_id: str | None, dedupe_key: s
     """Adds a message in the caller's transaction. False when `dedupe_key` was already enqueued."""
     result = await conn.execute(
         text(
-            "INSERT INTO outbox (tenant_id, dedupe_key, to_address, subject, text_body, html_body, tag)"
-            " VALUES (CAST(:tenant_id AS uuid), :dedupe_key, :to, :subject, :text, :html, :tag)"
+            "INSERT INTO outbox (tenant_id, dedupe_key, to_address, subject, text_body, html_body, tag,"
+            " from_name, reply_to)"
+            " VALUES (CAST(:tenant_id AS uuid), :dedupe_key, :to, :subject, :text, :html, :tag,"
+            " :from_name, :reply_to)"
             " ON CONFLICT (dedupe_key) DO NOTHING"
         ),
         {
@@ -71,13 +75,16 @@ async def enqueue(conn: AsyncConnection, *, tenant_id: str | None, dedupe_key: s
             "text": mail.text,
             "html": mail.html,
             "tag": mail.tag,
+            "from_name": mail.from_name,
+            "reply_to": mail.reply_to,
         },
     )
     return bool(result.rowcount)
 
 
 _CLAIM_ONE = text(
-    "SELECT id, tenant_id, dedupe_key, to_address, subject, text_body, html_body, tag, attempts"
+    "SELECT id, tenant_id, dedupe_key, to_address, subject, text_body, html_body, tag, from_name,"
+    " reply_to, attempts"
     " FROM outbox WHERE status = 'PENDING' AND next_attempt_at <= now()"
     " ORDER BY next_attempt_at, id LIMIT 1 FOR UPDATE SKIP LOCKED"
 )
@@ -141,6 +148,8 @@ class OutboxDispatcher:
             text=row["text_body"],
             html=row["html_body"],
             tag=row["tag"],
+            from_name=row["from_name"],
+            reply_to=row["reply_to"],
         )
         try:
             await asyncio.wait_for(self._mailer.send(mail), timeout=self._send_timeout)

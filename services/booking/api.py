@@ -14,9 +14,23 @@ from mais_runtime import paging
 from mais_runtime.errors import NotFound, ValidationError
 from mais_runtime.proto_time import timestamp
 from services.booking import domain
-from services.booking.domain import Booking, CoupleDetails, DateAvailability, Quote, Reason, Status
+from services.booking.domain import (
+    Booking,
+    ConfirmOutcome,
+    CoupleDetails,
+    DateAvailability,
+    Quote,
+    Reason,
+    Status,
+)
 from services.booking.store import Blackout, BookingFilter
 from services.booking.use_cases import Bookings
+
+_CONFIRM_OUTCOMES = {
+    ConfirmOutcome.CONFIRM: pb.CONFIRM_OUTCOME_CONFIRMED,
+    ConfirmOutcome.ALREADY_CONFIRMED: pb.CONFIRM_OUTCOME_ALREADY_CONFIRMED,
+    ConfirmOutcome.HOLD_LOST: pb.CONFIRM_OUTCOME_HOLD_LOST,
+}
 
 _BOOKING_ID = re.compile(r"^bk_[a-z0-9]{26}$")
 _BLACKOUT_ID = re.compile(r"^bo_[a-z0-9]{26}$")
@@ -94,18 +108,18 @@ class BookingServicer(pb_grpc.BookingServiceServicer):
     async def ConfirmBooking(
         self, request: pb.ConfirmBookingRequest, context: grpc.aio.ServicerContext
     ) -> pb.ConfirmBookingResponse:
-        """HELD -> CONFIRMED by payment, idempotent by payment session; HOLD_LOST when the date was
-        taken by someone else after the hold expired (payments then refunds)."""
+        """HELD -> CONFIRMED by payment, idempotent by payment session. The outcome is in the answer:
+        HOLD_LOST when the date was taken by someone else after the hold expired (payments refunds)."""
         session = _required(request.payment_session_id, "payment_session_id")
         if request.amount_paid_cents < 0:
             raise ValidationError.of("amount_paid_cents", "must not be negative")
-        booking = await self._bookings.confirm(
+        booking, outcome = await self._bookings.confirm(
             request.tenant_id,
             _booking_id(request.booking_id),
             session_id=session,
             amount_paid_cents=request.amount_paid_cents,
         )
-        return pb.ConfirmBookingResponse(booking=_booking(booking))
+        return pb.ConfirmBookingResponse(booking=_booking(booking), outcome=_CONFIRM_OUTCOMES[outcome])
 
     async def ReleaseHold(
         self, request: pb.ReleaseHoldRequest, context: grpc.aio.ServicerContext

@@ -361,14 +361,6 @@ def decide_confirmation(
     return ConfirmOutcome.CONFIRM
 
 
-def hold_lost(booking_id: str) -> PreconditionFailed:
-    """The error payments turns into an automatic refund."""
-    return PreconditionFailed(
-        f"the hold of booking {booking_id} was lost: its date was taken before the payment arrived",
-        reason="HOLD_LOST",
-    )
-
-
 def date_unavailable(day: date, reason: Reason) -> Conflict:
     """The answer when a date cannot be held or blacked out, naming why."""
     return Conflict(

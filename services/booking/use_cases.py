@@ -105,8 +105,9 @@ class Bookings:
 
     async def confirm(
         self, tenant_id: str, booking_id: str, *, session_id: str, amount_paid_cents: int
-    ) -> Booking:
-        """Applies a completed payment; HOLD_LOST when the date went to someone else meanwhile."""
+    ) -> tuple[Booking, ConfirmOutcome]:
+        """Applies a completed payment and says what it did: HOLD_LOST (nothing changed) when the date
+        went to someone else meanwhile, so payments refunds."""
         calendar = await self._tenants.calendar(tenant_id)
         now = self._clock()
         booking, outcome = await self._store.confirm(
@@ -118,9 +119,7 @@ class Bookings:
             compose=lambda b: emails.confirmation(b, calendar.name, self.manage_url(b)),
         )
         CONFIRMATIONS.labels(outcome.value).inc()
-        if outcome is ConfirmOutcome.HOLD_LOST:
-            raise domain.hold_lost(booking_id)
-        return booking
+        return booking, outcome
 
     async def release(self, tenant_id: str, booking_id: str, *, reason: str) -> Booking:
         """Gives a hold's date back (checkout expired or abandoned)."""

@@ -28,7 +28,6 @@ from mais_runtime.db import sqlstate
 from mais_runtime.errors import DomainError, GrpcCode, NotFound, PreconditionFailed, ValidationError
 from mais_runtime.paging import decode_cursor, encode_cursor
 from mais_runtime.paging import page_size as page_size_of
-from mais_runtime.rpc_errors import from_rpc_error
 from services.payments.clients import Peers
 from services.payments.domain import (
     ConnectState,
@@ -241,18 +240,15 @@ class StripeInbox:
                 return EventStatus.IGNORED
             payment = await tx.insert_payment(_payment_from(event, tenant_id, facts))
         await _record_charge(tx, payment, facts)
-        try:
-            await self._peers.booking.ConfirmBooking(
-                booking_pb.ConfirmBookingRequest(
-                    tenant_id=tenant_id,
-                    booking_id=payment.booking_id,
-                    payment_session_id=session_id,
-                    amount_paid_cents=facts.amount_cents,
-                )
+        confirmed = await self._peers.booking.ConfirmBooking(
+            booking_pb.ConfirmBookingRequest(
+                tenant_id=tenant_id,
+                booking_id=payment.booking_id,
+                payment_session_id=session_id,
+                amount_paid_cents=facts.amount_cents,
             )
-        except grpc.aio.AioRpcError as error:
-            if from_rpc_error(error).reason != "HOLD_LOST":
-                raise
+        )
+        if confirmed.outcome == booking_pb.CONFIRM_OUTCOME_HOLD_LOST:
             await self._refund_lost_hold(tx, payment, facts)
             return EventStatus.PROCESSED
         await tx.set_payment_status(session_id, "PAID")

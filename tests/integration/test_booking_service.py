@@ -393,8 +393,11 @@ async def test_confirm_is_idempotent_and_emails_the_couple_once_with_a_link_that
     request = pb.ConfirmBookingRequest(
         tenant_id=tenant, booking_id=held.id, payment_session_id="cs_idem", amount_paid_cents=180000
     )
-    first = (await booking.ConfirmBooking(request)).booking
-    second = (await booking.ConfirmBooking(request)).booking
+    first_answer = await booking.ConfirmBooking(request)
+    second_answer = await booking.ConfirmBooking(request)
+    assert first_answer.outcome == pb.CONFIRM_OUTCOME_CONFIRMED
+    assert second_answer.outcome == pb.CONFIRM_OUTCOME_ALREADY_CONFIRMED
+    first, second = first_answer.booking, second_answer.booking
     assert first == second and second.status == pb.BOOKING_STATUS_CONFIRMED
     assert second.amount_paid_cents == 180000 and second.quote.total_cents == 180000
 
@@ -443,17 +446,16 @@ async def test_a_lost_hold_answers_hold_lost_and_the_couple_is_told_of_the_refun
     )
     await expire(admin, first.id)
     second = (await booking.HoldDate(hold_request(tenant_id, day, 2))).booking
-    with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await booking.ConfirmBooking(
-            pb.ConfirmBookingRequest(
-                tenant_id=tenant_id,
-                booking_id=first.id,
-                payment_session_id="cs_lost",
-                amount_paid_cents=180000,
-            )
+    lost = await booking.ConfirmBooking(
+        pb.ConfirmBookingRequest(
+            tenant_id=tenant_id,
+            booking_id=first.id,
+            payment_session_id="cs_lost",
+            amount_paid_cents=180000,
         )
-    assert caught.value.code() == grpc.StatusCode.FAILED_PRECONDITION
-    assert reason_of(caught.value)[0] == "HOLD_LOST"
+    )
+    assert lost.outcome == pb.CONFIRM_OUTCOME_HOLD_LOST
+    assert lost.booking.status == pb.BOOKING_STATUS_RELEASED
     current = await booking.GetBooking(pb.GetBookingRequest(tenant_id=tenant_id, booking_id=second.id))
     assert current.booking.status == pb.BOOKING_STATUS_HELD
 

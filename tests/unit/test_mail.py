@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import email
+import stat
 from email import policy
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 from mais_runtime.mail import FileMailer, Mail, build_message
@@ -44,3 +47,26 @@ def test_crlf_in_a_typed_value_cannot_add_headers() -> None:
     assert "\r\nBcc:" not in headers
     assert "\r\nCc:" not in headers
     assert message["Subject"] == "Hello Bcc: attacker@example.com"
+
+
+def test_a_message_is_dated_and_speaks_for_the_business() -> None:
+    mail = Mail(
+        message_id="booking.confirmed:1",
+        to="ana@example.com",
+        subject="Booked",
+        text="hi",
+        html="<p>hi</p>",
+        from_name="Lakeside Barn",
+        reply_to="owner@lakeside.example",
+    )
+    message = build_message(mail, "MAIS Bookings <bookings@mais.local>")
+    assert message["From"] == "Lakeside Barn <bookings@mais.local>"
+    assert message["Reply-To"] == "owner@lakeside.example"
+    assert parsedate_to_datetime(message["Date"]).tzinfo is not None
+
+
+def test_mail_files_are_readable_by_their_owner_only(tmp_path: Path) -> None:
+    mailer = FileMailer(tmp_path, "MAIS Bookings <bookings@mais.local>")
+    asyncio.run(mailer.send(Mail("m-1", "ana@example.com", "Booked", "hi", "<p>hi</p>")))
+    (written,) = tmp_path.glob("*.eml")
+    assert stat.S_IMODE(written.stat().st_mode) == 0o600
