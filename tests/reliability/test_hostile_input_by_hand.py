@@ -500,6 +500,8 @@ def test_html_and_crlf_in_names_are_escaped_in_emails_and_add_no_headers(
     assert set(message.keys()) <= {
         "From",
         "To",
+        "Reply-To",
+        "Date",
         "Subject",
         "Message-ID",
         "X-MAIS-Tag",
