@@ -642,7 +642,9 @@ def test_a_change_of_the_tenants_currency_reprices_nothing_already_on_sale(
     assert http.get("/v1/packages/barn", headers=tenant.public_headers()).json()["addOns"] == []
 
 
-def test_a_currency_changes_only_with_a_price_sent_with_it(http: httpx.Client, tenant: TenantHandle) -> None:
+def test_a_currency_changes_only_with_a_price_sent_with_it_and_no_price_is_forgotten_into_zero(
+    http: httpx.Client, tenant: TenantHandle
+) -> None:
     headers = tenant.admin_headers()
     garden = create(http, tenant, "packages", package_body("garden", 150000, currency="EUR"))
     assert garden["currency"] == "eur"
@@ -650,6 +652,7 @@ def test_a_currency_changes_only_with_a_price_sent_with_it(http: httpx.Client, t
     assert error(alone) == (400, "VALIDATION_ERROR", ["priceCents"])
     for body, field in (
         ({"currency": None}, "currency"),
+        ({"priceCents": None}, "priceCents"),
         ({"currency": "dollars", "priceCents": 1}, "currency"),
     ):
         refused = http.patch(f"/v1/tenant-admin/packages/{garden['id']}", json=body, headers=headers)
