@@ -746,3 +746,42 @@ async def test_a_package_with_a_live_booking_cannot_be_deleted_but_can_be_deacti
         catalogs[0].GetPackage(pb.GetPackageRequest(tenant_id=tenant_id, package_id=package.id))
     )
     assert reason == "NOT_FOUND"
+
+
+async def test_a_package_changing_currency_and_an_add_on_linking_to_it_at_once_never_mix_currencies(
+    catalogs: list[Any], new_tenant: Callable[..., Awaitable[str]], admin_db: asyncpg.Connection
+) -> None:
+    tenant_id = await new_tenant(currency="usd")
+    for round_ in range(8):
+        package = await create_package(catalogs[0], tenant_id, f"garden-{round_}")
+        add_on = await create_add_on(catalogs[1], tenant_id, f"flowers-{round_}", [])
+        # Two replicas, at the same moment: one moves the package to eur, the other offers the usd
+        # add-on with it. Whatever the interleaving, exactly one wins.
+        outcomes = await asyncio.gather(
+            catalogs[0].UpdatePackage(
+                pb.UpdatePackageRequest(
+                    tenant_id=tenant_id,
+                    package=pb.Package(id=package.id, price_cents=140000, currency="eur"),
+                    update_mask=["price_cents", "currency"],
+                )
+            ),
+            catalogs[1].UpdateAddOn(
+                pb.UpdateAddOnRequest(
+                    tenant_id=tenant_id,
+                    add_on=pb.AddOn(id=add_on.id, package_ids=[package.id]),
+                    update_mask=["package_ids"],
+                )
+            ),
+            return_exceptions=True,
+        )
+        failures = [o for o in outcomes if isinstance(o, grpc.aio.AioRpcError)]
+        assert len(failures) == 1, outcomes
+        assert error_of(failures[0])[0] == "VALIDATION_ERROR"
+    mixed = await admin_db.fetchval(
+        "SELECT count(*) FROM catalog.add_on_packages ap"
+        " JOIN catalog.packages p ON p.tenant_id = ap.tenant_id AND p.id = ap.package_id"
+        " JOIN catalog.add_ons a ON a.tenant_id = ap.tenant_id AND a.id = ap.add_on_id"
+        " WHERE ap.tenant_id = $1 AND (p.currency <> a.currency OR ap.currency <> p.currency)",
+        uuid.UUID(tenant_id),
+    )
+    assert mixed == 0

@@ -15,7 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
 from mais_runtime.db import Database
-from mais_runtime.errors import NotFound
+from mais_runtime.errors import NotFound, ValidationError
 from services.catalog.domain import AddOnDraft, InUse, PackageDraft, SegmentDraft, SlugTaken
 from services.catalog.store import CHANGES_CHANNEL, CatalogStore
 from tests.integration.conftest import Cluster, service_database
@@ -249,3 +249,28 @@ async def test_a_write_notifies_its_tenant_at_commit_and_a_rolled_back_one_does_
         assert heard.empty()
     finally:
         await listener.close()
+
+
+async def test_a_write_that_skipped_the_currency_checks_is_refused_naming_the_field(
+    store: CatalogStore,
+) -> None:
+    # What a race between a check and a write would leave: the database refuses, and the store
+    # answers with the field the client can act on.
+    t = tenant()
+    async with store.writing(t) as tx:
+        garden = await tx.insert_package(draft("garden", currency="usd"))
+        barn = await tx.insert_package(draft("barn", currency="eur"))
+        flowers = await tx.insert_add_on(
+            AddOnDraft("flowers", "Flowers", 5000, package_ids=(garden.stamp.id,), currency="usd")
+        )
+    with pytest.raises(ValidationError) as caught:
+        async with store.writing(t) as tx:
+            await tx.save_package(garden.stamp.id, replace(garden.draft, currency="eur"))
+    assert [f.field for f in caught.value.fields] == ["currency"]
+    with pytest.raises(ValidationError) as caught:
+        async with store.writing(t) as tx:
+            await tx.save_add_on(flowers.stamp.id, replace(flowers.draft, package_ids=(barn.stamp.id,)))
+    assert [f.field for f in caught.value.fields] == ["packageIds"]
+    async with store.reading(t) as reads:
+        assert (await reads.package(garden.stamp.id)).currency == "usd"
+        assert (await reads.add_on(flowers.stamp.id)).draft.package_ids == (garden.stamp.id,)
