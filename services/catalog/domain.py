@@ -168,10 +168,9 @@ def check_price(price_cents: int, field_name: str = "priceCents") -> list[FieldV
 
 
 def _price_currency(currency: str) -> list[FieldViolation]:
-    """Problems with the currency of a stored price (lower case ISO 4217, like Stripe)."""
-    if not currency:
-        return [FieldViolation("currency", "is required")]
-    if not CURRENCY.match(currency):
+    """Problems with the currency of a price (lower case ISO 4217, like Stripe); "" on a new draft
+    means the tenant's, filled in at creation."""
+    if currency and not CURRENCY.match(currency):
         return [FieldViolation("currency", "must be a three-letter currency code such as usd")]
     return []
 
@@ -376,6 +375,8 @@ def apply_update(current: D, change: D, mask: Sequence[str]) -> D:
         updates[path] = getattr(change, path)
     if "currency" in updates:
         new = _normal_currency(updates["currency"])
+        if not new:
+            raise ValidationError.of("currency", "is required when named")
         if new != getattr(current, "currency", "") and "price_cents" not in updates:
             raise ValidationError.of(
                 "priceCents",

@@ -89,7 +89,7 @@ class CatalogAdmin:
     async def _priced(self, tenant_id: str, draft: P) -> P:
         """A new draft with its currency: the one it names, else the tenant's at this moment (asked
         only then, and never again for this item)."""
-        if draft.currency.strip():
+        if draft.currency:
             return draft
         return replace(draft, currency=await self._currencies.currency(tenant_id))
 
@@ -152,7 +152,8 @@ class CatalogAdmin:
     async def create_package(self, tenant_id: str, draft: PackageDraft) -> Package:
         """A new package, priced in the currency it names or else the tenant's currency now; the
         price keeps that currency whatever the tenant's settings say later."""
-        draft = check_package(await self._priced(tenant_id, draft))
+        # The shape first: a bad request is refused without asking the tenant service anything.
+        draft = await self._priced(tenant_id, check_package(draft))
 
         async def create(tx: CatalogWrites) -> Package:
             await _check_segment(tx, draft.segment_id)
@@ -213,7 +214,7 @@ class CatalogAdmin:
     async def create_add_on(self, tenant_id: str, draft: AddOnDraft) -> AddOn:
         """A new add-on, priced in the currency it names or else the tenant's currency now, offered
         with the tenant's packages named (all priced in that currency)."""
-        draft = check_add_on(await self._priced(tenant_id, draft))
+        draft = await self._priced(tenant_id, check_add_on(draft))
 
         async def create(tx: CatalogWrites) -> AddOn:
             await _check_offers(tx, draft)

@@ -95,13 +95,21 @@ def test_activating_a_zero_cent_draft_or_pricing_an_active_package_at_zero_is_re
 def test_a_price_needs_a_well_formed_currency_and_keeps_it_in_lower_case() -> None:
     assert check_package(package(currency=" EUR ")).currency == "eur"
     assert check_add_on(add_on(currency="JPY")).currency == "jpy"
-    for bad in ("", "euro", "e1r"):
+    assert check_package(package(currency="")).currency == ""  # a new draft: the tenant's, at creation
+    for bad in ("euro", "e1r", "u$d"):
         with pytest.raises(ValidationError) as caught:
             check_package(package(currency=bad))
         assert fields_of(caught.value) == ["currency"]
         with pytest.raises(ValidationError) as caught:
             check_add_on(add_on(currency=bad))
         assert fields_of(caught.value) == ["currency"]
+
+
+def test_an_update_cannot_blank_a_currency() -> None:
+    current = check_package(package(currency="usd"))
+    with pytest.raises(ValidationError) as caught:
+        apply_update(current, package(currency=" ", price_cents=1), ["currency", "price_cents"])
+    assert fields_of(caught.value) == ["currency"]
 
 
 def test_an_update_that_leaves_the_currency_out_keeps_it() -> None:
