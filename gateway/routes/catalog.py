@@ -46,6 +46,7 @@ Int32 = Annotated[StrictInt, Field(ge=-(2**31), le=2**31 - 1)]
 ShortText = Annotated[str, Field(max_length=1000)]
 LongText = Annotated[str, Field(max_length=20000)]
 Version = Annotated[StrictInt, Field(ge=1, le=2**63 - 1)]
+Currency = Annotated[str, Field(max_length=16)]
 _ETAG = re.compile(r'^(?:W/)?"?(\d{1,19})"?$')
 
 
@@ -87,6 +88,7 @@ class PackageBody(_Body):
     photos: Annotated[list[PhotoBody], Field(max_length=100)] | None = None
     max_guests: Int32 | None = None
     sort_order: Int32 | None = None
+    currency: Currency | None = None
 
 
 class PackagePatch(_Body):
@@ -99,6 +101,7 @@ class PackagePatch(_Body):
     photos: Annotated[list[PhotoBody], Field(max_length=100)] | None = None
     max_guests: Int32 | None = None
     sort_order: Int32 | None = None
+    currency: Currency | None = None
     version: Version | None = None
 
 
@@ -108,6 +111,7 @@ class AddOnBody(_Body):
     price_cents: Int64
     active: StrictBool | None = None
     package_ids: Annotated[list[Annotated[str, Field(max_length=64)]], Field(max_length=500)] = []
+    currency: Currency | None = None
 
 
 class AddOnPatch(_Body):
@@ -116,6 +120,7 @@ class AddOnPatch(_Body):
     price_cents: Int64 | None = None
     active: StrictBool | None = None
     package_ids: Annotated[list[Annotated[str, Field(max_length=64)]], Field(max_length=500)] | None = None
+    currency: Currency | None = None
     version: Version | None = None
 
 
@@ -293,6 +298,7 @@ def _package(body: PackageBody | PackagePatch, package_id: str = "") -> pb.Packa
         photos=_photos(body.photos),
         segment_id=_value(body, "segment_id", ""),
         max_guests=_value(body, "max_guests", 0),
+        currency=_value(body, "currency", ""),
     )
 
 
@@ -304,6 +310,7 @@ def _add_on(body: AddOnBody | AddOnPatch, add_on_id: str = "") -> pb.AddOn:
         price_cents=_value(body, "price_cents", 0),
         active=_value(body, "active", True),
         package_ids=body.package_ids or [],
+        currency=_value(body, "currency", ""),
     )
 
 
@@ -429,8 +436,9 @@ async def list_packages(
 
 @router.post("/v1/tenant-admin/packages", status_code=201, summary="Create a package")
 async def create_package(request: Request, admin: TenantAdmin, body: PackageBody) -> Response:
-    """`{slug, title, description?, priceCents, active?, segmentId?, photos?, maxGuests?, sortOrder?}`,
-    priced in the tenant's currency; 409 SLUG_TAKEN for a slug in use."""
+    """`{slug, title, description?, priceCents, currency?, active?, segmentId?, photos?, maxGuests?,
+    sortOrder?}`, priced in `currency` or else the tenant's currency now (kept whatever the settings
+    say later); an active package needs a price above 0; 409 SLUG_TAKEN for a slug in use."""
     answer = await request.app.state.clients.catalog.CreatePackage(
         pb.CreatePackageRequest(tenant_id=admin.tenant_id, package=_package(body))
     )
@@ -451,7 +459,8 @@ async def get_package(request: Request, admin: TenantAdmin, package_id: ObjectId
 async def patch_package(
     request: Request, admin: TenantAdmin, package_id: ObjectId, body: PackagePatch, if_match: IfMatch = ""
 ) -> Response:
-    """Any subset of the fields (null clears description, segmentId and maxGuests); 409
+    """Any subset of the fields (null clears description, segmentId and maxGuests); what is left out
+    stays as it is, the currency too (`currency` only together with `priceCents`); 409
     VERSION_CONFLICT when the version sent is stale. Every replica serves the change within 1 s."""
     answer = await request.app.state.clients.catalog.UpdatePackage(
         pb.UpdatePackageRequest(
@@ -489,7 +498,8 @@ async def list_add_ons(
 
 @router.post("/v1/tenant-admin/add-ons", status_code=201, summary="Create an add-on")
 async def create_add_on(request: Request, admin: TenantAdmin, body: AddOnBody) -> Response:
-    """`{slug, title, priceCents, active?, packageIds}`: offered with those of the tenant's packages."""
+    """`{slug, title, priceCents, currency?, active?, packageIds}`: offered with those of the tenant's
+    packages, which must be priced in the add-on's currency."""
     answer = await request.app.state.clients.catalog.CreateAddOn(
         pb.CreateAddOnRequest(tenant_id=admin.tenant_id, add_on=_add_on(body))
     )

@@ -113,7 +113,7 @@ class CatalogServicer(pb_grpc.CatalogServiceServicer):
     async def CreatePackage(
         self, request: pb.CreatePackageRequest, context: Context
     ) -> pb.CreatePackageResponse:
-        """A new package in the tenant's currency."""
+        """A new package in the currency it names, else the tenant's currency now."""
         package = await self._admin.create_package(request.tenant_id, _package_draft(request.package))
         return pb.CreatePackageResponse(package=_package(package))
 
@@ -152,7 +152,7 @@ class CatalogServicer(pb_grpc.CatalogServiceServicer):
         return pb.GetAddOnResponse(add_on=_add_on(add_on))
 
     async def CreateAddOn(self, request: pb.CreateAddOnRequest, context: Context) -> pb.CreateAddOnResponse:
-        """A new add-on in the tenant's currency."""
+        """A new add-on in the currency it names, else the tenant's currency now."""
         add_on = await self._admin.create_add_on(request.tenant_id, _add_on_draft(request.add_on))
         return pb.CreateAddOnResponse(add_on=_add_on(add_on))
 
@@ -191,12 +191,18 @@ def _package_draft(message: pb.Package) -> PackageDraft:
         photos=tuple(Photo(p.url, p.alt) for p in message.photos),
         segment_id=message.segment_id or None,
         max_guests=message.max_guests,
+        currency=message.currency,
     )
 
 
 def _add_on_draft(message: pb.AddOn) -> AddOnDraft:
     return AddOnDraft(
-        message.slug, message.title, message.price_cents, message.active, tuple(message.package_ids)
+        message.slug,
+        message.title,
+        message.price_cents,
+        message.active,
+        tuple(message.package_ids),
+        message.currency,
     )
 
 

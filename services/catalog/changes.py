@@ -23,6 +23,7 @@ from collections.abc import Callable
 
 import asyncpg
 
+from mais_runtime.background import wait_or_stop
 from services.catalog.cache import PublicCache
 from services.catalog.metrics import INVALIDATIONS
 from services.catalog.store import CHANGES_CHANNEL
@@ -58,7 +59,11 @@ class ChangeFeed:
         return self._live_until > self._clock()
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Listens until `stop`, reconnecting with a growing (bounded) delay after failures."""
+        """Listens until `stop`, reconnecting with a growing (bounded) delay after failures.
+
+        Not a `mais_runtime.background.every` job: one pass is a connection held open for as long
+        as it lives (LISTEN, with its own pings), and a lost one is retried with backoff, not on a
+        fixed interval; only the stop-aware wait is shared."""
         delay = 0.1
         while not stop.is_set():
             try:
@@ -67,8 +72,7 @@ class ChangeFeed:
             except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
                 log.warning("catalog change feed lost (%s); reconnecting", type(error).__name__)
             self._down()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=delay)
+            await wait_or_stop(stop, delay)
             delay = min(delay * 2, self._reconnect_max)
 
     async def _listen(self, stop: asyncio.Event) -> None:

@@ -71,17 +71,22 @@ class PackageDraft:
     photos: tuple[Photo, ...] = ()
     segment_id: str | None = None
     max_guests: int = 0
+    # The currency of `price_cents`: "" on a new draft means "the tenant's currency now" (filled
+    # once, at creation); afterwards it changes only when a price is sent with a new currency.
+    currency: str = ""
 
 
 @dataclass(frozen=True)
 class AddOnDraft:
-    """What an admin says about an add-on: its price and the packages it is offered with."""
+    """What an admin says about an add-on: its price (in `currency`, as for a package) and the
+    packages it is offered with (all priced in that same currency)."""
 
     slug: str
     title: str
     price_cents: int
     active: bool = True
     package_ids: tuple[str, ...] = ()
+    currency: str = ""
 
 
 @dataclass(frozen=True)
@@ -114,22 +119,30 @@ class PublicAddOn:
 
 @dataclass(frozen=True)
 class Package:
-    """A stored package, priced in `currency` (the tenant's when it was last written). `add_ons` is
-    filled on public reads only."""
+    """A stored package, priced in its own currency (stored with it, never read from the tenant
+    later). `add_ons` is filled on public reads only."""
 
     stamp: Stamp
     draft: PackageDraft
-    currency: str
     add_ons: tuple[PublicAddOn, ...] = ()
+
+    @property
+    def currency(self) -> str:
+        """The currency of the package's price."""
+        return self.draft.currency
 
 
 @dataclass(frozen=True)
 class AddOn:
-    """A stored add-on, priced in `currency`."""
+    """A stored add-on, priced in its own currency."""
 
     stamp: Stamp
     draft: AddOnDraft
-    currency: str
+
+    @property
+    def currency(self) -> str:
+        """The currency of the add-on's price."""
+        return self.draft.currency
 
 
 # --- checks ----------------------------------------------------------------------------------
@@ -152,6 +165,18 @@ def check_price(price_cents: int, field_name: str = "priceCents") -> list[FieldV
     if not 0 <= price_cents <= PRICE_MAX_CENTS:
         return [FieldViolation(field_name, f"must be between 0 and {PRICE_MAX_CENTS} cents")]
     return []
+
+
+def _price_currency(currency: str) -> list[FieldViolation]:
+    """Problems with the currency of a price (lower case ISO 4217, like Stripe); "" on a new draft
+    means the tenant's, filled in at creation."""
+    if currency and not CURRENCY.match(currency):
+        return [FieldViolation("currency", "must be a three-letter currency code such as usd")]
+    return []
+
+
+def _normal_currency(currency: str) -> str:
+    return currency.strip().lower()
 
 
 def _text(value: str, field_name: str, *, required: bool, limit: int) -> list[FieldViolation]:
@@ -238,11 +263,20 @@ def check_package(draft: PackageDraft) -> PackageDraft:
         title=draft.title.strip(),
         description=draft.description.strip(),
         photos=photos,
+        currency=_normal_currency(draft.currency),
     )
     problems = check_slug(draft.slug) + problems
     problems += _one_line(draft.title, "title", limit=TITLE_MAX)
     problems += _text(draft.description, "description", required=False, limit=DESCRIPTION_MAX)
     problems += check_price(draft.price_cents)
+    if draft.active and draft.price_cents == 0:
+        # A published package at 0 would sell a date for nothing; a draft at 0 is fine.
+        problems.append(
+            FieldViolation(
+                "priceCents", "a package on offer needs a price; keep it inactive until it has one"
+            )
+        )
+    problems += _price_currency(draft.currency)
     problems += _sort_order(draft.sort_order)
     if not 0 <= draft.max_guests <= MAX_GUESTS_LIMIT:
         problems.append(FieldViolation("maxGuests", f"must be between 1 and {MAX_GUESTS_LIMIT}, or none"))
@@ -257,10 +291,13 @@ def check_package(draft: PackageDraft) -> PackageDraft:
 
 def check_add_on(draft: AddOnDraft) -> AddOnDraft:
     """The draft, trimmed and with canonical package ids, or ValidationError naming every bad field."""
-    draft = replace(draft, slug=draft.slug.strip(), title=draft.title.strip())
+    draft = replace(
+        draft, slug=draft.slug.strip(), title=draft.title.strip(), currency=_normal_currency(draft.currency)
+    )
     problems = check_slug(draft.slug)
     problems += _one_line(draft.title, "title", limit=TITLE_MAX)
     problems += check_price(draft.price_cents)
+    problems += _price_currency(draft.currency)
     package_ids: list[str] = []
     if len(draft.package_ids) > MAX_OFFERED_PACKAGES:
         problems.append(FieldViolation("packageIds", f"at most {MAX_OFFERED_PACKAGES} packages"))
@@ -277,11 +314,35 @@ def check_add_on(draft: AddOnDraft) -> AddOnDraft:
     return replace(draft, package_ids=tuple(package_ids))
 
 
-def unknown_packages(asked: Sequence[str], known: set[str]) -> list[FieldViolation]:
-    """An add-on's package ids that are not the tenant's packages."""
-    return [
-        FieldViolation(f"packageIds[{n}]", "no such package") for n, p in enumerate(asked) if p not in known
-    ]
+def check_offers(add_on: AddOnDraft, package_currencies: Mapping[str, str]) -> list[FieldViolation]:
+    """Problems with the packages an add-on is offered with, given the currency of each of the
+    tenant's packages it names: unknown packages, and packages priced in another currency (a
+    package and its add-ons share one currency, so a quote never mixes two)."""
+    problems = []
+    for n, package_id in enumerate(add_on.package_ids):
+        currency = package_currencies.get(package_id)
+        if currency is None:
+            problems.append(FieldViolation(f"packageIds[{n}]", "no such package"))
+        elif currency != add_on.currency:
+            problems.append(
+                FieldViolation(
+                    f"packageIds[{n}]",
+                    f"is priced in {currency}, the add-on in {add_on.currency}: a package and its add-ons"
+                    " share one currency",
+                )
+            )
+    return problems
+
+
+def check_package_currency(currency: str, add_on_currencies: set[str]) -> None:
+    """A package may change currency only when no add-on of another currency is offered with it."""
+    others = sorted(add_on_currencies - {currency})
+    if others:
+        raise ValidationError.of(
+            "currency",
+            f"add-ons priced in {', '.join(others)} are offered with this package; re-price them or stop"
+            " offering them with it first",
+        )
 
 
 def check_currency(currency: str) -> str:
@@ -300,7 +361,10 @@ D = TypeVar("D", SegmentDraft, PackageDraft, AddOnDraft)
 
 
 def apply_update(current: D, change: D, mask: Sequence[str]) -> D:
-    """`current` with the fields named in `mask` (proto field names) taken from `change`."""
+    """`current` with the fields named in `mask` (proto field names) taken from `change`; every
+    field the mask leaves out keeps its value. A currency changes only together with the price it
+    is the currency of: the catalog never converts a price, so a new currency alone would re-price
+    the item by accident."""
     if not mask:
         raise ValidationError.of("update_mask", "names no field to change")
     names = {f.name for f in fields(current)}
@@ -309,6 +373,15 @@ def apply_update(current: D, change: D, mask: Sequence[str]) -> D:
         if path not in names:
             raise ValidationError.of("update_mask", f"{path} is not a field that can be changed")
         updates[path] = getattr(change, path)
+    if "currency" in updates:
+        new = _normal_currency(updates["currency"])
+        if not new:
+            raise ValidationError.of("currency", "is required when named")
+        if new != getattr(current, "currency", "") and "price_cents" not in updates:
+            raise ValidationError.of(
+                "priceCents",
+                "is required with a new currency: a price is never converted to another currency",
+            )
     return replace(current, **updates)
 
 

@@ -96,13 +96,16 @@ def _package(row: RowMapping, add_ons: tuple[PublicAddOn, ...] = ()) -> Package:
         photos=_photos(row["photos"]),
         segment_id=str(row["segment_id"]) if row["segment_id"] else None,
         max_guests=row["max_guests"],
+        currency=row["currency"],
     )
-    return Package(_stamp(row), draft, row["currency"], add_ons)
+    return Package(_stamp(row), draft, add_ons)
 
 
 def _add_on(row: RowMapping, package_ids: Sequence[str]) -> AddOn:
-    draft = AddOnDraft(row["slug"], row["title"], int(row["price_cents"]), row["active"], tuple(package_ids))
-    return AddOn(_stamp(row), draft, row["currency"])
+    draft = AddOnDraft(
+        row["slug"], row["title"], int(row["price_cents"]), row["active"], tuple(package_ids), row["currency"]
+    )
+    return AddOn(_stamp(row), draft)
 
 
 def _after(position: Position | None, prefix: str = "") -> str:
@@ -195,15 +198,24 @@ class CatalogReads:
             raise NotFound("package")
         return _package(rows[0])
 
-    async def existing_packages(self, package_ids: Sequence[str]) -> set[str]:
-        """Which of these ids are the tenant's packages."""
+    async def package_currencies(self, package_ids: Sequence[str]) -> dict[str, str]:
+        """The currency of each of these ids that is one of the tenant's packages."""
         if not package_ids:
-            return set()
+            return {}
         rows = await self._rows(
-            "SELECT id FROM packages WHERE tenant_id = :tenant_id AND id = ANY(CAST(:ids AS uuid[]))",
+            "SELECT id, currency FROM packages"
+            " WHERE tenant_id = :tenant_id AND id = ANY(CAST(:ids AS uuid[]))",
             ids=list(package_ids),
         )
-        return {str(r["id"]) for r in rows}
+        return {str(r["id"]): r["currency"] for r in rows}
+
+    async def add_on_currencies(self, package_id: str) -> set[str]:
+        """The currencies of the add-ons (active or not) offered with a package."""
+        rows = await self._rows(
+            "SELECT DISTINCT currency FROM add_on_packages WHERE tenant_id = :tenant_id AND package_id = :id",
+            id=package_id,
+        )
+        return {r["currency"] for r in rows}
 
     # --- public ------------------------------------------------------------------------------
 
@@ -219,7 +231,7 @@ class CatalogReads:
             **_after_params(after),
         )
         page, position = _page(rows, limit, lambda r: Position(r["sort_order"], r["slug"]))
-        add_ons = await self._offered_add_ons([(str(r["id"]), r["currency"]) for r in page])
+        add_ons = await self._offered_add_ons([str(r["id"]) for r in page])
         return [_package(r, add_ons.get(str(r["id"]), ())) for r in page], position
 
     async def offered_package(self, slug: str) -> Package | None:
@@ -232,10 +244,12 @@ class CatalogReads:
         if not rows:
             return None
         row = rows[0]
-        add_ons = await self._offered_add_ons([(str(row["id"]), row["currency"])])
+        add_ons = await self._offered_add_ons([str(row["id"])])
         return _package(row, add_ons.get(str(row["id"]), ()))
 
-    async def _offered_add_ons(self, packages: list[tuple[str, str]]) -> dict[str, tuple[PublicAddOn, ...]]:
+    async def _offered_add_ons(self, packages: list[str]) -> dict[str, tuple[PublicAddOn, ...]]:
+        # An add-on offered with a package is priced in the package's currency (add_on_packages'
+        # foreign keys carry the currency of both sides), so no filter on currency is needed here.
         if not packages:
             return {}
         rows = await self._rows(
@@ -245,18 +259,14 @@ class CatalogReads:
             "   FROM add_on_packages ap JOIN add_ons a ON a.tenant_id = ap.tenant_id AND a.id = ap.add_on_id"
             "   WHERE ap.tenant_id = :tenant_id AND ap.package_id = pkg.id AND a.active"
             "   ORDER BY a.slug LIMIT :per_package) a",
-            ids=[package_id for package_id, _ in packages],
+            ids=packages,
             per_package=MAX_ADD_ONS_PER_PACKAGE,
         )
-        currency = dict(packages)
         found: dict[str, list[PublicAddOn]] = {}
         for r in rows:
-            package_id = str(r["package_id"])
-            # An add-on priced in another currency cannot be bought with this package (see Quote).
-            if r["currency"] == currency[package_id]:
-                found.setdefault(package_id, []).append(
-                    PublicAddOn(str(r["id"]), r["slug"], r["title"], int(r["price_cents"]), r["currency"])
-                )
+            found.setdefault(str(r["package_id"]), []).append(
+                PublicAddOn(str(r["id"]), r["slug"], r["title"], int(r["price_cents"]), r["currency"])
+            )
         return {package_id: tuple(items) for package_id, items in found.items()}
 
     # --- add-ons -----------------------------------------------------------------------------
@@ -394,7 +404,7 @@ class CatalogWrites(CatalogReads):
         if not rows:
             raise NotFound("segment")
 
-    async def insert_package(self, draft: PackageDraft, currency: str) -> Package:
+    async def insert_package(self, draft: PackageDraft) -> Package:
         """Adds a package; SlugTaken when the slug is the tenant's already."""
         async with _guard("package", draft.slug):
             row = await self._one(
@@ -403,13 +413,13 @@ class CatalogWrites(CatalogReads):
                 " :description, :price_cents, :currency, :active, :sort_order, CAST(:photos AS jsonb),"
                 f" :segment_id, :max_guests) RETURNING {_PACKAGE_COLUMNS}",
                 id=str(uuid.uuid4()),
-                currency=currency,
                 **_package_params(draft),
             )
         return _package(row)
 
-    async def save_package(self, package_id: str, draft: PackageDraft, currency: str) -> Package:
-        """Writes a locked package back with the next version."""
+    async def save_package(self, package_id: str, draft: PackageDraft) -> Package:
+        """Writes a locked package back with the next version (its currency as the draft says: the
+        stored one unless the change named a new one)."""
         async with _guard("package", draft.slug):
             row = await self._one(
                 "UPDATE packages AS p SET slug = :slug, title = :title, description = :description,"
@@ -418,7 +428,6 @@ class CatalogWrites(CatalogReads):
                 " max_guests = :max_guests, version = p.version + 1, updated_at = now()"
                 f" WHERE p.tenant_id = :tenant_id AND p.id = :id RETURNING {_PACKAGE_COLUMNS}",
                 id=package_id,
-                currency=currency,
                 **_package_params(draft),
             )
         return _package(row)
@@ -437,7 +446,7 @@ class CatalogWrites(CatalogReads):
         if not rows:
             raise NotFound("package")
 
-    async def insert_add_on(self, draft: AddOnDraft, currency: str) -> AddOn:
+    async def insert_add_on(self, draft: AddOnDraft) -> AddOn:
         """Adds an add-on and its offers; SlugTaken when the slug is the tenant's already."""
         add_on_id = str(uuid.uuid4())
         async with _guard("add-on", draft.slug):
@@ -445,43 +454,49 @@ class CatalogWrites(CatalogReads):
                 "INSERT INTO add_ons (id, tenant_id, slug, title, price_cents, currency, active)"
                 " VALUES (:id, :tenant_id, :slug, :title, :price_cents, :currency, :active)",
                 id=add_on_id,
-                currency=currency,
                 **_add_on_params(draft),
             )
-        await self._offer(add_on_id, draft.package_ids)
+        await self._offer(add_on_id, draft)
         return await self.add_on(add_on_id)
 
-    async def save_add_on(self, add_on_id: str, draft: AddOnDraft, currency: str) -> AddOn:
+    async def save_add_on(self, add_on_id: str, draft: AddOnDraft) -> AddOn:
         """Writes a locked add-on back with the next version, replacing its offers."""
+        # The offers go first: they carry the add-on's currency, which may be about to change.
+        await self._exec(
+            "DELETE FROM add_on_packages WHERE tenant_id = :tenant_id AND add_on_id = :id", id=add_on_id
+        )
         async with _guard("add-on", draft.slug):
             await self._exec(
                 "UPDATE add_ons SET slug = :slug, title = :title, price_cents = :price_cents,"
                 " currency = :currency, active = :active, version = version + 1, updated_at = now()"
                 " WHERE tenant_id = :tenant_id AND id = :id",
                 id=add_on_id,
-                currency=currency,
                 **_add_on_params(draft),
             )
-        await self._exec(
-            "DELETE FROM add_on_packages WHERE tenant_id = :tenant_id AND add_on_id = :id", id=add_on_id
-        )
-        await self._offer(add_on_id, draft.package_ids)
+        await self._offer(add_on_id, draft)
         return await self.add_on(add_on_id)
 
-    async def _offer(self, add_on_id: str, package_ids: Sequence[str]) -> None:
-        if not package_ids:
+    async def _offer(self, add_on_id: str, draft: AddOnDraft) -> None:
+        if not draft.package_ids:
             return
         try:
             await self._exec(
-                "INSERT INTO add_on_packages (tenant_id, add_on_id, package_id)"
-                " SELECT :tenant_id, :id, unnest(CAST(:package_ids AS uuid[]))",
+                "INSERT INTO add_on_packages (tenant_id, add_on_id, package_id, currency)"
+                " SELECT :tenant_id, :id, unnest(CAST(:package_ids AS uuid[])), :currency",
                 id=add_on_id,
-                package_ids=list(package_ids),
+                package_ids=list(draft.package_ids),
+                currency=draft.currency,
             )
         except IntegrityError as error:
-            # A package deleted (or never the tenant's) between the check and this insert.
-            if _constraint(error) == "add_on_packages_package_fk":
+            # A package deleted (or never the tenant's), or re-priced in another currency, between
+            # the check and this insert.
+            name = _constraint(error)
+            if name == "add_on_packages_package_fk":
                 raise ValidationError.of("packageIds", "names a package that does not exist") from None
+            if name == "add_on_packages_package_currency_fk":
+                raise ValidationError.of(
+                    "packageIds", f"names a package not priced in {draft.currency}, the add-on's currency"
+                ) from None
             raise
 
     async def delete_add_on(self, add_on_id: str) -> None:
@@ -514,6 +529,7 @@ def _package_params(draft: PackageDraft) -> dict[str, Any]:
         "photos": json.dumps([{"url": p.url, "alt": p.alt} for p in draft.photos]),
         "segment_id": draft.segment_id,
         "max_guests": draft.max_guests,
+        "currency": draft.currency,
     }
 
 
@@ -523,6 +539,7 @@ def _add_on_params(draft: AddOnDraft) -> dict[str, Any]:
         "title": draft.title,
         "price_cents": draft.price_cents,
         "active": draft.active,
+        "currency": draft.currency,
     }
 
 
@@ -538,6 +555,11 @@ async def _guard(what: str, slug: str) -> AsyncIterator[None]:
             raise SlugTaken(what, slug) from None
         if name == "packages_segment_fk":
             raise ValidationError.of("segmentId", "no such segment") from None
+        if name == "add_on_packages_package_currency_fk":
+            # An add-on was offered with the package between the check and this write.
+            raise ValidationError.of(
+                "currency", "add-ons in the package's old currency are offered with it; try again"
+            ) from None
         raise
 
 

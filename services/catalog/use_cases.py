@@ -8,6 +8,7 @@ answers itself too, so its own next read is fresh without waiting for the notifi
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Protocol, TypeVar
 
@@ -25,7 +26,9 @@ from services.catalog.domain import (
     SegmentDraft,
     apply_update,
     check_add_on,
+    check_offers,
     check_package,
+    check_package_currency,
     check_quote_request,
     check_segment,
     check_version,
@@ -33,15 +36,16 @@ from services.catalog.domain import (
     encode_cursor,
     parse_id,
     price_quote,
-    unknown_packages,
 )
 from services.catalog.store import CatalogStore, CatalogWrites
 
 T = TypeVar("T")
+P = TypeVar("P", PackageDraft, AddOnDraft)
 
 
 class Currencies(Protocol):
-    """Where a tenant's currency comes from (the tenant service)."""
+    """Where a tenant's currency comes from (the tenant service): asked only when a package or
+    add-on is created without a currency, never to read or update a price."""
 
     async def currency(self, tenant_id: str) -> str:
         """The tenant's lower-case ISO 4217 currency."""
@@ -81,6 +85,13 @@ class CatalogAdmin:
         result = await with_retries(attempt)
         self._changed(tenant_id)
         return result
+
+    async def _priced(self, tenant_id: str, draft: P) -> P:
+        """A new draft with its currency: the one it names, else the tenant's at this moment (asked
+        only then, and never again for this item)."""
+        if draft.currency:
+            return draft
+        return replace(draft, currency=await self._currencies.currency(tenant_id))
 
     # --- segments ----------------------------------------------------------------------------
 
@@ -139,13 +150,14 @@ class CatalogAdmin:
             return await tx.package(parse_id(package_id, "package"))
 
     async def create_package(self, tenant_id: str, draft: PackageDraft) -> Package:
-        """A new package, priced in the tenant's currency."""
-        draft = check_package(draft)
-        currency = await self._currencies.currency(tenant_id)
+        """A new package, priced in the currency it names or else the tenant's currency now; the
+        price keeps that currency whatever the tenant's settings say later."""
+        # The shape first: a bad request is refused without asking the tenant service anything.
+        draft = await self._priced(tenant_id, check_package(draft))
 
         async def create(tx: CatalogWrites) -> Package:
             await _check_segment(tx, draft.segment_id)
-            return await tx.insert_package(draft, currency)
+            return await tx.insert_package(draft)
 
         return await self._write(tenant_id, create)
 
@@ -157,10 +169,9 @@ class CatalogAdmin:
         mask: Sequence[str],
         expected_version: int,
     ) -> Package:
-        """The package with the masked fields changed (and the tenant's current currency), if
-        `expected_version` (0: any) is current."""
+        """The package with the masked fields changed and every other field (its currency too) as
+        it was, if `expected_version` (0: any) is current."""
         package_id = parse_id(package_id, "package")
-        currency = await self._currencies.currency(tenant_id)
 
         async def update(tx: CatalogWrites) -> Package:
             current = await tx.package(package_id, for_update=True)
@@ -168,7 +179,9 @@ class CatalogAdmin:
             draft = check_package(apply_update(current.draft, change, mask))
             if draft.segment_id != current.draft.segment_id:
                 await _check_segment(tx, draft.segment_id)
-            return await tx.save_package(package_id, draft, currency)
+            if draft.currency != current.currency:
+                check_package_currency(draft.currency, await tx.add_on_currencies(package_id))
+            return await tx.save_package(package_id, draft)
 
         return await self._write(tenant_id, update)
 
@@ -199,29 +212,29 @@ class CatalogAdmin:
             return await tx.add_on(parse_id(add_on_id, "add-on"))
 
     async def create_add_on(self, tenant_id: str, draft: AddOnDraft) -> AddOn:
-        """A new add-on, priced in the tenant's currency, offered with the tenant's packages named."""
-        draft = check_add_on(draft)
-        currency = await self._currencies.currency(tenant_id)
+        """A new add-on, priced in the currency it names or else the tenant's currency now, offered
+        with the tenant's packages named (all priced in that currency)."""
+        draft = await self._priced(tenant_id, check_add_on(draft))
 
         async def create(tx: CatalogWrites) -> AddOn:
-            await _check_packages(tx, draft.package_ids)
-            return await tx.insert_add_on(draft, currency)
+            await _check_offers(tx, draft)
+            return await tx.insert_add_on(draft)
 
         return await self._write(tenant_id, create)
 
     async def update_add_on(
         self, tenant_id: str, add_on_id: str, change: AddOnDraft, mask: Sequence[str], expected_version: int
     ) -> AddOn:
-        """The add-on with the masked fields changed, if `expected_version` (0: any) is current."""
+        """The add-on with the masked fields changed and every other field (its currency too) as
+        it was, if `expected_version` (0: any) is current."""
         add_on_id = parse_id(add_on_id, "add-on")
-        currency = await self._currencies.currency(tenant_id)
 
         async def update(tx: CatalogWrites) -> AddOn:
             current = await tx.add_on(add_on_id, for_update=True)
             check_version("add-on", expected_version, current.stamp.version)
             draft = check_add_on(apply_update(current.draft, change, mask))
-            await _check_packages(tx, draft.package_ids)
-            return await tx.save_add_on(add_on_id, draft, currency)
+            await _check_offers(tx, draft)
+            return await tx.save_add_on(add_on_id, draft)
 
         return await self._write(tenant_id, update)
 
@@ -245,7 +258,7 @@ async def _check_segment(tx: CatalogWrites, segment_id: str | None) -> None:
         raise ValidationError.of("segmentId", "no such segment")
 
 
-async def _check_packages(tx: CatalogWrites, package_ids: Sequence[str]) -> None:
-    problems = unknown_packages(package_ids, await tx.existing_packages(package_ids))
+async def _check_offers(tx: CatalogWrites, draft: AddOnDraft) -> None:
+    problems = check_offers(draft, await tx.package_currencies(draft.package_ids))
     if problems:
-        raise ValidationError("the add-on names packages that do not exist", problems)
+        raise ValidationError("the add-on cannot be offered with some of these packages", problems)

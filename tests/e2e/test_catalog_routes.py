@@ -4,6 +4,7 @@ concurrency, tenant isolation, deletion of a package that was sold, and freshnes
 
 from __future__ import annotations
 
+import secrets
 import threading
 import time
 import uuid
@@ -38,6 +39,38 @@ def error(answer: httpx.Response) -> tuple[int, str, list[str]]:
 @pytest.fixture
 def tenant(make_tenant: MakeTenant) -> TenantHandle:
     return make_tenant("cat")
+
+
+def onboard(stack: Stack, http: httpx.Client, tenant: TenantHandle) -> None:
+    """Connect onboarding through the sandbox, so the tenant's checkouts can be paid."""
+    started = http.post("/v1/tenant-admin/stripe/connect", headers=tenant.admin_headers())
+    assert started.status_code == 200, started.text
+    account = started.json()["stripeAccountId"]
+    with httpx.Client(base_url=stack.sandbox_url, timeout=10.0, trust_env=False) as sandbox:
+        assert sandbox.post(f"/_sandbox/accounts/{account}/onboard").status_code < 300
+    assert eventually(
+        lambda: (
+            http.get("/v1/tenant-admin/stripe/connect", headers=tenant.admin_headers()).json()["connectState"]
+            == "onboarded"
+        ),
+        20.0,
+    )
+
+
+def checkout(http: httpx.Client, tenant: TenantHandle, package_id: str, *add_on_ids: str) -> httpx.Response:
+    """A couple's checkout of the package on a date of their own (the answer carries the quote)."""
+    day = (datetime.now(UTC) + timedelta(days=60 + secrets.randbelow(200))).date().isoformat()
+    return http.post(
+        "/v1/bookings/checkout",
+        json={
+            "packageId": package_id,
+            "addOnIds": list(add_on_ids),
+            "eventDate": day,
+            "coupleName": "Ada & Bo",
+            "email": f"couple-{uuid.uuid4().hex[:8]}@example.com",
+        },
+        headers=tenant.public_headers(),
+    )
 
 
 # --- the widget ----------------------------------------------------------------------------------
@@ -138,7 +171,38 @@ def test_two_tenants_with_the_same_slug_see_only_their_own_packages(
 
 @pytest.mark.parametrize("price", [0, 99_999_999])
 def test_prices_at_the_bounds_are_accepted(http: httpx.Client, tenant: TenantHandle, price: int) -> None:
-    assert create(http, tenant, "packages", package_body(f"p-{price}", price))["priceCents"] == price
+    # At 0 only as a draft: a package on offer needs a price.
+    body = package_body(f"p-{price}", price, active=price > 0)
+    assert create(http, tenant, "packages", body)["priceCents"] == price
+
+
+def test_a_zero_cent_package_cannot_be_published_and_a_draft_at_zero_can_wait(
+    http: httpx.Client, tenant: TenantHandle
+) -> None:
+    headers = tenant.admin_headers()
+    published = http.post("/v1/tenant-admin/packages", json=package_body("free", 0), headers=headers)
+    assert error(published) == (400, "VALIDATION_ERROR", ["priceCents"])
+    draft = create(http, tenant, "packages", package_body("free", 0, active=False))
+    activated = http.patch(f"/v1/tenant-admin/packages/{draft['id']}", json={"active": True}, headers=headers)
+    assert error(activated) == (400, "VALIDATION_ERROR", ["priceCents"])
+    on_offer = create(http, tenant, "packages", package_body("garden", 150000))
+    zeroed = http.patch(
+        f"/v1/tenant-admin/packages/{on_offer['id']}", json={"priceCents": 0}, headers=headers
+    )
+    assert error(zeroed) == (400, "VALIDATION_ERROR", ["priceCents"])
+
+    # Nothing changed, and couples never saw a free package.
+    stored = {p["slug"]: p for p in http.get("/v1/tenant-admin/packages", headers=headers).json()["items"]}
+    assert (stored["free"]["active"], stored["free"]["version"]) == (False, 1)
+    assert (stored["garden"]["priceCents"], stored["garden"]["version"]) == (150000, 1)
+    assert [p["slug"] for p in http.get("/v1/packages", headers=tenant.public_headers()).json()["items"]] == [
+        "garden"
+    ]
+    # Priced, the draft may go on offer.
+    priced = http.patch(
+        f"/v1/tenant-admin/packages/{draft['id']}", json={"active": True, "priceCents": 5000}, headers=headers
+    )
+    assert priced.status_code == 200, priced.text
 
 
 @pytest.mark.parametrize("price", [-1, 100_000_000, 10**30, "150000", 1.5])
@@ -403,23 +467,14 @@ def test_admin_routes_need_a_tenant_admins_token(http: httpx.Client, platform_to
 
 
 def test_a_package_with_a_live_booking_cannot_be_deleted_but_can_be_deactivated(
-    http: httpx.Client, tenant: TenantHandle
+    stack: Stack, http: httpx.Client, tenant: TenantHandle
 ) -> None:
+    onboard(stack, http, tenant)
     sold = create(http, tenant, "packages", package_body("garden", 150000))
     unsold = create(http, tenant, "packages", package_body("barn", 90000))
-    event_date = (datetime.now(UTC) + timedelta(days=120)).date().isoformat()
-    checkout = http.post(
-        "/v1/bookings/checkout",
-        json={
-            "packageId": sold["id"],
-            "eventDate": event_date,
-            "coupleName": "Ada & Bo",
-            "email": "ada@example.com",
-        },
-        headers=tenant.public_headers(),
-    )
-    assert checkout.status_code == 201, checkout.text
-    assert checkout.json()["totalCents"] == 150000
+    held = checkout(http, tenant, sold["id"])
+    assert held.status_code == 201, held.text
+    assert held.json()["totalCents"] == 150000
 
     refused = http.delete(f"/v1/tenant-admin/packages/{sold['id']}", headers=tenant.admin_headers())
     assert error(refused)[:2] == (409, "IN_USE")
@@ -515,3 +570,99 @@ def test_an_add_on_patch_replaces_its_packages_and_couples_see_the_change(
         headers={**tenant.admin_headers(), "If-Match": "yesterday"},
     )
     assert error(bad_etag) == (400, "VALIDATION_ERROR", ["If-Match"])
+
+
+# --- money -----------------------------------------------------------------------------------------
+
+
+def test_a_change_of_the_tenants_currency_reprices_nothing_already_on_sale(
+    stack: Stack, http: httpx.Client, tenant: TenantHandle
+) -> None:
+    onboard(stack, http, tenant)
+    headers = tenant.admin_headers()
+    garden = create(http, tenant, "packages", package_body("garden", 150000))
+    flowers = create(
+        http,
+        tenant,
+        "add-ons",
+        {"slug": "flowers", "title": "Flowers", "priceCents": 25000, "packageIds": [garden["id"]]},
+    )
+    assert (garden["currency"], flowers["currency"]) == ("usd", "usd")
+
+    settings = http.patch("/v1/tenant-admin/settings", json={"currency": "eur"}, headers=headers)
+    assert settings.status_code == 200, settings.text
+    assert settings.json()["currency"] == "eur"
+    # Edits that name neither a price nor a currency keep both.
+    renamed = http.patch(
+        f"/v1/tenant-admin/packages/{garden['id']}", json={"title": "Garden day"}, headers=headers
+    )
+    assert renamed.status_code == 200, renamed.text
+    retitled = http.patch(
+        f"/v1/tenant-admin/add-ons/{flowers['id']}", json={"title": "Peonies"}, headers=headers
+    )
+    assert retitled.status_code == 200, retitled.text
+    assert (renamed.json()["priceCents"], renamed.json()["currency"]) == (150000, "usd")
+    assert (retitled.json()["priceCents"], retitled.json()["currency"], retitled.json()["packageIds"]) == (
+        25000,
+        "usd",
+        [garden["id"]],
+    )
+
+    def couples_see_dollars() -> bool:
+        shown = http.get("/v1/packages/garden", headers=tenant.public_headers()).json()
+        return (shown["title"], shown["priceCents"], shown["currency"]) == ("Garden day", 150000, "usd") and [
+            (a["title"], a["priceCents"], a["currency"]) for a in shown["addOns"]
+        ] == [("Peonies", 25000, "usd")]
+
+    assert eventually(couples_see_dollars, FRESHNESS_PROMISE_SECONDS, 0.05)
+    held = checkout(http, tenant, garden["id"], flowers["id"])
+    assert held.status_code == 201, held.text
+    assert (held.json()["totalCents"], held.json()["currency"]) == (175000, "usd")
+
+    # What is created afterwards is in the new currency, and cannot be mixed with the old.
+    barn = create(http, tenant, "packages", package_body("barn", 90000))
+    assert barn["currency"] == "eur"
+    mixed = http.post(
+        "/v1/tenant-admin/add-ons",
+        json={
+            "slug": "drone",
+            "title": "Drone",
+            "priceCents": 40000,
+            "packageIds": [barn["id"], garden["id"]],
+        },
+        headers=headers,
+    )
+    assert error(mixed) == (400, "VALIDATION_ERROR", ["packageIds[1]"])
+    linked = http.patch(
+        f"/v1/tenant-admin/add-ons/{flowers['id']}",
+        json={"packageIds": [garden["id"], barn["id"]]},
+        headers=headers,
+    )
+    assert error(linked) == (400, "VALIDATION_ERROR", ["packageIds[1]"])
+    assert http.get("/v1/packages/barn", headers=tenant.public_headers()).json()["addOns"] == []
+
+
+def test_a_currency_changes_only_with_a_price_sent_with_it_and_no_price_is_forgotten_into_zero(
+    http: httpx.Client, tenant: TenantHandle
+) -> None:
+    headers = tenant.admin_headers()
+    garden = create(http, tenant, "packages", package_body("garden", 150000, currency="EUR"))
+    assert garden["currency"] == "eur"
+    alone = http.patch(f"/v1/tenant-admin/packages/{garden['id']}", json={"currency": "usd"}, headers=headers)
+    assert error(alone) == (400, "VALIDATION_ERROR", ["priceCents"])
+    for body, field in (
+        ({"currency": None}, "currency"),
+        ({"priceCents": None}, "priceCents"),
+        ({"currency": "dollars", "priceCents": 1}, "currency"),
+    ):
+        refused = http.patch(f"/v1/tenant-admin/packages/{garden['id']}", json=body, headers=headers)
+        assert error(refused) == (400, "VALIDATION_ERROR", [field])
+    stored = http.get(f"/v1/tenant-admin/packages/{garden['id']}", headers=headers).json()
+    assert (stored["priceCents"], stored["currency"], stored["version"]) == (150000, "eur", 1)
+    repriced = http.patch(
+        f"/v1/tenant-admin/packages/{garden['id']}",
+        json={"currency": "usd", "priceCents": 165000},
+        headers=headers,
+    )
+    assert repriced.status_code == 200, repriced.text
+    assert (repriced.json()["priceCents"], repriced.json()["currency"]) == (165000, "usd")

@@ -500,6 +500,164 @@ async def test_prices_are_in_the_tenants_currency(
     assert (package.currency, add_on.currency) == ("eur", "eur")
 
 
+@pytest.fixture
+async def change_currency(services: Services) -> AsyncIterator[Callable[[str, str], Awaitable[None]]]:
+    async with grpc.aio.insecure_channel(services.tenant.address) as channel:
+        tenants = Stub(tenant_grpc.TenantServiceStub(channel))
+
+        async def change(tenant_id: str, currency: str) -> None:
+            await tenants.UpdateTenant(
+                tenant_pb.UpdateTenantRequest(
+                    tenant_id=tenant_id,
+                    tenant=tenant_pb.Tenant(currency=currency),
+                    update_mask=["currency"],
+                    actor_role=tenant_pb.ROLE_TENANT_ADMIN,
+                )
+            )
+
+        yield change
+
+
+async def test_a_change_of_the_tenants_currency_reprices_nothing_already_there(
+    catalogs: list[Any],
+    new_tenant: Callable[..., Awaitable[str]],
+    change_currency: Callable[[str, str], Awaitable[None]],
+) -> None:
+    tenant_id = await new_tenant(currency="usd")
+    package = await create_package(catalogs[0], tenant_id, "garden", 150000)
+    add_on = await create_add_on(catalogs[0], tenant_id, "flowers", [package.id], 20000)
+    await change_currency(tenant_id, "eur")
+
+    # Edits that do not name a price or currency keep both, on either replica.
+    renamed = (
+        await catalogs[1].UpdatePackage(
+            pb.UpdatePackageRequest(
+                tenant_id=tenant_id, package=pb.Package(id=package.id, title="Renamed"), update_mask=["title"]
+            )
+        )
+    ).package
+    repriced_add_on = (
+        await catalogs[0].UpdateAddOn(
+            pb.UpdateAddOnRequest(
+                tenant_id=tenant_id,
+                add_on=pb.AddOn(id=add_on.id, price_cents=21000),
+                update_mask=["price_cents"],
+            )
+        )
+    ).add_on
+    assert (renamed.price_cents, renamed.currency) == (150000, "usd")
+    assert (repriced_add_on.price_cents, repriced_add_on.currency) == (21000, "usd")
+    quote = (
+        await catalogs[1].Quote(
+            pb.QuoteRequest(tenant_id=tenant_id, package_id=package.id, add_on_ids=[add_on.id])
+        )
+    ).quote
+    assert (quote.total_cents, quote.currency) == (171000, "usd")
+
+    # What is created afterwards is in the new currency, unless it names its own.
+    newer = await create_package(catalogs[0], tenant_id, "barn", 90000)
+    named = await create_package(catalogs[1], tenant_id, "loft", 80000, currency="USD")
+    assert (newer.currency, named.currency) == ("eur", "usd")
+
+
+async def test_an_add_on_cannot_be_offered_with_a_package_of_another_currency(
+    catalogs: list[Any],
+    new_tenant: Callable[..., Awaitable[str]],
+    change_currency: Callable[[str, str], Awaitable[None]],
+) -> None:
+    tenant_id = await new_tenant(currency="usd")
+    dollars = await create_package(catalogs[0], tenant_id, "garden")
+    await change_currency(tenant_id, "eur")
+    euros = await create_package(catalogs[0], tenant_id, "barn")
+    reason, fields, messages = await refused(
+        create_add_on(catalogs[1], tenant_id, "flowers", [euros.id, dollars.id])
+    )
+    assert (reason, fields) == ("VALIDATION_ERROR", ["packageIds[1]"])
+    assert "usd" in messages[0]
+    add_on = await create_add_on(catalogs[1], tenant_id, "flowers", [euros.id])
+    reason, fields, _ = await refused(
+        catalogs[0].UpdateAddOn(
+            pb.UpdateAddOnRequest(
+                tenant_id=tenant_id,
+                add_on=pb.AddOn(id=add_on.id, package_ids=[euros.id, dollars.id]),
+                update_mask=["package_ids"],
+            )
+        )
+    )
+    assert (reason, fields) == ("VALIDATION_ERROR", ["packageIds[1]"])
+    # The package cannot leave its add-ons' currency either; unlinked, both can move together.
+    reason, fields, _ = await refused(
+        catalogs[0].UpdatePackage(
+            pb.UpdatePackageRequest(
+                tenant_id=tenant_id,
+                package=pb.Package(id=euros.id, price_cents=170000, currency="usd"),
+                update_mask=["price_cents", "currency"],
+            )
+        )
+    )
+    assert (reason, fields) == ("VALIDATION_ERROR", ["currency"])
+    moved = (
+        await catalogs[0].UpdateAddOn(
+            pb.UpdateAddOnRequest(
+                tenant_id=tenant_id,
+                add_on=pb.AddOn(id=add_on.id, price_cents=22000, currency="usd", package_ids=[dollars.id]),
+                update_mask=["price_cents", "currency", "package_ids"],
+            )
+        )
+    ).add_on
+    assert (moved.currency, list(moved.package_ids)) == ("usd", [dollars.id])
+    public = (
+        await catalogs[1].GetPublicPackage(pb.GetPublicPackageRequest(tenant_id=tenant_id, slug="garden"))
+    ).package
+    assert [(a.slug, a.currency) for a in public.add_ons] == [("flowers", "usd")]
+
+
+async def test_a_currency_change_without_a_price_is_refused_and_changes_nothing(
+    catalogs: list[Any], new_tenant: Callable[..., Awaitable[str]]
+) -> None:
+    tenant_id = await new_tenant(currency="usd")
+    package = await create_package(catalogs[0], tenant_id, "garden", 150000)
+    reason, fields, _ = await refused(
+        catalogs[0].UpdatePackage(
+            pb.UpdatePackageRequest(
+                tenant_id=tenant_id,
+                package=pb.Package(id=package.id, currency="jpy"),
+                update_mask=["currency"],
+            )
+        )
+    )
+    assert (reason, fields) == ("VALIDATION_ERROR", ["priceCents"])
+    stored = (
+        await catalogs[1].GetPackage(pb.GetPackageRequest(tenant_id=tenant_id, package_id=package.id))
+    ).package
+    assert (stored.price_cents, stored.currency, stored.version) == (150000, "usd", package.version)
+
+
+async def test_a_zero_cent_package_is_a_draft_until_it_has_a_price(
+    catalogs: list[Any], new_tenant: Callable[..., Awaitable[str]]
+) -> None:
+    tenant_id = await new_tenant()
+    reason, fields, _ = await refused(create_package(catalogs[0], tenant_id, "free", 0))
+    assert (reason, fields) == ("VALIDATION_ERROR", ["priceCents"])
+    draft = (
+        await catalogs[0].CreatePackage(
+            pb.CreatePackageRequest(
+                tenant_id=tenant_id,
+                package=pb.Package(slug="free", title="Free", price_cents=0, active=False),
+            )
+        )
+    ).package
+    activate = pb.UpdatePackageRequest(
+        tenant_id=tenant_id, package=pb.Package(id=draft.id, active=True), update_mask=["active"]
+    )
+    reason, fields, _ = await refused(catalogs[1].UpdatePackage(activate))
+    assert (reason, fields) == ("VALIDATION_ERROR", ["priceCents"])
+    on_offer = await create_package(catalogs[0], tenant_id, "garden", 150000)
+    reason, fields, _ = await refused(set_price(catalogs[1], tenant_id, on_offer.id, 0))
+    assert (reason, fields) == ("VALIDATION_ERROR", ["priceCents"])
+    assert await public_price(catalogs[0], tenant_id, "garden") == 150000
+
+
 async def test_another_tenants_objects_are_not_found_at_every_rpc(
     catalogs: list[Any], setup: QuoteSetup, new_tenant: Callable[..., Awaitable[str]]
 ) -> None:
@@ -588,3 +746,42 @@ async def test_a_package_with_a_live_booking_cannot_be_deleted_but_can_be_deacti
         catalogs[0].GetPackage(pb.GetPackageRequest(tenant_id=tenant_id, package_id=package.id))
     )
     assert reason == "NOT_FOUND"
+
+
+async def test_a_package_changing_currency_and_an_add_on_linking_to_it_at_once_never_mix_currencies(
+    catalogs: list[Any], new_tenant: Callable[..., Awaitable[str]], admin_db: asyncpg.Connection
+) -> None:
+    tenant_id = await new_tenant(currency="usd")
+    for round_ in range(8):
+        package = await create_package(catalogs[0], tenant_id, f"garden-{round_}")
+        add_on = await create_add_on(catalogs[1], tenant_id, f"flowers-{round_}", [])
+        # Two replicas, at the same moment: one moves the package to eur, the other offers the usd
+        # add-on with it. Whatever the interleaving, exactly one wins.
+        outcomes = await asyncio.gather(
+            catalogs[0].UpdatePackage(
+                pb.UpdatePackageRequest(
+                    tenant_id=tenant_id,
+                    package=pb.Package(id=package.id, price_cents=140000, currency="eur"),
+                    update_mask=["price_cents", "currency"],
+                )
+            ),
+            catalogs[1].UpdateAddOn(
+                pb.UpdateAddOnRequest(
+                    tenant_id=tenant_id,
+                    add_on=pb.AddOn(id=add_on.id, package_ids=[package.id]),
+                    update_mask=["package_ids"],
+                )
+            ),
+            return_exceptions=True,
+        )
+        failures = [o for o in outcomes if isinstance(o, grpc.aio.AioRpcError)]
+        assert len(failures) == 1, outcomes
+        assert error_of(failures[0])[0] == "VALIDATION_ERROR"
+    mixed = await admin_db.fetchval(
+        "SELECT count(*) FROM catalog.add_on_packages ap"
+        " JOIN catalog.packages p ON p.tenant_id = ap.tenant_id AND p.id = ap.package_id"
+        " JOIN catalog.add_ons a ON a.tenant_id = ap.tenant_id AND a.id = ap.add_on_id"
+        " WHERE ap.tenant_id = $1 AND (p.currency <> a.currency OR ap.currency <> p.currency)",
+        uuid.UUID(tenant_id),
+    )
+    assert mixed == 0

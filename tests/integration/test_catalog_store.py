@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import replace
 
 import asyncpg
 import pytest
@@ -14,7 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
 from mais_runtime.db import Database
-from mais_runtime.errors import NotFound
+from mais_runtime.errors import NotFound, ValidationError
 from services.catalog.domain import AddOnDraft, InUse, PackageDraft, SegmentDraft, SlugTaken
 from services.catalog.store import CHANGES_CHANNEL, CatalogStore
 from tests.integration.conftest import Cluster, service_database
@@ -37,15 +38,16 @@ def tenant() -> str:
 
 
 def draft(slug: str = "garden", price: int = 150000, **more: object) -> PackageDraft:
+    more.setdefault("currency", "usd")
     return PackageDraft(slug=slug, title=f"Package {slug}", price_cents=price, **more)  # type: ignore[arg-type]
 
 
 async def test_two_tenants_with_the_same_slug_see_only_their_own_packages(store: CatalogStore) -> None:
     a, b = tenant(), tenant()
     async with store.writing(a) as tx:
-        mine = await tx.insert_package(draft("garden", 100000), "usd")
+        mine = await tx.insert_package(draft("garden", 100000))
     async with store.writing(b) as tx:
-        theirs = await tx.insert_package(draft("garden", 250000), "eur")
+        theirs = await tx.insert_package(draft("garden", 250000, currency="eur"))
 
     async with store.reading(a) as tx:
         page, _ = await tx.offered_packages(50, None)
@@ -63,10 +65,10 @@ async def test_two_tenants_with_the_same_slug_see_only_their_own_packages(store:
 async def test_a_taken_slug_is_refused_and_nothing_is_written(store: CatalogStore) -> None:
     t = tenant()
     async with store.writing(t) as tx:
-        await tx.insert_package(draft("garden"), "usd")
+        await tx.insert_package(draft("garden"))
     with pytest.raises(SlugTaken) as caught:
         async with store.writing(t) as tx:
-            await tx.insert_package(draft("garden", 1), "usd")
+            await tx.insert_package(draft("garden", 1))
     assert caught.value.reason == "SLUG_TAKEN"
     assert [f.field for f in caught.value.fields] == ["slug"]
     async with store.reading(t) as tx:
@@ -106,19 +108,55 @@ async def test_an_add_on_cannot_be_offered_with_another_tenants_package(
 ) -> None:
     a, b = tenant(), tenant()
     async with store.writing(a) as tx:
-        package_of_a = await tx.insert_package(draft("garden"), "usd")
+        package_of_a = await tx.insert_package(draft("garden"))
     async with store.writing(b) as tx:
-        assert await tx.existing_packages([package_of_a.stamp.id]) == set()
-        add_on = await tx.insert_add_on(AddOnDraft("flowers", "Flowers", 5000), "usd")
+        assert await tx.package_currencies([package_of_a.stamp.id]) == {}
+        add_on = await tx.insert_add_on(AddOnDraft("flowers", "Flowers", 5000, currency="usd"))
     # Even a query that skips every check cannot link B's add-on to A's package: the foreign key
     # carries the tenant id.
     with pytest.raises(IntegrityError) as caught:
         async with catalog_db.tenant_transaction(b) as conn:
             await conn.execute(
-                text("INSERT INTO add_on_packages (tenant_id, add_on_id, package_id) VALUES (:t, :a, :p)"),
+                text(
+                    "INSERT INTO add_on_packages (tenant_id, add_on_id, package_id, currency)"
+                    " VALUES (:t, :a, :p, 'usd')"
+                ),
                 {"t": b, "a": add_on.stamp.id, "p": package_of_a.stamp.id},
             )
-    assert "add_on_packages_package_fk" in str(caught.value)
+    # Either of the two foreign keys to the package (by tenant, by tenant and currency) refuses it.
+    assert "add_on_packages_package_" in str(caught.value)
+
+
+async def test_the_database_refuses_an_offer_joining_two_currencies_even_without_the_domain(
+    store: CatalogStore, catalog_db: Database
+) -> None:
+    t = tenant()
+    async with store.writing(t) as tx:
+        garden = await tx.insert_package(draft("garden", currency="eur"))
+        flowers = await tx.insert_add_on(AddOnDraft("flowers", "Flowers", 5000, currency="usd"))
+    with pytest.raises(IntegrityError) as caught:
+        async with catalog_db.tenant_transaction(t) as conn:
+            await conn.execute(
+                text(
+                    "INSERT INTO add_on_packages (tenant_id, add_on_id, package_id, currency)"
+                    " VALUES (:t, :a, :p, 'usd')"
+                ),
+                {"t": t, "a": flowers.stamp.id, "p": garden.stamp.id},
+            )
+    assert "add_on_packages_package_currency_fk" in str(caught.value)
+
+    # Once offered together in one currency, neither side's currency can change under the offer.
+    async with store.writing(t) as tx:
+        barn = await tx.insert_package(draft("barn", currency="usd"))
+        await tx.save_add_on(flowers.stamp.id, replace(flowers.draft, package_ids=(barn.stamp.id,)))
+    for table, row in (("packages", barn.stamp.id), ("add_ons", flowers.stamp.id)):
+        with pytest.raises(IntegrityError) as caught:
+            async with catalog_db.tenant_transaction(t) as conn:
+                await conn.execute(
+                    text(f"UPDATE {table} SET currency = 'eur' WHERE tenant_id = :t AND id = :id"),
+                    {"t": t, "id": row},
+                )
+        assert "_currency_fk" in str(caught.value)
 
 
 async def test_public_reads_show_only_active_packages_in_active_segments_with_active_add_ons(
@@ -127,12 +165,14 @@ async def test_public_reads_show_only_active_packages_in_active_segments_with_ac
     t = tenant()
     async with store.writing(t) as tx:
         hidden_line = await tx.insert_segment(SegmentDraft("retired", "Retired", active=False))
-        shown = await tx.insert_package(draft("shown", sort_order=1), "usd")
-        await tx.insert_package(draft("inactive", active=False), "usd")
-        await tx.insert_package(draft("in-retired-line", segment_id=hidden_line.stamp.id), "usd")
-        await tx.insert_add_on(AddOnDraft("flowers", "Flowers", 5000, package_ids=(shown.stamp.id,)), "usd")
+        shown = await tx.insert_package(draft("shown", sort_order=1))
+        await tx.insert_package(draft("inactive", active=False))
+        await tx.insert_package(draft("in-retired-line", segment_id=hidden_line.stamp.id))
         await tx.insert_add_on(
-            AddOnDraft("drone", "Drone", 9000, active=False, package_ids=(shown.stamp.id,)), "usd"
+            AddOnDraft("flowers", "Flowers", 5000, package_ids=(shown.stamp.id,), currency="usd")
+        )
+        await tx.insert_add_on(
+            AddOnDraft("drone", "Drone", 9000, active=False, package_ids=(shown.stamp.id,), currency="usd")
         )
     async with store.reading(t) as tx:
         page, next_position = await tx.offered_packages(50, None)
@@ -147,7 +187,7 @@ async def test_pages_follow_sort_order_then_slug_without_gaps_or_repeats(store: 
     t = tenant()
     async with store.writing(t) as tx:
         for n, slug in enumerate(["e-five", "d-four", "c-three", "b-two", "a-one"]):
-            await tx.insert_package(draft(slug, sort_order=n % 2), "usd")
+            await tx.insert_package(draft(slug, sort_order=n % 2))
     seen: list[str] = []
     position = None
     async with store.reading(t) as tx:
@@ -163,7 +203,7 @@ async def test_a_segment_with_packages_cannot_be_deleted(store: CatalogStore) ->
     t = tenant()
     async with store.writing(t) as tx:
         line = await tx.insert_segment(SegmentDraft("weddings", "Weddings"))
-        await tx.insert_package(draft("garden", segment_id=line.stamp.id), "usd")
+        await tx.insert_package(draft("garden", segment_id=line.stamp.id))
     with pytest.raises(InUse) as caught:
         async with store.writing(t) as tx:
             await tx.delete_segment(line.stamp.id)
@@ -175,10 +215,12 @@ async def test_deleting_a_package_withdraws_it_from_add_ons_and_bumps_their_vers
 ) -> None:
     t = tenant()
     async with store.writing(t) as tx:
-        garden = await tx.insert_package(draft("garden"), "usd")
-        barn = await tx.insert_package(draft("barn"), "usd")
+        garden = await tx.insert_package(draft("garden"))
+        barn = await tx.insert_package(draft("barn"))
         flowers = await tx.insert_add_on(
-            AddOnDraft("flowers", "Flowers", 5000, package_ids=(garden.stamp.id, barn.stamp.id)), "usd"
+            AddOnDraft(
+                "flowers", "Flowers", 5000, package_ids=(garden.stamp.id, barn.stamp.id), currency="usd"
+            )
         )
     async with store.writing(t) as tx:
         await tx.delete_package(garden.stamp.id)
@@ -198,12 +240,37 @@ async def test_a_write_notifies_its_tenant_at_commit_and_a_rolled_back_one_does_
         await listener.add_listener(CHANGES_CHANNEL, lambda *args: heard.put_nowait(args[3]))
         with pytest.raises(SlugTaken):
             async with store.writing(t) as tx:
-                await tx.insert_package(draft("garden"), "usd")
-                await tx.insert_package(draft("garden"), "usd")
+                await tx.insert_package(draft("garden"))
+                await tx.insert_package(draft("garden"))
         async with store.writing(t) as tx:
-            await tx.insert_package(draft("barn"), "usd")
+            await tx.insert_package(draft("barn"))
         assert await asyncio.wait_for(heard.get(), timeout=5) == t
         await listener.execute("SELECT 1")  # any notification still in flight arrives before this answer
         assert heard.empty()
     finally:
         await listener.close()
+
+
+async def test_a_write_that_skipped_the_currency_checks_is_refused_naming_the_field(
+    store: CatalogStore,
+) -> None:
+    # What a race between a check and a write would leave: the database refuses, and the store
+    # answers with the field the client can act on.
+    t = tenant()
+    async with store.writing(t) as tx:
+        garden = await tx.insert_package(draft("garden", currency="usd"))
+        barn = await tx.insert_package(draft("barn", currency="eur"))
+        flowers = await tx.insert_add_on(
+            AddOnDraft("flowers", "Flowers", 5000, package_ids=(garden.stamp.id,), currency="usd")
+        )
+    with pytest.raises(ValidationError) as caught:
+        async with store.writing(t) as tx:
+            await tx.save_package(garden.stamp.id, replace(garden.draft, currency="eur"))
+    assert [f.field for f in caught.value.fields] == ["currency"]
+    with pytest.raises(ValidationError) as caught:
+        async with store.writing(t) as tx:
+            await tx.save_add_on(flowers.stamp.id, replace(flowers.draft, package_ids=(barn.stamp.id,)))
+    assert [f.field for f in caught.value.fields] == ["packageIds"]
+    async with store.reading(t) as reads:
+        assert (await reads.package(garden.stamp.id)).currency == "usd"
+        assert (await reads.add_on(flowers.stamp.id)).draft.package_ids == (garden.stamp.id,)

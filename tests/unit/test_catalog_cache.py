@@ -99,7 +99,7 @@ def test_the_least_recently_used_entry_leaves_when_the_cache_is_full() -> None:
 
 def make_package(tenant: str, slug: str, price: int) -> Package:
     stamp = Stamp(f"{tenant[-1]}-{slug}", 1, datetime(2030, 1, 1, tzinfo=UTC))
-    return Package(stamp, PackageDraft(slug=slug, title=slug, price_cents=price), "usd")
+    return Package(stamp, PackageDraft(slug=slug, title=slug, price_cents=price, currency="usd"))
 
 
 class MemoryStore:

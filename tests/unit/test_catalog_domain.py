@@ -20,7 +20,9 @@ from services.catalog.domain import (
     VersionConflict,
     apply_update,
     check_add_on,
+    check_offers,
     check_package,
+    check_package_currency,
     check_quote_request,
     check_segment,
     check_version,
@@ -42,7 +44,12 @@ def fields_of(error: DomainError) -> list[str]:
 
 
 def package(**changes: object) -> PackageDraft:
-    values: dict[str, object] = {"slug": "garden-party", "title": "Garden party", "price_cents": 150000}
+    values: dict[str, object] = {
+        "slug": "garden-party",
+        "title": "Garden party",
+        "price_cents": 150000,
+        "currency": "usd",
+    }
     values.update(changes)
     return PackageDraft(**values)  # type: ignore[arg-type]
 
@@ -50,10 +57,93 @@ def package(**changes: object) -> PackageDraft:
 # --- prices and slugs ----------------------------------------------------------------------------
 
 
+def add_on(price: int = 5000, **changes: object) -> AddOnDraft:
+    values: dict[str, object] = {
+        "slug": "flowers",
+        "title": "Flowers",
+        "price_cents": price,
+        "currency": "usd",
+    }
+    values.update(changes)
+    return AddOnDraft(**values)  # type: ignore[arg-type]
+
+
 @pytest.mark.parametrize("price", [0, 1, 99_999_999])
 def test_prices_from_zero_to_99_999_999_cents_are_accepted(price: int) -> None:
-    assert check_package(package(price_cents=price)).price_cents == price
-    assert check_add_on(AddOnDraft("flowers", "Flowers", price)).price_cents == price
+    assert check_package(package(price_cents=price, active=price > 0)).price_cents == price
+    assert check_add_on(add_on(price)).price_cents == price
+
+
+def test_a_package_on_offer_at_zero_cents_is_refused_naming_price_cents() -> None:
+    with pytest.raises(ValidationError) as caught:
+        check_package(package(price_cents=0, active=True))
+    assert fields_of(caught.value) == ["priceCents"]
+    assert check_package(package(price_cents=0, active=False)).price_cents == 0
+
+
+def test_activating_a_zero_cent_draft_or_pricing_an_active_package_at_zero_is_refused() -> None:
+    draft = check_package(package(price_cents=0, active=False))
+    with pytest.raises(ValidationError) as caught:
+        check_package(apply_update(draft, package(active=True), ["active"]))
+    assert fields_of(caught.value) == ["priceCents"]
+    on_offer = check_package(package())
+    with pytest.raises(ValidationError) as caught:
+        check_package(apply_update(on_offer, package(price_cents=0), ["price_cents"]))
+    assert fields_of(caught.value) == ["priceCents"]
+
+
+def test_a_price_needs_a_well_formed_currency_and_keeps_it_in_lower_case() -> None:
+    assert check_package(package(currency=" EUR ")).currency == "eur"
+    assert check_add_on(add_on(currency="JPY")).currency == "jpy"
+    assert check_package(package(currency="")).currency == ""  # a new draft: the tenant's, at creation
+    for bad in ("euro", "e1r", "u$d"):
+        with pytest.raises(ValidationError) as caught:
+            check_package(package(currency=bad))
+        assert fields_of(caught.value) == ["currency"]
+        with pytest.raises(ValidationError) as caught:
+            check_add_on(add_on(currency=bad))
+        assert fields_of(caught.value) == ["currency"]
+
+
+def test_an_update_cannot_blank_a_currency() -> None:
+    current = check_package(package(currency="usd"))
+    with pytest.raises(ValidationError) as caught:
+        apply_update(current, package(currency=" ", price_cents=1), ["currency", "price_cents"])
+    assert fields_of(caught.value) == ["currency"]
+
+
+def test_an_update_that_leaves_the_currency_out_keeps_it() -> None:
+    current = check_package(package(currency="usd"))
+    updated = apply_update(current, package(title="New", currency="eur"), ["title"])
+    assert (updated.title, updated.currency, updated.price_cents) == ("New", "usd", 150000)
+
+
+def test_a_new_currency_without_a_new_price_is_refused_naming_price_cents() -> None:
+    current = check_package(package(currency="usd"))
+    with pytest.raises(ValidationError) as caught:
+        apply_update(current, package(currency="eur"), ["currency"])
+    assert fields_of(caught.value) == ["priceCents"]
+    with pytest.raises(ValidationError):
+        apply_update(check_add_on(add_on()), add_on(currency="eur"), ["currency"])
+    repriced = apply_update(current, package(price_cents=140000, currency="eur"), ["currency", "price_cents"])
+    assert (repriced.price_cents, repriced.currency) == (140000, "eur")
+    # Naming the currency it already has changes nothing, so needs no price.
+    assert apply_update(current, package(currency="USD"), ["currency"]).price_cents == 150000
+
+
+def test_an_add_on_is_offered_only_with_packages_of_its_own_currency() -> None:
+    usd, eur, unknown = ident(), ident(), ident()
+    problems = check_offers(add_on(package_ids=(usd, eur, unknown)), {usd: "usd", eur: "eur"})
+    assert [p.field for p in problems] == ["packageIds[1]", "packageIds[2]"]
+    assert "eur" in problems[0].message and "no such package" in problems[1].message
+
+
+def test_a_package_with_add_ons_of_its_currency_cannot_change_currency() -> None:
+    check_package_currency("eur", set())
+    check_package_currency("eur", {"eur"})
+    with pytest.raises(ValidationError) as caught:
+        check_package_currency("eur", {"usd"})
+    assert fields_of(caught.value) == ["currency"]
 
 
 @pytest.mark.parametrize("price", [-1, 100_000_000, -(2**40)])
@@ -62,7 +152,7 @@ def test_prices_outside_the_bounds_are_refused_naming_price_cents(price: int) ->
         check_package(package(price_cents=price))
     assert fields_of(caught.value) == ["priceCents"]
     with pytest.raises(ValidationError) as caught:
-        check_add_on(AddOnDraft("flowers", "Flowers", price))
+        check_add_on(add_on(price))
     assert fields_of(caught.value) == ["priceCents"]
 
 
@@ -82,7 +172,7 @@ def test_other_slugs_are_refused_naming_slug(slug: str) -> None:
     with pytest.raises(ValidationError):
         check_segment(SegmentDraft(slug, "Weddings"))
     with pytest.raises(ValidationError):
-        check_add_on(AddOnDraft(slug, "Flowers", 100))
+        check_add_on(add_on(100, slug=slug))
 
 
 def test_surrounding_spaces_are_trimmed_but_a_blank_title_is_refused() -> None:
@@ -129,13 +219,13 @@ def test_a_package_keeps_at_most_twenty_photos() -> None:
 def test_an_add_on_names_each_malformed_or_repeated_package() -> None:
     first = ident()
     with pytest.raises(ValidationError) as caught:
-        check_add_on(AddOnDraft("flowers", "Flowers", 100, package_ids=(first, "nope", first.upper())))
+        check_add_on(add_on(100, package_ids=(first, "nope", first.upper())))
     assert fields_of(caught.value) == ["packageIds[1]", "packageIds[2]"]
 
 
 def test_an_add_on_is_offered_with_at_most_a_hundred_packages() -> None:
     with pytest.raises(ValidationError) as caught:
-        check_add_on(AddOnDraft("flowers", "Flowers", 100, package_ids=tuple(ident() for _ in range(101))))
+        check_add_on(add_on(100, package_ids=tuple(ident() for _ in range(101))))
     assert fields_of(caught.value) == ["packageIds"]
 
 
@@ -154,7 +244,12 @@ def test_an_update_changes_only_the_fields_in_its_mask() -> None:
     change = PackageDraft(slug="", title="", price_cents=175000, description="")
     updated = apply_update(current, change, ["price_cents"])
     assert updated == PackageDraft(
-        slug="garden-party", title="Garden party", price_cents=175000, description="Lovely", sort_order=3
+        slug="garden-party",
+        title="Garden party",
+        price_cents=175000,
+        description="Lovely",
+        sort_order=3,
+        currency="usd",
     )
 
 
@@ -163,7 +258,7 @@ def test_an_update_naming_no_field_or_an_unknown_one_is_refused() -> None:
     with pytest.raises(ValidationError):
         apply_update(current, current, [])
     with pytest.raises(ValidationError) as caught:
-        apply_update(current, current, ["currency"])
+        apply_update(current, current, ["version"])
     assert fields_of(caught.value) == ["update_mask"]
 
 

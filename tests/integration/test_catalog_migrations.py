@@ -1,0 +1,94 @@
+"""The catalog's migrations upgrade a database that already holds a catalog: 002 gives every add-on
+offer the currency of its add-on and removes the offers that joined two currencies (which no couple
+could ever buy), after which the database itself refuses to mix currencies."""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
+
+from mais_runtime.db import Database
+from mais_runtime.migrations import apply_migrations
+from tests.integration.conftest import Cluster
+
+MIGRATIONS = Path(__file__).resolve().parents[2] / "services" / "catalog" / "migrations"
+
+
+@pytest.fixture
+async def fresh_schema(cluster: Cluster) -> AsyncIterator[Database]:
+    """An empty schema of the catalog's role, as a catalog database before its first start."""
+    schema = "catalog_upgrade_" + uuid.uuid4().hex[:8]
+    admin = await asyncpg.connect(cluster.admin_url)
+    try:
+        await admin.execute(f"CREATE SCHEMA {schema} AUTHORIZATION mais_catalog")
+        db = Database(cluster.role_urls["catalog"], schema=schema, application_name="test-catalog-upgrade")
+        yield db
+        await db.close()
+    finally:
+        await admin.execute(f"DROP SCHEMA {schema} CASCADE")
+        await admin.close()
+
+
+async def test_002_keeps_every_price_gives_offers_their_currency_and_drops_mixed_offers(
+    fresh_schema: Database, tmp_path: Path
+) -> None:
+    first_only = tmp_path / "migrations"
+    first_only.mkdir()
+    shutil.copy(MIGRATIONS / "001_catalog.sql", first_only)
+    assert await apply_migrations(fresh_schema, first_only) == ["001_catalog"]
+
+    tenant = str(uuid.uuid4())
+    dollars, euros, flowers = (str(uuid.uuid4()) for _ in range(3))
+    async with fresh_schema.tenant_transaction(tenant) as conn:
+        # As round 1 could leave it: the tenant moved to eur and one package was edited since.
+        for package_id, slug, currency in ((dollars, "garden", "usd"), (euros, "barn", "eur")):
+            await conn.execute(
+                text(
+                    "INSERT INTO packages (id, tenant_id, slug, title, price_cents, currency)"
+                    " VALUES (:id, :t, :slug, :slug, 150000, :currency)"
+                ),
+                {"id": package_id, "t": tenant, "slug": slug, "currency": currency},
+            )
+        await conn.execute(
+            text(
+                "INSERT INTO add_ons (id, tenant_id, slug, title, price_cents, currency)"
+                " VALUES (:id, :t, 'flowers', 'Flowers', 20000, 'usd')"
+            ),
+            {"id": flowers, "t": tenant},
+        )
+        await conn.execute(
+            text(
+                "INSERT INTO add_on_packages (tenant_id, add_on_id, package_id)"
+                " SELECT :t, :a, unnest(CAST(:ps AS uuid[]))"
+            ),
+            {"t": tenant, "a": flowers, "ps": [dollars, euros]},
+        )
+
+    assert await apply_migrations(fresh_schema, MIGRATIONS) == ["002_offer_currency"]
+    assert await apply_migrations(fresh_schema, MIGRATIONS) == []
+
+    async with fresh_schema.tenant_transaction(tenant) as conn:
+        prices = (
+            await conn.execute(text("SELECT slug, price_cents, currency FROM packages ORDER BY slug"))
+        ).all()
+        offers = (await conn.execute(text("SELECT package_id::text, currency FROM add_on_packages"))).all()
+    assert [tuple(r) for r in prices] == [("barn", 150000, "eur"), ("garden", 150000, "usd")]
+    assert [tuple(r) for r in offers] == [(dollars, "usd")]
+
+    with pytest.raises(IntegrityError) as caught:
+        async with fresh_schema.tenant_transaction(tenant) as conn:
+            await conn.execute(
+                text(
+                    "INSERT INTO add_on_packages (tenant_id, add_on_id, package_id, currency)"
+                    " VALUES (:t, :a, :p, 'usd')"
+                ),
+                {"t": tenant, "a": flowers, "p": euros},
+            )
+    assert "add_on_packages_package_currency_fk" in str(caught.value)
