@@ -16,7 +16,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parseaddr
 from pathlib import Path
@@ -250,10 +250,41 @@ def test_a_second_stack_on_a_taken_public_port_fails_at_once_naming_it(stack: St
         )
     )
     other.ports.public = stack.ports.public
-    with pytest.raises(PortInUse, match=rf"port {stack.ports.public} on {PUBLIC_HOST} \(the public entry"):
+    with pytest.raises(
+        PortInUse, match=rf"port {stack.ports.public} on {PUBLIC_HOST} \(the public entry, MAIS_PUBLIC_PORT\)"
+    ):
         other.start(timeout=5)
     assert other.processes == {} and other.postgres is None
     assert not (data_root / "second" / "pg").exists()
+
+
+def test_a_second_stack_with_its_own_port_and_data_folder_runs_beside_the_first_and_keeps_its_ports(
+    stack: Stack, data_root: Path
+) -> None:
+    data_dir = data_root / "beside"
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("MAIS_DATA_DIR", str(data_dir))
+        env.setenv("MAIS_PUBLIC_PORT", str(free_port()))
+        for name in ("MAIS_PUBLIC_HOST", "MAIS_PUBLIC_URL", "DATABASE_URL", "STRIPE_SECRET_KEY"):
+            env.delenv(name, raising=False)
+        options = options_from_environment()
+    options.durable, options.restart = False, False
+    beside = Stack(options)
+    beside.start(timeout=180)
+    try:
+        assert httpx.get(f"{beside.url}/health/ready", timeout=10).status_code == 200
+        assert httpx.get(f"{stack.url}/health/ready", timeout=10).status_code == 200
+        first = {v for v in asdict(stack.ports).values() if isinstance(v, int)}
+        second = {v for v in asdict(beside.ports).values() if isinstance(v, int)}
+        assert not first & second
+    finally:
+        beside.stop()
+    # The next run on that folder gets the same ports back (they are free again).
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("MAIS_DATA_DIR", str(data_dir))
+        env.setenv("MAIS_PUBLIC_PORT", str(beside.ports.public))
+        again = options_from_environment()
+    assert again.ports == beside.ports
 
 
 # --- MAIS_LOG_LEVEL ---------------------------------------------------------------------------

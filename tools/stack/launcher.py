@@ -333,7 +333,7 @@ class Stack:
     def _needed_ports(self) -> list[tuple[str, str, int]]:
         """(what, host, port) for every port this stack will listen on."""
         p = self.ports
-        needed = [("the public entry (MAIS_PUBLIC_PORT)", self.listen_address, p.public)]
+        needed = [("the public entry, MAIS_PUBLIC_PORT", self.listen_address, p.public)]
         needed.append(("Envoy's admin", "127.0.0.1", p.envoy_admin))
         for n, (api, metrics) in enumerate(p.gateway_pairs()):
             needed.append((f"gateway {n + 1}", "127.0.0.1", api))
