@@ -102,3 +102,8 @@ def test_span_names_of_outgoing_calls_keep_the_route_not_the_object() -> None:
     assert route_of("/v1/accounts/acct_1Nx2abcDEF/login_links") == "/v1/accounts/{id}/login_links"
     assert route_of("/v1/checkout/sessions") == "/v1/checkout/sessions"
     assert route_of("/v1/checkout/sessions/cs_test_a1b2c3d4/expire") == "/v1/checkout/sessions/{id}/expire"
+
+
+def test_a_log_level_in_small_letters_is_understood(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MAIS_LOG_LEVEL", "debug")
+    assert StackSettings().log_level == "DEBUG"

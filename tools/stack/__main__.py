@@ -16,14 +16,12 @@ from tools.stack.launcher import STACK_RECORD, DataFolderInUse, PortInUse, Ports
 from tools.stack.settings import StackSettings, passed_through
 
 
-def options_from_environment(
-    settings: StackSettings | None = None, environ: dict[str, str] | None = None
-) -> StackOptions:
-    """The operating contract: the launcher's own settings (StackSettings) plus every other MAIS_* and
-    POSTMARK_* variable, handed to the processes (each reads what it knows). Internal ports are last
-    run's when still free, else free ones."""
-    settings = settings or StackSettings()
-    env, _ = passed_through(environ)
+def options_from_environment() -> StackOptions:
+    """The operating contract: the launcher's own settings (StackSettings) plus every other MAIS_*,
+    POSTMARK_* and STRIPE_SANDBOX_* variable, handed to the processes (each reads what it knows).
+    Internal ports are last run's when still free, else free ones."""
+    settings = StackSettings()
+    env, _ = passed_through()
     data_dir = settings.data_dir
     return StackOptions(
         data_dir=data_dir,
@@ -52,18 +50,18 @@ def run() -> int:
     """Starts the stack, prints how to reach it, and stops everything on Ctrl-C or SIGTERM."""
     try:
         options = options_from_environment()
-    except ValueError as error:
+        stack = Stack(options)
+    except ValueError as error:  # a setting that cannot work (bad log level, unresolvable host)
         print(f"make run: {error}", file=sys.stderr)
         return 2
     _, ignored = passed_through()
     for name in ignored:
         print(f"  ignoring {name}: the stack sets it for each process", flush=True)
-    stack = Stack(options)
     started = time.monotonic()
     print(f"starting MAIS (data in {options.data_dir.resolve()}) ...", flush=True)
     try:
         stack.start()
-    except (PortInUse, DataFolderInUse, ValueError) as error:
+    except (PortInUse, DataFolderInUse) as error:
         print(f"make run: {error}", file=sys.stderr)
         return 1
     print(f"\nMAIS is ready in {time.monotonic() - started:.1f}s at {stack.public_url}", flush=True)

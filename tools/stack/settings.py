@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from tools.stack.launcher import DEV_WEBHOOK_SECRET
@@ -56,6 +56,12 @@ class StackSettings(BaseSettings):
     database_url: str = Field(default="", validation_alias="DATABASE_URL")
     stripe_secret_key: str = Field(default="", validation_alias="STRIPE_SECRET_KEY")
     stripe_webhook_secret: str = Field(default=DEV_WEBHOOK_SECRET, validation_alias="STRIPE_WEBHOOK_SECRET")
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _level_in_capitals(cls, value: object) -> object:
+        """`debug` means DEBUG (Python's logging knows only the capitals)."""
+        return value.strip().upper() if isinstance(value, str) else value
 
 
 def passed_through(environ: dict[str, str] | None = None) -> tuple[dict[str, str], list[str]]:
