@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+
 import uvicorn
 
 from gateway.app import create_app
@@ -16,10 +18,14 @@ def main() -> None:
     provider = setup_tracing(
         "gateway", settings.data_dir, settings.otel_exporter_otlp_endpoint, settings.trace_sample_ratio
     )
+    # One app on two sockets: the API port Envoy sends traffic to, and the operator port where
+    # operator routes answer (each request's scope names the port it came in on).
+    ports = [settings.gateway_port]
+    if settings.gateway_operator_port:
+        ports.append(settings.gateway_operator_port)
+    sockets = [listening_socket(settings.gateway_host, port) for port in ports]
     config = uvicorn.Config(
         create_app(settings),
-        host=settings.gateway_host,
-        port=settings.gateway_port,
         loop="uvloop",
         http="httptools",
         log_config=None,
@@ -29,9 +35,20 @@ def main() -> None:
         timeout_keep_alive=30,
     )
     try:
-        uvicorn.Server(config).run()
+        uvicorn.Server(config).run(sockets=sockets)
     finally:
         provider.shutdown()
+
+
+def listening_socket(host: str, port: int) -> socket.socket:
+    """A bound, listening TCP socket (uvicorn serves on sockets it is handed)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
 
 
 if __name__ == "__main__":

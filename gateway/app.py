@@ -59,6 +59,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     )
     for module in (health, tenants, catalog, booking, payments, stats, pages):
         app.include_router(module.router)
+    app.include_router(health.operator)
     _install_error_handlers(app)
     # Added first, so it runs inside the observability layer (its answers get the request id and
     # security headers too).

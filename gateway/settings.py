@@ -10,8 +10,12 @@ class GatewaySettings(CommonSettings):
 
     gateway_host: str = "127.0.0.1"
     gateway_port: int = 8081
+    # The operator port (MAIS_GATEWAY_OPERATOR_PORT, on gateway_host): the only one that answers
+    # operator routes such as /metrics. 0: none, and operator routes answer 404 everywhere.
+    gateway_operator_port: int = 0
     # Bodies larger than this are refused with 413 (Envoy enforces the same limit in front).
     max_body_bytes: int = 1024 * 1024
     # How long a readiness probe waits for each service.
     readiness_timeout_seconds: float = 1.0
+    # The URL couples and businesses see (MAIS_PUBLIC_URL; a proxy in front sets it).
     public_url: str = "http://127.0.0.1:8080"

@@ -55,6 +55,10 @@ log = logging.getLogger("mais.outbox")
 OUTBOX_SENT = Counter("mais_outbox_sent_total", "Messages sent from the outbox", ["tag"])
 OUTBOX_FAILURES = Counter("mais_outbox_failures_total", "Failed send attempts", ["tag"])
 OUTBOX_BACKLOG = Gauge("mais_outbox_backlog", "Messages waiting to be sent")
+OUTBOX_LAG = Gauge(
+    "mais_outbox_oldest_pending_age_seconds",
+    "Age of the oldest message waiting to be sent (0 when none waits): how late mail is",
+)
 
 
 async def enqueue(conn: AsyncConnection, *, tenant_id: str | None, dedupe_key: str, mail: Mail) -> bool:
@@ -184,9 +188,16 @@ class OutboxDispatcher:
         return 1
 
     async def backlog(self) -> int:
-        """How many messages wait to be sent."""
+        """How many messages wait to be sent; also sets the outbox-lag gauge to the age of the oldest."""
         async with self._db.platform_transaction() as conn:
-            value = (
-                await conn.execute(text("SELECT count(*) FROM outbox WHERE status = 'PENDING'"))
-            ).scalar()
-        return int(value or 0)
+            row = (
+                await conn.execute(
+                    text(
+                        "SELECT count(*) AS waiting,"
+                        " coalesce(extract(epoch FROM now() - min(created_at)), 0) AS oldest_age"
+                        " FROM outbox WHERE status = 'PENDING'"
+                    )
+                )
+            ).one()
+        OUTBOX_LAG.set(max(float(row.oldest_age), 0.0))
+        return int(row.waiting or 0)

@@ -8,12 +8,15 @@ Spans go to OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set, otherwise to JSON line
 from __future__ import annotations
 
 import logging
+import re
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
+from urllib.parse import urlsplit
 
 import orjson
 from opentelemetry import trace
@@ -21,6 +24,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 from mais_runtime.tenancy import current_tenant
 
@@ -87,6 +91,39 @@ def setup_tracing(
     provider.add_span_processor(BatchSpanProcessor(exporter, schedule_delay_millis=500))
     trace.set_tracer_provider(provider)
     return provider
+
+
+# A path segment that names one object (`acct_1Nx...`, `cs_test_...`, digits, uuids): replaced by
+# "{id}" in span names, so that names stay few and the object's id lives in an attribute.
+_OBJECT_ID = re.compile(r"^(?:[a-z]+_[A-Za-z0-9_]{6,}|[0-9]+|[0-9a-fA-F-]{32,36})$")
+
+
+def route_of(path: str) -> str:
+    """`/v1/accounts/acct_123abc/login_links` -> `/v1/accounts/{id}/login_links`."""
+    return "/".join("{id}" if _OBJECT_ID.match(part) else part for part in path.split("/"))
+
+
+@contextmanager
+def http_client_span(peer: str, method: str, url: str) -> Iterator[Span]:
+    """A CLIENT span around one outgoing HTTP request to `peer` (one per attempt when the caller
+    retries), named `peer METHOD /route`; the query string is never recorded. Set the answer's
+    status with `record_http_status`; an exception marks the span as an error."""
+    parts = urlsplit(url)
+    tracer = trace.get_tracer("mais.http_client")
+    name = f"{peer} {method.upper()} {route_of(parts.path)}"
+    with tracer.start_as_current_span(name, kind=SpanKind.CLIENT) as span:
+        span.set_attribute("http.request.method", method.upper())
+        span.set_attribute("server.address", parts.hostname or "")
+        span.set_attribute("url.path", parts.path)
+        span.set_attribute("peer.service", peer)
+        yield span
+
+
+def record_http_status(span: Span, status: int) -> None:
+    """The answer's status on a client span; 5xx (and no answer) are errors of the call."""
+    span.set_attribute("http.response.status_code", status)
+    if status >= 500:
+        span.set_status(Status(StatusCode.ERROR))
 
 
 class JsonFormatter(logging.Formatter):

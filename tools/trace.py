@@ -1,13 +1,14 @@
 """python -m tools.trace <trace id>: one request's span tree across every process.
 
-Reads the JSON-lines span files under `<data>/traces/` (MAIS_DATA_DIR, default .data) and prints each
-span indented under its parent: service, operation, duration, status and tenant.
+Reads the JSON-lines span files of the stack that runs (or ran) on a data folder (`--data-dir`, else
+MAIS_DATA_DIR, default .data: the same variable `make run` reads) and prints each span indented under
+its parent: service, operation, duration, status and tenant. The stack's record (`<data>/stack.json`)
+says where its spans went (files, or an OTLP collector).
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections import defaultdict
 from collections.abc import Iterable
@@ -15,6 +16,27 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class TraceSettings(BaseSettings):
+    """The one setting `make trace` reads: which stack's data folder (MAIS_DATA_DIR)."""
+
+    model_config = SettingsConfigDict(env_prefix="MAIS_", extra="ignore")
+
+    data_dir: Path = Path(".data")
+
+
+def trace_destination(data_dir: Path) -> tuple[Path | None, str]:
+    """(the folder of span files, "") or (None, the OTLP endpoint the stack exported to)."""
+    try:
+        record = orjson.loads((data_dir / "stack.json").read_bytes())
+    except (OSError, orjson.JSONDecodeError):
+        return data_dir / "traces", ""
+    traces = str(record.get("traces") or "") if isinstance(record, dict) else ""
+    if traces.startswith("otlp:"):
+        return None, traces.removeprefix("otlp:")
+    return (Path(traces) if traces else data_dir / "traces"), ""
 
 
 def load_spans(trace_dir: Path, trace_id: str) -> list[dict[str, Any]]:
@@ -57,15 +79,37 @@ def main(argv: list[str] | None = None) -> int:
     """Command-line entry."""
     parser = argparse.ArgumentParser(prog="make trace ID=", description=__doc__)
     parser.add_argument("trace_id", nargs="?", default="", help="the X-Request-ID of a response")
-    parser.add_argument("--data-dir", default=os.environ.get("MAIS_DATA_DIR", ".data"))
+    parser.add_argument("--data-dir", type=Path, default=None, help="the stack's data folder (MAIS_DATA_DIR)")
     args = parser.parse_args(argv)
+    data_dir: Path = args.data_dir or TraceSettings().data_dir
     trace_id = args.trace_id.strip().lower()
     if len(trace_id) != 32 or any(c not in "0123456789abcdef" for c in trace_id):
         print("usage: make trace ID=<32-hex trace id from a response's X-Request-ID>", file=sys.stderr)
+        print(
+            "       (a UUID-shaped id is Envoy's own answer: look it up in logs/envoy-access.log)",
+            file=sys.stderr,
+        )
         return 2
-    spans = load_spans(Path(args.data_dir) / "traces", trace_id)
+    folder, collector = trace_destination(data_dir)
+    if folder is None:
+        print(
+            f"the stack on {data_dir} sends its spans to the OTLP collector at {collector}", file=sys.stderr
+        )
+        return 1
+    if not folder.is_dir():
+        print(
+            f"no traces folder at {folder}: is MAIS_DATA_DIR the one the stack runs with?"
+            " (make trace ID=<id> MAIS_DATA_DIR=<its data folder>)",
+            file=sys.stderr,
+        )
+        return 1
+    spans = load_spans(folder, trace_id)
     if not spans:
-        print(f"no spans recorded for {trace_id} under {args.data_dir}/traces", file=sys.stderr)
+        print(
+            f"no spans recorded for {trace_id} under {folder} (not sampled, see MAIS_TRACE_SAMPLE_RATIO,"
+            " or not yet written: spans are flushed within a second)",
+            file=sys.stderr,
+        )
         return 1
     print(f"trace {trace_id}: {len(spans)} spans")
     for line in render_tree(spans):

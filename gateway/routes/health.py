@@ -1,16 +1,27 @@
-"""Operations: liveness, readiness of every service and the database, Prometheus metrics."""
+"""Operations: liveness and readiness (public: a proxy in front needs them), and the operator routes
+(Prometheus metrics), which answer only on the gateway's operator port (ADR 0011)."""
 
 from __future__ import annotations
 
 import orjson
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.responses import Response
 
-from gateway.errors import request_id
+from gateway.errors import ApiError, request_id
 from gateway.readiness import readiness
 
+
+def on_operator_port(request: Request) -> None:
+    """Operator routes exist only on the operator port; anywhere else they are an unknown route."""
+    port = request.app.state.settings.gateway_operator_port
+    server = request.scope.get("server") or (None, None)
+    if not port or server[1] != port:
+        raise ApiError("NOT_FOUND", "no such route")
+
+
 router = APIRouter(tags=["ops"])
+operator = APIRouter(tags=["ops"], dependencies=[Depends(on_operator_port)])
 
 
 @router.get("/health", summary="Liveness of the gateway process")
@@ -38,7 +49,7 @@ async def ready(request: Request) -> Response:
     return Response(orjson.dumps(body), status_code=503, media_type="application/json")
 
 
-@router.get("/metrics", summary="Prometheus metrics", include_in_schema=False)
+@operator.get("/metrics", summary="Prometheus metrics", include_in_schema=False)
 async def metrics() -> Response:
     """Request counts and latency histograms by route and status."""
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

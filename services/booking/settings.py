@@ -10,7 +10,7 @@ class BookingSettings(ServiceSettings):
 
     # Signs the couple's links (MAIS_BOOKING_LINK_KEY); the stack generates one per installation.
     booking_link_key: str = "mais-dev-booking-link-key"
-    # Where the couple's links point (the public entry).
+    # Where the couple's links point: MAIS_PUBLIC_URL, the address couples see (a proxy in front).
     public_url: str = "http://127.0.0.1:8080"
     # How long a tenant's calendar and policy are reused before asking the tenant service again.
     tenant_cache_seconds: float = 5.0

@@ -39,7 +39,7 @@ from services.payments.domain import (
     failure_code,
     hold_lost_refund_key,
 )
-from services.payments.metrics import HOLDS_LOST, WEBHOOK_ATTEMPTS
+from services.payments.metrics import CHARGED_CENTS, HOLDS_LOST, WEBHOOK_ATTEMPTS
 from services.payments.store import InboxEvent, Payment, PaymentsStore, PaymentsTx
 from services.payments.stripe_adapter import PaymentFacts, StripeAdapter
 
@@ -376,6 +376,7 @@ async def _record_charge(tx: PaymentsTx, payment: Payment, facts: PaymentFacts) 
         application_fee_id=facts.application_fee_id,
     )
     await tx.add_entry(payment, EntryKind.CHARGE, facts.amount_cents, facts.charge_id)
+    CHARGED_CENTS.labels(payment.currency.upper()).inc(facts.amount_cents)
     if facts.application_fee_id:
         await tx.add_entry(
             payment, EntryKind.APPLICATION_FEE, facts.application_fee_cents, facts.application_fee_id

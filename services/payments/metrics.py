@@ -13,4 +13,10 @@ WEBHOOK_ATTEMPTS = Counter(
 HOLDS_LOST = Counter(
     "mais_payments_holds_lost_total", "Payments refunded in full because their hold was lost"
 )
-REFUNDED_CENTS = Counter("mais_payments_refunded_cents_total", "Cents refunded through cancellations")
+# Money is counted per currency: cents of two currencies never add up to anything.
+CHARGED_CENTS = Counter(
+    "mais_payments_charged_cents_total", "Cents charged to couples, by currency", ["currency"]
+)
+REFUNDED_CENTS = Counter(
+    "mais_payments_refunded_cents_total", "Cents refunded through cancellations, by currency", ["currency"]
+)

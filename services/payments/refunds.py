@@ -220,7 +220,7 @@ class Refunds:
                         refund_id=refund.id,
                     )
                 )
-        REFUNDED_CENTS.inc(refund.amount_cents)
+        REFUNDED_CENTS.labels(payment.currency.upper()).inc(refund.amount_cents)
         return totals
 
     async def _check_couple_may_cancel(

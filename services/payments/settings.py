@@ -21,7 +21,7 @@ class PaymentsSettings(ServiceSettings):
     stripe_timeout_seconds: float = 8.0
     stripe_max_network_retries: int = 2
     webhook_tolerance_seconds: int = 300
-    # Where the couple lands after Checkout (the public entry), and where Connect onboarding returns.
+    # MAIS_PUBLIC_URL, the address couples see: where they land after Checkout, where Connect returns.
     public_url: str = "http://127.0.0.1:8080"
     # How long an Idempotency-Key's checkout answer is kept.
     checkout_key_retention_hours: int = 24

@@ -15,6 +15,7 @@ from typing import Any
 import stripe
 
 from mais_runtime.errors import DomainError, GrpcCode
+from services.payments.stripe_tracing import TracedStripeHttp
 
 
 class PaymentProviderError(DomainError):
@@ -134,7 +135,7 @@ class StripeAdapter:
         max_network_retries: int = 2,
         webhook_tolerance_seconds: int = 300,
     ) -> None:
-        self._http = stripe.HTTPXClient(timeout=timeout_seconds)
+        self._http = TracedStripeHttp(timeout=timeout_seconds)
         base = api_base.rstrip("/")
         self._client = stripe.StripeClient(
             secret_key,

@@ -29,5 +29,5 @@ class TenantSettings(ServiceSettings):
     # Password resets: how long a token lives, and how many mails one address gets per hour at most.
     reset_token_ttl_seconds: int = 3600
     reset_mails_per_hour: int = 3
-    # Where the reset link points (the admin app's page takes ?token=).
+    # Where the reset link points: MAIS_PUBLIC_URL (the admin app's page takes ?token=).
     public_url: str = "http://127.0.0.1:8080"

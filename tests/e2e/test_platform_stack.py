@@ -65,12 +65,16 @@ def test_every_response_carries_security_headers(http: httpx.Client) -> None:
         assert headers["x-frame-options"] == "DENY"
 
 
-def test_openapi_and_metrics_are_served(http: httpx.Client) -> None:
+def test_openapi_is_public_and_metrics_are_served_on_each_gateways_operator_port(
+    stack: Stack, http: httpx.Client
+) -> None:
     assert http.get("/openapi.json").json()["info"]["title"] == "MAIS public API"
     http.get("/health")
-    metrics = http.get("/metrics")
-    assert metrics.status_code == 200
-    assert "mais_http_requests_total" in metrics.text
+    assert http.get("/metrics").status_code == 404
+    for _, operator_port in stack.ports.gateway_pairs():
+        metrics = httpx.get(f"http://127.0.0.1:{operator_port}/metrics", timeout=5)
+        assert metrics.status_code == 200
+        assert "mais_http_requests_total" in metrics.text
 
 
 def test_killing_a_service_turns_readiness_503_naming_it_and_restarting_restores_200(

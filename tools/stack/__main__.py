@@ -3,41 +3,75 @@
 from __future__ import annotations
 
 import argparse
-import os
+import json
 import signal
 import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 from tools.stack.demo import ensure_demo
-from tools.stack.launcher import DEV_WEBHOOK_SECRET, Ports, Stack, StackOptions
+from tools.stack.launcher import STACK_RECORD, DataFolderInUse, PortInUse, Ports, Stack, StackOptions
+from tools.stack.settings import StackSettings, passed_through
 
 
 def options_from_environment() -> StackOptions:
-    """The operating contract: MAIS_DATA_DIR, MAIS_PUBLIC_PORT, DATABASE_URL, STRIPE_*, POSTMARK_*."""
-    env = {k: v for k, v in os.environ.items() if k.startswith(("POSTMARK_", "MAIS_ADMIN_"))}
+    """The operating contract: the launcher's own settings (StackSettings) plus every other MAIS_*,
+    POSTMARK_* and STRIPE_SANDBOX_* variable, handed to the processes (each reads what it knows).
+    Internal ports are last run's when still free, else free ones."""
+    settings = StackSettings()
+    env, _ = passed_through()
+    data_dir = settings.data_dir
     return StackOptions(
-        data_dir=Path(os.environ.get("MAIS_DATA_DIR", ".data")),
-        ports=Ports.from_environment(),
-        database_url=os.environ.get("DATABASE_URL") or None,
-        stripe_secret_key=os.environ.get("STRIPE_SECRET_KEY", ""),
-        webhook_secret=os.environ.get("STRIPE_WEBHOOK_SECRET", DEV_WEBHOOK_SECRET),
+        data_dir=data_dir,
+        ports=Ports.choose(settings.public_port, _recorded_ports(data_dir)),
+        database_url=settings.database_url or None,
+        stripe_secret_key=settings.stripe_secret_key,
+        webhook_secret=settings.stripe_webhook_secret,
+        log_level=settings.log_level,
+        public_host=settings.public_host,
+        public_url=settings.public_url,
         env=env,
     )
 
 
+def _recorded_ports(data_dir: Path) -> dict[str, Any] | None:
+    """The ports the last run on this data folder used (None on a first run)."""
+    path = data_dir / STACK_RECORD
+    try:
+        ports = json.loads(path.read_text())["ports"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return ports if isinstance(ports, dict) else None
+
+
 def run() -> int:
     """Starts the stack, prints how to reach it, and stops everything on Ctrl-C or SIGTERM."""
-    options = options_from_environment()
-    stack = Stack(options)
+    try:
+        options = options_from_environment()
+        stack = Stack(options)
+    except ValueError as error:  # a setting that cannot work (bad log level, unresolvable host)
+        print(f"make run: {error}", file=sys.stderr)
+        return 2
+    _, ignored = passed_through()
+    for name in ignored:
+        print(f"  ignoring {name}: the stack sets it for each process", flush=True)
     started = time.monotonic()
     print(f"starting MAIS (data in {options.data_dir.resolve()}) ...", flush=True)
-    stack.start()
-    print(f"\nMAIS is ready in {time.monotonic() - started:.1f}s at {stack.url}", flush=True)
+    try:
+        stack.start()
+    except (PortInUse, DataFolderInUse) as error:
+        print(f"make run: {error}", file=sys.stderr)
+        return 1
+    print(f"\nMAIS is ready in {time.monotonic() - started:.1f}s at {stack.public_url}", flush=True)
+    if stack.public_url != stack.url:
+        print(f"  listens: {stack.url}", flush=True)
     print(f"  health:  {stack.url}/health/ready", flush=True)
+    print(f"  metrics: {stack.operator_urls()['gateway']} (every port: {stack.data_dir / STACK_RECORD})")
     print(f"  logs:    {stack.data_dir / 'logs'}", flush=True)
-    print("  traces:  make trace ID=<X-Request-ID of a response>", flush=True)
+    trace_hint = "" if stack.data_dir == Path(".data").resolve() else f" MAIS_DATA_DIR={options.data_dir}"
+    print(f"  traces:  make trace ID=<X-Request-ID of a response>{trace_hint}", flush=True)
     if stack.uses_sandbox:
         print(f"  stripe:  local sandbox at {stack.sandbox_url}", flush=True)
     try:

@@ -1,12 +1,19 @@
 """The local platform as one object: `Stack(options).start()` brings up PostgreSQL (embedded
 unless a DATABASE_URL is given), provisions one role and schema per service, starts the four
 services, the gateway(s), Envoy and the Stripe sandbox (unless real Stripe keys are set), and
-waits until every gateway replica and then Envoy answer `GET /health/ready` with 200."""
+waits until every gateway replica and then Envoy answer `GET /health/ready` with 200.
+
+Several stacks may run on one machine, one per data folder: a stack refuses to start when its data
+folder is in use or when one of its ports is taken (naming it), and writes the ports it uses to
+`<data>/stack.json` for tools (`make trace`, scripts); `Ports.choose` keeps last run's ports when
+they are still free and takes free ones otherwise (ADR 0012)."""
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import fcntl
+import ipaddress
 import json
 import os
 import secrets
@@ -14,8 +21,9 @@ import socket
 import string
 import sys
 import time
-from dataclasses import dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
+from typing import IO, Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import httpx
@@ -26,6 +34,17 @@ from tools.stack.processes import ManagedProcess, Supervisor
 
 REPO = Path(__file__).resolve().parents[2]
 DEV_WEBHOOK_SECRET = "whsec_mais_dev_sandbox_secret"  # noqa: S105 - the sandbox dev default
+# What a stack records about itself in its data folder (ports, URLs, where spans go).
+STACK_RECORD = "stack.json"
+_LIST_FIELDS = ("extra_gateways", "extra_gateway_metrics")
+
+
+class PortInUse(RuntimeError):
+    """A port the stack needs is taken by another program (or another stack)."""
+
+
+class DataFolderInUse(RuntimeError):
+    """Another stack runs on this data folder."""
 
 
 def free_port() -> int:
@@ -35,35 +54,89 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
+    """True when a listener could bind `host:port` now (as our processes do, with SO_REUSEADDR)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
 @dataclass
 class Ports:
-    """Every port the stack uses; all on 127.0.0.1."""
+    """Every port the stack uses: the public entry on the public host, everything else on 127.0.0.1.
+    `metrics_*` and the gateways' metrics ports are the operator ports (Prometheus text, never public)."""
 
     public: int = 8080
-    envoy_admin: int = 9901
-    gateway: int = 8081
-    tenant: int = 50061
-    catalog: int = 50062
-    booking: int = 50063
-    payments: int = 50064
-    postgres: int = 54329
-    stripe: int = 12111
-    metrics_tenant: int = 9461
-    metrics_catalog: int = 9462
-    metrics_booking: int = 9463
-    metrics_payments: int = 9464
+    envoy_admin: int = 0
+    gateway: int = 0
+    metrics_gateway: int = 0
+    tenant: int = 0
+    catalog: int = 0
+    booking: int = 0
+    payments: int = 0
+    postgres: int = 0
+    stripe: int = 0
+    metrics_tenant: int = 0
+    metrics_catalog: int = 0
+    metrics_booking: int = 0
+    metrics_payments: int = 0
     extra_gateways: list[int] = field(default_factory=list)
+    extra_gateway_metrics: list[int] = field(default_factory=list)
 
     @classmethod
     def free(cls, gateways: int = 1) -> Ports:
         """Fresh free ports for every part (tests)."""
-        values = {f.name: free_port() for f in fields(cls) if f.name != "extra_gateways"}
-        return cls(**values, extra_gateways=[free_port() for _ in range(gateways - 1)])
+        return cls.choose(free_port(), None, gateways)
 
     @classmethod
-    def from_environment(cls) -> Ports:
-        """The operating contract's defaults; MAIS_PUBLIC_PORT moves the public entry."""
-        return cls(public=int(os.environ.get("MAIS_PUBLIC_PORT", "8080")))
+    def choose(cls, public: int, recorded: dict[str, Any] | None, gateways: int = 1) -> Ports:
+        """The public port as given; each internal port as `recorded` (the last run's, so a restarted
+        stack keeps its addresses, e.g. the sandbox's checkout URLs) when still free, else a free one.
+        No two parts get the same port."""
+        recorded = recorded or {}
+        taken = {public}
+
+        def pick(previous: object) -> int:
+            if (
+                isinstance(previous, int)
+                and previous not in taken
+                and 0 < previous < 65536
+                and port_is_free(previous)
+            ):
+                taken.add(previous)
+                return previous
+            port = free_port()
+            while port in taken:
+                port = free_port()
+            taken.add(port)
+            return port
+
+        values: dict[str, Any] = {"public": public}
+        for f in fields(cls):
+            if f.name == "public":
+                continue
+            if f.name in _LIST_FIELDS:
+                listed = recorded.get(f.name)
+                old: list[object] = listed if isinstance(listed, list) else []
+                values[f.name] = [pick(old[n] if n < len(old) else None) for n in range(gateways - 1)]
+            else:
+                values[f.name] = pick(recorded.get(f.name))
+        return cls(**values)
+
+    def gateway_pairs(self) -> list[tuple[int, int]]:
+        """(API port, metrics port) of each gateway replica, the first replica first."""
+        return list(
+            zip(
+                [self.gateway, *self.extra_gateways],
+                [self.metrics_gateway, *self.extra_gateway_metrics],
+                strict=True,
+            )
+        )
 
 
 @dataclass
@@ -84,6 +157,11 @@ class StackOptions:
     stripe_secret_key: str = ""
     webhook_secret: str = DEV_WEBHOOK_SECRET
     log_level: str = "INFO"
+    # Where Envoy's public listener binds: an IP address or a host name (resolved at start).
+    public_host: str = "127.0.0.1"
+    # The URL couples and businesses see (links in emails, Stripe's redirects); empty: built from
+    # the public host and port. Set it when a proxy stands in front.
+    public_url: str = ""
     # When set, Envoy also answers `GET /` on this port itself (direct_response): the benchmark's
     # ceiling for "Envoy answering directly".
     envoy_direct_port: int | None = None
@@ -102,11 +180,34 @@ class Stack:
         self.admin_database_url = ""
         self.internal_token = ""
         self._app_secrets: dict[str, str] = {}
+        self._lock: IO[str] | None = None
+        self.listen_address = listen_address(options.public_host)
 
     @property
     def url(self) -> str:
-        """The public entry (Envoy)."""
-        return f"http://127.0.0.1:{self.ports.public}"
+        """The public entry (Envoy) as this machine reaches it."""
+        return f"http://{_url_host(reach_address(self.listen_address))}:{self.ports.public}"
+
+    @property
+    def public_url(self) -> str:
+        """The URL couples and businesses see: MAIS_PUBLIC_URL, else the public host and port."""
+        if self.options.public_url:
+            return self.options.public_url.rstrip("/")
+        host = self.options.public_host.strip()
+        if _is_wildcard(self.listen_address):
+            host = reach_address(self.listen_address)
+        return f"http://{_url_host(host)}:{self.ports.public}"
+
+    def operator_urls(self) -> dict[str, str]:
+        """Each process's Prometheus endpoint (127.0.0.1 only), by process name."""
+        urls = {
+            ("gateway" if n == 0 else f"gateway-{n + 1}"): f"http://127.0.0.1:{metrics}/metrics"
+            for n, (_, metrics) in enumerate(self.ports.gateway_pairs())
+        }
+        for service in SERVICES:
+            urls[service] = f"http://127.0.0.1:{getattr(self.ports, f'metrics_{service}')}/metrics"
+        urls["envoy"] = f"http://127.0.0.1:{self.ports.envoy_admin}/stats/prometheus"
+        return urls
 
     @property
     def sandbox_url(self) -> str:
@@ -121,7 +222,10 @@ class Stack:
     def start(self, timeout: float = 120.0) -> None:
         """Starts everything and waits until ready; stops what it started if that fails."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._lock_data_folder()
         try:
+            self._check_ports()
+            self._write_record()
             self._start_database()
             self.internal_token = self._secret("internal-token", lambda: secrets.token_urlsafe(32))
             self._app_secrets = {
@@ -171,6 +275,9 @@ class Stack:
             proc.stop()
         if self.postgres:
             self.postgres.stop()
+        if self._lock is not None:
+            self._lock.close()
+            self._lock = None
 
     def wait_ready(self, timeout: float = 60.0) -> dict[str, object]:
         """Polls /health/ready until every gateway replica answers 200 (each asks every service over
@@ -181,6 +288,8 @@ class Stack:
         replicas = [f"http://127.0.0.1:{port}" for port in (self.ports.gateway, *self.ports.extra_gateways)]
         while time.monotonic() < deadline:
             dead = [p.name for p in self.processes.values() if p.process and not p.alive() and not p.restart]
+            # A process the supervisor keeps restarting will not come up by waiting longer.
+            dead += [p.name for p in self.processes.values() if p.restart and p.restarts >= 3]
             if dead:
                 raise RuntimeError(f"process exited during start: {dead}; logs in {self.data_dir / 'logs'}")
             try:
@@ -206,6 +315,65 @@ class Stack:
     def start_process(self, name: str) -> None:
         """Starts one stopped process again."""
         self.processes[name].start()
+
+    # --- one stack per data folder, ports checked and recorded -------------------------------
+
+    def _lock_data_folder(self) -> None:
+        """Holds `<data>/stack.lock` while the stack runs (the kernel releases it if we die)."""
+        lock = (self.data_dir / "stack.lock").open("a+")
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.close()
+            raise DataFolderInUse(
+                f"another stack runs on the data folder {self.data_dir}; stop it or set MAIS_DATA_DIR"
+            ) from None
+        self._lock = lock
+
+    def _needed_ports(self) -> list[tuple[str, str, int]]:
+        """(what, host, port) for every port this stack will listen on."""
+        p = self.ports
+        needed = [("the public entry, MAIS_PUBLIC_PORT", self.listen_address, p.public)]
+        needed.append(("Envoy's admin", "127.0.0.1", p.envoy_admin))
+        for n, (api, metrics) in enumerate(p.gateway_pairs()):
+            needed.append((f"gateway {n + 1}", "127.0.0.1", api))
+            needed.append((f"gateway {n + 1} metrics", "127.0.0.1", metrics))
+        for service in SERVICES:
+            needed.append((service, "127.0.0.1", getattr(p, service)))
+            needed.append((f"{service} metrics", "127.0.0.1", getattr(p, f"metrics_{service}")))
+        if not self.options.database_url:
+            needed.append(("PostgreSQL", "127.0.0.1", p.postgres))
+        if self.uses_sandbox:
+            needed.append(("the Stripe sandbox", "127.0.0.1", p.stripe))
+        return needed
+
+    def _check_ports(self) -> None:
+        """Refuses at once, naming the port, when something already listens on one we need."""
+        seen: dict[int, str] = {}
+        for what, host, port in self._needed_ports():
+            if port in seen:
+                raise PortInUse(f"port {port} is given to both {seen[port]} and {what}")
+            seen[port] = what
+            if not port_is_free(port, host):
+                raise PortInUse(f"port {port} on {host} ({what}) is already in use")
+
+    def _write_record(self) -> None:
+        """`<data>/stack.json`: the ports and URLs of this stack and where its spans go."""
+        otlp = self.options.env.get("OTEL_EXPORTER_OTLP_ENDPOINT") or os.environ.get(
+            "OTEL_EXPORTER_OTLP_ENDPOINT", ""
+        )
+        record = {
+            "pid": os.getpid(),
+            "url": self.url,
+            "public_url": self.public_url,
+            "public_host": self.listen_address,
+            "ports": asdict(self.ports),
+            "operator": self.operator_urls(),
+            "traces": f"otlp:{otlp}" if otlp else str(self.data_dir / "traces"),
+        }
+        temp = self.data_dir / (STACK_RECORD + ".tmp")
+        temp.write_text(json.dumps(record, indent=2) + "\n")
+        temp.replace(self.data_dir / STACK_RECORD)
 
     # --- parts -------------------------------------------------------------------------------
 
@@ -252,7 +420,7 @@ class Stack:
                 "MAIS_CATALOG_ADDR": f"127.0.0.1:{self.ports.catalog}",
                 "MAIS_BOOKING_ADDR": f"127.0.0.1:{self.ports.booking}",
                 "MAIS_PAYMENTS_ADDR": f"127.0.0.1:{self.ports.payments}",
-                "MAIS_PUBLIC_URL": self.url,
+                "MAIS_PUBLIC_URL": self.public_url,
                 "STRIPE_WEBHOOK_SECRET": self.options.webhook_secret,
                 **self._app_secrets,
             }
@@ -303,11 +471,11 @@ class Stack:
                 },
             )
         gateway_ports = [self.ports.gateway, *self.ports.extra_gateways]
-        for n, port in enumerate(gateway_ports):
+        for n, (port, metrics) in enumerate(self.ports.gateway_pairs()):
             add(
                 "gateway" if n == 0 else f"gateway-{n + 1}",
                 [python, "-m", "gateway"],
-                {"MAIS_GATEWAY_PORT": str(port)},
+                {"MAIS_GATEWAY_PORT": str(port), "MAIS_GATEWAY_OPERATOR_PORT": str(metrics)},
             )
         add(
             "envoy",
@@ -338,7 +506,8 @@ class Stack:
         endpoints = "\n".join(endpoint.format(p) for p in gateway_ports)
         rendered = template.substitute(
             ADMIN_PORT=self.ports.envoy_admin,
-            PUBLIC_HOST=os.environ.get("MAIS_PUBLIC_HOST", "127.0.0.1"),
+            PUBLIC_HOST=self.listen_address,
+            IPV4_COMPAT="true" if self.listen_address == "::" else "false",
             PUBLIC_PORT=self.ports.public,
             ACCESS_LOG=self.data_dir / "logs" / "envoy-access.log",
             MAX_BODY_BYTES=1048576,
@@ -348,6 +517,39 @@ class Stack:
         path = self.data_dir / "envoy.yaml"
         path.write_text(rendered)
         return path
+
+
+def listen_address(host: str) -> str:
+    """The IP address Envoy binds for `host` (an IP literal, or a name resolved once); a clear error
+    for a name that does not resolve, instead of an Envoy that never starts."""
+    host = host.strip().strip("[]") or "127.0.0.1"
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        pass
+    try:
+        infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    except socket.gaierror as error:
+        raise ValueError(f"MAIS_PUBLIC_HOST {host!r} does not resolve: {error}") from None
+    addresses = [str(info[4][0]) for info in infos]
+    return next((a for a in addresses if ":" not in a), addresses[0])
+
+
+def _is_wildcard(address: str) -> bool:
+    return address in ("0.0.0.0", "::")
+
+
+def reach_address(address: str) -> str:
+    """Where this machine connects to a listener bound on `address` (loopback for a wildcard)."""
+    if address == "0.0.0.0":
+        return "127.0.0.1"
+    if address == "::":
+        return "::1"
+    return address
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
 
 
 _HCM = "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager"
