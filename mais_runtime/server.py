@@ -24,6 +24,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from prometheus_client import start_http_server
 
+from mais_runtime.background import Job, every
 from mais_runtime.channels import Channels
 from mais_runtime.db import Database
 from mais_runtime.interceptors import ServerInterceptor, platform_scoped_methods
@@ -45,7 +46,7 @@ class ServiceRuntime:
     db: Database
     channels: Channels
     # Coroutines the service wants running beside the server (dispatchers, sweepers).
-    background: list[Callable[[asyncio.Event], Coroutine[Any, Any, None]]] = field(default_factory=list)
+    background: list[Job] = field(default_factory=list)
 
 
 Register = Callable[[grpc.aio.Server, ServiceRuntime], None]
@@ -107,7 +108,7 @@ async def run_service(
     await server.start()
     for full_name in ["", *full_names]:
         await health_servicer.set(full_name, health_pb2.HealthCheckResponse.SERVING)
-    tasks = [asyncio.create_task(_watch_database(db, health_servicer, stop))]
+    tasks = [asyncio.create_task(_database_watch(db, health_servicer)(stop))]
     tasks += [asyncio.create_task(job(stop)) for job in runtime.background]
     log.info("serving %s on %s:%d", name, settings.grpc_host, port)
 
@@ -141,12 +142,12 @@ async def _migrate_when_reachable(db: Database, migrations: Path, attempts: int 
             await asyncio.sleep(1)
 
 
-async def _watch_database(
-    db: Database, health_servicer: health_aio.HealthServicer, stop: asyncio.Event
-) -> None:
-    """Keeps the "database" health entry true to whether the database answers."""
+def _database_watch(db: Database, health_servicer: health_aio.HealthServicer) -> Job:
+    """A job that keeps the "database" health entry true to whether the database answers."""
     last: bool | None = None
-    while not stop.is_set():
+
+    async def check() -> None:
+        nonlocal last
         try:
             ok = await asyncio.wait_for(db.ping(), timeout=2)
         except TimeoutError:
@@ -159,8 +160,8 @@ async def _watch_database(
             if last is not None:
                 log.warning("database is %s", "reachable again" if ok else "unreachable")
             last = ok
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=1.0)
+
+    return every(1.0, check, name="database watch")
 
 
 def main(run: Callable[[], Coroutine[Any, Any, None]]) -> None:
