@@ -27,7 +27,17 @@ from prometheus_client import start_http_server
 from mais_runtime.background import Job, every
 from mais_runtime.channels import Channels
 from mais_runtime.db import Database
-from mais_runtime.interceptors import ServerInterceptor, platform_scoped_methods
+from mais_runtime.interceptors import (
+    CredentialInterceptor,
+    DeadlineInterceptor,
+    ErrorMappingInterceptor,
+    LoggingInterceptor,
+    MetricsInterceptor,
+    NulCharacterInterceptor,
+    TenantScopeInterceptor,
+    TracingInterceptor,
+    platform_scoped_methods,
+)
 from mais_runtime.migrations import apply_migrations
 from mais_runtime.settings import ServiceSettings
 from mais_runtime.telemetry import setup_logging, setup_tracing
@@ -50,6 +60,25 @@ class ServiceRuntime:
 
 
 Register = Callable[[grpc.aio.Server, ServiceRuntime], None]
+
+
+def server_interceptors(
+    *, internal_token: str, services: Sequence[ServiceDescriptor]
+) -> list[grpc.aio.ServerInterceptor]:
+    """Every service's interceptors, outermost first. The span encloses everything, so the log line and
+    every error carry the trace id; logs and metrics read the status the error mapping set; the
+    mapping encloses the checks, so a refused credential, tenant id or NUL character is answered,
+    logged and counted like any other error."""
+    return [
+        TracingInterceptor(),
+        DeadlineInterceptor(),
+        LoggingInterceptor(),
+        MetricsInterceptor(),
+        ErrorMappingInterceptor(),
+        CredentialInterceptor(internal_token),
+        TenantScopeInterceptor(platform_scoped_methods(services)),
+        NulCharacterInterceptor(),
+    ]
 
 
 async def run_service(
@@ -84,11 +113,7 @@ async def run_service(
         await extra_setup(runtime)
 
     server = grpc.aio.server(
-        interceptors=[
-            ServerInterceptor(
-                internal_token=settings.internal_token, platform_methods=platform_scoped_methods(services)
-            )
-        ],
+        interceptors=server_interceptors(internal_token=settings.internal_token, services=services),
         options=[("grpc.max_receive_message_length", 8 * 1024 * 1024), ("grpc.so_reuseport", 0)],
     )
     register(server, runtime)
