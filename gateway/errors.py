@@ -76,7 +76,7 @@ ERRORS: dict[str, PublicError] = {
 
 # Read from ERRORS: the public code of a gRPC status that came without one of our reasons. Every other
 # code (UNKNOWN, INTERNAL, UNIMPLEMENTED, DATA_LOSS, CANCELLED ...) is INTERNAL.
-_BY_GRPC_CODE = {grpc_code: code for code, kind in ERRORS.items() for grpc_code in kind.grpc_codes}
+BY_GRPC_CODE = {grpc_code: code for code, kind in ERRORS.items() for grpc_code in kind.grpc_codes}
 
 
 @dataclass
@@ -119,7 +119,7 @@ def from_grpc(error: grpc.aio.AioRpcError) -> ApiError:
     if remote.ours and remote.reason in ERRORS:
         code = remote.reason
     else:
-        code = _BY_GRPC_CODE.get(remote.code, "INTERNAL")
+        code = BY_GRPC_CODE.get(remote.code, "INTERNAL")
     kind = ERRORS[code]
     message = remote.message if remote.ours and kind.shows_service_message else kind.generic_message
     headers = {}
