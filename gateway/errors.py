@@ -14,55 +14,74 @@ from starlette.responses import Response
 from mais_runtime.errors import FieldViolation
 from mais_runtime.rpc_errors import from_rpc_error
 
-# Stable public error code -> HTTP status.
-HTTP_STATUS = {
-    "VALIDATION_ERROR": 400,
-    "INVALID_SIGNATURE": 400,
-    "MALFORMED_JSON": 400,
-    "TENANT_KEY_REQUIRED": 401,
-    "INVALID_TENANT_KEY": 401,
-    "UNAUTHENTICATED": 401,
-    "TENANT_INACTIVE": 403,
-    "FORBIDDEN": 403,
-    "ORIGIN_NOT_ALLOWED": 403,
-    "NOT_FOUND": 404,
-    "METHOD_NOT_ALLOWED": 405,
-    "DATE_UNAVAILABLE": 409,
-    "SLUG_TAKEN": 409,
-    "EMAIL_TAKEN": 409,
-    "IDEMPOTENCY_KEY_REUSED": 409,
-    "CONFLICT": 409,
-    "VERSION_CONFLICT": 409,
-    "HOLD_LOST": 409,
-    "IN_USE": 409,
-    "FAILED_PRECONDITION": 409,
-    "CANCELLATION_WINDOW_CLOSED": 409,
-    "PAYLOAD_TOO_LARGE": 413,
-    "UNSUPPORTED_MEDIA_TYPE": 415,
-    "RATE_LIMITED": 429,
-    "INTERNAL": 500,
-    "PAYMENT_PROVIDER_ERROR": 502,
-    "UNAVAILABLE": 503,
+
+@dataclass(frozen=True)
+class PublicError:
+    """How one public error code answers: its HTTP status, the gRPC codes that mean it when a service
+    names no reason, and the text a client gets when the service's own message may not pass."""
+
+    status: int
+    generic_message: str
+    # A domain error's message is written for clients and passes; an INTERNAL or UNAVAILABLE one never
+    # does (it may carry a stack's, a database's or a peer's words).
+    shows_service_message: bool = True
+    grpc_codes: tuple[grpc.StatusCode, ...] = ()
+
+
+_C = grpc.StatusCode
+
+# The one table: every public error code (DESIGN.md) -> HTTP status, by ErrorInfo reason or gRPC code.
+ERRORS: dict[str, PublicError] = {
+    "VALIDATION_ERROR": PublicError(
+        400, "the request is not valid", grpc_codes=(_C.INVALID_ARGUMENT, _C.OUT_OF_RANGE)
+    ),
+    "INVALID_SIGNATURE": PublicError(400, "the signature does not verify"),
+    "MALFORMED_JSON": PublicError(400, "the body is not valid JSON"),
+    "TENANT_KEY_REQUIRED": PublicError(401, "a tenant key is required"),
+    "INVALID_TENANT_KEY": PublicError(401, "unknown public key"),
+    "UNAUTHENTICATED": PublicError(401, "not authenticated", grpc_codes=(_C.UNAUTHENTICATED,)),
+    "TENANT_INACTIVE": PublicError(403, "this business is not accepting bookings"),
+    "FORBIDDEN": PublicError(403, "forbidden", grpc_codes=(_C.PERMISSION_DENIED,)),
+    "ORIGIN_NOT_ALLOWED": PublicError(403, "this origin is not allowed"),
+    "NOT_FOUND": PublicError(404, "not found", grpc_codes=(_C.NOT_FOUND,)),
+    "METHOD_NOT_ALLOWED": PublicError(405, "method not allowed on this route"),
+    "DATE_UNAVAILABLE": PublicError(409, "the date is not available"),
+    "SLUG_TAKEN": PublicError(409, "the slug is taken"),
+    "EMAIL_TAKEN": PublicError(409, "the email is taken"),
+    "IDEMPOTENCY_KEY_REUSED": PublicError(409, "the idempotency key was used for another request"),
+    "CONFLICT": PublicError(
+        409, "the request conflicts with the current state", grpc_codes=(_C.ALREADY_EXISTS, _C.ABORTED)
+    ),
+    "VERSION_CONFLICT": PublicError(409, "the object changed meanwhile"),
+    "HOLD_LOST": PublicError(409, "the hold was lost"),
+    "IN_USE": PublicError(409, "the object is in use"),
+    "FAILED_PRECONDITION": PublicError(
+        409, "the object is not in a state that allows this", grpc_codes=(_C.FAILED_PRECONDITION,)
+    ),
+    "CANCELLATION_WINDOW_CLOSED": PublicError(409, "the cancellation window has closed"),
+    "TENANT_NOT_ONBOARDED": PublicError(409, "this business cannot take payments yet"),
+    "PAYLOAD_TOO_LARGE": PublicError(413, "the request body is too large"),
+    "UNSUPPORTED_MEDIA_TYPE": PublicError(415, "unsupported media type"),
+    "RATE_LIMITED": PublicError(429, "too many requests", grpc_codes=(_C.RESOURCE_EXHAUSTED,)),
+    "HOLD_LIMIT_REACHED": PublicError(429, "too many dates are held"),
+    "INTERNAL": PublicError(500, "internal error", shows_service_message=False),
+    "PAYMENT_PROVIDER_ERROR": PublicError(502, "the payment provider did not accept the request"),
+    "UNAVAILABLE": PublicError(
+        503,
+        "a service did not answer",
+        shows_service_message=False,
+        grpc_codes=(_C.UNAVAILABLE, _C.DEADLINE_EXCEEDED),
+    ),
 }
 
-# When a service gives no reason, its gRPC code decides.
-_BY_GRPC_CODE = {
-    grpc.StatusCode.INVALID_ARGUMENT: "VALIDATION_ERROR",
-    grpc.StatusCode.NOT_FOUND: "NOT_FOUND",
-    grpc.StatusCode.ALREADY_EXISTS: "CONFLICT",
-    grpc.StatusCode.ABORTED: "CONFLICT",
-    grpc.StatusCode.FAILED_PRECONDITION: "FAILED_PRECONDITION",
-    grpc.StatusCode.PERMISSION_DENIED: "FORBIDDEN",
-    grpc.StatusCode.UNAUTHENTICATED: "UNAUTHENTICATED",
-    grpc.StatusCode.RESOURCE_EXHAUSTED: "RATE_LIMITED",
-    grpc.StatusCode.UNAVAILABLE: "UNAVAILABLE",
-    grpc.StatusCode.DEADLINE_EXCEEDED: "UNAVAILABLE",
-}
+# Read from ERRORS: the public code of a gRPC status that came without one of our reasons. Every other
+# code (UNKNOWN, INTERNAL, UNIMPLEMENTED, DATA_LOSS, CANCELLED ...) is INTERNAL.
+BY_GRPC_CODE = {grpc_code: code for code, kind in ERRORS.items() for grpc_code in kind.grpc_codes}
 
 
 @dataclass
 class ApiError(Exception):
-    """An error the gateway answers with; `code` is a key of HTTP_STATUS."""
+    """An error the gateway answers with; `code` is a key of ERRORS."""
 
     code: str
     message: str
@@ -72,7 +91,8 @@ class ApiError(Exception):
     @property
     def status(self) -> int:
         """The HTTP status of this error."""
-        return HTTP_STATUS.get(self.code, 500)
+        kind = ERRORS.get(self.code)
+        return kind.status if kind else 500
 
 
 def request_id() -> str:
@@ -92,13 +112,17 @@ def error_response(error: ApiError) -> Response:
 
 
 def from_grpc(error: grpc.aio.AioRpcError) -> ApiError:
-    """A failed service call as the public error, keeping the service's stable reason."""
+    """A failed service call as the public error: the service's stable reason when it is one of ours,
+    else what its gRPC code means. Only a domain error's message reaches the client; any other text
+    (an INTERNAL or UNKNOWN status, a peer's or the transport's words) becomes the code's generic one."""
     remote = from_rpc_error(error)
-    code = remote.reason if remote.reason in HTTP_STATUS else _BY_GRPC_CODE.get(remote.code, "INTERNAL")
-    message = remote.message
-    if code in ("INTERNAL", "UNAVAILABLE") and remote.reason not in HTTP_STATUS:
-        message = "a service did not answer" if code == "UNAVAILABLE" else "internal error"
+    if remote.ours and remote.reason in ERRORS:
+        code = remote.reason
+    else:
+        code = BY_GRPC_CODE.get(remote.code, "INTERNAL")
+    kind = ERRORS[code]
+    message = remote.message if remote.ours and kind.shows_service_message else kind.generic_message
     headers = {}
-    if code == "RATE_LIMITED" and "retry_after_seconds" in remote.metadata:
+    if kind.status in (429, 503) and remote.ours and remote.metadata.get("retry_after_seconds", "").isdigit():
         headers["Retry-After"] = remote.metadata["retry_after_seconds"]
-    return ApiError(code, message, remote.fields, headers)
+    return ApiError(code, message, remote.fields if remote.ours else [], headers)

@@ -1,5 +1,6 @@
-"""Server and client interceptors: internal authentication, tenant scope, tracing, deadlines,
-error mapping, structured logs and metrics. Every service gets all of them from `serve()`."""
+"""Server and client interceptors, one concern each, as grpc's examples chain them: tracing, deadlines,
+structured logs, metrics, error mapping, the internal credential, the tenant scope and the refusal of
+NUL characters. `mais_runtime.server.server_interceptors` puts them in order for every service."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import hmac
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import grpc
@@ -53,12 +55,21 @@ def platform_scoped_methods(services: Iterable[ServiceDescriptor]) -> frozenset[
     return frozenset(found)
 
 
-class ServerInterceptor(grpc.aio.ServerInterceptor):
-    """Wraps every unary RPC of our services."""
+Behaviour = Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]]
 
-    def __init__(self, *, internal_token: str, platform_methods: frozenset[str]) -> None:
-        self._token = internal_token.encode()
-        self._platform = platform_methods
+
+@dataclass(frozen=True)
+class Call:
+    """What an interceptor knows of the call besides its request: the method path and the metadata."""
+
+    method: str
+    metadata: tuple[tuple[str, Any], ...]
+
+
+class UnaryInterceptor(grpc.aio.ServerInterceptor):
+    """One concern around every unary-unary RPC: a subclass says what it does `around` the next
+    behaviour in the chain (the next interceptor's, and at the end the servicer's). Streaming
+    handlers (reflection, health watches) pass through untouched."""
 
     async def intercept_service(
         self,
@@ -66,23 +77,161 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
         details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler:
         handler = await continuation(details)
-        method: str = details.method
-        # Health checks need no credential (probes, load balancers); everything else does.
-        authorised = method.startswith("/grpc.health.") or self._authorised(details)
         if handler is None or handler.unary_unary is None:
-            return handler if handler is None or authorised else _reject_unauthenticated(handler)
-        inner = handler.unary_unary
-        platform = method in self._platform or method.startswith(_UNSCOPED_PREFIXES)
-        metadata = dict(details.invocation_metadata or ())
+            return handler
+        inner: Behaviour = handler.unary_unary  # type: ignore[assignment]  # aio handlers are async
+        call = Call(details.method, tuple(details.invocation_metadata or ()))
 
         async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> Any:
-            return await self._call(inner, request, context, method, platform, authorised, metadata)  # type: ignore[arg-type]
+            return await self.around(inner, request, context, call)
 
         return grpc.unary_unary_rpc_method_handler(
             wrapped,
             request_deserializer=handler.request_deserializer,
             response_serializer=handler.response_serializer,
         )
+
+    async def around(
+        self, inner: Behaviour, request: Any, context: grpc.aio.ServicerContext, call: Call
+    ) -> Any:
+        """Runs `inner` with this interceptor's concern around it."""
+        raise NotImplementedError
+
+
+def _tenant_of(request: Any) -> str | None:
+    tenant_id = getattr(request, "tenant_id", "") or None
+    return tenant_id if tenant_id and is_tenant_id(tenant_id) else None
+
+
+def _code_of(context: grpc.aio.ServicerContext) -> str:
+    code = context.code()
+    return code.name if isinstance(code, grpc.StatusCode) else "OK"
+
+
+class TracingInterceptor(UnaryInterceptor):
+    """A server span per call, continuing the caller's trace (W3C traceparent in the metadata)."""
+
+    async def around(
+        self, inner: Behaviour, request: Any, context: grpc.aio.ServicerContext, call: Call
+    ) -> Any:
+        parent = propagate.extract({k: v for k, v in call.metadata if isinstance(v, str)})
+        with tracer.start_as_current_span(
+            call.method.lstrip("/"), context=parent, kind=SpanKind.SERVER
+        ) as span:
+            tenant_id = getattr(request, "tenant_id", "")
+            if tenant_id:
+                span.set_attribute(TENANT_ATTRIBUTE, tenant_id)
+            return await inner(request, context)
+
+
+class DeadlineInterceptor(UnaryInterceptor):
+    """Makes the caller's deadline the bound of every call this one makes (see ClientInterceptor)."""
+
+    async def around(
+        self, inner: Behaviour, request: Any, context: grpc.aio.ServicerContext, call: Call
+    ) -> Any:
+        remaining = context.time_remaining()
+        token = current_deadline.set(time.monotonic() + remaining if remaining is not None else None)
+        try:
+            return await inner(request, context)
+        finally:
+            current_deadline.reset(token)
+
+
+class LoggingInterceptor(UnaryInterceptor):
+    """One structured line per call: method, status code, duration (inside the span: it carries the
+    trace id, and the tenant when the request names a well-formed one)."""
+
+    async def around(
+        self, inner: Behaviour, request: Any, context: grpc.aio.ServicerContext, call: Call
+    ) -> Any:
+        started = time.perf_counter()
+        try:
+            return await inner(request, context)
+        finally:
+            code = _code_of(context)
+            log.info(
+                "rpc %s %s",
+                call.method,
+                code,
+                extra={
+                    "rpc": call.method,
+                    "code": code,
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                    "tenant_id": _tenant_of(request),
+                },
+            )
+
+
+class MetricsInterceptor(UnaryInterceptor):
+    """Calls served by method and status code, and their latency."""
+
+    async def around(
+        self, inner: Behaviour, request: Any, context: grpc.aio.ServicerContext, call: Call
+    ) -> Any:
+        started = time.perf_counter()
+        try:
+            return await inner(request, context)
+        finally:
+            RPC_TOTAL.labels(call.method, _code_of(context)).inc()
+            RPC_SECONDS.labels(call.method).observe(time.perf_counter() - started)
+
+
+class ErrorMappingInterceptor(UnaryInterceptor):
+    """The one place a service's failures become gRPC statuses: a domain error with its ErrorInfo and
+    BadRequest, a peer's error passed on (its text only when it is one of our domain errors), anything
+    else INTERNAL with a generic message (the details go to the log and the span)."""
+
+    async def around(
+        self, inner: Behaviour, request: Any, context: grpc.aio.ServicerContext, call: Call
+    ) -> Any:
+        span = trace.get_current_span()
+        try:
+            return await inner(request, context)
+        except DomainError as error:
+            span.set_status(Status(StatusCode.ERROR, error.reason))
+            span.set_attribute("mais.error_reason", error.reason)
+            await _abort(context, error)
+        except grpc.aio.AioRpcError as error:
+            # A downstream call failed: pass its reason on rather than hiding it as INTERNAL.
+            domain = remote_to_domain(error)
+            span.set_status(Status(StatusCode.ERROR, domain.reason))
+            await _abort(context, domain)
+        except Exception as error:
+            if _is_abort(error):
+                raise
+            span.record_exception(error)
+            span.set_status(Status(StatusCode.ERROR, type(error).__name__))
+            log.exception("unhandled error in %s", call.method, extra={"rpc": call.method})
+            await _abort(context, DomainError("internal error", "INTERNAL", GrpcCode.INTERNAL))
+
+
+class CredentialInterceptor(grpc.aio.ServerInterceptor):
+    """Refuses every call without the internal credential (docs/adr/0004), streaming ones included;
+    health checks need none (probes, load balancers)."""
+
+    def __init__(self, internal_token: str) -> None:
+        self._token = internal_token.encode()
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(details)
+        if handler is None or details.method.startswith("/grpc.health.") or self._authorised(details):
+            return handler
+        if handler.unary_unary is not None:
+            # Raised, so that the interceptors outside map, log and count it like any other refusal.
+            async def refuse(request: Any, context: grpc.aio.ServicerContext) -> Any:
+                raise _unauthenticated()
+
+            return grpc.unary_unary_rpc_method_handler(
+                refuse,
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        return _reject_unauthenticated(handler)
 
     def _authorised(self, details: grpc.HandlerCallDetails) -> bool:
         for key, value in details.invocation_metadata or ():
@@ -91,67 +240,38 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
                 return hmac.compare_digest(given, self._token)
         return False
 
-    async def _call(
-        self,
-        inner: Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]],
-        request: Any,
-        context: grpc.aio.ServicerContext,
-        method: str,
-        platform: bool,
-        authorised: bool,
-        metadata: dict[str, Any],
+
+class TenantScopeInterceptor(UnaryInterceptor):
+    """A tenant-scoped RPC needs a well-formed `tenant_id` and runs with it as the current tenant;
+    platform-scoped ones (`(mais.common.v1.scope) = RPC_SCOPE_PLATFORM`) and health need none."""
+
+    def __init__(self, platform_methods: frozenset[str]) -> None:
+        self._platform = platform_methods
+
+    async def around(
+        self, inner: Behaviour, request: Any, context: grpc.aio.ServicerContext, call: Call
     ) -> Any:
-        started = time.perf_counter()
-        parent = propagate.extract({k: v for k, v in metadata.items() if isinstance(v, str)})
-        remaining = context.time_remaining()
-        deadline_token = current_deadline.set(time.monotonic() + remaining if remaining is not None else None)
-        tenant_id = getattr(request, "tenant_id", "") or None
-        tenant_token = current_tenant.set(tenant_id if tenant_id and is_tenant_id(tenant_id) else None)
-        code = "OK"
-        with tracer.start_as_current_span(method.lstrip("/"), context=parent, kind=SpanKind.SERVER) as span:
-            if tenant_id:
-                span.set_attribute(TENANT_ATTRIBUTE, tenant_id)
-            try:
-                if not authorised:
-                    raise DomainError(
-                        "missing or wrong internal credential", "UNAUTHENTICATED", GrpcCode.UNAUTHENTICATED
-                    )
-                if not platform:
-                    _require_tenant_id(request)
-                _refuse_nul_characters(request)
-                return await inner(request, context)
-            except DomainError as error:
-                code = error.code.value
-                span.set_status(Status(StatusCode.ERROR, error.reason))
-                span.set_attribute("mais.error_reason", error.reason)
-                await _abort(context, error)
-            except grpc.aio.AioRpcError as error:
-                # A downstream call failed: pass its reason on rather than hiding it as INTERNAL.
-                domain = remote_to_domain(error)
-                code = domain.code.value
-                span.set_status(Status(StatusCode.ERROR, domain.reason))
-                await _abort(context, domain)
-            except Exception as error:
-                if _is_abort(error):
-                    raise
-                code = "INTERNAL"
-                span.record_exception(error)
-                span.set_status(Status(StatusCode.ERROR, type(error).__name__))
-                log.exception("unhandled error in %s", method, extra={"rpc": method})
-                await _abort(context, DomainError("internal error", "INTERNAL", GrpcCode.INTERNAL))
-            finally:
-                # Inside the span, so the line carries the trace id.
-                elapsed = time.perf_counter() - started
-                RPC_TOTAL.labels(method, code).inc()
-                RPC_SECONDS.labels(method).observe(elapsed)
-                log.info(
-                    "rpc %s %s",
-                    method,
-                    code,
-                    extra={"rpc": method, "code": code, "duration_ms": round(elapsed * 1000, 2)},
-                )
-                current_tenant.reset(tenant_token)
-                current_deadline.reset(deadline_token)
+        if call.method not in self._platform and not call.method.startswith(_UNSCOPED_PREFIXES):
+            _require_tenant_id(request)
+        token = current_tenant.set(_tenant_of(request))
+        try:
+            return await inner(request, context)
+        finally:
+            current_tenant.reset(token)
+
+
+class NulCharacterInterceptor(UnaryInterceptor):
+    """Refuses a request holding U+0000 in any string, naming the field (see `nul_field`)."""
+
+    async def around(
+        self, inner: Behaviour, request: Any, context: grpc.aio.ServicerContext, call: Call
+    ) -> Any:
+        _refuse_nul_characters(request)
+        return await inner(request, context)
+
+
+def _unauthenticated() -> DomainError:
+    return DomainError("missing or wrong internal credential", "UNAUTHENTICATED", GrpcCode.UNAUTHENTICATED)
 
 
 def _require_tenant_id(request: Any) -> None:
@@ -208,10 +328,7 @@ def _is_abort(error: BaseException) -> bool:
 
 def _reject_unauthenticated(handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
     async def reject(request: Any, context: grpc.aio.ServicerContext) -> Any:
-        await _abort(
-            context,
-            DomainError("missing or wrong internal credential", "UNAUTHENTICATED", GrpcCode.UNAUTHENTICATED),
-        )
+        await _abort(context, _unauthenticated())
 
     if handler.unary_unary is not None:
         return grpc.unary_unary_rpc_method_handler(

@@ -7,31 +7,10 @@ marked, so two replicas never send the same row; a failure is retried with expon
 row ends FAILED after `max_attempts`. A crash between sending and marking resends on restart, which
 the file sink absorbs (one file per message id) and Postmark tolerates (at-least-once).
 
-Each service owning an outbox creates this table in its own schema with a migration (copy it as is):
+Each service owning an outbox creates its table with the migration runner's helper (its definition is
+in mais_runtime/migrations.py), in one line of a migration:
 
-    CREATE TABLE outbox (
-        id bigserial PRIMARY KEY,
-        tenant_id uuid,
-        dedupe_key text NOT NULL UNIQUE,
-        to_address text NOT NULL,
-        subject text NOT NULL,
-        text_body text NOT NULL,
-        html_body text NOT NULL,
-        tag text NOT NULL DEFAULT '',
-        from_name text NOT NULL DEFAULT '',
-        reply_to text NOT NULL DEFAULT '',
-        status text NOT NULL DEFAULT 'PENDING' CHECK (status IN ('PENDING', 'SENT', 'FAILED')),
-        attempts integer NOT NULL DEFAULT 0,
-        next_attempt_at timestamptz NOT NULL DEFAULT now(),
-        last_error text,
-        created_at timestamptz NOT NULL DEFAULT now(),
-        sent_at timestamptz
-    );
-    CREATE INDEX outbox_due ON outbox (next_attempt_at) WHERE status = 'PENDING';
-    ALTER TABLE outbox ENABLE ROW LEVEL SECURITY;
-    ALTER TABLE outbox FORCE ROW LEVEL SECURITY;
-    CREATE POLICY tenant_isolation ON outbox
-        USING (mais_tenant_visible(tenant_id)) WITH CHECK (mais_tenant_visible(tenant_id));
+    SELECT mais_create_outbox();
 
 (`tenant_id` is NULL for platform mail, which only platform transactions see.)
 """
@@ -39,7 +18,6 @@ Each service owning an outbox creates this table in its own schema with a migrat
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from typing import Any
 
@@ -47,6 +25,7 @@ from prometheus_client import Counter, Gauge
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from mais_runtime.background import every
 from mais_runtime.db import Database
 from mais_runtime.mail import Mail, Mailer
 
@@ -59,6 +38,8 @@ OUTBOX_LAG = Gauge(
     "mais_outbox_oldest_pending_age_seconds",
     "Age of the oldest message waiting to be sent (0 when none waits): how late mail is",
 )
+
+_BATCHES_PER_PASS = 50
 
 
 async def enqueue(conn: AsyncConnection, *, tenant_id: str | None, dedupe_key: str, mail: Mail) -> bool:
@@ -115,22 +96,21 @@ class OutboxDispatcher:
         self._backoff = base_backoff_seconds
         self._poll = poll_seconds
         self._send_timeout = send_timeout_seconds
+        self._passes = 0
 
     async def run(self, stop: asyncio.Event) -> None:
         """Dispatches until `stop` is set; a database outage only pauses it."""
-        polls = 0
-        while not stop.is_set():
-            sent = 0
-            try:
-                sent = await self.dispatch_once()
-                polls += 1
-                if polls % 10 == 1:
-                    OUTBOX_BACKLOG.set(await self.backlog())
-            except Exception:
-                log.warning("outbox dispatch failed; will retry", exc_info=True)
-            if sent < self._batch:
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=self._poll)
+        await every(self._poll, self._dispatch_due, name="outbox dispatch")(stop)
+
+    async def _dispatch_due(self) -> None:
+        # A full batch means more are due: send on without waiting a poll, a bounded number of batches
+        # so that a stop is seen between passes.
+        for _ in range(_BATCHES_PER_PASS):
+            if await self.dispatch_once() < self._batch:
+                break
+        self._passes += 1
+        if self._passes % 10 == 1:
+            OUTBOX_BACKLOG.set(await self.backlog())
 
     async def dispatch_once(self) -> int:
         """Sends up to one batch of due messages, each claimed in its own short transaction (so a slow

@@ -14,3 +14,10 @@ def timestamp(moment: datetime | None) -> Timestamp | None:
     stamp = Timestamp()
     stamp.FromDatetime(moment)
     return stamp
+
+
+def json_time(stamp: Timestamp) -> str | None:
+    """A Timestamp as the REST answers spell times (RFC 3339, UTC, `Z`); None (JSON null) when unset."""
+    if not stamp.seconds and not stamp.nanos:
+        return None
+    return str(stamp.ToJsonString())

@@ -44,11 +44,15 @@ class RemoteError:
     message: str
     fields: list[FieldViolation] = field(default_factory=list)
     metadata: dict[str, str] = field(default_factory=dict)
+    # True when the status carries our ErrorInfo (domain "mais.dev"): a domain error, whose message
+    # was written for clients. False for anything else (a crash, the transport, a foreign server).
+    ours: bool = False
 
 
 def from_rpc_error(error: grpc.aio.AioRpcError) -> RemoteError:
     """Reads the reason and field violations back out of a failed call."""
     reason = ""
+    ours = False
     fields: list[FieldViolation] = []
     metadata: dict[str, str] = {}
     status = rpc_status.from_call(error)  # type: ignore[arg-type]
@@ -58,6 +62,7 @@ def from_rpc_error(error: grpc.aio.AioRpcError) -> RemoteError:
                 info = error_details_pb2.ErrorInfo()
                 detail.Unpack(info)
                 reason, metadata = info.reason, dict(info.metadata)
+                ours = info.domain == ERROR_DOMAIN and bool(info.reason)
             elif detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
                 bad = error_details_pb2.BadRequest()
                 detail.Unpack(bad)
@@ -72,11 +77,13 @@ def from_rpc_error(error: grpc.aio.AioRpcError) -> RemoteError:
             grpc.StatusCode.UNAUTHENTICATED: "UNAUTHENTICATED",
             grpc.StatusCode.PERMISSION_DENIED: "FORBIDDEN",
         }.get(code, "INTERNAL")
-    return RemoteError(code, reason, error.details() or "", fields, metadata)
+    return RemoteError(code, reason, error.details() or "", fields, metadata, ours)
 
 
 def remote_to_domain(error: grpc.aio.AioRpcError) -> DomainError:
-    """A downstream service's error, re-raised as a domain error so it passes through unchanged."""
+    """A downstream service's error, re-raised as a domain error so it passes through unchanged. A
+    status that is not one of our domain errors keeps its code but not its text (it may hold a stack's,
+    a database's or the transport's words), so passing it on never launders it into a client message."""
     from mais_runtime.errors import GrpcCode
 
     remote = from_rpc_error(error)
@@ -84,4 +91,11 @@ def remote_to_domain(error: grpc.aio.AioRpcError) -> DomainError:
         code = GrpcCode(remote.code.name)
     except ValueError:
         code = GrpcCode.UNAVAILABLE if remote.code == grpc.StatusCode.DEADLINE_EXCEEDED else GrpcCode.INTERNAL
+    if not remote.ours:
+        message = (
+            "a service this call needs did not answer" if code is GrpcCode.UNAVAILABLE else "internal error"
+        )
+        if code not in (GrpcCode.UNAVAILABLE, GrpcCode.INTERNAL):
+            message = f"a service this call needs answered {remote.code.name}"
+        return DomainError(message, remote.reason, code)
     return DomainError(remote.message, remote.reason, code, remote.fields, remote.metadata)

@@ -24,9 +24,20 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from prometheus_client import start_http_server
 
+from mais_runtime.background import Job, every
 from mais_runtime.channels import Channels
 from mais_runtime.db import Database
-from mais_runtime.interceptors import ServerInterceptor, platform_scoped_methods
+from mais_runtime.interceptors import (
+    CredentialInterceptor,
+    DeadlineInterceptor,
+    ErrorMappingInterceptor,
+    LoggingInterceptor,
+    MetricsInterceptor,
+    NulCharacterInterceptor,
+    TenantScopeInterceptor,
+    TracingInterceptor,
+    platform_scoped_methods,
+)
 from mais_runtime.migrations import apply_migrations
 from mais_runtime.settings import ServiceSettings
 from mais_runtime.telemetry import setup_logging, setup_tracing
@@ -45,10 +56,29 @@ class ServiceRuntime:
     db: Database
     channels: Channels
     # Coroutines the service wants running beside the server (dispatchers, sweepers).
-    background: list[Callable[[asyncio.Event], Coroutine[Any, Any, None]]] = field(default_factory=list)
+    background: list[Job] = field(default_factory=list)
 
 
 Register = Callable[[grpc.aio.Server, ServiceRuntime], None]
+
+
+def server_interceptors(
+    *, internal_token: str, services: Sequence[ServiceDescriptor]
+) -> list[grpc.aio.ServerInterceptor]:
+    """Every service's interceptors, outermost first. The span encloses everything, so the log line and
+    every error carry the trace id; logs and metrics read the status the error mapping set; the
+    mapping encloses the checks, so a refused credential, tenant id or NUL character is answered,
+    logged and counted like any other error."""
+    return [
+        TracingInterceptor(),
+        DeadlineInterceptor(),
+        LoggingInterceptor(),
+        MetricsInterceptor(),
+        ErrorMappingInterceptor(),
+        CredentialInterceptor(internal_token),
+        TenantScopeInterceptor(platform_scoped_methods(services)),
+        NulCharacterInterceptor(),
+    ]
 
 
 async def run_service(
@@ -83,11 +113,7 @@ async def run_service(
         await extra_setup(runtime)
 
     server = grpc.aio.server(
-        interceptors=[
-            ServerInterceptor(
-                internal_token=settings.internal_token, platform_methods=platform_scoped_methods(services)
-            )
-        ],
+        interceptors=server_interceptors(internal_token=settings.internal_token, services=services),
         options=[("grpc.max_receive_message_length", 8 * 1024 * 1024), ("grpc.so_reuseport", 0)],
     )
     register(server, runtime)
@@ -107,7 +133,7 @@ async def run_service(
     await server.start()
     for full_name in ["", *full_names]:
         await health_servicer.set(full_name, health_pb2.HealthCheckResponse.SERVING)
-    tasks = [asyncio.create_task(_watch_database(db, health_servicer, stop))]
+    tasks = [asyncio.create_task(_database_watch(db, health_servicer)(stop))]
     tasks += [asyncio.create_task(job(stop)) for job in runtime.background]
     log.info("serving %s on %s:%d", name, settings.grpc_host, port)
 
@@ -141,12 +167,12 @@ async def _migrate_when_reachable(db: Database, migrations: Path, attempts: int 
             await asyncio.sleep(1)
 
 
-async def _watch_database(
-    db: Database, health_servicer: health_aio.HealthServicer, stop: asyncio.Event
-) -> None:
-    """Keeps the "database" health entry true to whether the database answers."""
+def _database_watch(db: Database, health_servicer: health_aio.HealthServicer) -> Job:
+    """A job that keeps the "database" health entry true to whether the database answers."""
     last: bool | None = None
-    while not stop.is_set():
+
+    async def check() -> None:
+        nonlocal last
         try:
             ok = await asyncio.wait_for(db.ping(), timeout=2)
         except TimeoutError:
@@ -159,8 +185,8 @@ async def _watch_database(
             if last is not None:
                 log.warning("database is %s", "reachable again" if ok else "unreachable")
             last = ok
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=1.0)
+
+    return every(1.0, check, name="database watch")
 
 
 def main(run: Callable[[], Coroutine[Any, Any, None]]) -> None:

@@ -9,7 +9,6 @@ from typing import Annotated, Any, Literal
 
 import orjson
 from fastapi import APIRouter, Depends, Header, Path, Query, Request
-from google.protobuf.timestamp_pb2 import Timestamp
 from mais.booking.v1 import booking_service_pb2 as pb
 from mais.catalog.v1 import catalog_service_pb2 as catalog_pb
 from mais.payments.v1 import payments_service_pb2 as payments_pb
@@ -23,6 +22,7 @@ from gateway.errors import ApiError
 from gateway.key_lookups import public_tenant_once
 from gateway.read_cache import cached_public_read
 from mais_runtime.errors import FieldViolation
+from mais_runtime.proto_time import json_time as _time
 
 router = APIRouter(tags=["booking"])
 
@@ -73,12 +73,6 @@ class CancelBody(_Body):
 
 
 # --- JSON shapes -----------------------------------------------------------------------------
-
-
-def _time(stamp: Timestamp) -> str | None:
-    if not stamp.seconds and not stamp.nanos:
-        return None
-    return str(stamp.ToJsonString())
 
 
 def _quote_json(quote: catalog_pb.QuoteSnapshot) -> dict[str, Any]:

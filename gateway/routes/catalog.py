@@ -14,7 +14,6 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Depends, Header, Path, Query, Request
-from google.protobuf.timestamp_pb2 import Timestamp
 from mais.catalog.v1 import catalog_service_pb2 as pb
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 from pydantic.alias_generators import to_camel
@@ -25,6 +24,7 @@ from gateway.errors import ApiError
 from gateway.key_lookups import public_tenant_once
 from gateway.read_cache import cached_public_read
 from mais_runtime.errors import FieldViolation
+from mais_runtime.proto_time import json_time as _time
 
 router = APIRouter(tags=["catalog"])
 
@@ -125,12 +125,6 @@ class AddOnPatch(_Body):
 
 
 # --- JSON shapes -----------------------------------------------------------------------------
-
-
-def _time(stamp: Timestamp) -> str | None:
-    if not stamp.seconds and not stamp.nanos:
-        return None
-    return str(stamp.ToJsonString())
 
 
 def _photos_json(photos: Any) -> list[dict[str, str]]:

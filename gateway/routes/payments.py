@@ -8,7 +8,6 @@ from typing import Annotated, Any
 
 import grpc
 from fastapi import APIRouter, Depends, Header, Path, Query, Request
-from google.protobuf.timestamp_pb2 import Timestamp
 from mais.payments.v1 import payments_service_pb2 as pb
 from mais.tenant.v1 import tenant_service_pb2 as tenant_pb
 from pydantic import BaseModel, ConfigDict, Field, StrictStr
@@ -20,6 +19,7 @@ from gateway.couple_links import couple_booking
 from gateway.errors import ApiError, error_response, from_grpc
 from gateway.routes.booking import booking_json, refund_json
 from mais_runtime.errors import FieldViolation
+from mais_runtime.proto_time import json_time as _time
 
 router = APIRouter(tags=["payments"])
 
@@ -75,12 +75,6 @@ class CoupleCancelBody(BaseModel):
     model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=False)
 
     reason: StrictStr = Field(default="", max_length=500)
-
-
-def _time(stamp: Timestamp) -> str | None:
-    if not stamp.seconds and not stamp.nanos:
-        return None
-    return str(stamp.ToJsonString())
 
 
 def _event_json(event: pb.WebhookEvent, *, with_tenant: bool) -> dict[str, Any]:

@@ -48,13 +48,11 @@ async def platform_stats(request: Request, admin: PlatformAdmin) -> dict[str, An
 
 
 def _money_json(totals: payments_pb.CurrencyTotals) -> dict[str, Any]:
-    net_paid = totals.charged_cents - totals.refunded_cents
-    platform_fee = totals.fee_cents - totals.fee_refunded_cents
     return {
         "currency": totals.currency,
         "chargedCents": totals.charged_cents,
         "refundedCents": totals.refunded_cents,
-        "netPaidCents": net_paid,
-        "platformFeeCents": platform_fee,
-        "netToTenantsCents": net_paid - platform_fee,
+        "netPaidCents": totals.net_paid_cents,
+        "platformFeeCents": totals.platform_fee_cents,
+        "netToTenantsCents": totals.net_to_tenants_cents,
     }

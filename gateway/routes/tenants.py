@@ -8,7 +8,6 @@ from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Request
-from google.protobuf.timestamp_pb2 import Timestamp
 from mais.tenant.v1 import tenant_service_pb2 as pb
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 from pydantic.alias_generators import to_camel
@@ -24,6 +23,7 @@ from gateway.auth import (
 )
 from gateway.errors import ApiError
 from mais_runtime.errors import FieldViolation
+from mais_runtime.proto_time import json_time as _time
 from mais_runtime.tenancy import is_tenant_id
 
 router = APIRouter(tags=["tenants"])
@@ -122,12 +122,6 @@ class SecretBody(_Body):
 
 
 # --- JSON shapes -----------------------------------------------------------------------------
-
-
-def _time(stamp: Timestamp) -> str | None:
-    if not stamp.seconds and not stamp.nanos:
-        return None
-    return str(stamp.ToJsonString())
 
 
 def tenant_json(tenant: pb.Tenant) -> dict[str, Any]:

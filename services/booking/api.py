@@ -13,7 +13,7 @@ from mais.catalog.v1 import catalog_service_pb2 as catalog_pb
 from mais_runtime import paging
 from mais_runtime.errors import NotFound, ValidationError
 from mais_runtime.proto_time import timestamp
-from services.booking import domain
+from services.booking import domain, links
 from services.booking.domain import (
     Booking,
     ConfirmOutcome,
@@ -187,11 +187,13 @@ class BookingServicer(pb_grpc.BookingServiceServicer):
     async def GetBookingWithToken(
         self, request: pb.GetBookingWithTokenRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetBookingWithTokenResponse:
-        """The couple's view, authorised by their signed token; any bad token answers NOT_FOUND."""
-        if len(request.token) > 200:
+        """The couple's view, authorised by their signed token, in the tenant the token names; any bad
+        token answers NOT_FOUND."""
+        tenant_id = links.tenant_of_token(request.token) if len(request.token) <= 200 else None
+        if tenant_id is None:
             raise NotFound("booking")
         booking = await self._bookings.get_with_token(
-            request.tenant_id, _booking_id(request.booking_id), request.token
+            tenant_id, _booking_id(request.booking_id), request.token
         )
         return pb.GetBookingWithTokenResponse(booking=_booking(booking))
 

@@ -166,7 +166,7 @@ class PaymentsServicer(pb_grpc.PaymentsServiceServicer):
 
     async def ListAllEvents(
         self, request: pb.ListAllEventsRequest, context: grpc.aio.ServicerContext
-    ) -> pb.ListEventsResponse:
+    ) -> pb.ListAllEventsResponse:
         """Every tenant's stored Stripe events (platform admin), newest first."""
         rows, token = await self._inbox.events(
             None,
@@ -174,7 +174,7 @@ class PaymentsServicer(pb_grpc.PaymentsServiceServicer):
             page_size=request.page_size,
             page_token=request.page_token,
         )
-        return pb.ListEventsResponse(events=[_event(r) for r in rows], next_page_token=token)
+        return pb.ListAllEventsResponse(events=[_event(r) for r in rows], next_page_token=token)
 
     async def GetPlatformTotals(
         self, request: pb.GetPlatformTotalsRequest, context: grpc.aio.ServicerContext
@@ -189,6 +189,9 @@ class PaymentsServicer(pb_grpc.PaymentsServiceServicer):
                     refunded_cents=t.refunded,
                     fee_cents=t.fee,
                     fee_refunded_cents=t.fee_refunded,
+                    net_paid_cents=t.net_paid,
+                    platform_fee_cents=t.platform_fee,
+                    net_to_tenants_cents=t.net_to_tenant,
                 )
                 for currency, t in totals
             ],

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-import socket
 import subprocess
 import sys
 import threading
@@ -48,18 +47,13 @@ from services.payments.stripe_adapter import (
     StripeAdapter,
 )
 from tests.integration.conftest import INTERNAL_TOKEN, Cluster, RunningService, spawn_service
+from tools.stack.launcher import free_port
 
 # The SDK's own httpx client posts form bodies with `data=`, which httpx deprecates; not ours to fix.
 pytestmark = pytest.mark.filterwarnings("ignore:Use 'content=<...>' to upload raw bytes:DeprecationWarning")
 
 REPO = Path(__file__).resolve().parents[2]
 SECRET = "whsec_payments_adapter_tests"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class Captured:
@@ -97,7 +91,7 @@ def captured() -> Iterator[tuple[Captured, str]]:
         def log_message(self, format: str, *args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", _free_port()), Handler)
+    server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:
@@ -109,7 +103,7 @@ def captured() -> Iterator[tuple[Captured, str]]:
 
 @pytest.fixture(scope="module")
 def sandbox_url(captured: tuple[Captured, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = _free_port()
+    port = free_port()
     log = (tmp_path_factory.mktemp("sandbox") / "sandbox.log").open("wb")
     process = subprocess.Popen(
         [
@@ -316,7 +310,7 @@ async def test_an_unreachable_stripe_is_an_unknown_outcome_not_a_refusal() -> No
     client = StripeAdapter(
         secret_key="sk_test_x",
         webhook_secret=SECRET,
-        api_base=f"http://127.0.0.1:{_free_port()}",
+        api_base=f"http://127.0.0.1:{free_port()}",
         timeout_seconds=1,
         max_network_retries=0,
     )

@@ -17,29 +17,24 @@ from mais_runtime.migrations import apply_migrations
 from mais_runtime.outbox import OutboxDispatcher, enqueue
 from tests.integration.conftest import Cluster
 
-OUTBOX_DDL = Path(__file__).resolve().parents[2] / "mais_runtime" / "outbox.py"
-
 
 @pytest.fixture
 async def outbox_db(cluster: Cluster, tmp_path: Path) -> AsyncIterator[Database]:
-    """The outbox table exactly as the module documents it, in a scratch schema of its own."""
+    """The outbox table as the migration runner's helper creates it, in a scratch schema of its own."""
     admin = await asyncpg.connect(cluster.admin_url)
     try:
         await admin.execute("CREATE SCHEMA IF NOT EXISTS outbox_test AUTHORIZATION mais_payments")
     finally:
         await admin.close()
     db = Database(cluster.role_urls["payments"], schema="outbox_test", application_name="outbox-test")
-    await apply_migrations(db, tmp_path)  # no files: installs the row-level-security function
-    ddl = OUTBOX_DDL.read_text().split("    CREATE TABLE outbox (", 1)[1].split("(`tenant_id` is NULL", 1)[0]
-    ddl = "CREATE TABLE outbox (" + "\n".join(line[4:] for line in ddl.splitlines())
     async with db.engine.begin() as conn:
         await conn.execute(text("DROP TABLE IF EXISTS outbox"))
-        raw = await conn.get_raw_connection()
-        assert raw.driver_connection is not None
-        await raw.driver_connection.execute(ddl)
+    (tmp_path / "001_outbox.sql").write_text("SELECT mais_create_outbox();")
+    await apply_migrations(db, tmp_path)
     yield db
     async with db.engine.begin() as conn:
         await conn.execute(text("DROP TABLE IF EXISTS outbox"))
+        await conn.execute(text("DELETE FROM schema_migrations WHERE version = '001_outbox'"))
     await db.close()
 
 

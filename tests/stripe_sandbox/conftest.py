@@ -9,7 +9,6 @@ Every wait is bounded; every process and server started here is stopped by its f
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 import threading
@@ -25,18 +24,13 @@ import pytest
 import requests
 import stripe
 
+from tools.stack.launcher import free_port
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 WEBHOOK_SECRET = "whsec_sandbox_tests_secret"
 API_KEY = "sk_test_sandbox_tests"
 STARTUP_TIMEOUT = 15.0
 WAIT_TIMEOUT = 5.0
-
-
-def free_port() -> int:
-    """A port nobody listens on right now (the OS picks it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass

@@ -76,46 +76,11 @@ CREATE TABLE blackouts (
     CONSTRAINT blackouts_one_per_date UNIQUE (tenant_id, date)
 );
 
--- The shared outbox's table, as mais_runtime/outbox.py defines it.
-CREATE TABLE outbox (
-    id bigserial PRIMARY KEY,
-    tenant_id uuid,
-    dedupe_key text NOT NULL UNIQUE,
-    to_address text NOT NULL,
-    subject text NOT NULL,
-    text_body text NOT NULL,
-    html_body text NOT NULL,
-    tag text NOT NULL DEFAULT '',
-    status text NOT NULL DEFAULT 'PENDING' CHECK (status IN ('PENDING', 'SENT', 'FAILED')),
-    attempts integer NOT NULL DEFAULT 0,
-    next_attempt_at timestamptz NOT NULL DEFAULT now(),
-    last_error text,
-    created_at timestamptz NOT NULL DEFAULT now(),
-    sent_at timestamptz
-);
-CREATE INDEX outbox_due ON outbox (next_attempt_at) WHERE status = 'PENDING';
+-- The shared mail outbox (mais_runtime/outbox.py), isolated like the rest.
+SELECT mais_create_outbox();
 
-ALTER TABLE customers ENABLE ROW LEVEL SECURITY;
-ALTER TABLE customers FORCE ROW LEVEL SECURITY;
-CREATE POLICY tenant_isolation ON customers
-    USING (mais_tenant_visible(tenant_id)) WITH CHECK (mais_tenant_visible(tenant_id));
-
-ALTER TABLE bookings ENABLE ROW LEVEL SECURITY;
-ALTER TABLE bookings FORCE ROW LEVEL SECURITY;
-CREATE POLICY tenant_isolation ON bookings
-    USING (mais_tenant_visible(tenant_id)) WITH CHECK (mais_tenant_visible(tenant_id));
-
-ALTER TABLE booking_history ENABLE ROW LEVEL SECURITY;
-ALTER TABLE booking_history FORCE ROW LEVEL SECURITY;
-CREATE POLICY tenant_isolation ON booking_history
-    USING (mais_tenant_visible(tenant_id)) WITH CHECK (mais_tenant_visible(tenant_id));
-
-ALTER TABLE blackouts ENABLE ROW LEVEL SECURITY;
-ALTER TABLE blackouts FORCE ROW LEVEL SECURITY;
-CREATE POLICY tenant_isolation ON blackouts
-    USING (mais_tenant_visible(tenant_id)) WITH CHECK (mais_tenant_visible(tenant_id));
-
-ALTER TABLE outbox ENABLE ROW LEVEL SECURITY;
-ALTER TABLE outbox FORCE ROW LEVEL SECURITY;
-CREATE POLICY tenant_isolation ON outbox
-    USING (mais_tenant_visible(tenant_id)) WITH CHECK (mais_tenant_visible(tenant_id));
+-- Row-level security on every table (docs/adr/0002).
+SELECT mais_isolate_by_tenant('customers');
+SELECT mais_isolate_by_tenant('bookings');
+SELECT mais_isolate_by_tenant('booking_history');
+SELECT mais_isolate_by_tenant('blackouts');

@@ -1,3 +1,3 @@
--- Mail speaks for a business: its name as the From display name and its address as Reply-To.
-ALTER TABLE outbox ADD COLUMN from_name text NOT NULL DEFAULT '';
-ALTER TABLE outbox ADD COLUMN reply_to text NOT NULL DEFAULT '';
+-- Mail speaks for a business: its name as the From display name and its address as Reply-To. The
+-- outbox helper adds both columns to an outbox created before them (and has them from the start since).
+SELECT mais_create_outbox();

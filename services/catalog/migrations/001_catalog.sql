@@ -83,22 +83,8 @@ CREATE TABLE add_on_packages (
 );
 CREATE INDEX add_on_packages_by_package ON add_on_packages (package_id, add_on_id);
 
-ALTER TABLE segments ENABLE ROW LEVEL SECURITY;
-ALTER TABLE segments FORCE ROW LEVEL SECURITY;
-CREATE POLICY tenant_isolation ON segments
-    USING (mais_tenant_visible(tenant_id)) WITH CHECK (mais_tenant_visible(tenant_id));
-
-ALTER TABLE packages ENABLE ROW LEVEL SECURITY;
-ALTER TABLE packages FORCE ROW LEVEL SECURITY;
-CREATE POLICY tenant_isolation ON packages
-    USING (mais_tenant_visible(tenant_id)) WITH CHECK (mais_tenant_visible(tenant_id));
-
-ALTER TABLE add_ons ENABLE ROW LEVEL SECURITY;
-ALTER TABLE add_ons FORCE ROW LEVEL SECURITY;
-CREATE POLICY tenant_isolation ON add_ons
-    USING (mais_tenant_visible(tenant_id)) WITH CHECK (mais_tenant_visible(tenant_id));
-
-ALTER TABLE add_on_packages ENABLE ROW LEVEL SECURITY;
-ALTER TABLE add_on_packages FORCE ROW LEVEL SECURITY;
-CREATE POLICY tenant_isolation ON add_on_packages
-    USING (mais_tenant_visible(tenant_id)) WITH CHECK (mais_tenant_visible(tenant_id));
+-- Row-level security on every table (docs/adr/0002).
+SELECT mais_isolate_by_tenant('segments');
+SELECT mais_isolate_by_tenant('packages');
+SELECT mais_isolate_by_tenant('add_ons');
+SELECT mais_isolate_by_tenant('add_on_packages');

@@ -15,10 +15,7 @@ CREATE TABLE checkout_requests (
     PRIMARY KEY (tenant_id, idempotency_key)
 );
 CREATE INDEX checkout_requests_created ON checkout_requests (created_at);
-ALTER TABLE checkout_requests ENABLE ROW LEVEL SECURITY;
-ALTER TABLE checkout_requests FORCE ROW LEVEL SECURITY;
-CREATE POLICY tenant_isolation ON checkout_requests
-    USING (mais_tenant_visible(tenant_id)) WITH CHECK (mais_tenant_visible(tenant_id));
+SELECT mais_isolate_by_tenant('checkout_requests');
 
 -- One Stripe Checkout Session per hold, and what became of its money.
 CREATE TABLE payments (
@@ -42,10 +39,7 @@ CREATE TABLE payments (
 );
 CREATE UNIQUE INDEX payments_booking ON payments (tenant_id, booking_id);
 CREATE INDEX payments_intent ON payments (payment_intent_id) WHERE payment_intent_id IS NOT NULL;
-ALTER TABLE payments ENABLE ROW LEVEL SECURITY;
-ALTER TABLE payments FORCE ROW LEVEL SECURITY;
-CREATE POLICY tenant_isolation ON payments
-    USING (mais_tenant_visible(tenant_id)) WITH CHECK (mais_tenant_visible(tenant_id));
+SELECT mais_isolate_by_tenant('payments');
 
 -- The Stripe event inbox: every verified event once (unique Stripe id), with its processing state.
 --
@@ -81,10 +75,7 @@ CREATE INDEX stripe_events_tenant_list ON stripe_events (tenant_id, received_at 
 CREATE INDEX stripe_events_tenant_status ON stripe_events (tenant_id, status, received_at DESC, id DESC);
 CREATE INDEX stripe_events_status ON stripe_events (status, received_at DESC, id DESC);
 CREATE INDEX stripe_events_list ON stripe_events (received_at DESC, id DESC);
-ALTER TABLE stripe_events ENABLE ROW LEVEL SECURITY;
-ALTER TABLE stripe_events FORCE ROW LEVEL SECURITY;
-CREATE POLICY tenant_isolation ON stripe_events
-    USING (mais_tenant_visible(tenant_id)) WITH CHECK (mais_tenant_visible(tenant_id));
+SELECT mais_isolate_by_tenant('stripe_events');
 
 -- The ledger: one row per Stripe money object, so recording the same object twice (a webhook and the
 -- API call that caused it, a redelivery, a replay) is a no-op.
@@ -104,10 +95,7 @@ CREATE TABLE ledger_entries (
 );
 CREATE INDEX ledger_entries_booking ON ledger_entries (tenant_id, booking_id, created_at, id);
 CREATE INDEX ledger_entries_session ON ledger_entries (session_id);
-ALTER TABLE ledger_entries ENABLE ROW LEVEL SECURITY;
-ALTER TABLE ledger_entries FORCE ROW LEVEL SECURITY;
-CREATE POLICY tenant_isolation ON ledger_entries
-    USING (mais_tenant_visible(tenant_id)) WITH CHECK (mais_tenant_visible(tenant_id));
+SELECT mais_isolate_by_tenant('ledger_entries');
 
 -- A tenant admin's cancellation refund, reserved before Stripe is called: concurrent requests see each
 -- other's reservations (so together they never refund more than was paid), and a retry with the same
@@ -128,7 +116,4 @@ CREATE TABLE refund_requests (
     PRIMARY KEY (tenant_id, request_id)
 );
 CREATE INDEX refund_requests_session ON refund_requests (session_id, status);
-ALTER TABLE refund_requests ENABLE ROW LEVEL SECURITY;
-ALTER TABLE refund_requests FORCE ROW LEVEL SECURITY;
-CREATE POLICY tenant_isolation ON refund_requests
-    USING (mais_tenant_visible(tenant_id)) WITH CHECK (mais_tenant_visible(tenant_id));
+SELECT mais_isolate_by_tenant('refund_requests');

@@ -9,7 +9,4 @@ CREATE TABLE checkout_attempts (
     attempted_at timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX checkout_attempts_address ON checkout_attempts (tenant_id, client_ip, attempted_at);
-ALTER TABLE checkout_attempts ENABLE ROW LEVEL SECURITY;
-ALTER TABLE checkout_attempts FORCE ROW LEVEL SECURITY;
-CREATE POLICY tenant_isolation ON checkout_attempts
-    USING (mais_tenant_visible(tenant_id)) WITH CHECK (mais_tenant_visible(tenant_id));
+SELECT mais_isolate_by_tenant('checkout_attempts');

@@ -11,7 +11,4 @@ CREATE TABLE tenants (
     updated_at timestamptz NOT NULL DEFAULT now(),
     version bigint NOT NULL DEFAULT 1
 );
-ALTER TABLE tenants ENABLE ROW LEVEL SECURITY;
-ALTER TABLE tenants FORCE ROW LEVEL SECURITY;
-CREATE POLICY tenant_isolation ON tenants
-    USING (mais_tenant_visible(id)) WITH CHECK (mais_tenant_visible(id));
+SELECT mais_isolate_by_tenant('tenants', 'id');

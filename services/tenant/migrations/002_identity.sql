@@ -36,10 +36,7 @@ CREATE TABLE api_keys (
     expires_at timestamptz
 );
 CREATE UNIQUE INDEX api_keys_one_live_pair ON api_keys (tenant_id) WHERE expires_at IS NULL;
-ALTER TABLE api_keys ENABLE ROW LEVEL SECURITY;
-ALTER TABLE api_keys FORCE ROW LEVEL SECURITY;
-CREATE POLICY tenant_isolation ON api_keys
-    USING (mais_tenant_visible(tenant_id)) WITH CHECK (mais_tenant_visible(tenant_id));
+SELECT mais_isolate_by_tenant('api_keys');
 
 -- Sealed secrets (AES-256-GCM); key_id names the ring key that sealed the value.
 CREATE TABLE tenant_secrets (
@@ -51,10 +48,7 @@ CREATE TABLE tenant_secrets (
     updated_at timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (tenant_id, name)
 );
-ALTER TABLE tenant_secrets ENABLE ROW LEVEL SECURITY;
-ALTER TABLE tenant_secrets FORCE ROW LEVEL SECURITY;
-CREATE POLICY tenant_isolation ON tenant_secrets
-    USING (mais_tenant_visible(tenant_id)) WITH CHECK (mais_tenant_visible(tenant_id));
+SELECT mais_isolate_by_tenant('tenant_secrets');
 
 -- Admin users: tenant admins carry their tenant, platform admins a NULL tenant (see the top).
 -- Addresses are stored normalised and are unique across the platform: sign-in names no tenant.
@@ -72,10 +66,7 @@ CREATE TABLE admin_users (
     CHECK ((role = 'platform_admin') = (tenant_id IS NULL))
 );
 CREATE INDEX admin_users_tenant ON admin_users (tenant_id);
-ALTER TABLE admin_users ENABLE ROW LEVEL SECURITY;
-ALTER TABLE admin_users FORCE ROW LEVEL SECURITY;
-CREATE POLICY tenant_isolation ON admin_users
-    USING (mais_tenant_visible(tenant_id)) WITH CHECK (mais_tenant_visible(tenant_id));
+SELECT mais_isolate_by_tenant('admin_users');
 
 -- Failed sign-ins, counted per address and per client IP over a sliding window. The address is kept
 -- as its SHA-256 (no plain addresses of strangers in a log table). Platform-only: no tenant reads it.
@@ -87,11 +78,7 @@ CREATE TABLE signin_failures (
 );
 CREATE INDEX signin_failures_by_email ON signin_failures (email_hash, failed_at);
 CREATE INDEX signin_failures_by_ip ON signin_failures (client_ip, failed_at);
-ALTER TABLE signin_failures ENABLE ROW LEVEL SECURITY;
-ALTER TABLE signin_failures FORCE ROW LEVEL SECURITY;
-CREATE POLICY platform_only ON signin_failures
-    USING (current_setting('mais.scope', true) = 'platform')
-    WITH CHECK (current_setting('mais.scope', true) = 'platform');
+SELECT mais_isolate_for_platform('signin_failures');
 
 -- Password reset tokens: only the SHA-256 is stored; used_at makes each single-use.
 CREATE TABLE password_resets (
@@ -104,30 +91,7 @@ CREATE TABLE password_resets (
     used_at timestamptz
 );
 CREATE INDEX password_resets_user ON password_resets (user_id, created_at);
-ALTER TABLE password_resets ENABLE ROW LEVEL SECURITY;
-ALTER TABLE password_resets FORCE ROW LEVEL SECURITY;
-CREATE POLICY tenant_isolation ON password_resets
-    USING (mais_tenant_visible(tenant_id)) WITH CHECK (mais_tenant_visible(tenant_id));
+SELECT mais_isolate_by_tenant('password_resets');
 
 -- The mail outbox (see mais_runtime/outbox.py); tenant_id is NULL for a platform admin's mail.
-CREATE TABLE outbox (
-    id bigserial PRIMARY KEY,
-    tenant_id uuid,
-    dedupe_key text NOT NULL UNIQUE,
-    to_address text NOT NULL,
-    subject text NOT NULL,
-    text_body text NOT NULL,
-    html_body text NOT NULL,
-    tag text NOT NULL DEFAULT '',
-    status text NOT NULL DEFAULT 'PENDING' CHECK (status IN ('PENDING', 'SENT', 'FAILED')),
-    attempts integer NOT NULL DEFAULT 0,
-    next_attempt_at timestamptz NOT NULL DEFAULT now(),
-    last_error text,
-    created_at timestamptz NOT NULL DEFAULT now(),
-    sent_at timestamptz
-);
-CREATE INDEX outbox_due ON outbox (next_attempt_at) WHERE status = 'PENDING';
-ALTER TABLE outbox ENABLE ROW LEVEL SECURITY;
-ALTER TABLE outbox FORCE ROW LEVEL SECURITY;
-CREATE POLICY tenant_isolation ON outbox
-    USING (mais_tenant_visible(tenant_id)) WITH CHECK (mais_tenant_visible(tenant_id));
+SELECT mais_create_outbox();
