@@ -1,5 +1,6 @@
-"""The booking store against the real PostgreSQL: holds under real concurrency, the lifecycle, blackouts,
-tenant isolation. Time is moved forward by ageing rows with the administrator's connection."""
+"""The booking use cases over the real store and PostgreSQL (the tenant service is a fixed calendar):
+holds under real concurrency, the lifecycle, blackouts, tenant isolation. Time is moved forward by
+ageing rows with the administrator's connection."""
 
 from __future__ import annotations
 
@@ -15,10 +16,20 @@ from sqlalchemy.exc import DBAPIError
 
 from mais_runtime.db import Database
 from mais_runtime.errors import Conflict, DomainError, NotFound, PreconditionFailed
-from mais_runtime.mail import Mail
-from services.booking import emails
-from services.booking.domain import Booking, ConfirmOutcome, CoupleDetails, Policy, Quote, Status
-from services.booking.store import BookingFilter, BookingStore
+from services.booking.domain import (
+    AdminContact,
+    Booking,
+    BookingFilter,
+    ConfirmOutcome,
+    CoupleDetails,
+    Policy,
+    Quote,
+    Reason,
+    Status,
+    TenantCalendar,
+)
+from services.booking.store import BookingStore
+from services.booking.use_cases import Bookings
 from tests.integration.conftest import Cluster, service_database
 
 DAY = date(2031, 6, 14)
@@ -31,9 +42,32 @@ async def booking_db(cluster: Cluster) -> AsyncIterator[Database]:
     await db.close()
 
 
+class FixedTenants:
+    """Every tenant has the same calendar: UTC, 30-minute holds, no reminders, room for many holds."""
+
+    def __init__(self, policy: Policy) -> None:
+        self.policy = policy
+
+    async def calendar(self, tenant_id: str) -> TenantCalendar:
+        return TenantCalendar(tenant_id, "Studio", "UTC", self.policy, contact_email="owner@studio.test")
+
+    async def admins(self, tenant_id: str) -> tuple[AdminContact, ...]:
+        return ()
+
+
+ROOMY = Policy(reminder_days=0, max_live_holds_per_email=100, max_live_holds_per_address=100)
+
+
 @pytest.fixture
-def store(booking_db: Database) -> BookingStore:
-    return BookingStore(booking_db)
+def store(booking_db: Database) -> Bookings:
+    return Bookings(
+        BookingStore(booking_db), FixedTenants(ROOMY), link_key=b"store-test-key", public_url="http://x.test"
+    )
+
+
+async def taken(booking_db: Database, tenant: str, first: date, last: date) -> dict[date, Reason]:
+    async with BookingStore(booking_db).tenant(tenant) as tx:
+        return await tx.taken_dates(first, last)
 
 
 @pytest.fixture
@@ -57,34 +91,15 @@ QUOTE = Quote.checked(
 )
 
 
-def confirmation_mail(booking: Booking) -> Mail:
-    return emails.confirmation(booking, "Studio", "http://example.test/link")
-
-
-def cancellation_mail(booking: Booking) -> Mail:
-    return emails.cancellation(booking, "Studio")
-
-
-async def hold(
-    store: BookingStore, tenant: str, day: date = DAY, n: int = 0, request_id: str = ""
-) -> Booking:
-    result = await store.hold(
-        tenant, day=day, couple=couple(n), quote=QUOTE, hold_minutes=30, request_id=request_id
-    )
+async def hold(store: Bookings, tenant: str, day: date = DAY, n: int = 0, request_id: str = "") -> Booking:
+    result = await store.hold(tenant, day=day, couple=couple(n), quote=QUOTE, request_id=request_id)
     return result.booking
 
 
 async def confirm(
-    store: BookingStore, tenant: str, booking_id: str, session: str
+    store: Bookings, tenant: str, booking_id: str, session: str
 ) -> tuple[Booking, ConfirmOutcome]:
-    return await store.confirm(
-        tenant,
-        booking_id,
-        session_id=session,
-        amount_paid_cents=250000,
-        remind_at=lambda day: None,
-        compose=confirmation_mail,
-    )
+    return await store.confirm(tenant, booking_id, session_id=session, amount_paid_cents=250000)
 
 
 async def expire(admin: asyncpg.Connection, booking_id: str) -> None:
@@ -107,7 +122,7 @@ def unavailable_why(error: BaseException) -> str:
 
 
 async def test_fifty_couples_holding_one_date_at_once_leave_exactly_one_hold(
-    store: BookingStore, admin: asyncpg.Connection, new_tenant_id: str
+    store: Bookings, admin: asyncpg.Connection, new_tenant_id: str
 ) -> None:
     before = await deadlocks(admin)
     results = await asyncio.gather(
@@ -129,7 +144,7 @@ async def test_fifty_couples_holding_one_date_at_once_leave_exactly_one_hold(
 
 
 async def test_fifty_holds_on_fifty_dates_all_succeed(
-    store: BookingStore, admin: asyncpg.Connection, new_tenant_id: str
+    store: Bookings, admin: asyncpg.Connection, new_tenant_id: str
 ) -> None:
     before = await deadlocks(admin)
     results = await asyncio.gather(
@@ -140,13 +155,13 @@ async def test_fifty_holds_on_fifty_dates_all_succeed(
     assert await deadlocks(admin) == before
 
 
-async def test_the_same_date_is_independent_between_tenants(store: BookingStore) -> None:
+async def test_the_same_date_is_independent_between_tenants(store: Bookings) -> None:
     first, second = str(uuid.uuid4()), str(uuid.uuid4())
     assert (await hold(store, first)).status is Status.HELD
     assert (await hold(store, second)).status is Status.HELD
 
 
-async def test_second_couple_cannot_hold_a_booked_date(store: BookingStore, new_tenant_id: str) -> None:
+async def test_second_couple_cannot_hold_a_booked_date(store: Bookings, new_tenant_id: str) -> None:
     booking = await hold(store, new_tenant_id)
     await confirm(store, new_tenant_id, booking.id, "cs_1")
     with pytest.raises(Conflict) as caught:
@@ -155,7 +170,7 @@ async def test_second_couple_cannot_hold_a_booked_date(store: BookingStore, new_
 
 
 async def test_an_expired_hold_gives_its_date_to_the_next_couple_and_is_recorded_as_released(
-    store: BookingStore, admin: asyncpg.Connection, new_tenant_id: str
+    store: Bookings, admin: asyncpg.Connection, new_tenant_id: str
 ) -> None:
     first = await hold(store, new_tenant_id, n=1)
     await expire(admin, first.id)
@@ -169,7 +184,9 @@ async def test_an_expired_hold_gives_its_date_to_the_next_couple_and_is_recorded
     ]
 
 
-async def test_a_cancelled_booking_frees_its_date_at_once(store: BookingStore, new_tenant_id: str) -> None:
+async def test_a_cancelled_booking_frees_its_date_at_once(
+    store: Bookings, booking_db: Database, new_tenant_id: str
+) -> None:
     booking = await hold(store, new_tenant_id)
     await confirm(store, new_tenant_id, booking.id, "cs_cancel")
     cancelled = await store.cancel(
@@ -177,16 +194,13 @@ async def test_a_cancelled_booking_frees_its_date_at_once(store: BookingStore, n
         booking.id,
         actor="tenant_admin:u1",
         reason="couple changed plans",
-        today=lambda: date(2030, 1, 1),
-        policy=Policy(),
-        compose=cancellation_mail,
     )
     assert cancelled.status is Status.CANCELLED and cancelled.cancel_reason == "couple changed plans"
     assert (await hold(store, new_tenant_id, n=3)).status is Status.HELD
-    assert await store.taken_dates(new_tenant_id, DAY, DAY) == {DAY: "held"}
+    assert await taken(booking_db, new_tenant_id, DAY, DAY) == {DAY: "held"}
 
 
-async def test_cancelling_twice_changes_nothing_more(store: BookingStore, new_tenant_id: str) -> None:
+async def test_cancelling_twice_changes_nothing_more(store: Bookings, new_tenant_id: str) -> None:
     booking = await hold(store, new_tenant_id)
     await confirm(store, new_tenant_id, booking.id, "cs_twice")
     for _ in range(2):
@@ -195,15 +209,12 @@ async def test_cancelling_twice_changes_nothing_more(store: BookingStore, new_te
             booking.id,
             actor="system",
             reason="",
-            today=lambda: date(2030, 1, 1),
-            policy=Policy(),
-            compose=cancellation_mail,
         )
     history = (await store.get(new_tenant_id, booking.id, with_history=True)).history
     assert [h.to_status for h in history] == ["HELD", "CONFIRMED", "CANCELLED"]
 
 
-async def test_a_hold_cannot_be_cancelled_only_released(store: BookingStore, new_tenant_id: str) -> None:
+async def test_a_hold_cannot_be_cancelled_only_released(store: Bookings, new_tenant_id: str) -> None:
     booking = await hold(store, new_tenant_id)
     with pytest.raises(PreconditionFailed):
         await store.cancel(
@@ -211,24 +222,19 @@ async def test_a_hold_cannot_be_cancelled_only_released(store: BookingStore, new
             booking.id,
             actor="system",
             reason="",
-            today=lambda: date(2030, 1, 1),
-            policy=Policy(),
-            compose=cancellation_mail,
         )
-    released = await store.release(new_tenant_id, booking.id, actor="payments", reason="checkout expired")
-    again = await store.release(new_tenant_id, booking.id, actor="payments", reason="checkout expired")
+    released = await store.release(new_tenant_id, booking.id, reason="checkout expired")
+    again = await store.release(new_tenant_id, booking.id, reason="checkout expired")
     assert released.status is again.status is Status.RELEASED
     assert (await hold(store, new_tenant_id, n=4)).status is Status.HELD
 
 
-async def test_the_same_request_id_returns_the_same_hold(store: BookingStore, new_tenant_id: str) -> None:
+async def test_the_same_request_id_returns_the_same_hold(store: Bookings, new_tenant_id: str) -> None:
     results = await asyncio.gather(*(hold(store, new_tenant_id, request_id="req-1") for _ in range(5)))
     assert len({b.id for b in results}) == 1
 
 
-async def test_a_request_id_reused_for_another_date_is_refused(
-    store: BookingStore, new_tenant_id: str
-) -> None:
+async def test_a_request_id_reused_for_another_date_is_refused(store: Bookings, new_tenant_id: str) -> None:
     await hold(store, new_tenant_id, request_id="req-2")
     with pytest.raises(Conflict) as caught:
         await hold(store, new_tenant_id, DAY + timedelta(days=1), request_id="req-2")
@@ -236,7 +242,7 @@ async def test_a_request_id_reused_for_another_date_is_refused(
 
 
 async def test_confirming_twice_with_the_same_session_returns_the_same_booking_and_one_email(
-    store: BookingStore, admin: asyncpg.Connection, new_tenant_id: str
+    store: Bookings, admin: asyncpg.Connection, new_tenant_id: str
 ) -> None:
     booking = await hold(store, new_tenant_id)
     first, outcome1 = await confirm(store, new_tenant_id, booking.id, "cs_same")
@@ -250,7 +256,7 @@ async def test_confirming_twice_with_the_same_session_returns_the_same_booking_a
 
 
 async def test_a_hold_lost_to_another_couple_cannot_be_confirmed(
-    store: BookingStore, admin: asyncpg.Connection, new_tenant_id: str
+    store: Bookings, admin: asyncpg.Connection, new_tenant_id: str
 ) -> None:
     first = await hold(store, new_tenant_id, n=1)
     await store.attach_payment_session(new_tenant_id, first.id, "cs_late")
@@ -262,7 +268,7 @@ async def test_a_hold_lost_to_another_couple_cannot_be_confirmed(
 
 
 async def test_an_expired_hold_whose_date_is_still_free_is_confirmed(
-    store: BookingStore, admin: asyncpg.Connection, new_tenant_id: str
+    store: Bookings, admin: asyncpg.Connection, new_tenant_id: str
 ) -> None:
     booking = await hold(store, new_tenant_id)
     await expire(admin, booking.id)
@@ -273,19 +279,19 @@ async def test_an_expired_hold_whose_date_is_still_free_is_confirmed(
 
 
 async def test_a_released_hold_whose_date_is_still_free_is_confirmed_when_paid(
-    store: BookingStore, admin: asyncpg.Connection, new_tenant_id: str
+    store: Bookings, admin: asyncpg.Connection, new_tenant_id: str
 ) -> None:
     first = await hold(store, new_tenant_id, n=1)
     await expire(admin, first.id)
     # Another couple's attempt released the expired hold, then that couple gave up too (and expired).
     second = await hold(store, new_tenant_id, n=2)
-    await store.release(new_tenant_id, second.id, actor="payments", reason="abandoned")
+    await store.release(new_tenant_id, second.id, reason="abandoned")
     confirmed, outcome = await confirm(store, new_tenant_id, first.id, "cs_back")
     assert outcome is ConfirmOutcome.CONFIRM and confirmed.status is Status.CONFIRMED
 
 
 async def test_a_hold_on_a_date_blacked_out_meanwhile_is_lost(
-    store: BookingStore, admin: asyncpg.Connection, new_tenant_id: str
+    store: Bookings, admin: asyncpg.Connection, new_tenant_id: str
 ) -> None:
     booking = await hold(store, new_tenant_id)
     await expire(admin, booking.id)
@@ -294,7 +300,7 @@ async def test_a_hold_on_a_date_blacked_out_meanwhile_is_lost(
     assert outcome is ConfirmOutcome.HOLD_LOST
 
 
-async def test_another_payment_session_cannot_confirm_a_hold(store: BookingStore, new_tenant_id: str) -> None:
+async def test_another_payment_session_cannot_confirm_a_hold(store: Bookings, new_tenant_id: str) -> None:
     booking = await hold(store, new_tenant_id)
     await store.attach_payment_session(new_tenant_id, booking.id, "cs_owner")
     _, outcome = await confirm(store, new_tenant_id, booking.id, "cs_stranger")
@@ -302,9 +308,7 @@ async def test_another_payment_session_cannot_confirm_a_hold(store: BookingStore
     assert (await store.get(new_tenant_id, booking.id)).status is Status.HELD
 
 
-async def test_a_blackout_on_a_held_date_is_refused_naming_why(
-    store: BookingStore, new_tenant_id: str
-) -> None:
+async def test_a_blackout_on_a_held_date_is_refused_naming_why(store: Bookings, new_tenant_id: str) -> None:
     await hold(store, new_tenant_id)
     with pytest.raises(Conflict) as caught:
         await store.create_blackout(new_tenant_id, DAY, "")
@@ -312,7 +316,7 @@ async def test_a_blackout_on_a_held_date_is_refused_naming_why(
 
 
 async def test_a_duplicate_blackout_is_a_conflict_and_a_blacked_out_date_cannot_be_held(
-    store: BookingStore, new_tenant_id: str
+    store: Bookings, new_tenant_id: str
 ) -> None:
     blackout = await store.create_blackout(new_tenant_id, DAY, "holiday")
     with pytest.raises(Conflict) as caught:
@@ -328,7 +332,7 @@ async def test_a_duplicate_blackout_is_a_conflict_and_a_blacked_out_date_cannot_
 
 
 async def test_another_tenant_sees_nothing_of_a_booking_or_blackout(
-    store: BookingStore, new_tenant_id: str
+    store: Bookings, booking_db: Database, new_tenant_id: str
 ) -> None:
     other = str(uuid.uuid4())
     booking = await hold(store, new_tenant_id)
@@ -336,17 +340,17 @@ async def test_another_tenant_sees_nothing_of_a_booking_or_blackout(
     with pytest.raises(NotFound):
         await store.get(other, booking.id)
     with pytest.raises(NotFound):
-        await store.release(other, booking.id, actor="payments", reason="")
+        await store.release(other, booking.id, reason="")
     with pytest.raises(NotFound):
         await store.delete_blackout(other, blackout.id)
-    page, _ = await store.list_bookings(other, filters=BookingFilter(), limit=50, cursor=None)
+    page, _ = await store.list_bookings(other, filters=BookingFilter(), limit=50, cursor="")
     assert page == []
-    assert await store.taken_dates(other, DAY, DAY + timedelta(days=1)) == {}
+    assert await taken(booking_db, other, DAY, DAY + timedelta(days=1)) == {}
     assert (await store.get(new_tenant_id, booking.id)).status is Status.HELD
 
 
 async def test_customers_are_one_per_normalised_email(
-    store: BookingStore, admin: asyncpg.Connection, new_tenant_id: str
+    store: Bookings, admin: asyncpg.Connection, new_tenant_id: str
 ) -> None:
     for n, email in enumerate(["Ann@Example.com ", "ann@example.com", " ANN@EXAMPLE.COM"]):
         await store.hold(
@@ -354,7 +358,6 @@ async def test_customers_are_one_per_normalised_email(
             day=DAY + timedelta(days=n),
             couple=couple(n, email),
             quote=QUOTE,
-            hold_minutes=30,
             request_id="",
         )
     rows = await admin.fetch(
@@ -364,7 +367,7 @@ async def test_customers_are_one_per_normalised_email(
 
 
 async def test_the_database_refuses_a_second_live_booking_for_a_date_even_without_the_lock(
-    store: BookingStore, admin: asyncpg.Connection, new_tenant_id: str
+    store: Bookings, admin: asyncpg.Connection, new_tenant_id: str
 ) -> None:
     booking = await hold(store, new_tenant_id)
     with pytest.raises(asyncpg.UniqueViolationError):
@@ -378,40 +381,40 @@ async def test_the_database_refuses_a_second_live_booking_for_a_date_even_withou
 
 
 async def test_bookings_list_pages_through_every_booking_once_with_filters(
-    store: BookingStore, new_tenant_id: str
+    store: Bookings, new_tenant_id: str
 ) -> None:
     made = [await hold(store, new_tenant_id, DAY + timedelta(days=n), n) for n in range(7)]
     await confirm(store, new_tenant_id, made[3].id, "cs_list")
     seen: list[str] = []
-    cursor = None
+    cursor = ""
     while True:
         page, after = await store.list_bookings(
             new_tenant_id, filters=BookingFilter(), limit=3, cursor=cursor
         )
         seen += [b.id for b in page]
-        if after is None:
+        if not after:
             break
         cursor = after
     assert seen == [b.id for b in made]
     confirmed, _ = await store.list_bookings(
-        new_tenant_id, filters=BookingFilter(status=Status.CONFIRMED), limit=50, cursor=None
+        new_tenant_id, filters=BookingFilter(status=Status.CONFIRMED), limit=50, cursor=""
     )
     assert [b.id for b in confirmed] == [made[3].id]
     ranged, _ = await store.list_bookings(
         new_tenant_id,
         filters=BookingFilter(from_date=DAY + timedelta(days=2), to_date=DAY + timedelta(days=4)),
         limit=50,
-        cursor=None,
+        cursor="",
     )
     assert [b.id for b in ranged] == [b.id for b in made[2:5]]
     by_email, _ = await store.list_bookings(
-        new_tenant_id, filters=BookingFilter(customer_email="couple5@example.com"), limit=50, cursor=None
+        new_tenant_id, filters=BookingFilter(customer_email="couple5@example.com"), limit=50, cursor=""
     )
     assert [b.id for b in by_email] == [made[5].id]
 
 
 async def test_row_level_security_hides_rows_from_a_query_that_forgets_its_tenant_filter(
-    booking_db: Database, store: BookingStore, new_tenant_id: str
+    booking_db: Database, store: Bookings, new_tenant_id: str
 ) -> None:
     await hold(store, new_tenant_id)
     other = str(uuid.uuid4())
