@@ -26,6 +26,10 @@ from mais_runtime.errors import (
 
 MAX_RANGE_DAYS = 366
 DEFAULT_HOLD_MINUTES = 30
+# A hold outlives Stripe's 30-minute minimum for a Checkout Session by one minute: the session is created
+# just after the hold and expires exactly when the hold does, so the hold must leave it 30 minutes
+# after it is created (the checkout's round trips take seconds, not the minute).
+MIN_HOLD_MINUTES = 31
 MAX_HOLD_MINUTES = 24 * 60
 # Live holds per couple and per client address when the tenant's policy says 0.
 DEFAULT_MAX_HOLDS_PER_EMAIL = 2
@@ -80,6 +84,13 @@ class Policy:
     # Live holds one couple (normalised email) / one client address may have at once in the tenant.
     max_live_holds_per_email: int = DEFAULT_MAX_HOLDS_PER_EMAIL
     max_live_holds_per_address: int = DEFAULT_MAX_HOLDS_PER_ADDRESS
+
+    @property
+    def hold_length_minutes(self) -> int:
+        """How long a hold lasts from when it is made or resumed: the tenant's hold time, and never
+        less than MIN_HOLD_MINUTES (a tenant's 30 minutes would leave its Checkout Session, created
+        a moment later, short of Stripe's minimum)."""
+        return max(self.hold_minutes, MIN_HOLD_MINUTES)
 
     @classmethod
     def from_settings(

@@ -189,7 +189,7 @@ class Bookings:
         if await tx.blacked_out(day):
             raise domain.date_unavailable(day, Reason.BLACKOUT)
         await self._release_expired_on(tx, day)
-        minutes = calendar.policy.hold_minutes
+        minutes = calendar.policy.hold_length_minutes
         own = await tx.live_hold_of(day, couple.email)
         if own is not None:
             expires = await tx.renew_hold(own.id, couple=couple, quote=quote, minutes=minutes)
