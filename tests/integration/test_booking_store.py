@@ -429,3 +429,162 @@ async def test_row_level_security_hides_rows_from_a_query_that_forgets_its_tenan
                 ),
                 {"t": new_tenant_id, "d": DAY},
             )
+
+
+# --- the expiry sweep, on every replica at once ------------------------------------------------
+
+
+async def test_four_sweepers_racing_release_each_expired_hold_exactly_once(
+    cluster: Cluster, store: Bookings, admin: asyncpg.Connection
+) -> None:
+    tenants = [str(uuid.uuid4()) for _ in range(3)]
+    made = [await hold(store, tenant, DAY + timedelta(days=n), n) for tenant in tenants for n in range(20)]
+    await admin.execute(
+        "UPDATE booking.bookings SET hold_expires_at = now() - interval '1 minute' WHERE id = ANY($1)",
+        [b.id for b in made],
+    )
+    replicas = [await service_database(cluster, "booking") for _ in range(4)]
+    try:
+        sweepers = [
+            Bookings(BookingStore(db), FixedTenants(ROOMY), link_key=b"k", public_url="http://x.test")
+            for db in replicas
+        ]
+        counts = await asyncio.gather(*(s.release_expired_holds() for s in sweepers))
+    finally:
+        for db in replicas:
+            await db.close()
+    rows = await admin.fetch(
+        "SELECT b.id, b.status, count(h.id) FILTER (WHERE h.reason = 'hold expired') AS sweeps"
+        " FROM booking.bookings b LEFT JOIN booking.booking_history h ON h.booking_id = b.id"
+        " WHERE b.id = ANY($1) GROUP BY b.id, b.status",
+        [b.id for b in made],
+    )
+    assert {(r["status"], r["sweeps"]) for r in rows} == {("RELEASED", 1)}
+    assert len(rows) == 60
+    # Every release was done by exactly one sweeper (the sum also counts other tests' leftovers).
+    assert sum(counts) >= 60
+    history = await admin.fetch(
+        "SELECT actor, from_status, to_status FROM booking.booking_history"
+        " WHERE booking_id = ANY($1) AND reason = 'hold expired'",
+        [b.id for b in made],
+    )
+    assert {(h["actor"], h["from_status"], h["to_status"]) for h in history} == {
+        ("system", "HELD", "RELEASED")
+    }
+
+
+async def test_a_payment_racing_the_sweep_confirms_the_still_free_date_once(
+    store: Bookings, admin: asyncpg.Connection, new_tenant_id: str
+) -> None:
+    made = [await hold(store, new_tenant_id, DAY + timedelta(days=n), n) for n in range(10)]
+    for booking in made:
+        await expire(admin, booking.id)
+    results = await asyncio.gather(
+        store.release_expired_holds(),
+        *(confirm(store, new_tenant_id, b.id, f"cs_race_{b.id}") for b in made),
+        store.release_expired_holds(),
+    )
+    outcomes = [outcome for _, outcome in results[1:-1]]  # type: ignore[misc]
+    assert set(outcomes) == {ConfirmOutcome.CONFIRM}
+    for booking in made:
+        seen = await store.get(new_tenant_id, booking.id, with_history=True)
+        assert seen.status is Status.CONFIRMED
+        assert [h.reason for h in seen.history].count("hold expired") <= 1
+
+
+async def test_an_expired_hold_reads_and_filters_as_released_before_the_sweep_runs(
+    store: Bookings, admin: asyncpg.Connection, new_tenant_id: str
+) -> None:
+    expired = await hold(store, new_tenant_id, n=1)
+    live = await hold(store, new_tenant_id, DAY + timedelta(days=1), n=2)
+    await expire(admin, expired.id)
+    assert await admin.fetchval("SELECT status FROM booking.bookings WHERE id = $1", expired.id) == "HELD"
+    assert (await store.get(new_tenant_id, expired.id)).status is Status.RELEASED
+    page, _ = await store.list_bookings(new_tenant_id, filters=BookingFilter(), limit=50, cursor="")
+    assert [(b.id, b.status) for b in page] == [(expired.id, Status.RELEASED), (live.id, Status.HELD)]
+    held, _ = await store.list_bookings(
+        new_tenant_id, filters=BookingFilter(status=Status.HELD), limit=50, cursor=""
+    )
+    assert [b.id for b in held] == [live.id]
+    released, _ = await store.list_bookings(
+        new_tenant_id, filters=BookingFilter(status=Status.RELEASED), limit=50, cursor=""
+    )
+    assert [b.id for b in released] == [expired.id]
+
+
+# --- the business hears about its bookings ------------------------------------------------------
+
+
+class TenantsWithAdmins(FixedTenants):
+    async def admins(self, tenant_id: str) -> tuple[AdminContact, ...]:
+        return (AdminContact("owner@studio.test"), AdminContact("planner@studio.test"))
+
+
+@pytest.fixture
+def told(booking_db: Database) -> Bookings:
+    return Bookings(
+        BookingStore(booking_db),
+        TenantsWithAdmins(Policy(reminder_days=0, couple_cancel_days=1)),
+        link_key=b"store-test-key",
+        public_url="http://x.test",
+    )
+
+
+async def outbox(admin: asyncpg.Connection, booking_id: str) -> list[asyncpg.Record]:
+    return list(
+        await admin.fetch(
+            "SELECT dedupe_key, to_address, from_name, reply_to, subject FROM booking.outbox"
+            " WHERE dedupe_key LIKE '%' || $1 || '%' ORDER BY id",
+            booking_id,
+        )
+    )
+
+
+async def test_a_new_booking_tells_the_couple_and_every_admin_once_speaking_for_the_business(
+    told: Bookings, admin: asyncpg.Connection, new_tenant_id: str
+) -> None:
+    booking = await hold(told, new_tenant_id)
+    for _ in range(2):
+        await confirm(told, new_tenant_id, booking.id, "cs_told")
+    mails = await outbox(admin, booking.id)
+    assert [m["dedupe_key"] for m in mails] == [
+        f"confirmation:{booking.id}",
+        f"admin-new-booking:{booking.id}",
+    ]
+    assert mails[1]["to_address"] == "owner@studio.test, planner@studio.test"
+    assert "new booking" in mails[1]["subject"]
+    assert {(m["from_name"], m["reply_to"]) for m in mails} == {("Studio", "owner@studio.test")}
+
+
+async def test_a_couples_cancellation_tells_the_admins_and_a_tenant_admins_does_not(
+    told: Bookings, admin: asyncpg.Connection, new_tenant_id: str
+) -> None:
+    mine = await hold(told, new_tenant_id, n=1)
+    theirs = await hold(told, new_tenant_id, DAY + timedelta(days=1), n=2)
+    for booking in (mine, theirs):
+        await confirm(told, new_tenant_id, booking.id, f"cs_{booking.id}")
+    for _ in range(2):
+        await told.cancel(new_tenant_id, mine.id, actor="couple", reason="we eloped")
+    await told.cancel(new_tenant_id, theirs.id, actor="tenant_admin:u1", reason="")
+    assert [m["dedupe_key"] for m in await outbox(admin, mine.id)][-2:] == [
+        f"cancellation:{mine.id}",
+        f"admin-cancellation:{mine.id}",
+    ]
+    assert f"admin-cancellation:{theirs.id}" not in [m["dedupe_key"] for m in await outbox(admin, theirs.id)]
+
+
+async def test_each_refund_tells_the_admins_once(
+    told: Bookings, admin: asyncpg.Connection, new_tenant_id: str
+) -> None:
+    booking = await hold(told, new_tenant_id)
+    await confirm(told, new_tenant_id, booking.id, "cs_refund")
+    for _ in range(2):
+        await told.record_refund(
+            new_tenant_id, booking.id, total_refunded_cents=1000, refund_cents=1000, refund_id="re_1"
+        )
+    lost = await hold(told, new_tenant_id, DAY + timedelta(days=1), n=3)
+    for _ in range(2):
+        await told.notify_hold_lost_refund(new_tenant_id, lost.id, refund_cents=250000, refund_id="re_2")
+    keys = [m["dedupe_key"] for m in await outbox(admin, booking.id) + await outbox(admin, lost.id)]
+    assert keys.count(f"admin-refund:{booking.id}:re_1") == 1
+    assert keys.count(f"admin-hold-lost:{lost.id}:re_2") == 1
