@@ -132,9 +132,13 @@ class BookingServicer(pb_grpc.BookingServiceServicer):
     async def ReleaseHold(
         self, request: pb.ReleaseHoldRequest, context: grpc.aio.ServicerContext
     ) -> pb.ReleaseHoldResponse:
-        """HELD -> RELEASED (checkout expired or abandoned); releasing again changes nothing."""
+        """HELD -> RELEASED (checkout expired or abandoned); releasing again changes nothing. With
+        `payment_session_id`, only that session's end releases the hold."""
         booking = await self._bookings.release(
-            request.tenant_id, _booking_id(request.booking_id), reason=_short(request.reason, "reason")
+            request.tenant_id,
+            _booking_id(request.booking_id),
+            reason=_short(request.reason, "reason"),
+            session_id=_short(request.payment_session_id, "payment_session_id", 255),
         )
         return pb.ReleaseHoldResponse(booking=_booking(booking))
 

@@ -542,9 +542,12 @@ def check_attach(booking: Booking, session_id: str, *, replaces: str = "") -> bo
     return True
 
 
-def check_release(booking: Booking) -> bool:
-    """True when releasing changes something; False when already released (idempotent)."""
+def check_release(booking: Booking, *, session_id: str = "") -> bool:
+    """True when releasing changes something; False when already released (idempotent), or when the
+    ending checkout session `session_id` is not the hold's own (a resumed hold took a new one)."""
     if booking.status is Status.RELEASED:
+        return False
+    if session_id and booking.status is Status.HELD and booking.payment_session_id != session_id:
         return False
     if booking.status is not Status.HELD:
         raise PreconditionFailed(f"a {booking.status.value} booking cannot be released")

@@ -299,13 +299,14 @@ class Bookings:
         CONFIRMATIONS.labels(outcome.value).inc()
         return booking, outcome
 
-    async def release(self, tenant_id: str, booking_id: str, *, reason: str) -> Booking:
-        """Gives a hold's date back (checkout expired or abandoned); releasing again changes nothing."""
+    async def release(self, tenant_id: str, booking_id: str, *, reason: str, session_id: str = "") -> Booking:
+        """Gives a hold's date back (checkout expired or abandoned); releasing again changes nothing,
+        and neither does the end of a session the hold no longer has."""
 
         async def release(tx: BookingTx) -> Booking:
             await tx.lock_date(await tx.date_of(booking_id))
             booking = await tx.booking(booking_id, for_update=True)
-            if not domain.check_release(booking):
+            if not domain.check_release(booking, session_id=session_id):
                 return booking
             await tx.set_status(booking_id, Status.RELEASED)
             await tx.record(

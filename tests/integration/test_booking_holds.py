@@ -367,3 +367,31 @@ async def test_a_past_date_cannot_be_blacked_out_in_the_tenants_own_calendar(
             pb.CreateBlackoutRequest(tenant_id=tenant, date=local_today.isoformat())
         )
         assert made.blackout.date == local_today.isoformat()
+
+
+async def test_the_end_of_a_replaced_session_does_not_release_the_resumed_hold(
+    booking: Booking, tenant_id: str
+) -> None:
+    day = today() + timedelta(days=64)
+    held = (await booking.HoldDate(hold_request(tenant_id, day, 1))).booking
+    attach = pb.AttachPaymentSessionRequest(
+        tenant_id=tenant_id, booking_id=held.id, payment_session_id="cs_1"
+    )
+    await booking.AttachPaymentSession(attach)
+    await booking.HoldDate(hold_request(tenant_id, day, 1))
+    await booking.AttachPaymentSession(
+        pb.AttachPaymentSessionRequest(
+            tenant_id=tenant_id,
+            booking_id=held.id,
+            payment_session_id="cs_2",
+            replaces_payment_session_id="cs_1",
+        )
+    )
+    old_end = await booking.ReleaseHold(
+        pb.ReleaseHoldRequest(tenant_id=tenant_id, booking_id=held.id, payment_session_id="cs_1")
+    )
+    assert old_end.booking.status == pb.BOOKING_STATUS_HELD
+    own_end = await booking.ReleaseHold(
+        pb.ReleaseHoldRequest(tenant_id=tenant_id, booking_id=held.id, payment_session_id="cs_2")
+    )
+    assert own_end.booking.status == pb.BOOKING_STATUS_RELEASED
