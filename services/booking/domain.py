@@ -1,6 +1,6 @@
 """The booking rules as plain Python: availability, holds, the lifecycle, the couple's rights.
 
-No I/O here. The store runs these rules inside its transactions; the servicer only translates.
+No I/O here. The use cases run these rules over the store's transaction verbs; the servicer only translates.
 """
 
 from __future__ import annotations

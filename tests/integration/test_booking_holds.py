@@ -250,7 +250,7 @@ async def test_concurrent_holds_of_one_couple_stop_at_two_live_dates_with_a_retr
 
 
 async def test_concurrent_holds_from_one_address_stop_at_five_and_other_addresses_still_hold(
-    booking: Booking, tenant_id: str
+    booking: Booking, tenants: tenant_grpc.TenantServiceAsyncStub, tenant_id: str
 ) -> None:
     first = today() + timedelta(days=100)
     results = await asyncio.gather(
@@ -270,7 +270,11 @@ async def test_concurrent_holds_from_one_address_stop_at_five_and_other_addresse
         hold_request(tenant_id, first + timedelta(days=20), 99, client_address="203.0.113.10")
     )
     assert other.booking.status == pb.BOOKING_STATUS_HELD
-    # The address bound is per tenant: another tenant's dates are not this tenant's to count.
+    # The bound is per tenant: the same address still holds a date of another business.
+    elsewhere = await booking.HoldDate(
+        hold_request(await make_tenant(tenants), first, 0, client_address="203.0.113.9")
+    )
+    assert elsewhere.booking.status == pb.BOOKING_STATUS_HELD
 
 
 async def test_a_resumed_hold_does_not_count_twice_and_an_ended_hold_frees_a_place(
