@@ -242,7 +242,8 @@ async def list_blackouts(
 
 @router.post("/v1/tenant-admin/blackouts", status_code=201, summary="Black out a date")
 async def create_blackout(request: Request, admin: TenantAdmin, body: BlackoutBody) -> dict[str, Any]:
-    """409 CONFLICT when the date is already blacked out; 409 DATE_UNAVAILABLE when it is held or booked."""
+    """400 VALIDATION_ERROR (`date`) for a date already past in the tenant's time zone; 409 CONFLICT when
+    the date is already blacked out; 409 DATE_UNAVAILABLE when it is held or booked."""
     answer = await request.app.state.clients.booking.CreateBlackout(
         pb.CreateBlackoutRequest(tenant_id=admin.tenant_id, date=body.date, reason=body.reason)
     )
@@ -272,7 +273,8 @@ async def list_bookings(
     to_date: Annotated[str, Query(alias="to", max_length=10)] = "",
     email: Annotated[str, Query(max_length=320)] = "",
 ) -> dict[str, Any]:
-    """Bookings in event-date order, filtered by status, event date range and customer email."""
+    """Bookings in event-date order, filtered by status, event date range and customer email. A hold past
+    its expiry is shown, and filtered, as RELEASED (the expiry sweep makes it so within a minute)."""
     status_value = pb.BOOKING_STATUS_UNSPECIFIED
     if status:
         if status.upper() not in _STATUS_BY_NAME:

@@ -13,9 +13,9 @@ from mais_runtime.outbox import OutboxDispatcher
 from mais_runtime.server import ServiceRuntime, main, run_service
 from services.booking.api import BookingServicer
 from services.booking.clients import TenantDirectory
-from services.booking.reminders import ReminderSweep
 from services.booking.settings import BookingSettings
 from services.booking.store import BookingStore
+from services.booking.sweeps import expiry_sweep, reminder_sweep
 from services.booking.use_cases import Bookings
 
 
@@ -40,10 +40,17 @@ def register(server: grpc.aio.Server, runtime: ServiceRuntime) -> None:
         poll_seconds=settings.outbox_poll_seconds,
         max_attempts=settings.outbox_max_attempts,
     )
-    sweep = ReminderSweep(
-        bookings, interval_seconds=settings.reminder_sweep_seconds, batch_size=settings.reminder_batch_size
+    runtime.background.extend(
+        [
+            dispatcher.run,
+            reminder_sweep(
+                bookings,
+                interval_seconds=settings.reminder_sweep_seconds,
+                batch_size=settings.reminder_batch_size,
+            ),
+            expiry_sweep(bookings, interval_seconds=settings.hold_expiry_sweep_seconds),
+        ]
     )
-    runtime.background.extend([dispatcher.run, sweep.run])
 
 
 async def serve() -> None:

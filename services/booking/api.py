@@ -15,7 +15,9 @@ from mais_runtime.errors import NotFound, ValidationError
 from mais_runtime.proto_time import timestamp
 from services.booking import domain, links
 from services.booking.domain import (
+    Blackout,
     Booking,
+    BookingFilter,
     ConfirmOutcome,
     CoupleDetails,
     DateAvailability,
@@ -23,7 +25,6 @@ from services.booking.domain import (
     Reason,
     Status,
 )
-from services.booking.store import Blackout, BookingFilter
 from services.booking.use_cases import Bookings
 
 _CONFIRM_OUTCOMES = {
@@ -77,7 +78,9 @@ class BookingServicer(pb_grpc.BookingServiceServicer):
         self, request: pb.HoldDateRequest, context: grpc.aio.ServicerContext
     ) -> pb.HoldDateResponse:
         """Holds a date for a couple (DATE_UNAVAILABLE when booked, held, blacked out, past or out of
-        the tenant's notice window); the same request id returns the same hold."""
+        the tenant's notice window; HOLD_LIMIT_REACHED beyond the couple's or the address's bound of
+        live holds); the same request id returns the same hold, and the same couple asking again for
+        the date they hold gets that hold back (`resumed`)."""
         day = domain.parse_date(request.event_date, "eventDate")
         couple = CoupleDetails.checked(
             name=request.couple_name, email=request.email, phone=request.phone, notes=request.notes
@@ -86,22 +89,27 @@ class BookingServicer(pb_grpc.BookingServiceServicer):
             raise ValidationError.of("quote", "is required")
         if len(request.request_id) > 255:
             raise ValidationError.of("request_id", "must be at most 255 characters")
-        booking = await self._bookings.hold(
+        result = await self._bookings.hold(
             request.tenant_id,
             day=day,
             couple=couple,
             quote=_quote(request.quote),
             request_id=request.request_id,
+            client_address=_short(request.client_address, "client_address", 100),
         )
-        return pb.HoldDateResponse(booking=_booking(booking))
+        return pb.HoldDateResponse(booking=_booking(result.booking), resumed=result.resumed)
 
     async def AttachPaymentSession(
         self, request: pb.AttachPaymentSessionRequest, context: grpc.aio.ServicerContext
     ) -> pb.AttachPaymentSessionResponse:
-        """Links a hold to its checkout session (idempotent for the same session)."""
+        """Links a hold to its checkout session (idempotent for the same session); with
+        `replaces_payment_session_id`, swaps that session for this one."""
         session = _required(request.payment_session_id, "payment_session_id")
+        replaces = request.replaces_payment_session_id
+        if replaces:
+            replaces = _required(replaces, "replaces_payment_session_id")
         booking = await self._bookings.attach_payment_session(
-            request.tenant_id, _booking_id(request.booking_id), session
+            request.tenant_id, _booking_id(request.booking_id), session, replaces=replaces
         )
         return pb.AttachPaymentSessionResponse(booking=_booking(booking))
 
@@ -124,9 +132,13 @@ class BookingServicer(pb_grpc.BookingServiceServicer):
     async def ReleaseHold(
         self, request: pb.ReleaseHoldRequest, context: grpc.aio.ServicerContext
     ) -> pb.ReleaseHoldResponse:
-        """HELD -> RELEASED (checkout expired or abandoned); releasing again changes nothing."""
+        """HELD -> RELEASED (checkout expired or abandoned); releasing again changes nothing. With
+        `payment_session_id`, only that session's end releases the hold."""
         booking = await self._bookings.release(
-            request.tenant_id, _booking_id(request.booking_id), reason=_short(request.reason, "reason")
+            request.tenant_id,
+            _booking_id(request.booking_id),
+            reason=_short(request.reason, "reason"),
+            session_id=_short(request.payment_session_id, "payment_session_id", 255),
         )
         return pb.ReleaseHoldResponse(booking=_booking(booking))
 

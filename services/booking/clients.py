@@ -1,23 +1,34 @@
-"""Stubs for the services booking calls: the tenant service, for a tenant's calendar and policy."""
+"""Adapters for the services booking calls: the tenant service, for a tenant's calendar, policy and
+admins, translated into booking's domain values at this edge."""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Sequence
+
+import grpc
 from mais.tenant.v1 import tenant_service_pb2 as tenant_pb
 from mais.tenant.v1 import tenant_service_pb2_grpc as tenant_grpc
 
 from mais_runtime.ttl_cache import TtlCache
-from services.booking.domain import Policy, TenantCalendar
+from services.booking.domain import AdminContact, Policy, TenantCalendar
+
+log = logging.getLogger("mais.booking.clients")
+
+# A tenant's team is small; the bound keeps one answer (and one email's recipient list) bounded.
+MAX_ADMINS = 50
 
 
 class TenantDirectory:
-    """A tenant's name, time zone and booking policy, cached per tenant for a few seconds so that a
-    burst of availability requests does not call the tenant service each time. Keys are tenant ids."""
+    """A tenant's name, time zone, booking policy and admins, cached per tenant for a few seconds so
+    that a burst of requests does not call the tenant service each time. Keys are tenant ids."""
 
     def __init__(
         self, stub: tenant_grpc.TenantServiceAsyncStub, *, ttl_seconds: float, max_entries: int = 5000
     ) -> None:
         self._stub = stub
         self._cache: TtlCache[str, TenantCalendar] = TtlCache(ttl_seconds, max_entries)
+        self._admins: TtlCache[str, tuple[AdminContact, ...]] = TtlCache(ttl_seconds, max_entries)
 
     async def calendar(self, tenant_id: str) -> TenantCalendar:
         """The tenant's calendar; a tenant-service error (NOT_FOUND, UNAVAILABLE) passes through."""
@@ -28,6 +39,33 @@ class TenantDirectory:
             self._cache.put(tenant_id, calendar)
         return calendar
 
+    async def admins(self, tenant_id: str) -> tuple[AdminContact, ...]:
+        """The tenant's active admins (at most MAX_ADMINS). A tenant service that cannot answer gives
+        no admins rather than an error: telling the business is never worth failing a booking."""
+        admins = self._admins.get(tenant_id)
+        if admins is not None:
+            return admins
+        try:
+            answer = await self._stub.ListAdminUsers(
+                tenant_pb.ListAdminUsersRequest(tenant_id=tenant_id, page_size=MAX_ADMINS)
+            )
+        except grpc.aio.AioRpcError as error:
+            log.warning("admins of tenant %s unknown (%s); no admin email", tenant_id, error.code().name)
+            return ()
+        admins = admins_of(answer.users)
+        self._admins.put(tenant_id, admins)
+        return admins
+
+
+def admins_of(users: Sequence[tenant_pb.AdminUser]) -> tuple[AdminContact, ...]:
+    """The tenant admins who receive the business's emails: active ones (an invited user who has not
+    set a password yet does not), each address once."""
+    seen: dict[str, AdminContact] = {}
+    for user in users[:MAX_ADMINS]:
+        if user.active and user.role == tenant_pb.ROLE_TENANT_ADMIN and user.email:
+            seen.setdefault(user.email, AdminContact(user.email))
+    return tuple(seen.values())
+
 
 def calendar_of(tenant: tenant_pb.Tenant) -> TenantCalendar:
     """The booking view of a tenant."""
@@ -37,11 +75,14 @@ def calendar_of(tenant: tenant_pb.Tenant) -> TenantCalendar:
         name=tenant.name,
         timezone=tenant.timezone or "UTC",
         currency=tenant.currency or "usd",
+        contact_email=tenant.contact_email,
         policy=Policy.from_settings(
             min_notice_days=policy.min_notice_days,
             max_advance_days=policy.max_advance_days,
             hold_minutes=policy.hold_minutes,
             reminder_days=policy.reminder_days,
             couple_cancel_days=policy.couple_cancel_days,
+            max_live_holds_per_email=policy.max_live_holds_per_email,
+            max_live_holds_per_address=policy.max_live_holds_per_address,
         ),
     )

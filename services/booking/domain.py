@@ -1,24 +1,40 @@
 """The booking rules as plain Python: availability, holds, the lifecycle, the couple's rights.
 
-No I/O here. The store runs these rules inside its transactions; the servicer only translates.
+No I/O here. The use cases run these rules over the store's transaction verbs; the servicer only translates.
 """
 
 from __future__ import annotations
 
+import math
 import re
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from mais_runtime.errors import Conflict, FieldViolation, PreconditionFailed, ValidationError
+from mais_runtime.errors import (
+    Conflict,
+    DomainError,
+    FieldViolation,
+    GrpcCode,
+    PreconditionFailed,
+    ValidationError,
+)
 
 MAX_RANGE_DAYS = 366
 DEFAULT_HOLD_MINUTES = 30
+# A hold outlives Stripe's 30-minute minimum for a Checkout Session by one minute: the session is created
+# just after the hold and expires exactly when the hold does, so the hold must leave it 30 minutes
+# after it is created (the checkout's round trips take seconds, not the minute).
+MIN_HOLD_MINUTES = 31
 MAX_HOLD_MINUTES = 24 * 60
+# Live holds per couple and per client address when the tenant's policy says 0.
+DEFAULT_MAX_HOLDS_PER_EMAIL = 2
+# A venue's shared Wi-Fi may carry several couples at once.
+DEFAULT_MAX_HOLDS_PER_ADDRESS = 5
 DEFAULT_REMINDER_DAYS = 7
 # Reminders go out at this local hour of the tenant's day, not at midnight.
 REMINDER_LOCAL_HOUR = 9
@@ -65,6 +81,16 @@ class Policy:
     reminder_days: int = DEFAULT_REMINDER_DAYS
     # How many days before the event a couple may still cancel by themselves; 0: never.
     couple_cancel_days: int = 0
+    # Live holds one couple (normalised email) / one client address may have at once in the tenant.
+    max_live_holds_per_email: int = DEFAULT_MAX_HOLDS_PER_EMAIL
+    max_live_holds_per_address: int = DEFAULT_MAX_HOLDS_PER_ADDRESS
+
+    @property
+    def hold_length_minutes(self) -> int:
+        """How long a hold lasts from when it is made or resumed: the tenant's hold time, and never
+        less than MIN_HOLD_MINUTES (a tenant's 30 minutes would leave its Checkout Session, created
+        a moment later, short of Stripe's minimum)."""
+        return max(self.hold_minutes, MIN_HOLD_MINUTES)
 
     @classmethod
     def from_settings(
@@ -75,9 +101,11 @@ class Policy:
         hold_minutes: int,
         reminder_days: int,
         couple_cancel_days: int,
+        max_live_holds_per_email: int = 0,
+        max_live_holds_per_address: int = 0,
     ) -> Policy:
         """The policy as a tenant configured it (the tenant service fills in its own defaults; 0 reminder
-        days means no reminder, 0 maximum advance means no limit).
+        days means no reminder, 0 maximum advance means no limit, 0 live-hold bounds mean the defaults).
         A hold is kept between 30 minutes and 24 hours: a Stripe Checkout session lives at least 30 minutes
         and at most 24 hours, and the session expires with its hold."""
         return cls(
@@ -86,18 +114,28 @@ class Policy:
             hold_minutes=min(max(hold_minutes, DEFAULT_HOLD_MINUTES), MAX_HOLD_MINUTES),
             reminder_days=max(reminder_days, 0),
             couple_cancel_days=max(couple_cancel_days, 0),
+            max_live_holds_per_email=(
+                max_live_holds_per_email if max_live_holds_per_email > 0 else DEFAULT_MAX_HOLDS_PER_EMAIL
+            ),
+            max_live_holds_per_address=(
+                max_live_holds_per_address
+                if max_live_holds_per_address > 0
+                else DEFAULT_MAX_HOLDS_PER_ADDRESS
+            ),
         )
 
 
 @dataclass(frozen=True)
 class TenantCalendar:
-    """What booking needs to know about a tenant: its name, its calendar and its policy."""
+    """What booking needs to know about a tenant: its name and contact, its calendar and its policy."""
 
     tenant_id: str
     name: str
     timezone: str
     policy: Policy
     currency: str = "usd"
+    # Where replies to the tenant's emails go (Reply-To of every email sent for it).
+    contact_email: str = ""
 
     @property
     def zone(self) -> ZoneInfo:
@@ -110,6 +148,13 @@ class TenantCalendar:
     def today(self, now: datetime) -> date:
         """The tenant's current date at the instant `now`."""
         return now.astimezone(self.zone).date()
+
+
+@dataclass(frozen=True)
+class AdminContact:
+    """A tenant admin who hears about the business's bookings."""
+
+    email: str
 
 
 @dataclass(frozen=True)
@@ -321,11 +366,124 @@ class Booking:
     cancel_reason: str
     created_at: datetime
     updated_at: datetime
+    # The address the couple asked from (bounded live holds per address); empty for internal callers.
+    client_address: str = ""
     history: tuple[HistoryEntry, ...] = ()
 
     def hold_expired(self, now: datetime) -> bool:
         """True when this is a hold whose time is up."""
         return self.status is Status.HELD and self.hold_expires_at is not None and self.hold_expires_at <= now
+
+    def as_seen(self, now: datetime) -> Booking:
+        """The booking as anyone reading it is shown it: a hold past its expiry holds nothing, so it
+        reads as RELEASED, which is what the expiry sweep will make of it within a minute."""
+        if self.hold_expired(now):
+            return replace(self, status=Status.RELEASED)
+        return self
+
+
+@dataclass(frozen=True)
+class HoldResult:
+    """A hold and how this call came by it: made now, a replay of the same request id, or the same
+    couple's live hold on the date, resumed."""
+
+    booking: Booking
+    created: bool
+    resumed: bool = False
+
+
+@dataclass(frozen=True)
+class BookingFilter:
+    """The admin list's filters; empty fields do not filter."""
+
+    status: Status | None = None
+    from_date: date | None = None
+    to_date: date | None = None
+    customer_email: str = ""
+
+
+@dataclass(frozen=True)
+class Blackout:
+    """A date the tenant does not take bookings on."""
+
+    id: str
+    day: date
+    reason: str
+
+
+def check_blackout_date(day: date, *, today: date) -> None:
+    """A blackout closes a date still to come; a past date needs none and would only confuse the
+    calendar, so it is refused (`today` is the tenant's, in its own time zone)."""
+    if day < today:
+        raise ValidationError.of("date", f"must not be in the past (today is {today.isoformat()})")
+
+
+# --- what history says -----------------------------------------------------------------------
+
+HELD_FOR_CHECKOUT = "date held for checkout"
+RESUMED = "the couple came back to their hold"
+RESUMED_EXTENDED = "the couple came back to their hold; it runs a full hold time from now"
+EXPIRED_ASKED_AGAIN = "hold expired; the date was asked for again"
+EXPIRED = "hold expired"
+PAYMENT_RECEIVED = "payment received"
+PAYMENT_RECEIVED_LATE = "payment received after the hold expired; the date was still free"
+CHECKOUT_ENDED = "checkout expired or abandoned"
+CHECKOUT_RESTARTED = "checkout restarted with a new payment session"
+
+
+def refund_recorded(refund_id: str, refund_cents: int) -> str:
+    """History's words for one refund."""
+    return f"refund {refund_id} of {refund_cents} cents"
+
+
+def hold_lost_refunded(refund_id: str, refund_cents: int) -> str:
+    """History's words for the refund of a payment whose hold was lost."""
+    return f"payment refunded ({refund_cents} cents, {refund_id}): the date was taken"
+
+
+def check_replay(earlier: Booking, *, day: date, email: str) -> Booking:
+    """An earlier hold made with the same request id answers a retry of that request; the same id
+    used for another date or couple is a client bug, refused."""
+    if earlier.event_date != day or earlier.email != email:
+        raise Conflict("this request id was used for another hold", reason="IDEMPOTENCY_KEY_REUSED")
+    return earlier
+
+
+# --- bounded live holds ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LiveHolds:
+    """How many live holds one couple (or one client address) has in a tenant, and when the first
+    of them runs out."""
+
+    count: int
+    first_expiry: datetime | None
+
+
+def hold_limit_reached(kind: str, limit: int, holds: LiveHolds, now: datetime) -> DomainError:
+    """The refusal of one hold too many, with the seconds until the earliest live hold frees a place."""
+    wait = 1
+    if holds.first_expiry is not None:
+        wait = max(math.ceil((holds.first_expiry - now).total_seconds()), 1)
+    return DomainError(
+        f"at most {limit} dates may be held at once per {kind}; try again later or finish a checkout",
+        "HOLD_LIMIT_REACHED",
+        GrpcCode.RESOURCE_EXHAUSTED,
+        [],
+        {"retry_after_seconds": str(wait), "limit": kind, "max_live_holds": str(limit)},
+    )
+
+
+def check_hold_limits(
+    policy: Policy, *, by_email: LiveHolds, by_address: LiveHolds | None, now: datetime
+) -> None:
+    """Refuses a new hold when the couple, or the address they ask from, already holds as many dates
+    as the tenant allows (a competitor must not block a venue's Saturdays without paying)."""
+    if by_email.count >= policy.max_live_holds_per_email:
+        raise hold_limit_reached("email", policy.max_live_holds_per_email, by_email, now)
+    if by_address is not None and by_address.count >= policy.max_live_holds_per_address:
+        raise hold_limit_reached("address", policy.max_live_holds_per_address, by_address, now)
 
 
 class ConfirmOutcome(StrEnum):
@@ -370,9 +528,26 @@ def date_unavailable(day: date, reason: Reason) -> Conflict:
     )
 
 
-def check_release(booking: Booking) -> bool:
-    """True when releasing changes something; False when already released (idempotent)."""
+def check_attach(booking: Booking, session_id: str, *, replaces: str = "") -> bool:
+    """True when attaching `session_id` changes something; False when it is attached already
+    (idempotent). A hold has one payment session at a time: another one is refused unless the caller
+    names the session it replaces (a resumed hold's checkout made anew; a payment of the replaced
+    session then finds it is not the hold's and is refunded, see decide_confirmation)."""
+    if booking.payment_session_id == session_id:
+        return False
+    if booking.payment_session_id and booking.payment_session_id != replaces:
+        raise Conflict("another payment session is attached to this booking")
+    if booking.status is not Status.HELD:
+        raise PreconditionFailed(f"a {booking.status.value} booking takes no payment session")
+    return True
+
+
+def check_release(booking: Booking, *, session_id: str = "") -> bool:
+    """True when releasing changes something; False when already released (idempotent), or when the
+    ending checkout session `session_id` is not the hold's own (a resumed hold took a new one)."""
     if booking.status is Status.RELEASED:
+        return False
+    if session_id and booking.status is Status.HELD and booking.payment_session_id != session_id:
         return False
     if booking.status is not Status.HELD:
         raise PreconditionFailed(f"a {booking.status.value} booking cannot be released")

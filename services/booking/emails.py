@@ -1,4 +1,7 @@
-"""The emails a booking sends its couple, as plain text and HTML.
+"""The emails a booking sends its couple and its business's admins, as plain text and HTML.
+
+Every email speaks for the business: its name is the From display name (the address stays the
+platform's) and replies go to the tenant's contact address.
 
 Everything a customer or a tenant typed (names, notes, package titles) is escaped for the HTML part;
 headers are made single-line by the mail adapter (`email.message.EmailMessage`), so a name with CR/LF
@@ -8,11 +11,11 @@ cannot add headers. Each message's id is its outbox dedupe key, so the file sink
 from __future__ import annotations
 
 import html
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from mais_runtime.mail import Mail, sender_display
-from services.booking.domain import Booking
+from services.booking.domain import AdminContact, Booking
 
 
 def money(cents: int, currency: str) -> str:
@@ -58,7 +61,17 @@ def _summary(booking: Booking) -> tuple[list[str], list[str]]:
     return text_lines, html_lines
 
 
-def _mail(kind: str, dedupe_key: str, booking: Booking, subject: str, text: str, body_html: str) -> Mail:
+def _mail(
+    kind: str,
+    dedupe_key: str,
+    booking: Booking,
+    subject: str,
+    text: str,
+    body_html: str,
+    *,
+    tenant_name: str,
+    reply_to: str,
+) -> Mail:
     return Mail(
         message_id=dedupe_key,
         to=sender_display(booking.couple_name, booking.email),
@@ -66,10 +79,12 @@ def _mail(kind: str, dedupe_key: str, booking: Booking, subject: str, text: str,
         text=text,
         html=body_html,
         tag=kind,
+        from_name=tenant_name,
+        reply_to=reply_to,
     )
 
 
-def confirmation(booking: Booking, tenant_name: str, link: str) -> Mail:
+def confirmation(booking: Booking, tenant_name: str, link: str, *, reply_to: str = "") -> Mail:
     """ "Your date is booked", with the couple's private link."""
     day = booking.event_date.isoformat()
     subject = f"{tenant_name}: your booking for {day} is confirmed"
@@ -106,10 +121,12 @@ def confirmation(booking: Booking, tenant_name: str, link: str) -> Mail:
         subject,
         text,
         _page(subject, paragraphs, (link, "View your booking")),
+        tenant_name=tenant_name,
+        reply_to=reply_to,
     )
 
 
-def cancellation(booking: Booking, tenant_name: str) -> Mail:
+def cancellation(booking: Booking, tenant_name: str, *, reply_to: str = "") -> Mail:
     """ "Your booking was cancelled" (any refund is told in its own email)."""
     day = booking.event_date.isoformat()
     subject = f"{tenant_name}: your booking for {day} was cancelled"
@@ -142,10 +159,14 @@ def cancellation(booking: Booking, tenant_name: str) -> Mail:
         subject,
         text,
         _page(subject, paragraphs),
+        tenant_name=tenant_name,
+        reply_to=reply_to,
     )
 
 
-def refund(booking: Booking, tenant_name: str, refund_cents: int, refund_id: str) -> Mail:
+def refund(
+    booking: Booking, tenant_name: str, refund_cents: int, refund_id: str, *, reply_to: str = ""
+) -> Mail:
     """ "You have been refunded" for one refund."""
     amount = money(refund_cents, booking.quote.currency)
     total = money(booking.amount_refunded_cents, booking.quote.currency)
@@ -176,10 +197,14 @@ def refund(booking: Booking, tenant_name: str, refund_cents: int, refund_id: str
         subject,
         text,
         _page(subject, paragraphs),
+        tenant_name=tenant_name,
+        reply_to=reply_to,
     )
 
 
-def hold_lost_refund(booking: Booking, tenant_name: str, refund_cents: int, refund_id: str) -> Mail:
+def hold_lost_refund(
+    booking: Booking, tenant_name: str, refund_cents: int, refund_id: str, *, reply_to: str = ""
+) -> Mail:
     """ "Your date was taken before your payment arrived; you have been refunded"."""
     amount = money(refund_cents, booking.quote.currency)
     day = booking.event_date.isoformat()
@@ -210,10 +235,12 @@ def hold_lost_refund(booking: Booking, tenant_name: str, refund_cents: int, refu
         subject,
         text,
         _page(subject, paragraphs),
+        tenant_name=tenant_name,
+        reply_to=reply_to,
     )
 
 
-def reminder(booking: Booking, tenant_name: str, link: str, days: int) -> Mail:
+def reminder(booking: Booking, tenant_name: str, link: str, days: int, *, reply_to: str = "") -> Mail:
     """ "Your event is in N days"."""
     day = booking.event_date.isoformat()
     subject = f"{tenant_name}: your event on {day} is coming up"
@@ -241,4 +268,125 @@ def reminder(booking: Booking, tenant_name: str, link: str, days: int) -> Mail:
         subject,
         text,
         _page(subject, paragraphs, (link, "View your booking")),
+        tenant_name=tenant_name,
+        reply_to=reply_to,
+    )
+
+
+# --- to the business's admins ------------------------------------------------------------------
+
+
+def _to_admins(
+    kind: str,
+    dedupe_key: str,
+    admins: Sequence[AdminContact],
+    subject: str,
+    lines: list[str],
+    *,
+    tenant_name: str,
+    reply_to: str,
+) -> Mail:
+    """One message to every admin of the tenant (one outbox row, so it goes out once)."""
+    return Mail(
+        message_id=dedupe_key,
+        to=", ".join(admin.email for admin in admins),
+        subject=subject,
+        text="\n".join(lines),
+        html=_page(subject, [html.escape(line) for line in lines if line]),
+        tag=kind,
+        from_name=tenant_name,
+        reply_to=reply_to,
+    )
+
+
+def _couple_lines(booking: Booking) -> list[str]:
+    return [
+        f"Date: {booking.event_date.isoformat()}",
+        f"Couple: {booking.couple_name} <{booking.email}>" + (f", {booking.phone}" if booking.phone else ""),
+        f"Package: {booking.quote.package_id}",
+        f"Total: {money(booking.quote.total_cents, booking.quote.currency)}",
+        f"Booking reference: {booking.id}",
+    ]
+
+
+def admin_new_booking(
+    booking: Booking, tenant_name: str, admins: Sequence[AdminContact], *, reply_to: str = ""
+) -> Mail:
+    """ "New booking": a couple paid and their date is confirmed."""
+    day = booking.event_date.isoformat()
+    lines = [
+        f"{booking.couple_name} booked {day} and paid "
+        f"{money(booking.amount_paid_cents, booking.quote.currency)}.",
+        "",
+        *_couple_lines(booking),
+    ]
+    if booking.notes:
+        lines.append(f"Their notes: {booking.notes}")
+    return _to_admins(
+        "booking.admin_new_booking",
+        f"admin-new-booking:{booking.id}",
+        admins,
+        f"{tenant_name}: new booking for {day}",
+        lines,
+        tenant_name=tenant_name,
+        reply_to=reply_to,
+    )
+
+
+def admin_couple_cancelled(
+    booking: Booking, tenant_name: str, admins: Sequence[AdminContact], *, reply_to: str = ""
+) -> Mail:
+    """ "A couple cancelled": the date is free again."""
+    day = booking.event_date.isoformat()
+    lines = [
+        f"{booking.couple_name} cancelled their booking for {day}; the date is free again.",
+        f"Their reason: {booking.cancel_reason}" if booking.cancel_reason else "",
+        "",
+        *_couple_lines(booking),
+    ]
+    return _to_admins(
+        "booking.admin_cancellation",
+        f"admin-cancellation:{booking.id}",
+        admins,
+        f"{tenant_name}: {booking.couple_name} cancelled {day}",
+        lines,
+        tenant_name=tenant_name,
+        reply_to=reply_to,
+    )
+
+
+def admin_refund(
+    booking: Booking,
+    tenant_name: str,
+    admins: Sequence[AdminContact],
+    refund_cents: int,
+    refund_id: str,
+    *,
+    hold_lost: bool,
+    reply_to: str = "",
+) -> Mail:
+    """ "A refund was made": a cancellation's refund, or a payment that arrived after its hold was lost
+    to another couple and went back automatically."""
+    day = booking.event_date.isoformat()
+    amount = money(refund_cents, booking.quote.currency)
+    why = (
+        "The payment arrived after the couple's hold had run out and the date was taken; no booking was made."
+        if hold_lost
+        else f"Refunded so far: {money(booking.amount_refunded_cents, booking.quote.currency)}."
+    )
+    lines = [
+        f"{amount} was refunded to {booking.couple_name} for {day} (refund {refund_id}).",
+        why,
+        "",
+        *_couple_lines(booking),
+    ]
+    key = "admin-hold-lost" if hold_lost else "admin-refund"
+    return _to_admins(
+        "booking.admin_refund",
+        f"{key}:{booking.id}:{refund_id}",
+        admins,
+        f"{tenant_name}: {amount} refunded for {day}",
+        lines,
+        tenant_name=tenant_name,
+        reply_to=reply_to,
     )

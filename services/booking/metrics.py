@@ -17,3 +17,4 @@ LOCK_WAIT = Histogram(
     buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
 )
 REMINDERS = Counter("mais_booking_reminders_enqueued_total", "Event reminders put in the outbox")
+HOLDS_EXPIRED = Counter("mais_booking_holds_expired_total", "Holds the expiry sweep released")

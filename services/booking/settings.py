@@ -17,6 +17,8 @@ class BookingSettings(ServiceSettings):
     # How often the reminder sweep looks for due reminders, and how many it takes per pass.
     reminder_sweep_seconds: float = 30.0
     reminder_batch_size: int = 100
+    # How often expired holds are released (HELD past expiry -> RELEASED); the issue asks for a minute.
+    hold_expiry_sweep_seconds: float = 20.0
     # The outbox dispatcher's pacing.
     outbox_poll_seconds: float = 0.5
     outbox_max_attempts: int = 8

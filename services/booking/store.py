@@ -1,456 +1,454 @@
-"""The booking service's tables, queries and transactions.
+"""The booking schema's queries and transactions (SQLAlchemy Core over asyncpg).
+
+`BookingStore` opens transactions with the right row-level-security scope; `BookingTx` holds the
+query verbs one transaction runs. The use cases (use_cases.py) decide what a change means, in which
+order the checks run, what history says and which email goes out; this module only reads and writes.
 
 Every change to which booking occupies a date (hold, confirm, release, cancel, blackout) runs in one
 READ COMMITTED transaction that first takes a transaction-scoped advisory lock on a 64-bit key of
-(tenant, date). Those transactions are therefore serialised per date and each one sees what the one
-before it committed; the partial unique index over live rows is the last line of defence. Retries on
-serialization failures, deadlocks and lock timeouts are bounded and jittered (`with_retries`).
-Emails are enqueued in the same transaction as the change that causes them (transactional outbox).
+(tenant, date) (`lock_date`). Those transactions are therefore serialised per date and each one sees
+what the one before it committed; the partial unique index over live rows is the last line of defence.
+A new hold also takes the couple's and the client address's keys first (`lock_holder`), always in
+that order and before the date's, so concurrent holds cannot exceed the per-couple and per-address
+bounds and no two transactions wait on each other in a cycle.
 """
+
+# Queries are assembled only from this module's constant column lists and clauses; every value is a
+# bound parameter.
+# ruff: noqa: S608
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy import text
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from mais_runtime.db import Database, with_retries
-from mais_runtime.errors import Conflict, NotFound, PreconditionFailed
+from mais_runtime.db import Database
+from mais_runtime.errors import NotFound
 from mais_runtime.mail import Mail
 from mais_runtime.outbox import enqueue
 from services.booking import domain
 from services.booking.domain import (
+    Blackout,
     Booking,
-    ConfirmOutcome,
+    BookingFilter,
     CoupleDetails,
     HistoryEntry,
-    Policy,
+    LiveHolds,
     Quote,
     Reason,
     Status,
 )
 from services.booking.metrics import LOCK_WAIT
 
-T = TypeVar("T")
-
-# Builds the email a change causes, from the booking as it is after the change.
-Compose = Callable[[Booking], Mail]
-
 _COLUMNS = (
     "id, tenant_id, event_date, status, customer_id, couple_name, email, phone, notes, package_id, quote,"
     " total_cents, currency, payment_session_id, hold_expires_at, amount_paid_cents, amount_refunded_cents,"
-    " cancel_reason, created_at, updated_at"
+    " cancel_reason, created_at, updated_at, client_address"
 )
-_LIVE_ON_DATE = (
-    "event_date = :day"
-    " AND (status = 'CONFIRMED' OR (status = 'HELD' AND hold_expires_at > clock_timestamp()))"
-)
-# What hold() may refuse before taking the date's lock (see _refuse_taken_date_early).
-_TAKEN_BEFORE_LOCK = (
-    "SELECT EXISTS (SELECT 1 FROM bookings WHERE request_id = :rid) AS known,"  # noqa: S608 - fixed text
+_LIVE = "(status = 'CONFIRMED' OR (status = 'HELD' AND hold_expires_at > clock_timestamp()))"
+_LIVE_HOLD = "status = 'HELD' AND hold_expires_at > clock_timestamp()"
+_EXPIRED_HOLD = "status = 'HELD' AND hold_expires_at <= clock_timestamp()"
+# What a hold may be refused for before taking the date's lock (see BookingTx.glance).
+_GLANCE = (
+    "SELECT EXISTS (SELECT 1 FROM bookings WHERE request_id = :rid) AS known,"
     " EXISTS (SELECT 1 FROM blackouts WHERE date = :day) AS blacked_out,"
-    " (SELECT status FROM bookings WHERE " + _LIVE_ON_DATE + " LIMIT 1) AS live"
+    " (SELECT status FROM bookings WHERE event_date = :day AND " + _LIVE + " LIMIT 1) AS live,"
+    " EXISTS (SELECT 1 FROM bookings WHERE event_date = :day AND " + _LIVE_HOLD + " AND email = :email)"
+    " AS own_hold"
 )
 
 
 @dataclass(frozen=True)
-class BookingFilter:
-    """The admin list's filters; empty fields do not filter."""
+class DateGlance:
+    """What a date looks like before its lock is taken: enough to refuse a hopeless hold early."""
 
-    status: Status | None = None
-    from_date: date | None = None
-    to_date: date | None = None
-    customer_email: str = ""
-
-
-@dataclass(frozen=True)
-class Blackout:
-    """A date the tenant does not take bookings on."""
-
-    id: str
-    day: date
-    reason: str
-
-
-@dataclass(frozen=True)
-class HoldResult:
-    """A hold, and whether this call created it (False: an earlier call with the same request id did)."""
-
-    booking: Booking
-    created: bool
+    request_known: bool
+    blacked_out: bool
+    live: Status | None
+    own_hold: bool
 
 
 class BookingStore:
-    """Reads and writes bookings, customers, blackouts and the outbox inside tenant transactions."""
+    """Transactions on the booking schema."""
 
-    def __init__(self, db: Database, *, retries: int = 4) -> None:
-        self._db = db
-        self._retries = retries
+    def __init__(self, db: Database) -> None:
+        self.db = db
 
-    async def _retrying(self, attempt: Callable[[], Awaitable[T]]) -> T:
-        return await with_retries(attempt, tries=self._retries)
+    @asynccontextmanager
+    async def tenant(self, tenant_id: str) -> AsyncIterator[BookingTx]:
+        """A transaction that sees only `tenant_id`'s rows."""
+        async with self.db.tenant_transaction(tenant_id) as conn:
+            yield BookingTx(conn, tenant_id)
 
-    # --- availability ------------------------------------------------------------------------
+    @asynccontextmanager
+    async def platform(self) -> AsyncIterator[BookingTx]:
+        """A cross-tenant transaction: the reminder and expiry sweeps, the platform admin's counts."""
+        async with self.db.platform_transaction() as conn:
+            yield BookingTx(conn, "")
 
-    async def taken_dates(self, tenant_id: str, first: date, last: date) -> dict[date, Reason]:
-        """Dates of [first, last] occupied by a live booking (booked/held) or a blackout."""
-        async with self._db.tenant_transaction(tenant_id) as conn:
-            bookings = await conn.execute(
+
+class BookingTx:
+    """Queries inside one transaction (a tenant's, or the platform's when `tenant_id` is empty)."""
+
+    def __init__(self, conn: AsyncConnection, tenant_id: str) -> None:
+        self.conn = conn
+        self.tenant_id = tenant_id
+
+    # --- locks -------------------------------------------------------------------------------
+
+    async def lock_date(self, day: date) -> None:
+        """Waits for, then holds until commit, the (tenant, date) lock every occupying change takes."""
+        await self._lock(f"{self.tenant_id}:{day.isoformat()}")
+
+    async def lock_holder(self, email: str, client_address: str) -> None:
+        """The couple's, then the client address's, lock: taken by a new hold before the date's, so
+        that counting their live holds and adding one is atomic across dates."""
+        await self._lock(f"{self.tenant_id}:email:{email}")
+        if client_address:
+            await self._lock(f"{self.tenant_id}:address:{client_address}")
+
+    async def _lock(self, key: str) -> None:
+        # hashtextextended gives a 64-bit key: 32-bit hashes collide often enough to serialise
+        # unrelated dates of unrelated tenants.
+        started = time.perf_counter()
+        await self.conn.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": key})
+        LOCK_WAIT.observe(time.perf_counter() - started)
+
+    # --- bookings ----------------------------------------------------------------------------
+
+    async def booking(
+        self, booking_id: str, *, for_update: bool = False, with_history: bool = False
+    ) -> Booking:
+        """One booking of this tenant, or NotFound (also for another tenant's booking)."""
+        lock = " FOR UPDATE" if for_update else ""
+        row = (
+            (
+                await self.conn.execute(
+                    text(f"SELECT {_COLUMNS} FROM bookings WHERE id = :id{lock}"), {"id": booking_id}
+                )
+            )
+            .mappings()
+            .first()
+        )
+        if row is None:
+            raise NotFound("booking")
+        history: tuple[HistoryEntry, ...] = ()
+        if with_history:
+            entries = await self.conn.execute(
                 text(
-                    "SELECT event_date, status FROM bookings WHERE event_date BETWEEN :first AND :last"
-                    " AND (status = 'CONFIRMED' OR (status = 'HELD' AND hold_expires_at > clock_timestamp()))"
+                    "SELECT from_status, to_status, actor, reason, at FROM booking_history"
+                    " WHERE booking_id = :id ORDER BY id"
                 ),
-                {"first": first, "last": last},
+                {"id": booking_id},
             )
-            blackouts = await conn.execute(
-                text("SELECT date FROM blackouts WHERE date BETWEEN :first AND :last"),
-                {"first": first, "last": last},
+            history = tuple(
+                HistoryEntry(e.from_status, e.to_status, e.actor, e.reason, e.at) for e in entries
             )
-            taken: dict[date, Reason] = {row.date: Reason.BLACKOUT for row in blackouts}
-            # A live booking says more than a blackout (both at once only when a blackout was forced in).
-            for row in bookings:
-                taken[row.event_date] = domain.occupying_reason(Status(row.status))
-        return taken
+        return _booking(row, history)
 
-    # --- holds -------------------------------------------------------------------------------
+    async def booking_by_request(self, request_id: str) -> Booking | None:
+        """The booking an earlier hold with this request id created, if any."""
+        if not request_id:
+            return None
+        row = (
+            (
+                await self.conn.execute(
+                    text(f"SELECT {_COLUMNS} FROM bookings WHERE request_id = :rid"), {"rid": request_id}
+                )
+            )
+            .mappings()
+            .first()
+        )
+        return _booking(row) if row else None
 
-    async def find_by_request(self, tenant_id: str, request_id: str) -> Booking | None:
-        """The booking an earlier HoldDate with this request id created, if any."""
-        async with self._db.tenant_transaction(tenant_id) as conn:
-            return await self._by_request(conn, request_id)
+    async def date_of(self, booking_id: str) -> date:
+        """The event date of a booking (read before its date's lock is taken), or NotFound."""
+        day = await self.conn.scalar(
+            text("SELECT event_date FROM bookings WHERE id = :id"), {"id": booking_id}
+        )
+        if day is None:
+            raise NotFound("booking")
+        return day  # type: ignore[no-any-return]
 
-    async def hold(
+    async def glance(self, day: date, request_id: str, email: str) -> DateGlance:
+        """The date's state without its lock, in one round trip."""
+        row = (await self.conn.execute(text(_GLANCE), {"rid": request_id, "day": day, "email": email})).one()
+        return DateGlance(
+            bool(row.known), bool(row.blacked_out), Status(row.live) if row.live else None, bool(row.own_hold)
+        )
+
+    async def live_status(self, day: date, *, other_than: str = "") -> Status | None:
+        """The status of the live booking on `day` (other than `other_than`), if any."""
+        status = await self.conn.scalar(
+            text(f"SELECT status FROM bookings WHERE event_date = :day AND {_LIVE} AND id <> :other"),
+            {"day": day, "other": other_than},
+        )
+        return Status(status) if status else None
+
+    async def live_hold_of(self, day: date, email: str) -> Booking | None:
+        """The couple's own live hold on `day`, locked, if they have one."""
+        row = (
+            (
+                await self.conn.execute(
+                    text(
+                        f"SELECT {_COLUMNS} FROM bookings WHERE event_date = :day AND email = :email"
+                        f" AND {_LIVE_HOLD} FOR UPDATE"
+                    ),
+                    {"day": day, "email": email},
+                )
+            )
+            .mappings()
+            .first()
+        )
+        return _booking(row) if row else None
+
+    async def live_holds(self, *, email: str = "", client_address: str = "") -> LiveHolds:
+        """How many live holds the couple (or the address) has in this tenant, and when the first ends."""
+        column, value = ("email", email) if email else ("client_address", client_address)
+        row = (
+            await self.conn.execute(
+                text(
+                    "SELECT count(*) AS n, min(hold_expires_at) AS first FROM bookings"
+                    f" WHERE {column} = :v AND {_LIVE_HOLD}"
+                ),
+                {"v": value},
+            )
+        ).one()
+        return LiveHolds(int(row.n), row.first)
+
+    async def hold_expired(self, booking_id: str) -> bool:
+        """True when the booking is a hold whose time ran out (by the database's clock)."""
+        return bool(
+            await self.conn.scalar(
+                text("SELECT hold_expires_at <= clock_timestamp() FROM bookings WHERE id = :id"),
+                {"id": booking_id},
+            )
+        )
+
+    async def release_expired_holds_on(self, day: date, *, keep: str = "") -> list[str]:
+        """Moves expired holds on `day` (other than `keep`) to RELEASED, so that they no longer occupy
+        the date's slot in the unique index; returns their ids."""
+        released = await self.conn.execute(
+            text(
+                "UPDATE bookings SET status = 'RELEASED', updated_at = clock_timestamp()"
+                f" WHERE event_date = :day AND {_EXPIRED_HOLD} AND id <> :keep RETURNING id"
+            ),
+            {"day": day, "keep": keep},
+        )
+        return [row.id for row in released]
+
+    async def upsert_customer(self, couple: CoupleDetails) -> str:
+        """The customer of this normalised email (the latest name and phone win)."""
+        customer_id = await self.conn.scalar(
+            text(
+                "INSERT INTO customers (id, tenant_id, email, name, phone)"
+                " VALUES (:id, CAST(:tenant_id AS uuid), :email, :name, :phone)"
+                " ON CONFLICT (tenant_id, email) DO UPDATE SET name = EXCLUDED.name,"
+                " phone = CASE WHEN EXCLUDED.phone <> '' THEN EXCLUDED.phone ELSE customers.phone END,"
+                " updated_at = now() RETURNING id"
+            ),
+            {
+                "id": domain.new_id("cu_"),
+                "tenant_id": self.tenant_id,
+                "email": couple.email,
+                "name": couple.name,
+                "phone": couple.phone,
+            },
+        )
+        return str(customer_id)
+
+    async def insert_hold(
         self,
-        tenant_id: str,
+        booking_id: str,
         *,
+        customer_id: str,
         day: date,
         couple: CoupleDetails,
         quote: Quote,
-        hold_minutes: int,
         request_id: str,
-    ) -> HoldResult:
-        """Holds `day` for a couple, or raises DATE_UNAVAILABLE (booked, held, blackout).
+        client_address: str,
+        minutes: int,
+    ) -> None:
+        """A new HELD row, expiring `minutes` from now (the database's clock)."""
+        await self.conn.execute(
+            text(
+                "INSERT INTO bookings (id, tenant_id, customer_id, event_date, status, couple_name,"
+                " email, phone, notes, package_id, quote, total_cents, currency, request_id, client_address,"
+                " hold_expires_at) VALUES (:id, CAST(:tenant_id AS uuid), :customer_id, :day, 'HELD',"
+                " :name, :email, :phone, :notes, :package_id, CAST(:quote AS jsonb), :total, :currency,"
+                " :request_id, :address, clock_timestamp() + make_interval(mins => :minutes))"
+            ),
+            {
+                "id": booking_id,
+                "tenant_id": self.tenant_id,
+                "customer_id": customer_id,
+                "day": day,
+                "name": couple.name,
+                "email": couple.email,
+                "phone": couple.phone,
+                "notes": couple.notes,
+                "package_id": quote.package_id,
+                "quote": json.dumps(dict(quote.document)),
+                "total": quote.total_cents,
+                "currency": quote.currency,
+                "request_id": request_id or None,
+                "address": client_address,
+                "minutes": minutes,
+            },
+        )
 
-        Inside the date's lock: an earlier identical request answers with its own hold; an expired hold on
-        the date is moved to RELEASED (recorded) so the new one can take its place."""
+    async def renew_hold(
+        self, booking_id: str, *, couple: CoupleDetails, quote: Quote, minutes: int
+    ) -> datetime:
+        """A resumed hold takes the couple's latest details and quote, and runs at least `minutes` from
+        now (never less than it had); returns its expiry."""
+        expires = await self.conn.scalar(
+            text(
+                "UPDATE bookings SET couple_name = :name, phone = :phone, notes = :notes,"
+                " package_id = :package_id, quote = CAST(:quote AS jsonb), total_cents = :total,"
+                " currency = :currency, updated_at = clock_timestamp(), hold_expires_at ="
+                " greatest(hold_expires_at, clock_timestamp() + make_interval(mins => :minutes))"
+                " WHERE id = :id RETURNING hold_expires_at"
+            ),
+            {
+                "id": booking_id,
+                "name": couple.name,
+                "phone": couple.phone,
+                "notes": couple.notes,
+                "package_id": quote.package_id,
+                "quote": json.dumps(dict(quote.document)),
+                "total": quote.total_cents,
+                "currency": quote.currency,
+                "minutes": minutes,
+            },
+        )
+        return expires  # type: ignore[no-any-return]
 
-        async def attempt() -> HoldResult:
-            async with self._db.tenant_transaction(tenant_id) as conn:
-                await self._refuse_taken_date_early(conn, day, request_id)
-                await self._lock_date(conn, tenant_id, day)
-                if request_id:
-                    earlier = await self._by_request(conn, request_id)
-                    if earlier is not None:
-                        if earlier.event_date != day or earlier.email != couple.email:
-                            raise Conflict(
-                                "this request id was used for another hold", reason="IDEMPOTENCY_KEY_REUSED"
-                            )
-                        return HoldResult(earlier, False)
-                if await self._blacked_out(conn, day):
-                    raise domain.date_unavailable(day, Reason.BLACKOUT)
-                await self._release_expired_hold(conn, tenant_id, day)
-                occupant = await self._live_status(conn, day)
-                if occupant is not None:
-                    raise domain.date_unavailable(day, domain.occupying_reason(occupant))
-                customer_id = await self._upsert_customer(conn, tenant_id, couple)
-                booking_id = domain.new_booking_id()
-                await conn.execute(
-                    text(
-                        "INSERT INTO bookings (id, tenant_id, customer_id, event_date, status, couple_name,"
-                        " email, phone, notes, package_id, quote, total_cents, currency, request_id,"
-                        " hold_expires_at) VALUES (:id, CAST(:tenant_id AS uuid), :customer_id, :day, 'HELD',"
-                        " :name, :email, :phone, :notes, :package_id, CAST(:quote AS jsonb), :total,"
-                        " :currency,"
-                        " :request_id, clock_timestamp() + make_interval(mins => :minutes))"
-                    ),
-                    {
-                        "id": booking_id,
-                        "tenant_id": tenant_id,
-                        "customer_id": customer_id,
-                        "day": day,
-                        "name": couple.name,
-                        "email": couple.email,
-                        "phone": couple.phone,
-                        "notes": couple.notes,
-                        "package_id": quote.package_id,
-                        "quote": json.dumps(dict(quote.document)),
-                        "total": quote.total_cents,
-                        "currency": quote.currency,
-                        "request_id": request_id or None,
-                        "minutes": hold_minutes,
-                    },
-                )
-                await self._record(
-                    conn, tenant_id, booking_id, "", Status.HELD, "couple", "date held for checkout"
-                )
-                return HoldResult(await self._get(conn, booking_id), True)
+    async def set_payment_session(self, booking_id: str, session_id: str) -> None:
+        """Links a booking to its checkout session."""
+        await self.conn.execute(
+            text(
+                "UPDATE bookings SET payment_session_id = :session, updated_at = clock_timestamp()"
+                " WHERE id = :id"
+            ),
+            {"session": session_id, "id": booking_id},
+        )
 
-        try:
-            return await self._retrying(attempt)
-        except IntegrityError as error:
-            # Unreachable while every writer takes the date lock; kept as a clear answer if one does not.
-            if "bookings_one_live_per_date" in str(error.orig):
-                raise domain.date_unavailable(day, Reason.HELD) from None
-            if "bookings_by_request" in str(error.orig):
-                raise Conflict(
-                    "this request id was used for another hold", reason="IDEMPOTENCY_KEY_REUSED"
-                ) from None
-            raise
+    async def mark_confirmed(
+        self, booking_id: str, *, session_id: str, amount_paid_cents: int, remind_at: datetime | None
+    ) -> None:
+        """CONFIRMED, paid, with its reminder time."""
+        await self.conn.execute(
+            text(
+                "UPDATE bookings SET status = 'CONFIRMED', payment_session_id = :session,"
+                " amount_paid_cents = :paid, remind_at = :remind_at, updated_at = clock_timestamp()"
+                " WHERE id = :id"
+            ),
+            {"session": session_id, "paid": amount_paid_cents, "remind_at": remind_at, "id": booking_id},
+        )
 
-    async def attach_payment_session(self, tenant_id: str, booking_id: str, session_id: str) -> Booking:
-        """Links a hold to its checkout session; attaching the same session again changes nothing."""
+    async def mark_cancelled(self, booking_id: str, reason: str) -> None:
+        """CANCELLED, with its reason; no reminder any more."""
+        await self.conn.execute(
+            text(
+                "UPDATE bookings SET status = 'CANCELLED', cancel_reason = :reason,"
+                " remind_at = NULL, updated_at = clock_timestamp() WHERE id = :id"
+            ),
+            {"reason": reason, "id": booking_id},
+        )
 
-        async def attempt() -> Booking:
-            async with self._db.tenant_transaction(tenant_id) as conn:
-                booking = await self._get(conn, booking_id, for_update=True)
-                if booking.payment_session_id == session_id:
-                    return booking
-                if booking.payment_session_id:
-                    raise Conflict("another payment session is attached to this booking")
-                if booking.status is not Status.HELD:
-                    raise PreconditionFailed(f"a {booking.status.value} booking takes no payment session")
-                await conn.execute(
-                    text(
-                        "UPDATE bookings SET payment_session_id = :session, updated_at = clock_timestamp()"
-                        " WHERE id = :id"
-                    ),
-                    {"session": session_id, "id": booking_id},
-                )
-                return await self._get(conn, booking_id)
+    async def set_status(self, booking_id: str, status: Status) -> None:
+        """A plain status change."""
+        await self.conn.execute(
+            text("UPDATE bookings SET status = :status, updated_at = clock_timestamp() WHERE id = :id"),
+            {"status": status.value, "id": booking_id},
+        )
 
-        try:
-            return await self._retrying(attempt)
-        except IntegrityError as error:
-            if "bookings_by_payment_session" in str(error.orig):
-                raise Conflict("this payment session belongs to another booking") from None
-            raise
+    async def set_refunded(self, booking_id: str, total_cents: int) -> None:
+        """The cumulative refunded amount."""
+        await self.conn.execute(
+            text(
+                "UPDATE bookings SET amount_refunded_cents = :total, updated_at = clock_timestamp()"
+                " WHERE id = :id"
+            ),
+            {"total": total_cents, "id": booking_id},
+        )
 
-    # --- lifecycle ---------------------------------------------------------------------------
+    async def add_refunded(self, booking_id: str, cents: int) -> None:
+        """Adds one refund to the refunded amount."""
+        await self.conn.execute(
+            text(
+                "UPDATE bookings SET amount_refunded_cents = amount_refunded_cents + :cents,"
+                " updated_at = clock_timestamp() WHERE id = :id"
+            ),
+            {"cents": cents, "id": booking_id},
+        )
 
-    async def confirm(
-        self,
-        tenant_id: str,
-        booking_id: str,
-        *,
-        session_id: str,
-        amount_paid_cents: int,
-        remind_at: Callable[[date], datetime | None],
-        compose: Compose,
-    ) -> tuple[Booking, ConfirmOutcome]:
-        """Applies a completed payment (see domain.decide_confirmation). On HOLD_LOST nothing changes and
-        the outcome is returned for the caller to raise; on CONFIRM the confirmation email is enqueued."""
+    async def record(
+        self, booking_id: str, from_status: Status | str, to_status: Status | str, actor: str, reason: str
+    ) -> None:
+        """One history entry."""
+        await self.conn.execute(
+            text(
+                "INSERT INTO booking_history (tenant_id, booking_id, from_status, to_status, actor, reason)"
+                " VALUES (CAST(:tenant_id AS uuid), :booking_id, :from_status, :to_status, :actor, :reason)"
+            ),
+            {
+                "tenant_id": self.tenant_id,
+                "booking_id": booking_id,
+                "from_status": str(from_status),
+                "to_status": str(to_status),
+                "actor": actor,
+                "reason": reason,
+            },
+        )
 
-        async def attempt() -> tuple[Booking, ConfirmOutcome]:
-            async with self._db.tenant_transaction(tenant_id) as conn:
-                day = await self._date_of(conn, booking_id)
-                await self._lock_date(conn, tenant_id, day)
-                booking = await self._get(conn, booking_id, for_update=True)
-                if booking.status in (Status.RELEASED, Status.HELD):
-                    # Another couple's expired hold would keep the unique slot; it gives way like in hold().
-                    await self._release_expired_hold(conn, tenant_id, day, keep=booking_id)
-                taken = await self._live_status(conn, day, other_than=booking_id) is not None
-                outcome = domain.decide_confirmation(
-                    booking,
-                    session_id,
-                    date_taken_by_other=taken,
-                    blacked_out=await self._blacked_out(conn, day),
-                )
-                if outcome is not ConfirmOutcome.CONFIRM:
-                    return booking, outcome
-                late = booking.status is Status.RELEASED or await self._hold_expired(conn, booking_id)
-                await conn.execute(
-                    text(
-                        "UPDATE bookings SET status = 'CONFIRMED', payment_session_id = :session,"
-                        " amount_paid_cents = :paid, remind_at = :remind_at, updated_at = clock_timestamp()"
-                        " WHERE id = :id"
-                    ),
-                    {
-                        "session": session_id,
-                        "paid": amount_paid_cents,
-                        "remind_at": remind_at(day),
-                        "id": booking_id,
-                    },
-                )
-                why = (
-                    "payment received after the hold expired; the date was still free"
-                    if late
-                    else "payment received"
-                )
-                await self._record(
-                    conn, tenant_id, booking_id, booking.status, Status.CONFIRMED, "payments", why
-                )
-                confirmed = await self._get(conn, booking_id)
-                await enqueue(
-                    conn,
-                    tenant_id=tenant_id,
-                    dedupe_key=f"confirmation:{booking_id}",
-                    mail=compose(confirmed),
-                )
-                return confirmed, outcome
-
-        return await self._retrying(attempt)
-
-    async def release(self, tenant_id: str, booking_id: str, *, actor: str, reason: str) -> Booking:
-        """HELD -> RELEASED; releasing a released hold changes nothing."""
-
-        async def attempt() -> Booking:
-            async with self._db.tenant_transaction(tenant_id) as conn:
-                day = await self._date_of(conn, booking_id)
-                await self._lock_date(conn, tenant_id, day)
-                booking = await self._get(conn, booking_id, for_update=True)
-                if not domain.check_release(booking):
-                    return booking
-                await self._set_status(conn, booking_id, Status.RELEASED)
-                await self._record(
-                    conn, tenant_id, booking_id, booking.status, Status.RELEASED, actor, reason
-                )
-                return await self._get(conn, booking_id)
-
-        return await self._retrying(attempt)
-
-    async def cancel(
-        self,
-        tenant_id: str,
-        booking_id: str,
-        *,
-        actor: str,
-        reason: str,
-        today: Callable[[], date],
-        policy: Policy,
-        compose: Compose,
-    ) -> Booking:
-        """CONFIRMED -> CANCELLED, which frees the date at once; cancelling twice changes nothing."""
-
-        async def attempt() -> Booking:
-            async with self._db.tenant_transaction(tenant_id) as conn:
-                day = await self._date_of(conn, booking_id)
-                await self._lock_date(conn, tenant_id, day)
-                booking = await self._get(conn, booking_id, for_update=True)
-                if not domain.check_cancel(booking, actor=actor, today=today(), policy=policy):
-                    return booking
-                await conn.execute(
-                    text(
-                        "UPDATE bookings SET status = 'CANCELLED', cancel_reason = :reason,"
-                        " remind_at = NULL, updated_at = clock_timestamp() WHERE id = :id"
-                    ),
-                    {"reason": reason, "id": booking_id},
-                )
-                await self._record(
-                    conn, tenant_id, booking_id, booking.status, Status.CANCELLED, actor, reason
-                )
-                cancelled = await self._get(conn, booking_id)
-                await enqueue(
-                    conn,
-                    tenant_id=tenant_id,
-                    dedupe_key=f"cancellation:{booking_id}",
-                    mail=compose(cancelled),
-                )
-                return cancelled
-
-        return await self._retrying(attempt)
-
-    async def record_refund(
-        self,
-        tenant_id: str,
-        booking_id: str,
-        *,
-        total_refunded_cents: int,
-        refund_cents: int,
-        refund_id: str,
-        compose: Compose,
-    ) -> Booking:
-        """Records payments' cumulative refunded amount and tells the couple once per refund id."""
-
-        async def attempt() -> Booking:
-            async with self._db.tenant_transaction(tenant_id) as conn:
-                booking = await self._get(conn, booking_id, for_update=True)
-                total = domain.refund_total(
-                    booking.amount_paid_cents, booking.amount_refunded_cents, total_refunded_cents
-                )
-                await conn.execute(
-                    text(
-                        "UPDATE bookings SET amount_refunded_cents = :total, updated_at = clock_timestamp()"
-                        " WHERE id = :id"
-                    ),
-                    {"total": total, "id": booking_id},
-                )
-                refreshed = await self._get(conn, booking_id)
-                first_time = await enqueue(
-                    conn,
-                    tenant_id=tenant_id,
-                    dedupe_key=f"refund:{booking_id}:{refund_id}",
-                    mail=compose(refreshed),
-                )
-                if first_time:
-                    await self._record(
-                        conn,
-                        tenant_id,
-                        booking_id,
-                        booking.status,
-                        booking.status,
-                        "payments",
-                        f"refund {refund_id} of {refund_cents} cents",
-                    )
-                return refreshed
-
-        return await self._retrying(attempt)
-
-    async def record_hold_lost_refund(
-        self, tenant_id: str, booking_id: str, *, refund_cents: int, refund_id: str, compose: Compose
-    ) -> Booking:
-        """Records the refund of a payment whose hold was lost and tells the couple, once per refund."""
-
-        async def attempt() -> Booking:
-            async with self._db.tenant_transaction(tenant_id) as conn:
-                booking = await self._get(conn, booking_id, for_update=True)
-                first_time = await enqueue(
-                    conn,
-                    tenant_id=tenant_id,
-                    dedupe_key=f"hold-lost:{booking_id}:{refund_id}",
-                    mail=compose(booking),
-                )
-                if first_time:
-                    await conn.execute(
-                        text(
-                            "UPDATE bookings SET amount_refunded_cents = amount_refunded_cents + :cents,"
-                            " updated_at = clock_timestamp() WHERE id = :id"
-                        ),
-                        {"cents": refund_cents, "id": booking_id},
-                    )
-                    await self._record(
-                        conn,
-                        tenant_id,
-                        booking_id,
-                        booking.status,
-                        booking.status,
-                        "payments",
-                        f"payment refunded ({refund_cents} cents, {refund_id}): the date was taken",
-                    )
-                return await self._get(conn, booking_id)
-
-        return await self._retrying(attempt)
+    async def enqueue(self, mail: Mail) -> bool:
+        """Puts a message in the outbox in this transaction, keyed by its id; False when that id was
+        enqueued before (the email was already decided)."""
+        return await enqueue(self.conn, tenant_id=self.tenant_id, dedupe_key=mail.message_id, mail=mail)
 
     # --- reads -------------------------------------------------------------------------------
 
-    async def get(self, tenant_id: str, booking_id: str, *, with_history: bool = False) -> Booking:
-        """One booking of this tenant, or NotFound (also for another tenant's booking)."""
-        async with self._db.tenant_transaction(tenant_id) as conn:
-            return await self._get(conn, booking_id, with_history=with_history)
+    async def taken_dates(self, first: date, last: date) -> dict[date, Reason]:
+        """Dates of [first, last] occupied by a live booking (booked/held) or a blackout."""
+        bookings = await self.conn.execute(
+            text(
+                "SELECT event_date, status FROM bookings"
+                f" WHERE event_date BETWEEN :first AND :last AND {_LIVE}"
+            ),
+            {"first": first, "last": last},
+        )
+        blackouts = await self.conn.execute(
+            text("SELECT date FROM blackouts WHERE date BETWEEN :first AND :last"),
+            {"first": first, "last": last},
+        )
+        taken: dict[date, Reason] = {row.date: Reason.BLACKOUT for row in blackouts}
+        # A live booking says more than a blackout (both at once only when a blackout was forced in).
+        for row in bookings:
+            taken[row.event_date] = domain.occupying_reason(Status(row.status))
+        return taken
 
-    async def list_bookings(
-        self, tenant_id: str, *, filters: BookingFilter, limit: int, cursor: list[str] | None
-    ) -> tuple[list[Booking], list[str] | None]:
-        """A page of bookings in event-date order; the second value is the next page's cursor parts."""
+    async def bookings(
+        self, filters: BookingFilter, limit: int, after: tuple[date, str] | None
+    ) -> tuple[list[Booking], tuple[date, str] | None]:
+        """A page of bookings in event-date order and the position after it. A HELD row past its expiry
+        is filtered as RELEASED, which is what the expiry sweep makes of it."""
         clauses = ["TRUE"]
         params: dict[str, Any] = {"limit": limit + 1}
-        if filters.status is not None:
+        if filters.status is Status.HELD:
+            clauses.append(_LIVE_HOLD)
+        elif filters.status is Status.RELEASED:
+            clauses.append(f"(status = 'RELEASED' OR ({_EXPIRED_HOLD}))")
+        elif filters.status is not None:
             clauses.append("status = :status")
             params["status"] = filters.status.value
         if filters.from_date is not None:
@@ -462,62 +460,63 @@ class BookingStore:
         if filters.customer_email:
             clauses.append("email = :email")
             params["email"] = filters.customer_email
-        if cursor is not None:
+        if after is not None:
             clauses.append("(event_date, id) > (:after_date, :after_id)")
-            params["after_date"] = domain.parse_date(cursor[0], "cursor")
-            params["after_id"] = cursor[1]
+            params["after_date"], params["after_id"] = after
         query = text(
-            f"SELECT {_COLUMNS} FROM bookings WHERE {' AND '.join(clauses)}"  # noqa: S608 - fixed clauses
+            f"SELECT {_COLUMNS} FROM bookings WHERE {' AND '.join(clauses)}"
             " ORDER BY event_date, id LIMIT :limit"
         )
-        async with self._db.tenant_transaction(tenant_id) as conn:
-            rows = (await conn.execute(query, params)).mappings().all()
+        rows = (await self.conn.execute(query, params)).mappings().all()
         page = [_booking(row) for row in rows[:limit]]
-        more = len(rows) > limit
-        return page, ([page[-1].event_date.isoformat(), page[-1].id] if more else None)
+        return page, ((page[-1].event_date, page[-1].id) if len(rows) > limit else None)
 
-    async def count_package_bookings(self, tenant_id: str, package_id: str) -> int:
+    async def count_package_bookings(self, package_id: str) -> int:
         """How many live bookings (held or confirmed) were sold with this package."""
-        async with self._db.tenant_transaction(tenant_id) as conn:
-            value = await conn.scalar(
-                text(
-                    "SELECT count(*) FROM bookings WHERE package_id = :package_id"
-                    " AND status IN ('HELD', 'CONFIRMED')"
-                ),
-                {"package_id": package_id},
-            )
+        value = await self.conn.scalar(
+            text(
+                "SELECT count(*) FROM bookings WHERE package_id = :package_id"
+                " AND status IN ('HELD', 'CONFIRMED')"
+            ),
+            {"package_id": package_id},
+        )
         return int(value or 0)
 
     async def count_all(self) -> dict[str, int]:
-        """Every tenant's bookings: live holds, confirmed, upcoming confirmed, released, cancelled
-        (platform scope)."""
-        async with self._db.platform_transaction() as conn:
-            row = (
-                (
-                    await conn.execute(
-                        text(
-                            "SELECT count(*) FILTER (WHERE status = 'HELD'"
-                            " AND hold_expires_at > clock_timestamp()) AS live_holds,"
-                            " count(*) FILTER (WHERE status = 'CONFIRMED') AS confirmed,"
-                            " count(*) FILTER (WHERE status = 'CONFIRMED'"
-                            " AND event_date >= (now() AT TIME ZONE 'UTC')::date) AS upcoming,"
-                            " count(*) FILTER (WHERE status = 'RELEASED') AS released,"
-                            " count(*) FILTER (WHERE status = 'CANCELLED') AS cancelled"
-                            " FROM bookings"
-                        )
+        """Bookings by state across the transaction's scope. An expired hold counts as released."""
+        row = (
+            (
+                await self.conn.execute(
+                    text(
+                        f"SELECT count(*) FILTER (WHERE {_LIVE_HOLD}) AS live_holds,"
+                        " count(*) FILTER (WHERE status = 'CONFIRMED') AS confirmed,"
+                        " count(*) FILTER (WHERE status = 'CONFIRMED'"
+                        " AND event_date >= (now() AT TIME ZONE 'UTC')::date) AS upcoming,"
+                        f" count(*) FILTER (WHERE status = 'RELEASED' OR ({_EXPIRED_HOLD})) AS released,"
+                        " count(*) FILTER (WHERE status = 'CANCELLED') AS cancelled"
+                        " FROM bookings"
                     )
                 )
-                .mappings()
-                .one()
             )
+            .mappings()
+            .one()
+        )
         return {name: int(value) for name, value in row.items()}
 
     # --- blackouts ---------------------------------------------------------------------------
 
-    async def list_blackouts(
-        self, tenant_id: str, *, first: date | None, last: date | None, limit: int, cursor: list[str] | None
-    ) -> tuple[list[Blackout], list[str] | None]:
-        """A page of blackouts in date order."""
+    async def blacked_out(self, day: date) -> bool:
+        """True when the tenant blacked out `day`."""
+        return bool(
+            await self.conn.scalar(
+                text("SELECT EXISTS (SELECT 1 FROM blackouts WHERE date = :day)"), {"day": day}
+            )
+        )
+
+    async def blackouts(
+        self, first: date | None, last: date | None, limit: int, after: tuple[date, str] | None
+    ) -> tuple[list[Blackout], tuple[date, str] | None]:
+        """A page of blackouts in date order and the position after it."""
         clauses = ["TRUE"]
         params: dict[str, Any] = {"limit": limit + 1}
         if first is not None:
@@ -526,266 +525,79 @@ class BookingStore:
         if last is not None:
             clauses.append("date <= :last")
             params["last"] = last
-        if cursor is not None:
+        if after is not None:
             clauses.append("(date, id) > (:after_date, :after_id)")
-            params["after_date"] = domain.parse_date(cursor[0], "cursor")
-            params["after_id"] = cursor[1]
+            params["after_date"], params["after_id"] = after
         query = text(
-            f"SELECT id, date, reason FROM blackouts WHERE {' AND '.join(clauses)}"  # noqa: S608 - fixed clauses
+            f"SELECT id, date, reason FROM blackouts WHERE {' AND '.join(clauses)}"
             " ORDER BY date, id LIMIT :limit"
         )
-        async with self._db.tenant_transaction(tenant_id) as conn:
-            rows = (await conn.execute(query, params)).all()
+        rows = (await self.conn.execute(query, params)).all()
         page = [Blackout(row.id, row.date, row.reason) for row in rows[:limit]]
-        more = len(rows) > limit
-        return page, ([page[-1].day.isoformat(), page[-1].id] if more else None)
+        return page, ((page[-1].day, page[-1].id) if len(rows) > limit else None)
 
-    async def create_blackout(self, tenant_id: str, day: date, reason: str) -> Blackout:
-        """Blacks out a date; 409 when it is already blacked out, or DATE_UNAVAILABLE when a live booking
-        holds it (the booking must be cancelled or released first)."""
+    async def insert_blackout(self, blackout: Blackout) -> None:
+        """A new blackout (the unique index refuses a second one for the date)."""
+        await self.conn.execute(
+            text(
+                "INSERT INTO blackouts (id, tenant_id, date, reason)"
+                " VALUES (:id, CAST(:tenant_id AS uuid), :day, :reason)"
+            ),
+            {"id": blackout.id, "tenant_id": self.tenant_id, "day": blackout.day, "reason": blackout.reason},
+        )
 
-        async def attempt() -> Blackout:
-            async with self._db.tenant_transaction(tenant_id) as conn:
-                await self._lock_date(conn, tenant_id, day)
-                if await self._blacked_out(conn, day):
-                    raise Conflict(f"{day.isoformat()} is already blacked out")
-                await self._release_expired_hold(conn, tenant_id, day)
-                occupant = await self._live_status(conn, day)
-                if occupant is not None:
-                    raise domain.date_unavailable(day, domain.occupying_reason(occupant))
-                blackout_id = domain.new_id("bo_")
-                await conn.execute(
-                    text(
-                        "INSERT INTO blackouts (id, tenant_id, date, reason)"
-                        " VALUES (:id, CAST(:tenant_id AS uuid), :day, :reason)"
-                    ),
-                    {"id": blackout_id, "tenant_id": tenant_id, "day": day, "reason": reason},
-                )
-                return Blackout(blackout_id, day, reason)
+    async def delete_blackout(self, blackout_id: str) -> bool:
+        """Removes a blackout; False when there was none with that id."""
+        result = await self.conn.execute(text("DELETE FROM blackouts WHERE id = :id"), {"id": blackout_id})
+        return bool(result.rowcount)
 
-        try:
-            return await self._retrying(attempt)
-        except IntegrityError as error:
-            if "blackouts_one_per_date" in str(error.orig):
-                raise Conflict(f"{day.isoformat()} is already blacked out") from None
-            raise
-
-    async def delete_blackout(self, tenant_id: str, blackout_id: str) -> None:
-        """Removes a blackout, or NotFound."""
-        async with self._db.tenant_transaction(tenant_id) as conn:
-            result = await conn.execute(text("DELETE FROM blackouts WHERE id = :id"), {"id": blackout_id})
-        if not result.rowcount:
-            raise NotFound("blackout")
-
-    # --- reminders ---------------------------------------------------------------------------
+    # --- sweeps (platform scope) -------------------------------------------------------------
 
     async def due_reminders(self, now: datetime, limit: int) -> list[tuple[str, str]]:
-        """(tenant id, booking id) of confirmed bookings whose reminder is due and not yet enqueued,
-        across tenants (the reminder sweep's explicit platform scope)."""
-        async with self._db.platform_transaction() as conn:
-            rows = await conn.execute(
-                text(
-                    "SELECT tenant_id, id FROM bookings WHERE status = 'CONFIRMED'"
-                    " AND reminder_enqueued_at IS NULL AND remind_at IS NOT NULL AND remind_at <= :now"
-                    " ORDER BY remind_at LIMIT :limit"
-                ),
-                {"now": now, "limit": limit},
-            )
-            return [(str(row.tenant_id), row.id) for row in rows]
-
-    async def enqueue_reminder(self, tenant_id: str, booking_id: str, compose: Compose) -> bool:
-        """Marks the reminder enqueued and puts it in the outbox, in one transaction; False when another
-        sweeper (or replica) got there first. The conditional UPDATE makes concurrent sweepers agree."""
-        async with self._db.tenant_transaction(tenant_id) as conn:
-            marked = await conn.execute(
-                text(
-                    "UPDATE bookings SET reminder_enqueued_at = clock_timestamp()"
-                    " WHERE id = :id AND status = 'CONFIRMED' AND reminder_enqueued_at IS NULL"
-                ),
-                {"id": booking_id},
-            )
-            if not marked.rowcount:
-                return False
-            booking = await self._get(conn, booking_id)
-            return await enqueue(
-                conn, tenant_id=tenant_id, dedupe_key=f"reminder:{booking_id}", mail=compose(booking)
-            )
-
-    # --- inside a transaction ----------------------------------------------------------------
-
-    async def _lock_date(self, conn: AsyncConnection, tenant_id: str, day: date) -> None:
-        # hashtextextended gives a 64-bit key: 32-bit hashes collide often enough to serialise
-        # unrelated dates of unrelated tenants.
-        started = time.perf_counter()
-        await conn.execute(
-            text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
-            {"key": f"{tenant_id}:{day.isoformat()}"},
-        )
-        LOCK_WAIT.observe(time.perf_counter() - started)
-
-    async def _by_request(self, conn: AsyncConnection, request_id: str) -> Booking | None:
-        row = (
-            (
-                await conn.execute(
-                    text(f"SELECT {_COLUMNS} FROM bookings WHERE request_id = :rid"),  # noqa: S608 - fixed columns
-                    {"rid": request_id},
-                )
-            )
-            .mappings()
-            .first()
-        )
-        return _booking(row) if row else None
-
-    async def _refuse_taken_date_early(self, conn: AsyncConnection, day: date, request_id: str) -> None:
-        """Refuses a date already blacked out or held/booked by someone else without waiting for its
-        lock: when many couples want one date, the losers after the first answer in one round trip
-        instead of queueing one by one behind the lock. It refuses only what the locked checks below
-        would refuse for a request never seen before (a replay of a known request id goes the locked
-        way, to be answered with its own hold); anything else, expired holds included, goes on to the
-        lock, which alone decides that a date is free."""
-        row = (
-            await conn.execute(
-                text(_TAKEN_BEFORE_LOCK),
-                {"rid": request_id, "day": day},
-            )
-        ).one()
-        if row.known:
-            return
-        if row.blacked_out:
-            raise domain.date_unavailable(day, Reason.BLACKOUT)
-        if row.live is not None:
-            raise domain.date_unavailable(day, domain.occupying_reason(Status(row.live)))
-
-    async def _blacked_out(self, conn: AsyncConnection, day: date) -> bool:
-        return bool(
-            await conn.scalar(text("SELECT EXISTS (SELECT 1 FROM blackouts WHERE date = :day)"), {"day": day})
-        )
-
-    async def _live_status(self, conn: AsyncConnection, day: date, *, other_than: str = "") -> Status | None:
-        status = await conn.scalar(
-            text(f"SELECT status FROM bookings WHERE {_LIVE_ON_DATE} AND id <> :other"),  # noqa: S608
-            {"day": day, "other": other_than},
-        )
-        return Status(status) if status else None
-
-    async def _hold_expired(self, conn: AsyncConnection, booking_id: str) -> bool:
-        return bool(
-            await conn.scalar(
-                text("SELECT hold_expires_at <= clock_timestamp() FROM bookings WHERE id = :id"),
-                {"id": booking_id},
-            )
-        )
-
-    async def _release_expired_hold(
-        self, conn: AsyncConnection, tenant_id: str, day: date, *, keep: str = ""
-    ) -> None:
-        """Moves an expired hold on `day` (other than `keep`) to RELEASED, recording why, so that it no
-        longer occupies the date's slot in the unique index."""
-        released = await conn.execute(
+        """(tenant id, booking id) of confirmed bookings whose reminder is due and not yet enqueued."""
+        rows = await self.conn.execute(
             text(
-                "UPDATE bookings SET status = 'RELEASED', updated_at = clock_timestamp()"
-                " WHERE event_date = :day AND status = 'HELD' AND hold_expires_at <= clock_timestamp()"
-                " AND id <> :keep RETURNING id"
+                "SELECT tenant_id, id FROM bookings WHERE status = 'CONFIRMED'"
+                " AND reminder_enqueued_at IS NULL AND remind_at IS NOT NULL AND remind_at <= :now"
+                " ORDER BY remind_at LIMIT :limit"
             ),
-            {"day": day, "keep": keep},
+            {"now": now, "limit": limit},
         )
-        for row in released.all():
-            await self._record(
-                conn,
-                tenant_id,
-                row.id,
-                Status.HELD,
-                Status.RELEASED,
-                "system",
-                "hold expired; the date was asked for again",
-            )
+        return [(str(row.tenant_id), row.id) for row in rows]
 
-    async def _upsert_customer(self, conn: AsyncConnection, tenant_id: str, couple: CoupleDetails) -> str:
-        # One customer per normalised email; the latest name and phone win.
-        customer_id = await conn.scalar(
+    async def mark_reminder_enqueued(self, booking_id: str) -> bool:
+        """Claims a booking's reminder; False when another sweeper (or replica) claimed it first. The
+        conditional UPDATE makes concurrent sweepers agree."""
+        marked = await self.conn.execute(
             text(
-                "INSERT INTO customers (id, tenant_id, email, name, phone)"
-                " VALUES (:id, CAST(:tenant_id AS uuid), :email, :name, :phone)"
-                " ON CONFLICT (tenant_id, email) DO UPDATE SET name = EXCLUDED.name,"
-                " phone = CASE WHEN EXCLUDED.phone <> '' THEN EXCLUDED.phone ELSE customers.phone END,"
-                " updated_at = now() RETURNING id"
+                "UPDATE bookings SET reminder_enqueued_at = clock_timestamp()"
+                " WHERE id = :id AND status = 'CONFIRMED' AND reminder_enqueued_at IS NULL"
             ),
-            {
-                "id": domain.new_id("cu_"),
-                "tenant_id": tenant_id,
-                "email": couple.email,
-                "name": couple.name,
-                "phone": couple.phone,
-            },
+            {"id": booking_id},
         )
-        return str(customer_id)
+        return bool(marked.rowcount)
 
-    async def _date_of(self, conn: AsyncConnection, booking_id: str) -> date:
-        day = await conn.scalar(text("SELECT event_date FROM bookings WHERE id = :id"), {"id": booking_id})
-        if day is None:
-            raise NotFound("booking")
-        return day  # type: ignore[no-any-return]
-
-    async def _set_status(self, conn: AsyncConnection, booking_id: str, status: Status) -> None:
-        await conn.execute(
-            text("UPDATE bookings SET status = :status, updated_at = clock_timestamp() WHERE id = :id"),
-            {"status": status.value, "id": booking_id},
-        )
-
-    async def _record(
-        self,
-        conn: AsyncConnection,
-        tenant_id: str,
-        booking_id: str,
-        from_status: Status | str,
-        to_status: Status | str,
-        actor: str,
-        reason: str,
-    ) -> None:
-        await conn.execute(
+    async def release_expired_holds(self, limit: int, *, actor: str, reason: str) -> list[tuple[str, str]]:
+        """Moves up to `limit` expired holds of every tenant to RELEASED and records why, in one
+        statement; returns (tenant id, booking id) of each. Rows another transaction holds are skipped
+        (SKIP LOCKED) and the UPDATE re-checks its condition, so two sweepers never release one hold
+        twice, and a payment confirming the hold at that moment wins or loses cleanly."""
+        rows = await self.conn.execute(
             text(
-                "INSERT INTO booking_history (tenant_id, booking_id, from_status, to_status, actor, reason)"
-                " VALUES (CAST(:tenant_id AS uuid), :booking_id, :from_status, :to_status, :actor, :reason)"
+                "WITH due AS (SELECT id FROM bookings WHERE " + _EXPIRED_HOLD + " ORDER BY hold_expires_at"
+                " LIMIT :limit FOR UPDATE SKIP LOCKED),"
+                " released AS (UPDATE bookings b SET status = 'RELEASED', updated_at = clock_timestamp()"
+                " FROM due WHERE b.id = due.id AND b.status = 'HELD'"
+                " AND b.hold_expires_at <= clock_timestamp()"
+                " RETURNING b.tenant_id, b.id),"
+                " recorded AS (INSERT INTO booking_history"
+                " (tenant_id, booking_id, from_status, to_status, actor, reason)"
+                " SELECT tenant_id, id, 'HELD', 'RELEASED', :actor, :reason FROM released)"
+                " SELECT tenant_id, id FROM released"
             ),
-            {
-                "tenant_id": tenant_id,
-                "booking_id": booking_id,
-                "from_status": str(from_status),
-                "to_status": str(to_status),
-                "actor": actor,
-                "reason": reason,
-            },
+            {"limit": limit, "actor": actor, "reason": reason},
         )
-
-    async def _get(
-        self, conn: AsyncConnection, booking_id: str, *, for_update: bool = False, with_history: bool = False
-    ) -> Booking:
-        lock = " FOR UPDATE" if for_update else ""
-        row = (
-            (
-                await conn.execute(
-                    text(f"SELECT {_COLUMNS} FROM bookings WHERE id = :id{lock}"),  # noqa: S608 - fixed columns
-                    {"id": booking_id},
-                )
-            )
-            .mappings()
-            .first()
-        )
-        if row is None:
-            raise NotFound("booking")
-        history: tuple[HistoryEntry, ...] = ()
-        if with_history:
-            entries = await conn.execute(
-                text(
-                    "SELECT from_status, to_status, actor, reason, at FROM booking_history"
-                    " WHERE booking_id = :id ORDER BY id"
-                ),
-                {"id": booking_id},
-            )
-            history = tuple(
-                HistoryEntry(e.from_status, e.to_status, e.actor, e.reason, e.at) for e in entries
-            )
-        return _booking(row, history)
+        return [(str(row.tenant_id), row.id) for row in rows]
 
 
 def _booking(row: Any, history: tuple[HistoryEntry, ...] = ()) -> Booking:
@@ -810,5 +622,6 @@ def _booking(row: Any, history: tuple[HistoryEntry, ...] = ()) -> Booking:
         cancel_reason=row["cancel_reason"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
+        client_address=row["client_address"] or "",
         history=history,
     )

@@ -1,36 +1,64 @@
-"""The booking service's use cases: each one gathers what it needs (the tenant's calendar, the clock),
-runs the rules through the store's transactions, and counts what happened."""
+"""The booking service's use cases: each one gathers what it needs (the tenant's calendar and admins,
+the clock), opens the store's transaction, runs the domain's rules over the transaction's query
+verbs, says what history records and which emails go out, and counts what happened.
+
+Changes run in one transaction each, retried (bounded, jittered) on serialization failures, deadlocks
+and lock timeouts; emails are enqueued in the same transaction as the change that causes them
+(transactional outbox), keyed by the message id, so each one is decided exactly once.
+"""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime
-from typing import Protocol
+from typing import Protocol, TypeVar
+
+from sqlalchemy.exc import IntegrityError
 
 from mais_runtime import paging
-from mais_runtime.errors import DomainError, NotFound
-from mais_runtime.mail import Mail
+from mais_runtime.db import with_retries
+from mais_runtime.errors import Conflict, DomainError, NotFound
 from services.booking import domain, emails, links
 from services.booking.domain import (
+    AdminContact,
+    Blackout,
     Booking,
+    BookingFilter,
     ConfirmOutcome,
     CoupleDetails,
     DateAvailability,
+    HoldResult,
     Quote,
+    Reason,
+    Status,
     TenantCalendar,
 )
-from services.booking.metrics import CONFIRMATIONS, CONFLICTS, HOLDS, REMINDERS
-from services.booking.store import Blackout, BookingFilter, BookingStore
+from services.booking.metrics import CONFIRMATIONS, CONFLICTS, HOLDS, HOLDS_EXPIRED, REMINDERS
+from services.booking.store import BookingStore, BookingTx
 
 log = logging.getLogger("mais.booking")
 
+T = TypeVar("T")
+
+SYSTEM = "system"
+PAYMENTS = "payments"
+COUPLE = "couple"
+# How many expired holds one sweep statement releases; a pass repeats while batches come back full.
+EXPIRY_BATCH = 200
+MAX_EXPIRY_BATCHES = 10
+
 
 class Tenants(Protocol):
-    """Where a tenant's calendar and policy come from (the tenant service, cached)."""
+    """Where a tenant's calendar, policy and admins come from (the tenant service, cached)."""
 
     async def calendar(self, tenant_id: str) -> TenantCalendar:
         """The tenant's calendar."""
+        ...
+
+    async def admins(self, tenant_id: str) -> tuple[AdminContact, ...]:
+        """The tenant's admins who hear about its bookings (none when unknown)."""
+        ...
 
 
 def utc_now() -> datetime:
@@ -38,8 +66,12 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def _constraint(error: IntegrityError) -> str:
+    return str(error.orig)
+
+
 class Bookings:
-    """Availability, holds, the booking lifecycle, blackouts and reminders for every tenant."""
+    """Availability, holds, the booking lifecycle, blackouts, reminders and the expiry sweep."""
 
     def __init__(
         self,
@@ -49,138 +81,351 @@ class Bookings:
         link_key: bytes,
         public_url: str,
         clock: Callable[[], datetime] = utc_now,
+        retries: int = 4,
     ) -> None:
         self._store = store
         self._tenants = tenants
         self._link_key = link_key
         self._public_url = public_url
         self._clock = clock
+        self._retries = retries
+
+    async def _change(self, tenant_id: str, change: Callable[[BookingTx], Awaitable[T]]) -> T:
+        """Runs `change` in one tenant transaction, again from the start on a transient conflict."""
+
+        async def attempt() -> T:
+            async with self._store.tenant(tenant_id) as tx:
+                return await change(tx)
+
+        return await with_retries(attempt, tries=self._retries)
 
     # --- availability ------------------------------------------------------------------------
 
     async def availability(self, tenant_id: str, first: date, last: date) -> list[DateAvailability]:
         """Every date of the range with its availability (the single-date answer is a range of one)."""
         calendar = await self._tenants.calendar(tenant_id)
-        taken = await self._store.taken_dates(tenant_id, first, last)
+        async with self._store.tenant(tenant_id) as tx:
+            taken = await tx.taken_dates(first, last)
         today = calendar.today(self._clock())
         return domain.availability(first, last, today=today, policy=calendar.policy, taken=taken)
 
-    # --- holds and lifecycle -----------------------------------------------------------------
+    # --- holds -------------------------------------------------------------------------------
 
     async def hold(
-        self, tenant_id: str, *, day: date, couple: CoupleDetails, quote: Quote, request_id: str
-    ) -> Booking:
-        """Holds a date for a couple until the tenant's hold time runs out."""
+        self,
+        tenant_id: str,
+        *,
+        day: date,
+        couple: CoupleDetails,
+        quote: Quote,
+        request_id: str,
+        client_address: str = "",
+    ) -> HoldResult:
+        """Holds a date for a couple for the tenant's hold time, or resumes the same couple's live hold
+        on it; refuses a date that is taken (DATE_UNAVAILABLE) and a hold beyond the couple's or the
+        address's bound (HOLD_LIMIT_REACHED)."""
         calendar = await self._tenants.calendar(tenant_id)
         # The calendar's own refusals (past, notice window) need no lock. A replay of an earlier hold is
         # answered with that hold whatever the calendar says now; it is looked up only when the calendar
         # refuses (the locked path below finds replays itself), which saves every hold a transaction.
         reason = domain.calendar_reason(day, today=calendar.today(self._clock()), policy=calendar.policy)
         if reason is not None:
-            replay = bool(request_id) and await self._store.find_by_request(tenant_id, request_id) is not None
-            if not replay:
-                CONFLICTS.labels(reason.value).inc()
-                HOLDS.labels("refused").inc()
+            async with self._store.tenant(tenant_id) as tx:
+                earlier = await tx.booking_by_request(request_id)
+            if earlier is None:
+                self._count_refusal(reason.value)
                 raise domain.date_unavailable(day, reason)
         try:
-            result = await self._store.hold(
-                tenant_id,
-                day=day,
-                couple=couple,
-                quote=quote,
-                hold_minutes=calendar.policy.hold_minutes,
-                request_id=request_id,
+            result = await self._change(
+                tenant_id, lambda tx: self._hold(tx, calendar, day, couple, quote, request_id, client_address)
             )
         except DomainError as error:
             if error.reason == "DATE_UNAVAILABLE":
-                CONFLICTS.labels(error.metadata.get("why", "")).inc()
-                HOLDS.labels("refused").inc()
+                self._count_refusal(error.metadata.get("why", ""))
+            elif error.reason == "HOLD_LIMIT_REACHED":
+                HOLDS.labels("limited").inc()
             raise
-        HOLDS.labels("held" if result.created else "replayed").inc()
-        return result.booking
+        except IntegrityError as error:
+            # Unreachable while every writer takes the date lock; kept as a clear answer if one does not.
+            if "bookings_one_live_per_date" in _constraint(error):
+                raise domain.date_unavailable(day, Reason.HELD) from None
+            if "bookings_by_request" in _constraint(error):
+                raise Conflict(
+                    "this request id was used for another hold", reason="IDEMPOTENCY_KEY_REUSED"
+                ) from None
+            raise
+        HOLDS.labels("held" if result.created else "resumed" if result.resumed else "replayed").inc()
+        return result
 
-    async def attach_payment_session(self, tenant_id: str, booking_id: str, session_id: str) -> Booking:
-        """Links a hold to its checkout session."""
-        return await self._store.attach_payment_session(tenant_id, booking_id, session_id)
+    def _count_refusal(self, why: str) -> None:
+        CONFLICTS.labels(why).inc()
+        HOLDS.labels("refused").inc()
+
+    async def _hold(
+        self,
+        tx: BookingTx,
+        calendar: TenantCalendar,
+        day: date,
+        couple: CoupleDetails,
+        quote: Quote,
+        request_id: str,
+        client_address: str,
+    ) -> HoldResult:
+        # When many couples want one date, the losers after the first answer in one round trip instead
+        # of queueing behind the lock. Only what the locked checks below would refuse for a request
+        # never seen, from a couple with no live hold on the date, is refused here; anything else
+        # (expired holds included) goes on to the lock, which alone decides that a date is free.
+        glance = await tx.glance(day, request_id, couple.email)
+        if not glance.request_known and not glance.own_hold:
+            if glance.blacked_out:
+                raise domain.date_unavailable(day, Reason.BLACKOUT)
+            if glance.live is not None:
+                raise domain.date_unavailable(day, domain.occupying_reason(glance.live))
+        await tx.lock_holder(couple.email, client_address)
+        await tx.lock_date(day)
+        earlier = await tx.booking_by_request(request_id)
+        if earlier is not None:
+            return HoldResult(domain.check_replay(earlier, day=day, email=couple.email), created=False)
+        if await tx.blacked_out(day):
+            raise domain.date_unavailable(day, Reason.BLACKOUT)
+        await self._release_expired_on(tx, day)
+        minutes = calendar.policy.hold_length_minutes
+        own = await tx.live_hold_of(day, couple.email)
+        if own is not None:
+            expires = await tx.renew_hold(own.id, couple=couple, quote=quote, minutes=minutes)
+            extended = own.hold_expires_at is None or expires > own.hold_expires_at
+            why = domain.RESUMED_EXTENDED if extended else domain.RESUMED
+            await tx.record(own.id, Status.HELD, Status.HELD, COUPLE, why)
+            return HoldResult(await tx.booking(own.id), created=False, resumed=True)
+        occupant = await tx.live_status(day)
+        if occupant is not None:
+            raise domain.date_unavailable(day, domain.occupying_reason(occupant))
+        domain.check_hold_limits(
+            calendar.policy,
+            by_email=await tx.live_holds(email=couple.email),
+            by_address=await tx.live_holds(client_address=client_address) if client_address else None,
+            now=self._clock(),
+        )
+        customer_id = await tx.upsert_customer(couple)
+        booking_id = domain.new_booking_id()
+        await tx.insert_hold(
+            booking_id,
+            customer_id=customer_id,
+            day=day,
+            couple=couple,
+            quote=quote,
+            request_id=request_id,
+            client_address=client_address,
+            minutes=minutes,
+        )
+        await tx.record(booking_id, "", Status.HELD, COUPLE, domain.HELD_FOR_CHECKOUT)
+        return HoldResult(await tx.booking(booking_id), created=True)
+
+    async def _release_expired_on(self, tx: BookingTx, day: date, *, keep: str = "") -> None:
+        """An expired hold gives the date's slot in the unique index to whoever asks for it now."""
+        for released in await tx.release_expired_holds_on(day, keep=keep):
+            await tx.record(released, Status.HELD, Status.RELEASED, SYSTEM, domain.EXPIRED_ASKED_AGAIN)
+
+    async def attach_payment_session(
+        self, tenant_id: str, booking_id: str, session_id: str, *, replaces: str = ""
+    ) -> Booking:
+        """Links a hold to its checkout session (attaching the same one again changes nothing); with
+        `replaces`, swaps that session for a new one (a resumed hold's checkout made anew)."""
+
+        async def attach(tx: BookingTx) -> Booking:
+            booking = await tx.booking(booking_id, for_update=True)
+            if not domain.check_attach(booking, session_id, replaces=replaces):
+                return booking
+            await tx.set_payment_session(booking_id, session_id)
+            if booking.payment_session_id:
+                await tx.record(booking_id, Status.HELD, Status.HELD, PAYMENTS, domain.CHECKOUT_RESTARTED)
+            return await tx.booking(booking_id)
+
+        try:
+            return await self._change(tenant_id, attach)
+        except IntegrityError as error:
+            if "bookings_by_payment_session" in _constraint(error):
+                raise Conflict("this payment session belongs to another booking") from None
+            raise
+
+    # --- lifecycle ---------------------------------------------------------------------------
 
     async def confirm(
         self, tenant_id: str, booking_id: str, *, session_id: str, amount_paid_cents: int
     ) -> tuple[Booking, ConfirmOutcome]:
-        """Applies a completed payment and says what it did: HOLD_LOST (nothing changed) when the date
-        went to someone else meanwhile, so payments refunds."""
+        """Applies a completed payment (see domain.decide_confirmation) and says what it did: HOLD_LOST
+        (nothing changed) when the date went to someone else meanwhile, so payments refunds. A new
+        booking emails the couple and the tenant's admins."""
         calendar = await self._tenants.calendar(tenant_id)
+        admins = await self._tenants.admins(tenant_id)
         now = self._clock()
-        booking, outcome = await self._store.confirm(
-            tenant_id,
-            booking_id,
-            session_id=session_id,
-            amount_paid_cents=amount_paid_cents,
-            remind_at=lambda day: domain.reminder_time(day, calendar, now),
-            compose=lambda b: emails.confirmation(b, calendar.name, self.manage_url(b)),
-        )
+
+        async def confirm(tx: BookingTx) -> tuple[Booking, ConfirmOutcome]:
+            day = await tx.date_of(booking_id)
+            await tx.lock_date(day)
+            booking = await tx.booking(booking_id, for_update=True)
+            if booking.status in (Status.RELEASED, Status.HELD):
+                # Another couple's expired hold would keep the unique slot; it gives way like in hold().
+                await self._release_expired_on(tx, day, keep=booking_id)
+            outcome = domain.decide_confirmation(
+                booking,
+                session_id,
+                date_taken_by_other=await tx.live_status(day, other_than=booking_id) is not None,
+                blacked_out=await tx.blacked_out(day),
+            )
+            if outcome is not ConfirmOutcome.CONFIRM:
+                return booking, outcome
+            late = booking.status is Status.RELEASED or await tx.hold_expired(booking_id)
+            await tx.mark_confirmed(
+                booking_id,
+                session_id=session_id,
+                amount_paid_cents=amount_paid_cents,
+                remind_at=domain.reminder_time(day, calendar, now),
+            )
+            why = domain.PAYMENT_RECEIVED_LATE if late else domain.PAYMENT_RECEIVED
+            await tx.record(booking_id, booking.status, Status.CONFIRMED, PAYMENTS, why)
+            confirmed = await tx.booking(booking_id)
+            reply_to = calendar.contact_email
+            await tx.enqueue(
+                emails.confirmation(confirmed, calendar.name, self.manage_url(confirmed), reply_to=reply_to)
+            )
+            if admins:
+                await tx.enqueue(
+                    emails.admin_new_booking(confirmed, calendar.name, admins, reply_to=reply_to)
+                )
+            return confirmed, outcome
+
+        booking, outcome = await self._change(tenant_id, confirm)
         CONFIRMATIONS.labels(outcome.value).inc()
         return booking, outcome
 
-    async def release(self, tenant_id: str, booking_id: str, *, reason: str) -> Booking:
-        """Gives a hold's date back (checkout expired or abandoned)."""
-        return await self._store.release(
-            tenant_id, booking_id, actor="payments", reason=reason or "checkout expired or abandoned"
-        )
+    async def release(self, tenant_id: str, booking_id: str, *, reason: str, session_id: str = "") -> Booking:
+        """Gives a hold's date back (checkout expired or abandoned); releasing again changes nothing,
+        and neither does the end of a session the hold no longer has."""
+
+        async def release(tx: BookingTx) -> Booking:
+            await tx.lock_date(await tx.date_of(booking_id))
+            booking = await tx.booking(booking_id, for_update=True)
+            if not domain.check_release(booking, session_id=session_id):
+                return booking
+            await tx.set_status(booking_id, Status.RELEASED)
+            await tx.record(
+                booking_id, booking.status, Status.RELEASED, PAYMENTS, reason or domain.CHECKOUT_ENDED
+            )
+            return await tx.booking(booking_id)
+
+        return await self._change(tenant_id, release)
 
     async def cancel(
         self, tenant_id: str, booking_id: str, *, actor: str, reason: str, validate_only: bool = False
     ) -> Booking:
-        """Cancels a confirmed booking, freeing its date and telling the couple. With `validate_only`,
-        only raises what cancelling would raise (a closed window, a booking that is not confirmed)."""
+        """Cancels a confirmed booking, freeing its date and telling the couple (and the tenant's admins
+        when the couple cancelled). With `validate_only`, only raises what cancelling would raise (a
+        closed window, a booking that is not confirmed)."""
         calendar = await self._tenants.calendar(tenant_id)
         if validate_only:
-            booking = await self._store.get(tenant_id, booking_id)
+            async with self._store.tenant(tenant_id) as tx:
+                booking = await tx.booking(booking_id)
             domain.check_cancel(
                 booking, actor=actor, today=calendar.today(self._clock()), policy=calendar.policy
             )
             return booking
-        return await self._store.cancel(
-            tenant_id,
-            booking_id,
-            actor=actor,
-            reason=reason,
-            today=lambda: calendar.today(self._clock()),
-            policy=calendar.policy,
-            compose=lambda b: emails.cancellation(b, calendar.name),
-        )
+        admins = await self._tenants.admins(tenant_id) if actor == COUPLE else ()
+
+        async def cancel(tx: BookingTx) -> Booking:
+            await tx.lock_date(await tx.date_of(booking_id))
+            booking = await tx.booking(booking_id, for_update=True)
+            today = calendar.today(self._clock())
+            if not domain.check_cancel(booking, actor=actor, today=today, policy=calendar.policy):
+                return booking
+            await tx.mark_cancelled(booking_id, reason)
+            await tx.record(booking_id, booking.status, Status.CANCELLED, actor, reason)
+            cancelled = await tx.booking(booking_id)
+            reply_to = calendar.contact_email
+            await tx.enqueue(emails.cancellation(cancelled, calendar.name, reply_to=reply_to))
+            if admins:
+                await tx.enqueue(
+                    emails.admin_couple_cancelled(cancelled, calendar.name, admins, reply_to=reply_to)
+                )
+            return cancelled
+
+        return await self._change(tenant_id, cancel)
 
     async def record_refund(
         self, tenant_id: str, booking_id: str, *, total_refunded_cents: int, refund_cents: int, refund_id: str
     ) -> Booking:
-        """Records a refund payments made and tells the couple (once per refund)."""
+        """Records payments' cumulative refunded amount and tells the couple and the tenant's admins,
+        once per refund id."""
         calendar = await self._tenants.calendar(tenant_id)
-        return await self._store.record_refund(
-            tenant_id,
-            booking_id,
-            total_refunded_cents=total_refunded_cents,
-            refund_cents=refund_cents,
-            refund_id=refund_id,
-            compose=lambda b: emails.refund(b, calendar.name, refund_cents, refund_id),
-        )
+        admins = await self._tenants.admins(tenant_id)
+
+        async def record(tx: BookingTx) -> Booking:
+            booking = await tx.booking(booking_id, for_update=True)
+            total = domain.refund_total(
+                booking.amount_paid_cents, booking.amount_refunded_cents, total_refunded_cents
+            )
+            await tx.set_refunded(booking_id, total)
+            refreshed = await tx.booking(booking_id)
+            reply_to = calendar.contact_email
+            mail = emails.refund(refreshed, calendar.name, refund_cents, refund_id, reply_to=reply_to)
+            if await tx.enqueue(mail):
+                why = domain.refund_recorded(refund_id, refund_cents)
+                await tx.record(booking_id, booking.status, booking.status, PAYMENTS, why)
+                if admins:
+                    await tx.enqueue(
+                        emails.admin_refund(
+                            refreshed,
+                            calendar.name,
+                            admins,
+                            refund_cents,
+                            refund_id,
+                            hold_lost=False,
+                            reply_to=reply_to,
+                        )
+                    )
+            return refreshed
+
+        return await self._change(tenant_id, record)
 
     async def notify_hold_lost_refund(
         self, tenant_id: str, booking_id: str, *, refund_cents: int, refund_id: str
     ) -> Booking:
-        """Tells a couple whose hold was lost that their payment came back (once per refund)."""
+        """Records the refund of a payment whose hold was lost and tells the couple and the tenant's
+        admins, once per refund."""
         calendar = await self._tenants.calendar(tenant_id)
-        return await self._store.record_hold_lost_refund(
-            tenant_id,
-            booking_id,
-            refund_cents=refund_cents,
-            refund_id=refund_id,
-            compose=lambda b: emails.hold_lost_refund(b, calendar.name, refund_cents, refund_id),
-        )
+        admins = await self._tenants.admins(tenant_id)
+
+        async def notify(tx: BookingTx) -> Booking:
+            booking = await tx.booking(booking_id, for_update=True)
+            reply_to = calendar.contact_email
+            mail = emails.hold_lost_refund(booking, calendar.name, refund_cents, refund_id, reply_to=reply_to)
+            if await tx.enqueue(mail):
+                await tx.add_refunded(booking_id, refund_cents)
+                why = domain.hold_lost_refunded(refund_id, refund_cents)
+                await tx.record(booking_id, booking.status, booking.status, PAYMENTS, why)
+                if admins:
+                    await tx.enqueue(
+                        emails.admin_refund(
+                            booking,
+                            calendar.name,
+                            admins,
+                            refund_cents,
+                            refund_id,
+                            hold_lost=True,
+                            reply_to=reply_to,
+                        )
+                    )
+            return await tx.booking(booking_id)
+
+        return await self._change(tenant_id, notify)
 
     # --- reads -------------------------------------------------------------------------------
 
-    async def get(self, tenant_id: str, booking_id: str, *, with_history: bool) -> Booking:
-        """One booking of the tenant."""
-        return await self._store.get(tenant_id, booking_id, with_history=with_history)
+    async def get(self, tenant_id: str, booking_id: str, *, with_history: bool = False) -> Booking:
+        """One booking of the tenant, as it is seen now (an expired hold reads as released)."""
+        async with self._store.tenant(tenant_id) as tx:
+            booking = await tx.booking(booking_id, with_history=with_history)
+        return booking.as_seen(self._clock())
 
     async def get_with_token(self, tenant_id: str, booking_id: str, token: str) -> Booking:
         """The couple's view: NotFound unless the token was signed for exactly this booking and is
@@ -190,24 +435,28 @@ class Bookings:
         )
         if not valid:
             raise NotFound("booking")
-        return await self._store.get(tenant_id, booking_id)
+        return await self.get(tenant_id, booking_id, with_history=False)
 
     async def list_bookings(
         self, tenant_id: str, *, filters: BookingFilter, limit: int, cursor: str
     ) -> tuple[list[Booking], str]:
-        """A page of the tenant's bookings and the next page's token ("" at the end)."""
-        page, after = await self._store.list_bookings(
-            tenant_id, filters=filters, limit=limit, cursor=paging.decode_cursor(cursor, 2)
-        )
-        return page, paging.encode_cursor(*after) if after else ""
+        """A page of the tenant's bookings as they are seen now, and the next page's token ("" at the
+        end)."""
+        after = _position(cursor)
+        async with self._store.tenant(tenant_id) as tx:
+            page, position = await tx.bookings(filters, limit, after)
+        now = self._clock()
+        return [b.as_seen(now) for b in page], _token(position)
 
     async def count_package_bookings(self, tenant_id: str, package_id: str) -> int:
         """Live bookings sold with a package."""
-        return await self._store.count_package_bookings(tenant_id, package_id)
+        async with self._store.tenant(tenant_id) as tx:
+            return await tx.count_package_bookings(package_id)
 
     async def count_all(self) -> dict[str, int]:
         """Every tenant's bookings by state (the platform admin's stats)."""
-        return await self._store.count_all()
+        async with self._store.platform() as tx:
+            return await tx.count_all()
 
     def manage_url(self, booking: Booking) -> str:
         """The couple's private link to their booking."""
@@ -222,32 +471,73 @@ class Bookings:
         self, tenant_id: str, *, first: date | None, last: date | None, limit: int, cursor: str
     ) -> tuple[list[Blackout], str]:
         """A page of the tenant's blackout dates."""
-        page, after = await self._store.list_blackouts(
-            tenant_id, first=first, last=last, limit=limit, cursor=paging.decode_cursor(cursor, 2)
-        )
-        return page, paging.encode_cursor(*after) if after else ""
+        after = _position(cursor)
+        async with self._store.tenant(tenant_id) as tx:
+            page, position = await tx.blackouts(first, last, limit, after)
+        return page, _token(position)
 
     async def create_blackout(self, tenant_id: str, day: date, reason: str) -> Blackout:
-        """Blacks out a date that nobody holds or booked."""
+        """Blacks out a date still to come (in the tenant's time zone) that nobody holds or booked: 409
+        when it is already blacked out, DATE_UNAVAILABLE when a live booking holds it (the booking
+        must be cancelled or released first)."""
+        calendar = await self._tenants.calendar(tenant_id)
+        domain.check_blackout_date(day, today=calendar.today(self._clock()))
+
+        async def create(tx: BookingTx) -> Blackout:
+            await tx.lock_date(day)
+            if await tx.blacked_out(day):
+                raise Conflict(f"{day.isoformat()} is already blacked out")
+            await self._release_expired_on(tx, day)
+            occupant = await tx.live_status(day)
+            if occupant is not None:
+                raise domain.date_unavailable(day, domain.occupying_reason(occupant))
+            blackout = Blackout(domain.new_id("bo_"), day, reason)
+            await tx.insert_blackout(blackout)
+            return blackout
+
         try:
-            return await self._store.create_blackout(tenant_id, day, reason)
+            return await self._change(tenant_id, create)
         except DomainError as error:
             if error.reason == "DATE_UNAVAILABLE":
                 CONFLICTS.labels(error.metadata.get("why", "")).inc()
             raise
+        except IntegrityError as error:
+            if "blackouts_one_per_date" in _constraint(error):
+                raise Conflict(f"{day.isoformat()} is already blacked out") from None
+            raise
 
     async def delete_blackout(self, tenant_id: str, blackout_id: str) -> None:
-        """Opens a blacked-out date again."""
-        await self._store.delete_blackout(tenant_id, blackout_id)
+        """Opens a blacked-out date again, or NotFound."""
+        async with self._store.tenant(tenant_id) as tx:
+            if not await tx.delete_blackout(blackout_id):
+                raise NotFound("blackout")
 
-    # --- reminders ---------------------------------------------------------------------------
+    # --- sweeps ------------------------------------------------------------------------------
+
+    async def release_expired_holds(self) -> int:
+        """Moves every hold past its expiry to RELEASED, recording "hold expired" by the system; returns
+        how many this call released. Safe on every replica at once: each hold is released by exactly
+        one sweep (see BookingTx.release_expired_holds)."""
+        released = 0
+        for _ in range(MAX_EXPIRY_BATCHES):
+            async with self._store.platform() as tx:
+                batch = await tx.release_expired_holds(EXPIRY_BATCH, actor=SYSTEM, reason=domain.EXPIRED)
+            released += len(batch)
+            HOLDS_EXPIRED.inc(len(batch))
+            if len(batch) < EXPIRY_BATCH:
+                break
+        if released:
+            log.info("released %d expired holds", released)
+        return released
 
     async def enqueue_due_reminders(self, *, limit: int = 100, now: datetime | None = None) -> int:
         """Puts every due event reminder in the outbox, each at most once; returns how many this call
         enqueued. Safe to run from several replicas at once."""
         moment = now or self._clock()
+        async with self._store.platform() as tx:
+            due = await tx.due_reminders(moment, limit)
         enqueued = 0
-        for tenant_id, booking_id in await self._store.due_reminders(moment, limit):
+        for tenant_id, booking_id in due:
             try:
                 if await self._enqueue_reminder(tenant_id, booking_id, moment):
                     enqueued += 1
@@ -255,13 +545,29 @@ class Bookings:
             except Exception:
                 # One tenant's trouble (its service call failed) must not hold back everyone else's.
                 log.warning("reminder for %s not enqueued; will retry", booking_id, exc_info=True)
+        if enqueued:
+            log.info("enqueued %d reminders", enqueued)
         return enqueued
 
     async def _enqueue_reminder(self, tenant_id: str, booking_id: str, moment: datetime) -> bool:
         calendar = await self._tenants.calendar(tenant_id)
+        async with self._store.tenant(tenant_id) as tx:
+            if not await tx.mark_reminder_enqueued(booking_id):
+                return False
+            booking = await tx.booking(booking_id)
+            days = max((booking.event_date - calendar.today(moment)).days, 0)
+            mail = emails.reminder(
+                booking, calendar.name, self.manage_url(booking), days, reply_to=calendar.contact_email
+            )
+            return await tx.enqueue(mail)
 
-        def compose(booking: Booking) -> Mail:
-            days = (booking.event_date - calendar.today(moment)).days
-            return emails.reminder(booking, calendar.name, self.manage_url(booking), max(days, 0))
 
-        return await self._store.enqueue_reminder(tenant_id, booking_id, compose)
+def _position(cursor: str) -> tuple[date, str] | None:
+    parts = paging.decode_cursor(cursor, 2)
+    if parts is None:
+        return None
+    return domain.parse_date(parts[0], "cursor"), parts[1]
+
+
+def _token(position: tuple[date, str] | None) -> str:
+    return paging.encode_cursor(position[0].isoformat(), position[1]) if position else ""

@@ -95,13 +95,14 @@ async def confirmed(
         timeout=20,
     )
     tenant_id = created.tenant.id
-    held = await bookings.hold(
+    result = await bookings.hold(
         tenant_id,
         day=datetime.now(UTC).date() + timedelta(days=days_ahead),
         couple=CoupleDetails.checked(name="Ann & Bo", email=f"ann@{slug}.example.com", phone="", notes=""),
         quote=Quote.checked(package_id="pkg", total_cents=1000, currency="usd", document={}),
         request_id="",
     )
+    held = result.booking
     await bookings.confirm(tenant_id, held.id, session_id=f"cs_{held.id}", amount_paid_cents=1000)
     return tenant_id, held.id
 
