@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from mais_runtime import paging
-from mais_runtime.errors import Conflict, NotFound, PreconditionFailed, ValidationError
+from mais_runtime.errors import Conflict, NotFound, PreconditionFailed, RateLimited, ValidationError
 from mais_runtime.mail import Mail
 from mais_runtime.outbox import enqueue
 from services.tenant import domain
@@ -20,6 +20,7 @@ from services.tenant.store import AdminUser, TenantStore, TenantTx
 
 INVITE_TAG = "admin-invite"
 MAX_REQUEST_ID = 128
+MAX_INVITES_PER_HOUR = 3
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,9 @@ class AdminTeam:
             if user is None:
                 user = await tx.insert_admin(tenant_id, address, None, invite_request_id=request_id or None)
             else:
+                # Re-inviting is a way to send mail to someone; it is capped like reset mails.
+                if await tx.resets_sent_since(user.id, 3600) >= MAX_INVITES_PER_HOUR:
+                    raise RateLimited("this address was invited several times in the last hour", 3600)
                 await tx.void_resets(user.id)
             inviter = await tx.admin_by_id(invited_by) if invited_by else None
             await self._send_invite(tx, tenant, user, inviter.email if inviter else "")

@@ -532,3 +532,20 @@ async def test_the_secret_key_speaks_for_its_tenant_until_rotated_away(tenant_db
         await identity.verify(created.keys.secret_key)
     with pytest.raises(Unauthenticated):
         await identity.verify("sk_live_" + created.tenant.slug + "_" + "0" * 32)
+
+
+async def test_re_inviting_sends_a_fresh_link_that_replaces_the_old_one_and_is_capped(
+    tenant_db: Database,
+) -> None:
+    created = await _tenant(tenant_db)
+    team = _team(tenant_db)
+    invitee = f"again@{created.tenant.slug}.example"
+    first = await team.invite(created.tenant.id, invitee, "", "")
+    old_token = await _reset_token(tenant_db, invitee)
+    second = await team.invite(created.tenant.id, invitee, "", "")
+    assert second.id == first.id
+    with pytest.raises(ValidationError):
+        await _identity(tenant_db).reset_password(old_token, "Planner-pass-123")
+    await team.invite(created.tenant.id, invitee, "", "")
+    with pytest.raises(RateLimited):
+        await team.invite(created.tenant.id, invitee, "", "")
