@@ -4,11 +4,15 @@ FastAPI dependencies used by the routes:
 - `public_tenant`: `X-Tenant-Key: pk_live_<slug>_<32 hex>` → the tenant (401 TENANT_KEY_REQUIRED /
   INVALID_TENANT_KEY, 403 TENANT_INACTIVE). A malformed key is refused without any service call.
 - `tenant_admin`, `platform_admin`, `any_admin`: `Authorization: Bearer <token>` → the admin
-  (401 UNAUTHENTICATED, 403 FORBIDDEN for the wrong role).
+  (401 UNAUTHENTICATED, 403 FORBIDDEN for the wrong role). The bearer may also be a tenant's secret
+  key (`sk_live_...`) for server-to-server calls: it acts as that tenant's admin, but not as a person
+  (`signed_in_tenant_admin` and `signed_in_admin` refuse it: team, password, sign-out, key rotation).
+  Which credential it is, and whether it is valid, is the tenant service's decision (VerifyToken).
 
-Answers of the tenant service are cached briefly (AUTH_CACHE_SECONDS, keyed by the key or a hash of the token,
-and bounded in size), so a rotation, a deactivation or a removed user is seen by every gateway replica within
-that time without a service call on every request.
+Public keys are cached briefly (AUTH_CACHE_SECONDS, bounded in size), so a rotation or a deactivation
+is seen by every gateway replica within that time without a service call on every request. Admin
+credentials are verified on every call (only refusals are cached): a signed-out token, a removed
+user or a revoked secret key stops at once on every replica.
 """
 
 from __future__ import annotations
@@ -57,10 +61,14 @@ class AdminContext:
     email: str
     role: str  # "tenant_admin" or "platform_admin"
     tenant_id: str
+    # "sign_in" (a person's token) or "secret_key" (the tenant's server-to-server key; no user).
+    credential: str = "sign_in"
 
     @property
     def actor(self) -> str:
         """How history records name this admin."""
+        if self.credential == "secret_key":
+            return "tenant_admin:secret_key"
         return f"{self.role}:{self.user_id}"
 
 
@@ -168,14 +176,15 @@ async def any_admin(request: Request) -> AdminContext:
         raise ApiError("UNAUTHENTICATED", "token is not valid")
     caches: AuthCaches = request.app.state.auth_caches
     cache_key = hashlib.sha256(token.encode()).hexdigest()
-    cached = caches.tokens.get(cache_key)
-    if cached is None:
-        cached = await _verify_token(request, token)
-        caches.tokens.put(cache_key, cached)
-    if isinstance(cached, ApiError):
-        raise cached
-    _mark_tenant(cached.tenant_id)
-    return cached
+    refused = caches.tokens.get(cache_key)
+    if isinstance(refused, ApiError):
+        raise refused
+    answer = await _verify_token(request, token)
+    if isinstance(answer, ApiError):
+        caches.tokens.put(cache_key, answer)
+        raise answer
+    _mark_tenant(answer.tenant_id)
+    return answer
 
 
 async def _verify_token(request: Request, token: str) -> AdminContext | ApiError:
@@ -186,7 +195,13 @@ async def _verify_token(request: Request, token: str) -> AdminContext | ApiError
             return ApiError("UNAUTHENTICATED", "token is not valid")
         raise
     role = "platform_admin" if who.role == tenant_pb.ROLE_PLATFORM_ADMIN else "tenant_admin"
-    return AdminContext(who.user_id, who.email, role, who.tenant_id)
+    credential = "secret_key" if who.credential == tenant_pb.CREDENTIAL_KIND_SECRET_KEY else "sign_in"
+    return AdminContext(who.user_id, who.email, role, who.tenant_id, credential)
+
+
+def bearer_token(request: Request) -> str:
+    """The bearer credential of a request that any_admin already accepted."""
+    return request.headers.get("authorization", "").partition(" ")[2].strip()
 
 
 async def tenant_admin(request: Request) -> AdminContext:
@@ -194,6 +209,22 @@ async def tenant_admin(request: Request) -> AdminContext:
     admin = await any_admin(request)
     if admin.role != "tenant_admin" or not admin.tenant_id:
         raise ApiError("FORBIDDEN", "this route is for a tenant's admins")
+    return admin
+
+
+async def signed_in_tenant_admin(request: Request) -> AdminContext:
+    """A tenant admin signed in as a person (the tenant's secret key is refused)."""
+    admin = await tenant_admin(request)
+    if admin.credential != "sign_in":
+        raise ApiError("FORBIDDEN", "this route needs a person's sign-in, not the secret key")
+    return admin
+
+
+async def signed_in_admin(request: Request) -> AdminContext:
+    """Any admin signed in as a person (the tenant's secret key is refused)."""
+    admin = await any_admin(request)
+    if admin.credential != "sign_in":
+        raise ApiError("FORBIDDEN", "this route needs a person's sign-in, not the secret key")
     return admin
 
 

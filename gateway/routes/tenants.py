@@ -1,13 +1,14 @@
 """REST routes of the tenants context (see ../shared/DESIGN.md, public REST contract): admin
-sign-in and password reset, platform administration of tenants, a tenant admin's own settings,
-key rotation and secrets."""
+sign-in, sign-out, password change and reset, platform administration of tenants, a tenant admin's
+own settings, team, key rotation and secrets. Rules (commission arithmetic, limits, who may do what
+to whom) are the tenant service's; these routes map HTTP to its RPCs."""
 
 from __future__ import annotations
 
 from decimal import Decimal
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Path, Query, Request
+from fastapi import APIRouter, Body, Depends, Header, Path, Query, Request, Response
 from mais.tenant.v1 import tenant_service_pb2 as pb
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 from pydantic.alias_generators import to_camel
@@ -16,9 +17,12 @@ from gateway.auth import (
     AdminContext,
     TenantContext,
     any_admin,
+    bearer_token,
     client_ip,
     platform_admin,
     public_tenant,
+    signed_in_admin,
+    signed_in_tenant_admin,
     tenant_admin,
 )
 from gateway.errors import ApiError
@@ -31,6 +35,10 @@ router = APIRouter(tags=["tenants"])
 AnyAdmin = Annotated[AdminContext, Depends(any_admin)]
 PlatformAdmin = Annotated[AdminContext, Depends(platform_admin)]
 TenantAdmin = Annotated[AdminContext, Depends(tenant_admin)]
+# A person, not the tenant's secret key: team changes, passwords, sign-out, key rotation.
+SignedInTenantAdmin = Annotated[AdminContext, Depends(signed_in_tenant_admin)]
+SignedInAdmin = Annotated[AdminContext, Depends(signed_in_admin)]
+UserId = Annotated[str, Path(max_length=64)]
 PublicTenant = Annotated[TenantContext, Depends(public_tenant)]
 TenantId = Annotated[str, Path(max_length=64)]
 # The JSON bounds only keep numbers representable in their proto fields (a larger one would fail to
@@ -67,6 +75,15 @@ class ResetPasswordBody(_Body):
     new_password: str = Field(max_length=1024)
 
 
+class ChangePasswordBody(_Body):
+    current_password: str = Field(max_length=1024)
+    new_password: str = Field(max_length=1024)
+
+
+class InviteBody(_Body):
+    email: str = Field(max_length=320)
+
+
 class BrandingBody(_Body):
     primary_color: str | None = Field(default=None, max_length=16)
     secondary_color: str | None = Field(default=None, max_length=16)
@@ -80,6 +97,9 @@ class PolicyBody(_Body):
     hold_minutes: Int32 | None = None
     reminder_days: Int32 | None = None
     couple_cancel_days: Int32 | None = None
+    # 0: the platform default (the answer's policyInEffect says what applies).
+    max_live_holds_per_email: Int32 | None = None
+    max_live_holds_per_address: Int32 | None = None
 
 
 class SettingsBody(_Body):
@@ -88,6 +108,8 @@ class SettingsBody(_Body):
     name: str | None = Field(default=None, max_length=200)
     timezone: str | None = Field(default=None, max_length=64)
     currency: str | None = Field(default=None, max_length=8)
+    # Reply-To of the business's emails.
+    contact_email: str | None = Field(default=None, max_length=320)
     branding: BrandingBody | None = None
     allowed_origins: list[Annotated[str, Field(max_length=300)]] | None = Field(default=None, max_length=50)
     policy: PolicyBody | None = None
@@ -99,13 +121,14 @@ class TenantPatchBody(SettingsBody):
     """A platform admin may also change activation and commission."""
 
     active: bool | None = None
-    commission_percent: Decimal | None = Field(default=None, ge=0, le=50, decimal_places=2)
+    # Passed on as written; the tenant service checks the range and precision.
+    commission_percent: Decimal | None = None
 
 
 class CreateTenantBody(_Body):
     slug: str = Field(max_length=64)
     name: str = Field(max_length=200)
-    commission_percent: Decimal = Field(ge=0, le=50, decimal_places=2)
+    commission_percent: Decimal
     admin_email: str = Field(max_length=320)
     admin_password: str | None = Field(default=None, max_length=1024)
     timezone: str | None = Field(default=None, max_length=64)
@@ -132,7 +155,7 @@ def tenant_json(tenant: pb.Tenant) -> dict[str, Any]:
         "name": tenant.name,
         "active": tenant.active,
         "commissionBps": tenant.commission_bps,
-        "commissionPercent": tenant.commission_bps / 100,
+        "commissionPercent": float(tenant.commission_percent or 0),
         "stripeAccountId": tenant.stripe_account_id or None,
         "connectState": _CONNECT_NAMES.get(tenant.connect_state, "not_started"),
         "branding": {
@@ -149,7 +172,16 @@ def tenant_json(tenant: pb.Tenant) -> dict[str, Any]:
             "holdMinutes": tenant.policy.hold_minutes,
             "reminderDays": tenant.policy.reminder_days,
             "coupleCancelDays": tenant.policy.couple_cancel_days,
+            "maxLiveHoldsPerEmail": tenant.policy.max_live_holds_per_email,
+            "maxLiveHoldsPerAddress": tenant.policy.max_live_holds_per_address,
         },
+        # What applies (0 above means the platform default).
+        "policyInEffect": {
+            "holdMinutes": tenant.policy.hold_minutes,
+            "maxLiveHoldsPerEmail": tenant.policy.effective_max_live_holds_per_email,
+            "maxLiveHoldsPerAddress": tenant.policy.effective_max_live_holds_per_address,
+        },
+        "contactEmail": tenant.contact_email or None,
         "currency": tenant.currency,
         "createdAt": _time(tenant.created_at),
         "version": tenant.version,
@@ -167,12 +199,14 @@ def _null(field: str) -> ApiError:
     return ApiError("VALIDATION_ERROR", f"{field} cannot be null", [FieldViolation(field, "cannot be null")])
 
 
-def _change(body: SettingsBody) -> tuple[pb.Tenant, list[str]]:
-    """The proto change and its update mask, from the fields the body actually carried."""
+def _change(body: SettingsBody) -> tuple[pb.Tenant, list[str], str]:
+    """The proto change, its update mask and the commission percent as written, from the fields the
+    body actually carried."""
     change = pb.Tenant()
     mask: list[str] = []
+    percent = ""
     sent = body.model_fields_set
-    for field in ("name", "timezone", "currency"):
+    for field in ("name", "timezone", "currency", "contact_email"):
         if field in sent:
             value = getattr(body, field)
             if value is None:
@@ -195,11 +229,11 @@ def _change(body: SettingsBody) -> tuple[pb.Tenant, list[str]]:
             change.active = body.active
             mask.append("active")
         if "commission_percent" in sent and body.commission_percent is not None:
-            change.commission_bps = int(body.commission_percent * 100)
-            mask.append("commission_bps")
+            percent = str(body.commission_percent)
+            mask.append("commission_percent")
     if not mask:
         raise ApiError("VALIDATION_ERROR", "the body names no field to change")
-    return change, mask
+    return change, mask, percent
 
 
 # --- public ------------------------------------------------------------------------------------
@@ -218,7 +252,9 @@ async def public_profile(ctx: PublicTenant) -> dict[str, Any]:
 @router.post("/v1/auth/login", summary="Sign an admin in")
 async def login(request: Request, body: LoginBody) -> dict[str, Any]:
     """`{email, password}` → `{token, expiresAt, role, tenantId}`; 401 for a wrong pair, 429 with
-    Retry-After after 5 failures in 15 minutes for the address or the client IP."""
+    Retry-After past a limit: 5 failures in 15 minutes for the account from this client address, or
+    (not from an address the account signed in from before) many failures from this address or
+    against the account from anywhere (ADR 0014)."""
     answer = await request.app.state.clients.tenant.SignIn(
         pb.SignInRequest(email=body.email, password=body.password, client_ip=client_ip(request))
     )
@@ -245,11 +281,33 @@ async def forgot_password(request: Request, body: ForgotPasswordBody) -> dict[st
 
 @router.post("/v1/auth/reset-password", summary="Set a new password with a reset token")
 async def reset_password(request: Request, body: ResetPasswordBody) -> dict[str, str]:
-    """Works once per token, within an hour; earlier sign-in tokens stop working."""
+    """Works once per token (a reset's within an hour, an invitation's within a week); earlier
+    sign-in tokens stop working, the account's sign-in lock is lifted, an invited admin is active."""
     await request.app.state.clients.tenant.ResetPassword(
         pb.ResetPasswordRequest(token=body.token, new_password=body.new_password)
     )
     return {"status": "ok"}
+
+
+@router.post("/v1/auth/logout", status_code=204, summary="Sign out (the token stops working)")
+async def logout(request: Request, _: SignedInAdmin) -> Response:
+    """Revokes the bearer token on every gateway at once; other sign-ins stay."""
+    await request.app.state.clients.tenant.SignOut(pb.SignOutRequest(token=bearer_token(request)))
+    return Response(status_code=204)
+
+
+@router.post("/v1/auth/password", summary="Change the signed-in admin's password")
+async def change_password(request: Request, body: ChangePasswordBody, _: SignedInAdmin) -> dict[str, Any]:
+    """`{currentPassword, newPassword}` → a fresh `{token, expiresAt}`; every other sign-in (and the
+    token used for this call) ends."""
+    answer = await request.app.state.clients.tenant.ChangePassword(
+        pb.ChangePasswordRequest(
+            token=bearer_token(request),
+            current_password=body.current_password,
+            new_password=body.new_password,
+        )
+    )
+    return {"token": answer.token, "expiresAt": _time(answer.expires_at)}
 
 
 @router.get("/v1/auth/me", summary="Who the bearer token belongs to")
@@ -260,6 +318,7 @@ async def me(request: Request, admin: AnyAdmin) -> dict[str, Any]:
         "email": admin.email,
         "role": admin.role,
         "tenantId": admin.tenant_id or None,
+        "credential": admin.credential,
     }
     if admin.tenant_id:
         answer = await request.app.state.clients.tenant.GetTenant(
@@ -297,7 +356,7 @@ async def create_tenant(request: Request, body: CreateTenantBody, _: PlatformAdm
         pb.CreateTenantRequest(
             slug=body.slug,
             name=body.name,
-            commission_bps=int(body.commission_percent * 100),
+            commission_percent=str(body.commission_percent),
             admin_email=body.admin_email,
             admin_password=body.admin_password or "",
             timezone=body.timezone or "",
@@ -332,7 +391,7 @@ async def patch_tenant(
     _: PlatformAdmin,
 ) -> dict[str, Any]:
     """Any subset of the settings, plus `active` and `commissionPercent`."""
-    change, mask = _change(body)
+    change, mask, percent = _change(body)
     answer = await request.app.state.clients.tenant.UpdateTenant(
         pb.UpdateTenantRequest(
             tenant_id=_tenant_path_id(tenant_id),
@@ -340,6 +399,7 @@ async def patch_tenant(
             update_mask=mask,
             actor_role=pb.ROLE_PLATFORM_ADMIN,
             expected_version=body.version or 0,
+            commission_percent=percent,
         )
     )
     return tenant_json(answer.tenant)
@@ -372,8 +432,8 @@ async def get_settings(request: Request, admin: TenantAdmin) -> dict[str, Any]:
 
 @router.patch("/v1/tenant-admin/settings", summary="Change the signed-in tenant's settings")
 async def patch_settings(request: Request, body: SettingsBody, admin: TenantAdmin) -> dict[str, Any]:
-    """Name, branding, allowed origins, timezone, currency, booking policy; any subset."""
-    change, mask = _change(body)
+    """Name, contact email, branding, allowed origins, timezone, currency, booking policy; any subset."""
+    change, mask, _ = _change(body)
     answer = await request.app.state.clients.tenant.UpdateTenant(
         pb.UpdateTenantRequest(
             tenant_id=admin.tenant_id,
@@ -389,11 +449,12 @@ async def patch_settings(request: Request, body: SettingsBody, admin: TenantAdmi
 @router.post("/v1/tenant-admin/api-keys/rotate", summary="Issue a new key pair")
 async def rotate_keys(
     request: Request,
-    admin: TenantAdmin,
+    admin: SignedInTenantAdmin,
     body: Annotated[RotateKeysBody | None, Body()] = None,
 ) -> dict[str, Any]:
-    """A new public and secret key (the secret shown only here); the old public key keeps working
-    for `graceSeconds` (default 24 h, 0 to revoke it now)."""
+    """A new public and secret key (the secret shown only here); the old pair keeps working for
+    `graceSeconds` (default 24 h, 0 to revoke it now). Pairs rotated out earlier keep the grace they
+    were given. Needs a person's sign-in: a leaked secret key cannot renew itself."""
     message = pb.RotateApiKeysRequest(tenant_id=admin.tenant_id)
     if body is not None and body.grace_seconds is not None:
         message.grace_seconds = body.grace_seconds
@@ -426,3 +487,59 @@ async def describe_secret(request: Request, name: SecretName, admin: TenantAdmin
         pb.DescribeTenantSecretRequest(tenant_id=admin.tenant_id, name=name)
     )
     return {"name": answer.name, "keyId": answer.key_id, "updatedAt": _time(answer.updated_at)}
+
+
+# --- a tenant's team -------------------------------------------------------------------------
+
+
+def _user_json(user: pb.AdminUser) -> dict[str, Any]:
+    return {
+        "id": user.id,
+        "email": user.email,
+        "role": _ROLE_NAMES.get(user.role, "tenant_admin"),
+        "active": user.active,
+        "createdAt": _time(user.created_at),
+    }
+
+
+@router.get("/v1/tenant-admin/users", summary="The business's admin users")
+async def list_users(
+    request: Request,
+    admin: TenantAdmin,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+    cursor: Annotated[str, Query(max_length=400)] = "",
+) -> dict[str, Any]:
+    """Admins oldest first, invited ones (`active: false`) included."""
+    answer = await request.app.state.clients.tenant.ListAdminUsers(
+        pb.ListAdminUsersRequest(tenant_id=admin.tenant_id, page_size=limit, page_token=cursor)
+    )
+    return {"items": [_user_json(u) for u in answer.users], "nextCursor": answer.next_page_token or None}
+
+
+@router.post("/v1/tenant-admin/users", status_code=201, summary="Invite an admin user")
+async def invite_user(
+    request: Request,
+    body: InviteBody,
+    admin: SignedInTenantAdmin,
+    idempotency_key: Annotated[str, Header(max_length=128)] = "",
+) -> dict[str, Any]:
+    """Mails the address a link to set a password; the user is inactive until then. Sending the same
+    `Idempotency-Key` again answers the same and mails nothing more."""
+    answer = await request.app.state.clients.tenant.InviteAdminUser(
+        pb.InviteAdminUserRequest(
+            tenant_id=admin.tenant_id,
+            email=body.email,
+            invited_by_user_id=admin.user_id,
+            request_id=idempotency_key,
+        )
+    )
+    return _user_json(answer.user)
+
+
+@router.delete("/v1/tenant-admin/users/{user_id}", status_code=204, summary="Remove an admin user")
+async def remove_user(request: Request, user_id: UserId, admin: SignedInTenantAdmin) -> Response:
+    """Their tokens stop at once; 409 for the business's last active admin."""
+    await request.app.state.clients.tenant.RemoveAdminUser(
+        pb.RemoveAdminUserRequest(tenant_id=admin.tenant_id, user_id=user_id)
+    )
+    return Response(status_code=204)

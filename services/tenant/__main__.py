@@ -7,38 +7,48 @@ MAIS_ADMIN_PASSWORD ensure the bootstrap platform admin at start. See services/t
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import secrets
-from collections.abc import Callable, Coroutine
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import grpc
 from mais.tenant.v1 import tenant_service_pb2, tenant_service_pb2_grpc
 
-from mais_runtime.db import Database
+from mais_runtime.background import every
 from mais_runtime.errors import DomainError
 from mais_runtime.mail import MailSettings, mailer_from_settings
 from mais_runtime.outbox import OutboxDispatcher
 from mais_runtime.server import ServiceRuntime, main, run_service
-from services.tenant import store
 from services.tenant.api import TenantServicer
 from services.tenant.credentials import Passwords, Tokens
 from services.tenant.directory import TenantDirectory
-from services.tenant.domain import SignInLimit
+from services.tenant.domain import SignInLimits
 from services.tenant.identity import Identity, ResetSettings
 from services.tenant.keyring import KeyRing
 from services.tenant.settings import TenantSettings
+from services.tenant.store import TenantStore
+from services.tenant.team import AdminTeam, InviteSettings
 
 log = logging.getLogger("mais.tenant")
 
 SWEEP_SECONDS = 60.0
 
 
-def build(runtime: ServiceRuntime, settings: TenantSettings) -> tuple[TenantDirectory, Identity]:
+def signin_limits(settings: TenantSettings) -> SignInLimits:
+    """The sign-in limits the settings name."""
+    return SignInLimits(
+        pair_failures=settings.signin_max_failures,
+        window=timedelta(seconds=settings.signin_window_seconds),
+        address_failures=settings.signin_address_max_failures,
+        account_failures=settings.signin_account_max_failures,
+        account_window=timedelta(seconds=settings.signin_account_window_seconds),
+        backoff_base=timedelta(seconds=settings.signin_backoff_base_seconds),
+        backoff_max=timedelta(seconds=settings.signin_backoff_max_seconds),
+    )
+
+
+def build(runtime: ServiceRuntime, settings: TenantSettings) -> TenantServicer:
     """The composition root: every object the servicer needs is built here."""
     passwords = Passwords(
         time_cost=settings.argon2_time_cost,
@@ -53,21 +63,23 @@ def build(runtime: ServiceRuntime, settings: TenantSettings) -> tuple[TenantDire
     keyring = KeyRing.parse(settings.secret_keys)
     if not keyring.current_key_id:
         log.warning("MAIS_SECRET_KEYS is not set; tenant secrets cannot be stored")
+    store = TenantStore(runtime.db)
     directory = TenantDirectory(
-        runtime.db,
+        store,
         passwords,
         keyring,
         default_grace_seconds=settings.key_grace_seconds,
         max_grace_seconds=settings.key_grace_max_seconds,
     )
     identity = Identity(
-        runtime.db,
+        store,
         passwords,
         Tokens(signing_key, timedelta(seconds=settings.token_ttl_seconds)),
-        SignInLimit(settings.signin_max_failures, timedelta(seconds=settings.signin_window_seconds)),
+        signin_limits(settings),
         ResetSettings(settings.reset_token_ttl_seconds, settings.reset_mails_per_hour, settings.public_url),
     )
-    return directory, identity
+    team = AdminTeam(store, InviteSettings(settings.invite_ttl_seconds, settings.public_url))
+    return TenantServicer(directory, identity, team)
 
 
 async def serve() -> None:
@@ -76,12 +88,20 @@ async def serve() -> None:
     parts: dict[str, object] = {}
 
     async def setup(runtime: ServiceRuntime) -> None:
-        directory, identity = build(runtime, settings)
-        parts["servicer"] = TenantServicer(directory, identity)
-        await _bootstrap_admin(identity, settings)
+        servicer = build(runtime, settings)
+        parts["servicer"] = servicer
+        await _bootstrap_admin(servicer.identity, settings)
         mail_settings = MailSettings(mais_data_dir=settings.data_dir)
         runtime.background.append(OutboxDispatcher(runtime.db, mailer_from_settings(mail_settings)).run)
-        runtime.background.append(_sweeper(runtime.db, settings.signin_window_seconds))
+        store = TenantStore(runtime.db)
+        # Failures are kept as long as the longest limit looks back.
+        kept = timedelta(seconds=max(settings.signin_window_seconds, settings.signin_account_window_seconds))
+
+        async def sweep() -> None:
+            async with store.platform() as tx:
+                await tx.sweep(kept)
+
+        runtime.background.append(every(SWEEP_SECONDS, sweep, name="tenant housekeeping sweep"))
 
     def register(server: grpc.aio.Server, runtime: ServiceRuntime) -> None:
         servicer = parts["servicer"]
@@ -109,22 +129,6 @@ async def _bootstrap_admin(identity: Identity, settings: TenantSettings) -> None
         log.error("bootstrap platform admin not ensured: %s", error.message)
         return
     log.info("bootstrap platform admin %s", "created" if created else "present")
-
-
-def _sweeper(db: Database, window_seconds: int) -> Callable[[asyncio.Event], Coroutine[Any, Any, None]]:
-    """A background job that keeps the limiting and reset tables small (see store.sweep)."""
-
-    async def sweep(stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            try:
-                async with db.platform_transaction() as conn:
-                    await store.sweep(conn, window_seconds)
-            except Exception:
-                log.warning("housekeeping sweep failed; will retry", exc_info=True)
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=SWEEP_SECONDS)
-
-    return sweep
 
 
 if __name__ == "__main__":

@@ -10,7 +10,9 @@ from mais_runtime.errors import ValidationError
 from mais_runtime.proto_time import timestamp
 from services.tenant.directory import TenantDirectory
 from services.tenant.domain import BookingPolicy, Branding, ConnectState, Role, Tenant
-from services.tenant.identity import Identity, SignedIn
+from services.tenant.identity import Credential, Identity, SignedIn
+from services.tenant.store import AdminUser
+from services.tenant.team import AdminTeam
 
 _CONNECT_TO_PB = {
     ConnectState.NOT_STARTED: pb.CONNECT_STATE_NOT_STARTED,
@@ -19,6 +21,10 @@ _CONNECT_TO_PB = {
 }
 _CONNECT_FROM_PB = {value: key for key, value in _CONNECT_TO_PB.items()}
 _ROLE_TO_PB = {Role.TENANT_ADMIN: pb.ROLE_TENANT_ADMIN, Role.PLATFORM_ADMIN: pb.ROLE_PLATFORM_ADMIN}
+_CREDENTIAL_TO_PB = {
+    Credential.SIGN_IN: pb.CREDENTIAL_KIND_SIGN_IN,
+    Credential.SECRET_KEY: pb.CREDENTIAL_KIND_SECRET_KEY,
+}
 
 
 def tenant_to_pb(tenant: Tenant) -> pb.Tenant:
@@ -45,10 +51,27 @@ def tenant_to_pb(tenant: Tenant) -> pb.Tenant:
             hold_minutes=tenant.policy.hold_minutes,
             reminder_days=tenant.policy.reminder_days,
             couple_cancel_days=tenant.policy.couple_cancel_days,
+            max_live_holds_per_email=tenant.policy.max_live_holds_per_email,
+            max_live_holds_per_address=tenant.policy.max_live_holds_per_address,
+            effective_max_live_holds_per_email=tenant.policy.effective_max_live_holds_per_email,
+            effective_max_live_holds_per_address=tenant.policy.effective_max_live_holds_per_address,
         ),
         currency=tenant.currency,
         created_at=timestamp(tenant.created_at),
         version=tenant.version,
+        contact_email=tenant.contact_email,
+        commission_percent=tenant.commission_percent,
+    )
+
+
+def admin_user_to_pb(user: AdminUser) -> pb.AdminUser:
+    """The proto form of an admin user (never their hash)."""
+    return pb.AdminUser(
+        id=user.id,
+        email=user.email,
+        role=_ROLE_TO_PB[user.role],
+        created_at=timestamp(user.created_at),
+        active=user.active,
     )
 
 
@@ -69,13 +92,16 @@ def tenant_from_pb(message: pb.Tenant) -> Tenant:
         allowed_origins=tuple(message.allowed_origins),
         timezone=message.timezone,
         policy=BookingPolicy(
-            message.policy.min_notice_days,
-            message.policy.max_advance_days,
-            message.policy.hold_minutes,
-            message.policy.reminder_days,
-            message.policy.couple_cancel_days,
+            min_notice_days=message.policy.min_notice_days,
+            max_advance_days=message.policy.max_advance_days,
+            hold_minutes=message.policy.hold_minutes,
+            reminder_days=message.policy.reminder_days,
+            couple_cancel_days=message.policy.couple_cancel_days,
+            max_live_holds_per_email=message.policy.max_live_holds_per_email,
+            max_live_holds_per_address=message.policy.max_live_holds_per_address,
         ),
         currency=message.currency,
+        contact_email=message.contact_email,
     )
 
 
@@ -86,15 +112,17 @@ def _who(signed: SignedIn) -> pb.VerifyTokenResponse:
         role=_ROLE_TO_PB[signed.role],
         tenant_id=signed.tenant_id,
         expires_at=timestamp(signed.expires_at),
+        credential=_CREDENTIAL_TO_PB[signed.credential],
     )
 
 
 class TenantServicer(pb_grpc.TenantServiceServicer):
     """Tenants, keys, secrets, admins and sign-in."""
 
-    def __init__(self, directory: TenantDirectory, identity: Identity) -> None:
+    def __init__(self, directory: TenantDirectory, identity: Identity, team: AdminTeam) -> None:
         self._directory = directory
-        self._identity = identity
+        self.identity = identity
+        self._team = team
 
     async def GetTenant(
         self, request: pb.GetTenantRequest, context: grpc.aio.ServicerContext
@@ -113,6 +141,7 @@ class TenantServicer(pb_grpc.TenantServiceServicer):
             list(request.update_mask),
             role,
             request.expected_version,
+            request.commission_percent,
         )
         return pb.UpdateTenantResponse(tenant=tenant_to_pb(tenant))
 
@@ -171,6 +200,7 @@ class TenantServicer(pb_grpc.TenantServiceServicer):
             slug=request.slug,
             name=request.name,
             commission_bps=request.commission_bps,
+            commission_percent=request.commission_percent,
             admin_email=request.admin_email,
             admin_password=request.admin_password,
             timezone=request.timezone,
@@ -221,7 +251,7 @@ class TenantServicer(pb_grpc.TenantServiceServicer):
 
     async def SignIn(self, request: pb.SignInRequest, context: grpc.aio.ServicerContext) -> pb.SignInResponse:
         """A signed token for the right email and password; RATE_LIMITED past the failure limit."""
-        signed = await self._identity.sign_in(request.email, request.password, request.client_ip)
+        signed = await self.identity.sign_in(request.email, request.password, request.client_ip)
         return pb.SignInResponse(
             token=signed.token,
             expires_at=timestamp(signed.expires_at),
@@ -235,25 +265,68 @@ class TenantServicer(pb_grpc.TenantServiceServicer):
         self, request: pb.VerifyTokenRequest, context: grpc.aio.ServicerContext
     ) -> pb.VerifyTokenResponse:
         """Who a token speaks for, or UNAUTHENTICATED."""
-        return _who(await self._identity.verify(request.token))
+        return _who(await self.identity.verify(request.token))
 
     async def RequestPasswordReset(
         self, request: pb.RequestPasswordResetRequest, context: grpc.aio.ServicerContext
     ) -> pb.RequestPasswordResetResponse:
         """Mails a reset link when the address is an admin's; the answer is always the same."""
-        await self._identity.request_reset(request.email)
+        await self.identity.request_reset(request.email)
         return pb.RequestPasswordResetResponse()
 
     async def ResetPassword(
         self, request: pb.ResetPasswordRequest, context: grpc.aio.ServicerContext
     ) -> pb.ResetPasswordResponse:
         """Sets a new password with a single-use token."""
-        await self._identity.reset_password(request.token, request.new_password)
+        await self.identity.reset_password(request.token, request.new_password)
         return pb.ResetPasswordResponse()
 
     async def EnsurePlatformAdmin(
         self, request: pb.EnsurePlatformAdminRequest, context: grpc.aio.ServicerContext
     ) -> pb.EnsurePlatformAdminResponse:
         """A platform admin with this email and password exists afterwards."""
-        user_id, created = await self._identity.ensure_platform_admin(request.email, request.password)
+        user_id, created = await self.identity.ensure_platform_admin(request.email, request.password)
         return pb.EnsurePlatformAdminResponse(user_id=user_id, created=created)
+
+    async def ListAdminUsers(
+        self, request: pb.ListAdminUsersRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListAdminUsersResponse:
+        """One page of the tenant's admin users, invited ones included, oldest first."""
+        users, next_token = await self._team.list_admins(
+            request.tenant_id, request.page_size, request.page_token
+        )
+        return pb.ListAdminUsersResponse(
+            users=[admin_user_to_pb(u) for u in users], next_page_token=next_token
+        )
+
+    async def InviteAdminUser(
+        self, request: pb.InviteAdminUserRequest, context: grpc.aio.ServicerContext
+    ) -> pb.InviteAdminUserResponse:
+        """Invites an admin: an inactive user and a mailed set-password link."""
+        user = await self._team.invite(
+            request.tenant_id, request.email, request.invited_by_user_id, request.request_id
+        )
+        return pb.InviteAdminUserResponse(user=admin_user_to_pb(user))
+
+    async def RemoveAdminUser(
+        self, request: pb.RemoveAdminUserRequest, context: grpc.aio.ServicerContext
+    ) -> pb.RemoveAdminUserResponse:
+        """Removes an admin user; their tokens stop at once. Never the last active admin."""
+        await self._team.remove(request.tenant_id, request.user_id)
+        return pb.RemoveAdminUserResponse()
+
+    async def SignOut(
+        self, request: pb.SignOutRequest, context: grpc.aio.ServicerContext
+    ) -> pb.SignOutResponse:
+        """Revokes the token."""
+        await self.identity.sign_out(request.token)
+        return pb.SignOutResponse()
+
+    async def ChangePassword(
+        self, request: pb.ChangePasswordRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ChangePasswordResponse:
+        """Changes the caller's password; every other sign-in ends and a fresh token is answered."""
+        signed = await self.identity.change_password(
+            request.token, request.current_password, request.new_password
+        )
+        return pb.ChangePasswordResponse(token=signed.token, expires_at=timestamp(signed.expires_at))

@@ -9,12 +9,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from mais_runtime import paging
-from mais_runtime.db import Database
 from mais_runtime.errors import DomainError, Forbidden, GrpcCode, NotFound, ValidationError
-from services.tenant import domain, store
+from services.tenant import domain
 from services.tenant.credentials import Passwords, digest
 from services.tenant.domain import ConnectState, KeyPair, Role, Tenant
 from services.tenant.keyring import KeyRing, associated_data
+from services.tenant.store import TenantStore
 
 
 class InvalidTenantKey(DomainError):
@@ -62,14 +62,14 @@ class TenantDirectory:
 
     def __init__(
         self,
-        db: Database,
+        store: TenantStore,
         passwords: Passwords,
         keyring: KeyRing,
         *,
         default_grace_seconds: int,
         max_grace_seconds: int,
     ) -> None:
-        self._db = db
+        self._store = store
         self._passwords = passwords
         self._keyring = keyring
         self._default_grace = default_grace_seconds
@@ -81,12 +81,18 @@ class TenantDirectory:
         slug: str,
         name: str,
         commission_bps: int,
+        commission_percent: str = "",
         admin_email: str,
         admin_password: str,
         timezone: str,
         currency: str,
     ) -> CreatedTenant:
-        """A tenant, its first key pair and its first admin, all or nothing."""
+        """A tenant, its first key pair and its first admin, all or nothing. The commission comes as
+        the percent the client wrote when given, else in basis points; the contact address starts as
+        the first admin's."""
+        if commission_percent:
+            commission_bps = domain.commission_bps_from_text(commission_percent)
+        email = domain.normalise_email(admin_email, "adminEmail")
         tenant = domain.check_tenant(
             Tenant(
                 id=str(uuid.uuid4()),
@@ -95,23 +101,23 @@ class TenantDirectory:
                 commission_bps=commission_bps,
                 timezone=timezone or "UTC",
                 currency=currency or "usd",
+                contact_email=email,
             )
         )
-        email = domain.normalise_email(admin_email, "adminEmail")
         generated = "" if admin_password else domain.generate_password()
         password = domain.check_password(admin_password or generated, email, "adminPassword")
         password_hash = await self._passwords.hash(password)
         keys = domain.new_key_pair(tenant.slug)
-        async with self._db.platform_transaction() as conn:
-            stored = await store.insert_tenant(conn, tenant)
-            await store.insert_key_pair(conn, stored.id, keys.public_key, digest(keys.secret_key))
-            await store.insert_admin(conn, stored.id, email, password_hash)
+        async with self._store.platform() as tx:
+            stored = await tx.insert_tenant(tenant)
+            await tx.insert_key_pair(stored.id, keys.public_key, digest(keys.secret_key))
+            await tx.insert_admin(stored.id, email, password_hash)
         return CreatedTenant(stored, keys, email, generated)
 
     async def get(self, tenant_id: str) -> Tenant:
         """The tenant, or NotFound."""
-        async with self._db.tenant_transaction(tenant_id) as conn:
-            tenant = await store.tenant_by_id(conn, tenant_id)
+        async with self._store.tenant(tenant_id) as tx:
+            tenant = await tx.tenant_by_id(tenant_id)
         if tenant is None:
             raise NotFound("tenant")
         return tenant
@@ -120,23 +126,29 @@ class TenantDirectory:
         """One page of tenants by slug, and the token of the next page ("" at the end)."""
         size = paging.page_size(page_size)
         after = _decode_cursor(page_token)
-        async with self._db.platform_transaction() as conn:
-            tenants = await store.list_tenants(conn, after, size + 1)
+        async with self._store.platform() as tx:
+            tenants = await tx.tenants_after(after, size + 1)
         more = len(tenants) > size
         tenants = tenants[:size]
         return tenants, _encode_cursor(tenants[-1].slug) if more else ""
 
     async def count(self) -> tuple[int, int, int]:
         """(all, active, onboarded on Connect) tenants."""
-        async with self._db.platform_transaction() as conn:
-            return await store.count_tenants(conn)
+        async with self._store.platform() as tx:
+            return await tx.count_tenants()
 
     async def update(
-        self, tenant_id: str, change: Tenant, mask: list[str], role: Role, expected_version: int
+        self,
+        tenant_id: str,
+        change: Tenant,
+        mask: list[str],
+        role: Role,
+        expected_version: int,
+        commission_percent: str = "",
     ) -> Tenant:
         """Applies the masked fields; refuses a stale `expected_version` with VERSION_CONFLICT."""
-        async with self._db.tenant_transaction(tenant_id) as conn:
-            current = await store.tenant_by_id(conn, tenant_id, for_update=True)
+        async with self._store.tenant(tenant_id) as tx:
+            current = await tx.tenant_by_id(tenant_id, for_update=True)
             if current is None:
                 raise NotFound("tenant")
             if expected_version and expected_version != current.version:
@@ -146,30 +158,31 @@ class TenantDirectory:
                     GrpcCode.ABORTED,
                     metadata={"current_version": str(current.version)},
                 )
-            updated = domain.apply_update(current, change, mask, role)
-            return await store.save_tenant(conn, updated)
+            updated = domain.apply_update(current, change, mask, role, commission_percent)
+            return await tx.save_tenant(updated)
 
     async def rotate_keys(self, tenant_id: str, grace_seconds: int | None) -> Rotation:
-        """A new live pair; the previous public key keeps working for the grace period."""
+        """A new live pair; the previous pair keeps working for the grace period, and pairs retired
+        by earlier rotations keep the grace they were promised (0 revokes only the previous pair)."""
         grace = domain.check_grace(
             self._default_grace if grace_seconds is None else grace_seconds, self._max_grace
         )
-        async with self._db.tenant_transaction(tenant_id) as conn:
-            tenant = await store.tenant_by_id(conn, tenant_id, for_update=True)
+        async with self._store.tenant(tenant_id) as tx:
+            tenant = await tx.tenant_by_id(tenant_id, for_update=True)
             if tenant is None:
                 raise NotFound("tenant")
             keys = domain.new_key_pair(tenant.slug)
-            previous = await store.retire_live_keys(conn, tenant_id, grace)
-            await store.insert_key_pair(conn, tenant_id, keys.public_key, digest(keys.secret_key))
+            previous = await tx.retire_live_pair(tenant_id, grace)
+            await tx.insert_key_pair(tenant_id, keys.public_key, digest(keys.secret_key))
         return Rotation(keys, previous)
 
     async def resolve_public_key(self, public_key: str) -> Tenant:
         """The active tenant of a live or in-grace public key."""
         if not domain.is_public_key(public_key):
             raise InvalidTenantKey()
-        async with self._db.platform_transaction() as conn:
-            tenant_id = await store.tenant_id_by_public_key(conn, public_key)
-            tenant = await store.tenant_by_id(conn, tenant_id) if tenant_id else None
+        async with self._store.platform() as tx:
+            tenant_id = await tx.tenant_id_by_public_key(public_key)
+            tenant = await tx.tenant_by_id(tenant_id) if tenant_id else None
         if tenant is None:
             raise InvalidTenantKey()
         if not tenant.active:
@@ -180,16 +193,16 @@ class TenantDirectory:
         """Records the tenant's Connect account and onboarding state."""
         if account_id and not (account_id.startswith("acct_") and 6 <= len(account_id) <= 255):
             raise ValidationError.of("stripe_account_id", "must be a Stripe account id (acct_...)")
-        async with self._db.tenant_transaction(tenant_id) as conn:
-            tenant = await store.set_stripe_account(conn, tenant_id, account_id or None, state)
+        async with self._store.tenant(tenant_id) as tx:
+            tenant = await tx.set_stripe_account(tenant_id, account_id or None, state)
         if tenant is None:
             raise NotFound("tenant")
         return tenant
 
     async def resolve_stripe_account(self, account_id: str) -> Tenant:
         """The tenant of a Connect account."""
-        async with self._db.platform_transaction() as conn:
-            tenant = await store.tenant_by_stripe_account(conn, account_id) if account_id else None
+        async with self._store.platform() as tx:
+            tenant = await tx.tenant_by_stripe_account(account_id) if account_id else None
         if tenant is None:
             raise NotFound("tenant")
         return tenant
@@ -201,24 +214,24 @@ class TenantDirectory:
             normalised = domain.check_origin(origin, "origin")
         except ValidationError:
             return False
-        async with self._db.platform_transaction() as conn:
-            return await store.origin_of_active_tenant(conn, normalised)
+        async with self._store.platform() as tx:
+            return await tx.origin_of_active_tenant(normalised)
 
     async def put_secret(self, tenant_id: str, name: str, value: str) -> SecretInfo:
         """Seals and stores a secret under the newest key."""
         name, value = domain.check_secret(name, value)
         sealed = self._keyring.seal(value, associated_data(tenant_id, name))
-        async with self._db.tenant_transaction(tenant_id) as conn:
-            if await store.tenant_by_id(conn, tenant_id) is None:
+        async with self._store.tenant(tenant_id) as tx:
+            if await tx.tenant_by_id(tenant_id) is None:
                 raise NotFound("tenant")
-            updated_at = await store.put_secret(conn, tenant_id, name, sealed)
+            updated_at = await tx.put_secret(tenant_id, name, sealed)
         return SecretInfo(name, "", sealed.key_id, updated_at)
 
     async def get_secret(self, tenant_id: str, name: str) -> SecretInfo:
         """Opens a secret, whichever ring key sealed it; one sealed under an older key is re-sealed
         under the newest on the way, so the old key can leave the ring later."""
-        async with self._db.tenant_transaction(tenant_id) as conn:
-            found = await store.get_secret(conn, tenant_id, name, for_update=True)
+        async with self._store.tenant(tenant_id) as tx:
+            found = await tx.secret(tenant_id, name, for_update=True)
             if found is None:
                 raise NotFound("secret")
             sealed, updated_at = found
@@ -227,14 +240,14 @@ class TenantDirectory:
             key_id = sealed.key_id
             if key_id != self._keyring.current_key_id:
                 resealed = self._keyring.seal(value, associated)
-                await store.reseal_secret(conn, tenant_id, name, resealed)
+                await tx.reseal_secret(tenant_id, name, resealed)
                 key_id = resealed.key_id
         return SecretInfo(name, value, key_id, updated_at)
 
     async def describe_secret(self, tenant_id: str, name: str) -> SecretInfo:
         """A stored secret's key id and time, without opening it."""
-        async with self._db.tenant_transaction(tenant_id) as conn:
-            found = await store.get_secret(conn, tenant_id, name)
+        async with self._store.tenant(tenant_id) as tx:
+            found = await tx.secret(tenant_id, name)
         if found is None:
             raise NotFound("secret")
         sealed, updated_at = found

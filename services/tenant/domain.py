@@ -8,7 +8,7 @@ import secrets
 import string
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from enum import Enum
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -45,12 +45,22 @@ EMAIL = re.compile(r"^[^@\s]{1,64}@[a-z0-9](?:[a-z0-9.-]{0,251}[a-z0-9])?\.[a-z0
 SECRET_NAME = re.compile(r"^[a-z][a-z0-9_.-]{0,63}$")
 KEY_RANDOM_HEX = 32
 PUBLIC_KEY = re.compile(r"^pk_live_([a-z0-9][a-z0-9-]{1,48}[a-z0-9])_[0-9a-f]{32}$")
+SECRET_KEY = re.compile(r"^sk_live_([a-z0-9][a-z0-9-]{1,48}[a-z0-9])_[0-9a-f]{32}$")
 
 MAX_COMMISSION_BPS = 5000
 MAX_ALLOWED_ORIGINS = 20
 MAX_SECRET_BYTES = 8192
 PASSWORD_MIN = 10
 PASSWORD_MAX = 256
+# A hold outlives its Stripe Checkout session by a minute, and a session lives at least 30 minutes,
+# so a hold lasts at least 31 (booking applies max(hold_minutes, 31) too).
+MIN_HOLD_MINUTES = 31
+MAX_HOLD_MINUTES = 1440
+# Live holds per couple (email) and per client address when the policy says 0 (see the proto).
+DEFAULT_LIVE_HOLDS_PER_EMAIL = 2
+DEFAULT_LIVE_HOLDS_PER_ADDRESS = 5
+MAX_LIVE_HOLDS_PER_EMAIL = 10
+MAX_LIVE_HOLDS_PER_ADDRESS = 100
 
 
 class Role(Enum):
@@ -84,10 +94,23 @@ class BookingPolicy:
 
     min_notice_days: int = 1
     max_advance_days: int = 730
-    # Stripe Checkout sessions live between 30 minutes and 24 hours; a hold lives as long.
-    hold_minutes: int = 30
+    # Stripe Checkout sessions live between 30 minutes and 24 hours; a hold a minute longer.
+    hold_minutes: int = MIN_HOLD_MINUTES
     reminder_days: int = 7
     couple_cancel_days: int = 14
+    # 0: the platform default (DEFAULT_LIVE_HOLDS_PER_EMAIL / _PER_ADDRESS).
+    max_live_holds_per_email: int = 0
+    max_live_holds_per_address: int = 0
+
+    @property
+    def effective_max_live_holds_per_email(self) -> int:
+        """The live holds one couple may have at once, the default filled in."""
+        return self.max_live_holds_per_email or DEFAULT_LIVE_HOLDS_PER_EMAIL
+
+    @property
+    def effective_max_live_holds_per_address(self) -> int:
+        """The live holds one client address may have at once, the default filled in."""
+        return self.max_live_holds_per_address or DEFAULT_LIVE_HOLDS_PER_ADDRESS
 
 
 @dataclass(frozen=True)
@@ -108,6 +131,13 @@ class Tenant:
     currency: str = "usd"
     created_at: datetime | None = None
     version: int = 1
+    # Reply-To of every email sent for the tenant (its first admin's address at creation).
+    contact_email: str = ""
+
+    @property
+    def commission_percent(self) -> str:
+        """The commission as a decimal percent without trailing zeros ("12.5", "10")."""
+        return format((Decimal(self.commission_bps) / 100).normalize(), "f")
 
 
 # --- tenants ---------------------------------------------------------------------------------
@@ -126,12 +156,25 @@ def check_slug(slug: str, field_name: str = "slug") -> str:
     return slug
 
 
-def commission_bps_from_percent(percent: Decimal) -> int:
+def commission_bps_from_text(percent: str, field_name: str = "commissionPercent") -> int:
+    """A commission percent as the client wrote it ("12.5") in basis points (0-50, two decimals)."""
+    try:
+        value = Decimal(percent.strip())
+    except (InvalidOperation, ValueError):
+        raise ValidationError.of(field_name, "must be a number between 0 and 50") from None
+    if not value.is_finite() or len(percent) > 32:
+        raise ValidationError.of(field_name, "must be a number between 0 and 50")
+    return commission_bps_from_percent(value, field_name)
+
+
+def commission_bps_from_percent(percent: Decimal, field_name: str = "commissionPercent") -> int:
     """A commission percent with at most two decimals (0-50) in basis points."""
+    if not Decimal(0) <= percent <= Decimal(MAX_COMMISSION_BPS) / 100:
+        raise ValidationError.of(field_name, "must be between 0 and 50 percent")
     bps = percent * 100
     if bps != bps.to_integral_value():
-        raise ValidationError.of("commissionPercent", "must have at most two decimals")
-    return check_commission_bps(int(bps), "commissionPercent")
+        raise ValidationError.of(field_name, "must have at most two decimals")
+    return check_commission_bps(int(bps), field_name)
 
 
 def check_commission_bps(bps: int, field_name: str = "commission_bps") -> int:
@@ -207,12 +250,19 @@ def check_policy(policy: BookingPolicy) -> BookingPolicy:
     rules = (
         ("policy.minNoticeDays", policy.min_notice_days, 0, 365),
         ("policy.maxAdvanceDays", policy.max_advance_days, 1, 1095),
-        ("policy.holdMinutes", policy.hold_minutes, 30, 1440),
+        ("policy.holdMinutes", policy.hold_minutes, MIN_HOLD_MINUTES, MAX_HOLD_MINUTES),
         ("policy.reminderDays", policy.reminder_days, 0, 60),
         ("policy.coupleCancelDays", policy.couple_cancel_days, 0, 365),
+        ("policy.maxLiveHoldsPerEmail", policy.max_live_holds_per_email, 0, MAX_LIVE_HOLDS_PER_EMAIL),
+        ("policy.maxLiveHoldsPerAddress", policy.max_live_holds_per_address, 0, MAX_LIVE_HOLDS_PER_ADDRESS),
     )
+    why = {
+        "policy.holdMinutes": " (a hold outlives its Stripe Checkout session, at least 30 minutes)",
+        "policy.maxLiveHoldsPerEmail": f" (0: the default, {DEFAULT_LIVE_HOLDS_PER_EMAIL})",
+        "policy.maxLiveHoldsPerAddress": f" (0: the default, {DEFAULT_LIVE_HOLDS_PER_ADDRESS})",
+    }
     problems = [
-        FieldViolation(name, f"must be between {low} and {high}")
+        FieldViolation(name, f"must be between {low} and {high}{why.get(name, '')}")
         for name, value, low, high in rules
         if not low <= value <= high
     ]
@@ -254,21 +304,35 @@ def check_tenant(tenant: Tenant) -> Tenant:
         timezone=check_timezone(tenant.timezone),
         policy=check_policy(tenant.policy),
         currency=check_currency(tenant.currency),
+        contact_email=normalise_email(tenant.contact_email, "contactEmail"),
     )
 
 
 # Fields of a tenant a change may name, and who may change them.
-TENANT_FIELDS = frozenset({"name", "branding", "allowed_origins", "timezone", "policy", "currency"})
-PLATFORM_FIELDS = frozenset({"active", "commission_bps"})
+TENANT_FIELDS = frozenset(
+    {"name", "branding", "allowed_origins", "timezone", "policy", "currency", "contact_email"}
+)
+PLATFORM_FIELDS = frozenset({"active", "commission_bps", "commission_percent"})
 BRANDING_FIELDS = frozenset({"primary_color", "secondary_color", "logo_url", "font"})
 POLICY_FIELDS = frozenset(
-    {"min_notice_days", "max_advance_days", "hold_minutes", "reminder_days", "couple_cancel_days"}
+    {
+        "min_notice_days",
+        "max_advance_days",
+        "hold_minutes",
+        "reminder_days",
+        "couple_cancel_days",
+        "max_live_holds_per_email",
+        "max_live_holds_per_address",
+    }
 )
 
 
-def apply_update(current: Tenant, change: Tenant, mask: list[str], role: Role) -> Tenant:
+def apply_update(
+    current: Tenant, change: Tenant, mask: list[str], role: Role, commission_percent: str = ""
+) -> Tenant:
     """The tenant after the fields named in `mask` (top level or `branding.x` / `policy.x`) are taken
-    from `change`; platform-owned fields need the platform role. Validates the result."""
+    from `change`; platform-owned fields need the platform role. `commission_percent` is the percent
+    as the client wrote it, used when the mask names it. Validates the result."""
     if not mask:
         raise ValidationError.of("update_mask", "names no field")
     updated = current
@@ -278,7 +342,9 @@ def apply_update(current: Tenant, change: Tenant, mask: list[str], role: Role) -
             raise Forbidden(f"only a platform admin may change {top}")
         if top not in TENANT_FIELDS | PLATFORM_FIELDS:
             raise ValidationError.of("update_mask", f"{path} cannot be changed")
-        if sub and top == "branding" and sub in BRANDING_FIELDS:
+        if top == "commission_percent" and not sub:
+            updated = replace(updated, commission_bps=commission_bps_from_text(commission_percent))
+        elif sub and top == "branding" and sub in BRANDING_FIELDS:
             updated = replace(
                 updated, branding=replace(updated.branding, **{sub: getattr(change.branding, sub)})
             )
@@ -313,6 +379,11 @@ def new_key_pair(slug: str) -> KeyPair:
 def is_public_key(value: str) -> bool:
     """True when `value` has the public key format (no lookup)."""
     return bool(PUBLIC_KEY.match(value))
+
+
+def is_secret_key(value: str) -> bool:
+    """True when `value` has the secret key format (no lookup)."""
+    return bool(SECRET_KEY.match(value))
 
 
 def check_grace(seconds: int, maximum: int) -> int:
@@ -369,18 +440,63 @@ def generate_password() -> str:
 
 
 @dataclass(frozen=True)
-class SignInLimit:
-    """At most `max_failures` failed sign-ins per `window` for one address and for one client IP."""
+class FailureHistory:
+    """The failed sign-ins that bear on one attempt, as the database saw them."""
 
-    max_failures: int = 5
+    # Failures of this account from this client address inside the pair window.
+    pair: list[datetime]
+    # Failures of any account from this client address inside the pair window.
+    address: list[datetime]
+    # Failures of this account from any address inside the account window.
+    account: list[datetime]
+    # Whether this account signed in successfully from this address before (a known address).
+    known_address: bool
+
+
+@dataclass(frozen=True)
+class SignInLimits:
+    """The usual scheme (ADR 0014): a tight limit per (account, client address) pair, a loose limit per
+    address so that one address cannot spray many accounts, and a slow account-wide limit with
+    exponential backoff against a guesser who changes addresses. An account's own known addresses
+    skip the address and account limits, so an attacker elsewhere cannot lock its owner out; only
+    the pair limit applies to everyone. A password reset clears the account's failures."""
+
+    pair_failures: int = 5
     window: timedelta = timedelta(minutes=15)
+    address_failures: int = 50
+    account_failures: int = 10
+    account_window: timedelta = timedelta(hours=24)
+    backoff_base: timedelta = timedelta(minutes=1)
+    backoff_max: timedelta = timedelta(hours=1)
 
-    def retry_after(self, failures: list[datetime], now: datetime) -> int:
-        """Seconds until another attempt is allowed, given the failure times inside the window
-        (0 when one is allowed now). Refused attempts are not failures, so waiting always helps."""
-        recent = sorted(t for t in failures if t > now - self.window)
-        if len(recent) < self.max_failures:
+    def retry_after(self, history: FailureHistory, now: datetime) -> int:
+        """Seconds until another attempt is allowed (0 when one is allowed now). Refused attempts
+        are not failures, so waiting always helps."""
+        waits = [_sliding_wait(history.pair, self.pair_failures, self.window, now)]
+        if not history.known_address:
+            waits.append(_sliding_wait(history.address, self.address_failures, self.window, now))
+            waits.append(self._account_wait(history.account, now))
+        return max(waits)
+
+    def _account_wait(self, failures: list[datetime], now: datetime) -> int:
+        recent = sorted(t for t in failures if t > now - self.account_window)
+        over = len(recent) - self.account_failures
+        if over < 0:
             return 0
-        # Allowed again once enough of the oldest failures have left the window.
-        frees_at = recent[len(recent) - self.max_failures] + self.window
-        return max(1, int((frees_at - now).total_seconds() + 0.999))
+        # Each failure past the threshold doubles the lock, up to the cap: a distributed guesser
+        # gets a few dozen tries a day, the owner's known addresses none of the wait.
+        lock = min(self.backoff_base * (2 ** min(over, 30)), self.backoff_max)
+        return _seconds_until(recent[-1] + lock, now)
+
+
+def _sliding_wait(failures: list[datetime], limit: int, window: timedelta, now: datetime) -> int:
+    recent = sorted(t for t in failures if t > now - window)
+    if len(recent) < limit:
+        return 0
+    # Allowed again once enough of the oldest failures have left the window.
+    return _seconds_until(recent[len(recent) - limit] + window, now)
+
+
+def _seconds_until(moment: datetime, now: datetime) -> int:
+    seconds = (moment - now).total_seconds()
+    return max(1, int(seconds + 0.999)) if seconds > 0 else 0

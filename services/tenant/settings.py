@@ -20,9 +20,18 @@ class TenantSettings(ServiceSettings):
     argon2_time_cost: int = 3
     argon2_memory_kib: int = 65536
     argon2_parallelism: int = 4
-    # Sign-in limiting: failures per window, per address and per client IP.
+    # Sign-in limiting (ADR 0014): failures per window for one (account, client address) pair...
     signin_max_failures: int = 5
     signin_window_seconds: int = 900
+    # ... for one client address across accounts (not for an account's own known addresses) ...
+    signin_address_max_failures: int = 50
+    # ... and for one account from anywhere, after which each failure doubles the wait up to a cap.
+    signin_account_max_failures: int = 10
+    signin_account_window_seconds: int = 24 * 3600
+    signin_backoff_base_seconds: int = 60
+    signin_backoff_max_seconds: int = 3600
+    # How long an invitation's set-password link works.
+    invite_ttl_seconds: int = 7 * 24 * 3600
     # How long a rotated-out public key keeps working by default, and the most a caller may ask.
     key_grace_seconds: int = 24 * 3600
     key_grace_max_seconds: int = 7 * 24 * 3600

@@ -1,8 +1,13 @@
-"""Admin sign-in through the HTTP API: tokens, normalised emails, identical refusals, and failure
-limiting per address and per client IP that holds across both gateway processes."""
+"""Admin sign-in through the HTTP API: tokens, normalised emails, identical refusals, and sign-in
+limits (ADR 0014) that hold across both gateway processes: per account and client address, per
+address across accounts, per account from anywhere, never against the owner's known address, and
+lifted by a password reset."""
 
 from __future__ import annotations
 
+import email
+import email.policy
+import re
 import secrets
 from datetime import UTC, datetime, timedelta
 
@@ -13,6 +18,7 @@ from tests.e2e.conftest import (
     PLATFORM_ADMIN_EMAIL,
     MakeTenant,
     client_from_new_address,
+    eventually,
     fresh_client_ip,
 )
 from tools.stack.launcher import Stack
@@ -84,47 +90,105 @@ def test_malformed_login_bodies_are_400(http: httpx.Client) -> None:
         assert answer.json()["error"] == "VALIDATION_ERROR"
 
 
-def test_five_failures_for_one_address_lock_it_on_both_gateways(
+def test_five_failures_of_one_account_from_one_address_lock_that_pair_on_both_gateways(
     gateways: list[httpx.Client], make_tenant: MakeTenant
 ) -> None:
-    tenant = make_tenant("lock-address")
+    tenant = make_tenant("lock-pair")
+    ip = fresh_client_ip()
     for n in range(5):
-        # Alternate replicas and client IPs: only the address is common to the attempts.
-        answer = _login(gateways[n % 2], tenant.admin_email, "Wrong-pass-123", fresh_client_ip())
+        # Alternate replicas: the count is shared, not per process.
+        answer = _login(gateways[n % 2], tenant.admin_email, "Wrong-pass-123", ip)
         assert answer.status_code == 401
     for gateway in gateways:
-        locked = _login(gateway, tenant.admin_email, tenant.admin_password, fresh_client_ip())
+        locked = _login(gateway, tenant.admin_email, tenant.admin_password, ip)
         assert locked.status_code == 429
         assert locked.json()["error"] == "RATE_LIMITED"
         assert 1 <= int(locked.headers["retry-after"]) <= 900
-    # Another admin is not affected.
+    # The same owner from another address, and another admin, are not affected.
+    assert (
+        _login(gateways[1], tenant.admin_email, tenant.admin_password, fresh_client_ip()).status_code == 200
+    )
     other = make_tenant("lock-other")
     assert _login(gateways[0], other.admin_email, other.admin_password, fresh_client_ip()).status_code == 200
 
 
-def test_five_failures_from_one_ip_lock_that_ip_on_both_gateways(
-    gateways: list[httpx.Client], make_tenant: MakeTenant
+def test_failures_from_one_address_do_not_lock_other_admins_out_of_it(
+    stack: Stack, make_tenant: MakeTenant
 ) -> None:
-    tenant = make_tenant("lock-ip")
+    tenant = make_tenant("shared-wifi")
+    with client_from_new_address(stack) as venue_wifi:
+        for n in range(6):
+            address = f"typo-{n}-{secrets.token_hex(3)}@example.com"
+            assert _login(venue_wifi, address, "Wrong-pass-123").status_code == 401
+        assert _login(venue_wifi, tenant.admin_email, tenant.admin_password).status_code == 200
+
+
+def test_an_address_spraying_many_accounts_is_limited(gateways: list[httpx.Client]) -> None:
     ip = fresh_client_ip()
-    for n in range(5):
-        address = f"guess-{n}-{secrets.token_hex(3)}@example.com"
-        assert _login(gateways[n % 2], address, "Wrong-pass-123", ip).status_code == 401
-    for gateway in gateways:
-        assert _login(gateway, tenant.admin_email, tenant.admin_password, ip).status_code == 429
+    answers = [
+        _login(gateways[n % 2], f"spray-{n}-{secrets.token_hex(3)}@example.com", "Wrong-pass-123", ip)
+        for n in range(51)
+    ]
+    assert [a.status_code for a in answers] == [401] * 50 + [429]
+
+
+def test_an_attacker_elsewhere_cannot_lock_the_owner_out_of_an_address_they_signed_in_from(
+    stack: Stack, gateways: list[httpx.Client], make_tenant: MakeTenant
+) -> None:
+    tenant = make_tenant("owner-home")
+    with client_from_new_address(stack) as home:
+        assert _login(home, tenant.admin_email, tenant.admin_password).status_code == 200
+        # Ten wrong passwords from ten addresses: the account is locked for every new address...
+        for n in range(10):
+            attacker = _login(gateways[n % 2], tenant.admin_email, "Wrong-pass-123", fresh_client_ip())
+            assert attacker.status_code == 401
+        with client_from_new_address(stack) as stranger:
+            locked = _login(stranger, tenant.admin_email, tenant.admin_password)
+            assert locked.status_code == 429
+            assert int(locked.headers["retry-after"]) >= 1
+        # ... but not for the owner at home.
+        assert _login(home, tenant.admin_email, tenant.admin_password).status_code == 200
+
+
+def test_a_password_reset_lifts_the_account_lock(
+    stack: Stack, http: httpx.Client, gateways: list[httpx.Client], make_tenant: MakeTenant
+) -> None:
+    tenant = make_tenant("reset-unlock")
+    for n in range(10):
+        assert (
+            _login(gateways[n % 2], tenant.admin_email, "Wrong-pass-123", fresh_client_ip()).status_code
+            == 401
+        )
     assert (
-        _login(gateways[1], tenant.admin_email, tenant.admin_password, fresh_client_ip()).status_code == 200
+        _login(gateways[0], tenant.admin_email, tenant.admin_password, fresh_client_ip()).status_code == 429
     )
+    assert http.post("/v1/auth/forgot-password", json={"email": tenant.admin_email}).status_code == 202
+    token = eventually(lambda: _reset_token_in_mail(stack, tenant.admin_email), timeout=10)
+    assert token, "no reset mail"
+    reset = http.post("/v1/auth/reset-password", json={"token": token, "newPassword": "Unlocked-pass-123"})
+    assert reset.status_code == 200, reset.text
+    assert _login(gateways[1], tenant.admin_email, "Unlocked-pass-123", fresh_client_ip()).status_code == 200
 
 
-def test_through_envoy_a_forged_forwarded_for_header_does_not_escape_the_ip_limit(
+def _reset_token_in_mail(stack: Stack, address: str) -> str:
+    folder = stack.data_dir / "mail"
+    for path in sorted(folder.glob("*.eml")) if folder.exists() else []:
+        message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        body = message.get_body(("plain",))
+        if message["To"] == address and body is not None:
+            match = re.search(r"#token=([A-Za-z0-9_-]+)", body.get_content())
+            if match:
+                return match.group(1)
+    return ""
+
+
+def test_through_envoy_a_forged_forwarded_for_header_does_not_escape_the_pair_limit(
     stack: Stack, make_tenant: MakeTenant
 ) -> None:
     tenant = make_tenant("forged-ip")
     with client_from_new_address(stack) as client:
-        for n in range(5):
-            address = f"forged-{n}-{secrets.token_hex(3)}@example.com"
-            assert _login(client, address, "Wrong-pass-123", fresh_client_ip()).status_code == 401
+        for _ in range(5):
+            assert _login(client, tenant.admin_email, "Wrong-pass-123", fresh_client_ip()).status_code == 401
         locked = _login(client, tenant.admin_email, tenant.admin_password, fresh_client_ip())
         assert locked.status_code == 429
         assert "retry-after" in locked.headers

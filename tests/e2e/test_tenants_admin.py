@@ -202,6 +202,12 @@ def test_a_tenant_admin_edits_its_own_settings(http: httpx.Client, make_tenant: 
         ({"active": False}, "active"),
         ({"name": None}, "name"),
         ({"policy": {"holdMinutes": None}}, "policy.holdMinutes"),
+        ({"policy": {"holdMinutes": 30}}, "policy.holdMinutes"),
+        ({"policy": {"maxLiveHoldsPerEmail": -1}}, "policy.maxLiveHoldsPerEmail"),
+        ({"policy": {"maxLiveHoldsPerEmail": 11}}, "policy.maxLiveHoldsPerEmail"),
+        ({"policy": {"maxLiveHoldsPerAddress": 101}}, "policy.maxLiveHoldsPerAddress"),
+        ({"contactEmail": "not an address"}, "contactEmail"),
+        ({"contactEmail": None}, "contactEmail"),
     ],
 )
 def test_invalid_or_platform_only_settings_are_refused_and_change_nothing(
@@ -213,6 +219,50 @@ def test_invalid_or_platform_only_settings_are_refused_and_change_nothing(
     assert answer.status_code == 400, answer.text
     assert field in [f["field"] for f in answer.json()["fields"]]
     assert http.get("/v1/tenant-admin/settings", headers=tenant.admin_headers()).json() == before
+
+
+def test_a_new_tenant_answers_its_contact_email_and_the_hold_rules_that_apply(
+    http: httpx.Client, make_tenant: MakeTenant
+) -> None:
+    tenant = make_tenant("contact")
+    settings = http.get("/v1/tenant-admin/settings", headers=tenant.admin_headers()).json()
+    assert settings["contactEmail"] == tenant.admin_email
+    assert settings["policy"]["holdMinutes"] == 31
+    assert (settings["policy"]["maxLiveHoldsPerEmail"], settings["policy"]["maxLiveHoldsPerAddress"]) == (
+        0,
+        0,
+    )
+    assert settings["policyInEffect"] == {
+        "holdMinutes": 31,
+        "maxLiveHoldsPerEmail": 2,
+        "maxLiveHoldsPerAddress": 5,
+    }
+
+
+def test_a_tenant_admin_sets_the_contact_email_and_hold_limits(
+    http: httpx.Client, make_tenant: MakeTenant
+) -> None:
+    tenant = make_tenant("limits")
+    changed = http.patch(
+        "/v1/tenant-admin/settings",
+        json={
+            "contactEmail": "  Hello@Bella.Example ",
+            "policy": {"maxLiveHoldsPerEmail": 1, "maxLiveHoldsPerAddress": 20},
+        },
+        headers=tenant.admin_headers(),
+    )
+    assert changed.status_code == 200, changed.text
+    settings = http.get("/v1/tenant-admin/settings", headers=tenant.admin_headers()).json()
+    assert settings == changed.json()
+    assert settings["contactEmail"] == "hello@bella.example"
+    assert settings["policyInEffect"]["maxLiveHoldsPerEmail"] == 1
+    assert settings["policyInEffect"]["maxLiveHoldsPerAddress"] == 20
+    back = http.patch(
+        "/v1/tenant-admin/settings",
+        json={"policy": {"maxLiveHoldsPerEmail": 0}},
+        headers=tenant.admin_headers(),
+    )
+    assert back.json()["policyInEffect"]["maxLiveHoldsPerEmail"] == 2
 
 
 def test_a_tenant_admin_cannot_reach_platform_routes_or_another_tenants_things(

@@ -133,6 +133,35 @@ def test_rotation_without_grace_revokes_the_old_key_on_every_gateway_within_5_s(
         assert _profile(gateway, rotated.json()["publicKey"]).status_code == 200
 
 
+def test_a_second_rotation_keeps_the_first_rotations_grace_for_the_key_before_it(
+    stack: Stack, gateways: list[httpx.Client], make_tenant: MakeTenant
+) -> None:
+    tenant = make_tenant("rotate-twice")
+    first = httpx.post(f"{stack.url}/v1/tenant-admin/api-keys/rotate", headers=tenant.admin_headers())
+    assert first.status_code == 200
+    promised = first.json()["previousKeyExpiresAt"]
+    # The key issued by the first rotation leaked: revoke it at once.
+    second = httpx.post(
+        f"{stack.url}/v1/tenant-admin/api-keys/rotate",
+        json={"graceSeconds": 0},
+        headers=tenant.admin_headers(),
+    )
+    assert second.status_code == 200
+    revoked_at = time.monotonic()
+    for gateway in gateways:
+        remaining = PROPAGATION_SECONDS - (time.monotonic() - revoked_at)
+        assert eventually(
+            partial(_answers, gateway, first.json()["publicKey"], (401, "INVALID_TENANT_KEY")),
+            timeout=max(remaining, 0),
+        )
+    # The original key keeps the day it was promised (the gateways ask the tenant service afresh:
+    # they had not seen this key since it was rotated out).
+    for gateway in gateways:
+        assert _profile(gateway, tenant.public_key).status_code == 200
+        assert _profile(gateway, second.json()["publicKey"]).status_code == 200
+    assert datetime.fromisoformat(promised) > datetime.now(UTC)
+
+
 def test_the_default_rotation_grace_is_a_day(stack: Stack, make_tenant: MakeTenant) -> None:
     tenant = make_tenant("default-grace")
     rotated = httpx.post(f"{stack.url}/v1/tenant-admin/api-keys/rotate", headers=tenant.admin_headers())

@@ -14,13 +14,22 @@ import pytest
 from sqlalchemy import text
 
 from mais_runtime.db import Database
-from mais_runtime.errors import Conflict, DomainError, NotFound, RateLimited, Unauthenticated, ValidationError
-from services.tenant import store
+from mais_runtime.errors import (
+    Conflict,
+    DomainError,
+    NotFound,
+    PreconditionFailed,
+    RateLimited,
+    Unauthenticated,
+    ValidationError,
+)
 from services.tenant.credentials import Passwords, Tokens
 from services.tenant.directory import CreatedTenant, InvalidTenantKey, TenantDirectory
-from services.tenant.domain import Role, SignInLimit, Tenant
-from services.tenant.identity import Identity, ResetSettings
+from services.tenant.domain import BookingPolicy, Role, SignInLimits, Tenant
+from services.tenant.identity import Credential, Identity, ResetSettings
 from services.tenant.keyring import KeyRing
+from services.tenant.store import TenantStore
+from services.tenant.team import AdminTeam, InviteSettings
 
 PASSWORDS = Passwords(time_cost=1, memory_kib=8192, parallelism=1)
 TOKENS = Tokens("integration-signing-key-" + "z" * 48, timedelta(hours=1))
@@ -30,12 +39,18 @@ KEY_2 = "k2:" + base64.b64encode(os.urandom(32)).decode()
 
 def _directory(db: Database, ring: str = KEY_1) -> TenantDirectory:
     return TenantDirectory(
-        db, PASSWORDS, KeyRing.parse(ring), default_grace_seconds=3600, max_grace_seconds=86400
+        TenantStore(db), PASSWORDS, KeyRing.parse(ring), default_grace_seconds=3600, max_grace_seconds=86400
     )
 
 
 def _identity(db: Database) -> Identity:
-    return Identity(db, PASSWORDS, TOKENS, SignInLimit(), ResetSettings(3600, 3, "http://127.0.0.1:8080"))
+    return Identity(
+        TenantStore(db), PASSWORDS, TOKENS, SignInLimits(), ResetSettings(3600, 3, "http://127.0.0.1:8080")
+    )
+
+
+def _team(db: Database) -> AdminTeam:
+    return AdminTeam(TenantStore(db), InviteSettings(7 * 86400, "http://127.0.0.1:8080"))
 
 
 ADMIN_PASSWORD = "Admin-pass-123"
@@ -58,13 +73,14 @@ def _ip() -> str:
     return f"10.{secrets.randbelow(250)}.{secrets.randbelow(250)}.{secrets.randbelow(250)}"
 
 
-async def test_ten_simultaneous_wrong_passwords_let_exactly_five_through_to_a_check(
+async def test_ten_simultaneous_wrong_passwords_from_one_address_let_exactly_five_through_to_a_check(
     tenant_db: Database,
 ) -> None:
     created = await _tenant(tenant_db)
     identity = _identity(tenant_db)
+    ip = _ip()
     results = await asyncio.gather(
-        *(identity.sign_in(created.admin_email, "Wrong-pass-123", _ip()) for _ in range(10)),
+        *(identity.sign_in(created.admin_email, "Wrong-pass-123", ip) for _ in range(10)),
         return_exceptions=True,
     )
     assert sorted(type(r).__name__ for r in results) == ["RateLimited"] * 5 + ["Unauthenticated"] * 5
@@ -72,27 +88,61 @@ async def test_ten_simultaneous_wrong_passwords_let_exactly_five_through_to_a_ch
     assert 1 <= int(limited.metadata["retry_after_seconds"]) <= 900
 
 
-async def test_once_an_address_is_locked_even_the_right_password_waits(tenant_db: Database) -> None:
+async def test_fifteen_simultaneous_wrong_passwords_from_everywhere_let_exactly_ten_through(
+    tenant_db: Database,
+) -> None:
+    created = await _tenant(tenant_db)
+    identity = _identity(tenant_db)
+    results = await asyncio.gather(
+        *(identity.sign_in(created.admin_email, "Wrong-pass-123", _ip()) for _ in range(15)),
+        return_exceptions=True,
+    )
+    assert sorted(type(r).__name__ for r in results) == ["RateLimited"] * 5 + ["Unauthenticated"] * 10
+
+
+async def test_once_a_pair_is_locked_even_the_right_password_waits_there_but_not_elsewhere(
+    tenant_db: Database,
+) -> None:
     created = await _tenant(tenant_db, password="Right-pass-123")
     identity = _identity(tenant_db)
+    ip = _ip()
     for _ in range(5):
         with pytest.raises(Unauthenticated):
-            await identity.sign_in(created.admin_email, "Wrong-pass-123", _ip())
+            await identity.sign_in(created.admin_email, "Wrong-pass-123", ip)
     with pytest.raises(RateLimited):
-        await identity.sign_in(created.admin_email, "Right-pass-123", _ip())
+        await identity.sign_in(created.admin_email, "Right-pass-123", ip)
+    assert (await identity.sign_in(created.admin_email, "Right-pass-123", _ip())).role is Role.TENANT_ADMIN
 
 
-async def test_failures_from_one_ip_count_across_addresses(tenant_db: Database) -> None:
+async def test_failures_from_one_address_against_other_accounts_do_not_lock_an_admin_out_of_it(
+    tenant_db: Database,
+) -> None:
     identity = _identity(tenant_db)
     ip = _ip()
     for n in range(5):
         with pytest.raises(Unauthenticated):
             await identity.sign_in(f"nobody-{n}-{secrets.token_hex(3)}@example.com", "Wrong-pass-123", ip)
     created = await _tenant(tenant_db, password="Right-pass-123")
+    assert (await identity.sign_in(created.admin_email, "Right-pass-123", ip)).role is Role.TENANT_ADMIN
+
+
+async def test_an_account_locked_from_everywhere_still_lets_its_owner_in_from_a_known_address(
+    tenant_db: Database,
+) -> None:
+    created = await _tenant(tenant_db, password="Right-pass-123")
+    identity = _identity(tenant_db)
+    home = _ip()
+    await identity.sign_in(created.admin_email, "Right-pass-123", home)
+    for _ in range(10):
+        with pytest.raises(Unauthenticated):
+            await identity.sign_in(created.admin_email, "Wrong-pass-123", _ip())
     with pytest.raises(RateLimited):
-        await identity.sign_in(created.admin_email, "Right-pass-123", ip)
-    # The same admin from another address signs in: the lock is on the IP, not on them.
-    assert (await identity.sign_in(created.admin_email, "Right-pass-123", _ip())).role is Role.TENANT_ADMIN
+        await identity.sign_in(created.admin_email, "Right-pass-123", _ip())
+    assert (await identity.sign_in(created.admin_email, "Right-pass-123", home)).user_id
+    # A reset lifts the lock for every address.
+    await identity.request_reset(created.admin_email)
+    await identity.reset_password(await _reset_token(tenant_db, created.admin_email), "Brand-new-pass-1")
+    assert (await identity.sign_in(created.admin_email, "Brand-new-pass-1", _ip())).user_id
 
 
 async def test_mixed_case_and_padded_addresses_sign_in(tenant_db: Database) -> None:
@@ -196,8 +246,8 @@ async def test_tokens_of_a_removed_user_stop_working(tenant_db: Database) -> Non
     identity = _identity(tenant_db)
     signed = await identity.sign_in(created.admin_email, "Right-pass-123", _ip())
     assert (await identity.verify(signed.token)).user_id == signed.user_id
-    async with tenant_db.tenant_transaction(created.tenant.id) as conn:
-        assert await store.remove_admin(conn, signed.user_id)
+    async with TenantStore(tenant_db).tenant(created.tenant.id) as tx:
+        assert await tx.remove_admin(signed.user_id)
     with pytest.raises(Unauthenticated):
         await identity.verify(signed.token)
     with pytest.raises(Unauthenticated):
@@ -235,16 +285,20 @@ async def test_a_stale_version_is_refused_and_changes_nothing(tenant_db: Databas
     assert (await directory.get(created.tenant.id)).name == first.name == "Renamed once"
 
 
-async def test_rotation_keeps_the_old_public_key_for_the_grace_period_only(tenant_db: Database) -> None:
+async def test_a_second_rotation_keeps_the_first_rotations_grace_for_the_key_before_it(
+    tenant_db: Database,
+) -> None:
     created = await _tenant(tenant_db)
     directory = _directory(tenant_db)
-    rotation = await directory.rotate_keys(created.tenant.id, 3600)
-    for key in (created.keys.public_key, rotation.keys.public_key):
+    first = await directory.rotate_keys(created.tenant.id, 3600)
+    for key in (created.keys.public_key, first.keys.public_key):
         assert (await directory.resolve_public_key(key)).id == created.tenant.id
-    await directory.rotate_keys(created.tenant.id, 0)
-    for key in (created.keys.public_key, rotation.keys.public_key):
-        with pytest.raises(InvalidTenantKey):
-            await directory.resolve_public_key(key)
+    second = await directory.rotate_keys(created.tenant.id, 0)
+    # The key rotated out first keeps its promised hour; the one revoked now stops now.
+    assert (await directory.resolve_public_key(created.keys.public_key)).id == created.tenant.id
+    with pytest.raises(InvalidTenantKey):
+        await directory.resolve_public_key(first.keys.public_key)
+    assert (await directory.resolve_public_key(second.keys.public_key)).id == created.tenant.id
 
 
 async def test_simultaneous_rotations_leave_exactly_one_live_pair(tenant_db: Database) -> None:
@@ -285,7 +339,8 @@ async def test_a_slug_or_admin_address_in_use_fails_creation_as_a_whole(tenant_d
             currency="",
         )
     async with tenant_db.platform_transaction() as conn:
-        assert await store.tenant_by_slug(conn, fresh_slug) is None
+        found = await conn.execute(text("SELECT 1 FROM tenants WHERE slug = :s"), {"s": fresh_slug})
+        assert found.first() is None
 
 
 async def test_secrets_survive_a_key_rotation_and_move_to_the_newest_key(tenant_db: Database) -> None:
@@ -355,3 +410,142 @@ async def test_the_bootstrap_admin_is_ensured_once_and_follows_the_configured_pa
         await identity.sign_in(address, "Root-pass-123", _ip())
     signed = await identity.sign_in(address, "Changed-pass-456", _ip())
     assert (signed.role, signed.tenant_id, signed.email) == (Role.PLATFORM_ADMIN, "", address.lower())
+
+
+async def test_a_tenant_starts_with_its_first_admin_as_contact_and_default_hold_limits(
+    tenant_db: Database,
+) -> None:
+    created = await _tenant(tenant_db)
+    assert created.tenant.contact_email == created.admin_email
+    assert created.tenant.policy.hold_minutes == 31
+    assert created.tenant.policy.effective_max_live_holds_per_email == 2
+    changed = await _directory(tenant_db).update(
+        created.tenant.id,
+        Tenant(id="", slug="", name="", policy=BookingPolicy(max_live_holds_per_address=12)),
+        ["policy.max_live_holds_per_address"],
+        Role.TENANT_ADMIN,
+        0,
+    )
+    assert (await _directory(tenant_db).get(created.tenant.id)).policy == changed.policy
+    assert changed.policy.effective_max_live_holds_per_address == 12
+
+
+async def test_an_invited_admin_is_listed_inactive_until_they_set_a_password(tenant_db: Database) -> None:
+    created = await _tenant(tenant_db)
+    team = _team(tenant_db)
+    identity = _identity(tenant_db)
+    invitee = f"Planner@{created.tenant.slug}.example"
+    invited = await team.invite(created.tenant.id, invitee, "", "req-1")
+    again = await team.invite(created.tenant.id, invitee, "", "req-1")
+    assert again.id == invited.id and not invited.active
+    users, _ = await team.list_admins(created.tenant.id, 0, "")
+    assert [(u.email, u.active) for u in users] == [(created.admin_email, True), (invitee.lower(), False)]
+    with pytest.raises(Unauthenticated):
+        await identity.sign_in(invitee, "", _ip())
+    async with tenant_db.platform_transaction() as conn:
+        mails = (
+            await conn.execute(
+                text("SELECT text_body, reply_to FROM outbox WHERE to_address = :to"), {"to": invitee.lower()}
+            )
+        ).all()
+    assert len(mails) == 1 and mails[0].reply_to == created.admin_email
+    token = re.search(r"#token=([A-Za-z0-9_-]+)", mails[0].text_body)
+    assert token
+    await identity.reset_password(token.group(1), "Planner-pass-123")
+    assert (await identity.sign_in(invitee, "Planner-pass-123", _ip())).tenant_id == created.tenant.id
+    users, _ = await team.list_admins(created.tenant.id, 0, "")
+    assert all(u.active for u in users)
+
+
+async def test_the_admin_list_pages_without_gaps_or_repeats(tenant_db: Database) -> None:
+    created = await _tenant(tenant_db)
+    team = _team(tenant_db)
+    for n in range(4):
+        await team.invite(created.tenant.id, f"p{n}@{created.tenant.slug}.example", "", "")
+    seen: list[str] = []
+    token = ""
+    while True:
+        page, token = await team.list_admins(created.tenant.id, 2, token)
+        seen += [u.email for u in page]
+        if not token:
+            break
+    assert len(seen) == len(set(seen)) == 5
+
+
+async def test_two_last_admins_removing_each_other_at_once_leave_one(tenant_db: Database) -> None:
+    created = await _tenant(tenant_db, password="Right-pass-123")
+    team = _team(tenant_db)
+    identity = _identity(tenant_db)
+    second = await team.invite(created.tenant.id, f"second@{created.tenant.slug}.example", "", "")
+    async with TenantStore(tenant_db).platform() as tx:
+        await tx.set_password(second.id, await PASSWORDS.hash("Second-pass-123"), end_sessions=False)
+    first_id = (await identity.sign_in(created.admin_email, "Right-pass-123", _ip())).user_id
+    results = await asyncio.gather(
+        team.remove(created.tenant.id, first_id),
+        team.remove(created.tenant.id, second.id),
+        return_exceptions=True,
+    )
+    assert sorted(type(r).__name__ for r in results) == ["NoneType", "PreconditionFailed"]
+    users, _ = await team.list_admins(created.tenant.id, 0, "")
+    assert len(users) == 1 and users[0].active
+    with pytest.raises(PreconditionFailed):
+        await team.remove(created.tenant.id, users[0].id)
+
+
+async def test_a_signed_out_token_stops_and_other_sign_ins_stay(tenant_db: Database) -> None:
+    created = await _tenant(tenant_db, password="Right-pass-123")
+    identity = _identity(tenant_db)
+    laptop = await identity.sign_in(created.admin_email, "Right-pass-123", _ip())
+    phone = await identity.sign_in(created.admin_email, "Right-pass-123", _ip())
+    await identity.sign_out(laptop.token)
+    await identity.sign_out(laptop.token)
+    with pytest.raises(Unauthenticated):
+        await identity.verify(laptop.token)
+    assert (await identity.verify(phone.token)).user_id == phone.user_id
+
+
+async def test_a_password_change_needs_the_current_password_and_ends_other_sign_ins(
+    tenant_db: Database,
+) -> None:
+    created = await _tenant(tenant_db, password="Right-pass-123")
+    identity = _identity(tenant_db)
+    laptop = await identity.sign_in(created.admin_email, "Right-pass-123", _ip())
+    phone = await identity.sign_in(created.admin_email, "Right-pass-123", _ip())
+    with pytest.raises(ValidationError) as caught:
+        await identity.change_password(laptop.token, "Wrong-pass-123", "Changed-pass-123")
+    assert caught.value.fields[0].field == "currentPassword"
+    changed = await identity.change_password(laptop.token, "Right-pass-123", "Changed-pass-123")
+    for old in (laptop.token, phone.token):
+        with pytest.raises(Unauthenticated):
+            await identity.verify(old)
+    assert (await identity.verify(changed.token)).user_id == laptop.user_id
+    assert (await identity.sign_in(created.admin_email, "Changed-pass-123", _ip())).user_id
+
+
+async def test_the_secret_key_speaks_for_its_tenant_until_rotated_away(tenant_db: Database) -> None:
+    created = await _tenant(tenant_db)
+    identity = _identity(tenant_db)
+    who = await identity.verify(created.keys.secret_key)
+    assert (who.tenant_id, who.credential, who.user_id) == (created.tenant.id, Credential.SECRET_KEY, "")
+    await _directory(tenant_db).rotate_keys(created.tenant.id, 0)
+    with pytest.raises(Unauthenticated):
+        await identity.verify(created.keys.secret_key)
+    with pytest.raises(Unauthenticated):
+        await identity.verify("sk_live_" + created.tenant.slug + "_" + "0" * 32)
+
+
+async def test_re_inviting_sends_a_fresh_link_that_replaces_the_old_one_and_is_capped(
+    tenant_db: Database,
+) -> None:
+    created = await _tenant(tenant_db)
+    team = _team(tenant_db)
+    invitee = f"again@{created.tenant.slug}.example"
+    first = await team.invite(created.tenant.id, invitee, "", "")
+    old_token = await _reset_token(tenant_db, invitee)
+    second = await team.invite(created.tenant.id, invitee, "", "")
+    assert second.id == first.id
+    with pytest.raises(ValidationError):
+        await _identity(tenant_db).reset_password(old_token, "Planner-pass-123")
+    await team.invite(created.tenant.id, invitee, "", "")
+    with pytest.raises(RateLimited):
+        await team.invite(created.tenant.id, invitee, "", "")
