@@ -23,6 +23,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from mais_runtime.background import every
 from stripe_sandbox import hosted, objects
 from stripe_sandbox.config import SandboxConfig
 from stripe_sandbox.delivery import Deliverer, DeliverySettings
@@ -118,16 +119,11 @@ def _bool_field(body: dict[str, Any], name: str, default: bool) -> bool:
     return value
 
 
-async def _expiry_loop(state: SandboxState, interval: float) -> None:
-    """Expire overdue open sessions, as Stripe does at ``expires_at``, checking every ``interval`` seconds."""
-    while True:
-        try:
-            expired = state.checkout.expire_due()
-            if expired:
-                logger.info("expired %d checkout session(s)", expired)
-        except Exception:  # keep the sweeper alive whatever one sweep hits
-            logger.exception("expiry sweep failed")
-        await asyncio.sleep(interval)
+async def _expire_due_sessions(state: SandboxState) -> None:
+    """One sweep: expire overdue open sessions, as Stripe does at ``expires_at`` (also after a restart)."""
+    expired = state.checkout.expire_due()
+    if expired:
+        logger.info("expired %d checkout session(s)", expired)
 
 
 # ------------------------------------------------------------------------------ the app
@@ -448,13 +444,18 @@ class SandboxApp:
     async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
         """Start webhook delivery and the expiry sweeper with the server; stop both with it."""
         await self.deliverer.start()
-        sweeper = asyncio.create_task(_expiry_loop(self.state, self.config.expiry_interval))
+        sweep = every(
+            self.config.expiry_interval,
+            lambda: _expire_due_sessions(self.state),
+            name="checkout session expiry",
+        )
+        stop = asyncio.Event()
+        sweeper = asyncio.create_task(sweep(stop))
         try:
             yield
         finally:
-            sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sweeper
+            stop.set()
+            await sweeper
             await self.deliverer.stop()
             self.state.close()
 
