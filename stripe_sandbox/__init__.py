@@ -6,7 +6,8 @@ Stripe MAIS uses -- Checkout Sessions with a hosted page, refunds, Connect accou
 events -- with Stripe's object shapes, errors, idempotency and webhook signatures, plus ``/_sandbox`` controls
 for tests.
 
-All state is in memory and disappears when the process stops. Never expose it beyond the local machine.
+The account's objects are kept in SQLite under the state folder (``$MAIS_DATA_DIR/stripe-sandbox``), so a
+restart or a crash loses nothing it answered (ADR 0010). Never expose it beyond the local machine.
 """
 
 from stripe_sandbox.app import create_app

@@ -10,6 +10,7 @@ import uvicorn
 
 from stripe_sandbox.app import create_app
 from stripe_sandbox.config import parse_config
+from stripe_sandbox.store import StateFolderInUse
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -21,17 +22,22 @@ def main(argv: Sequence[str] | None = None) -> None:
         stream=sys.stderr,
     )
     logging.getLogger("stripe_sandbox").info(
-        "Stripe sandbox on %s (webhooks -> %s); state is in memory only",
+        "Stripe sandbox on %s (webhooks -> %s); state kept in %s",
         config.base_url,
         config.webhook_url or "nowhere",
+        config.state_dir or "memory only",
     )
+    try:
+        app = create_app(config)
+    except StateFolderInUse as error:
+        raise SystemExit(str(error)) from None
     uvicorn.run(
-        create_app(config),
+        app,
         host=config.host,
         port=config.port,
         log_level=config.log_level,
         access_log=config.access_log,
-        # Give in-flight requests a moment on SIGTERM, then stop; pending webhook retries are dropped.
+        # Give in-flight requests a moment on SIGTERM, then stop; pending deliveries resume on the next start.
         timeout_graceful_shutdown=3,
     )
 

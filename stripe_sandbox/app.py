@@ -23,6 +23,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from mais_runtime.background import every
 from stripe_sandbox import hosted, objects
 from stripe_sandbox.config import SandboxConfig
 from stripe_sandbox.delivery import Deliverer, DeliverySettings
@@ -118,16 +119,11 @@ def _bool_field(body: dict[str, Any], name: str, default: bool) -> bool:
     return value
 
 
-async def _expiry_loop(state: SandboxState, interval: float) -> None:
-    """Expire overdue open sessions, as Stripe does at ``expires_at``, checking every ``interval`` seconds."""
-    while True:
-        try:
-            expired = state.expire_due_sessions()
-            if expired:
-                logger.info("expired %d checkout session(s)", expired)
-        except Exception:  # keep the sweeper alive whatever one sweep hits
-            logger.exception("expiry sweep failed")
-        await asyncio.sleep(interval)
+async def _expire_due_sessions(state: SandboxState) -> None:
+    """One sweep: expire overdue open sessions, as Stripe does at ``expires_at`` (also after a restart)."""
+    expired = state.checkout.expire_due()
+    if expired:
+        logger.info("expired %d checkout session(s)", expired)
 
 
 # ------------------------------------------------------------------------------ the app
@@ -139,7 +135,9 @@ class SandboxApp:
     def __init__(self, config: SandboxConfig) -> None:
         self.config = config
         self.state = SandboxState(
-            public_url=config.base_url, require_onboarded_destination=config.require_onboarded_destination
+            public_url=config.base_url,
+            state_dir=config.state_dir,
+            require_onboarded_destination=config.require_onboarded_destination,
         )
         self.deliverer = Deliverer(
             self.state,
@@ -171,8 +169,9 @@ class SandboxApp:
             key = request.headers.get("idempotency-key") if is_post else None
             ctx = RequestContext(request_id=request_id, idempotency_key=key)
             request_fp = fingerprint(request.method, request.url.path, params) if key else ""
-            # One lock across lookup, execution and remember: concurrent retries with one key get one object.
-            with self.state.lock:
+            # One transaction across lookup, execution and remember: concurrent retries with one key get one
+            # object, and the key's answer is kept with the objects it names (a crash keeps both or neither).
+            with self.state.transaction():
                 if key:
                     stored = self.state.idempotency.lookup(api_key, key, request_fp, self.state.clock.now())
                     if stored is not None:
@@ -180,7 +179,7 @@ class SandboxApp:
                 body = handler(ApiCall(dict(request.path_params), params, ctx))
                 expand = list_param(params, "expand")
                 if expand:
-                    body = self.state.expand(body, expand)
+                    body = self.state.expansion.expand(body, expand)
                 if key:
                     self.state.idempotency.remember(
                         api_key, key, request_fp, 200, body, self.state.clock.now()
@@ -205,49 +204,49 @@ class SandboxApp:
     def api_routes(self) -> list[Route]:
         """Every ``/v1`` route the sandbox implements."""
         s = self.state
+        checkout, refunds, connect, charges, events = s.checkout, s.refunds, s.connect, s.charges, s.events
         return [
-            self.api("/v1/checkout/sessions", "POST", lambda c: s.create_checkout_session(c.params, c.ctx)),
-            self.api("/v1/checkout/sessions", "GET", lambda c: s.list_checkout_sessions(c.params)),
-            self.api(
-                "/v1/checkout/sessions/{session}", "GET", lambda c: s.get_checkout_session(c.path["session"])
-            ),
+            self.api("/v1/checkout/sessions", "POST", lambda c: checkout.create(c.params, c.ctx)),
+            self.api("/v1/checkout/sessions", "GET", lambda c: checkout.list_page(c.params)),
+            self.api("/v1/checkout/sessions/{session}", "GET", lambda c: checkout.get(c.path["session"])),
             self.api(
                 "/v1/checkout/sessions/{session}/expire",
                 "POST",
-                lambda c: s.expire_checkout_session(c.path["session"], c.ctx),
+                lambda c: checkout.expire(c.path["session"], c.ctx),
             ),
             self.api(
                 "/v1/checkout/sessions/{session}/line_items",
                 "GET",
-                lambda c: s.get_checkout_session_line_items(c.path["session"], c.params),
+                lambda c: checkout.line_items(c.path["session"], c.params),
             ),
-            self.api("/v1/refunds", "POST", lambda c: s.create_refund(c.params, c.ctx)),
-            self.api("/v1/refunds", "GET", lambda c: s.list_refunds(c.params)),
-            self.api("/v1/refunds/{refund}", "GET", lambda c: s.get_refund(c.path["refund"])),
-            self.api("/v1/accounts", "POST", lambda c: s.create_account(c.params)),
-            self.api("/v1/accounts/{account}", "GET", lambda c: s.get_account(c.path["account"])),
+            self.api("/v1/refunds", "POST", lambda c: refunds.create(c.params, c.ctx)),
+            self.api("/v1/refunds", "GET", lambda c: refunds.list_page(c.params)),
+            self.api("/v1/refunds/{refund}", "GET", lambda c: refunds.get(c.path["refund"])),
+            self.api("/v1/accounts", "POST", lambda c: connect.create(c.params)),
+            self.api("/v1/accounts/{account}", "GET", lambda c: connect.get(c.path["account"])),
             self.api(
-                "/v1/accounts/{account}",
-                "POST",
-                lambda c: s.update_account(c.path["account"], c.params, c.ctx),
+                "/v1/accounts/{account}", "POST", lambda c: connect.update(c.path["account"], c.params, c.ctx)
             ),
-            self.api("/v1/account_links", "POST", lambda c: s.create_account_link(c.params)),
-            self.api("/v1/events", "GET", lambda c: s.list_events(c.params)),
-            self.api("/v1/events/{id}", "GET", lambda c: s.get_event(c.path["id"])),
-            self.api("/v1/payment_intents/{intent}", "GET", lambda c: s.get_payment_intent(c.path["intent"])),
-            self.api("/v1/charges/{charge}", "GET", lambda c: s.get_charge(c.path["charge"])),
-            self.api("/v1/application_fees/{id}", "GET", lambda c: s.get_application_fee(c.path["id"])),
+            self.api("/v1/accounts/{account}", "DELETE", lambda c: connect.delete(c.path["account"])),
+            self.api("/v1/account_links", "POST", lambda c: connect.create_link(c.params)),
+            self.api("/v1/events", "GET", lambda c: events.list_page(c.params)),
+            self.api("/v1/events/{id}", "GET", lambda c: events.get(c.path["id"])),
+            self.api(
+                "/v1/payment_intents/{intent}", "GET", lambda c: charges.get_payment_intent(c.path["intent"])
+            ),
+            self.api("/v1/charges/{charge}", "GET", lambda c: charges.get_charge(c.path["charge"])),
+            self.api("/v1/application_fees/{id}", "GET", lambda c: charges.get_application_fee(c.path["id"])),
             self.api(
                 "/v1/application_fees/{id}/refunds",
                 "POST",
-                lambda c: s.create_fee_refund(c.path["id"], c.params, c.ctx),
+                lambda c: refunds.create_fee_refund(c.path["id"], c.params, c.ctx),
             ),
             self.api(
                 "/v1/application_fees/{id}/refunds",
                 "GET",
-                lambda c: s.list_fee_refunds(c.path["id"], c.params),
+                lambda c: refunds.list_fee_refunds(c.path["id"], c.params),
             ),
-            self.api("/v1/transfers/{transfer}", "GET", lambda c: s.get_transfer(c.path["transfer"])),
+            self.api("/v1/transfers/{transfer}", "GET", lambda c: charges.get_transfer(c.path["transfer"])),
             Route("/v1/{rest:path}", self.unrecognized, methods=["GET", "POST", "DELETE", "PUT", "PATCH"]),
         ]
 
@@ -256,7 +255,7 @@ class SandboxApp:
     async def checkout_page(self, request: Request) -> Response:
         """``GET /pay/{session}``: the hosted payment page."""
         try:
-            session, items = self.state.session_view(request.path_params["session"])
+            session, items = self.state.checkout.session_view(request.path_params["session"])
         except StripeError as exc:
             return HTMLResponse(hosted.message_page("Not found", exc.message), status_code=exc.status)
         return HTMLResponse(hosted.checkout_page(session, items))
@@ -266,7 +265,7 @@ class SandboxApp:
         session_id = request.path_params["session"]
         email = parse_form(await request.body()).get("email") if not _wants_json(request) else None
         try:
-            session = self.state.pay_checkout_session(session_id, email if isinstance(email, str) else None)
+            session = self.state.checkout.pay(session_id, email if isinstance(email, str) else None)
         except StripeError as exc:
             if _wants_json(request):
                 return JSONResponse(exc.to_body(), status_code=exc.status)
@@ -282,7 +281,7 @@ class SandboxApp:
     async def checkout_cancel(self, request: Request) -> Response:
         """``POST /pay/{session}/cancel``: the customer goes back; the session stays as it is."""
         try:
-            session = self.state.get_checkout_session(request.path_params["session"])
+            session = self.state.checkout.get(request.path_params["session"])
         except StripeError as exc:
             if _wants_json(request):
                 return JSONResponse(exc.to_body(), status_code=exc.status)
@@ -297,18 +296,18 @@ class SandboxApp:
     async def onboarding_page(self, request: Request) -> Response:
         """``GET /connect/onboard/{token}``: the hosted onboarding page of an account link."""
         token = request.path_params["token"]
-        link = self.state.account_link(token)
+        link = self.state.connect.link(token)
         if link is None:
             return HTMLResponse(hosted.message_page("Not found", "This onboarding link does not exist."), 404)
         if link.used or self.state.clock.now() >= link.expires_at:
             return RedirectResponse(link.refresh_url, status_code=303)
-        account = self.state.get_account(link.account_id)
+        account = self.state.connect.get(link.account_id)
         return HTMLResponse(hosted.onboarding_page(token, account))
 
     async def onboarding_complete(self, request: Request) -> Response:
         """``POST /connect/onboard/{token}/complete``: finish onboarding and return to the platform."""
         try:
-            redirect, onboarded = self.state.use_account_link(request.path_params["token"])
+            redirect, onboarded = self.state.connect.use_link(request.path_params["token"])
         except StripeError as exc:
             if _wants_json(request):
                 return JSONResponse(exc.to_body(), status_code=exc.status)
@@ -334,18 +333,18 @@ class SandboxApp:
         """Pay a session as the hosted form would (JSON answer)."""
         body = await _json_body(request)
         email = body.get("email") if isinstance(body.get("email"), str) else None
-        session = self.state.pay_checkout_session(request.path_params["session"], email)
+        session = self.state.checkout.pay(request.path_params["session"], email)
         redirect = session["success_url"].replace("{CHECKOUT_SESSION_ID}", session["id"])
         return JSONResponse({"status": "complete", "redirect_url": redirect, "session": session})
 
     async def control_expire_now(self, request: Request) -> Response:
         """Expire an open session immediately, whatever its ``expires_at``."""
-        session = self.state.expire_checkout_session(request.path_params["session"], RequestContext())
+        session = self.state.checkout.expire(request.path_params["session"], RequestContext())
         return JSONResponse({"status": "expired", "session": session})
 
     async def control_onboard(self, request: Request) -> Response:
         """Mark an account onboarded (emits ``account.updated``)."""
-        return JSONResponse(self.state.onboard_account(request.path_params["account"]))
+        return JSONResponse(self.state.connect.onboard(request.path_params["account"]))
 
     async def control_deliver(self, request: Request) -> Response:
         """Re-deliver an event N times, sequentially or concurrently, optionally late."""
@@ -402,7 +401,7 @@ class SandboxApp:
         """Move the sandbox clock forward (``{"seconds": n}``) so sessions and links can expire in tests."""
         body = await _json_body(request)
         seconds = _int_field(body, "seconds", 0, 0, 365 * 24 * 3600)
-        now = self.state.clock.advance(seconds)
+        now = self.state.advance_clock(seconds)
         return JSONResponse({"now": now, "offset": self.state.clock.offset})
 
     async def health(self, request: Request) -> Response:
@@ -445,14 +444,20 @@ class SandboxApp:
     async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
         """Start webhook delivery and the expiry sweeper with the server; stop both with it."""
         await self.deliverer.start()
-        sweeper = asyncio.create_task(_expiry_loop(self.state, self.config.expiry_interval))
+        sweep = every(
+            self.config.expiry_interval,
+            lambda: _expire_due_sessions(self.state),
+            name="checkout session expiry",
+        )
+        stop = asyncio.Event()
+        sweeper = asyncio.create_task(sweep(stop))
         try:
             yield
         finally:
-            sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sweeper
+            stop.set()
+            await sweeper
             await self.deliverer.stop()
+            self.state.close()
 
 
 def create_app(config: SandboxConfig) -> Starlette:

@@ -32,6 +32,13 @@ class Clock:
             self._offset += seconds
         return self.now()
 
+    def restore(self, offset: int) -> None:
+        """Set the offset kept from before a restart, so sessions expire on the same sandbox time."""
+        if offset < 0:
+            raise ValueError("the sandbox clock only moves forward")
+        with self._lock:
+            self._offset = offset
+
     @property
     def offset(self) -> int:
         """How far the sandbox clock is ahead of the wall clock, in seconds."""

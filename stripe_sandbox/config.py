@@ -1,9 +1,11 @@
 """Sandbox settings: command-line flags with environment fallbacks.
 
 ``--port`` / ``STRIPE_SANDBOX_PORT``, ``--webhook-url`` / ``STRIPE_WEBHOOK_URL`` and ``--webhook-secret`` /
-``STRIPE_WEBHOOK_SECRET`` are the ones the dev stack uses; the secret defaults to a fixed dev value so a
-gateway started without configuration still verifies the sandbox's signatures. The server binds 127.0.0.1
-unless told otherwise: it accepts any ``sk_test_`` key and has unauthenticated test controls.
+``STRIPE_WEBHOOK_SECRET`` are the ones the dev stack uses, with ``--state-dir`` (``STRIPE_SANDBOX_STATE_DIR``,
+default ``$MAIS_DATA_DIR/stripe-sandbox``) where the account's objects are kept. The secret defaults to a
+fixed dev value so a gateway started without configuration still verifies the sandbox's signatures. The
+server binds 127.0.0.1 unless told otherwise: it accepts any ``sk_test_`` key and has unauthenticated test
+controls.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import argparse
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from stripe_sandbox.signing import DEV_WEBHOOK_SECRET
 
@@ -34,6 +37,8 @@ class SandboxConfig:
     require_onboarded_destination: bool = False
     log_level: str = "info"
     access_log: bool = False
+    # Where the account's objects are kept (one SQLite file); None keeps them in memory only (unit tests).
+    state_dir: Path | None = None
 
     @property
     def base_url(self) -> str:
@@ -49,7 +54,7 @@ class SandboxConfig:
 def _parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m stripe_sandbox",
-        description="Local Stripe API sandbox for MAIS (in-memory; state is lost on restart).",
+        description="Local Stripe API sandbox for MAIS (state kept in SQLite under --state-dir).",
     )
     parser.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
     parser.add_argument(
@@ -82,6 +87,12 @@ def _parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
         action="store_true",
         help="refuse destination charges to accounts without an active transfers capability (as Stripe)",
     )
+    parser.add_argument(
+        "--state-dir",
+        default=env.get("STRIPE_SANDBOX_STATE_DIR")
+        or str(Path(env.get("MAIS_DATA_DIR") or ".data") / "stripe-sandbox"),
+        help="folder of the durable state (default $MAIS_DATA_DIR/stripe-sandbox, MAIS_DATA_DIR=.data)",
+    )
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     parser.add_argument("--access-log", action="store_true", help="log every HTTP request")
     return parser
@@ -109,4 +120,5 @@ def parse_config(argv: Sequence[str] | None = None, env: Mapping[str, str] | Non
         require_onboarded_destination=args.require_onboarded_destination,
         log_level=args.log_level,
         access_log=args.access_log,
+        state_dir=Path(args.state_dir),
     )

@@ -69,8 +69,8 @@ class Deliverer:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._client: httpx.AsyncClient | None = None
-        state.endpoint_count = self.endpoint_count
-        state.add_listener(self.submit)
+        state.events.endpoint_count = self.endpoint_count
+        state.events.add_listener(self.submit)
 
     # --------------------------------------------------------------- lifecycle
 
@@ -79,6 +79,12 @@ class Deliverer:
         self._loop = asyncio.get_running_loop()
         # trust_env=False: the endpoint is local; a proxy from the environment must not intercept it.
         self._client = httpx.AsyncClient(trust_env=False, follow_redirects=False)
+        # A delivery pending when the process stopped (crash or restart) is sent again, as Stripe retries.
+        pending = self._state.events.pending_deliveries()
+        if pending:
+            logger.info("resuming %d pending webhook deliveries", len(pending))
+        for event_id in pending:
+            self.submit(event_id, source="resumed")
 
     async def stop(self) -> None:
         """Cancel pending deliveries and retries, then close the client."""
@@ -124,7 +130,7 @@ class Deliverer:
 
     # ------------------------------------------------------------ automatic path
 
-    def submit(self, event_id: str) -> None:
+    def submit(self, event_id: str, source: str = "auto") -> None:
         """Deliver a new event (with retries), or queue it while deliveries are held. Safe from any thread."""
         with self._lock:
             if self._settings.url is None:
@@ -132,7 +138,7 @@ class Deliverer:
             if self._holding:
                 self._held.append(event_id)
                 return
-        self._schedule(functools.partial(self._deliver_with_retries, event_id, "auto"))
+        self._schedule(functools.partial(self._deliver_with_retries, event_id, source))
 
     def _schedule(self, factory: Callable[[], Coroutine[Any, Any, Any]]) -> None:
         loop = self._loop
@@ -157,6 +163,7 @@ class Deliverer:
             if attempt < attempts:
                 await asyncio.sleep(retry_delay(attempt, self._settings))
         logger.warning("event %s not delivered after %d attempts; giving up", event_id, attempts)
+        self._state.events.mark_failed(event_id)
 
     async def _attempt(self, event_id: str, source: str, attempt: int) -> dict[str, Any] | None:
         """One signed POST of the event; returns the log record, or ``None`` when there is no endpoint."""
@@ -164,10 +171,10 @@ class Deliverer:
             url = self._settings.url
             secret = self._settings.secret
             timeout = self._settings.timeout_seconds
-        summary = self._state.event_summary(event_id)
+        summary = self._state.events.summary(event_id)
         if url is None or summary is None or self._client is None:
             return None
-        payload = self._state.event_payload(event_id)
+        payload = self._state.events.payload(event_id)
         headers = {
             "Content-Type": "application/json; charset=utf-8",
             "User-Agent": "Stripe/1.0 (+https://stripe.com/docs/webhooks)",
@@ -203,7 +210,7 @@ class Deliverer:
         with self._lock:
             self._log.append(record)
         if ok:
-            self._state.mark_delivered(event_id)
+            self._state.events.mark_delivered(event_id)
         logger.info(
             "webhook %s %s attempt %d (%s) -> %s",
             summary[0],
@@ -225,7 +232,7 @@ class Deliverer:
         With ``wait`` the attempt records are returned; without it the deliveries run in the background and
         ``None`` is returned at once.
         """
-        if self._state.event_summary(event_id) is None:
+        if self._state.events.summary(event_id) is None:
             raise missing_resource("event", event_id)
         with self._lock:
             if self._settings.url is None:
@@ -267,7 +274,7 @@ class Deliverer:
             return []
         released: list[str] = []
         for event_id in held:
-            summary = self._state.event_summary(event_id)
+            summary = self._state.events.summary(event_id)
             if summary is None or summary[1] == 0:
                 continue
             released.append(event_id)

@@ -6,13 +6,16 @@ response again (marked ``Idempotent-Replayed: true``), and one with a different 
 400 ``idempotency_error``, which the SDK raises as ``stripe.IdempotencyError``. As on Stripe, keys are scoped
 to the API key, and failed requests are not remembered so they can be retried.
 
-The store has no lock of its own: callers hold the state lock across lookup, execution and remember, which is
-what makes two concurrent requests with one key yield one object.
+The store has no lock of its own: callers hold the state's transaction across lookup, execution and
+remember, which is what makes two concurrent requests with one key yield one object, and what writes a key's
+answer in the same SQLite transaction as the objects it created (after a crash, a replay answers what was
+kept).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,8 +43,22 @@ def fingerprint(method: str, path: str, params: dict[str, Any]) -> str:
 class IdempotencyStore:
     """Remembered responses keyed by (API key, idempotency key)."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_change: Callable[[tuple[str, str]], None] = lambda key: None) -> None:
         self._entries: dict[tuple[str, str], StoredResponse] = {}
+        # Told of every key stored or forgotten, so the durable store writes it with the call's changes.
+        self._on_change = on_change
+
+    def get(self, scope_and_key: tuple[str, str]) -> StoredResponse | None:
+        """The stored response of one key, if any (for the durable store)."""
+        return self._entries.get(scope_and_key)
+
+    def restore(self, scope_and_key: tuple[str, str], entry: StoredResponse) -> None:
+        """Put back a response loaded from the durable store (in the order they were stored)."""
+        self._entries[scope_and_key] = entry
+
+    def clear(self) -> None:
+        """Forget every key in memory (before reloading them from the durable store)."""
+        self._entries.clear()
 
     def lookup(self, scope: str, key: str, request_fingerprint: str, now: int) -> StoredResponse | None:
         """The stored response to replay, ``None`` for a new key, or a 400 for a key used differently."""
@@ -66,6 +83,7 @@ class IdempotencyStore:
     ) -> None:
         """Store a successful response for later replays."""
         self._entries[(scope, key)] = StoredResponse(request_fingerprint, status, body, now)
+        self._on_change((scope, key))
 
     def _prune(self, now: int) -> None:
         # Dicts keep insertion order and the sandbox clock never goes back, so the oldest entries come first.
@@ -74,3 +92,4 @@ class IdempotencyStore:
             if now - self._entries[oldest_key].stored_at < KEY_LIFETIME_SECONDS:
                 break
             del self._entries[oldest_key]
+            self._on_change(oldest_key)

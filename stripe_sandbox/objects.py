@@ -2,8 +2,9 @@
 
 Only the fields MAIS reads (plus the ones every Stripe object has: ``id``, ``object``, ``created``,
 ``livemode``) are modelled, with Stripe's names, prefixes and types, so responses hydrate into the SDK's
-classes (``checkout.session`` -> ``stripe.checkout.Session`` and so on). The functions are pure: the state
-module owns the objects and mutates them under its lock.
+classes (``checkout.session`` -> ``stripe.checkout.Session`` and so on). The functions are pure: the resource
+modules (``checkout``, ``charges``, ``refunds``, ``connect``, ``events``) change them inside the store's
+transaction.
 """
 
 from __future__ import annotations

@@ -24,6 +24,7 @@ from mais.tenant.v1 import tenant_service_pb2 as tenant_pb
 from mais_runtime.errors import RateLimited
 from mais_runtime.ttl_cache import TtlCache
 from services.payments.clients import Peers
+from services.payments.connect import forget_unknown_account
 from services.payments.domain import (
     CheckoutInput,
     check_quote,
@@ -35,7 +36,13 @@ from services.payments.domain import (
 )
 from services.payments.metrics import CHECKOUTS
 from services.payments.store import Payment, PaymentsStore, PaymentsTx, utc_now
-from services.payments.stripe_adapter import CreatedSession, LineItem, SessionSpec, StripeAdapter
+from services.payments.stripe_adapter import (
+    AccountUnknown,
+    CreatedSession,
+    LineItem,
+    SessionSpec,
+    StripeAdapter,
+)
 
 log = logging.getLogger("mais.payments.checkout")
 
@@ -236,7 +243,7 @@ class Checkout:
         # A destination charge to an onboarded tenant carries the commission as the application fee;
         # before onboarding the platform charges on its own account (no fee, nothing to transfer).
         fee = commission_cents(quote.total_cents, tenant.commission_bps) if onboarded else 0
-        return await self._stripe.create_checkout_session(
+        creating = self._stripe.create_checkout_session(
             SessionSpec(
                 line_items=tuple(
                     LineItem(line.title or line.slug or "Booking", line.price_cents) for line in quote.lines
@@ -253,6 +260,13 @@ class Checkout:
                 idempotency_key=session_idempotency_key(tenant_id, booking.id),
             )
         )
+        try:
+            return await creating
+        except AccountUnknown:
+            # Stripe forgot the payee (account deleted, sandbox data wiped): say so (TENANT_NOT_ONBOARDED)
+            # and let the tenant onboard again, rather than fail every checkout at Stripe.
+            await forget_unknown_account(self._peers, tenant_id, tenant.stripe_account_id)
+            raise
 
     async def _record(
         self,

@@ -2,17 +2,28 @@
 
 The account is created once (Stripe idempotency key derived from the tenant, and the tenant service
 records it as PENDING); its onboarding state then follows `account.updated` events (see inbox.py).
+
+An account Stripe no longer knows (deleted, or the local sandbox's data wiped) is forgotten: the tenant
+goes back to NOT_STARTED, so checkout answers TENANT_NOT_ONBOARDED instead of failing at Stripe, and the
+next onboarding creates a fresh account (under a new idempotency key, or Stripe would replay the old one).
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from mais.tenant.v1 import tenant_service_pb2 as tenant_pb
 
 from services.payments.clients import Peers
 from services.payments.domain import connect_account_key
-from services.payments.stripe_adapter import StripeAdapter
+from services.payments.stripe_adapter import AccountUnknown, StripeAdapter
+
+log = logging.getLogger("mais.payments.connect")
+
+# The stored account, then new ones: each key's replay may name an account deleted since (a chain of
+# replacements, all within Stripe's 24 hours of idempotency), until one is new.
+_MAX_ACCOUNT_ATTEMPTS = 5
 
 
 @dataclass(frozen=True)
@@ -21,6 +32,21 @@ class Onboarding:
 
     stripe_account_id: str
     onboarding_url: str
+
+
+async def forget_unknown_account(peers: Peers, tenant_id: str, account_id: str) -> None:
+    """The tenant's Connect account is unknown to Stripe: record it as never onboarded, so the tenant is
+    asked to onboard again (and can), instead of every payment failing at Stripe. A tenant that has
+    another account by now (onboarded again meanwhile; the caller read a stale copy) keeps it."""
+    current = (await peers.tenant.GetTenant(tenant_pb.GetTenantRequest(tenant_id=tenant_id))).tenant
+    if current.stripe_account_id != account_id:
+        return
+    log.warning("Stripe does not know tenant %s's account %s; it must onboard again", tenant_id, account_id)
+    await peers.tenant.SetStripeAccount(
+        tenant_pb.SetStripeAccountRequest(
+            tenant_id=tenant_id, stripe_account_id="", connect_state=tenant_pb.CONNECT_STATE_NOT_STARTED
+        )
+    )
 
 
 class ConnectOnboarding:
@@ -33,23 +59,34 @@ class ConnectOnboarding:
         self._return_url = return_url
 
     async def start(self, tenant_id: str, *, refresh_url: str = "", return_url: str = "") -> Onboarding:
-        """The tenant's account (created on first use) and a new onboarding link."""
+        """The tenant's account (created on first use, or again when Stripe no longer knows it) and a new
+        onboarding link."""
         tenant = (await self._peers.tenant.GetTenant(tenant_pb.GetTenantRequest(tenant_id=tenant_id))).tenant
+        refresh_url = refresh_url or self._refresh_url
+        return_url = return_url or self._return_url
         account_id = tenant.stripe_account_id
-        if not account_id:
-            account_id = await self._stripe.create_account(
-                tenant_id=tenant_id, email="", idempotency_key=connect_account_key(tenant_id)
-            )
-            await self._peers.tenant.SetStripeAccount(
-                tenant_pb.SetStripeAccountRequest(
-                    tenant_id=tenant_id,
-                    stripe_account_id=account_id,
-                    connect_state=tenant_pb.CONNECT_STATE_PENDING,
+        key = connect_account_key(tenant_id)
+        for _ in range(_MAX_ACCOUNT_ATTEMPTS):
+            if not account_id:
+                account_id = await self._stripe.create_account(
+                    tenant_id=tenant_id, email="", idempotency_key=key
                 )
-            )
-        url = await self._stripe.onboarding_link(
-            account_id=account_id,
-            refresh_url=refresh_url or self._refresh_url,
-            return_url=return_url or self._return_url,
-        )
-        return Onboarding(account_id, url)
+                await self._peers.tenant.SetStripeAccount(
+                    tenant_pb.SetStripeAccountRequest(
+                        tenant_id=tenant_id,
+                        stripe_account_id=account_id,
+                        connect_state=tenant_pb.CONNECT_STATE_PENDING,
+                    )
+                )
+            try:
+                url = await self._stripe.onboarding_link(
+                    account_id=account_id, refresh_url=refresh_url, return_url=return_url
+                )
+                return Onboarding(account_id, url)
+            except AccountUnknown:
+                await forget_unknown_account(self._peers, tenant_id, account_id)
+                # A replacement gets its own key: within 24 hours Stripe would replay the key that
+                # created the account it no longer knows.
+                key = f"{connect_account_key(tenant_id)}-replacing-{account_id}"
+                account_id = ""
+        raise AccountUnknown()

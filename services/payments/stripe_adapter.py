@@ -22,15 +22,50 @@ class PaymentProviderError(DomainError):
     """Stripe refused or did not answer. `definite` is True when Stripe answered with a refusal
     (nothing happened there); False when the outcome is unknown (timeout, network, 5xx)."""
 
-    def __init__(self, message: str, *, definite: bool, stripe_code: str = "") -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        definite: bool,
+        stripe_code: str = "",
+        reason: str = "PAYMENT_PROVIDER_ERROR",
+    ) -> None:
         super().__init__(
             message,
-            "PAYMENT_PROVIDER_ERROR",
+            reason,
             GrpcCode.FAILED_PRECONDITION if definite else GrpcCode.UNAVAILABLE,
             [],
             {"stripe_code": stripe_code} if stripe_code else {},
         )
         self.definite = definite
+
+
+class AccountUnknown(PaymentProviderError):
+    """Stripe does not know the tenant's Connect account: it was deleted, or (the local sandbox) its data
+    was wiped. Nothing can be paid to it; the business must onboard again (TENANT_NOT_ONBOARDED)."""
+
+    def __init__(self, stripe_code: str = "resource_missing") -> None:
+        super().__init__(
+            "this business's Stripe account is no longer known to Stripe; the business must onboard with "
+            "Stripe again before it can take payments",
+            definite=True,
+            stripe_code=stripe_code,
+            reason="TENANT_NOT_ONBOARDED",
+        )
+
+
+class PaymentUnknown(PaymentProviderError):
+    """Stripe does not know a payment we recorded (its payment intent, charge or application fee), so it
+    cannot be refunded through Stripe; nothing was changed there."""
+
+    def __init__(self, stripe_code: str = "resource_missing") -> None:
+        super().__init__(
+            "Stripe no longer knows this booking's payment, so it cannot be refunded through MAIS; cancel "
+            "without a refund and settle with the couple directly",
+            definite=True,
+            stripe_code=stripe_code,
+            reason="FAILED_PRECONDITION",
+        )
 
 
 class InvalidSignature(DomainError):
@@ -96,6 +131,11 @@ class MoneyBack:
     id: str
     amount_cents: int
     request_id: str | None
+
+
+# The parameters by which Stripe names the object it does not know (`resource_missing`).
+_ACCOUNT_PARAMS = frozenset({"account", "destination", "payment_intent_data[transfer_data][destination]"})
+_PAYMENT_PARAMS = frozenset({"payment_intent", "intent", "charge", "application_fee"})
 
 
 def _text(value: Any) -> str:
@@ -332,12 +372,19 @@ class StripeAdapter:
     # --- errors -------------------------------------------------------------------------------
 
     async def _call(self, method: Any, *args: Any, **kwargs: Any) -> Any:
+        """The one place Stripe's errors become ours. An object Stripe does not know is told apart by the
+        parameter that named it: the Connect account (re-onboard) or a payment (nothing to refund)."""
         try:
             return await method(*args, **kwargs)
         except stripe.StripeError as error:
             status = error.http_status
             definite = status is not None and 400 <= status < 500 and status != 409
             code = _text(error.code) or type(error).__name__
+            param = _text(getattr(error, "param", None))
+            if code == "account_invalid" or (code == "resource_missing" and param in _ACCOUNT_PARAMS):
+                raise AccountUnknown(code) from error
+            if code == "resource_missing" and param in _PAYMENT_PARAMS:
+                raise PaymentUnknown(code) from error
             raise PaymentProviderError(
                 "the payment provider refused the request"
                 if definite

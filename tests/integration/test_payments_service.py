@@ -120,6 +120,8 @@ def sandbox_url(captured: tuple[Captured, str], tmp_path_factory: pytest.TempPat
             "0.05",
             "--log-level",
             "warning",
+            "--state-dir",
+            str(tmp_path_factory.mktemp("sandbox-state")),
         ],
         cwd=REPO,
         stdout=log,

@@ -158,6 +158,8 @@ class Sandbox:
     base_url: str
     process: subprocess.Popen[bytes]
     log_path: Path
+    # Where this sandbox keeps its state (a restart on the same folder finds everything again).
+    state_dir: Path
 
     def client(self, api_key: str = API_KEY) -> stripe.StripeClient:
         """The official SDK pointed at the sandbox (sync, requests-based, no SDK-side retries)."""
@@ -180,10 +182,15 @@ class Sandbox:
         return httpx.Client(base_url=self.base_url, timeout=10, trust_env=False, follow_redirects=False)
 
 
-def start_sandbox(tmp_dir: Path, webhook_url: str, *extra: str) -> Sandbox:
-    """Start ``python -m stripe_sandbox`` and wait (bounded) until it answers its health check."""
-    port = free_port()
-    log_path = tmp_dir / f"sandbox-{port}.log"
+def start_sandbox(
+    tmp_dir: Path, webhook_url: str, *extra: str, state_dir: Path | None = None, port: int | None = None
+) -> Sandbox:
+    """Start ``python -m stripe_sandbox`` and wait (bounded) until it answers its health check.
+
+    Its state goes to a folder of its own under ``tmp_dir`` unless ``state_dir`` names one (a restart)."""
+    port = port or free_port()
+    state_dir = state_dir or tmp_dir / f"state-{port}"
+    log_path = tmp_dir / f"sandbox-{port}-{time.monotonic_ns()}.log"
     log = log_path.open("wb")
     process = subprocess.Popen(
         [
@@ -202,6 +209,8 @@ def start_sandbox(tmp_dir: Path, webhook_url: str, *extra: str) -> Sandbox:
             "5",
             "--log-level",
             "warning",
+            "--state-dir",
+            str(state_dir),
             *extra,
         ],
         cwd=REPO_ROOT,
@@ -209,7 +218,7 @@ def start_sandbox(tmp_dir: Path, webhook_url: str, *extra: str) -> Sandbox:
         stderr=subprocess.STDOUT,
     )
     log.close()
-    sandbox = Sandbox(f"http://127.0.0.1:{port}", process, log_path)
+    sandbox = Sandbox(f"http://127.0.0.1:{port}", process, log_path, state_dir)
     deadline = time.monotonic() + STARTUP_TIMEOUT
     while True:
         if process.poll() is not None:
@@ -253,8 +262,10 @@ def fresh_sandbox(
     """A factory for private sandboxes, for tests that move the clock or change global settings."""
     started: list[Sandbox] = []
 
-    def factory(*extra: str) -> Sandbox:
-        running = start_sandbox(tmp_path_factory.mktemp("sandbox"), receiver.url, *extra)
+    def factory(*extra: str, state_dir: Path | None = None, port: int | None = None) -> Sandbox:
+        running = start_sandbox(
+            tmp_path_factory.mktemp("sandbox"), receiver.url, *extra, state_dir=state_dir, port=port
+        )
         started.append(running)
         return running
 

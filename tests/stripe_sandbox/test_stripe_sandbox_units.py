@@ -107,8 +107,8 @@ def test_proportional_fee_refunds_add_up_to_the_whole_fee() -> None:
     """Stripe refunds the fee in proportion; odd amounts must still total exactly the fee."""
     state = SandboxState(public_url="http://127.0.0.1:1")
     ctx = RequestContext()
-    account = state.create_account({"type": "express"})
-    session = state.create_checkout_session(
+    account = state.connect.create({"type": "express"})
+    session = state.checkout.create(
         parse_form(
             sdk_encode(
                 {
@@ -132,15 +132,15 @@ def test_proportional_fee_refunds_add_up_to_the_whole_fee() -> None:
         ),
         ctx,
     )
-    paid = state.pay_checkout_session(session["id"])
-    intent = state.get_payment_intent(paid["payment_intent"])
-    fee_id = state.get_charge(intent["latest_charge"])["application_fee"]
+    paid = state.checkout.pay(session["id"])
+    intent = state.charges.get_payment_intent(paid["payment_intent"])
+    fee_id = state.charges.get_charge(intent["latest_charge"])["application_fee"]
 
     for amount, expected_total in ((500, 167), (250, 250), (250, 333)):
-        state.create_refund(
+        state.refunds.create(
             {"payment_intent": intent["id"], "amount": str(amount), "refund_application_fee": "true"}, ctx
         )
-        assert state.get_application_fee(fee_id)["amount_refunded"] == expected_total
-    fee = state.get_application_fee(fee_id)
+        assert state.charges.get_application_fee(fee_id)["amount_refunded"] == expected_total
+    fee = state.charges.get_application_fee(fee_id)
     assert fee["refunded"] is True
     assert sum(r["amount"] for r in fee["refunds"]["data"]) == 333

@@ -215,6 +215,11 @@ class Stack:
         return f"http://127.0.0.1:{self.ports.stripe}"
 
     @property
+    def sandbox_state_dir(self) -> Path:
+        """Where the Stripe sandbox keeps its account (inside the data folder, so each stack has its own)."""
+        return self.data_dir / "stripe-sandbox"
+
+    @property
     def uses_sandbox(self) -> bool:
         """True when no real Stripe key is configured."""
         return not self.options.stripe_secret_key
@@ -457,6 +462,9 @@ class Stack:
                     f"{self.url}/v1/webhooks/stripe",
                     "--webhook-secret",
                     self.options.webhook_secret,
+                    # Its Stripe account outlives restarts, like the database (ADR 0010).
+                    "--state-dir",
+                    str(self.sandbox_state_dir),
                 ],
                 {},
             )
