@@ -51,6 +51,9 @@ KNOWN_GAPS = {
     "request_id: mais.tenant.v1.TenantService.SignIn": (
         "a retry issues a second token; both are valid, both expire, neither changes the account"
     ),
+    "request_id: mais.tenant.v1.TenantService.ChangePassword": (
+        "a retry after success is refused on the now-changed current password and changes nothing"
+    ),
     "request_id: mais.tenant.v1.TenantService.RequestPasswordReset": (
         "a retry may send a second link; both are single-use and the newest one wins"
     ),
