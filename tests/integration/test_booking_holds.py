@@ -196,10 +196,13 @@ async def test_a_resumed_hold_can_take_a_new_checkout_session_in_place_of_its_ol
 # --- a hold outlives Stripe's minimum session (defect 6) -----------------------------------------
 
 
-async def test_a_hold_lasts_thirty_one_minutes_when_the_tenant_asks_for_thirty(
+async def test_a_hold_lasts_thirty_one_minutes_and_no_tenant_can_ask_for_less(
     booking: Booking, tenants: tenant_grpc.TenantServiceAsyncStub
 ) -> None:
-    tenant = await make_tenant(tenants, hold_minutes=30)
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await make_tenant(tenants, hold_minutes=30)
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    tenant = await make_tenant(tenants)
     before = datetime.now(UTC)
     held = (await booking.HoldDate(hold_request(tenant, today() + timedelta(days=70)))).booking
     after = datetime.now(UTC)
