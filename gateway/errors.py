@@ -37,9 +37,11 @@ HTTP_STATUS = {
     "IN_USE": 409,
     "FAILED_PRECONDITION": 409,
     "CANCELLATION_WINDOW_CLOSED": 409,
+    "TENANT_NOT_ONBOARDED": 409,
     "PAYLOAD_TOO_LARGE": 413,
     "UNSUPPORTED_MEDIA_TYPE": 415,
     "RATE_LIMITED": 429,
+    "HOLD_LIMIT_REACHED": 429,
     "INTERNAL": 500,
     "PAYMENT_PROVIDER_ERROR": 502,
     "UNAVAILABLE": 503,
@@ -99,6 +101,6 @@ def from_grpc(error: grpc.aio.AioRpcError) -> ApiError:
     if code in ("INTERNAL", "UNAVAILABLE") and remote.reason not in HTTP_STATUS:
         message = "a service did not answer" if code == "UNAVAILABLE" else "internal error"
     headers = {}
-    if code == "RATE_LIMITED" and "retry_after_seconds" in remote.metadata:
+    if code in ("RATE_LIMITED", "HOLD_LIMIT_REACHED") and "retry_after_seconds" in remote.metadata:
         headers["Retry-After"] = remote.metadata["retry_after_seconds"]
     return ApiError(code, message, remote.fields, headers)

@@ -18,6 +18,9 @@ from mais_runtime.errors import Conflict, FieldViolation, PreconditionFailed, Va
 
 MAX_RANGE_DAYS = 366
 DEFAULT_HOLD_MINUTES = 30
+# A Checkout Session closes exactly with its hold and Stripe keeps one open at least 30 minutes from
+# its creation, a moment after the hold: so a hold lasts at least 31 minutes.
+MIN_HOLD_MINUTES = 31
 MAX_HOLD_MINUTES = 24 * 60
 DEFAULT_REMINDER_DAYS = 7
 # Reminders go out at this local hour of the tenant's day, not at midnight.
@@ -83,7 +86,7 @@ class Policy:
         return cls(
             min_notice_days=max(min_notice_days, 0),
             max_advance_days=max(max_advance_days, 0),
-            hold_minutes=min(max(hold_minutes, DEFAULT_HOLD_MINUTES), MAX_HOLD_MINUTES),
+            hold_minutes=min(max(hold_minutes, MIN_HOLD_MINUTES), MAX_HOLD_MINUTES),
             reminder_days=max(reminder_days, 0),
             couple_cancel_days=max(couple_cancel_days, 0),
         )
