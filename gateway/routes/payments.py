@@ -244,8 +244,6 @@ async def ledger(request: Request, admin: TenantAdmin, booking_id: BookingId) ->
     answer = await request.app.state.clients.payments.GetLedger(
         pb.GetLedgerRequest(tenant_id=admin.tenant_id, booking_id=booking_id)
     )
-    net_paid = answer.charged_cents - answer.refunded_cents
-    platform_fee = answer.fee_cents - answer.fee_refunded_cents
     return {
         "bookingId": booking_id,
         "currency": answer.currency,
@@ -265,8 +263,8 @@ async def ledger(request: Request, admin: TenantAdmin, booking_id: BookingId) ->
             "feeCents": answer.fee_cents,
             "refundedCents": answer.refunded_cents,
             "feeRefundedCents": answer.fee_refunded_cents,
-            "netPaidCents": net_paid,
-            "platformFeeCents": platform_fee,
+            "netPaidCents": answer.net_paid_cents,
+            "platformFeeCents": answer.platform_fee_cents,
             "netToTenantCents": answer.net_to_tenant_cents,
         },
     }

@@ -210,6 +210,9 @@ class PaymentsServicer(pb_grpc.PaymentsServiceServicer):
                     refunded_cents=t.refunded,
                     fee_cents=t.fee,
                     fee_refunded_cents=t.fee_refunded,
+                    net_paid_cents=t.net_paid,
+                    platform_fee_cents=t.platform_fee,
+                    net_to_tenants_cents=t.net_to_tenant,
                 )
                 for currency, t in totals
             ],
@@ -252,6 +255,8 @@ class PaymentsServicer(pb_grpc.PaymentsServiceServicer):
             fee_refunded_cents=totals.fee_refunded,
             net_to_tenant_cents=totals.net_to_tenant,
             currency=payment.currency,
+            net_paid_cents=totals.net_paid,
+            platform_fee_cents=totals.platform_fee,
         )
 
     async def StartConnectOnboarding(
