@@ -5,6 +5,7 @@ services and the Stripe sandbox in tests/integration and tests/e2e."""
 from __future__ import annotations
 
 import itertools
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
@@ -18,6 +19,7 @@ from services.payments.domain import (
     ConfirmResult,
     ConnectState,
     EntryKind,
+    EventStatus,
     Hold,
     HoldRequest,
     LedgerTotals,
@@ -26,8 +28,8 @@ from services.payments.domain import (
     Quote,
     QuoteLine,
 )
-from services.payments.store import Payment, RefundRequest
-from services.payments.stripe_adapter import CreatedSession, MoneyBack, SessionSpec
+from services.payments.store import InboxEvent, Payment, RefundRequest
+from services.payments.stripe_adapter import CreatedSession, MoneyBack, PaymentFacts, SessionSpec
 
 NOW = datetime(2030, 6, 1, 12, 0, tzinfo=UTC)
 TENANT = "00000000-0000-4000-8000-000000000001"
@@ -137,6 +139,37 @@ class FakeTx:
             self.store.refunds[request_id], status="SUCCEEDED", stripe_refund_id=refund_id
         )
 
+    async def set_payment_objects(
+        self, session_id: str, *, payment_intent_id: str, charge_id: str, application_fee_id: str | None
+    ) -> None:
+        payment = self.store.payments[session_id]
+        self.store.payments[session_id] = replace(
+            payment,
+            payment_intent_id=payment_intent_id,
+            charge_id=charge_id,
+            application_fee_id=application_fee_id or payment.application_fee_id,
+        )
+
+    async def event_by_stripe_id(self, stripe_event_id: str, *, lock: bool = False) -> InboxEvent | None:
+        return self.store.events.get(stripe_event_id)
+
+    async def set_event_tenant(self, stripe_event_id: str, tenant_id: str, booking_id: str) -> None:
+        event = self.store.events[stripe_event_id]
+        self.store.events[stripe_event_id] = replace(event, tenant_id=event.tenant_id or tenant_id)
+
+    async def mark_event(
+        self, stripe_event_id: str, status: EventStatus, *, error: str | None = None, attempted: bool = True
+    ) -> None:
+        event = self.store.events[stripe_event_id]
+        self.store.events[stripe_event_id] = replace(
+            event, status=status, attempts=event.attempts + int(attempted), last_error=error
+        )
+
+    async def mark_failed_unless_settled(self, stripe_event_id: str, error: str) -> None:
+        event = self.store.events[stripe_event_id]
+        if not event.status.settled:
+            await self.mark_event(stripe_event_id, EventStatus.FAILED, error=error)
+
     @property
     def conn(self) -> FakeTx:
         return self
@@ -162,9 +195,37 @@ class FakeStore:
     ledger: list[tuple[str, EntryKind, int, str | None]] = field(default_factory=list)
     objects: list[tuple[EntryKind, str]] = field(default_factory=list)
 
+    events: dict[str, InboxEvent] = field(default_factory=dict)
+
     @asynccontextmanager
     async def tenant(self, tenant_id: str) -> AsyncIterator[FakeTx]:
         yield FakeTx(self)
+
+    async def record_event(
+        self,
+        *,
+        stripe_event_id: str,
+        event_type: str,
+        tenant_id: str | None,
+        booking_id: str,
+        payload: bytes,
+        stripe_created: int,
+    ) -> InboxEvent:
+        if stripe_event_id not in self.events:
+            self.events[stripe_event_id] = InboxEvent(
+                id=f"ev-{len(self.events) + 1}",
+                stripe_event_id=stripe_event_id,
+                type=event_type,
+                tenant_id=tenant_id,
+                booking_id=booking_id or None,
+                status=EventStatus.RECEIVED,
+                attempts=0,
+                last_error=None,
+                payload=json.loads(payload),
+                received_at=NOW,
+                processed_at=None,
+            )
+        return self.events[stripe_event_id]
 
     @asynccontextmanager
     async def platform(self) -> AsyncIterator[FakeTx]:
@@ -224,6 +285,8 @@ class FakeBookings:
         self.addresses: list[str] = []
         self.released: list[tuple[str, str]] = []
         self.cancelled: list[str] = []
+        self.confirmations: list[str] = []
+        self.told_hold_lost: list[str] = []
         self._ids = itertools.count(1)
 
     async def hold(self, tenant_id: str, request: HoldRequest) -> Hold:
@@ -253,7 +316,20 @@ class FakeBookings:
             self.released.append((booking_id, reason))
 
     async def confirm(self, tenant_id: str, booking_id: str, session_id: str, amount: int) -> ConfirmResult:
+        """As booking decides: the same session again changes nothing; a payment for another session, or
+        for a booking that moved on, is a lost hold."""
         booking = self.bookings[booking_id]
+        self.confirmations.append(session_id)
+        if booking.status is BookingStatus.CONFIRMED:
+            return (
+                ConfirmResult.ALREADY_CONFIRMED
+                if booking.session_id == session_id
+                else ConfirmResult.HOLD_LOST
+            )
+        if booking.status is BookingStatus.CANCELLED or (
+            booking.session_id and booking.session_id != session_id
+        ):
+            return ConfirmResult.HOLD_LOST
         booking.status = BookingStatus.CONFIRMED
         return ConfirmResult.CONFIRMED
 
@@ -274,8 +350,8 @@ class FakeBookings:
     async def record_refund(self, tenant_id: str, booking_id: str, **_: Any) -> None:
         return None
 
-    async def notify_hold_lost_refund(self, *_: Any) -> None:
-        return None
+    async def notify_hold_lost_refund(self, tenant_id: str, booking_id: str, *_: Any) -> None:
+        self.told_hold_lost.append(booking_id)
 
 
 class FakeStripe:
@@ -286,6 +362,9 @@ class FakeStripe:
         self.sessions: dict[str, dict[str, Any]] = {}
         self.by_key: dict[str, str] = {}
         self.refunds: list[tuple[str, int]] = []
+        self.paid: dict[str, int] = {}
+        self.amounts: dict[str, int] = {}
+        self.facts: dict[str, PaymentFacts] = {}
         self._ids = itertools.count(1)
 
     async def create_checkout_session(self, spec: SessionSpec) -> CreatedSession:
@@ -304,9 +383,74 @@ class FakeStripe:
         if self.sessions[session_id]["status"] == "open":
             self.sessions[session_id]["status"] = "expired"
 
-    async def refund(self, *, payment_intent_id: str, amount_cents: int | None, **_: Any) -> MoneyBack:
-        self.refunds.append((payment_intent_id, amount_cents or 0))
-        return MoneyBack(f"re_{next(self._ids)}", amount_cents or 0, None)
+    async def refund(
+        self, *, payment_intent_id: str, amount_cents: int | None, idempotency_key: str = "", **_: Any
+    ) -> MoneyBack:
+        if idempotency_key and idempotency_key in self.by_key:
+            return MoneyBack(self.by_key[idempotency_key], self.amounts[self.by_key[idempotency_key]], None)
+        amount = amount_cents if amount_cents is not None else self.paid.get(payment_intent_id, 0)
+        self.refunds.append((payment_intent_id, amount))
+        refund = MoneyBack(f"re_{next(self._ids)}", amount, None)
+        if idempotency_key:
+            self.by_key[idempotency_key] = refund.id
+        self.amounts[refund.id] = amount
+        return refund
+
+    def pay(self, session_id: str) -> bytes:
+        """The couple pays: the session completes, and the checkout.session.completed body Stripe sends."""
+        session = self.sessions[session_id]
+        assert session["status"] == "open", "only an open session takes money"
+        session["status"] = "complete"
+        spec: SessionSpec = session["spec"]
+        intent = f"pi_{session_id}"
+        total = sum(item.amount_cents for item in spec.line_items)
+        self.paid[intent] = total
+        self.facts[intent] = PaymentFacts(
+            payment_intent_id=intent,
+            charge_id=f"ch_{session_id}",
+            amount_cents=total,
+            currency=spec.currency,
+            application_fee_id=f"fee_{session_id}" if spec.application_fee_cents else None,
+            application_fee_cents=spec.application_fee_cents or 0,
+            destination_account=spec.destination_account,
+        )
+        event = {
+            "id": f"evt_{session_id}",
+            "type": "checkout.session.completed",
+            "created": 1,
+            "data": {
+                "object": {
+                    "id": session_id,
+                    "object": "checkout.session",
+                    "payment_status": "paid",
+                    "payment_intent": intent,
+                    "metadata": spec.metadata,
+                    "url": f"https://pay.test/{session_id}",
+                    "expires_at": session["expires_at"],
+                }
+            },
+        }
+        return json.dumps(event).encode()
+
+    def expired_event(self, session_id: str) -> bytes:
+        """The checkout.session.expired body for a session."""
+        spec: SessionSpec = self.sessions[session_id]["spec"]
+        event = {
+            "id": f"evt_expired_{session_id}",
+            "type": "checkout.session.expired",
+            "created": 1,
+            "data": {"object": {"id": session_id, "object": "checkout.session", "metadata": spec.metadata}},
+        }
+        return json.dumps(event).encode()
+
+    def verify_event(self, payload: bytes, signature_header: str) -> dict[str, Any]:
+        return dict(json.loads(payload))
+
+    async def payment_facts(self, payment_intent_id: str) -> PaymentFacts:
+        return self.facts[payment_intent_id]
+
+    async def fee_refunds(self, application_fee_id: str) -> list[MoneyBack]:
+        return []
 
     async def refund_fee(self, *, application_fee_id: str, amount_cents: int, **_: Any) -> MoneyBack:
         return MoneyBack(f"fr_{next(self._ids)}", amount_cents, None)
