@@ -46,5 +46,9 @@ class TtlCache(Generic[K, V]):
         while len(self._entries) > self._max:
             self._entries.popitem(last=False)
 
+    def discard(self, key: K) -> None:
+        """Forgets `key` at once (the caller learnt its value is wrong)."""
+        self._entries.pop(key, None)
+
     def __len__(self) -> int:
         return len(self._entries)

@@ -4,7 +4,6 @@ dates and bookings."""
 
 from __future__ import annotations
 
-import uuid
 from typing import Annotated, Any, Literal
 
 import orjson
@@ -69,7 +68,8 @@ class RefundAmount(_Body):
 
 class CancelBody(_Body):
     reason: str = Field(default="", max_length=500)
-    refund: Literal["none", "full"] | RefundAmount = "none"
+    # Required by the service: no default may decide that nobody gets their money back.
+    refund: Literal["none", "full"] | RefundAmount | None = None
 
 
 # --- JSON shapes -----------------------------------------------------------------------------
@@ -320,16 +320,21 @@ async def cancel_booking(
 ) -> dict[str, Any]:
     """Cancels the booking and frees its date at once; the couple is emailed.
 
-    The `refund` (none, full, or an amount; cumulative, never more than was paid, the platform fee
-    back in proportion) is carried out by the payments service's CancelAndRefund. With
-    `Idempotency-Key`, a retried request refunds once."""
+    The `refund` is required (400 VALIDATION_ERROR, field `refund`, and nothing changes without it):
+    "none", "full", or `{"amountCents": n}`; cumulative, never more than was paid, the platform fee
+    back in proportion, carried out by the payments service's CancelAndRefund, which answers the
+    booking. A retried request refunds once: by `Idempotency-Key` when given, else by the booking and
+    the refund choice."""
     body = body or CancelBody()
     if isinstance(body.refund, RefundAmount):
         refund = payments_pb.RefundChoice(amount_cents=body.refund.amount_cents)
     elif body.refund == "full":
         refund = payments_pb.RefundChoice(full=True)
-    else:
+    elif body.refund == "none":
         refund = payments_pb.RefundChoice(none=True)
+    else:
+        # Not given: payments refuses it (the choice is the service's rule, not the gateway's).
+        refund = None
     outcome = await request.app.state.clients.payments.CancelAndRefund(
         payments_pb.CancelAndRefundRequest(
             tenant_id=admin.tenant_id,
@@ -337,11 +342,8 @@ async def cancel_booking(
             reason=body.reason,
             refund=refund,
             actor=admin.actor,
-            request_id=idempotency_key or f"cancel-{uuid.uuid4()}",
+            request_id=idempotency_key,
         ),
         timeout=14.0,
     )
-    answer = await request.app.state.clients.booking.GetBooking(
-        pb.GetBookingRequest(tenant_id=admin.tenant_id, booking_id=booking_id, with_history=True)
-    )
-    return {**admin_booking_json(answer.booking), "refund": refund_json(outcome)}
+    return {**admin_booking_json(outcome.booking), "refund": refund_json(outcome)}

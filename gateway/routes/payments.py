@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import grpc
 from fastapi import APIRouter, Depends, Header, Path, Query, Request
+from mais.booking.v1 import booking_service_pb2 as booking_pb
 from mais.payments.v1 import payments_service_pb2 as pb
 from mais.tenant.v1 import tenant_service_pb2 as tenant_pb
 from pydantic import BaseModel, ConfigDict, Field, StrictStr
@@ -115,8 +116,12 @@ async def checkout(
     idempotency_key: Annotated[str, Header(alias="Idempotency-Key", max_length=255)] = "",
 ) -> dict[str, Any]:
     """Quotes the package (prices from the catalog only), holds the date and opens a Stripe Checkout
-    Session; 409 DATE_UNAVAILABLE when the date is held or booked. With `Idempotency-Key`, the same key
-    and body get the same answer and another body 409 IDEMPOTENCY_KEY_REUSED."""
+    Session that closes exactly when the hold does (`expiresAt`). 409 DATE_UNAVAILABLE when another
+    couple holds or booked the date; the same couple (same email) coming back for their held date gets
+    their hold and a payable session again. 409 TENANT_NOT_ONBOARDED (nothing held) until the business
+    has finished Stripe onboarding; 429 HOLD_LIMIT_REACHED with `Retry-After` past the live holds one
+    couple or address may keep. With `Idempotency-Key`, the same key and body get the same answer and
+    another body 409 IDEMPOTENCY_KEY_REUSED."""
     answer = await request.app.state.clients.payments.StartCheckout(
         pb.StartCheckoutRequest(
             tenant_id=tenant.tenant_id,
@@ -134,7 +139,7 @@ async def checkout(
     )
     return {
         "bookingId": answer.booking_id,
-        "status": answer.status,
+        "status": booking_pb.BookingStatus.Name(answer.status).removeprefix("BOOKING_STATUS_"),
         "checkoutUrl": answer.checkout_url,
         "expiresAt": _time(answer.expires_at),
         "totalCents": answer.total_cents,
@@ -160,14 +165,13 @@ async def couple_cancel(
             booking_id=booking_id,
             reason=(body.reason if body else "") or "cancelled by the couple",
             refund=pb.RefundChoice(full=True),
+            # No request id: payments derives it from the booking and the choice, so a retried or
+            # doubled click refunds once.
             actor="couple",
-            # One cancellation per booking: a retried or doubled click refunds once.
-            request_id=f"couple-cancel-{booking_id}",
         ),
         timeout=CHECKOUT_TIMEOUT_SECONDS,
     )
-    _, booking = await couple_booking(request, booking_id, token)
-    return {**booking_json(booking), "refund": refund_json(outcome)}
+    return {**booking_json(outcome.booking), "refund": refund_json(outcome)}
 
 
 # --- Stripe ------------------------------------------------------------------------------------
@@ -234,8 +238,6 @@ async def ledger(request: Request, admin: TenantAdmin, booking_id: BookingId) ->
     answer = await request.app.state.clients.payments.GetLedger(
         pb.GetLedgerRequest(tenant_id=admin.tenant_id, booking_id=booking_id)
     )
-    net_paid = answer.charged_cents - answer.refunded_cents
-    platform_fee = answer.fee_cents - answer.fee_refunded_cents
     return {
         "bookingId": booking_id,
         "currency": answer.currency,
@@ -255,8 +257,8 @@ async def ledger(request: Request, admin: TenantAdmin, booking_id: BookingId) ->
             "feeCents": answer.fee_cents,
             "refundedCents": answer.refunded_cents,
             "feeRefundedCents": answer.fee_refunded_cents,
-            "netPaidCents": net_paid,
-            "platformFeeCents": platform_fee,
+            "netPaidCents": answer.net_paid_cents,
+            "platformFeeCents": answer.platform_fee_cents,
             "netToTenantCents": answer.net_to_tenant_cents,
         },
     }

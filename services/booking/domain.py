@@ -25,7 +25,7 @@ from mais_runtime.errors import (
 )
 
 MAX_RANGE_DAYS = 366
-DEFAULT_HOLD_MINUTES = 30
+DEFAULT_HOLD_MINUTES = 31
 # A hold outlives Stripe's 30-minute minimum for a Checkout Session by one minute: the session is created
 # just after the hold and expires exactly when the hold does, so the hold must leave it 30 minutes
 # after it is created (the checkout's round trips take seconds, not the minute).
@@ -106,12 +106,12 @@ class Policy:
     ) -> Policy:
         """The policy as a tenant configured it (the tenant service fills in its own defaults; 0 reminder
         days means no reminder, 0 maximum advance means no limit, 0 live-hold bounds mean the defaults).
-        A hold is kept between 30 minutes and 24 hours: a Stripe Checkout session lives at least 30 minutes
+        A hold is kept between 31 minutes and 24 hours: a Stripe Checkout session lives at least 30 minutes
         and at most 24 hours, and the session expires with its hold."""
         return cls(
             min_notice_days=max(min_notice_days, 0),
             max_advance_days=max(max_advance_days, 0),
-            hold_minutes=min(max(hold_minutes, DEFAULT_HOLD_MINUTES), MAX_HOLD_MINUTES),
+            hold_minutes=min(max(hold_minutes, MIN_HOLD_MINUTES), MAX_HOLD_MINUTES),
             reminder_days=max(reminder_days, 0),
             couple_cancel_days=max(couple_cancel_days, 0),
             max_live_holds_per_email=(

@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import grpc
 from mais.payments.v1 import payments_service_pb2, payments_service_pb2_grpc
 
+from mais_runtime.background import every
 from mais_runtime.server import ServiceRuntime, main, run_service
 from services.payments.api import PaymentsServicer
 from services.payments.checkout import Checkout, RateLimit, Urls
-from services.payments.clients import Peers
+from services.payments.clients import Bookings, CatalogQuotes, Peers, TenantPayees
 from services.payments.connect import ConnectOnboarding
+from services.payments.expiry import ExpirySweep
 from services.payments.inbox import StripeInbox
 from services.payments.ledger import LedgerView
 from services.payments.refunds import Refunds
@@ -42,34 +42,47 @@ def stripe_adapter(settings: PaymentsSettings) -> StripeAdapter:
     )
 
 
-def build_servicer(
-    runtime: ServiceRuntime, settings: PaymentsSettings, stripe: StripeAdapter
-) -> PaymentsServicer:
-    """The composition root: every object the servicer needs is built here."""
+@dataclass(frozen=True)
+class Wiring:
+    """Everything the process runs: the servicer and its background passes."""
+
+    servicer: PaymentsServicer
+    expiry: ExpirySweep
+    store: PaymentsStore
+
+
+def build(runtime: ServiceRuntime, settings: PaymentsSettings, stripe: StripeAdapter) -> Wiring:
+    """The composition root: every object the process needs is built here."""
     store = PaymentsStore(runtime.db)
     peers = Peers.connect(runtime.channels, settings)
+    payees = TenantPayees(peers.tenant)
+    bookings = Bookings(peers.booking)
     public = settings.public_url.rstrip("/")
-    return PaymentsServicer(
+    servicer = PaymentsServicer(
         checkout=Checkout(
             store,
-            peers,
-            stripe,
-            Urls(
+            payees=payees,
+            quotes=CatalogQuotes(peers.catalog),
+            bookings=bookings,
+            stripe=stripe,
+            default_urls=Urls(
                 success=f"{public}/checkout/success?session_id={{CHECKOUT_SESSION_ID}}",
                 cancel=f"{public}/checkout/cancelled?booking_id={{BOOKING_ID}}",
             ),
             rate_limit=RateLimit(settings.checkout_rate_limit, settings.checkout_rate_window_seconds),
         ),
-        inbox=StripeInbox(store, peers, stripe),
-        refunds=Refunds(store, peers, stripe),
+        inbox=StripeInbox(store, payees=payees, bookings=bookings, stripe=stripe),
+        refunds=Refunds(store, bookings, stripe),
         ledger=LedgerView(store),
         onboarding=ConnectOnboarding(
             peers,
+            payees,
             stripe,
             refresh_url=f"{public}/admin/stripe/refresh",
             return_url=f"{public}/admin/stripe/return",
         ),
     )
+    return Wiring(servicer, ExpirySweep(store, bookings, stripe), store)
 
 
 async def serve() -> None:
@@ -80,42 +93,33 @@ async def serve() -> None:
     stripe = stripe_adapter(settings)
 
     def register(server: grpc.aio.Server, runtime: ServiceRuntime) -> None:
-        payments_service_pb2_grpc.add_PaymentsServiceServicer_to_server(
-            build_servicer(runtime, settings, stripe), server
+        wiring = build(runtime, settings, stripe)
+        payments_service_pb2_grpc.add_PaymentsServiceServicer_to_server(wiring.servicer, server)
+        runtime.background.append(
+            every(settings.expiry_sweep_seconds, wiring.expiry.one_pass, name="closing lapsed checkouts")
         )
-        runtime.background.append(_purge_checkout_keys(PaymentsStore(runtime.db), settings, stripe))
 
-    await run_service(
-        name="payments",
-        settings=settings,
-        services=[payments_service_pb2.DESCRIPTOR.services_by_name["PaymentsService"]],
-        register=register,
-        migrations=Path(__file__).parent / "migrations",
-    )
+        async def purge_checkout_keys() -> None:
+            """Forgets Idempotency-Key answers past their retention."""
+            async with wiring.store.platform() as tx:
+                cutoff = utc_now() - timedelta(hours=settings.checkout_key_retention_hours)
+                await tx.delete_checkout_requests_before(cutoff)
 
+        runtime.background.append(
+            every(_PURGE_INTERVAL_SECONDS, purge_checkout_keys, name="purging old checkout keys")
+        )
 
-def _purge_checkout_keys(
-    store: PaymentsStore, settings: PaymentsSettings, stripe: StripeAdapter
-) -> Callable[[asyncio.Event], Coroutine[Any, Any, None]]:
-    """A background job: forgets Idempotency-Key answers past their retention; closes the Stripe
-    client when the service stops."""
-
-    async def job(stop: asyncio.Event) -> None:
-        try:
-            while not stop.is_set():
-                try:
-                    async with store.platform() as tx:
-                        cutoff = utc_now() - timedelta(hours=settings.checkout_key_retention_hours)
-                        await tx.delete_checkout_requests_before(cutoff)
-                except Exception:  # the next round tries again; the database may be restarting
-                    log.warning("purging old checkout keys failed", exc_info=True)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=_PURGE_INTERVAL_SECONDS)
-        finally:
-            with contextlib.suppress(Exception):
-                await stripe.close()
-
-    return job
+    try:
+        await run_service(
+            name="payments",
+            settings=settings,
+            services=[payments_service_pb2.DESCRIPTOR.services_by_name["PaymentsService"]],
+            register=register,
+            migrations=Path(__file__).parent / "migrations",
+        )
+    finally:
+        with contextlib.suppress(Exception):
+            await stripe.close()
 
 
 if __name__ == "__main__":

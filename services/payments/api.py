@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import grpc
+from mais.booking.v1 import booking_service_pb2 as booking_pb
 from mais.payments.v1 import payments_service_pb2 as pb
 from mais.payments.v1 import payments_service_pb2_grpc as pb_grpc
 
@@ -11,6 +12,8 @@ from mais_runtime.proto_time import timestamp
 from services.payments.checkout import Checkout, Urls
 from services.payments.connect import ConnectOnboarding
 from services.payments.domain import (
+    BookingState,
+    BookingStatus,
     CheckoutInput,
     EventStatus,
     RefundChoice,
@@ -53,6 +56,21 @@ def _status_filter(value: pb.EventStatus.ValueType) -> EventStatus | None:
     if value not in _STATUS_FROM_PB:
         raise ValidationError.of("status", "is not a known event status")
     return _STATUS_FROM_PB[value]
+
+
+_BOOKING_STATUS_TO_PB = {
+    BookingStatus.HELD: booking_pb.BOOKING_STATUS_HELD,
+    BookingStatus.CONFIRMED: booking_pb.BOOKING_STATUS_CONFIRMED,
+    BookingStatus.RELEASED: booking_pb.BOOKING_STATUS_RELEASED,
+    BookingStatus.CANCELLED: booking_pb.BOOKING_STATUS_CANCELLED,
+}
+
+
+def _booking(state: BookingState) -> booking_pb.Booking:
+    """The booking as booking answered it (the use case passes it on unchanged)."""
+    if isinstance(state.record, booking_pb.Booking):
+        return state.record
+    return booking_pb.Booking(id=state.booking_id, status=_BOOKING_STATUS_TO_PB[state.status])
 
 
 def _refund_choice(refund: pb.RefundChoice) -> RefundChoice:
@@ -112,7 +130,7 @@ class PaymentsServicer(pb_grpc.PaymentsServiceServicer):
         )
         return pb.StartCheckoutResponse(
             booking_id=answer.booking_id,
-            status=answer.status,
+            status=_BOOKING_STATUS_TO_PB[answer.status],
             checkout_url=answer.checkout_url,
             expires_at=timestamp(answer.expires_at),
             total_cents=answer.total_cents,
@@ -130,11 +148,13 @@ class PaymentsServicer(pb_grpc.PaymentsServiceServicer):
     async def CancelAndRefund(
         self, request: pb.CancelAndRefundRequest, context: grpc.aio.ServicerContext
     ) -> pb.CancelAndRefundResponse:
-        """Cancels a booking, refunding none, all or part of its payment; idempotent by request_id."""
+        """Cancels a booking, refunding none, all or part of its payment, and answers the booking;
+        idempotent by request_id (or, without one, by booking and refund choice). The refund choice is
+        required: a forgotten field must never decide that nobody gets their money back."""
         if not request.booking_id:
             raise ValidationError.of("bookingId", "is required")
-        if not request.HasField("refund"):
-            raise ValidationError.of("refund", "is required")
+        if not request.HasField("refund") or request.refund.WhichOneof("choice") is None:
+            raise ValidationError.of("refund", 'is required: "none", "full" or {"amountCents": n}')
         choice = _refund_choice(request.refund)
         outcome = await self._refunds.cancel_and_refund(
             request.tenant_id,
@@ -145,8 +165,9 @@ class PaymentsServicer(pb_grpc.PaymentsServiceServicer):
             request_id=check_request_id(request.request_id),
         )
         return pb.CancelAndRefundResponse(
-            booking_id=outcome.booking_id,
-            status=outcome.status,
+            booking_id=outcome.booking.booking_id,
+            status=_BOOKING_STATUS_TO_PB[outcome.booking.status],
+            booking=_booking(outcome.booking),
             refunded_cents=outcome.refunded_cents,
             total_refunded_cents=outcome.total_refunded_cents,
             fee_refunded_cents=outcome.fee_refunded_cents,
@@ -234,6 +255,8 @@ class PaymentsServicer(pb_grpc.PaymentsServiceServicer):
             fee_refunded_cents=totals.fee_refunded,
             net_to_tenant_cents=totals.net_to_tenant,
             currency=payment.currency,
+            net_paid_cents=totals.net_paid,
+            platform_fee_cents=totals.platform_fee,
         )
 
     async def StartConnectOnboarding(

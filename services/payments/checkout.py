@@ -1,10 +1,16 @@
-"""Starting a checkout: quote, hold, one Stripe Checkout Session, and the Idempotency-Key's answer.
+"""Starting a checkout: payee, quote, hold, one Stripe Checkout Session, and the Idempotency-Key's answer.
 
-The order matters. The quote comes from catalog (never from the client) and the commission and Connect
-account from tenant; then booking holds the date, so a second couple is refused before anyone pays; only
-then is the session created, with Stripe's idempotency key derived from the hold (one session per hold)
-and `expires_at` at the hold's expiry. A failure after the hold releases it (and closes the session if
-there is one), so no orphan hold blocks the date.
+The order matters. A tenant that Stripe cannot pay yet (Connect onboarding not complete) is refused
+first, before anything is held: there is no payment without a payee. The quote comes from catalog
+(never from the client); then booking holds the date, so a second couple is refused before anyone
+pays; only then is the session created, with Stripe's idempotency key derived from the hold (one
+session per hold) and `expires_at` exactly the hold's expiry. A failure after a new hold releases it
+(and closes the session if there is one), so no orphan hold blocks the date.
+
+A couple who comes back to their date (same email, same date, same tenant) gets their live hold back
+from booking (`resumed`): their open session when it still leaves time to pay and closes no later than
+the hold, otherwise a new session for the same hold (the old one is expired at Stripe first, so only
+one can ever be paid).
 """
 
 from __future__ import annotations
@@ -14,25 +20,26 @@ import math
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
-from mais.booking.v1 import booking_service_pb2 as booking_pb
-from mais.catalog.v1 import catalog_service_pb2 as catalog_pb
-from mais.tenant.v1 import tenant_service_pb2 as tenant_pb
-
 from mais_runtime.errors import RateLimited
-from mais_runtime.ttl_cache import TtlCache
-from services.payments.clients import Peers
-from services.payments.connect import forget_unknown_account
+from services.payments.clients import Bookings, CatalogQuotes, TenantPayees
 from services.payments.domain import (
+    BookingStatus,
     CheckoutInput,
-    check_quote,
+    Hold,
+    HoldRequest,
+    HoldTooShort,
+    Payee,
+    PaymentStatus,
+    Quote,
     check_replay,
     commission_cents,
     hold_request_id,
     session_expires_at,
     session_idempotency_key,
+    session_resumable,
 )
 from services.payments.metrics import CHECKOUTS
 from services.payments.store import Payment, PaymentsStore, PaymentsTx, utc_now
@@ -46,8 +53,6 @@ from services.payments.stripe_adapter import (
 
 log = logging.getLogger("mais.payments.checkout")
 
-# How long a tenant's commission and Connect account are reused between checkouts.
-TENANT_CACHE_SECONDS = 1.0
 # A hold found already released (an earlier attempt with the same Idempotency-Key failed after
 # holding) is replaced by a fresh one, at most this many times.
 _MAX_HOLD_ATTEMPTS = 3
@@ -58,7 +63,7 @@ class CheckoutAnswer:
     """What the couple's client gets back (and what an Idempotency-Key replays)."""
 
     booking_id: str
-    status: str
+    status: BookingStatus
     checkout_url: str
     expires_at: datetime
     total_cents: int
@@ -66,12 +71,18 @@ class CheckoutAnswer:
 
     def to_json(self) -> dict[str, Any]:
         """The stored form."""
-        return {**asdict(self), "expires_at": self.expires_at.isoformat()}
+        return {**asdict(self), "status": self.status.value, "expires_at": self.expires_at.isoformat()}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> CheckoutAnswer:
         """Back from the stored form."""
-        return cls(**{**data, "expires_at": datetime.fromisoformat(data["expires_at"])})
+        return cls(
+            **{
+                **data,
+                "status": BookingStatus(data["status"]),
+                "expires_at": datetime.fromisoformat(data["expires_at"]),
+            }
+        )
 
 
 @dataclass(frozen=True)
@@ -97,16 +108,20 @@ class Checkout:
     def __init__(
         self,
         store: PaymentsStore,
-        peers: Peers,
+        *,
+        payees: TenantPayees,
+        quotes: CatalogQuotes,
+        bookings: Bookings,
         stripe: StripeAdapter,
         default_urls: Urls,
         clock: Callable[[], datetime] = utc_now,
         rate_limit: RateLimit = RateLimit(0, 60),
     ) -> None:
         self._rate_limit = rate_limit
-        self._tenants: TtlCache[str, tenant_pb.Tenant] = TtlCache(TENANT_CACHE_SECONDS, 10_000)
         self._store = store
-        self._peers = peers
+        self._payees = payees
+        self._quotes = quotes
+        self._bookings = bookings
         self._stripe = stripe
         self._default_urls = default_urls
         self._now = clock
@@ -122,12 +137,13 @@ class Checkout:
         client_ip: str = "",
     ) -> CheckoutAnswer:
         """Runs a checkout; with an Idempotency-Key, at most once per key and body. RATE_LIMITED when
-        `client_ip` started too many checkouts of this tenant in the current window."""
+        `client_ip` started too many checkouts of this tenant in the current window;
+        TENANT_NOT_ONBOARDED (nothing held) while the tenant cannot be paid."""
         await self._check_rate(tenant_id, client_ip)
         urls = urls or self._default_urls
         request_hash = request_hash or request.fingerprint()
         if not idempotency_key:
-            return await self._checkout(tenant_id, request, f"checkout-{uuid.uuid4()}", urls, None)
+            return await self._checkout(tenant_id, request, f"checkout-{uuid.uuid4()}", urls, None, client_ip)
         # The key's lock is held until the answer is stored, so concurrent requests with one key
         # queue here and the later ones replay the first one's answer: never a second hold.
         async with self._store.tenant(tenant_id) as tx:
@@ -140,7 +156,7 @@ class Checkout:
             # The payment row is written in this same transaction: a checkout never needs a second
             # pooled connection while it holds the key (waiters on the key hold connections too).
             answer = await self._checkout(
-                tenant_id, request, hold_request_id(tenant_id, idempotency_key), urls, tx
+                tenant_id, request, hold_request_id(tenant_id, idempotency_key), urls, tx, client_ip
             )
             await tx.save_checkout_request(
                 tenant_id, idempotency_key, request_hash, answer.booking_id, answer.to_json()
@@ -162,102 +178,137 @@ class Checkout:
                 "too many checkouts from this address; try again later", max(1, math.ceil(wait))
             )
 
-    async def _tenant(self, tenant_id: str) -> tenant_pb.Tenant:
-        """The tenant's commission and Connect account, kept for a second: a burst of checkouts asks the
-        tenant service once, and a change (commission, onboarding) applies within that second."""
-        tenant = self._tenants.get(tenant_id)
-        if tenant is None:
-            tenant = (
-                await self._peers.tenant.GetTenant(tenant_pb.GetTenantRequest(tenant_id=tenant_id))
-            ).tenant
-            self._tenants.put(tenant_id, tenant)
-        return tenant
-
     async def _checkout(
-        self, tenant_id: str, request: CheckoutInput, request_id: str, urls: Urls, tx: PaymentsTx | None
+        self,
+        tenant_id: str,
+        request: CheckoutInput,
+        request_id: str,
+        urls: Urls,
+        tx: PaymentsTx | None,
+        client_ip: str,
     ) -> CheckoutAnswer:
-        tenant = await self._tenant(tenant_id)
-        quote = (
-            await self._peers.catalog.Quote(
-                catalog_pb.QuoteRequest(
-                    tenant_id=tenant_id, package_id=request.package_id, add_on_ids=list(request.add_on_ids)
-                )
-            )
-        ).quote
-        check_quote(quote.total_cents, (line.price_cents for line in quote.lines), quote.currency)
-        booking = await self._hold(tenant_id, request, quote, request_id)
+        payee = await self._payees.payee(tenant_id)
+        try:
+            payee.check_can_be_paid()
+        except Exception:
+            CHECKOUTS.labels("tenant_not_onboarded").inc()
+            raise
+        quote = await self._quotes.quote(tenant_id, request.package_id, request.add_on_ids)
+        quote.check()
+        hold = await self._hold(tenant_id, HoldRequest(request, quote, request_id, client_ip[:64]))
+        if hold.resumed:
+            answer = await self._resume(tenant_id, payee, quote, request, hold, urls, tx)
+            CHECKOUTS.labels("resumed").inc()
+            return answer
         session: CreatedSession | None = None
         try:
-            session = await self._create_session(tenant_id, tenant, quote, request, booking, urls)
-            answer = await self._record(tenant_id, tenant, quote, booking, session, tx)
+            session = await self._create_session(
+                tenant_id,
+                payee,
+                quote,
+                request,
+                hold,
+                urls,
+                session_idempotency_key(tenant_id, hold.booking_id),
+            )
+            answer = await self._record(tenant_id, payee, quote, hold, session, tx, replacing=None)
         except Exception:
             CHECKOUTS.labels("failed_after_hold").inc()
-            await self._undo_hold(tenant_id, booking.id, session.id if session else "")
+            await self._undo_hold(tenant_id, hold.booking_id, session.id if session else "")
             raise
         CHECKOUTS.labels("started").inc()
         return answer
 
-    async def _hold(
-        self, tenant_id: str, request: CheckoutInput, quote: catalog_pb.QuoteSnapshot, request_id: str
-    ) -> booking_pb.Booking:
+    async def _hold(self, tenant_id: str, request: HoldRequest) -> Hold:
+        request_id = request.request_id
         for _ in range(_MAX_HOLD_ATTEMPTS):
-            booking = (
-                await self._peers.booking.HoldDate(
-                    booking_pb.HoldDateRequest(
-                        tenant_id=tenant_id,
-                        event_date=request.event_date.isoformat(),
-                        couple_name=request.couple_name,
-                        email=request.email,
-                        phone=request.phone,
-                        notes=request.notes,
-                        quote=quote,
-                        request_id=request_id,
-                    )
-                )
-            ).booking
-            if booking.status == booking_pb.BOOKING_STATUS_HELD:
-                return booking
+            hold = await self._bookings.hold(
+                tenant_id,
+                HoldRequest(request.checkout, request.quote, request_id, request.client_address),
+            )
+            if hold.live:
+                return hold
             # An earlier attempt with this key held, failed and released: hold afresh.
-            request_id = f"{request_id[:200]}-after-{booking.id}"
+            request_id = f"{request_id[:200]}-after-{hold.booking_id}"
         raise RuntimeError("could not obtain a live hold for this checkout")
 
-    def _onboarded(self, tenant: tenant_pb.Tenant) -> bool:
-        return bool(tenant.stripe_account_id) and tenant.connect_state == tenant_pb.CONNECT_STATE_ONBOARDED
+    async def _resume(
+        self,
+        tenant_id: str,
+        payee: Payee,
+        quote: Quote,
+        request: CheckoutInput,
+        hold: Hold,
+        urls: Urls,
+        tx: PaymentsTx | None,
+    ) -> CheckoutAnswer:
+        """The same couple's live hold: their open session when it is still worth paying in, else a
+        new session for the same hold. The hold is theirs and stays theirs if this fails."""
+        if tx is not None:
+            payment = await tx.payment_by_booking(hold.booking_id)
+        else:
+            async with self._store.tenant(tenant_id) as own:
+                payment = await own.payment_by_booking(hold.booking_id)
+        if hold.expires_at is None:
+            raise HoldTooShort()
+        if payment is not None and session_resumable(
+            open_=payment.status == PaymentStatus.OPEN,
+            session_expires=payment.expires_at,
+            hold_expires=hold.expires_at,
+            now=self._now(),
+        ):
+            return CheckoutAnswer(
+                booking_id=hold.booking_id,
+                status=BookingStatus.HELD,
+                checkout_url=payment.checkout_url,
+                expires_at=payment.expires_at,
+                total_cents=payment.amount_cents,
+                currency=payment.currency,
+            )
+        replacing = payment.session_id if payment is not None else ""
+        if payment is not None:
+            # Closed first: of the two sessions, only the new one can ever take the money.
+            await self._stripe.expire_checkout_session(payment.session_id)
+        session = await self._create_session(
+            tenant_id,
+            payee,
+            quote,
+            request,
+            hold,
+            urls,
+            session_idempotency_key(tenant_id, hold.booking_id, replacing=replacing),
+        )
+        return await self._record(tenant_id, payee, quote, hold, session, tx, replacing=payment)
 
     async def _create_session(
         self,
         tenant_id: str,
-        tenant: tenant_pb.Tenant,
-        quote: catalog_pb.QuoteSnapshot,
+        payee: Payee,
+        quote: Quote,
         request: CheckoutInput,
-        booking: booking_pb.Booking,
+        hold: Hold,
         urls: Urls,
+        idempotency_key: str,
     ) -> CreatedSession:
-        now = self._now()
-        hold_expires = (
-            booking.hold_expires_at.ToDatetime(tzinfo=UTC)
-            if booking.HasField("hold_expires_at")
-            else now + timedelta(minutes=30)
-        )
-        onboarded = self._onboarded(tenant)
-        # A destination charge to an onboarded tenant carries the commission as the application fee;
-        # before onboarding the platform charges on its own account (no fee, nothing to transfer).
-        fee = commission_cents(quote.total_cents, tenant.commission_bps) if onboarded else 0
+        if hold.expires_at is None:
+            raise HoldTooShort()
+        # A destination charge: the commission is the platform's application fee, the rest is the
+        # tenant's, paid out by Stripe to its Connect account.
+        destination = payee.check_can_be_paid()
+        fee = commission_cents(quote.total_cents, payee.commission_bps)
         creating = self._stripe.create_checkout_session(
             SessionSpec(
-                line_items=tuple(
-                    LineItem(line.title or line.slug or "Booking", line.price_cents) for line in quote.lines
-                ),
+                line_items=tuple(LineItem(line.name, line.price_cents) for line in quote.lines),
                 currency=quote.currency,
                 customer_email=request.email,
-                client_reference_id=booking.id,
-                metadata={"tenant_id": tenant_id, "booking_id": booking.id},
-                expires_at=int(session_expires_at(hold_expires, now).timestamp()),
+                client_reference_id=hold.booking_id,
+                metadata={"tenant_id": tenant_id, "booking_id": hold.booking_id},
+                expires_at=int(session_expires_at(hold.expires_at, self._now()).timestamp()),
                 success_url=urls.success,
-                cancel_url=urls.cancel.replace("{BOOKING_ID}", booking.id),
-                destination_account=tenant.stripe_account_id if onboarded else None,
+                cancel_url=urls.cancel.replace("{BOOKING_ID}", hold.booking_id),
+                destination_account=destination,
                 application_fee_cents=fee if fee > 0 else None,
-                idempotency_key=session_idempotency_key(tenant_id, booking.id),
+                idempotency_key=idempotency_key,
             )
         )
         try:
@@ -265,46 +316,45 @@ class Checkout:
         except AccountUnknown:
             # Stripe forgot the payee (account deleted, sandbox data wiped): say so (TENANT_NOT_ONBOARDED)
             # and let the tenant onboard again, rather than fail every checkout at Stripe.
-            await forget_unknown_account(self._peers, tenant_id, tenant.stripe_account_id)
+            await self._payees.forget_account(tenant_id, payee.stripe_account_id)
             raise
 
     async def _record(
         self,
         tenant_id: str,
-        tenant: tenant_pb.Tenant,
-        quote: catalog_pb.QuoteSnapshot,
-        booking: booking_pb.Booking,
+        payee: Payee,
+        quote: Quote,
+        hold: Hold,
         session: CreatedSession,
         tx: PaymentsTx | None,
+        *,
+        replacing: Payment | None,
     ) -> CheckoutAnswer:
-        onboarded = self._onboarded(tenant)
         closes_at = datetime.fromtimestamp(session.expires_at, UTC)
         payment = Payment(
             session_id=session.id,
             tenant_id=tenant_id,
-            booking_id=booking.id,
+            booking_id=hold.booking_id,
             amount_cents=quote.total_cents,
             currency=quote.currency,
-            commission_bps=tenant.commission_bps,
-            fee_cents=commission_cents(quote.total_cents, tenant.commission_bps) if onboarded else 0,
-            destination_account=tenant.stripe_account_id if onboarded else None,
-            status="OPEN",
+            commission_bps=payee.commission_bps,
+            fee_cents=commission_cents(quote.total_cents, payee.commission_bps),
+            destination_account=payee.check_can_be_paid(),
+            status=PaymentStatus.OPEN,
             checkout_url=session.url,
             expires_at=closes_at,
         )
         if tx is not None:
-            await tx.insert_payment(payment)
+            await _save(tx, payment, replacing)
         else:
             async with self._store.tenant(tenant_id) as own:
-                await own.insert_payment(payment)
-        await self._peers.booking.AttachPaymentSession(
-            booking_pb.AttachPaymentSessionRequest(
-                tenant_id=tenant_id, booking_id=booking.id, payment_session_id=session.id
-            )
+                await _save(own, payment, replacing)
+        await self._bookings.attach_session(
+            tenant_id, hold.booking_id, session.id, replaces=replacing.session_id if replacing else ""
         )
         return CheckoutAnswer(
-            booking_id=booking.id,
-            status="HELD",
+            booking_id=hold.booking_id,
+            status=BookingStatus.HELD,
             checkout_url=session.url,
             expires_at=closes_at,
             total_cents=quote.total_cents,
@@ -313,14 +363,16 @@ class Checkout:
 
     async def _undo_hold(self, tenant_id: str, booking_id: str, session_id: str) -> None:
         """Best effort: a session nobody can pay and a hold nobody keeps. If this fails too, the
-        session's expiry (checkout.session.expired) or the hold's own expiry frees the date."""
+        expiry sweep (expiry.py) or the hold's own expiry frees the date."""
         try:
             if session_id:
                 await self._stripe.expire_checkout_session(session_id)
-            await self._peers.booking.ReleaseHold(
-                booking_pb.ReleaseHoldRequest(
-                    tenant_id=tenant_id, booking_id=booking_id, reason="checkout_failed"
-                )
-            )
+            await self._bookings.release_hold(tenant_id, booking_id, "checkout_failed")
         except Exception:
             log.warning("could not undo the hold of a failed checkout", exc_info=True)
+
+
+async def _save(tx: PaymentsTx, payment: Payment, replacing: Payment | None) -> None:
+    if replacing is not None:
+        await tx.supersede(replacing.session_id)
+    await tx.insert_payment(payment)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from mais.tenant.v1 import tenant_service_pb2 as tenant_pb
 
-from services.payments.clients import Peers
+from services.payments.clients import Peers, TenantPayees
 from services.payments.domain import connect_account_key
 from services.payments.stripe_adapter import AccountUnknown, StripeAdapter
 
@@ -34,26 +34,14 @@ class Onboarding:
     onboarding_url: str
 
 
-async def forget_unknown_account(peers: Peers, tenant_id: str, account_id: str) -> None:
-    """The tenant's Connect account is unknown to Stripe: record it as never onboarded, so the tenant is
-    asked to onboard again (and can), instead of every payment failing at Stripe. A tenant that has
-    another account by now (onboarded again meanwhile; the caller read a stale copy) keeps it."""
-    current = (await peers.tenant.GetTenant(tenant_pb.GetTenantRequest(tenant_id=tenant_id))).tenant
-    if current.stripe_account_id != account_id:
-        return
-    log.warning("Stripe does not know tenant %s's account %s; it must onboard again", tenant_id, account_id)
-    await peers.tenant.SetStripeAccount(
-        tenant_pb.SetStripeAccountRequest(
-            tenant_id=tenant_id, stripe_account_id="", connect_state=tenant_pb.CONNECT_STATE_NOT_STARTED
-        )
-    )
-
-
 class ConnectOnboarding:
     """The Connect onboarding use case."""
 
-    def __init__(self, peers: Peers, stripe: StripeAdapter, *, refresh_url: str, return_url: str) -> None:
+    def __init__(
+        self, peers: Peers, payees: TenantPayees, stripe: StripeAdapter, *, refresh_url: str, return_url: str
+    ) -> None:
         self._peers = peers
+        self._payees = payees
         self._stripe = stripe
         self._refresh_url = refresh_url
         self._return_url = return_url
@@ -84,7 +72,7 @@ class ConnectOnboarding:
                 )
                 return Onboarding(account_id, url)
             except AccountUnknown:
-                await forget_unknown_account(self._peers, tenant_id, account_id)
+                await self._payees.forget_account(tenant_id, account_id)
                 # A replacement gets its own key: within 24 hours Stripe would replay the key that
                 # created the account it no longer knows.
                 key = f"{connect_account_key(tenant_id)}-replacing-{account_id}"

@@ -19,21 +19,19 @@ import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
-import grpc
-from mais.booking.v1 import booking_service_pb2 as booking_pb
-from mais.tenant.v1 import tenant_service_pb2 as tenant_pb
 from sqlalchemy.exc import DBAPIError
 
 from mais_runtime.db import sqlstate
 from mais_runtime.errors import DomainError, GrpcCode, NotFound, PreconditionFailed, ValidationError
 from mais_runtime.paging import decode_cursor, encode_cursor
 from mais_runtime.paging import page_size as page_size_of
-from services.payments.clients import Peers
+from services.payments.clients import Bookings, TenantPayees
 from services.payments.domain import (
-    ConnectState,
+    ConfirmResult,
     EntryKind,
     EventKind,
     EventStatus,
+    PaymentStatus,
     StripeEvent,
     connect_state,
     failure_code,
@@ -47,11 +45,6 @@ log = logging.getLogger("mais.payments.inbox")
 
 # Lock or statement timeouts while waiting for a concurrent delivery of the same event.
 _BUSY_SQLSTATES = frozenset({"55P03", "57014"})
-
-_CONNECT_STATES = {
-    ConnectState.PENDING: tenant_pb.CONNECT_STATE_PENDING,
-    ConnectState.ONBOARDED: tenant_pb.CONNECT_STATE_ONBOARDED,
-}
 
 
 class ProcessingFailed(DomainError):
@@ -70,9 +63,12 @@ Handler = Callable[[PaymentsTx, StripeEvent, str], Awaitable[EventStatus]]
 class StripeInbox:
     """Webhook intake, processing and replay."""
 
-    def __init__(self, store: PaymentsStore, peers: Peers, stripe: StripeAdapter) -> None:
+    def __init__(
+        self, store: PaymentsStore, *, payees: TenantPayees, bookings: Bookings, stripe: StripeAdapter
+    ) -> None:
         self._store = store
-        self._peers = peers
+        self._payees = payees
+        self._bookings = bookings
         self._stripe = stripe
         self._handlers: dict[EventKind, Handler] = {
             EventKind.CHECKOUT_COMPLETED: self._checkout_completed,
@@ -215,15 +211,7 @@ class StripeInbox:
         account = event.connected_account
         if not account:
             return None
-        try:
-            answer = await self._peers.tenant.ResolveStripeAccount(
-                tenant_pb.ResolveStripeAccountRequest(stripe_account_id=account)
-            )
-        except grpc.aio.AioRpcError as error:
-            if error.code() == grpc.StatusCode.NOT_FOUND:
-                return None
-            raise
-        return answer.tenant.id or None
+        return await self._payees.owner_of_account(account)
 
     # --- handlers (inside the event's transaction and savepoint) -------------------------------
 
@@ -240,18 +228,11 @@ class StripeInbox:
                 return EventStatus.IGNORED
             payment = await tx.insert_payment(_payment_from(event, tenant_id, facts))
         await _record_charge(tx, payment, facts)
-        confirmed = await self._peers.booking.ConfirmBooking(
-            booking_pb.ConfirmBookingRequest(
-                tenant_id=tenant_id,
-                booking_id=payment.booking_id,
-                payment_session_id=session_id,
-                amount_paid_cents=facts.amount_cents,
-            )
-        )
-        if confirmed.outcome == booking_pb.CONFIRM_OUTCOME_HOLD_LOST:
+        outcome = await self._bookings.confirm(tenant_id, payment.booking_id, session_id, facts.amount_cents)
+        if outcome is ConfirmResult.HOLD_LOST:
             await self._refund_lost_hold(tx, payment, facts)
             return EventStatus.PROCESSED
-        await tx.set_payment_status(session_id, "PAID")
+        await tx.set_payment_status(session_id, PaymentStatus.PAID)
         return EventStatus.PROCESSED
 
     async def _refund_lost_hold(self, tx: PaymentsTx, payment: Payment, facts: PaymentFacts) -> None:
@@ -271,15 +252,15 @@ class StripeInbox:
                 await tx.add_entry(
                     payment, EntryKind.APPLICATION_FEE_REFUND, fee_refund.amount_cents, fee_refund.id
                 )
-        await tx.set_payment_status(payment.session_id, "HOLD_LOST")
         HOLDS_LOST.inc()
-        await self._peers.booking.NotifyHoldLostRefund(
-            booking_pb.NotifyHoldLostRefundRequest(
-                tenant_id=payment.tenant_id,
-                booking_id=payment.booking_id,
-                refund_cents=refund.amount_cents,
-                refund_id=refund.id,
-            )
+        if payment.status == PaymentStatus.REPLACED:
+            # Paid on a session its resumed hold had just replaced: the money goes back, and the
+            # couple's hold lives on with its new session, so booking has nothing to tell them.
+            log.warning("a payment reached a replaced session and was refunded in full")
+            return
+        await tx.set_payment_status(payment.session_id, PaymentStatus.HOLD_LOST)
+        await self._bookings.notify_hold_lost_refund(
+            payment.tenant_id, payment.booking_id, refund.amount_cents, refund.id
         )
 
     async def _checkout_expired(self, tx: PaymentsTx, event: StripeEvent, tenant_id: str) -> EventStatus:
@@ -287,18 +268,15 @@ class StripeInbox:
         booking_id = payment.booking_id if payment else event.booking_id
         if not booking_id:
             return EventStatus.IGNORED
-        if payment is not None and payment.status == "OPEN":
-            await tx.set_payment_status(payment.session_id, "EXPIRED")
-        try:
-            await self._peers.booking.ReleaseHold(
-                booking_pb.ReleaseHoldRequest(
-                    tenant_id=tenant_id, booking_id=booking_id, reason="checkout_expired"
-                )
-            )
-        except grpc.aio.AioRpcError as error:
-            # A booking that moved on (confirmed by a late payment, gone) has no hold to release.
-            if error.code() not in (grpc.StatusCode.FAILED_PRECONDITION, grpc.StatusCode.NOT_FOUND):
-                raise
+        if payment is not None and payment.status == PaymentStatus.REPLACED:
+            # A session a resumed hold replaced (checkout.py closed it): the hold lives on with its
+            # new session and must not be released.
+            return EventStatus.PROCESSED
+        if payment is not None and payment.status == PaymentStatus.OPEN:
+            await tx.set_payment_status(payment.session_id, PaymentStatus.EXPIRED)
+        await self._bookings.release_hold(
+            tenant_id, booking_id, "checkout_expired", session_id=payment.session_id if payment else ""
+        )
         return EventStatus.PROCESSED
 
     async def _charge_refunded(self, tx: PaymentsTx, event: StripeEvent, tenant_id: str) -> EventStatus:
@@ -336,20 +314,18 @@ class StripeInbox:
                     fee_refund.id,
                     refund_request_id=fee_refund.request_id,
                 )
-        if payment.status == "HOLD_LOST" or not new_refunds:
+        if payment.status in (PaymentStatus.HOLD_LOST, PaymentStatus.REPLACED) or not new_refunds:
             # Refunds already recorded by whoever made them (a cancellation, the lost-hold refund)
             # told booking themselves; the lost-hold couple got their own email.
             return EventStatus.PROCESSED
         totals = await tx.totals(payment.session_id)
         for refund in new_refunds:
-            await self._peers.booking.RecordRefund(
-                booking_pb.RecordRefundRequest(
-                    tenant_id=tenant_id,
-                    booking_id=payment.booking_id,
-                    amount_refunded_cents=totals.refunded,
-                    refund_cents=refund.amount_cents,
-                    refund_id=refund.id,
-                )
+            await self._bookings.record_refund(
+                tenant_id,
+                payment.booking_id,
+                total_refunded_cents=totals.refunded,
+                refund_cents=refund.amount_cents,
+                refund_id=refund.id,
             )
         return EventStatus.PROCESSED
 
@@ -359,11 +335,7 @@ class StripeInbox:
             return EventStatus.IGNORED
         # Events arrive in any order: the account as it is now decides, not the event's snapshot.
         state = connect_state(await self._stripe.account(account_id))
-        await self._peers.tenant.SetStripeAccount(
-            tenant_pb.SetStripeAccountRequest(
-                tenant_id=tenant_id, stripe_account_id=account_id, connect_state=_CONNECT_STATES[state]
-            )
-        )
+        await self._payees.record_connect_state(tenant_id, account_id, state)
         return EventStatus.PROCESSED
 
 
@@ -395,7 +367,7 @@ def _payment_from(event: StripeEvent, tenant_id: str, facts: PaymentFacts) -> Pa
         commission_bps=0,
         fee_cents=facts.application_fee_cents,
         destination_account=facts.destination_account,
-        status="OPEN",
+        status=PaymentStatus.OPEN,
         checkout_url=event.field("url") or "about:blank",
         expires_at=datetime.fromtimestamp(event.amount("expires_at"), UTC),
     )

@@ -16,15 +16,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mais.booking.v1 import booking_service_pb2 as booking_pb
-
 from mais_runtime.errors import Conflict, PreconditionFailed, ValidationError
-from services.payments.clients import Peers
+from services.payments.clients import Bookings
 from services.payments.domain import (
+    BookingState,
+    BookingStatus,
     EntryKind,
     LedgerTotals,
+    PaymentStatus,
     RefundChoice,
     RefundKind,
+    cancellation_request_id,
     fee_refund_idempotency_key,
     plan_refund,
     refund_idempotency_key,
@@ -35,15 +37,14 @@ from services.payments.stripe_adapter import MoneyBack, PaymentProviderError, St
 
 # The actor of a couple's own cancellation (booking checks the tenant's window for it).
 COUPLE = "couple"
-_CANCELLABLE = (booking_pb.BOOKING_STATUS_CONFIRMED, booking_pb.BOOKING_STATUS_CANCELLED)
+_CANCELLABLE = (BookingStatus.CONFIRMED, BookingStatus.CANCELLED)
 
 
 @dataclass(frozen=True)
 class RefundOutcome:
-    """What a cancellation did."""
+    """What a cancellation did, and the booking as it now is (with its history)."""
 
-    booking_id: str
-    status: str
+    booking: BookingState
     refunded_cents: int
     total_refunded_cents: int
     fee_refunded_cents: int
@@ -52,9 +53,9 @@ class RefundOutcome:
 class Refunds:
     """Cancellation with refund."""
 
-    def __init__(self, store: PaymentsStore, peers: Peers, stripe: StripeAdapter) -> None:
+    def __init__(self, store: PaymentsStore, bookings: Bookings, stripe: StripeAdapter) -> None:
         self._store = store
-        self._peers = peers
+        self._bookings = bookings
         self._stripe = stripe
 
     async def cancel_and_refund(
@@ -65,36 +66,36 @@ class Refunds:
         reason: str,
         choice: RefundChoice,
         actor: str,
-        request_id: str,
+        request_id: str = "",
     ) -> RefundOutcome:
-        """Cancels the booking and refunds as chosen; idempotent by `request_id`."""
-        booking = (
-            await self._peers.booking.GetBooking(
-                booking_pb.GetBookingRequest(tenant_id=tenant_id, booking_id=booking_id)
-            )
-        ).booking
+        """Cancels the booking and refunds as chosen; idempotent by `request_id`, or without one by
+        the booking and the choice (the same cancellation asked twice refunds once)."""
+        request_id = request_id or cancellation_request_id(tenant_id, booking_id, choice.canonical)
+        booking = await self._bookings.get(tenant_id, booking_id)
         if booking.status not in _CANCELLABLE:
-            raise PreconditionFailed(
-                f"a {booking_pb.BookingStatus.Name(booking.status).removeprefix('BOOKING_STATUS_').lower()} "
-                "booking cannot be cancelled"
-            )
+            raise PreconditionFailed(f"a {booking.status.value.lower()} booking cannot be cancelled")
         if actor == COUPLE:
-            await self._check_couple_may_cancel(tenant_id, booking_id, booking, choice, request_id)
+            await self._check_couple_may_cancel(tenant_id, booking, choice, request_id)
         if choice.kind is RefundKind.NONE:
-            cancelled = await self._cancel(tenant_id, booking_id, reason, actor)
+            await self._bookings.cancel(tenant_id, booking_id, reason=reason, actor=actor)
             totals = await self._totals(tenant_id, booking_id)
-            return RefundOutcome(booking_id, cancelled, 0, totals.refunded, 0)
+            return RefundOutcome(await self._answer(tenant_id, booking_id), 0, totals.refunded, 0)
         payment, request = await self._reserve(tenant_id, booking_id, choice, request_id)
         if request.status == "SUCCEEDED":
             totals = await self._totals(tenant_id, booking_id)
-            return RefundOutcome(
-                booking_id, "CANCELLED", request.amount_cents, totals.refunded, request.fee_refund_cents
-            )
-        refund, fee_refund = await self._ask_stripe(payment, request)
-        totals = await self._record(payment, request, refund, fee_refund, reason=reason, actor=actor)
+        else:
+            refund, fee_refund = await self._ask_stripe(payment, request)
+            totals = await self._record(payment, request, refund, fee_refund, reason=reason, actor=actor)
         return RefundOutcome(
-            booking_id, "CANCELLED", request.amount_cents, totals.refunded, request.fee_refund_cents
+            await self._answer(tenant_id, booking_id),
+            request.amount_cents,
+            totals.refunded,
+            request.fee_refund_cents,
         )
+
+    async def _answer(self, tenant_id: str, booking_id: str) -> BookingState:
+        """The booking as the cancellation left it, with its history: the caller answers with it."""
+        return await self._bookings.get(tenant_id, booking_id, with_history=True)
 
     async def _reserve(
         self, tenant_id: str, booking_id: str, choice: RefundChoice, request_id: str
@@ -102,7 +103,7 @@ class Refunds:
         async with self._store.tenant(tenant_id) as tx:
             await tx.wait_for_peers()
             payment = await tx.payment_by_booking(booking_id, lock=True)
-            if payment is None or payment.status != "PAID" or not payment.payment_intent_id:
+            if payment is None or payment.status != PaymentStatus.PAID or not payment.payment_intent_id:
                 raise ValidationError.of(
                     "refund", "nothing was paid for this booking, so nothing can be refunded"
                 )
@@ -209,27 +210,20 @@ class Refunds:
                 )
             await tx.finish_refund(request.request_id, refund.id, fee_refund.id if fee_refund else None)
             totals = await tx.totals(payment.session_id)
-            await self._cancel(payment.tenant_id, payment.booking_id, reason, actor)
+            await self._bookings.cancel(payment.tenant_id, payment.booking_id, reason=reason, actor=actor)
             if new:
-                await self._peers.booking.RecordRefund(
-                    booking_pb.RecordRefundRequest(
-                        tenant_id=payment.tenant_id,
-                        booking_id=payment.booking_id,
-                        amount_refunded_cents=totals.refunded,
-                        refund_cents=refund.amount_cents,
-                        refund_id=refund.id,
-                    )
+                await self._bookings.record_refund(
+                    payment.tenant_id,
+                    payment.booking_id,
+                    total_refunded_cents=totals.refunded,
+                    refund_cents=refund.amount_cents,
+                    refund_id=refund.id,
                 )
         REFUNDED_CENTS.labels(payment.currency.upper()).inc(refund.amount_cents)
         return totals
 
     async def _check_couple_may_cancel(
-        self,
-        tenant_id: str,
-        booking_id: str,
-        booking: booking_pb.Booking,
-        choice: RefundChoice,
-        request_id: str,
+        self, tenant_id: str, booking: BookingState, choice: RefundChoice, request_id: str
     ) -> None:
         """A couple cancels their own booking for a full refund, and only inside the tenant's window.
         The window is checked before the money moves (booking answers CANCELLATION_WINDOW_CLOSED). A
@@ -237,26 +231,12 @@ class Refunds:
         known): never a refund of a booking the tenant cancelled."""
         if choice.kind is not RefundKind.FULL:
             raise ValidationError.of("refund", "a couple's own cancellation is refunded in full")
-        if booking.status == booking_pb.BOOKING_STATUS_CANCELLED:
+        if booking.status is BookingStatus.CANCELLED:
             async with self._store.tenant(tenant_id) as tx:
                 if await tx.refund_request(request_id) is None:
                     raise PreconditionFailed("this booking is already cancelled")
             return
-        await self._peers.booking.CancelBooking(
-            booking_pb.CancelBookingRequest(
-                tenant_id=tenant_id, booking_id=booking_id, actor=COUPLE, validate_only=True
-            )
-        )
-
-    async def _cancel(self, tenant_id: str, booking_id: str, reason: str, actor: str) -> str:
-        booking = (
-            await self._peers.booking.CancelBooking(
-                booking_pb.CancelBookingRequest(
-                    tenant_id=tenant_id, booking_id=booking_id, reason=reason, actor=actor
-                )
-            )
-        ).booking
-        return booking_pb.BookingStatus.Name(booking.status).removeprefix("BOOKING_STATUS_")
+        await self._bookings.check_cancel(tenant_id, booking.booking_id, COUPLE)
 
     async def _totals(self, tenant_id: str, booking_id: str) -> LedgerTotals:
         async with self._store.tenant(tenant_id) as tx:

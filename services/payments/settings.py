@@ -29,3 +29,6 @@ class PaymentsSettings(ServiceSettings):
     # the limit off). Counted in this service's database, so every gateway replica shares the count.
     checkout_rate_limit: int = Field(default=20, ge=0)
     checkout_rate_window_seconds: int = Field(default=60, ge=1, le=86_400)
+    # How often lapsed checkouts are closed (their session expired at Stripe, their hold released):
+    # a hold is freed within this long of its expiry, on any number of replicas.
+    expiry_sweep_seconds: float = Field(default=15.0, gt=0, le=300)

@@ -20,6 +20,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mais_runtime.db import Database
+from mais_runtime.errors import Conflict
 from services.payments.domain import EntryKind, EventStatus, LedgerEntry, LedgerTotals
 
 # How long a transaction may wait for another one holding the same key or event (a concurrent
@@ -218,13 +219,17 @@ class PaymentsTx:
         return None
 
     async def platform_totals(self) -> tuple[list[tuple[str, dict[str, int]]], int]:
-        """Every tenant's ledger summed per currency and kind, and the count of FAILED events
-        (platform scope)."""
+        """Every tenant's ledger summed per currency and kind (destination charges only), and the count
+        of FAILED events (platform scope)."""
         rows = (
             await self.conn.execute(
+                # Only what was paid to a tenant's Connect account: a charge taken on the platform's
+                # own account (before checkout required onboarding) is owed to nobody by Stripe.
                 text(
-                    "SELECT currency, kind, sum(amount_cents) AS total FROM ledger_entries"
-                    " GROUP BY currency, kind ORDER BY currency"
+                    "SELECT e.currency, e.kind, sum(e.amount_cents) AS total FROM ledger_entries e"
+                    " JOIN payments p ON p.session_id = e.session_id"
+                    " WHERE p.destination_account IS NOT NULL"
+                    " GROUP BY e.currency, e.kind ORDER BY e.currency"
                 )
             )
         ).all()
@@ -308,6 +313,29 @@ class PaymentsTx:
         assert stored is not None
         return stored
 
+    async def supersede(self, session_id: str) -> None:
+        """Marks a resumed hold's old session REPLACED before its new one is recorded (never one that
+        took money): the booking's live payment is always the session the couple may pay."""
+        result = await self.conn.execute(
+            text(
+                "UPDATE payments SET status = 'REPLACED', updated_at = now()"
+                " WHERE session_id = :s AND charge_id IS NULL AND status IN ('OPEN', 'EXPIRED')"
+            ),
+            {"s": session_id},
+        )
+        if not result.rowcount:
+            raise Conflict("the booking's payment has moved on; it cannot take a new session")
+
+    async def lapsed_open_payments(self, now: datetime, limit: int) -> list[Payment]:
+        """OPEN payments whose session closed by `now`, oldest first, locked; rows another replica
+        (or a webhook) holds are skipped, so every lapsed payment is handled by one transaction."""
+        sql = (
+            f"SELECT {_PAYMENT_COLUMNS} FROM payments"  # noqa: S608 - constant columns
+            " WHERE status = 'OPEN' AND expires_at <= :now ORDER BY expires_at LIMIT :limit"
+            " FOR UPDATE SKIP LOCKED"
+        )
+        return [_payment(r) for r in await self.conn.execute(text(sql), {"now": now, "limit": limit})]
+
     async def payment_by_session(self, session_id: str, *, lock: bool = False) -> Payment | None:
         """The payment of a Checkout Session (FOR UPDATE when `lock`)."""
         sql = f"SELECT {_PAYMENT_COLUMNS} FROM payments WHERE session_id = :s"  # noqa: S608 - constant columns
@@ -317,8 +345,11 @@ class PaymentsTx:
         return None if row is None else _payment(row)
 
     async def payment_by_booking(self, booking_id: str, *, lock: bool = False) -> Payment | None:
-        """The payment of a booking (FOR UPDATE when `lock`)."""
-        sql = f"SELECT {_PAYMENT_COLUMNS} FROM payments WHERE booking_id = :b"  # noqa: S608 - constant columns
+        """The live payment of a booking, not a session it replaced (FOR UPDATE when `lock`)."""
+        sql = (
+            f"SELECT {_PAYMENT_COLUMNS} FROM payments"  # noqa: S608 - constant columns
+            " WHERE booking_id = :b AND status <> 'REPLACED'"
+        )
         row = (
             await self.conn.execute(text(sql + (" FOR UPDATE" if lock else "")), {"b": booking_id})
         ).first()
@@ -333,7 +364,7 @@ class PaymentsTx:
         return None if row is None else _payment(row)
 
     async def set_payment_status(self, session_id: str, status: str) -> None:
-        """Moves a payment to OPEN / PAID / EXPIRED / HOLD_LOST."""
+        """Moves a payment to OPEN / PAID / EXPIRED / HOLD_LOST / REPLACED."""
         await self.conn.execute(
             text("UPDATE payments SET status = :st, updated_at = now() WHERE session_id = :s"),
             {"st": status, "s": session_id},

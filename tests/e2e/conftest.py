@@ -160,12 +160,38 @@ class TenantHandle:
 MakeTenant = Callable[..., TenantHandle]
 
 
+def onboard(stack: Stack, tenant: TenantHandle, timeout: float = 20.0) -> str:
+    """Stripe Connect onboarding of `tenant` as its admin does it (payments makes the account and a
+    link, the sandbox completes it, account.updated comes back through Envoy); its account id once
+    MAIS records the tenant as onboarded. Checkout refuses a tenant until then."""
+    headers = tenant.admin_headers()
+    with httpx.Client(base_url=stack.url, timeout=10.0) as client:
+        started = client.post("/v1/tenant-admin/stripe/connect", headers=headers)
+        assert started.status_code == 200, started.text
+        account = str(started.json()["stripeAccountId"])
+        done = httpx.post(f"{stack.sandbox_url}/_sandbox/accounts/{account}/onboard", timeout=10.0)
+        assert done.status_code < 300, done.text
+        onboarded = eventually(
+            lambda: (
+                client.get("/v1/tenant-admin/stripe/connect", headers=headers).json()["connectState"]
+                == "onboarded"
+            ),
+            timeout,
+        )
+    assert onboarded, "the tenant's onboarding was not recorded"
+    return account
+
+
 @pytest.fixture(scope="session")
 def make_tenant(stack: Stack, platform_token: str) -> MakeTenant:
-    """A factory: `make_tenant(prefix="t", commission_percent=10, **more_body)` creates an active tenant
-    with a unique slug through `POST /v1/admin/tenants`, signs its admin in and returns a TenantHandle."""
+    """A factory: `make_tenant(prefix="t", commission_percent=10, onboarded=True, **more_body)` creates an
+    active tenant with a unique slug through `POST /v1/admin/tenants`, signs its admin in, completes its
+    Stripe Connect onboarding unless `onboarded=False` (a tenant must be payable to sell), and returns a
+    TenantHandle."""
 
-    def make(prefix: str = "t", commission_percent: float = 10, **more: Any) -> TenantHandle:
+    def make(
+        prefix: str = "t", commission_percent: float = 10, onboarded: bool = True, **more: Any
+    ) -> TenantHandle:
         slug = f"{prefix}-{secrets.token_hex(4)}"
         email = f"admin@{slug}.example"
         password = "Admin-" + secrets.token_urlsafe(18)
@@ -185,7 +211,7 @@ def make_tenant(stack: Stack, platform_token: str) -> MakeTenant:
             login = client.post("/v1/auth/login", json={"email": email, "password": password})
             assert login.status_code == 200, login.text
         answer = created.json()
-        return TenantHandle(
+        tenant = TenantHandle(
             id=answer["tenant"]["id"],
             slug=slug,
             public_key=answer["publicKey"],
@@ -195,5 +221,8 @@ def make_tenant(stack: Stack, platform_token: str) -> MakeTenant:
             admin_token=login.json()["token"],
             body=answer,
         )
+        if onboarded:
+            onboard(stack, tenant)
+        return tenant
 
     return make

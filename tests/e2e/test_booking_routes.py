@@ -324,7 +324,7 @@ def test_the_admin_lists_filters_reads_and_cancels_bookings_and_the_date_frees_a
     mail = wait_for_mail(stack, f"cancellation:{confirmed[0].id}")
     html_part = mail.get_body(("html",))
     assert html_part is not None and "Venue &lt;closed&gt;" in str(html_part.get_content())
-    again = http.post(f"/v1/tenant-admin/bookings/{held.id}/cancel", json={}, headers=headers)
+    again = http.post(f"/v1/tenant-admin/bookings/{held.id}/cancel", json={"refund": "none"}, headers=headers)
     assert error_of(again)[0] == 409
     assert error_of(
         http.post(
@@ -385,9 +385,9 @@ def test_a_tenants_bookings_and_blackouts_are_invisible_to_another_tenant_at_eve
         404,
         "NOT_FOUND",
     )
-    assert error_of(http.post(f"/v1/tenant-admin/bookings/{booking.id}/cancel", json={}, headers=headers))[
-        :2
-    ] == (
+    assert error_of(
+        http.post(f"/v1/tenant-admin/bookings/{booking.id}/cancel", json={"refund": "none"}, headers=headers)
+    )[:2] == (
         404,
         "NOT_FOUND",
     )

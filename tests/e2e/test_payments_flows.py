@@ -108,10 +108,13 @@ def session_of(checkout_url: str) -> str:
     return checkout_url.rstrip("/").rsplit("/", 1)[-1]
 
 
-def make_shop(stack: Stack, make_tenant: MakeTenant, *, percent: float = 10, price: int = 9_000) -> Shop:
-    """A tenant with a package and an add-on. The catalog is set up over its gRPC port (as the
-    platform's own tools would); everything under test goes through Envoy."""
-    tenant = make_tenant("pay", commission_percent=percent)
+def make_shop(
+    stack: Stack, make_tenant: MakeTenant, *, percent: float = 10, price: int = 9_000, onboarded: bool = True
+) -> Shop:
+    """A tenant with a package and an add-on, Connect-onboarded unless `onboarded=False`. The catalog is
+    set up over its gRPC port (as the platform's own tools would); everything under test goes through
+    Envoy."""
+    tenant = make_tenant("pay", commission_percent=percent, onboarded=onboarded)
     with grpc.insecure_channel(f"127.0.0.1:{stack.ports.catalog}") as channel:
         stub = catalog_grpc.CatalogServiceStub(channel)
         metadata = (("x-mais-internal", stack.internal_token),)
@@ -268,7 +271,7 @@ def shop(stack: Stack, make_tenant: MakeTenant) -> Shop:
 def test_a_paid_checkout_confirms_the_booking_records_charge_and_fee_and_emails_a_working_link(
     http: httpx.Client, stack: Stack, sandbox: Sandbox, make_tenant: MakeTenant
 ) -> None:
-    shop = make_shop(stack, make_tenant, percent=12.5, price=11_345)
+    shop = make_shop(stack, make_tenant, percent=12.5, price=11_345, onboarded=False)
     account = connect(http, sandbox, shop)
     couple = f"ana-{uuid.uuid4().hex[:8]}@example.com"
     day = a_free_day()
@@ -308,14 +311,96 @@ def test_a_paid_checkout_confirms_the_booking_records_charge_and_fee_and_emails_
     assert (opened.json()["id"], opened.json()["status"]) == (answer["bookingId"], "CONFIRMED")
 
 
-def test_a_tenant_not_yet_on_connect_is_charged_on_the_platform_account_without_a_fee(
-    http: httpx.Client, sandbox: Sandbox, shop: Shop
+def test_a_tenant_not_onboarded_on_connect_cannot_take_a_checkout_and_nothing_is_held(
+    http: httpx.Client, stack: Stack, sandbox: Sandbox, make_tenant: MakeTenant
+) -> None:
+    shop = make_shop(stack, make_tenant, onboarded=False)
+    day = a_free_day()
+    public = shop.tenant.public_headers()
+    refused = checkout(http, shop, day)
+    assert error_of(refused)[:2] == (409, "TENANT_NOT_ONBOARDED")
+    assert http.get("/v1/availability", params={"date": day}, headers=public).json()["available"] is True
+    listed = http.get("/v1/tenant-admin/bookings", headers=shop.tenant.admin_headers())
+    assert listed.status_code == 200 and listed.json()["items"] == []
+    # Halfway through onboarding is not enough either; once Stripe can pay the tenant, it sells.
+    started_onboarding = http.post("/v1/tenant-admin/stripe/connect", headers=shop.tenant.admin_headers())
+    assert started_onboarding.status_code == 200, started_onboarding.text
+    assert error_of(checkout(http, shop, day))[:2] == (409, "TENANT_NOT_ONBOARDED")
+    connect(http, sandbox, shop)
+    assert started(http, shop, day)["status"] == "HELD"
+
+
+def test_the_answer_the_stored_payment_the_stripe_session_and_the_hold_expire_at_the_same_instant(
+    http: httpx.Client, stack: Stack, sandbox: Sandbox, shop: Shop
 ) -> None:
     answer = started(http, shop, a_free_day())
-    sandbox.pay(answer["checkoutUrl"])
-    status_becomes(http, shop, answer["bookingId"], "CONFIRMED")
-    totals = ledger(http, sandbox, shop, answer["bookingId"])["totals"]
-    assert (totals["chargedCents"], totals["feeCents"], totals["netToTenantCents"]) == (10_000, 0, 10_000)
+    expires = datetime.fromisoformat(answer["expiresAt"])
+    session = sandbox.get(f"/v1/checkout/sessions/{session_of(answer['checkoutUrl'])}")
+    hold = datetime.fromisoformat(booking_of(http, shop, answer["bookingId"])["holdExpiresAt"])
+    stored = asyncio.run(_stored_payment_expiry(stack, session["id"]))
+    # Stripe counts whole seconds, so the session closes on the hold's second, never after it: a
+    # couple can never be charged for a date that is no longer held.
+    assert session["expires_at"] == int(expires.timestamp()) == int(hold.timestamp())
+    assert expires == stored
+    assert expires <= hold < expires + timedelta(seconds=1)
+    # Stripe's minimum: the session lives at least 30 minutes.
+    assert session["expires_at"] - session["created"] >= 30 * 60
+
+
+async def _stored_payment_expiry(stack: Stack, session_id: str) -> datetime:
+    conn = await asyncpg.connect(stack.admin_database_url)
+    try:
+        value = await conn.fetchval(
+            "SELECT expires_at FROM payments.payments WHERE session_id = $1", session_id
+        )
+    finally:
+        await conn.close()
+    assert isinstance(value, datetime)
+    return value
+
+
+def test_a_lapsed_hold_is_released_and_its_session_closed_so_no_late_payment_can_start(
+    http: httpx.Client, stack: Stack, sandbox: Sandbox, shop: Shop
+) -> None:
+    day = a_free_day()
+    answer = started(http, shop, day)
+    session_id = session_of(answer["checkoutUrl"])
+    # Time passes past the hold (and its session, which ends with it) while the couple's page is open.
+    asyncio.run(_lapse(stack, answer["bookingId"], session_id))
+    # Within a minute, with nothing from Stripe: the session is closed and the date free again.
+    wait_until(
+        lambda: sandbox.get(f"/v1/checkout/sessions/{session_id}")["status"] == "expired",
+        "the lapsed session to be expired at Stripe",
+        timeout=60,
+    )
+    released = status_becomes(http, shop, answer["bookingId"], "RELEASED")
+    assert released["holdExpiresAt"] is None
+    history = booking_of(http, shop, answer["bookingId"])["history"]
+    assert history[-1]["to"] == "RELEASED"
+    assert (
+        sandbox.http.post(f"{answer['checkoutUrl']}/pay", headers={"Accept": "application/json"}).status_code
+        >= 400
+    )
+    held = http.get(
+        "/v1/tenant-admin/bookings", params={"status": "HELD"}, headers=shop.tenant.admin_headers()
+    )
+    assert answer["bookingId"] not in {b["id"] for b in held.json()["items"]}
+    assert started(http, shop, day)["bookingId"] != answer["bookingId"]
+
+
+async def _lapse(stack: Stack, booking_id: str, session_id: str) -> None:
+    conn = await asyncpg.connect(stack.admin_database_url)
+    try:
+        await conn.execute(
+            "UPDATE booking.bookings SET hold_expires_at = now() - interval '1 second' WHERE id = $1",
+            booking_id,
+        )
+        await conn.execute(
+            "UPDATE payments.payments SET expires_at = now() - interval '1 second' WHERE session_id = $1",
+            session_id,
+        )
+    finally:
+        await conn.close()
 
 
 def test_the_same_idempotency_key_and_body_get_the_same_answer_and_another_body_409(
@@ -371,7 +456,6 @@ def test_the_same_event_delivered_ten_times_at_once_makes_one_booking_and_one_ch
     http: httpx.Client, stack: Stack, sandbox: Sandbox, make_tenant: MakeTenant
 ) -> None:
     shop = make_shop(stack, make_tenant)
-    connect(http, sandbox, shop)
     answer = started(http, shop, a_free_day())
     session_id = session_of(answer["checkoutUrl"])
     sandbox.control("POST", "/_sandbox/hold_deliveries")
@@ -423,7 +507,7 @@ def test_booking_killed_mid_webhook_answers_500_and_stripes_retry_after_restart_
     ).json()["items"]
     assert [(b["id"], b["status"]) for b in on_the_day] == [(answer["bookingId"], "CONFIRMED")]
     books = ledger(http, sandbox, shop, answer["bookingId"])
-    assert [e["kind"] for e in books["entries"]] == ["charge"]
+    assert sorted(e["kind"] for e in books["entries"]) == ["application_fee", "charge"]
     [event] = [e for e in events_of(http, shop) if e["stripeEventId"] == event_id]
     assert event["status"] == "PROCESSED" and event["attempts"] >= 2 and event["lastError"] is None
 
@@ -454,7 +538,7 @@ def test_a_failed_event_is_replayed_from_the_admin_api_and_only_by_its_tenant(
             headers={"Authorization": f"Bearer {platform_token}"},
         )
         assert dead["id"] in {e["id"] for e in everyone.json()["items"]}
-        stranger = make_tenant("other")
+        stranger = make_tenant("other", onboarded=False)
         assert dead["id"] not in {e["id"] for e in events_of(http, Shop(stranger, "", "", 0))}
         foreign = http.post(
             f"/v1/tenant-admin/payments/events/{dead['id']}/replay", headers=stranger.admin_headers()
@@ -543,7 +627,6 @@ def test_a_payment_for_a_lost_hold_is_refunded_in_full_automatically_and_the_cou
     http: httpx.Client, stack: Stack, sandbox: Sandbox, make_tenant: MakeTenant
 ) -> None:
     shop = make_shop(stack, make_tenant)
-    connect(http, sandbox, shop)
     day = a_free_day()
     late_couple = f"late-{uuid.uuid4().hex[:8]}@example.com"
     late = started(http, shop, day, email_address=late_couple)
@@ -594,7 +677,6 @@ def test_a_partial_then_a_full_refund_split_the_platform_fee_in_its_favour_and_f
     http: httpx.Client, stack: Stack, sandbox: Sandbox, make_tenant: MakeTenant
 ) -> None:
     shop = make_shop(stack, make_tenant, percent=10.01)
-    connect(http, sandbox, shop)
     couple = f"refund-{uuid.uuid4().hex[:8]}@example.com"
     day = a_free_day()
     answer = started(http, shop, day, email_address=couple)
@@ -642,10 +724,13 @@ def test_a_partial_then_a_full_refund_split_the_platform_fee_in_its_favour_and_f
         1_001,
         0,
     )
-    assert error_of(http.post(cancel, json={"refund": "full"}, headers=admin))[:2] == (
-        400,
-        "VALIDATION_ERROR",
-    )
+    # The same request again, without a key, is the same cancellation: answered again, nothing moves.
+    repeated = http.post(cancel, json={"refund": "full"}, headers=admin)
+    assert repeated.status_code == 200 and repeated.json()["refund"] == full.json()["refund"]
+    # A new request for more finds nothing left to refund.
+    more = http.post(cancel, json={"refund": "full"}, headers={**admin, "Idempotency-Key": "r3"})
+    assert error_of(more)[:2] == (400, "VALIDATION_ERROR")
+    assert ledger(http, sandbox, shop, answer["bookingId"])["totals"]["refundedCents"] == 10_000
     wait_until(
         lambda: booking_of(http, shop, answer["bookingId"])["amountRefundedCents"] == 10_000,
         "booking to know",
@@ -654,13 +739,45 @@ def test_a_partial_then_a_full_refund_split_the_platform_fee_in_its_favour_and_f
     mail_to(stack, couple, "refund of")
 
 
+def test_cancelling_a_confirmed_booking_without_saying_what_to_refund_is_refused_and_changes_nothing(
+    http: httpx.Client, sandbox: Sandbox, shop: Shop
+) -> None:
+    couple = f"forgot-{uuid.uuid4().hex[:8]}@example.com"
+    day = a_free_day()
+    answer = started(http, shop, day, email_address=couple)
+    sandbox.pay(answer["checkoutUrl"])
+    status_becomes(http, shop, answer["bookingId"], "CONFIRMED")
+    cancel = f"/v1/tenant-admin/bookings/{answer['bookingId']}/cancel"
+    headers = shop.tenant.admin_headers()
+    for forgotten in ({"json": {"reason": "double booked"}}, {"json": {}}, {}):
+        assert error_of(http.post(cancel, headers=headers, **forgotten)) == (
+            400,
+            "VALIDATION_ERROR",
+            ["refund"],
+        )
+    assert booking_of(http, shop, answer["bookingId"])["status"] == "CONFIRMED"
+    assert ledger(http, sandbox, shop, answer["bookingId"])["totals"]["refundedCents"] == 0
+    public = shop.tenant.public_headers()
+    assert http.get("/v1/availability", params={"date": day}, headers=public).json()["reason"] == "booked"
+
+    # Said, it is done once, even when the click is doubled without an Idempotency-Key, and the
+    # answer is the booking with its history (one call behind the gateway).
+    answers = [http.post(cancel, json={"refund": "full"}, headers=headers) for _ in range(2)]
+    assert [a.status_code for a in answers] == [200, 200], answers[-1].text
+    body = answers[0].json()
+    assert (body["status"], body["refund"]["refundedCents"]) == ("CANCELLED", 10_000)
+    assert body["history"][-1]["to"] == "CANCELLED"
+    assert answers[1].json()["refund"]["totalRefundedCents"] == 10_000
+    assert ledger(http, sandbox, shop, answer["bookingId"])["totals"]["refundedCents"] == 10_000
+
+
 def test_a_tenant_never_sees_another_tenants_ledger_or_events(
     http: httpx.Client, sandbox: Sandbox, shop: Shop, make_tenant: MakeTenant
 ) -> None:
     answer = started(http, shop, a_free_day())
     sandbox.pay(answer["checkoutUrl"])
     status_becomes(http, shop, answer["bookingId"], "CONFIRMED")
-    stranger = make_tenant("stranger")
+    stranger = make_tenant("stranger", onboarded=False)
     peek = http.get(
         f"/v1/tenant-admin/bookings/{answer['bookingId']}/ledger", headers=stranger.admin_headers()
     )
@@ -731,7 +848,6 @@ def test_a_couple_cancels_with_their_link_inside_the_window_and_is_refunded_in_f
 ) -> None:
     # The default policy lets couples cancel up to 14 days before the event; this one is months away.
     shop = make_shop(stack, make_tenant, percent=10)
-    connect(http, sandbox, shop)
     couple = f"self-{uuid.uuid4().hex[:8]}@example.com"
     day = a_free_day()
     answer = started(http, shop, day, email_address=couple)
@@ -812,7 +928,6 @@ def test_platform_stats_count_tenants_bookings_and_money_across_tenants_for_plat
 ) -> None:
     before = _stats(http, platform_token)
     shop = make_shop(stack, make_tenant, percent=10)
-    connect(http, sandbox, shop)
     paid = started(http, shop, a_free_day())
     held = started(http, shop, a_free_day())
     sandbox.pay(paid["checkoutUrl"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 
 import httpx
 
@@ -37,3 +38,17 @@ def test_the_demo_is_ensured_once_and_its_printed_keys_and_credentials_work(
     items = packages.json()["items"]
     assert [p["slug"] for p in items] == ["elopement", "full-day"]
     assert all([a["slug"] for a in p["addOns"]] == ["flowers"] for p in items)
+    # On the sandbox the demo tenant is onboarded at start, so a couple can check out at once.
+    assert "stripe connect:  onboarded" in text
+    day = (datetime.now(UTC).date() + timedelta(days=400)).isoformat()
+    checkout = http.post(
+        "/v1/bookings/checkout",
+        json={
+            "packageId": items[0]["id"],
+            "eventDate": day,
+            "coupleName": "Demo",
+            "email": "demo@example.com",
+        },
+        headers={"X-Tenant-Key": public_key.group(1)},
+    )
+    assert checkout.status_code == 201, checkout.text

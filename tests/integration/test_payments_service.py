@@ -457,8 +457,16 @@ class Shop:
 
 
 async def make_shop(
-    clients: Clients, *, commission_bps: int = 1_000, price: int = 9_000, extra: int = 1_000
+    clients: Clients,
+    platform: Platform,
+    *,
+    onboarded: bool = True,
+    commission_bps: int = 1_000,
+    price: int = 9_000,
+    extra: int = 1_000,
 ) -> Shop:
+    """A tenant with a package and an add-on; `onboarded`, with a Connect account the sandbox has
+    onboarded and the tenant service records (checkout refuses a tenant that is not)."""
     slug = "pay-" + uuid.uuid4().hex[:10]
     created = await clients.tenant.CreateTenant(
         tenant_pb.CreateTenantRequest(
@@ -489,6 +497,16 @@ async def make_shop(
             )
         )
     ).add_on
+    if onboarded:
+        account = _bare_account(platform.sandbox_url)
+        _onboard(platform.sandbox_url, account)
+        await clients.tenant.SetStripeAccount(
+            tenant_pb.SetStripeAccountRequest(
+                tenant_id=tenant_id,
+                stripe_account_id=account,
+                connect_state=tenant_pb.CONNECT_STATE_ONBOARDED,
+            )
+        )
     return Shop(tenant_id, package.id, add_on.id, price + extra)
 
 
@@ -577,13 +595,22 @@ def reason(error: grpc.aio.AioRpcError) -> str:
 async def test_checkout_holds_the_date_and_opens_a_session_with_the_commission_as_the_platform_fee(
     clients: Clients, platform: Platform, captured: tuple[Captured, str]
 ) -> None:
-    shop = await make_shop(clients, commission_bps=1_250, price=11_345, extra=1_000)
+    shop = await make_shop(
+        clients, platform, onboarded=False, commission_bps=1_250, price=11_345, extra=1_000
+    )
     account = await onboard(clients, platform, captured[0], shop)
     day = a_free_day()
     answer = await clients.payments.StartCheckout(checkout_request(shop, day))
-    assert (answer.status, answer.total_cents, answer.currency) == ("HELD", 12_345, "usd")
+    assert (answer.status, answer.total_cents, answer.currency) == (
+        booking_pb.BOOKING_STATUS_HELD,
+        12_345,
+        "usd",
+    )
     held = await booking_of(clients, shop, answer.booking_id)
     assert held.status == booking_pb.BOOKING_STATUS_HELD
+    # The session closes on the hold's second (Stripe counts whole seconds), never after it.
+    assert held.hold_expires_at.seconds == answer.expires_at.seconds
+    assert answer.expires_at.nanos == 0
     assert held.payment_session_id == session_of(answer.checkout_url)
     session = _stripe_get(platform.sandbox_url, f"/v1/checkout/sessions/{held.payment_session_id}")
     assert session["metadata"] == {"tenant_id": shop.tenant_id, "booking_id": answer.booking_id}
@@ -601,21 +628,24 @@ async def test_checkout_holds_the_date_and_opens_a_session_with_the_commission_a
     assert account
 
 
-async def test_a_tenant_without_connect_is_charged_on_the_platform_account(
-    clients: Clients, platform: Platform, captured: tuple[Captured, str]
+async def test_a_tenant_not_onboarded_is_refused_before_anything_is_held(
+    clients: Clients, platform: Platform
 ) -> None:
-    shop = await make_shop(clients)
-    answer = await clients.payments.StartCheckout(checkout_request(shop, a_free_day()))
-    await deliver(clients, await paid(clients, platform, captured[0], answer))
-    books = await ledger(clients, shop, answer.booking_id)
-    assert (books.charged_cents, books.fee_cents, books.net_to_tenant_cents) == (10_000, 0, 10_000)
-    assert [e.kind for e in books.entries] == ["charge"]
+    shop = await make_shop(clients, platform, onboarded=False)
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await clients.payments.StartCheckout(checkout_request(shop, a_free_day()))
+    assert (refused.value.code(), reason(refused.value)) == (
+        grpc.StatusCode.FAILED_PRECONDITION,
+        "TENANT_NOT_ONBOARDED",
+    )
+    listed = await clients.booking.ListBookings(booking_pb.ListBookingsRequest(tenant_id=shop.tenant_id))
+    assert list(listed.bookings) == []
 
 
 async def test_one_event_delivered_ten_times_at_once_confirms_once_and_charges_once(
     clients: Clients, platform: Platform, captured: tuple[Captured, str]
 ) -> None:
-    shop = await make_shop(clients)
+    shop = await make_shop(clients, platform, onboarded=False)
     await onboard(clients, platform, captured[0], shop)
     answer = await clients.payments.StartCheckout(checkout_request(shop, a_free_day()))
     delivery = await paid(clients, platform, captured[0], answer)
@@ -634,9 +664,9 @@ async def test_one_event_delivered_ten_times_at_once_confirms_once_and_charges_o
 
 
 async def test_concurrent_checkouts_with_one_idempotency_key_make_one_hold_and_one_answer(
-    clients: Clients,
+    clients: Clients, platform: Platform
 ) -> None:
-    shop = await make_shop(clients)
+    shop = await make_shop(clients, platform)
     day = a_free_day()
     key = f"key-{uuid.uuid4()}"
     answers = await asyncio.gather(
@@ -653,7 +683,7 @@ async def test_concurrent_checkouts_with_one_idempotency_key_make_one_hold_and_o
 async def test_a_payment_whose_hold_was_lost_is_refunded_in_full_with_the_platform_fee(
     clients: Clients, platform: Platform, captured: tuple[Captured, str], admin_db: asyncpg.Connection
 ) -> None:
-    shop = await make_shop(clients)
+    shop = await make_shop(clients, platform, onboarded=False)
     await onboard(clients, platform, captured[0], shop)
     day = a_free_day()
     late = await clients.payments.StartCheckout(checkout_request(shop, day, n=1))
@@ -683,7 +713,7 @@ async def test_a_payment_whose_hold_was_lost_is_refunded_in_full_with_the_platfo
 async def test_an_expired_session_releases_the_hold_and_frees_the_date(
     clients: Clients, platform: Platform, captured: tuple[Captured, str]
 ) -> None:
-    shop = await make_shop(clients)
+    shop = await make_shop(clients, platform)
     day = a_free_day()
     answer = await clients.payments.StartCheckout(checkout_request(shop, day))
     session_id = session_of(answer.checkout_url)
@@ -698,7 +728,7 @@ async def test_an_expired_session_releases_the_hold_and_frees_the_date(
 async def test_partial_then_full_refund_split_the_fee_in_the_platforms_favour(
     clients: Clients, platform: Platform, captured: tuple[Captured, str]
 ) -> None:
-    shop = await make_shop(clients, commission_bps=1_001, price=9_000, extra=1_000)
+    shop = await make_shop(clients, platform, onboarded=False, commission_bps=1_001, price=9_000, extra=1_000)
     await onboard(clients, platform, captured[0], shop)
     answer = await clients.payments.StartCheckout(checkout_request(shop, a_free_day()))
     await deliver(clients, await paid(clients, platform, captured[0], answer))
@@ -716,7 +746,17 @@ async def test_partial_then_full_refund_split_the_fee_in_the_platforms_favour(
 
     partial = await clients.payments.CancelAndRefund(cancel(pb.RefundChoice(amount_cents=5_000), "r1"))
     # 5000 / 10000 of a 1001 fee is 500.5: the platform keeps the half cent.
-    assert (partial.refunded_cents, partial.fee_refunded_cents, partial.status) == (5_000, 500, "CANCELLED")
+    assert (partial.refunded_cents, partial.fee_refunded_cents, partial.status) == (
+        5_000,
+        500,
+        booking_pb.BOOKING_STATUS_CANCELLED,
+    )
+    # The answer is the booking as the cancellation left it: no second call needed.
+    assert (partial.booking.id, partial.booking.status) == (
+        answer.booking_id,
+        booking_pb.BOOKING_STATUS_CANCELLED,
+    )
+    assert partial.booking.history[-1].to_status == "CANCELLED"
     assert (await booking_of(clients, shop, answer.booking_id)).status == booking_pb.BOOKING_STATUS_CANCELLED
     # The same request again refunds nothing more.
     assert (
@@ -742,7 +782,7 @@ async def test_partial_then_full_refund_split_the_fee_in_the_platforms_favour(
 async def test_concurrent_refunds_never_give_back_more_than_was_paid(
     clients: Clients, platform: Platform, captured: tuple[Captured, str]
 ) -> None:
-    shop = await make_shop(clients)
+    shop = await make_shop(clients, platform, onboarded=False)
     await onboard(clients, platform, captured[0], shop)
     answer = await clients.payments.StartCheckout(checkout_request(shop, a_free_day()))
     await deliver(clients, await paid(clients, platform, captured[0], answer))
@@ -773,7 +813,7 @@ async def test_concurrent_refunds_never_give_back_more_than_was_paid(
 async def test_a_failed_event_is_processed_again_when_delivered_again(
     clients: Clients, platform: Platform, captured: tuple[Captured, str], tmp_path: Path
 ) -> None:
-    shop = await make_shop(clients)
+    shop = await make_shop(clients, platform)
     answer = await clients.payments.StartCheckout(checkout_request(shop, a_free_day()))
     delivery = await paid(clients, platform, captured[0], answer)
     platform.booking.process.stop(grace=15)
@@ -815,7 +855,7 @@ async def test_a_failed_event_is_processed_again_when_delivered_again(
 async def test_bad_signatures_are_refused_and_nothing_is_stored(
     clients: Clients, platform: Platform, captured: tuple[Captured, str]
 ) -> None:
-    shop = await make_shop(clients)
+    shop = await make_shop(clients, platform)
     answer = await clients.payments.StartCheckout(checkout_request(shop, a_free_day()))
     body, signature = await paid(clients, platform, captured[0], answer)
     tampered = body.replace(b'"amount_total": 10000', b'"amount_total": 100')
@@ -852,7 +892,7 @@ async def test_a_session_stripe_refuses_releases_the_hold_so_no_orphan_blocks_th
     clients: Clients, platform: Platform
 ) -> None:
     # 0.30 is under Stripe's minimum charge: the hold is made, then Stripe refuses the session.
-    shop = await make_shop(clients, price=20, extra=10)
+    shop = await make_shop(clients, platform, price=20, extra=10)
     day = a_free_day()
     with pytest.raises(grpc.aio.AioRpcError) as refused:
         await clients.payments.StartCheckout(checkout_request(shop, day))
@@ -877,7 +917,7 @@ def _bare_account(sandbox_url: str) -> str:
 async def test_a_connected_accounts_event_is_attributed_through_the_tenant_that_owns_the_account(
     clients: Clients, platform: Platform, captured: tuple[Captured, str]
 ) -> None:
-    shop = await make_shop(clients)
+    shop = await make_shop(clients, platform, onboarded=False)
     account = _bare_account(platform.sandbox_url)
     await clients.tenant.SetStripeAccount(
         tenant_pb.SetStripeAccountRequest(

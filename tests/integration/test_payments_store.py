@@ -8,12 +8,14 @@ import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from mais_runtime.db import Database
 from services.payments.domain import EntryKind, EventStatus
+from services.payments.expiry import ExpirySweep
 from services.payments.store import Payment, PaymentsStore
 from tests.integration.conftest import Cluster, service_database
 
@@ -238,3 +240,85 @@ async def test_a_slot_comes_back_once_its_checkout_leaves_the_window(
         rows = await tx.conn.exec_driver_sql("SELECT count(*) FROM checkout_attempts")
         # The expired attempt was removed on the way; only the new one is left.
         assert rows.scalar() == 1
+
+
+class _CountingBookings:
+    """Booking as the sweep sees it, counting releases (slow, so concurrent sweeps overlap)."""
+
+    def __init__(self) -> None:
+        self.released: list[str] = []
+
+    async def release_hold(self, tenant_id: str, booking_id: str, reason: str) -> None:
+        await asyncio.sleep(0.05)
+        self.released.append(booking_id)
+
+
+class _CountingStripe:
+    def __init__(self) -> None:
+        self.expired: list[str] = []
+
+    async def expire_checkout_session(self, session_id: str) -> None:
+        await asyncio.sleep(0.05)
+        self.expired.append(session_id)
+
+
+async def test_sweeps_on_several_replicas_at_once_close_each_lapsed_checkout_exactly_once(
+    store: PaymentsStore, new_tenant_id: str
+) -> None:
+    lapsed = [
+        replace(
+            _payment(new_tenant_id, f"bk_lapsed_{n}"), expires_at=datetime.now(UTC) - timedelta(seconds=1)
+        )
+        for n in range(6)
+    ]
+    live = _payment(new_tenant_id, "bk_live")
+    async with store.tenant(new_tenant_id) as tx:
+        for payment in [*lapsed, live]:
+            await tx.insert_payment(payment)
+    bookings, stripe = _CountingBookings(), _CountingStripe()
+    replicas = [ExpirySweep(store, bookings, stripe) for _ in range(4)]  # type: ignore[arg-type]
+    closed = await asyncio.gather(*(r.one_pass() for r in replicas))
+    closed += await asyncio.gather(*(r.one_pass() for r in replicas))
+
+    mine = {p.booking_id for p in lapsed}
+    assert sorted(b for b in bookings.released if b in mine) == sorted(mine)
+    assert sorted(s for s in stripe.expired if s in {p.session_id for p in lapsed}) == sorted(
+        p.session_id for p in lapsed
+    )
+    assert "bk_live" not in bookings.released
+    async with store.tenant(new_tenant_id) as tx:
+        states = {p.booking_id: (await tx.payment_by_booking(p.booking_id)).status for p in [*lapsed, live]}  # type: ignore[union-attr]
+    assert states == {**dict.fromkeys(mine, "EXPIRED"), "bk_live": "OPEN"}
+
+
+async def test_a_resumed_holds_new_session_replaces_the_old_one_which_stays_findable(
+    store: PaymentsStore, new_tenant_id: str
+) -> None:
+    old, new = _payment(new_tenant_id, "bk_resumed"), _payment(new_tenant_id, "bk_resumed")
+    async with store.tenant(new_tenant_id) as tx:
+        await tx.insert_payment(old)
+        await tx.supersede(old.session_id)
+        await tx.insert_payment(new)
+        live = await tx.payment_by_booking("bk_resumed")
+        replaced = await tx.payment_by_session(old.session_id)
+    assert live is not None and live.session_id == new.session_id
+    assert replaced is not None and replaced.status == "REPLACED"
+
+
+async def test_platform_totals_count_only_what_was_paid_to_a_tenants_account(
+    store: PaymentsStore, new_tenant_id: str
+) -> None:
+    async with store.platform() as tx:
+        before = dict((await tx.platform_totals())[0])
+    destination = replace(_payment(new_tenant_id, "bk_dest"), currency="chf")
+    platform_charge = replace(
+        _payment(new_tenant_id, "bk_platform"), currency="chf", destination_account=None, fee_cents=0
+    )
+    async with store.tenant(new_tenant_id) as tx:
+        for payment in (destination, platform_charge):
+            stored = await tx.insert_payment(payment)
+            await tx.add_entry(stored, EntryKind.CHARGE, 10_000, f"ch_{uuid.uuid4().hex}")
+    async with store.platform() as tx:
+        after = dict((await tx.platform_totals())[0])
+    charged_before = before.get("chf", {}).get("charge", 0)
+    assert after["chf"]["charge"] == charged_before + 10_000

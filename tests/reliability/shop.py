@@ -121,10 +121,17 @@ class Shop:
 
 
 def open_shop(
-    http: httpx.Client, make_tenant: MakeTenant, prefix: str = "rel", *, price: int = 9_000, add_ons: int = 1
+    http: httpx.Client,
+    make_tenant: MakeTenant,
+    prefix: str = "rel",
+    *,
+    price: int = 9_000,
+    add_ons: int = 1,
+    onboarded: bool = True,
 ) -> Shop:
-    """A fresh tenant whose admin puts a package and `add_ons` add-ons on sale through the admin API."""
-    tenant = make_tenant(prefix)
+    """A fresh tenant whose admin puts a package and `add_ons` add-ons on sale through the admin API;
+    Connect-onboarded (checkout refuses a tenant that is not) unless `onboarded=False`."""
+    tenant = make_tenant(prefix, onboarded=onboarded)
     headers = tenant.admin_headers()
     slug = f"garden-{uuid.uuid4().hex[:6]}"
     package = http.post(
@@ -458,7 +465,8 @@ def count_settlement(figures: Any, settled: Settlement) -> None:
 
 
 def onboard(http: httpx.Client, sandbox: Sandbox, shop: Shop) -> str:
-    """Stripe Connect onboarding of the shop's tenant; its Connect account id once MAIS has seen it."""
+    """Stripe Connect onboarding of the shop's tenant; its Connect account id once MAIS has seen it.
+    For a shop already onboarded (`open_shop`'s default), it answers its account and changes nothing."""
     headers = shop.tenant.admin_headers()
     started = http.post("/v1/tenant-admin/stripe/connect", headers=headers)
     assert started.status_code == 200, started.text

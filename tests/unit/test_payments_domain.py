@@ -17,9 +17,12 @@ from services.payments.domain import (
     EntryKind,
     EventKind,
     EventStatus,
+    HoldTooShort,
     LedgerTotals,
+    Payee,
     RefundChoice,
     StripeEvent,
+    TenantNotOnboarded,
     check_idempotency_key,
     check_replay,
     commission_cents,
@@ -31,6 +34,7 @@ from services.payments.domain import (
     refund_amount,
     session_expires_at,
     session_idempotency_key,
+    session_resumable,
 )
 
 # --- commission ------------------------------------------------------------------------------
@@ -356,12 +360,40 @@ def test_a_session_closes_with_its_hold() -> None:
     assert session_expires_at(hold, NOW) == hold
 
 
-def test_a_session_stays_inside_stripes_window_with_a_margin() -> None:
-    assert session_expires_at(NOW + timedelta(minutes=30), NOW) == NOW + timedelta(minutes=31)
-    assert session_expires_at(NOW + timedelta(minutes=5), NOW) == NOW + timedelta(minutes=31)
-    assert session_expires_at(NOW + timedelta(hours=30), NOW) == NOW + timedelta(hours=24) - timedelta(
-        minutes=1
+def test_a_session_never_outlives_its_hold_even_by_a_fraction_of_a_second() -> None:
+    hold = NOW + timedelta(minutes=31, microseconds=999_999)
+    assert session_expires_at(hold, NOW) == NOW + timedelta(minutes=31)
+    assert session_expires_at(hold, NOW) <= hold
+
+
+def test_a_hold_shorter_than_stripes_shortest_session_gets_no_session() -> None:
+    with pytest.raises(HoldTooShort):
+        session_expires_at(NOW + timedelta(minutes=29, seconds=59), NOW)
+    assert session_expires_at(NOW + timedelta(minutes=30), NOW) == NOW + timedelta(minutes=30)
+
+
+def test_a_hold_beyond_stripes_longest_session_is_closed_at_24_hours_before_it() -> None:
+    assert session_expires_at(NOW + timedelta(hours=30), NOW) == NOW + timedelta(hours=24)
+
+
+def test_a_session_is_resumed_only_while_open_within_its_hold_and_with_time_left_to_pay() -> None:
+    hold = NOW + timedelta(minutes=31)
+    assert session_resumable(open_=True, session_expires=hold, hold_expires=hold, now=NOW)
+    assert not session_resumable(open_=False, session_expires=hold, hold_expires=hold, now=NOW)
+    assert not session_resumable(
+        open_=True, session_expires=hold + timedelta(seconds=1), hold_expires=hold, now=NOW
     )
+    assert not session_resumable(
+        open_=True, session_expires=NOW + timedelta(minutes=4), hold_expires=hold, now=NOW
+    )
+
+
+def test_a_tenant_is_paid_only_once_onboarded_with_an_account() -> None:
+    assert Payee(1000, "acct_1", onboarded=True).check_can_be_paid() == "acct_1"
+    for payee in (Payee(1000, "acct_1", onboarded=False), Payee(1000, "", onboarded=True)):
+        with pytest.raises(TenantNotOnboarded) as refused:
+            payee.check_can_be_paid()
+        assert refused.value.reason == "TENANT_NOT_ONBOARDED"
 
 
 # --- Stripe events ---------------------------------------------------------------------------

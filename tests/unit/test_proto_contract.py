@@ -57,12 +57,6 @@ KNOWN_GAPS = {
     "request_id: mais.tenant.v1.TenantService.RequestPasswordReset": (
         "a retry may send a second link; both are single-use and the newest one wins"
     ),
-    "string status: mais.payments.v1.StartCheckoutResponse.status": (
-        "the payments part of issue 12 changes this answer"
-    ),
-    "string status: mais.payments.v1.CancelAndRefundResponse.status": (
-        "the cancellation is to answer with the booking itself (issue 12, payments and booking parts)"
-    ),
     "string status: mais.booking.v1.HistoryEntry.from_status": (
         "booking's history is reworked by the booking part of issue 12; BookingStatus comes with it"
     ),

@@ -82,8 +82,26 @@ def _send(http: httpx.Client, method: str, path: str, **kwargs: Any) -> httpx.Re
     raise AssertionError("unreachable")
 
 
+def _onboard(stack: Stack, http: httpx.Client, admin: dict[str, str]) -> None:
+    """Stripe Connect onboarding of a bench tenant on the sandbox (checkout refuses a tenant that is
+    not onboarded): the account and link from payments, the sandbox's control completes it, and the
+    account.updated webhook comes back through Envoy."""
+    account = _send(http, "POST", "/v1/tenant-admin/stripe/connect", headers=admin).json()["stripeAccountId"]
+    httpx.post(
+        f"{stack.sandbox_url}/_sandbox/accounts/{account}/onboard", timeout=10, trust_env=False
+    ).raise_for_status()
+    deadline = time.monotonic() + 30
+    while (
+        _send(http, "GET", "/v1/tenant-admin/stripe/connect", headers=admin).json()["connectState"]
+        != "onboarded"
+    ):
+        if time.monotonic() > deadline:
+            raise RuntimeError("a bench tenant's onboarding was not recorded")
+        time.sleep(0.1)
+
+
 def seed_tenants(stack: Stack, admin_email: str, admin_password: str, count: int) -> list[BenchTenant]:
-    """Creates `count` tenants through the admin API, each with five packages."""
+    """Creates `count` tenants through the admin API, each with five packages, Connect-onboarded."""
     tenants = []
     with httpx.Client(base_url=stack.url, timeout=30) as http:
         login = _send(http, "POST", "/v1/auth/login", json={"email": admin_email, "password": admin_password})
@@ -123,6 +141,7 @@ def seed_tenants(stack: Stack, admin_email: str, admin_password: str, count: int
                     },
                 )
                 package_ids.append(package.json()["id"])
+            _onboard(stack, http, admin)
             tenants.append(BenchTenant(body["tenant"]["id"], body["publicKey"], token, package_ids[0]))
         # The read scenarios would measure nothing if the packages were not on offer.
         listed = _send(http, "GET", "/v1/packages", headers={"X-Tenant-Key": tenants[0].public_key})

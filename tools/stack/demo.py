@@ -1,6 +1,10 @@
 """The demo data `make run` ensures and prints: a platform admin and a demo tenant (slug `demo`)
 with its admin, keys and a small catalog (two packages and an add-on), ready to book.
 
+The demo tenant must be payable to sell (checkout refuses a tenant whose Stripe Connect onboarding is
+not complete): on the local Stripe sandbox it is onboarded at start, as its admin would through the
+onboarding link; with real Stripe keys the lines printed say that its admin must onboard first.
+
 The platform admin comes from MAIS_ADMIN_EMAIL / MAIS_ADMIN_PASSWORD when set (the stack's options
 carry them; `python -m tools.stack run` copies them from its environment), otherwise from a
 password generated once and kept in `<data>/secrets/demo-admin.json`. The demo tenant's keys and admin
@@ -12,12 +16,16 @@ stack's internal credential; running it twice changes nothing.
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
 import grpc
+import httpx
 from mais.catalog.v1 import catalog_service_pb2 as catalog_pb
 from mais.catalog.v1 import catalog_service_pb2_grpc as catalog_grpc
+from mais.payments.v1 import payments_service_pb2 as payments_pb
+from mais.payments.v1 import payments_service_pb2_grpc as payments_grpc
 from mais.tenant.v1 import tenant_service_pb2 as pb
 from mais.tenant.v1 import tenant_service_pb2_grpc as pb_grpc
 
@@ -30,6 +38,8 @@ DEMO_ADMIN_EMAIL = "admin@mais.local"
 DEMO_SLUG = "demo"
 DEMO_TENANT_ADMIN = "owner@demo.mais.local"
 RPC_TIMEOUT = 10.0
+# How long the sandbox's account.updated may take to come back through the gateway to payments.
+ONBOARDING_WAIT_SECONDS = 30.0
 
 
 def _read(path: Path) -> dict[str, Any] | None:
@@ -81,6 +91,7 @@ def ensure_demo(stack: Stack) -> list[str]:
     if saved is not None:
         with grpc.insecure_channel(f"127.0.0.1:{stack.ports.catalog}") as channel:
             _ensure_demo_catalog(catalog_grpc.CatalogServiceStub(channel), metadata, str(saved["tenant_id"]))
+        lines += _ensure_demo_onboarded(stack, metadata, str(saved["tenant_id"]))
     lines += [
         f"  sign in:         POST {stack.url}/v1/auth/login",
         f"  public API:      {stack.url}/v1/packages  (header X-Tenant-Key)",
@@ -128,6 +139,48 @@ def _ensure_demo_tenant(
         f"  secret key:      {saved['secret_key']}",
         f"  tenant admin:    {saved['admin_email']} / {saved['admin_password']}",
     ]
+
+
+def _ensure_demo_onboarded(stack: Stack, metadata: tuple[tuple[str, str], ...], tenant_id: str) -> list[str]:
+    """Completes the demo tenant's Connect onboarding on the sandbox (never on real Stripe, where only
+    the business can onboard itself); the lines to print about it."""
+    with grpc.insecure_channel(f"127.0.0.1:{stack.ports.tenant}") as channel:
+        tenants = pb_grpc.TenantServiceStub(channel)
+
+        def onboarded() -> bool:
+            tenant = tenants.GetTenant(
+                pb.GetTenantRequest(tenant_id=tenant_id), metadata=metadata, timeout=RPC_TIMEOUT
+            ).tenant
+            return bool(tenant.connect_state == pb.CONNECT_STATE_ONBOARDED)
+
+        if onboarded():
+            return ["  stripe connect:  onboarded"]
+        if not stack.uses_sandbox:
+            return [
+                "  stripe connect:  NOT onboarded: checkout answers 409 TENANT_NOT_ONBOARDED until the",
+                "                   tenant admin completes POST /v1/tenant-admin/stripe/connect's link",
+            ]
+        with grpc.insecure_channel(f"127.0.0.1:{stack.ports.payments}") as channel:
+            started = payments_grpc.PaymentsServiceStub(channel).StartConnectOnboarding(
+                payments_pb.StartConnectOnboardingRequest(tenant_id=tenant_id),
+                metadata=metadata,
+                timeout=RPC_TIMEOUT,
+            )
+        # The sandbox's test control finishes onboarding as the business would on Stripe's pages; its
+        # account.updated event reaches payments through the gateway like any webhook.
+        answer = httpx.post(
+            f"{stack.sandbox_url}/_sandbox/accounts/{started.stripe_account_id}/onboard",
+            timeout=RPC_TIMEOUT,
+            trust_env=False,
+        )
+        answer.raise_for_status()
+        deadline = time.monotonic() + ONBOARDING_WAIT_SECONDS
+        while not onboarded():
+            if time.monotonic() > deadline:
+                return ["  stripe connect:  onboarding started on the sandbox, not yet recorded"]
+            time.sleep(0.2)
+    # The same line as on a later run: what is printed says the state, not what this run did.
+    return ["  stripe connect:  onboarded"]
 
 
 # What the demo tenant sells: enough to try a checkout at once.

@@ -1,0 +1,475 @@
+"""In-memory stand-ins for what payments' use cases talk to (its store, tenant, catalog, booking and
+Stripe), for fast unit tests of the use cases. The real ones are tested against PostgreSQL, the
+services and the Stripe sandbox in tests/integration and tests/e2e."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from mais_runtime.errors import Conflict
+from services.payments.domain import (
+    BookingState,
+    BookingStatus,
+    ConfirmResult,
+    ConnectState,
+    EntryKind,
+    EventStatus,
+    Hold,
+    HoldRequest,
+    LedgerTotals,
+    Payee,
+    PaymentStatus,
+    Quote,
+    QuoteLine,
+)
+from services.payments.store import InboxEvent, Payment, RefundRequest
+from services.payments.stripe_adapter import CreatedSession, MoneyBack, PaymentFacts, SessionSpec
+
+NOW = datetime(2030, 6, 1, 12, 0, tzinfo=UTC)
+TENANT = "00000000-0000-4000-8000-000000000001"
+
+
+class Clock:
+    """A clock the test moves."""
+
+    def __init__(self, now: datetime = NOW) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@dataclass
+class FakeTx:
+    """The transaction verbs the use cases call, over the store's dictionaries."""
+
+    store: FakeStore
+
+    async def wait_for_peers(self) -> None:
+        return None
+
+    async def take_checkout_slot(self, *_: Any, **__: Any) -> float | None:
+        return None
+
+    async def lock_idempotency_key(self, tenant_id: str, key: str) -> None:
+        return None
+
+    async def checkout_request(self, key: str) -> tuple[str, dict[str, Any]] | None:
+        return self.store.answers.get(key)
+
+    async def save_checkout_request(
+        self, tenant_id: str, key: str, request_hash: str, booking_id: str, response: dict[str, Any]
+    ) -> None:
+        self.store.answers[key] = (request_hash, response)
+
+    async def insert_payment(self, payment: Payment) -> Payment:
+        if any(
+            p.booking_id == payment.booking_id and p.status != "REPLACED"
+            for p in self.store.payments.values()
+        ):
+            raise AssertionError("one live payment per booking")
+        self.store.payments.setdefault(payment.session_id, payment)
+        return self.store.payments[payment.session_id]
+
+    async def supersede(self, session_id: str) -> None:
+        old = self.store.payments[session_id]
+        if old.charge_id or old.status not in ("OPEN", "EXPIRED"):
+            raise Conflict("moved on")
+        self.store.payments[session_id] = replace(old, status="REPLACED")
+
+    async def payment_by_booking(self, booking_id: str, *, lock: bool = False) -> Payment | None:
+        live = (
+            p for p in self.store.payments.values() if p.booking_id == booking_id and p.status != "REPLACED"
+        )
+        return next(live, None)
+
+    async def payment_by_session(self, session_id: str, *, lock: bool = False) -> Payment | None:
+        return self.store.payments.get(session_id)
+
+    async def set_payment_status(self, session_id: str, status: str) -> None:
+        self.store.payments[session_id] = replace(self.store.payments[session_id], status=status)
+
+    async def lapsed_open_payments(self, now: datetime, limit: int) -> list[Payment]:
+        lapsed = [p for p in self.store.payments.values() if p.status == "OPEN" and p.expires_at <= now]
+        return sorted(lapsed, key=lambda p: p.expires_at)[:limit]
+
+    async def refund_request(self, request_id: str) -> RefundRequest | None:
+        return self.store.refunds.get(request_id)
+
+    async def totals(self, session_id: str) -> LedgerTotals:
+        return LedgerTotals.of((k, a) for s, k, a, _ in self.store.ledger if s == session_id)
+
+    async def recorded_request_ids(self, session_id: str, kind: EntryKind) -> set[str]:
+        return {r for s, k, _, r in self.store.ledger if s == session_id and k is kind and r}
+
+    async def pending_refunds(self, session_id: str) -> list[RefundRequest]:
+        return [
+            r for r in self.store.refunds.values() if r.session_id == session_id and r.status == "PENDING"
+        ]
+
+    async def reserve_refund(self, payment: Payment, request: RefundRequest) -> None:
+        self.store.refunds[request.request_id] = request
+
+    async def drop_refund(self, request_id: str) -> None:
+        self.store.refunds.pop(request_id, None)
+
+    async def add_entry(
+        self,
+        payment: Payment,
+        kind: EntryKind,
+        amount: int,
+        object_id: str,
+        *,
+        refund_request_id: str | None = None,
+    ) -> bool:
+        if any(o == object_id for *_, o in self.store.objects):
+            return False
+        self.store.objects.append((kind, object_id))
+        self.store.ledger.append((payment.session_id, kind, amount, refund_request_id))
+        return True
+
+    async def finish_refund(self, request_id: str, refund_id: str, fee_refund_id: str | None) -> None:
+        self.store.refunds[request_id] = replace(
+            self.store.refunds[request_id], status="SUCCEEDED", stripe_refund_id=refund_id
+        )
+
+    async def set_payment_objects(
+        self, session_id: str, *, payment_intent_id: str, charge_id: str, application_fee_id: str | None
+    ) -> None:
+        payment = self.store.payments[session_id]
+        self.store.payments[session_id] = replace(
+            payment,
+            payment_intent_id=payment_intent_id,
+            charge_id=charge_id,
+            application_fee_id=application_fee_id or payment.application_fee_id,
+        )
+
+    async def event_by_stripe_id(self, stripe_event_id: str, *, lock: bool = False) -> InboxEvent | None:
+        return self.store.events.get(stripe_event_id)
+
+    async def set_event_tenant(self, stripe_event_id: str, tenant_id: str, booking_id: str) -> None:
+        event = self.store.events[stripe_event_id]
+        self.store.events[stripe_event_id] = replace(event, tenant_id=event.tenant_id or tenant_id)
+
+    async def mark_event(
+        self, stripe_event_id: str, status: EventStatus, *, error: str | None = None, attempted: bool = True
+    ) -> None:
+        event = self.store.events[stripe_event_id]
+        self.store.events[stripe_event_id] = replace(
+            event, status=status, attempts=event.attempts + int(attempted), last_error=error
+        )
+
+    async def mark_failed_unless_settled(self, stripe_event_id: str, error: str) -> None:
+        event = self.store.events[stripe_event_id]
+        if not event.status.settled:
+            await self.mark_event(stripe_event_id, EventStatus.FAILED, error=error)
+
+    @property
+    def conn(self) -> FakeTx:
+        return self
+
+    @asynccontextmanager
+    async def begin_nested(self) -> AsyncIterator[None]:
+        """A savepoint: what failed inside it is rolled back (the payments' states)."""
+        saved = dict(self.store.payments)
+        try:
+            yield
+        except BaseException:
+            self.store.payments = saved
+            raise
+
+
+@dataclass
+class FakeStore:
+    """PaymentsStore's transactions over dictionaries (no isolation: the unit tests run one thing)."""
+
+    payments: dict[str, Payment] = field(default_factory=dict)
+    answers: dict[str, tuple[str, dict[str, Any]]] = field(default_factory=dict)
+    refunds: dict[str, RefundRequest] = field(default_factory=dict)
+    ledger: list[tuple[str, EntryKind, int, str | None]] = field(default_factory=list)
+    objects: list[tuple[EntryKind, str]] = field(default_factory=list)
+
+    events: dict[str, InboxEvent] = field(default_factory=dict)
+
+    @asynccontextmanager
+    async def tenant(self, tenant_id: str) -> AsyncIterator[FakeTx]:
+        yield FakeTx(self)
+
+    async def record_event(
+        self,
+        *,
+        stripe_event_id: str,
+        event_type: str,
+        tenant_id: str | None,
+        booking_id: str,
+        payload: bytes,
+        stripe_created: int,
+    ) -> InboxEvent:
+        if stripe_event_id not in self.events:
+            self.events[stripe_event_id] = InboxEvent(
+                id=f"ev-{len(self.events) + 1}",
+                stripe_event_id=stripe_event_id,
+                type=event_type,
+                tenant_id=tenant_id,
+                booking_id=booking_id or None,
+                status=EventStatus.RECEIVED,
+                attempts=0,
+                last_error=None,
+                payload=json.loads(payload),
+                received_at=NOW,
+                processed_at=None,
+            )
+        return self.events[stripe_event_id]
+
+    @asynccontextmanager
+    async def platform(self) -> AsyncIterator[FakeTx]:
+        yield FakeTx(self)
+
+
+class FakePayees:
+    """The tenant service's view of payees."""
+
+    def __init__(self, payee: Payee) -> None:
+        self.current = payee
+        self.states: list[tuple[str, str, ConnectState]] = []
+
+    async def payee(self, tenant_id: str) -> Payee:
+        return self.current
+
+    async def owner_of_account(self, stripe_account_id: str) -> str | None:
+        return TENANT if stripe_account_id == self.current.stripe_account_id else None
+
+    async def record_connect_state(self, tenant_id: str, account: str, state: ConnectState) -> None:
+        self.states.append((tenant_id, account, state))
+
+
+class FakeQuotes:
+    """A catalog that prices everything the same."""
+
+    def __init__(
+        self, lines: tuple[QuoteLine, ...] = (QuoteLine("Garden day", 9_000), QuoteLine("Flowers", 1_000))
+    ):
+        self.lines = lines
+        self.asked = 0
+
+    async def quote(self, tenant_id: str, package_id: str, add_on_ids: Any) -> Quote:
+        self.asked += 1
+        return Quote(self.lines, sum(line.price_cents for line in self.lines), "usd")
+
+
+@dataclass
+class FakeBooking:
+    id: str
+    email: str
+    date: str
+    status: BookingStatus
+    expires_at: datetime
+    session_id: str = ""
+    history: list[str] = field(default_factory=list)
+
+
+class FakeBookings:
+    """Booking's contract: one live hold per date; the same couple (email) holding again gets their
+    hold back `resumed`, extended to a full hold when less was left; another couple DATE_UNAVAILABLE."""
+
+    def __init__(self, clock: Clock, hold_minutes: int = 31) -> None:
+        self.clock = clock
+        self.hold_time = timedelta(minutes=hold_minutes)
+        self.bookings: dict[str, FakeBooking] = {}
+        self.addresses: list[str] = []
+        self.released: list[tuple[str, str]] = []
+        self.cancelled: list[str] = []
+        self.confirmations: list[str] = []
+        self.told_hold_lost: list[str] = []
+        self._ids = itertools.count(1)
+
+    async def hold(self, tenant_id: str, request: HoldRequest) -> Hold:
+        self.addresses.append(request.client_address)
+        day, now = request.checkout.event_date.isoformat(), self.clock()
+        for booking in self.bookings.values():
+            if booking.date == day and booking.status is BookingStatus.HELD and booking.expires_at > now:
+                if booking.email != request.checkout.email:
+                    raise Conflict(f"{day} is not available (held)", reason="DATE_UNAVAILABLE")
+                if booking.expires_at - now < self.hold_time:
+                    booking.expires_at = now + self.hold_time
+                return Hold(booking.id, booking.status, booking.expires_at, booking.session_id, resumed=True)
+        booking = FakeBooking(
+            f"b{next(self._ids)}", request.checkout.email, day, BookingStatus.HELD, now + self.hold_time
+        )
+        self.bookings[booking.id] = booking
+        return Hold(booking.id, booking.status, booking.expires_at, "", resumed=False)
+
+    async def attach_session(
+        self, tenant_id: str, booking_id: str, session_id: str, *, replaces: str = ""
+    ) -> None:
+        booking = self.bookings[booking_id]
+        assert booking.session_id in ("", session_id, replaces), "another session owns this hold"
+        booking.session_id = session_id
+
+    async def release_hold(
+        self, tenant_id: str, booking_id: str, reason: str, *, session_id: str = ""
+    ) -> None:
+        booking = self.bookings[booking_id]
+        if session_id and booking.session_id != session_id:
+            return
+        if booking.status is BookingStatus.HELD:
+            booking.status = BookingStatus.RELEASED
+            booking.history.append(reason)
+            self.released.append((booking_id, reason))
+
+    async def confirm(self, tenant_id: str, booking_id: str, session_id: str, amount: int) -> ConfirmResult:
+        """As booking decides: the same session again changes nothing; a payment for another session, or
+        for a booking that moved on, is a lost hold."""
+        booking = self.bookings[booking_id]
+        self.confirmations.append(session_id)
+        if booking.status is BookingStatus.CONFIRMED:
+            return (
+                ConfirmResult.ALREADY_CONFIRMED
+                if booking.session_id == session_id
+                else ConfirmResult.HOLD_LOST
+            )
+        if booking.status is BookingStatus.CANCELLED or (
+            booking.session_id and booking.session_id != session_id
+        ):
+            return ConfirmResult.HOLD_LOST
+        booking.status = BookingStatus.CONFIRMED
+        return ConfirmResult.CONFIRMED
+
+    async def get(self, tenant_id: str, booking_id: str, *, with_history: bool = False) -> BookingState:
+        booking = self.bookings[booking_id]
+        return BookingState(booking.id, booking.status, booking)
+
+    async def check_cancel(self, tenant_id: str, booking_id: str, actor: str) -> None:
+        return None
+
+    async def cancel(self, tenant_id: str, booking_id: str, *, reason: str, actor: str) -> BookingState:
+        booking = self.bookings[booking_id]
+        if booking.status is not BookingStatus.CANCELLED:
+            booking.status = BookingStatus.CANCELLED
+            self.cancelled.append(booking_id)
+        return BookingState(booking.id, booking.status, booking)
+
+    async def record_refund(self, tenant_id: str, booking_id: str, **_: Any) -> None:
+        return None
+
+    async def notify_hold_lost_refund(self, tenant_id: str, booking_id: str, *_: Any) -> None:
+        self.told_hold_lost.append(booking_id)
+
+
+class FakeStripe:
+    """Checkout Sessions, expiry and refunds as Stripe keeps them (idempotency keys included)."""
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+        self.sessions: dict[str, dict[str, Any]] = {}
+        self.by_key: dict[str, str] = {}
+        self.refunds: list[tuple[str, int]] = []
+        self.paid: dict[str, int] = {}
+        self.amounts: dict[str, int] = {}
+        self.facts: dict[str, PaymentFacts] = {}
+        self._ids = itertools.count(1)
+
+    async def create_checkout_session(self, spec: SessionSpec) -> CreatedSession:
+        if spec.idempotency_key in self.by_key:
+            session = self.sessions[self.by_key[spec.idempotency_key]]
+        else:
+            now = int(self.clock().timestamp())
+            assert now + 30 * 60 <= spec.expires_at <= now + 24 * 3600, "outside Stripe's window"
+            session_id = f"cs_{next(self._ids)}"
+            session = {"id": session_id, "spec": spec, "status": "open", "expires_at": spec.expires_at}
+            self.sessions[session_id] = session
+            self.by_key[spec.idempotency_key] = session_id
+        return CreatedSession(session["id"], f"https://pay.test/{session['id']}", session["expires_at"])
+
+    async def expire_checkout_session(self, session_id: str) -> None:
+        if self.sessions[session_id]["status"] == "open":
+            self.sessions[session_id]["status"] = "expired"
+
+    async def refund(
+        self, *, payment_intent_id: str, amount_cents: int | None, idempotency_key: str = "", **_: Any
+    ) -> MoneyBack:
+        if idempotency_key and idempotency_key in self.by_key:
+            return MoneyBack(self.by_key[idempotency_key], self.amounts[self.by_key[idempotency_key]], None)
+        amount = amount_cents if amount_cents is not None else self.paid.get(payment_intent_id, 0)
+        self.refunds.append((payment_intent_id, amount))
+        refund = MoneyBack(f"re_{next(self._ids)}", amount, None)
+        if idempotency_key:
+            self.by_key[idempotency_key] = refund.id
+        self.amounts[refund.id] = amount
+        return refund
+
+    def pay(self, session_id: str) -> bytes:
+        """The couple pays: the session completes, and the checkout.session.completed body Stripe sends."""
+        session = self.sessions[session_id]
+        assert session["status"] == "open", "only an open session takes money"
+        session["status"] = "complete"
+        spec: SessionSpec = session["spec"]
+        intent = f"pi_{session_id}"
+        total = sum(item.amount_cents for item in spec.line_items)
+        self.paid[intent] = total
+        self.facts[intent] = PaymentFacts(
+            payment_intent_id=intent,
+            charge_id=f"ch_{session_id}",
+            amount_cents=total,
+            currency=spec.currency,
+            application_fee_id=f"fee_{session_id}" if spec.application_fee_cents else None,
+            application_fee_cents=spec.application_fee_cents or 0,
+            destination_account=spec.destination_account,
+        )
+        event = {
+            "id": f"evt_{session_id}",
+            "type": "checkout.session.completed",
+            "created": 1,
+            "data": {
+                "object": {
+                    "id": session_id,
+                    "object": "checkout.session",
+                    "payment_status": "paid",
+                    "payment_intent": intent,
+                    "metadata": spec.metadata,
+                    "url": f"https://pay.test/{session_id}",
+                    "expires_at": session["expires_at"],
+                }
+            },
+        }
+        return json.dumps(event).encode()
+
+    def expired_event(self, session_id: str) -> bytes:
+        """The checkout.session.expired body for a session."""
+        spec: SessionSpec = self.sessions[session_id]["spec"]
+        event = {
+            "id": f"evt_expired_{session_id}",
+            "type": "checkout.session.expired",
+            "created": 1,
+            "data": {"object": {"id": session_id, "object": "checkout.session", "metadata": spec.metadata}},
+        }
+        return json.dumps(event).encode()
+
+    def verify_event(self, payload: bytes, signature_header: str) -> dict[str, Any]:
+        return dict(json.loads(payload))
+
+    async def payment_facts(self, payment_intent_id: str) -> PaymentFacts:
+        return self.facts[payment_intent_id]
+
+    async def fee_refunds(self, application_fee_id: str) -> list[MoneyBack]:
+        return []
+
+    async def refund_fee(self, *, application_fee_id: str, amount_cents: int, **_: Any) -> MoneyBack:
+        return MoneyBack(f"fr_{next(self._ids)}", amount_cents, None)
+
+
+def paid(payment: Payment) -> Payment:
+    """The payment once its session was paid."""
+    return replace(
+        payment,
+        status=PaymentStatus.PAID,
+        payment_intent_id=f"pi_{payment.session_id}",
+        charge_id=f"ch_{payment.session_id}",
+        application_fee_id=f"fee_{payment.session_id}",
+    )
