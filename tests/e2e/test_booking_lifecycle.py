@@ -26,7 +26,6 @@ from tests.e2e.test_payments_flows import (
     Sandbox,
     _couple_link,
     a_free_day,
-    connect,
     mail_to,
     make_shop,
     started,
@@ -134,7 +133,6 @@ def test_the_business_hears_of_a_new_booking_a_couples_cancellation_and_its_refu
     http: httpx.Client, stack: Stack, sandbox: Sandbox, make_tenant: MakeTenant
 ) -> None:
     shop = make_shop(stack, make_tenant, percent=10)
-    connect(http, sandbox, shop)
     owner = shop.tenant
     name = owner.body["tenant"]["name"]
     couple = f"told-{uuid.uuid4().hex[:8]}@example.com"

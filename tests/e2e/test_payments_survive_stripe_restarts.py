@@ -61,7 +61,7 @@ def _onboard_through_link(http: httpx.Client, shop_headers: dict[str, str]) -> t
 def test_after_the_sandbox_restarts_checkouts_refunds_old_urls_and_onboarding_still_work(
     http: httpx.Client, stack: Stack, sandbox: Sandbox, make_tenant: MakeTenant
 ) -> None:
-    shop = make_shop(stack, make_tenant)
+    shop = make_shop(stack, make_tenant, onboarded=False)
     account = connect(http, sandbox, shop)
     paid = started(http, shop, a_free_day())
     sandbox.pay(paid["checkoutUrl"])

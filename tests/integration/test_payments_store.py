@@ -248,7 +248,9 @@ class _CountingBookings:
     def __init__(self) -> None:
         self.released: list[str] = []
 
-    async def release_hold(self, tenant_id: str, booking_id: str, reason: str) -> None:
+    async def release_hold(
+        self, tenant_id: str, booking_id: str, reason: str, *, session_id: str = ""
+    ) -> None:
         await asyncio.sleep(0.05)
         self.released.append(booking_id)
 
