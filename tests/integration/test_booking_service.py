@@ -465,7 +465,7 @@ async def test_a_lost_hold_answers_hold_lost_and_the_couple_is_told_of_the_refun
     await booking.NotifyHoldLostRefund(notice)
     message = wait_for_mail(services.mail_dir, f"hold-lost:{first.id}:re_lost")
     assert "refunded" in str(message["Subject"])
-    assert "1800.00 USD" in parts(message)[0]
+    assert "1,800.00 USD" in parts(message)[0]
     after = await booking.GetBooking(
         pb.GetBookingRequest(tenant_id=tenant_id, booking_id=first.id, with_history=True)
     )

@@ -106,8 +106,16 @@ def test_a_name_with_line_breaks_cannot_add_headers() -> None:
 
 
 def test_amounts_are_shown_in_the_currency_of_the_quote() -> None:
-    assert emails.money(123456, "usd") == "1234.56 USD"
+    assert emails.money(123456, "usd") == "1,234.56 USD"
     assert emails.money(5, "eur") == "0.05 EUR"
+    assert emails.money(-90000, "usd") == "-900.00 USD"
     mail = emails.confirmation(hostile_booking(), "Studio", "http://x.test/l")
-    assert "Total: 1234.56 USD" in mail.text
+    assert "Total: 1,234.56 USD" in mail.text
     assert "http://x.test/l" in mail.text
+
+
+def test_amounts_follow_the_currencys_own_minor_unit() -> None:
+    # Stripe's amounts are in the smallest unit: a yen has none, a Kuwaiti dinar has thousandths.
+    assert emails.money(150000, "jpy") == "150,000 JPY"
+    assert emails.money(1500, "kwd") == "1.500 KWD"
+    assert emails.money(100, "gbp") == "1.00 GBP"
