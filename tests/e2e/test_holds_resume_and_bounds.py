@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from tests.e2e.conftest import MakeTenant, client_from_new_address
+from tests.e2e.test_booking_lifecycle import age_hold
 from tests.e2e.test_payments_flows import (
     Sandbox,
     Shop,
@@ -152,18 +153,7 @@ def test_a_business_sets_its_own_bounds_on_live_holds(stack: Stack, http: httpx.
             if answer.status_code == 429:
                 break
             # A second hold slipped in before the change applied: free it and try again.
-            asyncio.run(_release(stack, answer.json()["bookingId"]))
+            age_hold(stack, answer.json()["bookingId"])
             time.sleep(0.5)
             answer = checkout(client, shop, a_free_day(), email_address=couple)
         assert error_of(answer)[:2] == (429, "HOLD_LIMIT_REACHED")
-
-
-async def _release(stack: Stack, booking_id: str) -> None:
-    conn = await asyncpg.connect(stack.admin_database_url)
-    try:
-        await conn.execute(
-            "UPDATE booking.bookings SET hold_expires_at = now() - interval '1 second' WHERE id = $1",
-            booking_id,
-        )
-    finally:
-        await conn.close()

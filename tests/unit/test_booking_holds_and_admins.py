@@ -3,6 +3,7 @@ the admin emails, with fakes in place of the tenant service."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
 import grpc
@@ -13,29 +14,19 @@ from mais_runtime.errors import Conflict, DomainError, ValidationError
 from services.booking import domain, emails
 from services.booking.clients import TenantDirectory, admins_of, calendar_of
 from services.booking.domain import AdminContact, Booking, LiveHolds, Policy, Quote, Status
+from tests.unit.test_booking_domain import booking
 
 NOW = datetime(2030, 5, 10, 12, tzinfo=UTC)
 
 
 def held(expires: datetime | None, status: Status = Status.HELD, session: str = "") -> Booking:
-    return Booking(
+    """A paid-looking booking (the admin emails show its amounts) on the domain tests' template."""
+    return replace(
+        booking(status, session, expires),
         id="bk_" + "b" * 26,
-        tenant_id="00000000-0000-0000-0000-000000000001",
-        event_date=date(2030, 9, 1),
-        status=status,
-        customer_id="cu_1",
-        couple_name="Ann & Bo",
-        email="ann@example.com",
         phone="+1 555",
-        notes="",
         quote=Quote("pkg", 120000, "usd", {}),
-        payment_session_id=session,
-        hold_expires_at=expires,
         amount_paid_cents=120000,
-        amount_refunded_cents=0,
-        cancel_reason="",
-        created_at=NOW,
-        updated_at=NOW,
     )
 
 
