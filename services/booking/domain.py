@@ -495,24 +495,33 @@ class ConfirmOutcome(StrEnum):
 
 
 def decide_confirmation(
-    booking: Booking, payment_session_id: str, *, date_taken_by_other: bool, blacked_out: bool
+    booking: Booking,
+    payment_session_id: str,
+    *,
+    amount_paid_cents: int,
+    date_taken_by_other: bool,
+    blacked_out: bool,
 ) -> ConfirmOutcome:
     """What a completed payment does to `booking`.
 
-    Idempotent by payment session: the same session confirming again changes nothing. A hold whose time
-    ran out is still confirmed when nobody else has taken the date meanwhile (the money is there and the
-    date is free, so refusing would only force a refund and lose the couple their date); this covers a
-    HELD row past its expiry and one an expiry sweep or checkout expiry moved to RELEASED. When another
-    booking now occupies the date, or the tenant blacked it out, the hold is lost and payments refunds.
+    Idempotent by payment session: the same session confirming again changes nothing, also once the
+    booking was cancelled since (a retried event must not undo the tenant's refund decision with a
+    refund of its own). A hold whose time ran out is still confirmed when nobody else has taken the date
+    meanwhile (the money is there and the date is free, so refusing would only force a refund and lose
+    the couple their date); this covers a HELD row past its expiry and one an expiry sweep or checkout
+    expiry moved to RELEASED. When another booking now occupies the date, or the tenant blacked it out,
+    the hold is lost and payments refunds. So is a payment of another amount than the booking's quote (a
+    hold resumed with another package while its old session was paid): a booking is never confirmed for
+    what was not paid.
     """
-    if booking.status is Status.CONFIRMED:
+    if booking.status in (Status.CONFIRMED, Status.CANCELLED):
         if booking.payment_session_id == payment_session_id:
             return ConfirmOutcome.ALREADY_CONFIRMED
         return ConfirmOutcome.HOLD_LOST
-    if booking.status is Status.CANCELLED:
-        return ConfirmOutcome.HOLD_LOST
     if booking.payment_session_id and booking.payment_session_id != payment_session_id:
         # Another checkout owns this hold; this payment is not for it.
+        return ConfirmOutcome.HOLD_LOST
+    if amount_paid_cents != booking.quote.total_cents:
         return ConfirmOutcome.HOLD_LOST
     if date_taken_by_other or blacked_out:
         return ConfirmOutcome.HOLD_LOST

@@ -17,11 +17,29 @@ from typing import Any
 from mais_runtime.mail import Mail, sender_display
 from services.booking.domain import AdminContact, Booking
 
-
 # Stripe's amounts are in the currency's smallest unit, which is not always a hundredth: these have no
 # minor unit (150000 JPY is ¥150,000) or a thousandth (1500 KWD is 1.500 KWD).
-_ZERO_DECIMAL = frozenset("bif clp djf gnf jpy kmf krw mga pyg rwf ugx vnd vuv xaf xof xpf".split())
-_THREE_DECIMAL = frozenset("bhd jod kwd omr tnd".split())
+_ZERO_DECIMAL = frozenset(
+    [
+        "bif",
+        "clp",
+        "djf",
+        "gnf",
+        "jpy",
+        "kmf",
+        "krw",
+        "mga",
+        "pyg",
+        "rwf",
+        "ugx",
+        "vnd",
+        "vuv",
+        "xaf",
+        "xof",
+        "xpf",
+    ]
+)
+_THREE_DECIMAL = frozenset(["bhd", "jod", "kwd", "omr", "tnd"])
 
 
 def money(amount: int, currency: str) -> str:

@@ -309,13 +309,15 @@ class BookingTx:
         self, booking_id: str, *, couple: CoupleDetails, quote: Quote, minutes: int
     ) -> datetime:
         """A resumed hold takes the couple's latest details and quote, and runs at least `minutes` from
-        now (never less than it had); returns its expiry."""
+        now (never less than it had), but never past twice `minutes` from when it was made: coming back
+        keeps a couple's date while they pay, it does not keep it forever; returns its expiry."""
         expires = await self.conn.scalar(
             text(
                 "UPDATE bookings SET couple_name = :name, phone = :phone, notes = :notes,"
                 " package_id = :package_id, quote = CAST(:quote AS jsonb), total_cents = :total,"
                 " currency = :currency, updated_at = clock_timestamp(), hold_expires_at ="
-                " greatest(hold_expires_at, clock_timestamp() + make_interval(mins => :minutes))"
+                " greatest(hold_expires_at, least(clock_timestamp() + make_interval(mins => :minutes),"
+                " created_at + make_interval(mins => 2 * :minutes)))"
                 " WHERE id = :id RETURNING hold_expires_at"
             ),
             {

@@ -270,6 +270,7 @@ class Bookings:
             outcome = domain.decide_confirmation(
                 booking,
                 session_id,
+                amount_paid_cents=amount_paid_cents,
                 date_taken_by_other=await tx.live_status(day, other_than=booking_id) is not None,
                 blacked_out=await tx.blacked_out(day),
             )

@@ -253,6 +253,7 @@ class Checkout:
             raise HoldTooShort()
         if payment is not None and session_resumable(
             open_=payment.status == PaymentStatus.OPEN,
+            charges_the_quote=(payment.amount_cents, payment.currency) == (quote.total_cents, quote.currency),
             session_expires=payment.expires_at,
             hold_expires=hold.expires_at,
             now=self._now(),

@@ -275,7 +275,11 @@ class StripeInbox:
         if payment is not None and payment.status == PaymentStatus.OPEN:
             await tx.set_payment_status(payment.session_id, PaymentStatus.EXPIRED)
         await self._bookings.release_hold(
-            tenant_id, booking_id, "checkout_expired", session_id=payment.session_id if payment else ""
+            # Named always: booking releases the hold only if this is still its session.
+            tenant_id,
+            booking_id,
+            "checkout_expired",
+            session_id=event.field("id"),
         )
         return EventStatus.PROCESSED
 

@@ -347,6 +347,7 @@ def test_password_reset_links_use_the_public_url_and_come_from_the_configured_se
     stack: Stack, http: httpx.Client, shop: Shop
 ) -> None:
     assert http.post("/v1/auth/forgot-password", json={"email": shop.admin_email}).status_code == 202
+
     # The admin also hears of the shop's bookings; the reset mail is the one with a token link.
     def reset_mails() -> list[email.message.EmailMessage]:
         return [m for m in mails_to(stack, shop.admin_email) if "token=" in text_of(m)]

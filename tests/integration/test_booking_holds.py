@@ -141,6 +141,25 @@ async def test_the_same_couple_asking_again_resumes_their_hold_with_a_full_hold_
     assert [b.id for b in listed.bookings] == [first.id]
 
 
+async def test_coming_back_keeps_a_hold_for_at_most_twice_its_length_from_when_it_was_made(
+    booking: Booking, admin: asyncpg.Connection, tenant_id: str
+) -> None:
+    day = today() + timedelta(days=62)
+    first = (await booking.HoldDate(hold_request(tenant_id, day, 1, request_id="made"))).booking
+    # Made 50 minutes ago and resumed since, with 5 minutes left: coming back again cannot stretch it
+    # past 62 minutes (twice the 31-minute hold) from when it was made.
+    await admin.execute(
+        "UPDATE booking.bookings SET created_at = now() - interval '50 minutes',"
+        " hold_expires_at = now() + interval '5 minutes' WHERE id = $1",
+        first.id,
+    )
+    made = await admin.fetchval("SELECT created_at FROM booking.bookings WHERE id = $1", first.id)
+    again = await booking.HoldDate(hold_request(tenant_id, day, 1, request_id="back-again"))
+    assert again.resumed is True
+    assert at(again.booking.hold_expires_at) <= made + timedelta(minutes=62)
+    assert at(again.booking.hold_expires_at) >= made + timedelta(minutes=62) - timedelta(seconds=5)
+
+
 async def test_a_different_couple_still_cannot_hold_a_held_date(booking: Booking, tenant_id: str) -> None:
     day = today() + timedelta(days=61)
     await booking.HoldDate(hold_request(tenant_id, day, 1))

@@ -115,11 +115,15 @@ def test_holds_last_at_least_thirty_minutes_and_at_most_a_day() -> None:
 def test_confirming_with_the_same_session_again_is_already_confirmed() -> None:
     confirmed = booking(Status.CONFIRMED, "cs_1")
     assert (
-        domain.decide_confirmation(confirmed, "cs_1", date_taken_by_other=False, blacked_out=False)
+        domain.decide_confirmation(
+            confirmed, "cs_1", amount_paid_cents=1000, date_taken_by_other=False, blacked_out=False
+        )
         is ConfirmOutcome.ALREADY_CONFIRMED
     )
     assert (
-        domain.decide_confirmation(confirmed, "cs_2", date_taken_by_other=False, blacked_out=False)
+        domain.decide_confirmation(
+            confirmed, "cs_2", amount_paid_cents=1000, date_taken_by_other=False, blacked_out=False
+        )
         is ConfirmOutcome.HOLD_LOST
     )
 
@@ -128,15 +132,21 @@ def test_confirming_with_the_same_session_again_is_already_confirmed() -> None:
 def test_a_payment_confirms_while_nobody_else_took_the_date(status: Status) -> None:
     held = booking(status, "cs_1", datetime(2000, 1, 1, tzinfo=UTC))
     assert (
-        domain.decide_confirmation(held, "cs_1", date_taken_by_other=False, blacked_out=False)
+        domain.decide_confirmation(
+            held, "cs_1", amount_paid_cents=1000, date_taken_by_other=False, blacked_out=False
+        )
         is ConfirmOutcome.CONFIRM
     )
     assert (
-        domain.decide_confirmation(held, "cs_1", date_taken_by_other=True, blacked_out=False)
+        domain.decide_confirmation(
+            held, "cs_1", amount_paid_cents=1000, date_taken_by_other=True, blacked_out=False
+        )
         is ConfirmOutcome.HOLD_LOST
     )
     assert (
-        domain.decide_confirmation(held, "cs_1", date_taken_by_other=False, blacked_out=True)
+        domain.decide_confirmation(
+            held, "cs_1", amount_paid_cents=1000, date_taken_by_other=False, blacked_out=True
+        )
         is ConfirmOutcome.HOLD_LOST
     )
 
@@ -144,10 +154,32 @@ def test_a_payment_confirms_while_nobody_else_took_the_date(status: Status) -> N
 def test_a_payment_for_a_cancelled_booking_is_refunded_as_lost() -> None:
     assert (
         domain.decide_confirmation(
-            booking(Status.CANCELLED), "cs", date_taken_by_other=False, blacked_out=False
+            booking(Status.CANCELLED),
+            "cs",
+            amount_paid_cents=1000,
+            date_taken_by_other=False,
+            blacked_out=False,
         )
         is ConfirmOutcome.HOLD_LOST
     )
+
+
+def test_a_retried_payment_of_a_booking_it_confirmed_and_the_tenant_cancelled_changes_nothing() -> None:
+    # The tenant cancelled with no refund; Stripe retrying the event must not refund behind its back.
+    cancelled = booking(Status.CANCELLED, "cs_1")
+    decided = domain.decide_confirmation(
+        cancelled, "cs_1", amount_paid_cents=1000, date_taken_by_other=False, blacked_out=False
+    )
+    assert decided is ConfirmOutcome.ALREADY_CONFIRMED
+
+
+def test_a_payment_of_another_amount_than_the_quote_never_confirms() -> None:
+    held = booking(Status.HELD, "cs_1")
+    for paid in (999, 1001, 0):
+        decided = domain.decide_confirmation(
+            held, "cs_1", amount_paid_cents=paid, date_taken_by_other=False, blacked_out=False
+        )
+        assert decided is ConfirmOutcome.HOLD_LOST
 
 
 def test_the_couple_may_cancel_only_inside_the_tenants_window() -> None:

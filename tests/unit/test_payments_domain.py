@@ -386,6 +386,10 @@ def test_a_session_is_resumed_only_while_open_within_its_hold_and_with_time_left
     assert not session_resumable(
         open_=True, session_expires=NOW + timedelta(minutes=4), hold_expires=hold, now=NOW
     )
+    # The couple came back with another package: the old session's amount is not what they owe now.
+    assert not session_resumable(
+        open_=True, session_expires=hold, hold_expires=hold, now=NOW, charges_the_quote=False
+    )
 
 
 def test_a_tenant_is_paid_only_once_onboarded_with_an_account() -> None:

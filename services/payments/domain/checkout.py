@@ -160,11 +160,23 @@ RESUME_MIN_LEFT = timedelta(minutes=5)
 
 
 def session_resumable(
-    *, open_: bool, session_expires: datetime, hold_expires: datetime, now: datetime
+    *,
+    open_: bool,
+    session_expires: datetime,
+    hold_expires: datetime,
+    now: datetime,
+    charges_the_quote: bool = True,
 ) -> bool:
     """Whether a couple coming back to their hold may use its existing Checkout Session: it is still
-    open at Stripe's side for us, it closes no later than the hold, and it leaves them time to pay."""
-    return open_ and session_expires <= hold_expires and session_expires - now >= RESUME_MIN_LEFT
+    open at Stripe's side for us, it charges what the hold now quotes (a couple who came back with
+    another package or add-ons pays the new total, never the old one), it closes no later than the
+    hold, and it leaves them time to pay."""
+    return (
+        open_
+        and charges_the_quote
+        and session_expires <= hold_expires
+        and session_expires - now >= RESUME_MIN_LEFT
+    )
 
 
 @dataclass(frozen=True)
