@@ -24,7 +24,9 @@ log = logging.getLogger("mais.tenant.identity")
 RESET_TAG = "password-reset"
 # Failed checks of the current password (a password change) count as sign-in failures of the
 # account from this pseudo-address, so a stolen token cannot guess its way to the password.
-PASSWORD_CHANGE_ADDRESS = "password-change"  # noqa: S105 (an address label)
+# Wrong current passwords are counted against the account and this label of the user's own, in place of
+# a client address: one label shared by everyone would let a few accounts block every password change.
+PASSWORD_CHANGE_ADDRESS = "password-change:{user_id}"  # noqa: S105 (an address label)
 
 
 class Credential(Enum):
@@ -189,11 +191,12 @@ class Identity:
         claims = self._tokens.check(token)
         user = await self._person(token, claims)
         email_hash = digest(user.email)
+        label = PASSWORD_CHANGE_ADDRESS.format(user_id=user.id)
         async with self._store.platform() as tx:
-            await self._wait_if_limited(tx, email_hash, PASSWORD_CHANGE_ADDRESS)
+            await self._wait_if_limited(tx, email_hash, label)
             ok = await self._passwords.verify(user.password_hash, current[: domain.PASSWORD_MAX + 1])
             if not ok:
-                await tx.record_failure(email_hash, PASSWORD_CHANGE_ADDRESS)
+                await tx.record_failure(email_hash, label)
             else:
                 domain.check_password(new_password, user.email, "newPassword")
                 await tx.set_password(user.id, await self._passwords.hash(new_password), end_sessions=True)

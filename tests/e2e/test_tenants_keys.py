@@ -3,11 +3,13 @@ grace period, revocation, and deactivation seen by every replica within 5 s."""
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import partial
 
+import asyncpg
 import httpx
 
 from tests.e2e.conftest import MakeTenant, TenantHandle, eventually
@@ -137,29 +139,52 @@ def test_a_second_rotation_keeps_the_first_rotations_grace_for_the_key_before_it
     stack: Stack, gateways: list[httpx.Client], make_tenant: MakeTenant
 ) -> None:
     tenant = make_tenant("rotate-twice")
-    first = httpx.post(f"{stack.url}/v1/tenant-admin/api-keys/rotate", headers=tenant.admin_headers())
+    rotate = f"{stack.url}/v1/tenant-admin/api-keys/rotate"
+    first = httpx.post(rotate, headers=tenant.admin_headers())
     assert first.status_code == 200
     promised = first.json()["previousKeyExpiresAt"]
-    # The key issued by the first rotation leaked: revoke it at once.
-    second = httpx.post(
-        f"{stack.url}/v1/tenant-admin/api-keys/rotate",
-        json={"graceSeconds": 0},
-        headers=tenant.admin_headers(),
-    )
+    # A routine second rotation, an hour of grace for the key it retires.
+    second = httpx.post(rotate, json={"graceSeconds": 3600}, headers=tenant.admin_headers())
+    assert second.status_code == 200
+    assert datetime.fromisoformat(promised) > datetime.now(UTC) + timedelta(hours=23)
+    # The original key still stops when the first rotation said, not with the second's hour.
+    assert asyncio.run(_key_expiry(stack, tenant.public_key)) == datetime.fromisoformat(promised)
+    # Every key keeps what it was promised: the original its day, the first rotation's its hour.
+    for gateway in gateways:
+        for key in (tenant.public_key, first.json()["publicKey"], second.json()["publicKey"]):
+            assert _profile(gateway, key).status_code == 200
+
+
+async def _key_expiry(stack: Stack, public_key: str) -> datetime:
+    conn = await asyncpg.connect(stack.admin_database_url)
+    try:
+        value = await conn.fetchval(
+            "SELECT expires_at FROM tenant.api_keys WHERE public_key = $1", public_key
+        )
+    finally:
+        await conn.close()
+    assert isinstance(value, datetime)
+    return value
+
+
+def test_a_rotation_without_grace_stops_every_key_still_in_grace_at_once(
+    stack: Stack, gateways: list[httpx.Client], make_tenant: MakeTenant
+) -> None:
+    tenant = make_tenant("rotate-leak")
+    rotate = f"{stack.url}/v1/tenant-admin/api-keys/rotate"
+    first = httpx.post(rotate, headers=tenant.admin_headers())
+    assert first.status_code == 200
+    # A key leaked (which one is not always known): grace 0 is the answer, and only the new pair works.
+    second = httpx.post(rotate, json={"graceSeconds": 0}, headers=tenant.admin_headers())
     assert second.status_code == 200
     revoked_at = time.monotonic()
     for gateway in gateways:
-        remaining = PROPAGATION_SECONDS - (time.monotonic() - revoked_at)
-        assert eventually(
-            partial(_answers, gateway, first.json()["publicKey"], (401, "INVALID_TENANT_KEY")),
-            timeout=max(remaining, 0),
-        )
-    # The original key keeps the day it was promised (the gateways ask the tenant service afresh:
-    # they had not seen this key since it was rotated out).
-    for gateway in gateways:
-        assert _profile(gateway, tenant.public_key).status_code == 200
+        for key in (tenant.public_key, first.json()["publicKey"]):
+            remaining = PROPAGATION_SECONDS - (time.monotonic() - revoked_at)
+            assert eventually(
+                partial(_answers, gateway, key, (401, "INVALID_TENANT_KEY")), timeout=max(remaining, 0)
+            )
         assert _profile(gateway, second.json()["publicKey"]).status_code == 200
-    assert datetime.fromisoformat(promised) > datetime.now(UTC)
 
 
 def test_the_default_rotation_grace_is_a_day(stack: Stack, make_tenant: MakeTenant) -> None:

@@ -33,6 +33,7 @@ from mais_runtime.interceptors import INTERNAL_TOKEN_HEADER
 from mais_runtime.rpc_errors import from_rpc_error
 from services.tenant.domain import generate_password
 from tools.stack.launcher import Stack
+from tools.stack.secret_files import read_private, write_private
 
 DEMO_ADMIN_EMAIL = "admin@mais.local"
 DEMO_SLUG = "demo"
@@ -45,15 +46,11 @@ ONBOARDING_WAIT_SECONDS = 30.0
 def _read(path: Path) -> dict[str, Any] | None:
     if not path.exists():
         return None
-    return dict(json.loads(path.read_text()))
+    return dict(json.loads(read_private(path)))
 
 
 def _write(path: Path, data: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_suffix(".tmp")
-    temp.write_text(json.dumps(data, indent=2))
-    temp.chmod(0o600)
-    temp.replace(path)
+    write_private(path, json.dumps(data, indent=2))
 
 
 def platform_admin_credentials(env: dict[str, str], secrets_dir: Path) -> tuple[str, str, bool]:

@@ -31,6 +31,7 @@ import httpx
 from mais_runtime.provision import SERVICES, provision, role_name
 from tools.stack.pgserver import EmbeddedPostgres
 from tools.stack.processes import ManagedProcess, Supervisor
+from tools.stack.secret_files import read_private, write_private
 
 REPO = Path(__file__).resolve().parents[2]
 DEV_WEBHOOK_SECRET = "whsec_mais_dev_sandbox_secret"  # noqa: S105 - the sandbox dev default
@@ -393,10 +394,8 @@ class Stack:
     def _secret(self, name: str, make: object) -> str:
         path = self.data_dir / "secrets" / name
         if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(make())  # type: ignore[operator]
-            path.chmod(0o600)
-        return path.read_text().strip()
+            write_private(path, make())  # type: ignore[operator]
+        return read_private(path).strip()
 
     def _role_passwords(self) -> dict[str, str]:
         raw = self._secret(

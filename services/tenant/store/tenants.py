@@ -191,7 +191,13 @@ class TenantQueries(Queries):
 
     async def retire_live_pair(self, tenant_id: str, grace_seconds: int) -> datetime | None:
         """Gives the live pair `grace_seconds` more life and returns when it stops (None when there
-        was none). Pairs retired by earlier rotations keep the expiry they were promised."""
+        was none). Pairs retired by earlier rotations keep the expiry they were promised, except with
+        a grace of 0: that is the answer to a leaked key, so every pair still in grace stops too."""
+        if grace_seconds == 0:
+            await self._exec(
+                "UPDATE api_keys SET expires_at = now() WHERE tenant_id = :tenant AND expires_at > now()",
+                tenant=tenant_id,
+            )
         row = await self._first(
             "UPDATE api_keys SET expires_at = now() + make_interval(secs => :grace)"
             " WHERE tenant_id = :tenant AND expires_at IS NULL RETURNING expires_at",
