@@ -47,6 +47,7 @@ from services.payments.stripe_adapter import (
     AccountUnknown,
     CreatedSession,
     LineItem,
+    SessionAlreadyPaid,
     SessionSpec,
     StripeAdapter,
 )
@@ -258,18 +259,16 @@ class Checkout:
             hold_expires=hold.expires_at,
             now=self._now(),
         ):
-            return CheckoutAnswer(
-                booking_id=hold.booking_id,
-                status=BookingStatus.HELD,
-                checkout_url=payment.checkout_url,
-                expires_at=payment.expires_at,
-                total_cents=payment.amount_cents,
-                currency=payment.currency,
-            )
+            return _answer_of(payment)
         replacing = payment.session_id if payment is not None else ""
         if payment is not None:
-            # Closed first: of the two sessions, only the new one can ever take the money.
-            await self._stripe.expire_checkout_session(payment.session_id)
+            # Closed first: of the two sessions, only the new one can ever take the money. A session
+            # paid meanwhile (the couple came back a second after paying) is their booking: its
+            # webhook confirms it, and they get that session's answer again.
+            try:
+                await self._stripe.expire_checkout_session(payment.session_id)
+            except SessionAlreadyPaid:
+                return _answer_of(payment)
         session = await self._create_session(
             tenant_id,
             payee,
@@ -377,3 +376,15 @@ async def _save(tx: PaymentsTx, payment: Payment, replacing: Payment | None) -> 
     if replacing is not None:
         await tx.supersede(replacing.session_id)
     await tx.insert_payment(payment)
+
+
+def _answer_of(payment: Payment) -> CheckoutAnswer:
+    """The answer a couple gets again for their hold's existing session."""
+    return CheckoutAnswer(
+        booking_id=payment.booking_id,
+        status=BookingStatus.HELD,
+        checkout_url=payment.checkout_url,
+        expires_at=payment.expires_at,
+        total_cents=payment.amount_cents,
+        currency=payment.currency,
+    )

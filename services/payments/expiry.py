@@ -18,7 +18,7 @@ from services.payments.clients import Bookings
 from services.payments.domain import PaymentStatus
 from services.payments.metrics import CHECKOUTS
 from services.payments.store import PaymentsStore, utc_now
-from services.payments.stripe_adapter import StripeAdapter
+from services.payments.stripe_adapter import SessionAlreadyPaid, StripeAdapter
 
 log = logging.getLogger("mais.payments.expiry")
 
@@ -62,6 +62,9 @@ class ExpirySweep:
                             "hold_expired",
                             session_id=payment.session_id,
                         )
+                except SessionAlreadyPaid:
+                    # Paid at the last moment: the webhook confirms it; the hold is not ours to free.
+                    continue
                 except Exception:
                     log.warning("closing a lapsed checkout failed; next pass retries", exc_info=True)
                     continue

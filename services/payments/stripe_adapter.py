@@ -68,6 +68,14 @@ class PaymentUnknown(PaymentProviderError):
         )
 
 
+class SessionAlreadyPaid(PaymentProviderError):
+    """The Checkout Session we meant to close was paid meanwhile (its webhook is on its way): it must
+    neither be replaced nor have its hold released, or a couple who paid in time would lose their date."""
+
+    def __init__(self) -> None:
+        super().__init__("this checkout was paid moments ago", definite=True, reason="CONFLICT")
+
+
 class InvalidSignature(DomainError):
     """A webhook whose signature does not verify (tampered, stale, or not from Stripe)."""
 
@@ -253,12 +261,16 @@ class StripeAdapter:
         return CreatedSession(str(session.id), str(session.url), int(session.expires_at))
 
     async def expire_checkout_session(self, session_id: str) -> None:
-        """Closes an open session (a hold released before its time); a closed one is left alone."""
+        """Closes an open session (a hold released before its time); an expired one is left alone.
+        SessionAlreadyPaid when Stripe refused because the couple paid it meanwhile."""
         try:
             await self._call(self._client.v1.checkout.sessions.expire_async, session_id)
         except PaymentProviderError as error:
             if not error.definite:
                 raise
+            session = _plain(await self._call(self._client.v1.checkout.sessions.retrieve_async, session_id))
+            if session.get("status") == "complete":
+                raise SessionAlreadyPaid() from None
 
     async def payment_facts(self, payment_intent_id: str) -> PaymentFacts:
         """The charge and application fee behind a paid PaymentIntent."""

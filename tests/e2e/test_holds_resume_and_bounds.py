@@ -89,6 +89,25 @@ def test_a_couple_back_when_their_session_is_nearly_over_pays_a_new_session_and_
     assert confirmed["paymentSessionId"] == new_session
 
 
+def test_a_couple_back_a_moment_after_paying_keeps_the_session_they_paid_and_is_booked(
+    http: httpx.Client, stack: Stack, sandbox: Sandbox, shop: Shop
+) -> None:
+    day, couple = a_free_day(), a_couple()
+    first = started(http, shop, day, email_address=couple)
+    asyncio.run(_close_in_two_minutes(stack, session_of(first["checkoutUrl"])))
+    # They pay at the last moment and press back before Stripe's webhook has reached MAIS.
+    sandbox.control("POST", "/_sandbox/hold_deliveries")
+    try:
+        sandbox.pay(first["checkoutUrl"])
+        again = started(http, shop, day, email_address=couple)
+    finally:
+        sandbox.control("POST", "/_sandbox/release_deliveries", {"deliver": True})
+    assert (again["bookingId"], again["checkoutUrl"]) == (first["bookingId"], first["checkoutUrl"])
+    confirmed = status_becomes(http, shop, first["bookingId"], "CONFIRMED")
+    assert confirmed["amountRefundedCents"] == 0
+    assert confirmed["paymentSessionId"] == session_of(first["checkoutUrl"])
+
+
 async def _close_in_two_minutes(stack: Stack, session_id: str) -> None:
     conn = await asyncpg.connect(stack.admin_database_url)
     try:

@@ -29,7 +29,13 @@ from services.payments.domain import (
     QuoteLine,
 )
 from services.payments.store import InboxEvent, Payment, RefundRequest
-from services.payments.stripe_adapter import CreatedSession, MoneyBack, PaymentFacts, SessionSpec
+from services.payments.stripe_adapter import (
+    CreatedSession,
+    MoneyBack,
+    PaymentFacts,
+    SessionAlreadyPaid,
+    SessionSpec,
+)
 
 NOW = datetime(2030, 6, 1, 12, 0, tzinfo=UTC)
 TENANT = "00000000-0000-4000-8000-000000000001"
@@ -388,7 +394,10 @@ class FakeStripe:
         return CreatedSession(session["id"], f"https://pay.test/{session['id']}", session["expires_at"])
 
     async def expire_checkout_session(self, session_id: str) -> None:
-        if self.sessions[session_id]["status"] == "open":
+        status = self.sessions[session_id]["status"]
+        if status == "complete":
+            raise SessionAlreadyPaid()
+        if status == "open":
             self.sessions[session_id]["status"] = "expired"
 
     async def refund(

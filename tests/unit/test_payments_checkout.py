@@ -10,7 +10,14 @@ import pytest
 
 from mais_runtime.errors import Conflict
 from services.payments.checkout import Checkout, Urls
-from services.payments.domain import BookingStatus, CheckoutInput, Payee, PaymentStatus, TenantNotOnboarded
+from services.payments.domain import (
+    BookingStatus,
+    CheckoutInput,
+    Payee,
+    PaymentStatus,
+    QuoteLine,
+    TenantNotOnboarded,
+)
 from tests.unit.payments_fakes import (
     TENANT,
     Clock,
@@ -132,6 +139,34 @@ async def test_a_couple_back_when_their_session_is_nearly_over_gets_a_new_one_fo
     assert world.store.payments[old_session].status == PaymentStatus.REPLACED
     assert again.expires_at == booking.expires_at.replace(microsecond=0) > first.expires_at
     assert world.bookings.released == []
+
+
+async def test_a_couple_back_a_moment_after_paying_keeps_the_session_they_paid() -> None:
+    world = World()
+    first = await world.start()
+    # They paid near the end of the session and pressed back before the webhook arrived.
+    world.clock.now += timedelta(minutes=28)
+    paid_session = first.checkout_url.rsplit("/", 1)[-1]
+    world.stripe.sessions[paid_session]["status"] = "complete"
+    again = await world.start()
+    assert (again.booking_id, again.checkout_url) == (first.booking_id, first.checkout_url)
+    assert len(world.stripe.sessions) == 1
+    assert world.store.payments[paid_session].status == PaymentStatus.OPEN
+    assert world.bookings.bookings[first.booking_id].session_id == paid_session
+
+
+async def test_a_couple_back_with_another_package_gets_a_session_for_the_new_total() -> None:
+    world = World()
+    first = await world.start()
+    world.quotes.lines = (*world.quotes.lines, QuoteLine("Photographer", 5_000))
+    again = await world.start()
+    assert again.booking_id == first.booking_id
+    assert again.checkout_url != first.checkout_url
+    assert again.total_cents == first.total_cents + 5_000
+    new_session = again.checkout_url.rsplit("/", 1)[-1]
+    assert sum(line.amount_cents for line in world.stripe.sessions[new_session]["spec"].line_items) == (
+        again.total_cents
+    )
 
 
 async def test_a_different_couple_is_still_turned_away_from_a_held_date() -> None:

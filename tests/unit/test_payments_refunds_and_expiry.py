@@ -154,6 +154,17 @@ async def test_a_lapsed_checkout_is_closed_at_stripe_marked_and_its_hold_release
     assert world.store.payments[session(fresh)].status == PaymentStatus.OPEN
 
 
+async def test_a_checkout_paid_at_its_last_moment_is_left_to_its_webhook_and_its_hold_kept() -> None:
+    world = World()
+    paid = await world.held(day=9)
+    session_id = paid.checkout_url.rsplit("/", 1)[-1]
+    world.stripe.sessions[session_id]["status"] = "complete"
+    world.clock.now += timedelta(minutes=32)
+    assert await world.sweep.one_pass() == 0
+    assert world.store.payments[session_id].status == PaymentStatus.OPEN
+    assert world.bookings.released == []
+
+
 async def test_a_lapsed_checkout_that_fails_now_is_retried_and_holds_up_no_other() -> None:
     world = World()
     first, second = await world.held(day=7), await world.held(day=8)
