@@ -75,7 +75,6 @@ def build(runtime: ServiceRuntime, settings: PaymentsSettings, stripe: StripeAda
         refunds=Refunds(store, bookings, stripe),
         ledger=LedgerView(store),
         onboarding=ConnectOnboarding(
-            peers,
             payees,
             stripe,
             refresh_url=f"{public}/admin/stripe/refresh",

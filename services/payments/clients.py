@@ -119,6 +119,7 @@ class TenantPayees:
 
     async def record_connect_state(self, tenant_id: str, stripe_account_id: str, state: ConnectState) -> None:
         """Tells the tenant service how far the tenant's Connect onboarding is."""
+        self._cache.discard(tenant_id)
         await self._stub.SetStripeAccount(
             tenant_pb.SetStripeAccountRequest(
                 tenant_id=tenant_id, stripe_account_id=stripe_account_id, connect_state=_CONNECT_STATES[state]

@@ -13,10 +13,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from mais.tenant.v1 import tenant_service_pb2 as tenant_pb
-
-from services.payments.clients import Peers, TenantPayees
-from services.payments.domain import connect_account_key
+from services.payments.clients import TenantPayees
+from services.payments.domain import ConnectState, connect_account_key
 from services.payments.stripe_adapter import AccountUnknown, StripeAdapter
 
 log = logging.getLogger("mais.payments.connect")
@@ -38,9 +36,8 @@ class ConnectOnboarding:
     """The Connect onboarding use case."""
 
     def __init__(
-        self, peers: Peers, payees: TenantPayees, stripe: StripeAdapter, *, refresh_url: str, return_url: str
+        self, payees: TenantPayees, stripe: StripeAdapter, *, refresh_url: str, return_url: str
     ) -> None:
-        self._peers = peers
         self._payees = payees
         self._stripe = stripe
         self._refresh_url = refresh_url
@@ -49,23 +46,17 @@ class ConnectOnboarding:
     async def start(self, tenant_id: str, *, refresh_url: str = "", return_url: str = "") -> Onboarding:
         """The tenant's account (created on first use, or again when Stripe no longer knows it) and a new
         onboarding link."""
-        tenant = (await self._peers.tenant.GetTenant(tenant_pb.GetTenantRequest(tenant_id=tenant_id))).tenant
+        payee = await self._payees.payee(tenant_id)
         refresh_url = refresh_url or self._refresh_url
         return_url = return_url or self._return_url
-        account_id = tenant.stripe_account_id
+        account_id = payee.stripe_account_id
         key = connect_account_key(tenant_id)
         for _ in range(_MAX_ACCOUNT_ATTEMPTS):
             if not account_id:
                 account_id = await self._stripe.create_account(
                     tenant_id=tenant_id, email="", idempotency_key=key
                 )
-                await self._peers.tenant.SetStripeAccount(
-                    tenant_pb.SetStripeAccountRequest(
-                        tenant_id=tenant_id,
-                        stripe_account_id=account_id,
-                        connect_state=tenant_pb.CONNECT_STATE_PENDING,
-                    )
-                )
+                await self._payees.record_connect_state(tenant_id, account_id, ConnectState.PENDING)
             try:
                 url = await self._stripe.onboarding_link(
                     account_id=account_id, refresh_url=refresh_url, return_url=return_url
