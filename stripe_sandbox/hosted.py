@@ -10,25 +10,7 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
-# Currencies Stripe counts in whole units (no cents).
-_ZERO_DECIMAL = {
-    "bif",
-    "clp",
-    "djf",
-    "gnf",
-    "jpy",
-    "kmf",
-    "krw",
-    "mga",
-    "pyg",
-    "rwf",
-    "ugx",
-    "vnd",
-    "vuv",
-    "xaf",
-    "xof",
-    "xpf",
-}
+from mais_runtime.money import decimal_amount
 
 _STYLE = """
 body{font-family:system-ui,sans-serif;max-width:32rem;margin:3rem auto;padding:0 1rem;color:#222}
@@ -41,10 +23,8 @@ form{display:inline-block;margin-right:.5rem}button{font-size:1rem;padding:.5rem
 
 
 def format_money(amount: int, currency: str) -> str:
-    """Human-readable amount, e.g. ``USD 1,250.00``."""
-    if currency.lower() in _ZERO_DECIMAL:
-        return f"{currency.upper()} {amount:,}"
-    return f"{currency.upper()} {amount / 100:,.2f}"
+    """Human-readable amount, e.g. ``USD 1,250.00`` (``JPY 150,000``, ``KWD 1.500``)."""
+    return f"{currency.upper()} {decimal_amount(amount, currency)}"
 
 
 def _document(title: str, body: str) -> str:

@@ -15,42 +15,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from mais_runtime.mail import Mail, sender_display
+from mais_runtime.money import decimal_amount
 from services.booking.domain import AdminContact, Booking
-
-# Stripe's amounts are in the currency's smallest unit, which is not always a hundredth: these have no
-# minor unit (150000 JPY is ¥150,000) or a thousandth (1500 KWD is 1.500 KWD).
-_ZERO_DECIMAL = frozenset(
-    [
-        "bif",
-        "clp",
-        "djf",
-        "gnf",
-        "jpy",
-        "kmf",
-        "krw",
-        "mga",
-        "pyg",
-        "rwf",
-        "ugx",
-        "vnd",
-        "vuv",
-        "xaf",
-        "xof",
-        "xpf",
-    ]
-)
-_THREE_DECIMAL = frozenset(["bhd", "jod", "kwd", "omr", "tnd"])
 
 
 def money(amount: int, currency: str) -> str:
     """An amount in the currency's smallest unit, for people: 123456 usd -> "1,234.56 USD",
     150000 jpy -> "150,000 JPY"."""
-    code = currency.lower()
-    decimals = 0 if code in _ZERO_DECIMAL else 3 if code in _THREE_DECIMAL else 2
-    sign = "-" if amount < 0 else ""
-    whole, minor = divmod(abs(amount), 10**decimals)
-    fraction = f".{minor:0{decimals}d}" if decimals else ""
-    return f"{sign}{whole:,}{fraction} {currency.upper()}"
+    return f"{decimal_amount(amount, currency)} {currency.upper()}"
 
 
 def _lines(booking: Booking) -> list[tuple[str, int]]:
