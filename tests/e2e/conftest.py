@@ -7,12 +7,15 @@ Shared fixtures for every context's suite: `platform_token` (a platform admin's 
 
 from __future__ import annotations
 
+import email
+import email.policy
 import itertools
 import os
 import secrets
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from email.utils import parseaddr
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -226,3 +229,16 @@ def make_tenant(stack: Stack, platform_token: str) -> MakeTenant:
         return tenant
 
     return make
+
+
+def mails_to(stack: Stack, address: str) -> list[email.message.EmailMessage]:
+    """Every message the stack's mail sink holds for `address` (with or without a display name), in
+    file-name order."""
+    folder: Path = stack.data_dir / "mail"
+    found = []
+    for path in sorted(folder.glob("*.eml")) if folder.exists() else []:
+        message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        if parseaddr(str(message["To"]))[1] == address:
+            assert isinstance(message, email.message.EmailMessage)
+            found.append(message)
+    return found

@@ -8,26 +8,15 @@ import email
 import email.policy
 import re
 import secrets
-from pathlib import Path
 
 import httpx
 
-from tests.e2e.conftest import MakeTenant, TenantHandle, eventually, fresh_client_ip
+from tests.e2e.conftest import MakeTenant, TenantHandle, eventually, fresh_client_ip, mails_to
 from tools.stack.launcher import Stack
 
 
 def _bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
-
-
-def _mails_to(stack: Stack, address: str) -> list[email.message.EmailMessage]:
-    folder: Path = stack.data_dir / "mail"
-    found = []
-    for path in sorted(folder.glob("*.eml")) if folder.exists() else []:
-        message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
-        if message["To"] == address:
-            found.append(message)
-    return found
 
 
 def _link_token(message: email.message.EmailMessage) -> str:
@@ -51,7 +40,7 @@ def _colleague(stack: Stack, http: httpx.Client, tenant: TenantHandle) -> tuple[
     address = f"planner-{secrets.token_hex(3)}@{tenant.slug}.example"
     invited = http.post("/v1/tenant-admin/users", json={"email": address}, headers=tenant.admin_headers())
     assert invited.status_code == 201, invited.text
-    mails = eventually(lambda: _mails_to(stack, address), timeout=10)
+    mails = eventually(lambda: mails_to(stack, address), timeout=10)
     assert mails, "no invitation mail"
     password = "Planner-" + secrets.token_urlsafe(12)
     accepted = http.post(
@@ -77,7 +66,7 @@ def test_an_invited_colleague_is_inactive_until_they_set_a_password_from_the_mai
         (address.lower(), False),
     ]
     assert listed["nextCursor"] is None
-    mails = eventually(lambda: _mails_to(stack, address.lower()), timeout=10)
+    mails = eventually(lambda: mails_to(stack, address.lower()), timeout=10)
     assert len(mails) == 1
     assert tenant.slug in str(mails[0]["From"]) and mails[0]["Reply-To"] == tenant.admin_email
     assert _login(http, address, "Anything-123").status_code == 401
@@ -102,8 +91,8 @@ def test_the_same_idempotency_key_invites_once_and_an_admins_address_is_409(
     again = http.post("/v1/tenant-admin/users", json={"email": address}, headers=headers)
     assert first.status_code == again.status_code == 201
     assert first.json() == again.json()
-    assert eventually(lambda: _mails_to(stack, address), timeout=10)
-    assert len(_mails_to(stack, address)) == 1
+    assert eventually(lambda: mails_to(stack, address), timeout=10)
+    assert len(mails_to(stack, address)) == 1
     for taken in (tenant.admin_email, other.admin_email):
         answer = http.post("/v1/tenant-admin/users", json={"email": taken}, headers=tenant.admin_headers())
         assert (answer.status_code, answer.json()["error"]) == (409, "EMAIL_TAKEN")

@@ -7,22 +7,11 @@ import email
 import email.policy
 import re
 import secrets
-from pathlib import Path
 
 import httpx
 
-from tests.e2e.conftest import MakeTenant, eventually, fresh_client_ip
+from tests.e2e.conftest import MakeTenant, eventually, fresh_client_ip, mails_to
 from tools.stack.launcher import Stack
-
-
-def _mails_to(stack: Stack, address: str) -> list[email.message.EmailMessage]:
-    folder: Path = stack.data_dir / "mail"
-    found = []
-    for path in sorted(folder.glob("*.eml")) if folder.exists() else []:
-        message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
-        if message["To"] == address:
-            found.append(message)
-    return found
 
 
 def _reset_token(message: email.message.EmailMessage) -> str:
@@ -51,8 +40,8 @@ def test_forgot_password_answers_the_same_for_known_unknown_and_odd_addresses(
     assert {tuple(sorted(a.headers.keys() - {"x-request-id", "date"})) for a in answers} == {
         tuple(sorted(answers[0].headers.keys() - {"x-request-id", "date"}))
     }
-    assert eventually(lambda: len(_mails_to(stack, tenant.admin_email)) == 2, timeout=10)
-    assert _mails_to(stack, unknown) == []
+    assert eventually(lambda: len(mails_to(stack, tenant.admin_email)) == 2, timeout=10)
+    assert mails_to(stack, unknown) == []
 
 
 def test_a_reset_link_sets_a_new_password_once_and_ends_earlier_sessions(
@@ -60,7 +49,7 @@ def test_a_reset_link_sets_a_new_password_once_and_ends_earlier_sessions(
 ) -> None:
     tenant = make_tenant("reset")
     assert _forgot(http, tenant.admin_email).status_code == 202
-    mails = eventually(lambda: _mails_to(stack, tenant.admin_email), timeout=10)
+    mails = eventually(lambda: mails_to(stack, tenant.admin_email), timeout=10)
     assert len(mails) == 1
     assert mails[0]["Subject"] == "Reset your MAIS password"
     token = _reset_token(mails[0])

@@ -29,7 +29,13 @@ from mais.catalog.v1 import catalog_service_pb2 as catalog_pb
 from mais.catalog.v1 import catalog_service_pb2_grpc as catalog_grpc
 from opentelemetry.sdk.trace.sampling import TraceIdRatioBased
 
-from tests.e2e.conftest import PLATFORM_ADMIN_EMAIL, PLATFORM_ADMIN_PASSWORD, eventually, stack_options
+from tests.e2e.conftest import (
+    PLATFORM_ADMIN_EMAIL,
+    PLATFORM_ADMIN_PASSWORD,
+    eventually,
+    mails_to,
+    stack_options,
+)
 from tools.stack.__main__ import options_from_environment
 from tools.stack.launcher import STACK_RECORD, PortInUse, Stack, StackOptions, free_port
 
@@ -174,16 +180,6 @@ def checkout(client: httpx.Client, shop: Shop, **headers: str) -> httpx.Response
         },
         headers={"X-Tenant-Key": shop.public_key, **headers},
     )
-
-
-def mails_to(stack: Stack, address: str) -> list[email.message.EmailMessage]:
-    found = []
-    for path in sorted((stack.data_dir / "mail").glob("*.eml")):
-        message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
-        if address in str(message["To"]):
-            assert isinstance(message, email.message.EmailMessage)
-            found.append(message)
-    return found
 
 
 def text_of(message: email.message.EmailMessage) -> str:
