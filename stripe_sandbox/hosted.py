@@ -10,7 +10,7 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
-from mais_runtime.money import decimal_amount
+from stripe_sandbox.amounts import format_amount
 
 _STYLE = """
 body{font-family:system-ui,sans-serif;max-width:32rem;margin:3rem auto;padding:0 1rem;color:#222}
@@ -20,11 +20,6 @@ td{font-weight:bold;border-bottom:none}.badge{background:#fde68a;padding:.1rem .
 form{display:inline-block;margin-right:.5rem}button{font-size:1rem;padding:.5rem 1.2rem;cursor:pointer}
 .muted{color:#666;font-size:.9rem}
 """
-
-
-def format_money(amount: int, currency: str) -> str:
-    """Human-readable amount, e.g. ``USD 1,250.00`` (``JPY 150,000``, ``KWD 1.500``)."""
-    return f"{currency.upper()} {decimal_amount(amount, currency)}"
 
 
 def _document(title: str, body: str) -> str:
@@ -43,10 +38,10 @@ def checkout_page(session: dict[str, Any], line_items: list[dict[str, Any]]) -> 
     url = escape(session["url"])
     rows = "".join(
         f"<tr><td>{escape(str(item['description']))} &times; {item['quantity']}</td>"
-        f"<td class=amount>{escape(format_money(item['amount_total'], item['currency']))}</td></tr>"
+        f"<td class=amount>{escape(format_amount(item['amount_total'], item['currency']))}</td></tr>"
         for item in line_items
     )
-    total = escape(format_money(session["amount_total"], session["currency"]))
+    total = escape(format_amount(session["amount_total"], session["currency"]))
     rows += f"<tr class=total><td>Total</td><td class=amount>{total}</td></tr>"
     status = session["status"]
     if status == "open":

@@ -8,6 +8,7 @@ totals, so partial refunds add up exactly). A fee refund gives the platform's fe
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from typing import Any
 
 from stripe_sandbox import objects
@@ -57,23 +58,7 @@ class Refunds:
                 assert intent_id is not None
                 record = self._charges.for_intent(intent_id, param="payment_intent")
             charge = record.obj
-            remaining = charge["amount"] - charge["amount_refunded"]
-            if remaining <= 0:
-                raise StripeError(
-                    f"Charge {charge['id']} has already been refunded.",
-                    code="charge_already_refunded",
-                    param="charge",
-                )
-            amount = int_param(params, "amount", minimum=1)
-            if amount is None:
-                amount = remaining
-            if amount > remaining:
-                raise StripeError(
-                    f"Refund amount ({format_amount(amount, charge['currency'])}) is greater than "
-                    f"unrefunded amount on charge ({format_amount(remaining, charge['currency'])})",
-                    code="amount_too_large",
-                    param="amount",
-                )
+            amount = _refund_amount(params, charge, f"Charge {charge['id']}", "charge", param="charge")
             reason = enum_param(params, "reason", _REFUND_REASONS)
             metadata = metadata_param(params)
             refund_fee = bool_param(params, "refund_application_fee")
@@ -171,23 +156,7 @@ class Refunds:
             record = self._fee(fee_id)
             fee = record.fee
             assert fee is not None
-            remaining = fee["amount"] - fee["amount_refunded"]
-            if remaining <= 0:
-                raise StripeError(
-                    f"Application fee {fee_id} has already been refunded.",
-                    code="charge_already_refunded",
-                    param="id",
-                )
-            amount = int_param(params, "amount", minimum=1)
-            if amount is None:
-                amount = remaining
-            if amount > remaining:
-                raise StripeError(
-                    f"Refund amount ({format_amount(amount, fee['currency'])}) is greater than unrefunded "
-                    f"amount on fee ({format_amount(remaining, fee['currency'])})",
-                    code="amount_too_large",
-                    param="amount",
-                )
+            amount = _refund_amount(params, fee, f"Application fee {fee_id}", "fee", param="id")
             previous = {"amount_refunded": fee["amount_refunded"], "refunded": fee["refunded"]}
             fee["amount_refunded"] += amount
             fee["refunded"] = fee["amount_refunded"] == fee["amount"]
@@ -220,3 +189,23 @@ class Refunds:
             if refund is None:
                 raise missing_resource("refund", refund_id, "refund")
             return copy.deepcopy(refund)
+
+
+def _refund_amount(params: Mapping[str, Any], refunded: dict[str, Any], name: str, kind: str, *, param: str) -> int:
+    """The amount a refund of `refunded` (a charge or an application fee) asks for: what is left when the
+    request names none; refused as Stripe does once nothing is left or when more is asked."""
+    remaining = int(refunded["amount"]) - int(refunded["amount_refunded"])
+    if remaining <= 0:
+        raise StripeError(f"{name} has already been refunded.", code="charge_already_refunded", param=param)
+    amount = int_param(params, "amount", minimum=1)
+    if amount is None:
+        return remaining
+    if amount > remaining:
+        currency = str(refunded["currency"])
+        raise StripeError(
+            f"Refund amount ({format_amount(amount, currency)}) is greater than unrefunded amount on "
+            f"{kind} ({format_amount(remaining, currency)})",
+            code="amount_too_large",
+            param="amount",
+        )
+    return amount
