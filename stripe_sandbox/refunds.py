@@ -191,7 +191,9 @@ class Refunds:
             return copy.deepcopy(refund)
 
 
-def _refund_amount(params: Mapping[str, Any], refunded: dict[str, Any], name: str, kind: str, *, param: str) -> int:
+def _refund_amount(
+    params: Mapping[str, Any], refunded: dict[str, Any], name: str, kind: str, *, param: str
+) -> int:
     """The amount a refund of `refunded` (a charge or an application fee) asks for: what is left when the
     request names none; refused as Stripe does once nothing is left or when more is asked."""
     remaining = int(refunded["amount"]) - int(refunded["amount_refunded"])
