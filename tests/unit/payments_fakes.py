@@ -9,13 +9,15 @@ import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from mais_runtime.errors import Conflict
+from services.payments.checkout import Checkout, Urls
 from services.payments.domain import (
     BookingState,
     BookingStatus,
+    CheckoutInput,
     ConfirmResult,
     ConnectState,
     EntryKind,
@@ -482,3 +484,46 @@ def paid(payment: Payment) -> Payment:
         charge_id=f"ch_{payment.session_id}",
         application_fee_id=f"fee_{payment.session_id}",
     )
+
+
+class CheckoutWorld:
+    """One onboarded tenant's checkout with every peer in memory; the use-case tests add what they test
+    (the inbox, refunds, the expiry sweep) on top of it."""
+
+    def __init__(self, payee: Payee | None = None) -> None:
+        self.clock = Clock()
+        self.store = FakeStore()
+        self.payees = FakePayees(payee or Payee(1_000, "acct_tenant", onboarded=True))
+        self.quotes = FakeQuotes()
+        self.bookings = FakeBookings(self.clock)
+        self.stripe = FakeStripe(self.clock)
+        self.checkout = Checkout(
+            self.store,  # type: ignore[arg-type]
+            payees=self.payees,  # type: ignore[arg-type]
+            quotes=self.quotes,  # type: ignore[arg-type]
+            bookings=self.bookings,  # type: ignore[arg-type]
+            stripe=self.stripe,  # type: ignore[arg-type]
+            default_urls=Urls("https://x.test/ok", "https://x.test/back?b={BOOKING_ID}"),
+            clock=self.clock,
+        )
+
+    async def start(
+        self,
+        email: str = "ana@example.com",
+        *,
+        day: int = 7,
+        add_on_ids: tuple[str, ...] = ("flowers",),
+        key: str = "",
+        ip: str = "203.0.113.7",
+    ) -> Any:
+        """A couple's checkout of the garden package for 2031-06-`day`."""
+        request = CheckoutInput.checked(
+            package_id="garden",
+            add_on_ids=list(add_on_ids),
+            event_date=date(2031, 6, day).isoformat(),
+            couple_name="Ana & Bo",
+            email=email,
+            phone="",
+            notes="",
+        )
+        return await self.checkout.start(TENANT, request, idempotency_key=key, request_hash="", client_ip=ip)

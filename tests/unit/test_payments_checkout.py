@@ -3,64 +3,26 @@ session closes, and a couple coming back to their hold. The real path is in test
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
 from mais_runtime.errors import Conflict
-from services.payments.checkout import Checkout, Urls
 from services.payments.domain import (
     BookingStatus,
-    CheckoutInput,
     Payee,
     PaymentStatus,
     QuoteLine,
     TenantNotOnboarded,
 )
 from tests.unit.payments_fakes import (
-    TENANT,
-    Clock,
-    FakeBookings,
-    FakePayees,
-    FakeQuotes,
-    FakeStore,
-    FakeStripe,
+    CheckoutWorld,
 )
 
 
-class World:
+class World(CheckoutWorld):
     """One tenant's checkout with every peer in memory."""
-
-    def __init__(self, payee: Payee | None = None) -> None:
-        payee = payee or Payee(1_000, "acct_tenant", onboarded=True)
-        self.clock = Clock()
-        self.store = FakeStore()
-        self.payees = FakePayees(payee)
-        self.quotes = FakeQuotes()
-        self.bookings = FakeBookings(self.clock)
-        self.stripe = FakeStripe(self.clock)
-        self.checkout = Checkout(
-            self.store,  # type: ignore[arg-type]
-            payees=self.payees,  # type: ignore[arg-type]
-            quotes=self.quotes,  # type: ignore[arg-type]
-            bookings=self.bookings,  # type: ignore[arg-type]
-            stripe=self.stripe,  # type: ignore[arg-type]
-            default_urls=Urls("https://x.test/ok", "https://x.test/back?b={BOOKING_ID}"),
-            clock=self.clock,
-        )
-
-    async def start(self, email: str = "ana@example.com", *, key: str = "", ip: str = "203.0.113.7") -> Any:
-        request = CheckoutInput.checked(
-            package_id="garden",
-            add_on_ids=["flowers"],
-            event_date=date(2031, 6, 7).isoformat(),
-            couple_name="Ana & Bo",
-            email=email,
-            phone="",
-            notes="",
-        )
-        return await self.checkout.start(TENANT, request, idempotency_key=key, request_hash="", client_ip=ip)
 
 
 # --- no payment without a payee ---------------------------------------------------------------

@@ -5,13 +5,11 @@ concurrent deliveries) is in tests/integration and tests/e2e."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
-from services.payments.checkout import Checkout, Urls
 from services.payments.domain import (
     BookingStatus,
-    CheckoutInput,
     EntryKind,
     EventStatus,
     Payee,
@@ -19,32 +17,13 @@ from services.payments.domain import (
 )
 from services.payments.inbox import StripeInbox
 from tests.unit.payments_fakes import (
-    TENANT,
-    Clock,
-    FakeBookings,
-    FakePayees,
-    FakeQuotes,
-    FakeStore,
-    FakeStripe,
+    CheckoutWorld,
 )
 
 
-class World:
+class World(CheckoutWorld):
     def __init__(self) -> None:
-        self.clock = Clock()
-        self.store = FakeStore()
-        self.payees = FakePayees(Payee(1_000, "acct_t", onboarded=True))
-        self.bookings = FakeBookings(self.clock)
-        self.stripe = FakeStripe(self.clock)
-        self.checkout = Checkout(
-            self.store,  # type: ignore[arg-type]
-            payees=self.payees,  # type: ignore[arg-type]
-            quotes=FakeQuotes(),  # type: ignore[arg-type]
-            bookings=self.bookings,  # type: ignore[arg-type]
-            stripe=self.stripe,  # type: ignore[arg-type]
-            default_urls=Urls("https://x.test/ok", "https://x.test/back"),
-            clock=self.clock,
-        )
+        super().__init__(Payee(1_000, "acct_t", onboarded=True))
         self.inbox = StripeInbox(
             self.store,  # type: ignore[arg-type]
             payees=self.payees,  # type: ignore[arg-type]
@@ -53,16 +32,7 @@ class World:
         )
 
     async def held(self, email: str = "ana@example.com") -> Any:
-        request = CheckoutInput.checked(
-            package_id="garden",
-            add_on_ids=[],
-            event_date=date(2031, 6, 7).isoformat(),
-            couple_name="Ana & Bo",
-            email=email,
-            phone="",
-            notes="",
-        )
-        return await self.checkout.start(TENANT, request, idempotency_key="", request_hash="")
+        return await self.start(email, add_on_ids=(), ip="")
 
     def ledger(self, kind: EntryKind) -> list[int]:
         return [amount for _, k, amount, _ in self.store.ledger if k is kind]

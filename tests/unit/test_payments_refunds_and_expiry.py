@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -11,10 +11,8 @@ from mais.payments.v1 import payments_service_pb2 as pb
 
 from mais_runtime.errors import ValidationError
 from services.payments.api import PaymentsServicer
-from services.payments.checkout import Checkout, Urls
 from services.payments.domain import (
     BookingStatus,
-    CheckoutInput,
     EntryKind,
     Payee,
     PaymentStatus,
@@ -24,45 +22,19 @@ from services.payments.expiry import ExpirySweep
 from services.payments.refunds import Refunds
 from tests.unit.payments_fakes import (
     TENANT,
-    Clock,
-    FakeBookings,
-    FakePayees,
-    FakeQuotes,
-    FakeStore,
-    FakeStripe,
+    CheckoutWorld,
     paid,
 )
 
 
-class World:
+class World(CheckoutWorld):
     def __init__(self) -> None:
-        self.clock = Clock()
-        self.store = FakeStore()
-        self.bookings = FakeBookings(self.clock)
-        self.stripe = FakeStripe(self.clock)
-        self.checkout = Checkout(
-            self.store,  # type: ignore[arg-type]
-            payees=FakePayees(Payee(1_000, "acct_t", onboarded=True)),  # type: ignore[arg-type]
-            quotes=FakeQuotes(),  # type: ignore[arg-type]
-            bookings=self.bookings,  # type: ignore[arg-type]
-            stripe=self.stripe,  # type: ignore[arg-type]
-            default_urls=Urls("https://x.test/ok", "https://x.test/back"),
-            clock=self.clock,
-        )
+        super().__init__(Payee(1_000, "acct_t", onboarded=True))
         self.refunds = Refunds(self.store, self.bookings, self.stripe)  # type: ignore[arg-type]
         self.sweep = ExpirySweep(self.store, self.bookings, self.stripe, clock=self.clock)  # type: ignore[arg-type]
 
     async def held(self, day: int = 7) -> Any:
-        request = CheckoutInput.checked(
-            package_id="garden",
-            add_on_ids=[],
-            event_date=date(2031, 6, day).isoformat(),
-            couple_name="Ana & Bo",
-            email=f"c{day}@example.com",
-            phone="",
-            notes="",
-        )
-        return await self.checkout.start(TENANT, request, idempotency_key="", request_hash="")
+        return await self.start(f"c{day}@example.com", day=day, add_on_ids=(), ip="")
 
     async def confirmed(self) -> Any:
         answer = await self.held()
