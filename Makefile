@@ -8,8 +8,14 @@ GEN := build/gen
 PROTOS := $(shell find protos -name '*.proto')
 INSTALLED := $(VENV)/.installed
 GENERATED := $(GEN)/.generated
+# The front end (web/): npm ci from the committed lock, then a build into build/web when a source changed.
+WEB_MODULES := web/node_modules/.installed
+WEB_BUILT := build/web/.built
+WEB_SOURCES := $(shell find web/src web/scripts -type f 2>/dev/null) web/index.html web/vite.config.ts web/vite.loader.config.ts web/tsconfig.json
+# Browser tests drive Debian's Chromium (never a browser downloaded by a test tool).
+CHROMIUM := /usr/bin/chromium
 
-.PHONY: all run test test-unit test-integration test-e2e lint trace bench clean proto venv
+.PHONY: all run test test-unit test-integration test-e2e test-web lint trace bench clean proto venv web
 
 all: $(GENERATED)
 
@@ -32,14 +38,34 @@ $(GENERATED): $(INSTALLED) $(PROTOS)
 		--mypy_out=$(GEN) --mypy_grpc_out=$(GEN) $(PROTOS)
 	touch $@
 
+web: $(WEB_BUILT)
+
+$(WEB_MODULES): web/package.json web/package-lock.json web/.npmrc
+	cd web && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(WEB_BUILT): $(WEB_MODULES) $(WEB_SOURCES)
+	cd web && npm run --silent build
+	touch $@
+
+$(CHROMIUM):
+	@if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y --no-install-recommends chromium \
+	|| { $$SUDO apt-get update && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y --no-install-recommends chromium; }
+
 # The whole platform: embedded PostgreSQL (unless DATABASE_URL), four services, gateway, Envoy,
 # the local Stripe sandbox (unless STRIPE_SECRET_KEY), a demo tenant. Ctrl-C stops everything.
-run: $(GENERATED)
+run: $(GENERATED) $(WEB_BUILT)
 	$(PY) -m tools.stack run
 
 # Unit, integration and end-to-end suites; each starts its own database and processes.
-test: $(GENERATED)
+# The front end's unit tests (Vitest) and type check first, then every Python suite, browser tests included.
+test: $(GENERATED) $(WEB_BUILT) $(CHROMIUM)
+	cd web && npm run --silent typecheck && npm test --silent
 	$(PY) -m pytest -q -p no:cacheprovider tests
+
+test-web: $(WEB_BUILT)
+	cd web && npm run --silent typecheck && npm test --silent
 
 test-unit: $(GENERATED)
 	$(PY) -m pytest -q -p no:cacheprovider tests/unit
@@ -53,8 +79,8 @@ trace: $(GENERATED)
 	$(PY) -m tools.trace $(ID)
 
 # The platform's speed beside this machine's ceilings, in one bounded run (a few minutes, loopback only).
-bench: $(GENERATED)
+bench: $(GENERATED) $(WEB_BUILT) $(CHROMIUM)
 	$(PY) -m tools.bench
 
 clean:
-	rm -rf $(GEN) $(VENV)
+	rm -rf $(GEN) $(VENV) build/web web/node_modules

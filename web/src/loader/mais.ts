@@ -1,0 +1,2 @@
+export const version = 1;
+(window as unknown as { MAIS?: unknown }).MAIS = { version };
