@@ -2,12 +2,16 @@
 
 Starts its own stack on free 127.0.0.1 ports (throw-away data, durable like `make run`), seeds 20
 tenants, and measures:
-1. public reads through Envoy (packages, a year's calendar) at 32 connections;
+1. public reads through Envoy (packages, a year's calendar) at 32 connections, and the reads the widget
+   makes per visitor (tenant, packages, this month's and next month's calendar);
 2. the booking flow: checkout → sandbox payment → webhook → CONFIRMED on distinct dates;
 3. contention: 200 concurrent checkouts for one date;
 4. ceilings: Envoy answering directly on the same load (and the gateway's bare /health), and pgbench
    running the hold transaction straight against the same PostgreSQL;
-5. cost: memory of every process, and `make run`'s start-up time when already built.
+5. cost: memory of every process, and `make run`'s start-up time when already built;
+6. the widget in headless Chromium (before any load, on a quiet stack): the bytes on the wire of its
+   first view on a host page up to the calendar, against the build's size budgets, and the time to
+   its first render, via the loader and standalone (median of cold runs).
 Every load is bounded in count and time and targets 127.0.0.1 only; the whole run takes a few minutes.
 """
 
@@ -34,6 +38,7 @@ from tools.bench.scenarios import (
     seed_tenants,
     startup_time,
 )
+from tools.bench.widget import widget_in_browser, widget_reads
 from tools.stack.launcher import Ports, Stack, StackOptions, free_port
 
 ADMIN_EMAIL = "bench-admin@mais.local"
@@ -63,6 +68,7 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=10.0, help="duration of each read load (max 60)")
     parser.add_argument("--bookings", type=int, default=600, help="booking flows to run (max 5000)")
     parser.add_argument("--contenders", type=int, default=200, help="checkouts for one date (max 500)")
+    parser.add_argument("--render-runs", type=int, default=7, help="cold widget renders to time (max 30)")
     args = parser.parse_args()
     seconds = min(max(args.seconds, 1.0), 60.0)
     bookings = min(max(args.bookings, 1), 5000)
@@ -88,9 +94,12 @@ def main() -> int:
     report.note(f"benchmark stack (2 gateways) ready in {time.monotonic() - started:.1f}s on fresh data")
     try:
         tenants = seed_tenants(stack, ADMIN_EMAIL, ADMIN_PASSWORD, count=20)
+        first = tenants[0]
+        widget_in_browser(stack, first.public_key, first.slug, first.admin_token, report, args.render_runs)
         asyncio.run(ceiling_envoy_direct(stack, report, seconds))
         asyncio.run(gateway_health(stack, report, seconds))
         asyncio.run(public_reads(stack, tenants, report, seconds))
+        asyncio.run(widget_reads(stack, [t.public_key for t in tenants], report, seconds))
         rate = asyncio.run(booking_flow(stack, tenants, report, bookings))
         asyncio.run(contention(stack, tenants, report, contenders))
         ceiling_pgbench(stack, report, int(seconds), rate)

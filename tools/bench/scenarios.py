@@ -40,6 +40,7 @@ class BenchTenant:
     public_key: str
     admin_token: str
     package_id: str
+    slug: str
 
 
 @dataclass
@@ -151,7 +152,9 @@ def seed_tenants(stack: Stack, admin_email: str, admin_password: str, count: int
                 headers=admin,
                 json={"policy": {"maxLiveHoldsPerAddress": 100}},
             )
-            tenants.append(BenchTenant(body["tenant"]["id"], body["publicKey"], token, package_ids[0]))
+            tenants.append(
+                BenchTenant(body["tenant"]["id"], body["publicKey"], token, package_ids[0], f"bench-{n}")
+            )
         # The read scenarios would measure nothing if the packages were not on offer.
         listed = _send(http, "GET", "/v1/packages", headers={"X-Tenant-Key": tenants[0].public_key})
         assert len(listed.json()["items"]) == TENANT_PACKAGES, listed.text
