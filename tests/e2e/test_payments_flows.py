@@ -302,11 +302,12 @@ def test_a_paid_checkout_confirms_the_booking_records_charge_and_fee_and_emails_
     intent = sandbox.get(f"/v1/checkout/sessions/{session['id']}")["payment_intent"]
     assert sandbox.get(f"/v1/payment_intents/{intent}")["transfer_data"] == {"destination": account}
 
-    link = re.search(r"(http\S+/v1/bookings/\S+)", text_of(mail_to(stack, couple, "confirmed")))
+    link = re.search(r"(http\S+/booking/\S+)", text_of(mail_to(stack, couple, "confirmed")))
     assert link is not None
     parts = urlsplit(link.group(1))
-    assert f"{parts.scheme}://{parts.netloc}" == stack.url
-    opened = http.get(f"{parts.path}?{parts.query}")
+    assert (f"{parts.scheme}://{parts.netloc}", parts.path) == (stack.url, f"/booking/{answer['bookingId']}")
+    # The manage page reads the booking with the link's own token.
+    opened = http.get(f"/v1/bookings/{answer['bookingId']}?{parts.query}")
     assert opened.status_code == 200, opened.text
     assert (opened.json()["id"], opened.json()["status"]) == (answer["bookingId"], "CONFIRMED")
 
@@ -816,11 +817,12 @@ def test_event_lists_are_bounded_and_paged(http: httpx.Client, sandbox: Sandbox,
 
 
 def _couple_link(stack: Stack, couple: str) -> str:
-    """The path and query of the manage link in the couple's confirmation email."""
-    link = re.search(r"(http\S+/v1/bookings/\S+)", text_of(mail_to(stack, couple, "confirmed")))
+    """The cancel route of the booking the manage link in the couple's confirmation email opens."""
+    link = re.search(r"(http\S+/booking/\S+)", text_of(mail_to(stack, couple, "confirmed")))
     assert link is not None
     parts = urlsplit(link.group(1))
-    return f"{parts.path}/cancel?{parts.query}"
+    booking_id = parts.path.removeprefix("/booking/")
+    return f"/v1/bookings/{booking_id}/cancel?{parts.query}"
 
 
 def test_a_couple_cannot_cancel_once_the_window_has_closed_and_no_money_moves(
