@@ -154,6 +154,7 @@ def widget_in_browser(
     if not CHROMIUM.exists():
         report.note(f"widget browser figures skipped: {CHROMIUM} is missing (make bench installs it)")
         return
+    from playwright.sync_api import Error as PlaywrightError
     from playwright.sync_api import sync_playwright
 
     runs = min(max(runs, 1), MAX_RENDER_RUNS)
@@ -165,6 +166,9 @@ def widget_in_browser(
         try:
             _page_weight(browser, stack.url, f"{origin}/venue", report)
             _first_render(browser, stack.url, f"{origin}/venue", f"{stack.url}/book/{slug}", report, runs)
+        except PlaywrightError as error:
+            # The other figures of the run still count; this one says why it is missing.
+            report.note(f"widget browser figures incomplete: {str(error).splitlines()[0]}")
         finally:
             browser.close()
 

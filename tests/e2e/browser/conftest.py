@@ -88,16 +88,19 @@ def _require_built() -> None:
         pytest.fail("browser tests cannot run: " + "; ".join(problems), pytrace=False)
 
 
-@pytest.fixture(scope="session")
-def playwright_driver() -> Iterator[Playwright]:
+@pytest.fixture(scope="package")
+def playwright_driver(stack: Stack) -> Iterator[Playwright]:
+    """Playwright's driver, for this package's tests only: while it runs, its event loop counts as
+    the thread's running loop, so asyncio.run (the stack's start, other suites' helpers) would fail.
+    The stack therefore starts first, and the driver stops when the browser suites are done."""
     _require_built()
     with sync_playwright() as driver:
         yield driver
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser(playwright_driver: Playwright) -> Iterator[Browser]:
-    """The session's one Chromium."""
+    """The one Chromium of the browser suites."""
     running = playwright_driver.chromium.launch(
         executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS, timeout=60_000
     )
