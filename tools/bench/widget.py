@@ -166,7 +166,7 @@ def widget_in_browser(
         try:
             _page_weight(browser, stack.url, f"{origin}/venue", report)
             _first_render(browser, stack.url, f"{origin}/venue", f"{stack.url}/book/{slug}", report, runs)
-        except PlaywrightError as error:
+        except (PlaywrightError, RuntimeError, KeyError, TypeError) as error:
             # The other figures of the run still count; this one says why it is missing.
             report.note(f"widget browser figures incomplete: {str(error).splitlines()[0]}")
         finally:
