@@ -10,11 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import statistics
-import threading
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -23,6 +19,7 @@ import httpx
 
 from tools.bench.loadgen import build_request, run_load
 from tools.bench.report import Report
+from tools.stack.demo_site import Embed, HostSite
 from tools.stack.launcher import Stack
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -58,44 +55,6 @@ MARKS_SCRIPT = """
   new MutationObserver(look).observe(document, {childList: true, subtree: true, attributes: true});
 })();
 """
-
-
-@contextmanager
-def host_site(pages: dict[str, str]) -> Iterator[str]:
-    """A business's own site on a free 127.0.0.1 port serving `pages` (path → HTML); yields its origin."""
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            body = pages.get(urlsplit(self.path).path, "").encode()
-            self.send_response(200 if body else 404)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
-
-
-def host_page(platform_url: str, public_key: str) -> str:
-    """The README's inline snippet on an otherwise empty page."""
-    return (
-        '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>A venue</title></head><body>'
-        "<h1>A venue</h1><div data-mais-booking></div>"
-        f'<script src="{platform_url}/widget/v1/mais.js" data-tenant-key="{public_key}" async></script>'
-        "</body></html>"
-    )
 
 
 def allow_origin(stack: Stack, admin_token: str, origin: str) -> None:
@@ -158,7 +117,10 @@ def widget_in_browser(
     from playwright.sync_api import sync_playwright
 
     runs = min(max(runs, 1), MAX_RENDER_RUNS)
-    with host_site({"/venue": host_page(stack.url, public_key)}) as origin, sync_playwright() as driver:
+    with HostSite(port=0) as site, sync_playwright() as driver:
+        # The demo site's page (the README's snippet, the host's strict CSP) with one inline widget.
+        site.set_host_page("/venue", stack.url, public_key, (Embed("inline"),))
+        origin = site.origin
         allow_origin(stack, admin_token, origin)
         browser = driver.chromium.launch(
             executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS, timeout=60_000

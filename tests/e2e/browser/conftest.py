@@ -20,8 +20,8 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect, sync_playwright
 
-from tests.e2e.browser.host import HostSite
 from tests.e2e.conftest import MakeTenant, TenantHandle
+from tools.stack.demo_site import HostSite
 from tools.stack.launcher import Stack
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -145,14 +145,14 @@ def page(new_page: NewPage) -> Page:
 @pytest.fixture(scope="session")
 def host_site() -> Iterator[HostSite]:
     """The business's own site, on an origin the shop allows."""
-    with HostSite() as site:
+    with HostSite(port=0) as site:
         yield site
 
 
 @pytest.fixture(scope="session")
 def foreign_site() -> Iterator[HostSite]:
     """Somebody else's site, on an origin the shop does not allow."""
-    with HostSite() as site:
+    with HostSite(port=0) as site:
         yield site
 
 

@@ -1,67 +1,24 @@
 """Host pages for the browser tests: what a business's own site (or somebody else's) serves around the
-widget, on a 127.0.0.1 port of its own, hence an origin other than the platform's.
-
-`HostSite` serves the pages a test registers; `widget_page()` and `forger_page()` write them.
+widget, on a 127.0.0.1 port of its own (tools/stack/demo_site.py's HostSite), hence an origin other
+than the platform's. `widget_page()` and `forger_page()` write pages with the test's own scripts
+inline (these pages send no CSP); the demo site's page (`HostSite.set_host_page`) is the strict one.
 """
 
 from __future__ import annotations
 
 import html
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
-from urllib.parse import urlsplit
+
+from tools.stack.demo_site import HostSite
 
 # The DOM events the loader re-emits on the host element; the host page records every one it sees.
 HOST_EVENTS = ("mais:ready", "mais:date-selected", "mais:checkout-started", "mais:booked")
 
 
-class HostSite:
-    """A tiny web server on 127.0.0.1 (a free port) serving registered pages; a context manager."""
-
-    def __init__(self) -> None:
-        self.pages: dict[str, str] = {}
-        pages = self.pages
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                body = pages.get(urlsplit(self.path).path)
-                data = (body if body is not None else "<!doctype html><title>Not found</title>").encode()
-                self.send_response(200 if body is not None else 404)
-                self.send_header("Content-Type", "text/html; charset=utf-8")
-                self.send_header("Content-Length", str(len(data)))
-                self.send_header("Cache-Control", "no-store")
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, format: str, *args: object) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def origin(self) -> str:
-        """The site's origin, `http://127.0.0.1:<port>`."""
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def serve(self, path: str, page: str) -> str:
-        """Serves `page` at `path` from now on; returns its URL."""
-        self.pages[path] = page
-        return self.origin + path
-
-    def __enter__(self) -> HostSite:
-        self._thread.start()
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
-    ) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
+def serve(site: HostSite, path: str, page: str) -> str:
+    """Serves `page` at `path` of `site` from now on; returns its URL."""
+    site.set_page(path, page)
+    return site.url + path
 
 
 def widget_page(platform_url: str, public_key: str, *, button: bool = False, extra: str = "") -> str:

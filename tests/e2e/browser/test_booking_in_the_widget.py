@@ -13,7 +13,7 @@ import httpx
 from playwright.sync_api import Page, expect
 
 from tests.e2e.browser.conftest import Shop, couple_email
-from tests.e2e.browser.host import HostSite, widget_page
+from tests.e2e.browser.host import serve, widget_page
 from tests.e2e.browser.pages import (
     CONFIRMATION_TIMEOUT_MS,
     App,
@@ -35,6 +35,7 @@ from tests.e2e.browser.pages import (
     widget_frame,
 )
 from tests.e2e.conftest import eventually, mails_to
+from tools.stack.demo_site import HostSite
 from tools.stack.launcher import Stack
 
 MANAGE_LINK = re.compile(r"https?://[^\s\"'<>]+/booking/[0-9a-f-]+\?token=[^\s\"'<>]+")
@@ -105,7 +106,7 @@ def cancel_on_the_manage_page(
 def test_a_couple_books_through_the_inline_widget_pays_and_cancels_from_the_email(
     page: Page, stack: Stack, shop: Shop, host_site: HostSite
 ) -> None:
-    url = host_site.serve("/weddings", widget_page(stack.url, shop.tenant.public_key))
+    url = serve(host_site, "/weddings", widget_page(stack.url, shop.tenant.public_key))
     page.goto(url)
     app = widget_frame(page)
     expect(page.locator("iframe[src*='/widget/v1/frame']")).to_have_attribute(
@@ -183,7 +184,7 @@ def test_a_couple_books_through_the_inline_widget_pays_and_cancels_from_the_emai
 def test_the_same_booking_with_the_keyboard_only(
     page: Page, stack: Stack, shop: Shop, host_site: HostSite
 ) -> None:
-    url = host_site.serve("/keyboard", widget_page(stack.url, shop.tenant.public_key))
+    url = serve(host_site, "/keyboard", widget_page(stack.url, shop.tenant.public_key))
     page.goto(url)
     app = widget_frame(page)
     keys = page.keyboard

@@ -6,7 +6,7 @@ from __future__ import annotations
 from playwright.sync_api import Page, expect
 
 from tests.e2e.browser.conftest import NewPage, Shop, couple_email
-from tests.e2e.browser.host import HostSite, widget_page
+from tests.e2e.browser.host import serve, widget_page
 from tests.e2e.browser.pages import (
     CONFIRMATION_TIMEOUT_MS,
     assert_accessible,
@@ -22,15 +22,23 @@ from tests.e2e.browser.pages import (
     widget_frame,
 )
 from tests.e2e.browser.test_booking_in_the_widget import booking_of
+from tools.stack.demo_site import Embed, HostSite
 from tools.stack.launcher import Stack
 
 
 def test_the_button_opens_a_dialog_with_the_widget_escape_closes_it_and_focus_returns(
     page: Page, stack: Stack, shop: Shop, host_site: HostSite
 ) -> None:
-    url = host_site.serve("/popup", widget_page(stack.url, shop.tenant.public_key, button=True))
-    page.goto(url)
-    button = page.get_by_role("button", name="Check our dates")
+    # The demo site's page: the README's snippet under a strict CSP of the host's own.
+    host_site.set_host_page(
+        "/popup",
+        stack.url,
+        shop.tenant.public_key,
+        (Embed("button", element_id="book-now"),),
+        business=shop.name,
+    )
+    page.goto(host_site.url + "/popup")
+    button = page.get_by_role("button", name="Book now")
     expect(page.get_by_role("dialog")).to_have_count(0)
     button.focus()
     page.keyboard.press("Enter")
@@ -38,8 +46,10 @@ def test_the_button_opens_a_dialog_with_the_widget_escape_closes_it_and_focus_re
     dialog = page.get_by_role("dialog")
     expect(dialog).to_be_visible()
     expect(dialog.locator("iframe[src*='/widget/v1/frame']")).to_have_count(1)
-    app = widget_frame(page)
+    app = widget_frame(page, "dialog iframe[src*='/widget/v1/frame']")
     expect(step_heading(app, "Choose a package")).to_be_visible()
+    expect(page.locator("#widget-events li").first).to_have_text(f'mais:ready {{"tenant":"{shop.name}"}}')
+    assert [line for line in page.console_lines if "Content Security Policy" in line] == []  # type: ignore[attr-defined]
     # The keyboard's focus went into the dialog's frame (the app moves it to its first control).
     page.wait_for_function("() => document.activeElement && document.activeElement.tagName === 'IFRAME'")
     app.wait_for_function("() => document.activeElement && document.activeElement !== document.body")
@@ -63,7 +73,7 @@ def test_the_button_opens_a_dialog_with_the_widget_escape_closes_it_and_focus_re
 def test_two_couples_race_for_one_date_exactly_one_pays_the_other_is_told_it_was_just_taken(
     new_page: NewPage, stack: Stack, shop: Shop, host_site: HostSite
 ) -> None:
-    url = host_site.serve("/race", widget_page(stack.url, shop.tenant.public_key))
+    url = serve(host_site, "/race", widget_page(stack.url, shop.tenant.public_key))
     date = shop.next_date()
     couples = []
     for names in ("Ana & Bo", "Cy & Dee"):

@@ -16,7 +16,7 @@ import uuid
 from playwright.sync_api import Page, expect
 
 from tests.e2e.browser.conftest import NewPage, Shop, couple_email
-from tests.e2e.browser.host import HostSite, widget_page
+from tests.e2e.browser.host import serve, widget_page
 from tests.e2e.browser.pages import (
     CONFIRMATION_TIMEOUT_MS,
     check_page,
@@ -29,6 +29,7 @@ from tests.e2e.browser.pages import (
     step_heading,
     widget_frame,
 )
+from tools.stack.demo_site import HostSite
 from tools.stack.launcher import Stack
 
 
@@ -36,7 +37,7 @@ def test_a_couple_books_on_a_360_px_phone(
     new_page: NewPage, stack: Stack, shop: Shop, host_site: HostSite
 ) -> None:
     page = new_page(width=360, height=740, is_mobile=True, has_touch=True)
-    url = host_site.serve("/phone", widget_page(stack.url, shop.tenant.public_key))
+    url = serve(host_site, "/phone", widget_page(stack.url, shop.tenant.public_key))
     page.goto(url)
     app = widget_frame(page)
     no_horizontal_scroll(page, "the host page at 360 px")
@@ -59,7 +60,7 @@ def test_a_couple_books_at_200_percent_zoom_and_goes_back_from_checkout(
     new_page: NewPage, stack: Stack, shop: Shop, host_site: HostSite
 ) -> None:
     page = new_page(width=640, height=400, device_scale_factor=2)
-    url = host_site.serve("/zoomed", widget_page(stack.url, shop.tenant.public_key))
+    url = serve(host_site, "/zoomed", widget_page(stack.url, shop.tenant.public_key))
     page.goto(url)
     app = widget_frame(page)
     choose_package(app, "Barn weekend")

@@ -6,15 +6,16 @@ from __future__ import annotations
 from playwright.sync_api import Page, expect
 
 from tests.e2e.browser.conftest import Shop
-from tests.e2e.browser.host import HostSite, forger_page, widget_page
+from tests.e2e.browser.host import forger_page, serve, widget_page
 from tests.e2e.browser.pages import WIDGET_IFRAME, host_events, step_heading, widget_frame
+from tools.stack.demo_site import HostSite
 from tools.stack.launcher import Stack
 
 
 def test_a_site_the_business_does_not_list_cannot_frame_the_widget(
     page: Page, stack: Stack, shop: Shop, foreign_site: HostSite
 ) -> None:
-    url = foreign_site.serve("/copycat", widget_page(stack.url, shop.tenant.public_key))
+    url = serve(foreign_site, "/copycat", widget_page(stack.url, shop.tenant.public_key))
     with page.expect_console_message(lambda m: "frame-ancestors" in m.text) as refused:
         page.goto(url)
     assert "Refused to frame" in refused.value.text, refused.value.text
@@ -35,9 +36,9 @@ def test_messages_from_a_foreign_origin_are_ignored_by_the_loader_and_by_the_app
     protocol's messages, well-formed, to the page and to the widget's frame. The loader must not
     resize, navigate or re-emit anything; the app must not react. Then the business's page itself
     posts the same `opened` to the app, which does react: the check above was not vacuous."""
-    forger = foreign_site.serve("/advert", forger_page(host_site.origin))
+    forger = serve(foreign_site, "/advert", forger_page(host_site.origin))
     advert = f'<iframe id="advert" title="Advert" src="{forger}" width="300" height="80"></iframe>'
-    url = host_site.serve("/with-advert", widget_page(stack.url, shop.tenant.public_key, extra=advert))
+    url = serve(host_site, "/with-advert", widget_page(stack.url, shop.tenant.public_key, extra=advert))
     page.goto(url)
     app = widget_frame(page)
     expect(step_heading(app, "Choose a package")).to_be_visible()
