@@ -134,6 +134,7 @@ export function BookingFlow({ tenant, packages, listedSegments }: FlowProps) {
             bounds={b}
             weekStart={weekStartOf(app.locale)}
             selected={state.date}
+            near={state.takenDate}
             revision={state.calendarRevision}
             onSelect={(date) => {
               dispatch({ type: "date", date });

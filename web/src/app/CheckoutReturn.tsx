@@ -137,7 +137,7 @@ export function CheckoutResult(props: { sessionId: string; tenant: Tenant | null
   } else if (poll.status === "not-found") {
     body = (
       <>
-        <PageTitle focus>This link does not work</PageTitle>
+        <PageTitle>This link does not work</PageTitle>
         <p>We could not find this payment. If you paid, a confirmation email is on its way; otherwise please start your booking again.</p>
       </>
     );
@@ -179,7 +179,7 @@ function SessionState({ session, timedOut, locale }: { session: CheckoutSession;
   if (session.status === "CONFIRMED") {
     return (
       <>
-        <PageTitle focus>You're booked!</PageTitle>
+        <PageTitle>You're booked!</PageTitle>
         {what}
         <p>A confirmation email with your personal link is on its way.</p>
       </>
@@ -204,7 +204,7 @@ function SessionState({ session, timedOut, locale }: { session: CheckoutSession;
   if (session.status === "CANCELLED") {
     return (
       <>
-        <PageTitle focus>This booking was cancelled</PageTitle>
+        <PageTitle>This booking was cancelled</PageTitle>
         {what}
         <p>If you have questions, please contact the business.</p>
       </>
@@ -213,7 +213,7 @@ function SessionState({ session, timedOut, locale }: { session: CheckoutSession;
   // RELEASED, or the session expired: the time to pay ran out.
   return (
     <>
-      <PageTitle focus>Payment not completed</PageTitle>
+      <PageTitle>Payment not completed</PageTitle>
       <p>
         {session.amountPaidCents > 0
           ? "Your payment arrived after the time to pay had run out, so the date was released. The payment is refunded automatically."

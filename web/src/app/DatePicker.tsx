@@ -14,6 +14,8 @@ interface Props {
   bounds: Bounds;
   weekStart: number;
   selected: string | null;
+  /** Where to open when nothing is selected (the month of a date just taken). */
+  near?: string | null;
   onSelect: (date: string) => void;
   /** A change makes the calendar fetch its months again. */
   revision: number;
@@ -31,14 +33,21 @@ export function initialFocus(month: string, b: Bounds, selected: string | null):
   return first;
 }
 
-export function DatePicker({ bounds: b, weekStart, selected, onSelect, revision }: Props) {
+/** The month the calendar opens at. */
+export function openingMonth(b: Bounds, selected: string | null, near?: string | null): string {
+  for (const day of [selected, near, b.firstBookable]) if (day && monthAllowed(day, b)) return startOfMonth(day);
+  return b.firstMonth;
+}
+
+export function DatePicker({ bounds: b, weekStart, selected, near, onSelect, revision }: Props) {
   const { api, locale } = useApp();
-  const startMonth = selected && monthAllowed(selected, b) ? startOfMonth(selected) : monthAllowed(b.firstBookable, b) ? startOfMonth(b.firstBookable) : b.firstMonth;
+  const startMonth = openingMonth(b, selected, near);
   const [month, setMonth] = useState(startMonth);
   const [focusDate, setFocusDate] = useState(() => initialFocus(startMonth, b, selected));
   const [months, setMonths] = useState<Record<string, MonthState>>({});
   const [retry, setRetry] = useState(0);
-  const focusGrid = useRef(false);
+  // Bumped to move focus onto the focus date once it is rendered (it may be in another month).
+  const [focusRequest, setFocusRequest] = useState(0);
   const grid = useRef<HTMLTableElement>(null);
   const titleId = useId("calendar-title");
   const legendId = useId("calendar-legend");
@@ -75,10 +84,8 @@ export function DatePicker({ bounds: b, weekStart, selected, onSelect, revision 
   }, [month, revision, retry]);
 
   useEffect(() => {
-    if (!focusGrid.current) return;
-    focusGrid.current = false;
-    grid.current?.querySelector<HTMLButtonElement>(`button[data-date="${focusDate}"]`)?.focus();
-  }, [focusDate, month]);
+    if (focusRequest) grid.current?.querySelector<HTMLButtonElement>(`button[data-date="${focusDate}"]`)?.focus();
+  }, [focusRequest]);
 
   const state = months[month] ?? { status: "loading" };
   const reasons = state.status === "ready" ? state.reasons : new Map<string, UnavailableReason>();
@@ -89,9 +96,9 @@ export function DatePicker({ bounds: b, weekStart, selected, onSelect, revision 
   function show(target: string, intoGrid: boolean) {
     const targetMonth = startOfMonth(target);
     if (!monthAllowed(targetMonth, b)) return;
-    focusGrid.current = intoGrid;
     setMonth(targetMonth);
     setFocusDate(target);
+    if (intoGrid) setFocusRequest((n) => n + 1);
   }
 
   function stepMonth(delta: number) {
@@ -104,7 +111,9 @@ export function DatePicker({ bounds: b, weekStart, selected, onSelect, revision 
   function onKeyDown(event: KeyboardEvent) {
     if (!CALENDAR_KEYS.has(event.key) || event.altKey || event.ctrlKey || event.metaKey) return;
     event.preventDefault();
-    show(moveFocus(focusDate, event.key as CalendarKey, weekStart, b), true);
+    // From the day that has focus (a click may have put it elsewhere than the roving one).
+    const from = (event.target as HTMLElement).getAttribute?.("data-date") ?? focusDate;
+    show(moveFocus(from, event.key as CalendarKey, weekStart, b), true);
   }
 
   function choose(iso: string) {

@@ -54,9 +54,10 @@ export function createEmbed(options: EmbedOptions, win: Window = window): Embed 
   function watchHeight(root: HTMLElement = win.document.documentElement): () => void {
     if (!connected || typeof ResizeObserver === "undefined") return () => {};
     let last = -1;
+    let scheduled = false;
     let frame = 0;
     const measure = () => {
-      frame = 0;
+      scheduled = false;
       const height = Math.ceil(root.getBoundingClientRect().height);
       if (height !== last) {
         last = height;
@@ -64,12 +65,14 @@ export function createEmbed(options: EmbedOptions, win: Window = window): Embed 
       }
     };
     const observer = new ResizeObserver(() => {
-      if (!frame) frame = win.requestAnimationFrame(measure);
+      if (scheduled) return;
+      scheduled = true;
+      frame = win.requestAnimationFrame(measure);
     });
     observer.observe(root);
     return () => {
       observer.disconnect();
-      if (frame) win.cancelAnimationFrame(frame);
+      if (scheduled) win.cancelAnimationFrame(frame);
     };
   }
 

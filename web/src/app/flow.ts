@@ -31,6 +31,8 @@ export interface FlowState {
   packageId: string | null;
   addOnIds: string[];
   date: string | null;
+  /** The date that was just taken: the calendar opens at its month again. */
+  takenDate: string | null;
   details: Details;
   fieldErrors: Partial<Record<keyof Details, string>>;
   /** One message for role=alert (the server's, or "just taken"). */
@@ -64,6 +66,7 @@ export function initialFlow(packages: Package[] = []): FlowState {
     packageId: packages.length === 1 ? packages[0].id : null,
     addOnIds: [],
     date: null,
+    takenDate: null,
     details: { coupleName: "", email: "", phone: "", notes: "" },
     fieldErrors: {},
     alert: null,
@@ -106,7 +109,7 @@ export function flowReducer(state: FlowState, action: FlowAction): FlowState {
       return open(state, action.step);
     }
     case "date":
-      return { ...state, date: action.date, alert: null };
+      return { ...state, date: action.date, takenDate: null, alert: null };
     case "field": {
       const fieldErrors = { ...state.fieldErrors };
       delete fieldErrors[action.field];
@@ -129,6 +132,7 @@ function failed(state: FlowState, error: ApiError, key: string, fingerprint: str
   if (error.code === "DATE_UNAVAILABLE") {
     return open(state, "date", {
       date: null,
+      takenDate: state.date,
       pending: null,
       alert: JUST_TAKEN,
       calendarRevision: state.calendarRevision + 1,
