@@ -35,18 +35,20 @@ router = APIRouter(include_in_schema=False)
 
 _BOOKING_ID = re.compile(r"^bk_[a-z0-9]{26}$")
 _MAX_ASSET_PATH = 300
+# HEAD too: checking a page's or a file's headers (curl -I) is how they are debugged.
+_METHODS = ["GET", "HEAD"]
 
 
 # --- files ---------------------------------------------------------------------------------------
 
 
-@router.get("/widget/v1/mais.js")
+@router.api_route("/widget/v1/mais.js", methods=_METHODS)
 async def loader(request: Request) -> Response:
     """The loader a tenant's site includes."""
     return _file(request, web.LOADER_PATH, web.LOADER_CACHE_CONTROL)
 
 
-@router.get("/assets/{path:path}")
+@router.api_route("/assets/{path:path}", methods=_METHODS)
 async def asset(request: Request, path: str) -> Response:
     """A hashed file of the app's build."""
     if len(path) > _MAX_ASSET_PATH:
@@ -82,7 +84,7 @@ def _matches(if_none_match: str, etag: str) -> bool:
 # --- pages ---------------------------------------------------------------------------------------
 
 
-@router.get("/widget/v1/frame")
+@router.api_route("/widget/v1/frame", methods=_METHODS)
 async def widget_frame(request: Request) -> Response:
     """The booking app inside the loader's iframe on a tenant's site."""
     if not request.app.state.web.present:
@@ -117,7 +119,7 @@ async def widget_frame(request: Request) -> Response:
     return _page(request, config, frame_ancestors=tenant.allowed_origins)
 
 
-@router.get("/book/{slug}")
+@router.api_route("/book/{slug}", methods=_METHODS)
 async def book(request: Request, slug: str) -> Response:
     """The booking app standalone: the business's shareable link."""
     if not request.app.state.web.present:
@@ -129,7 +131,7 @@ async def book(request: Request, slug: str) -> Response:
     return _page(request, config, frame_ancestors=tenant.allowed_origins)
 
 
-@router.get("/book/{slug}/done")
+@router.api_route("/book/{slug}/done", methods=_METHODS)
 async def done(request: Request, slug: str) -> Response:
     """Where Stripe sends the couple after paying (success_url)."""
     if not request.app.state.web.present:
@@ -145,7 +147,7 @@ async def done(request: Request, slug: str) -> Response:
     return _page(request, config, frame_ancestors=None)
 
 
-@router.get("/book/{slug}/cancelled")
+@router.api_route("/book/{slug}/cancelled", methods=_METHODS)
 async def cancelled(request: Request, slug: str) -> Response:
     """Where Stripe sends the couple who went back without paying (cancel_url)."""
     if not request.app.state.web.present:
@@ -163,7 +165,7 @@ async def cancelled(request: Request, slug: str) -> Response:
     return _page(request, config, frame_ancestors=None)
 
 
-@router.get("/booking/{booking_id}")
+@router.api_route("/booking/{booking_id}", methods=_METHODS)
 async def manage(request: Request, booking_id: str) -> Response:
     """The couple's own booking, from their emails' link (the app reads `?token=` itself)."""
     if not request.app.state.web.present:

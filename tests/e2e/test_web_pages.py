@@ -131,6 +131,8 @@ def test_the_loader_is_cached_five_minutes_gzipped_when_accepted_and_revalidated
     assert again.headers["cache-control"] == "public, max-age=300"
     refused = http.get("/widget/v1/mais.js", headers={"Accept-Encoding": "gzip;q=0"})
     assert "content-encoding" not in refused.headers
+    head = http.head("/widget/v1/mais.js", headers={"Accept-Encoding": "identity"})
+    assert (head.status_code, head.content, head.headers["etag"]) == (200, b"", plain.headers["etag"])
 
 
 def test_hashed_assets_are_immutable_for_a_year_and_gzipped_once(stack: Stack) -> None:
@@ -182,6 +184,9 @@ def test_the_booking_pages_may_be_framed_by_the_tenants_sites_and_the_return_pag
     book = http.get(f"/book/{tenant.slug}")
     assert book.status_code == 200
     assert_page_headers(book, frame_csp(ORIGINS))
+    head = http.head(f"/book/{tenant.slug}")
+    assert (head.status_code, head.content) == (200, b"")
+    assert_page_headers(head, frame_csp(ORIGINS))
     assert config_of(book) == {
         "page": "book",
         "embedded": False,
