@@ -308,6 +308,20 @@ describe("the popup", () => {
     ]);
   });
 
+  it("the app may ask to close it (Escape pressed inside the frame), and nobody else may", () => {
+    const button = host(`<button data-mais-button>Book now</button>`);
+    mais.mount(button);
+    button.click();
+    const dialog = document.querySelector("dialog")!;
+    const frame = frameOf(dialog);
+    send(frame, "close", {}, { origin: "https://evil.test" });
+    send(frame, "close", {}, { source: { postMessage() {} } });
+    expect(dialog.open).toBe(true);
+    send(frame, "close", {});
+    expect(dialog.open).toBe(false);
+    expect(document.activeElement).toBe(button);
+  });
+
   it("any element can be the button: it gets the role, focus and Enter/Space", () => {
     const element = host(`<span data-mais-button>Check dates</span>`);
     mais.mount(element);
