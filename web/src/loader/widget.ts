@@ -122,8 +122,8 @@ export function createMais(platform: Platform, defaultKey: string | undefined): 
       dialog?.setAttribute("aria-label", frame.title);
       if (dialog?.open) post(widget.id, "opened");
     }
-    const name = HOST_EVENTS[data.type as keyof typeof HOST_EVENTS];
-    if (name) host.dispatchEvent(new CustomEvent(name, { bubbles: true, detail }));
+    const name: unknown = HOST_EVENTS[data.type as keyof typeof HOST_EVENTS];
+    if (typeof name === "string") host.dispatchEvent(new CustomEvent(name, { bubbles: true, detail }));
   });
 
   function createFrame(host: HTMLElement, key: string, inline: boolean): Widget {
