@@ -960,9 +960,16 @@ def test_after_paying_or_going_back_the_couple_lands_on_a_page_not_an_error(
     http: httpx.Client, sandbox: Sandbox, shop: Shop
 ) -> None:
     answer = started(http, shop, a_free_day())
+    cancel_url = sandbox.get(f"/v1/checkout/sessions/{session_of(answer['checkoutUrl'])}")["cancel_url"]
     paid = sandbox.http.post(f"{answer['checkoutUrl']}/pay", headers={"Accept": "application/json"})
     assert paid.status_code == 200, paid.text
-    for url in (paid.json()["redirect_url"], f"/checkout/cancelled?booking_id={answer['bookingId']}"):
+    # The platform's return pages of the business (tests/e2e/test_web_pages.py checks them closely),
+    # and the older pages that sessions made before them still name.
+    for url in (
+        paid.json()["redirect_url"],
+        cancel_url,
+        f"/checkout/cancelled?booking_id={answer['bookingId']}",
+    ):
         page = http.get(url)
         assert page.status_code == 200, (url, page.text)
         assert page.headers["content-type"].startswith("text/html")

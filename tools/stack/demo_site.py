@@ -100,6 +100,7 @@ def render_host_page(
   <meta charset="utf-8">
   <meta name="viewport" content="width=device-width, initial-scale=1">
   <title>{name} (a demo site)</title>
+  <link rel="icon" href="data:,">
   <link rel="stylesheet" href="/site.css">
   <script src="/site.js" defer></script>
   {snippet(platform_url, public_key)}

@@ -191,6 +191,12 @@ describe("messages from the frame", () => {
     const seen: [string, unknown][] = [];
     for (const name of Object.values(HOST_EVENTS))
       document.addEventListener(name, (event) => seen.push([name, (event as CustomEvent).detail]));
+    const dispatched = new Set<Event>(); // (happy-dom calls dispatchEvent again for each phase)
+    const dispatch = element.dispatchEvent.bind(element);
+    vi.spyOn(element, "dispatchEvent").mockImplementation((event: Event) => {
+      dispatched.add(event);
+      return dispatch(event);
+    });
     const checkout = { bookingId: "b1", expiresAt: "2026-12-01T10:00:00Z", totalCents: 195000, currency: "usd" };
     send(frame, "ready", { tenant: "Rose & Oak" });
     send(frame, "date-selected", { date: "2026-12-12", packageId: "p1" });
@@ -198,6 +204,8 @@ describe("messages from the frame", () => {
     send(frame, "booked", { bookingId: "b1", eventDate: "2026-12-12" });
     send(frame, "resize", { height: 700 });
     send(frame, "booked", { bookingId: "forged" }, { origin: "https://evil.test" });
+    send(frame, "toString", {});
+    expect(dispatched.size).toBe(4); // nothing else (not "toString" either)
     expect(seen).toEqual([
       ["mais:ready", { tenant: "Rose & Oak" }],
       ["mais:date-selected", { date: "2026-12-12", packageId: "p1" }],
@@ -306,6 +314,20 @@ describe("the popup", () => {
       [{ mais: 1, widget: id, type: "closed", detail: {} }, PLATFORM],
       [{ mais: 1, widget: id, type: "opened", detail: {} }, PLATFORM],
     ]);
+  });
+
+  it("the app may ask to close it (Escape pressed inside the frame), and nobody else may", () => {
+    const button = host(`<button data-mais-button>Book now</button>`);
+    mais.mount(button);
+    button.click();
+    const dialog = document.querySelector("dialog")!;
+    const frame = frameOf(dialog);
+    send(frame, "close", {}, { origin: "https://evil.test" });
+    send(frame, "close", {}, { source: { postMessage() {} } });
+    expect(dialog.open).toBe(true);
+    send(frame, "close", {});
+    expect(dialog.open).toBe(false);
+    expect(document.activeElement).toBe(button);
   });
 
   it("any element can be the button: it gets the role, focus and Enter/Space", () => {
