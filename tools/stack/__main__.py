@@ -11,8 +11,17 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tools.stack.demo import ensure_demo
-from tools.stack.launcher import STACK_RECORD, DataFolderInUse, PortInUse, Ports, Stack, StackOptions
+from tools.stack.demo import ensure_demo, ensure_demo_site
+from tools.stack.demo_site import HostSite
+from tools.stack.launcher import (
+    STACK_RECORD,
+    DataFolderInUse,
+    PortInUse,
+    Ports,
+    Stack,
+    StackOptions,
+    port_is_free,
+)
 from tools.stack.settings import StackSettings, passed_through
 
 
@@ -46,9 +55,46 @@ def _recorded_ports(data_dir: Path) -> dict[str, Any] | None:
     return ports if isinstance(ports, dict) else None
 
 
+def _check_demo_site_port(port: int, options: StackOptions) -> None:
+    """Refuses before anything starts, naming the port, when the demo site's port is taken."""
+    if port == options.ports.public:
+        raise PortInUse(f"port {port} is given to both the public entry and the demo site")
+    if not port_is_free(port):
+        raise PortInUse(f"port {port} on 127.0.0.1 (the demo site, MAIS_DEMO_SITE_PORT) is already in use")
+
+
+def _record_demo_site(data_dir: Path, url: str) -> None:
+    """Adds the demo site's URL to `<data>/stack.json` (beside the stack's own ports)."""
+    path = data_dir / STACK_RECORD
+    record = json.loads(path.read_text())
+    record["demo_site"] = url
+    temp = path.with_name(STACK_RECORD + ".tmp")
+    temp.write_text(json.dumps(record, indent=2) + "\n")
+    temp.replace(path)
+
+
+def _start_demo_site(stack: Stack, port: int) -> tuple[HostSite | None, list[str]]:
+    """The demo host page on its own origin, embedding the demo tenant's widget (and the lines to
+    print); none when MAIS_DEMO_SITE_PORT is 0 or it cannot start (the platform still runs)."""
+    if not port:
+        return None, []
+    try:
+        site = HostSite(port=port)
+    except OSError as error:
+        return None, [f"  try the widget:  demo site not started on port {port}: {error}"]
+    try:
+        lines = ensure_demo_site(stack, site)
+        _record_demo_site(stack.data_dir, site.url)
+    except Exception as error:
+        site.close()
+        return None, [f"  try the widget:  demo site not ready: {type(error).__name__}: {error}"]
+    return site, lines
+
+
 def run() -> int:
     """Starts the stack, prints how to reach it, and stops everything on Ctrl-C or SIGTERM."""
     try:
+        settings = StackSettings()
         options = options_from_environment()
         stack = Stack(options)
     except ValueError as error:  # a setting that cannot work (bad log level, unresolvable host)
@@ -60,6 +106,8 @@ def run() -> int:
     started = time.monotonic()
     print(f"starting MAIS (data in {options.data_dir.resolve()}) ...", flush=True)
     try:
+        if settings.demo_site_port:
+            _check_demo_site_port(settings.demo_site_port, options)
         stack.start()
     except (PortInUse, DataFolderInUse) as error:
         print(f"make run: {error}", file=sys.stderr)
@@ -78,7 +126,8 @@ def run() -> int:
         demo_lines = ensure_demo(stack)
     except Exception as error:  # the platform still runs; say why the demo data is missing
         demo_lines = [f"\n  demo data not ensured: {type(error).__name__}: {error}"]
-    for line in demo_lines:
+    site, site_lines = _start_demo_site(stack, settings.demo_site_port)
+    for line in demo_lines + site_lines:
         print(line, flush=True)
     print("\nCtrl-C stops everything.", flush=True)
 
@@ -87,6 +136,8 @@ def run() -> int:
     signal.signal(signal.SIGTERM, lambda *_: done.set())
     done.wait()
     print("\nstopping ...", flush=True)
+    if site is not None:
+        site.close()
     stack.stop()
     print("stopped.", flush=True)
     return 0

@@ -11,6 +11,10 @@ password generated once and kept in `<data>/secrets/demo-admin.json`. The demo t
 password are shown by the API only when created, so they are kept in `<data>/secrets/demo-tenant.json`
 and printed again on every later run. Everything goes to the tenant service over gRPC with the
 stack's internal credential; running it twice changes nothing.
+
+The demo site (tools/stack/demo_site.py, a wedding business's own page on another origin) embeds
+the demo tenant's widget: its origin is added to the tenant's allowed widget origins (beside any
+the admin added), so the platform lets that page frame the booking app.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from mais.tenant.v1 import tenant_service_pb2_grpc as pb_grpc
 from mais_runtime.interceptors import INTERNAL_TOKEN_HEADER
 from mais_runtime.rpc_errors import from_rpc_error
 from services.tenant.domain import generate_password
+from tools.stack.demo_site import HostSite
 from tools.stack.launcher import Stack
 from tools.stack.secret_files import read_private, write_private
 
@@ -105,7 +110,7 @@ def _ensure_demo_tenant(
             created = tenants.CreateTenant(
                 pb.CreateTenantRequest(
                     slug=DEMO_SLUG,
-                    name="Demo Weddings",
+                    name="Rose & Oak Weddings",
                     commission_bps=1000,
                     admin_email=DEMO_TENANT_ADMIN,
                     timezone="America/New_York",
@@ -178,6 +183,53 @@ def _ensure_demo_onboarded(stack: Stack, metadata: tuple[tuple[str, str], ...], 
             time.sleep(0.2)
     # The same line as on a later run: what is printed says the state, not what this run did.
     return ["  stripe connect:  onboarded"]
+
+
+def ensure_demo_site(stack: Stack, site: HostSite) -> list[str]:
+    """Lets `site` frame the demo tenant's widget (its origin among the allowed ones) and serves
+    the demo host page there with the tenant's key and name; the line to print about it."""
+    saved = _read(stack.data_dir / "secrets" / "demo-tenant.json")
+    if saved is None:
+        return ["  try the widget:  no demo tenant keys, so no demo site"]
+    metadata = ((INTERNAL_TOKEN_HEADER, stack.internal_token),)
+    with grpc.insecure_channel(f"127.0.0.1:{stack.ports.tenant}") as channel:
+        name = _allow_widget_origin(
+            pb_grpc.TenantServiceStub(channel), metadata, str(saved["tenant_id"]), site.origin
+        )
+    site.set_host_page("/", stack.public_url, str(saved["public_key"]), business=name)
+    return [f"  try the widget:  {site.url}/"]
+
+
+def _allow_widget_origin(
+    tenants: pb_grpc.TenantServiceStub, metadata: tuple[tuple[str, str], ...], tenant_id: str, origin: str
+) -> str:
+    """Adds `origin` to the tenant's allowed widget origins unless it is there; the tenant's name.
+    A concurrent settings change (VERSION_CONFLICT) is read again, never overwritten."""
+    for _ in range(3):
+        tenant = tenants.GetTenant(
+            pb.GetTenantRequest(tenant_id=tenant_id), metadata=metadata, timeout=RPC_TIMEOUT
+        ).tenant
+        if origin.lower() in tenant.allowed_origins:
+            return str(tenant.name)
+        change = pb.Tenant(allowed_origins=[*tenant.allowed_origins, origin.lower()])
+        try:
+            tenants.UpdateTenant(
+                pb.UpdateTenantRequest(
+                    tenant_id=tenant_id,
+                    tenant=change,
+                    update_mask=["allowed_origins"],
+                    actor_role=pb.ROLE_TENANT_ADMIN,
+                    expected_version=tenant.version,
+                ),
+                metadata=metadata,
+                timeout=RPC_TIMEOUT,
+            )
+        except grpc.RpcError as error:
+            if isinstance(error, grpc.Call) and from_rpc_error(error).reason == "VERSION_CONFLICT":
+                continue
+            raise
+        return str(tenant.name)
+    raise RuntimeError("the demo tenant's settings kept changing while adding the demo site's origin")
 
 
 # What the demo tenant sells: enough to try a checkout at once.

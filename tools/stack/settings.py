@@ -36,7 +36,14 @@ STACK_OWNED = frozenset(
 )
 # Read by the launcher itself (below) and passed on in the form the processes need.
 LAUNCHER_READS = frozenset(
-    {"MAIS_DATA_DIR", "MAIS_PUBLIC_PORT", "MAIS_PUBLIC_HOST", "MAIS_PUBLIC_URL", "MAIS_LOG_LEVEL"}
+    {
+        "MAIS_DATA_DIR",
+        "MAIS_PUBLIC_PORT",
+        "MAIS_PUBLIC_HOST",
+        "MAIS_PUBLIC_URL",
+        "MAIS_LOG_LEVEL",
+        "MAIS_DEMO_SITE_PORT",
+    }
 )
 PASSED_PREFIXES = ("MAIS_", "POSTMARK_", "STRIPE_SANDBOX_")
 
@@ -53,6 +60,8 @@ class StackSettings(BaseSettings):
     # The address couples and businesses see (a proxy in front); empty: built from host and port.
     public_url: str = ""
     log_level: LogLevel = "INFO"
+    # The demo host page (a wedding business's own site embedding the widget) on 127.0.0.1; 0: none.
+    demo_site_port: int = Field(default=8090, ge=0, le=65535)
     database_url: str = Field(default="", validation_alias="DATABASE_URL")
     stripe_secret_key: str = Field(default="", validation_alias="STRIPE_SECRET_KEY")
     stripe_webhook_secret: str = Field(default=DEV_WEBHOOK_SECRET, validation_alias="STRIPE_WEBHOOK_SECRET")
