@@ -18,7 +18,10 @@ export type AppMessage =
   | { mais: 1; widget: string; type: "booked"; detail: { bookingId: string; eventDate: string } }
   // The app cannot navigate the top window by itself without the couple's click in some browsers:
   // it asks the loader to open Stripe Checkout (an https URL, or the platform's own sandbox page).
-  | { mais: 1; widget: string; type: "navigate"; detail: { url: string } };
+  | { mais: 1; widget: string; type: "navigate"; detail: { url: string } }
+  // Escape pressed inside the frame while the popup is open: keys in a cross-origin frame never
+  // reach the host's dialog, so the app asks the loader to close it.
+  | { mais: 1; widget: string; type: "close"; detail: Record<string, never> };
 
 /** What the page tells the app. */
 export type HostMessage =
