@@ -203,6 +203,12 @@ def calendar_heading(app: App) -> Locator:
     return app.locator(f"[id='{heading_id}']")
 
 
+def calendar_loaded(app: App) -> None:
+    """The shown month's availability has arrived (the grid is no longer aria-busy): until then the
+    app cannot know which days are free, and a day chosen then is not taken."""
+    expect(app.get_by_role("grid")).not_to_have_attribute("aria-busy", "true")
+
+
 def show_month(app: App, date: dt.date) -> None:
     """Moves the calendar forward with "Next month" until it shows `date`'s month (at most 25 months)."""
     wanted = month_label(app, date)
@@ -210,6 +216,7 @@ def show_month(app: App, date: dt.date) -> None:
         heading = calendar_heading(app)
         shown = heading.inner_text()
         if shown == wanted:
+            calendar_loaded(app)
             return
         app.get_by_role("button", name="Next month", exact=True).click()
         expect(heading).not_to_have_text(shown)
@@ -305,10 +312,12 @@ def tab_to(page: Page, app: App, wanted: Any, what: str, presses: int = 60) -> d
 
 
 def arrow_to_day(page: Page, app: App, date: dt.date) -> None:
-    """From the focused day of the calendar, arrow keys (±1 and ±7 days) until `date` has the focus."""
+    """From the focused day of the calendar, arrow keys (+-1 and +-7 days) until `date` has the focus.
+    After each key, the next day has the focus once the app has rendered (into another month, its
+    days first) and moved it: the loop waits for that before it looks again."""
     for _ in range(150):
         now = focused(app)
-        assert now.get("inGrid"), f"the focus left the calendar: {now}"
+        assert now.get("inGrid"), f"the focus is not on a day of the calendar: {now}"
         at = date_of_label(app, now["name"])
         assert at is not None, f"a day button's label names no date: {now['name']!r}"
         delta = (date - at).days
@@ -320,6 +329,14 @@ def arrow_to_day(page: Page, app: App, date: dt.date) -> None:
             page.keyboard.press("ArrowUp")
         else:
             page.keyboard.press("ArrowRight" if delta > 0 else "ArrowLeft")
+        app.wait_for_function(
+            """(before) => {
+                const el = document.activeElement;
+                return !!el && !!el.closest("[role=grid]") && el.getAttribute("aria-label") !== before;
+            }""",
+            arg=now["name"],
+            timeout=5_000,
+        )
     raise AssertionError(f"the arrow keys never reached {date}")
 
 

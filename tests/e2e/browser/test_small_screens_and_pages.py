@@ -19,6 +19,7 @@ from tests.e2e.browser.conftest import NewPage, Shop, couple_email
 from tests.e2e.browser.host import serve, widget_page
 from tests.e2e.browser.pages import (
     CONFIRMATION_TIMEOUT_MS,
+    calendar_loaded,
     check_page,
     choose_date,
     choose_package,
@@ -87,6 +88,7 @@ def test_the_shareable_booking_page_works_standalone(page: Page, stack: Stack, s
     expect(page.get_by_role("heading", name=shop.name, level=1)).to_be_visible()
     check_page(page, page, "standalone-1-package")
     choose_package(page, "Garden day", add_on="Second photographer")
+    calendar_loaded(page)
     check_page(page, page, "standalone-2-date")
     choose_date(page, shop.next_date())
     check_page(page, page, "standalone-3-details")
