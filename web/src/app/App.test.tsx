@@ -143,6 +143,9 @@ describe("the booking page", () => {
     expect(day("2026-12-19").getAttribute("aria-disabled")).toBe("true");
     expect(day("2026-12-09").getAttribute("aria-label")).toBe("Wednesday, December 9, 2026, unavailable: past");
     expect(day("2026-12-11").getAttribute("aria-label")).toBe("Friday, December 11, 2026, unavailable: out of range");
+    expect(day("2026-12-11").className).toBe("day day-out-of-range");
+    expect(day("2026-12-10").className).toBe("day day-out-of-range day-today");
+    expect(day("2026-12-12").className).toBe("day day-free");
     // Focus starts on the first bookable day; the others are out of the tab order.
     expect(day("2026-12-12").tabIndex).toBe(0);
     expect($$("button[data-date]").filter((b) => b.tabIndex === 0)).toHaveLength(1);
