@@ -233,6 +233,30 @@ describe("the booking page", () => {
     expect(assigned).toEqual([]);
   });
 
+  it("starts one checkout however often the button is pressed before the answer", async () => {
+    let release: () => void = () => {};
+    const { api, calls } = fakeApi({
+      checkout: () =>
+        new Promise((resolve) => {
+          release = () => resolve({ bookingId: "b1", status: "HELD", checkoutUrl: "https://checkout.example/cs_1", expiresAt: "x", totalCents: 1, currency: "usd" });
+        }),
+    });
+    await mount(BOOK, api);
+    await click(labelled("Half day"));
+    await click(button("Choose a date"));
+    await click($<HTMLButtonElement>('button[data-date="2026-12-14"]')!);
+    await click(button("Continue"));
+    await act(async () => {
+      button("Continue to payment").click();
+      button("Continue to payment").click();
+    });
+    await settle();
+    await act(async () => release());
+    await settle();
+    expect(calls.filter((c) => c.name === "checkout")).toHaveLength(1);
+    expect(assigned).toEqual(["https://checkout.example/cs_1"]);
+  });
+
   it("is unavailable for an unknown key", async () => {
     await mount(BOOK, fakeApi({ tenant: async () => { throw new ApiError(401, "INVALID_TENANT_KEY", "unknown public key"); } }).api);
     expect(text($("h1"))).toBe("Booking is not available");
