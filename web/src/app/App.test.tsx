@@ -1,0 +1,364 @@
+// The pages rendered in happy-dom against a fake API: the structure and names the browser tests and
+// screen readers rely on (the brief's UI contract), and the flow's wiring to the API and the host.
+import { render } from "preact";
+import { act } from "preact/test-utils";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { ApiError, type Api, type CoupleBooking, type Package, type Tenant } from "../shared/api";
+import { App } from "./App";
+import type { PageConfig } from "./config";
+import type { AppContext } from "./context";
+import type { Embed } from "./embed";
+
+const TENANT: Tenant = {
+  slug: "rose", name: "Rose & Thorn", timezone: "UTC", currency: "usd",
+  branding: { primaryColor: "#ffee00", secondaryColor: "", logoUrl: null, font: "" },
+  policy: { minNoticeDays: 2, maxAdvanceDays: 60, holdMinutes: 30, reminderDays: 7, coupleCancelDays: 30 },
+};
+const PACKAGES: Package[] = [
+  {
+    id: "p1", slug: "full", title: "Full day", description: "Ten hours", priceCents: 240000, currency: "usd", sortOrder: 0,
+    photos: [], segmentId: null, maxGuests: null,
+    addOns: [{ id: "a1", slug: "second", title: "Second photographer", priceCents: 40000, currency: "usd" }],
+  },
+  { id: "p2", slug: "half", title: "Half day", description: "", priceCents: 140000, currency: "usd", sortOrder: 1, photos: [], segmentId: null, maxGuests: null, addOns: [] },
+];
+
+function fakeApi(overrides: Partial<Api> = {}) {
+  const calls: { name: string; args: unknown[] }[] = [];
+  const record = <T,>(name: string, answer: (...args: never[]) => Promise<T>) => (...args: unknown[]) => {
+    calls.push({ name, args });
+    return answer(...(args as never[]));
+  };
+  const wrapped = Object.fromEntries(
+    Object.entries(overrides).map(([name, fn]) => [name, record(name, fn as (...args: never[]) => Promise<unknown>)]),
+  );
+  const api = {
+    tenant: record("tenant", async () => TENANT),
+    packages: record("packages", async () => ({ items: PACKAGES, nextCursor: null })),
+    calendar: record("calendar", async (from: string, to: string) => ({ from, to, unavailable: [{ date: "2026-12-19", reason: "booked" as const }] })),
+    checkout: record("checkout", async () => ({ bookingId: "b1", status: "HELD" as const, checkoutUrl: "https://checkout.example/cs_1", expiresAt: "x", totalCents: 280000, currency: "usd" })),
+    checkoutSession: record("checkoutSession", async () => { throw new ApiError(404, "NOT_FOUND", "not found"); }),
+    booking: record("booking", async () => { throw new ApiError(404, "NOT_FOUND", "not found"); }),
+    cancelBooking: record("cancelBooking", async () => { throw new ApiError(500, "INTERNAL", "x"); }),
+    ...wrapped,
+  } as unknown as Api;
+  return { api, calls };
+}
+
+function fakeEmbed(connected = false) {
+  const posted: { type: string; detail: unknown }[] = [];
+  const embed: Embed = { connected, post: (type, detail) => void posted.push({ type, detail }), onHost: () => () => {}, watchHeight: () => () => {} };
+  return { embed, posted };
+}
+
+let root: HTMLElement;
+const assigned: string[] = [];
+
+async function mount(config: PageConfig, api: Api, embed: Embed = fakeEmbed().embed) {
+  const context: AppContext = { api, embed, config, locale: "en-US", assign: (url) => void assigned.push(url) };
+  await act(async () => {
+    render(<App context={context} />, root);
+  });
+  await settle();
+}
+
+async function settle() {
+  for (let i = 0; i < 3; i++) {
+    await act(async () => {
+      await new Promise((resolve) => setTimeout(resolve, 0));
+    });
+  }
+}
+
+const $ = <T extends Element = HTMLElement>(selector: string) => root.querySelector<T>(selector);
+const $$ = (selector: string) => [...root.querySelectorAll<HTMLElement>(selector)];
+const text = (el: Element | null) => el?.textContent?.replace(/\s+/g, " ").trim() ?? "";
+function button(name: string): HTMLButtonElement {
+  const found = $$("button").find((b) => (b.getAttribute("aria-label") ?? text(b)) === name);
+  if (!found) throw new Error(`no button "${name}" in: ${$$("button").map((b) => b.getAttribute("aria-label") ?? text(b)).join(" | ")}`);
+  return found as HTMLButtonElement;
+}
+function labelled(name: string): HTMLInputElement {
+  const label = $$("label").find((l) => text(l) === name);
+  const input = label?.getAttribute("for") ? root.querySelector<HTMLInputElement>(`#${label.getAttribute("for")}`) : label?.querySelector("input");
+  if (!input) throw new Error(`no field labelled "${name}"`);
+  return input as HTMLInputElement;
+}
+async function click(el: HTMLElement) {
+  await act(async () => el.click());
+  await settle();
+}
+async function type(el: HTMLInputElement, value: string) {
+  await act(async () => {
+    el.value = value;
+    el.dispatchEvent(new Event("input", { bubbles: true }));
+  });
+}
+
+beforeEach(() => {
+  vi.useFakeTimers({ toFake: ["Date"] });
+  vi.setSystemTime(new Date("2026-12-10T12:00:00Z"));
+  root = document.createElement("div");
+  document.body.append(root);
+  assigned.length = 0;
+});
+
+afterEach(() => {
+  render(null, root);
+  root.remove();
+  vi.useRealTimers();
+});
+
+const BOOK: PageConfig = { page: "book", embedded: false, publicKey: "pk_test", slug: "rose" };
+
+describe("the booking page", () => {
+  it("names the business, offers the packages as radios and totals the choice", async () => {
+    await mount(BOOK, fakeApi().api);
+    expect(text($("h1"))).toBe("Rose & Thorn");
+    expect(text($("section h2"))).toBe("Choose a package");
+    expect($$("input[type=radio][name=package]").map((r) => text(root.querySelector(`label[for="${r.id}"]`)))).toEqual(["Full day", "Half day"]);
+    await click(labelled("Full day"));
+    expect(labelled("Full day").checked).toBe(true);
+    const addOn = $$("label.check").map(text);
+    expect(addOn).toEqual(["Second photographer (+$400.00)"]);
+    expect(text($("[role=status]"))).toBe("Total: $2,400.00");
+    await click($<HTMLInputElement>("label.check input")!);
+    expect(text($("[role=status]"))).toBe("Total: $2,800.00");
+    // A primary colour white text cannot be read on falls back to the safe one.
+    expect(document.documentElement.style.getPropertyValue("--mais-primary")).toBe("#1f4d3a");
+  });
+
+  it("shows the month with reasons, moves with the keyboard and books the chosen day", async () => {
+    const { api, calls } = fakeApi();
+    await mount(BOOK, api);
+    await click(labelled("Full day"));
+    await click(button("Choose a date"));
+    expect(document.activeElement?.textContent).toBe("Choose a date");
+    const grid = $("[role=grid]")!;
+    expect(text(root.querySelector(`#${grid.getAttribute("aria-labelledby")}`))).toBe("December 2026");
+    expect(calls.find((c) => c.name === "calendar")?.args).toEqual(["2026-12-01", "2026-12-31"]);
+    expect(button("Previous month").disabled).toBe(true);
+    const day = (iso: string) => $<HTMLButtonElement>(`button[data-date="${iso}"]`)!;
+    expect(day("2026-12-19").getAttribute("aria-label")).toBe("Saturday, December 19, 2026, unavailable: booked");
+    expect(day("2026-12-19").getAttribute("aria-disabled")).toBe("true");
+    expect(day("2026-12-09").getAttribute("aria-label")).toBe("Wednesday, December 9, 2026, unavailable: past");
+    expect(day("2026-12-11").getAttribute("aria-label")).toBe("Friday, December 11, 2026, unavailable: out of range");
+    expect(day("2026-12-11").className).toBe("day day-out-of-range");
+    expect(day("2026-12-10").className).toBe("day day-out-of-range day-today");
+    expect(day("2026-12-12").className).toBe("day day-free");
+    // Focus starts on the first bookable day; the others are out of the tab order.
+    expect(day("2026-12-12").tabIndex).toBe(0);
+    expect($$("button[data-date]").filter((b) => b.tabIndex === 0)).toHaveLength(1);
+    await click(day("2026-12-19"));
+    expect(day("2026-12-19").getAttribute("aria-pressed")).toBe("false");
+    await act(async () => {
+      day("2026-12-12").focus();
+      day("2026-12-12").dispatchEvent(new KeyboardEvent("keydown", { key: "ArrowDown", bubbles: true }));
+    });
+    await settle();
+    expect(document.activeElement?.getAttribute("data-date")).toBe("2026-12-19");
+    await act(async () => {
+      day("2026-12-19").dispatchEvent(new KeyboardEvent("keydown", { key: "PageDown", bubbles: true }));
+    });
+    await settle();
+    expect(text(root.querySelector(`#${$("[role=grid]")!.getAttribute("aria-labelledby")}`))).toBe("January 2027");
+    expect(document.activeElement?.getAttribute("data-date")).toBe("2027-01-19");
+    await click(day("2027-01-19"));
+    expect(day("2027-01-19").getAttribute("aria-pressed")).toBe("true");
+    expect(text($(".selected-line"))).toBe("Selected: Tuesday, January 19, 2027");
+    await click(button("Continue"));
+    expect(text($("section h2"))).toBe("Your details");
+    expect(["Your names", "Email", "Phone (optional)", "Notes (optional)"].map((n) => labelled(n).id)).toHaveLength(4);
+    await type(labelled("Your names"), "Ann & Bo");
+    await type(labelled("Email"), "ann@example.com");
+    await click(button("Continue to payment"));
+    const checkout = calls.find((c) => c.name === "checkout")!;
+    expect(checkout.args[0]).toEqual({ packageId: "p1", eventDate: "2027-01-19", coupleName: "Ann & Bo", email: "ann@example.com" });
+    expect(typeof checkout.args[1]).toBe("string");
+    expect(assigned).toEqual(["https://checkout.example/cs_1"]);
+  });
+
+  it("shows the server's field errors beside their fields", async () => {
+    const { api } = fakeApi({
+      checkout: async () => {
+        throw new ApiError(400, "VALIDATION_ERROR", "the request is not valid", [{ field: "email", message: "is not a valid email address" }]);
+      },
+    });
+    await mount(BOOK, api);
+    await click(labelled("Half day"));
+    await click(button("Choose a date"));
+    await click($<HTMLButtonElement>('button[data-date="2026-12-14"]')!);
+    await click(button("Continue"));
+    await click(button("Continue to payment"));
+    const email = labelled("Email");
+    expect(email.getAttribute("aria-invalid")).toBe("true");
+    expect(text(root.querySelector(`#${email.getAttribute("aria-describedby")}`))).toBe("This is not a valid email address.");
+    expect(document.activeElement).toBe(email);
+  });
+
+  it("goes back to a reloaded calendar when the date was just taken", async () => {
+    let taken = false;
+    const { api, calls } = fakeApi({
+      checkout: async () => {
+        taken = true;
+        throw new ApiError(409, "DATE_UNAVAILABLE", "the date is not available");
+      },
+      calendar: async (from: string, to: string) => ({ from, to, unavailable: taken ? [{ date: "2026-12-14", reason: "held" as const }] : [] }),
+    });
+    await mount(BOOK, api);
+    await click(labelled("Half day"));
+    await click(button("Choose a date"));
+    await click($<HTMLButtonElement>('button[data-date="2026-12-14"]')!);
+    await click(button("Continue"));
+    await click(button("Continue to payment"));
+    expect(text($("section h2"))).toBe("Choose a date");
+    expect(text($("[role=alert]"))).toBe("Sorry, that date was just taken. Please choose another date.");
+    expect($('button[data-date="2026-12-14"]')!.getAttribute("aria-label")).toBe("Monday, December 14, 2026, unavailable: held");
+    // The month was fetched when the step opened, and again after the date was taken.
+    expect(calls.filter((c) => c.name === "calendar")).toHaveLength(2);
+  });
+
+  it("inside the widget, tells the host and asks it to open Checkout", async () => {
+    const { embed, posted } = fakeEmbed(true);
+    await mount({ ...BOOK, embedded: true, parentOrigin: "https://host.example", widgetId: "w1", returnUrl: "https://host.example/book" }, fakeApi().api, embed);
+    expect(posted[0]).toEqual({ type: "ready", detail: { tenant: "Rose & Thorn" } });
+    await click(labelled("Full day"));
+    await click(button("Choose a date"));
+    await click($<HTMLButtonElement>('button[data-date="2026-12-14"]')!);
+    expect(posted.at(-1)).toEqual({ type: "date-selected", detail: { date: "2026-12-14", packageId: "p1" } });
+    await click(button("Continue"));
+    await click(button("Continue to payment"));
+    expect(posted.slice(-2).map((p) => p.type)).toEqual(["checkout-started", "navigate"]);
+    expect(posted.at(-1)!.detail).toEqual({ url: "https://checkout.example/cs_1" });
+    expect(assigned).toEqual([]);
+  });
+
+  it("starts one checkout however often the button is pressed before the answer", async () => {
+    let release: () => void = () => {};
+    const { api, calls } = fakeApi({
+      checkout: () =>
+        new Promise((resolve) => {
+          release = () => resolve({ bookingId: "b1", status: "HELD", checkoutUrl: "https://checkout.example/cs_1", expiresAt: "x", totalCents: 1, currency: "usd" });
+        }),
+    });
+    await mount(BOOK, api);
+    await click(labelled("Half day"));
+    await click(button("Choose a date"));
+    await click($<HTMLButtonElement>('button[data-date="2026-12-14"]')!);
+    await click(button("Continue"));
+    await act(async () => {
+      button("Continue to payment").click();
+      button("Continue to payment").click();
+    });
+    await settle();
+    await act(async () => release());
+    await settle();
+    expect(calls.filter((c) => c.name === "checkout")).toHaveLength(1);
+    expect(assigned).toEqual(["https://checkout.example/cs_1"]);
+  });
+
+  it("is unavailable for an unknown key", async () => {
+    await mount(BOOK, fakeApi({ tenant: async () => { throw new ApiError(401, "INVALID_TENANT_KEY", "unknown public key"); } }).api);
+    expect(text($("h1"))).toBe("Booking is not available");
+  });
+});
+
+describe("the return pages", () => {
+  it("says the couple is booked once the session's booking is confirmed, and links back with the session", async () => {
+    const { api } = fakeApi({
+      checkoutSession: async () => ({ bookingId: "b1", sessionStatus: "complete", status: "CONFIRMED", eventDate: "2027-01-19", packageTitle: "Full day", totalCents: 280000, currency: "usd", amountPaidCents: 280000 }),
+    });
+    await mount({ page: "done", embedded: false, publicKey: "pk", slug: "rose", sessionId: "cs_1", returnUrl: "https://host.example/wedding?x=1" }, api);
+    expect(text($("h1"))).toBe("You're booked!");
+    expect(text($("main"))).toContain("A confirmation email with your personal link is on its way.");
+    const link = $$("a").find((a) => text(a) === "Back to Rose & Thorn")!;
+    expect(link.getAttribute("href")).toBe("https://host.example/wedding?x=1&mais_session=cs_1");
+  });
+
+  it("says the payment is received while the booking is being confirmed", async () => {
+    const { api } = fakeApi({
+      checkoutSession: async () => ({ bookingId: "b1", sessionStatus: "complete", status: "HELD", eventDate: "2027-01-19", packageTitle: "Full day", totalCents: 1, currency: "usd", amountPaidCents: 0 }),
+    });
+    await mount({ page: "done", embedded: false, publicKey: "pk", slug: "rose", sessionId: "cs_1" }, api);
+    expect(text($("h1"))).toBe("Payment received");
+    expect(text($("[role=status]"))).toBe("We're confirming your booking…");
+    expect($$("a").find((a) => text(a) === "Back to Rose & Thorn")!.getAttribute("href")).toBe("/book/rose");
+  });
+
+  it("inside the widget, announces `booked` only for a confirmed session", async () => {
+    const { embed, posted } = fakeEmbed(true);
+    const { api } = fakeApi({
+      checkoutSession: async () => ({ bookingId: "b9", sessionStatus: "complete", status: "CONFIRMED", eventDate: "2027-01-19", packageTitle: "Full day", totalCents: 1, currency: "usd", amountPaidCents: 1 }),
+    });
+    await mount({ ...BOOK, embedded: true, parentOrigin: "https://host.example", widgetId: "w1", sessionId: "cs_9" }, api, embed);
+    expect(text($("h1"))).toBe("You're booked!");
+    expect(posted.filter((p) => p.type === "booked")).toEqual([{ type: "booked", detail: { bookingId: "b9", eventDate: "2027-01-19" } }]);
+  });
+
+  it("explains a cancelled payment", async () => {
+    await mount({ page: "cancelled", embedded: false, publicKey: "pk", slug: "rose" }, fakeApi().api);
+    expect(text($("h1"))).toBe("Payment not completed");
+    expect(text($("main"))).toContain("Nothing was charged.");
+    expect($$("a").find((a) => text(a) === "Back to Rose & Thorn")!.getAttribute("href")).toBe("/book/rose");
+  });
+});
+
+describe("the manage page", () => {
+  const BOOKING: CoupleBooking = {
+    id: "b1", status: "CONFIRMED", eventDate: "2027-06-12", coupleName: "Ann", email: "a@example.com", phone: null, notes: null,
+    packageId: "p1", totalCents: 280000, currency: "usd",
+    quote: { packageId: "p1", totalCents: 280000, currency: "usd", lines: [
+      { kind: "package", id: "p1", slug: "full", title: "Full day", priceCents: 240000 },
+      { kind: "add_on", id: "a1", slug: "second", title: "Second photographer", priceCents: 40000 },
+    ] },
+    amountPaidCents: 280000, amountRefundedCents: 0, holdExpiresAt: null, cancelReason: null, packageTitle: "Full day",
+    business: { name: "Rose & Thorn", slug: "rose", branding: TENANT.branding, timezone: "UTC", contactEmail: "hi@rose.example" },
+    cancellation: { allowedNow: true, lastDay: "2027-05-13", refundCents: 280000 },
+  };
+
+  beforeEach(() => {
+    history.replaceState(null, "", "/booking/b1?token=tok");
+  });
+
+  it("shows the booking and the refund before cancelling, then the refund made", async () => {
+    const { api, calls } = fakeApi({
+      booking: async () => BOOKING,
+      cancelBooking: async () => ({ ...BOOKING, status: "CANCELLED", amountRefundedCents: 280000, refund: { refundedCents: 280000, totalRefundedCents: 280000, feeRefundedCents: 0 } }),
+    });
+    await mount({ page: "manage", embedded: false, bookingId: "b1" }, api);
+    expect(calls[0]).toEqual({ name: "booking", args: ["b1", "tok"] });
+    expect(text($("h1"))).toBe("Your booking");
+    expect(text($("main"))).toContain("You can cancel until May 13, 2027 for a full refund of $2,800.00.");
+    expect(text($("main"))).toContain("Second photographer");
+    await click(button("Cancel booking"));
+    const dialog = $$("section").find((s) => text(s.querySelector("h2")) === "Cancel this booking?")!;
+    expect(text(dialog)).toContain("You will be refunded $2,800.00.");
+    expect(calls.some((c) => c.name === "cancelBooking")).toBe(false);
+    await click(button("Yes, cancel and refund $2,800.00"));
+    expect(calls.find((c) => c.name === "cancelBooking")?.args).toEqual(["b1", "tok"]);
+    expect(text($(".status"))).toBe("Cancelled");
+    expect($$("p").some((p) => text(p) === "Refunded $2,800.00")).toBe(true);
+    expect(() => button("Cancel booking")).toThrow();
+  });
+
+  it("keeps the booking when the couple says so", async () => {
+    const { api, calls } = fakeApi({ booking: async () => BOOKING });
+    await mount({ page: "manage", embedded: false, bookingId: "b1" }, api);
+    await click(button("Cancel booking"));
+    await click(button("Keep my booking"));
+    expect(calls.some((c) => c.name === "cancelBooking")).toBe(false);
+    expect(button("Cancel booking")).toBeTruthy();
+  });
+
+  it("names the business's contact once the window has closed", async () => {
+    const closed = { ...BOOKING, cancellation: { allowedNow: false, lastDay: "2027-05-13", refundCents: 280000 } };
+    await mount({ page: "manage", embedded: false, bookingId: "b1" }, fakeApi({ booking: async () => closed }).api);
+    expect(text($(".policy"))).toBe("Cancellation by yourself is no longer possible; please contact Rose & Thorn at hi@rose.example.");
+    expect(() => button("Cancel booking")).toThrow();
+  });
+
+  it("says the link does not work for an unknown or expired link", async () => {
+    await mount({ page: "manage", embedded: false, bookingId: "b1" }, fakeApi().api);
+    expect(text($("h1"))).toBe("This link does not work");
+  });
+});
