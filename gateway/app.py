@@ -21,8 +21,9 @@ from gateway.clients import ServiceClients
 from gateway.cors import CorsMiddleware
 from gateway.errors import ApiError, error_response, from_grpc, request_id
 from gateway.middleware import ObservabilityMiddleware
-from gateway.routes import booking, catalog, health, pages, payments, stats, tenants
+from gateway.routes import booking, catalog, health, pages, payments, stats, tenants, web_pages
 from gateway.settings import GatewaySettings
+from gateway.web import WebBuild
 from mais_runtime.channels import Channels
 from mais_runtime.errors import FieldViolation
 
@@ -40,6 +41,8 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         app.state.clients = ServiceClients.connect(channels, settings)
         app.state.settings = settings
         app.state.auth_caches = AuthCaches.create()
+        # Read once: the built pages change only with a rebuild, which a restart picks up.
+        app.state.web = WebBuild(settings.web_dir)
         try:
             yield
         finally:
@@ -57,7 +60,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         # add several more per request (routing, dependencies) at a real CPU cost.
         telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
     )
-    for module in (health, tenants, catalog, booking, payments, stats, pages):
+    for module in (health, tenants, catalog, booking, payments, stats, pages, web_pages):
         app.include_router(module.router)
     app.include_router(health.operator)
     _install_error_handlers(app)

@@ -9,8 +9,12 @@ FastAPI dependencies used by the routes:
   (`signed_in_tenant_admin` and `signed_in_admin` refuse it: team, password, sign-out, key rotation).
   Which credential it is, and whether it is valid, is the tenant service's decision (VerifyToken).
 
-Public keys are cached briefly (AUTH_CACHE_SECONDS, bounded in size), so a rotation or a deactivation
-is seen by every gateway replica within that time without a service call on every request. Admin
+The web pages resolve their tenant the same way: `tenant_of_public_key` (the widget frame's `?key=`)
+and `tenant_of_slug` (`/book/{slug}`, through the tenant service's ResolveTenantSlug).
+
+Public keys and slugs are cached briefly (AUTH_CACHE_SECONDS, bounded in size), so a rotation or a
+deactivation is seen by every gateway replica within that time without a service call on every
+request. Admin
 credentials are verified on every call (only refusals are cached): a signed-out token, a removed
 user or a revoked secret key stops at once on every replica.
 """
@@ -39,6 +43,8 @@ log = logging.getLogger("mais.gateway")
 # Where public_tenant leaves a browser origin the tenant allows, for gateway/cors.py to answer with.
 ALLOWED_ORIGIN_STATE = "cors_allowed_origin"
 PUBLIC_KEY = re.compile(r"^pk_live_[a-z0-9][a-z0-9-]{1,48}[a-z0-9]_[0-9a-f]{32}$")
+# A tenant's slug as the tenant service accepts it; anything else names no tenant (no service call).
+SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,48}[a-z0-9]$")
 AUTH_CACHE_SECONDS = 2.0
 # A key still in use this close to its entry's end is looked up again in the background.
 KEY_REFRESH_AHEAD_SECONDS = 0.5
@@ -72,6 +78,14 @@ class AdminContext:
         return f"{self.role}:{self.user_id}"
 
 
+@dataclass(frozen=True)
+class SlugContext:
+    """The tenant behind a booking page's slug (active or not) and the public key its pages carry."""
+
+    tenant: tenant_pb.Tenant
+    public_key: str
+
+
 @dataclass
 class AuthCaches:
     """The gateway's auth caches (one per process, on app.state)."""
@@ -79,6 +93,10 @@ class AuthCaches:
     # Answers and refusals alike: a bad key or token is not asked about again for the cache's lifetime.
     keys: TtlCache[str, TenantContext | ApiError]
     tokens: TtlCache[str, AdminContext | ApiError]
+    # Booking pages' slugs (answers and refusals alike, like keys).
+    slugs: TtlCache[str, SlugContext | ApiError] = field(
+        default_factory=lambda: TtlCache(AUTH_CACHE_SECONDS, AUTH_CACHE_ENTRIES)
+    )
     # Keys being refreshed ahead of expiry, and the tasks doing it (kept referenced until done).
     refreshing: set[asyncio.Task[None]] = field(default_factory=set)
     refreshing_keys: set[str] = field(default_factory=set)
@@ -86,7 +104,11 @@ class AuthCaches:
     @classmethod
     def create(cls, ttl: float = AUTH_CACHE_SECONDS) -> AuthCaches:
         """Fresh caches."""
-        return cls(TtlCache(ttl, AUTH_CACHE_ENTRIES), TtlCache(ttl, AUTH_CACHE_ENTRIES))
+        return cls(
+            TtlCache(ttl, AUTH_CACHE_ENTRIES),
+            TtlCache(ttl, AUTH_CACHE_ENTRIES),
+            TtlCache(ttl, AUTH_CACHE_ENTRIES),
+        )
 
 
 def _mark_tenant(tenant_id: str) -> None:
@@ -100,6 +122,15 @@ async def public_tenant(request: Request) -> TenantContext:
     key = request.headers.get("x-tenant-key", "").strip()
     if not key:
         raise ApiError("TENANT_KEY_REQUIRED", "X-Tenant-Key header is required")
+    tenant = await tenant_of_public_key(request, key)
+    _check_browser_origin(request, tenant)
+    return tenant
+
+
+async def tenant_of_public_key(request: Request, key: str) -> TenantContext:
+    """The active tenant of a public key, from the short-lived cache every public route shares (the
+    widget's frame page too, whose key comes in its URL): 401 INVALID_TENANT_KEY (a malformed key
+    without any service call), 403 TENANT_INACTIVE."""
     if not PUBLIC_KEY.match(key):
         raise ApiError("INVALID_TENANT_KEY", "X-Tenant-Key is not a valid public key")
     caches: AuthCaches = request.app.state.auth_caches
@@ -112,8 +143,35 @@ async def public_tenant(request: Request) -> TenantContext:
     if isinstance(cached, ApiError):
         raise cached
     _mark_tenant(cached.tenant_id)
-    _check_browser_origin(request, cached)
     return cached
+
+
+async def tenant_of_slug(request: Request, slug: str) -> SlugContext:
+    """The tenant of a slug (`/book/{slug}`), cached like public keys (answers and refusals alike);
+    404 NOT_FOUND for a slug no tenant has. An inactive tenant is returned: the page says so."""
+    caches: AuthCaches = request.app.state.auth_caches
+    cached = caches.slugs.get(slug)
+    if cached is None:
+        cached = await _resolve_slug(request, slug)
+        caches.slugs.put(slug, cached)
+    if isinstance(cached, ApiError):
+        raise cached
+    _mark_tenant(cached.tenant.id)
+    return cached
+
+
+async def _resolve_slug(request: Request, slug: str) -> SlugContext | ApiError:
+    if not SLUG.match(slug):
+        return ApiError("NOT_FOUND", "no business has this address")
+    try:
+        answer = await request.app.state.clients.tenant.ResolveTenantSlug(
+            tenant_pb.ResolveTenantSlugRequest(slug=slug)
+        )
+    except grpc.aio.AioRpcError as error:
+        if error.code() in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT):
+            return ApiError("NOT_FOUND", "no business has this address")
+        raise
+    return SlugContext(answer.tenant, answer.public_key)
 
 
 def _check_browser_origin(request: Request, ctx: TenantContext) -> None:

@@ -5,6 +5,7 @@ headers, and the envelope for anything that escaped the app."""
 from __future__ import annotations
 
 import logging
+import re
 import time
 from urllib.parse import parse_qsl
 
@@ -34,6 +35,29 @@ SECURITY_HEADERS = [
     (b"strict-transport-security", b"max-age=31536000; includeSubDomains"),
     (b"cache-control", b"no-store"),
 ]
+_FRAME_ANCESTORS = re.compile(rb"(?:^|;)\s*frame-ancestors\s+([^;]*)", re.IGNORECASE)
+
+
+def security_headers(response_headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """SECURITY_HEADERS as a response gets them. Its own Cache-Control wins (the web pages and
+    their files say how long they keep; every API answer is no-store). X-Frame-Options DENY is left
+    out only when the response's CSP lets someone frame it: `frame-ancestors` supersedes it in every
+    browser that knows CSP, and DENY would refuse the tenant's sites in the others too."""
+    names = {name.lower() for name, _ in response_headers}
+    frameable = any(
+        name.lower() == b"content-security-policy" and _lets_someone_frame(value)
+        for name, value in response_headers
+    )
+    return [
+        (name, value)
+        for name, value in SECURITY_HEADERS
+        if not (name == b"cache-control" and name in names) and not (name == b"x-frame-options" and frameable)
+    ]
+
+
+def _lets_someone_frame(csp: bytes) -> bool:
+    found = _FRAME_ANCESTORS.search(csp)
+    return found is not None and found.group(1).strip().lower() not in (b"", b"'none'")
 
 
 class BodyTooLarge(ApiError):
@@ -69,8 +93,9 @@ class ObservabilityMiddleware:
                 if message["type"] == "http.response.start":
                     status_holder["status"] = message["status"]
                     status_holder["started"] = True
-                    extra = [(b"x-request-id", request_id), *SECURITY_HEADERS]
-                    message = {**message, "headers": [*message.get("headers", []), *extra]}
+                    own = list(message.get("headers", []))
+                    extra = [(b"x-request-id", request_id), *security_headers(own)]
+                    message = {**message, "headers": [*own, *extra]}
                 await send(message)
 
             try:

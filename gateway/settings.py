@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from mais_runtime.settings import CommonSettings
+
+# The repository's build of web/ (`make web`).
+_REPO_WEB_BUILD = Path(__file__).resolve().parents[1] / "build" / "web"
 
 
 class GatewaySettings(CommonSettings):
@@ -19,3 +24,5 @@ class GatewaySettings(CommonSettings):
     readiness_timeout_seconds: float = 1.0
     # The URL couples and businesses see (MAIS_PUBLIC_URL; a proxy in front sets it).
     public_url: str = "http://127.0.0.1:8080"
+    # The built web front end the gateway serves (MAIS_WEB_DIR; `make web` builds it here).
+    web_dir: Path = _REPO_WEB_BUILD

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from mais.booking.v1 import booking_service_pb2 as pb
 from mais.catalog.v1 import catalog_service_pb2 as catalog_pb
 from mais.payments.v1 import payments_service_pb2 as payments_pb
+from mais.tenant.v1 import tenant_service_pb2 as tenant_pb
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 from starlette.responses import Response
@@ -20,6 +21,7 @@ from gateway.couple_links import couple_booking as couple_link_booking
 from gateway.errors import ApiError
 from gateway.key_lookups import public_tenant_once
 from gateway.read_cache import cached_public_read
+from gateway.routes.tenants import tenant_json
 from mais_runtime.errors import FieldViolation
 from mais_runtime.proto_time import json_time as _time
 
@@ -127,6 +129,38 @@ def booking_json(booking: pb.Booking) -> dict[str, Any]:
     }
 
 
+def package_title(booking: pb.Booking) -> str | None:
+    """The title of the package the booking's quote sold (as it was when quoted)."""
+    for line in booking.quote.lines:
+        if line.kind == "package":
+            return line.title
+    return None
+
+
+def couple_view_json(booking: pb.Booking, tenant: tenant_pb.Tenant) -> dict[str, Any]:
+    """The couple's booking with what their manage page shows beside it: the package's title, the
+    business, and whether they may cancel it themselves now (booking's rule, the one their
+    cancellation applies) and what that refunds (everything paid and not yet refunded)."""
+    window = booking.couple_cancellation
+    branding = tenant_json(tenant)["branding"]
+    return {
+        **booking_json(booking),
+        "packageTitle": package_title(booking),
+        "business": {
+            "name": tenant.name,
+            "slug": tenant.slug,
+            "branding": branding,
+            "timezone": tenant.timezone,
+            "contactEmail": tenant.contact_email or None,
+        },
+        "cancellation": {
+            "allowedNow": window.allowed_now,
+            "lastDay": window.last_day or None,
+            "refundCents": max(0, booking.amount_paid_cents - booking.amount_refunded_cents),
+        },
+    }
+
+
 def admin_booking_json(booking: pb.Booking) -> dict[str, Any]:
     """A booking as its tenant's admin sees it: also the customer, the payment session and history."""
     body = booking_json(booking)
@@ -207,9 +241,13 @@ async def couple_booking(
     request: Request, booking_id: BookingId, token: Annotated[str, Query(max_length=200)] = ""
 ) -> dict[str, Any]:
     """Needs no tenant key: the signed token names the tenant and grants exactly this booking until the
-    day after the event. A wrong, expired or other booking's token answers 404, like a missing booking."""
-    _, booking = await couple_link_booking(request, booking_id, token)
-    return booking_json(booking)
+    day after the event. A wrong, expired or other booking's token answers 404, like a missing booking.
+    Besides the booking: `packageTitle`, `business` {name, slug, branding, timezone, contactEmail} and
+    `cancellation` {allowedNow, lastDay (YYYY-MM-DD, null when the business never lets couples cancel),
+    refundCents (what cancelling refunds: all that was paid and not refunded yet)}."""
+    tenant_id, booking = await couple_link_booking(request, booking_id, token)
+    tenant = await request.app.state.clients.tenant.GetTenant(tenant_pb.GetTenantRequest(tenant_id=tenant_id))
+    return couple_view_json(booking, tenant.tenant)
 
 
 # --- tenant admin: blackouts -----------------------------------------------------------------

@@ -1,5 +1,7 @@
-"""Where Stripe sends the couple after Checkout when the widget named no pages of its own: two small
-static pages, so that paying never ends on an error. They reflect nothing from the request."""
+"""The payments service's default return pages: where Stripe sends a couple whose checkout named no
+pages (an internal caller's), and where sessions opened before the business's own return pages
+(`/book/{slug}/done` and `/cancelled`, routes/web_pages.py) still point, for up to their 24 hours. Two
+small static pages, so that paying never ends on an error. They reflect nothing from the request."""
 
 from __future__ import annotations
 

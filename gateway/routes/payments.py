@@ -5,6 +5,7 @@ Connect onboarding, and the platform admin's view of every tenant's events."""
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import quote
 
 import grpc
 from fastapi import APIRouter, Depends, Header, Path, Query, Request
@@ -15,10 +16,12 @@ from pydantic import BaseModel, ConfigDict, Field, StrictStr
 from pydantic.alias_generators import to_camel
 from starlette.responses import Response
 
+from gateway import web
 from gateway.auth import AdminContext, TenantContext, client_ip, platform_admin, public_tenant, tenant_admin
 from gateway.couple_links import couple_booking
 from gateway.errors import ApiError, error_response, from_grpc
-from gateway.routes.booking import booking_json, refund_json
+from gateway.routes.booking import booking_json, package_title, refund_json
+from gateway.web import SESSION_ID
 from mais_runtime.errors import FieldViolation
 from mais_runtime.proto_time import json_time as _time
 
@@ -32,6 +35,8 @@ Cursor = Annotated[str, Query(max_length=500)]
 StatusFilter = Annotated[str, Query(max_length=20)]
 EventId = Annotated[str, Path(max_length=64)]
 BookingId = Annotated[str, Path(max_length=64)]
+# Checked against the shape of a session id in the route: anything else is a 404 like an unknown one.
+SessionId = Annotated[str, Path()]
 
 # A checkout quotes, holds and talks to Stripe (which the SDK may retry): more than the default
 # deadline, less than Envoy's route timeout (15 s).
@@ -52,6 +57,11 @@ _CONNECT_STATES = {
     tenant_pb.CONNECT_STATE_PENDING: "pending",
     tenant_pb.CONNECT_STATE_ONBOARDED: "onboarded",
 }
+_SESSION_STATES = {
+    pb.CHECKOUT_SESSION_STATUS_OPEN: "open",
+    pb.CHECKOUT_SESSION_STATUS_COMPLETE: "complete",
+    pb.CHECKOUT_SESSION_STATUS_EXPIRED: "expired",
+}
 # Errors a webhook sender cannot fix by retrying.
 _WEBHOOK_REFUSALS = frozenset({"INVALID_SIGNATURE", "VALIDATION_ERROR"})
 
@@ -68,6 +78,8 @@ class CheckoutBody(BaseModel):
     phone: StrictStr | None = Field(default=None, max_length=40)
     notes: StrictStr | None = Field(default=None, max_length=2000)
     add_on_ids: list[StrictStr] | None = Field(default=None, max_length=20)
+    # Where the couple goes back to after the return pages (the tenant's site embedding the widget).
+    return_url: StrictStr | None = Field(default=None, max_length=web.MAX_RETURN_URL)
 
 
 class CoupleCancelBody(BaseModel):
@@ -121,7 +133,13 @@ async def checkout(
     their hold and a payable session again. 409 TENANT_NOT_ONBOARDED (nothing held) until the business
     has finished Stripe onboarding; 429 HOLD_LIMIT_REACHED with `Retry-After` past the live holds one
     couple or address may keep. With `Idempotency-Key`, the same key and body get the same answer and
-    another body 409 IDEMPOTENCY_KEY_REUSED."""
+    another body 409 IDEMPOTENCY_KEY_REUSED.
+
+    Stripe sends the couple back to the platform's pages `/book/{slug}/done?session_id=…` (after
+    paying) and `/book/{slug}/cancelled` (after going back), each with `return=<returnUrl>` when
+    given; `returnUrl` must be an absolute http(s) URL on one of the tenant's widget origins or the
+    platform's own (400 VALIDATION_ERROR, field `returnUrl`)."""
+    success_url, cancel_url = _return_pages(request, tenant, body.return_url)
     answer = await request.app.state.clients.payments.StartCheckout(
         pb.StartCheckoutRequest(
             tenant_id=tenant.tenant_id,
@@ -134,6 +152,8 @@ async def checkout(
             notes=body.notes or "",
             idempotency_key=idempotency_key,
             client_ip=client_ip(request),
+            success_url=success_url,
+            cancel_url=cancel_url,
         ),
         timeout=CHECKOUT_TIMEOUT_SECONDS,
     )
@@ -144,6 +164,52 @@ async def checkout(
         "expiresAt": _time(answer.expires_at),
         "totalCents": answer.total_cents,
         "currency": answer.currency,
+    }
+
+
+def _return_pages(request: Request, tenant: TenantContext, return_url: str | None) -> tuple[str, str]:
+    """Stripe's success_url and cancel_url: the platform's done and cancelled pages of the tenant."""
+    public = request.app.state.settings.public_url.rstrip("/")
+    base = f"{public}/book/{tenant.tenant.slug}"
+    # Stripe fills in {CHECKOUT_SESSION_ID} itself; it must reach Stripe unescaped.
+    success, cancel = f"{base}/done?session_id={{CHECKOUT_SESSION_ID}}", f"{base}/cancelled"
+    if return_url is None:
+        return success, cancel
+    allowed = web.allowed_return_url(return_url, tenant.tenant.allowed_origins, public)
+    if allowed is None:
+        message = "must be an absolute http(s) URL on one of the business's widget origins"
+        raise ApiError("VALIDATION_ERROR", f"returnUrl: {message}", [FieldViolation("returnUrl", message)])
+    back = quote(allowed, safe="")
+    return f"{success}&return={back}", f"{cancel}?return={back}"
+
+
+@router.get(
+    "/v1/checkout/sessions/{session_id}",
+    summary="What became of a Checkout Session (the couple's return page)",
+)
+async def checkout_session(request: Request, tenant: PublicTenant, session_id: SessionId) -> dict[str, Any]:
+    """`{bookingId, sessionStatus (open|complete|expired), status, eventDate, packageTitle, totalCents,
+    currency, amountPaidCents}` of any session of one of the tenant's bookings (a resumed hold's earlier
+    ones too); nothing personal. 404 NOT_FOUND for an unknown session or another tenant's."""
+    if not SESSION_ID.match(session_id):
+        raise ApiError("NOT_FOUND", "checkout session not found")
+    found = await request.app.state.clients.payments.GetCheckoutSession(
+        pb.GetCheckoutSessionRequest(tenant_id=tenant.tenant_id, payment_session_id=session_id)
+    )
+    booking = (
+        await request.app.state.clients.booking.GetBooking(
+            booking_pb.GetBookingRequest(tenant_id=tenant.tenant_id, booking_id=found.booking_id)
+        )
+    ).booking
+    return {
+        "bookingId": booking.id,
+        "sessionStatus": _SESSION_STATES.get(found.session_status, "open"),
+        "status": booking_pb.BookingStatus.Name(booking.status).removeprefix("BOOKING_STATUS_"),
+        "eventDate": booking.event_date,
+        "packageTitle": package_title(booking),
+        "totalCents": booking.quote.total_cents,
+        "currency": booking.quote.currency,
+        "amountPaidCents": booking.amount_paid_cents,
     }
 
 

@@ -204,10 +204,17 @@ class BookingServicer(pb_grpc.BookingServiceServicer):
         tenant_id = links.tenant_of_token(request.token) if len(request.token) <= 200 else None
         if tenant_id is None:
             raise NotFound("booking")
-        booking = await self._bookings.get_with_token(
+        booking, cancellation = await self._bookings.get_with_token(
             tenant_id, _booking_id(request.booking_id), request.token
         )
-        return pb.GetBookingWithTokenResponse(booking=_booking(booking))
+        answer = _booking(booking)
+        answer.couple_cancellation.CopyFrom(
+            pb.CoupleCancellation(
+                allowed_now=cancellation.allowed_now,
+                last_day=cancellation.last_day.isoformat() if cancellation.last_day else "",
+            )
+        )
+        return pb.GetBookingWithTokenResponse(booking=answer)
 
     async def ListBookings(
         self, request: pb.ListBookingsRequest, context: grpc.aio.ServicerContext

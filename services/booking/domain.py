@@ -572,18 +572,32 @@ def check_cancel(booking: Booking, *, actor: str, today: date, policy: Policy) -
         return False
     if booking.status is not Status.CONFIRMED:
         raise PreconditionFailed(f"a {booking.status.value} booking cannot be cancelled")
-    if actor == "couple" and not couple_may_cancel(booking.event_date, today=today, policy=policy):
+    if actor == "couple" and not couple_cancellation(booking, today=today, policy=policy).allowed_now:
         raise PreconditionFailed(
             "the couple can no longer cancel this booking themselves", reason="CANCELLATION_WINDOW_CLOSED"
         )
     return True
 
 
-def couple_may_cancel(event_date: date, *, today: date, policy: Policy) -> bool:
-    """The tenant's self-service cancellation window."""
+@dataclass(frozen=True)
+class CoupleCancellation:
+    """Whether the couple may cancel their booking on their own now, and until which day."""
+
+    allowed_now: bool
+    # The last day (the tenant's calendar) of the window; None when the policy never lets couples cancel.
+    last_day: date | None
+
+
+def couple_cancellation(booking: Booking, *, today: date, policy: Policy) -> CoupleCancellation:
+    """The tenant's self-service cancellation window for this booking: the one rule both the couple's
+    view of their booking and their cancellation (check_cancel) apply. Only a confirmed booking can
+    be cancelled, up to `couple_cancel_days` days before the event, and never when that policy is 0."""
     if policy.couple_cancel_days <= 0:
-        return False
-    return today <= event_date - timedelta(days=policy.couple_cancel_days)
+        return CoupleCancellation(allowed_now=False, last_day=None)
+    last_day = booking.event_date - timedelta(days=policy.couple_cancel_days)
+    return CoupleCancellation(
+        allowed_now=booking.status is Status.CONFIRMED and today <= last_day, last_day=last_day
+    )
 
 
 def reminder_time(event_date: date, calendar: TenantCalendar, now: datetime) -> datetime | None:

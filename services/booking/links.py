@@ -60,5 +60,6 @@ def verify_token(key: bytes, token: str, *, booking_id: str, tenant_id: str, tod
 
 
 def manage_url(public_url: str, booking_id: str, token: str) -> str:
-    """The link in the couple's emails."""
-    return f"{public_url.rstrip('/')}/v1/bookings/{booking_id}?token={token}"
+    """The link in the couple's emails: their manage page (served by the gateway), which reads the
+    booking with the same token from `GET /v1/bookings/{id}?token=`."""
+    return f"{public_url.rstrip('/')}/booking/{booking_id}?token={token}"

@@ -428,15 +428,21 @@ class Bookings:
             booking = await tx.booking(booking_id, with_history=with_history)
         return booking.as_seen(self._clock())
 
-    async def get_with_token(self, tenant_id: str, booking_id: str, token: str) -> Booking:
-        """The couple's view: NotFound unless the token was signed for exactly this booking and is
-        still valid (a wrong, expired or other booking's token looks like a missing booking)."""
+    async def get_with_token(
+        self, tenant_id: str, booking_id: str, token: str
+    ) -> tuple[Booking, domain.CoupleCancellation]:
+        """The couple's view and whether they may cancel it themselves now (the rule `cancel` applies
+        for them): NotFound unless the token was signed for exactly this booking and is still valid
+        (a wrong, expired or other booking's token looks like a missing booking)."""
         valid = links.verify_token(
             self._link_key, token, booking_id=booking_id, tenant_id=tenant_id, today=self._clock().date()
         )
         if not valid:
             raise NotFound("booking")
-        return await self.get(tenant_id, booking_id, with_history=False)
+        booking = await self.get(tenant_id, booking_id, with_history=False)
+        calendar = await self._tenants.calendar(tenant_id)
+        today = calendar.today(self._clock())
+        return booking, domain.couple_cancellation(booking, today=today, policy=calendar.policy)
 
     async def list_bookings(
         self, tenant_id: str, *, filters: BookingFilter, limit: int, cursor: str

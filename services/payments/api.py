@@ -17,6 +17,7 @@ from services.payments.domain import (
     CheckoutInput,
     EventStatus,
     RefundChoice,
+    SessionState,
     check_idempotency_key,
     check_reason,
     check_request_id,
@@ -57,6 +58,12 @@ def _status_filter(value: pb.EventStatus.ValueType) -> EventStatus | None:
         raise ValidationError.of("status", "is not a known event status")
     return _STATUS_FROM_PB[value]
 
+
+_SESSION_STATE_TO_PB = {
+    SessionState.OPEN: pb.CHECKOUT_SESSION_STATUS_OPEN,
+    SessionState.COMPLETE: pb.CHECKOUT_SESSION_STATUS_COMPLETE,
+    SessionState.EXPIRED: pb.CHECKOUT_SESSION_STATUS_EXPIRED,
+}
 
 _BOOKING_STATUS_TO_PB = {
     BookingStatus.HELD: booking_pb.BOOKING_STATUS_HELD,
@@ -135,6 +142,15 @@ class PaymentsServicer(pb_grpc.PaymentsServiceServicer):
             expires_at=timestamp(answer.expires_at),
             total_cents=answer.total_cents,
             currency=answer.currency,
+        )
+
+    async def GetCheckoutSession(
+        self, request: pb.GetCheckoutSessionRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetCheckoutSessionResponse:
+        """The booking a Checkout Session of this tenant pays for and the session's state; NOT_FOUND."""
+        booking_id, state = await self._checkout.session(request.tenant_id, request.payment_session_id)
+        return pb.GetCheckoutSessionResponse(
+            booking_id=booking_id, session_status=_SESSION_STATE_TO_PB[state]
         )
 
     async def HandleStripeWebhook(

@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from mais_runtime.errors import RateLimited
+from mais_runtime.errors import NotFound, RateLimited, ValidationError
 from services.payments.clients import Bookings, CatalogQuotes, TenantPayees
 from services.payments.domain import (
     BookingStatus,
@@ -34,12 +34,14 @@ from services.payments.domain import (
     Payee,
     PaymentStatus,
     Quote,
+    SessionState,
     check_replay,
     commission_cents,
     hold_request_id,
     session_expires_at,
     session_idempotency_key,
     session_resumable,
+    session_state,
 )
 from services.payments.metrics import CHECKOUTS
 from services.payments.store import Payment, PaymentsStore, PaymentsTx, utc_now
@@ -141,8 +143,12 @@ class Checkout:
         `client_ip` started too many checkouts of this tenant in the current window;
         TENANT_NOT_ONBOARDED (nothing held) while the tenant cannot be paid."""
         await self._check_rate(tenant_id, client_ip)
+        # Where the couple returns is part of what they asked for: a key reused with other pages is
+        # another body.
+        request_hash = request_hash or request.fingerprint(
+            redirects=(urls.success, urls.cancel) if urls else ()
+        )
         urls = urls or self._default_urls
-        request_hash = request_hash or request.fingerprint()
         if not idempotency_key:
             return await self._checkout(tenant_id, request, f"checkout-{uuid.uuid4()}", urls, None, client_ip)
         # The key's lock is held until the answer is stored, so concurrent requests with one key
@@ -163,6 +169,24 @@ class Checkout:
                 tenant_id, idempotency_key, request_hash, answer.booking_id, answer.to_json()
             )
             return answer
+
+    async def session(self, tenant_id: str, session_id: str) -> tuple[str, SessionState]:
+        """The booking a Checkout Session pays for (any session the booking ever had, a resumed
+        hold's replaced ones too) and the session's state; NotFound for another tenant's session
+        (row-level security does not show it) or one we never opened."""
+        if not session_id:
+            raise ValidationError.of("paymentSessionId", "is required")
+        async with self._store.tenant(tenant_id) as tx:
+            payment = await tx.payment_by_session(session_id)
+        if payment is None:
+            raise NotFound("checkout session")
+        state = session_state(
+            PaymentStatus(payment.status),
+            paid=payment.charge_id is not None,
+            expires_at=payment.expires_at,
+            now=self._now(),
+        )
+        return payment.booking_id, state
 
     async def _check_rate(self, tenant_id: str, client_ip: str) -> None:
         limit = self._rate_limit

@@ -235,6 +235,13 @@ class TenantServicer(pb_grpc.TenantServiceServicer):
         tenant = await self._directory.resolve_public_key(request.public_key)
         return pb.ResolvePublicKeyResponse(tenant=tenant_to_pb(tenant))
 
+    async def ResolveTenantSlug(
+        self, request: pb.ResolveTenantSlugRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ResolveTenantSlugResponse:
+        """The tenant behind a slug (inactive ones too) and its newest working public key; NOT_FOUND."""
+        tenant, public_key = await self._directory.resolve_slug(request.slug)
+        return pb.ResolveTenantSlugResponse(tenant=tenant_to_pb(tenant), public_key=public_key)
+
     async def ResolveStripeAccount(
         self, request: pb.ResolveStripeAccountRequest, context: grpc.aio.ServicerContext
     ) -> pb.ResolveStripeAccountResponse:

@@ -189,6 +189,18 @@ class TenantDirectory:
             raise tenant_inactive()
         return tenant
 
+    async def resolve_slug(self, slug: str) -> tuple[Tenant, str]:
+        """The tenant behind a slug, active or not, and its newest working public key (the one a page
+        rendered now should name). NotFound for a slug no tenant has, or a tenant with no working key."""
+        if not domain.SLUG.match(slug):
+            raise NotFound("tenant")
+        async with self._store.platform() as tx:
+            tenant = await tx.tenant_by_slug(slug)
+            public_key = await tx.newest_working_public_key(tenant.id) if tenant else None
+        if tenant is None or public_key is None:
+            raise NotFound("tenant")
+        return tenant, public_key
+
     async def set_stripe_account(self, tenant_id: str, account_id: str, state: ConnectState) -> Tenant:
         """Records the tenant's Connect account and onboarding state."""
         if account_id and not (account_id.startswith("acct_") and 6 <= len(account_id) <= 255):

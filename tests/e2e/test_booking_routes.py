@@ -118,15 +118,17 @@ def wait_for_mail(stack: Stack, key: str, timeout: float = 15.0) -> email.messag
 
 
 def couple_link(stack: Stack, booking_id: str) -> str:
-    """The path and query of the link in the couple's confirmation email."""
+    """The JSON route's path and query for the link in the couple's confirmation email (which opens
+    their manage page, `/booking/{id}?token=`; the page reads `/v1/bookings/{id}` with the same token)."""
     message = wait_for_mail(stack, f"confirmation:{booking_id}")
     body = message.get_body(("plain",))
     assert body is not None
-    found = re.search(r"(http\S+/v1/bookings/\S+)", str(body.get_content()))
+    found = re.search(r"(http\S+/booking/\S+)", str(body.get_content()))
     assert found is not None
     link = urlsplit(found.group(1))
     assert f"{link.scheme}://{link.netloc}" == stack.url
-    return f"{link.path}?{link.query}"
+    assert link.path == f"/booking/{booking_id}"
+    return f"/v1/bookings/{booking_id}?{link.query}"
 
 
 def error_of(answer: httpx.Response) -> tuple[int, str, list[str]]:

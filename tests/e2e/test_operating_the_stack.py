@@ -107,6 +107,7 @@ class Shop:
     admin_email: str
     admin_token: str
     package_id: str
+    slug: str
 
 
 @pytest.fixture(scope="module")
@@ -162,7 +163,7 @@ def shop(stack: Stack, http: httpx.Client) -> Shop:
             )
             .package
         )
-    return Shop(tenant_id, public_key, admin_email, token, package.id)
+    return Shop(tenant_id, public_key, admin_email, token, package.id, slug)
 
 
 _days = iter(range(90, 10_000))
@@ -328,13 +329,13 @@ def test_stripe_redirects_and_the_couples_manage_link_use_the_public_url(stack: 
         f"{answer.json()['checkoutUrl']}/pay", headers={"Accept": "application/json"}, timeout=10
     )
     assert paid.status_code == 200, paid.text
-    assert paid.json()["redirect_url"].startswith(f"{PUBLIC_URL}/checkout/success")
+    assert paid.json()["redirect_url"] == f"{PUBLIC_URL}/book/{shop.slug}/done?session_id={session_id}"
 
     couple_email = session.json()["customer_email"]
     mails = eventually(lambda: mails_to(stack, couple_email), timeout=WAIT)
     assert mails, "no confirmation mail"
     links = links_in(text_of(mails[0]))
-    assert any(link.startswith(f"{PUBLIC_URL}/v1/bookings/") for link in links), links
+    assert any(link.startswith(f"{PUBLIC_URL}/booking/") for link in links), links
     assert not [link for link in links if "127.0.0." in link]
     assert parseaddr(str(mails[0]["From"]))[1] == MAIL_FROM_ADDRESS
 

@@ -152,7 +152,7 @@ async def test_reminders_are_enqueued_once_and_sent_once_even_with_two_dispatche
         files = list((tmp_path / "mail").glob(f"reminder-{booking_id}.eml"))
         assert len(files) == 1
         body = files[0].read_text()
-        assert "coming up" in body and "http://public.test/v1/bookings/" in body
+        assert "coming up" in body and "http://public.test/booking/" in body
     finally:
         await admin.close()
 

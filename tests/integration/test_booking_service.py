@@ -412,8 +412,8 @@ async def test_confirm_is_idempotent_and_emails_the_couple_once_with_a_link_that
     text_body, html_body = parts(message)
     assert "<script>" not in html_body and "<b>&</b>" not in html_body and "<Thorn>" not in html_body
     assert "&lt;script&gt;" in html_body and "Ann &lt;b&gt;&amp;&lt;/b&gt; Bo" in html_body
-    link = re.search(r"(http\S+/v1/bookings/\S+)", text_body)
-    assert link is not None and link.group(1).startswith(f"{PUBLIC_URL}/v1/bookings/{held.id}?token=")
+    link = re.search(r"(http\S+/booking/\S+)", text_body)
+    assert link is not None and link.group(1).startswith(f"{PUBLIC_URL}/booking/{held.id}?token=")
     token = parse_qs(urlsplit(link.group(1)).query)["token"][0]
 
     opened = await booking.GetBookingWithToken(pb.GetBookingWithTokenRequest(booking_id=held.id, token=token))
@@ -537,6 +537,35 @@ async def test_a_couple_can_cancel_only_inside_the_tenants_window(
         pb.CancelBookingRequest(tenant_id=tenant, booking_id=later.id, actor="couple")
     )
     assert answer.booking.status == pb.BOOKING_STATUS_CANCELLED
+
+
+async def test_the_couples_link_shows_whether_and_until_when_they_may_cancel(
+    booking: Booking, services: Services, tenants: tenant_grpc.TenantServiceAsyncStub
+) -> None:
+    tenant = await make_tenant(tenants, couple_cancel_days=14)
+    soon = await confirmed_booking(booking, tenant, today() + timedelta(days=10))
+    later = await confirmed_booking(booking, tenant, today() + timedelta(days=30), 1)
+
+    async def seen(booking_id: str) -> pb.CoupleCancellation:
+        mail = wait_for_mail(services.mail_dir, f"confirmation:{booking_id}")
+        found = re.search(r"/booking/\S+\?token=([A-Za-z0-9._-]+)", parts(mail)[0])
+        assert found is not None
+        opened = await booking.GetBookingWithToken(
+            pb.GetBookingWithTokenRequest(booking_id=booking_id, token=found.group(1))
+        )
+        return opened.booking.couple_cancellation
+
+    closed, open_ = await seen(soon.id), await seen(later.id)
+    assert (closed.allowed_now, closed.last_day) == (False, (today() - timedelta(days=4)).isoformat())
+    assert (open_.allowed_now, open_.last_day) == (True, (today() + timedelta(days=16)).isoformat())
+    await booking.CancelBooking(
+        pb.CancelBookingRequest(tenant_id=tenant, booking_id=later.id, actor="couple")
+    )
+    cancelled = await seen(later.id)
+    assert (cancelled.allowed_now, cancelled.last_day) == (False, (today() + timedelta(days=16)).isoformat())
+    # The tenant's plain read is not the couple's view: it carries no window.
+    plain = await booking.GetBooking(pb.GetBookingRequest(tenant_id=tenant, booking_id=soon.id))
+    assert not plain.booking.HasField("couple_cancellation")
 
 
 # --- tenants are isolated ----------------------------------------------------------------------

@@ -939,3 +939,69 @@ async def test_a_connected_accounts_event_is_attributed_through_the_tenant_that_
     assert ignored.status == pb.EVENT_STATUS_IGNORED
     everyone = await clients.payments.ListAllEvents(pb.ListAllEventsRequest(status=pb.EVENT_STATUS_IGNORED))
     assert ignored.event_id in {e.id for e in everyone.events}
+
+
+async def session_answer(clients: Clients, tenant_id: str, session_id: str) -> Any:
+    return await clients.payments.GetCheckoutSession(
+        pb.GetCheckoutSessionRequest(tenant_id=tenant_id, payment_session_id=session_id)
+    )
+
+
+async def test_a_checkout_session_names_its_booking_and_state_for_its_own_tenant_only(
+    clients: Clients, platform: Platform, captured: tuple[Captured, str]
+) -> None:
+    shop = await make_shop(clients, platform, onboarded=False)
+    await onboard(clients, platform, captured[0], shop)
+    other = await make_shop(clients, platform)
+    day = a_free_day()
+    first = await clients.payments.StartCheckout(checkout_request(shop, day))
+    first_session = session_of(first.checkout_url)
+    opened = await session_answer(clients, shop.tenant_id, first_session)
+    assert (opened.booking_id, opened.session_status) == (first.booking_id, pb.CHECKOUT_SESSION_STATUS_OPEN)
+    # The same couple comes back with another choice: their hold gets a new session, and the one it
+    # replaced is still theirs to look up (a return page may carry it), closed.
+    again = checkout_request(shop, day)
+    del again.add_on_ids[:]
+    resumed = await clients.payments.StartCheckout(again)
+    resumed_session = session_of(resumed.checkout_url)
+    assert (resumed.booking_id, resumed_session != first_session) == (first.booking_id, True)
+    replaced = await session_answer(clients, shop.tenant_id, first_session)
+    assert (replaced.booking_id, replaced.session_status) == (
+        first.booking_id,
+        pb.CHECKOUT_SESSION_STATUS_EXPIRED,
+    )
+    await deliver(clients, await paid(clients, platform, captured[0], resumed))
+    complete = await session_answer(clients, shop.tenant_id, resumed_session)
+    assert (complete.booking_id, complete.session_status) == (
+        first.booking_id,
+        pb.CHECKOUT_SESSION_STATUS_COMPLETE,
+    )
+    for tenant_id, session_id in (
+        (other.tenant_id, resumed_session),
+        (other.tenant_id, first_session),
+        (shop.tenant_id, "cs_test_" + uuid.uuid4().hex),
+    ):
+        with pytest.raises(grpc.aio.AioRpcError) as missing:
+            await session_answer(clients, tenant_id, session_id)
+        assert missing.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+async def test_an_idempotency_key_reused_with_other_return_pages_is_another_body(
+    clients: Clients, platform: Platform
+) -> None:
+    shop = await make_shop(clients, platform)
+    day = a_free_day()
+    key = f"key-{uuid.uuid4()}"
+
+    def with_pages(success: str) -> pb.StartCheckoutRequest:
+        request = checkout_request(shop, day, key=key)
+        request.success_url = success
+        request.cancel_url = "https://platform.example/book/x/cancelled"
+        return request
+
+    first = await clients.payments.StartCheckout(with_pages("https://platform.example/book/x/done"))
+    again = await clients.payments.StartCheckout(with_pages("https://platform.example/book/x/done"))
+    assert again.checkout_url == first.checkout_url
+    with pytest.raises(grpc.aio.AioRpcError) as reused:
+        await clients.payments.StartCheckout(with_pages("https://platform.example/book/x/done?return=y"))
+    assert reason(reused.value) == "IDEMPOTENCY_KEY_REUSED"

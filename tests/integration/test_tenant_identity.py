@@ -567,3 +567,31 @@ async def test_re_inviting_sends_a_fresh_link_that_replaces_the_old_one_and_is_c
     await team.invite(created.tenant.id, invitee, "", "")
     with pytest.raises(RateLimited):
         await team.invite(created.tenant.id, invitee, "", "")
+
+
+async def test_a_slug_names_its_tenant_and_the_key_a_page_rendered_now_should_carry(
+    tenant_db: Database,
+) -> None:
+    created = await _tenant(tenant_db)
+    directory = _directory(tenant_db)
+    tenant, key = await directory.resolve_slug(created.tenant.slug)
+    assert (tenant.id, key) == (created.tenant.id, created.keys.public_key)
+    # The previous key still works in its grace, but the page names the new live one.
+    rotation = await directory.rotate_keys(created.tenant.id, 3600)
+    assert (await directory.resolve_public_key(created.keys.public_key)).id == created.tenant.id
+    assert (await directory.resolve_slug(created.tenant.slug))[1] == rotation.keys.public_key
+
+
+async def test_an_unknown_or_malformed_slug_is_not_found_and_an_inactive_tenant_is_returned_as_it_is(
+    tenant_db: Database,
+) -> None:
+    created = await _tenant(tenant_db)
+    directory = _directory(tenant_db)
+    for slug in (f"{created.tenant.slug}x", "", "Not A Slug", created.tenant.slug.upper()):
+        with pytest.raises(NotFound):
+            await directory.resolve_slug(slug)
+    await directory.update(
+        created.tenant.id, Tenant(id="", slug="", name="", active=False), ["active"], Role.PLATFORM_ADMIN, 0
+    )
+    tenant, key = await directory.resolve_slug(created.tenant.slug)
+    assert (tenant.id, tenant.active, key) == (created.tenant.id, False, created.keys.public_key)

@@ -271,7 +271,8 @@ def mails_to(stack: Stack, address: str) -> list[EmailMessage]:
     return found
 
 
-_LINK = re.compile(r"/v1/bookings/(bk_[a-z0-9]+)\?token=([A-Za-z0-9._-]+)")
+# The manage page's link; the JSON route `/v1/bookings/{id}?token=` takes the same token.
+_LINK = re.compile(r"/booking/(bk_[a-z0-9]+)\?token=([A-Za-z0-9._-]+)")
 
 
 def couple_link(stack: Stack, address: str) -> tuple[str, str]:

@@ -195,6 +195,28 @@ def test_the_couple_may_cancel_only_inside_the_tenants_window() -> None:
     assert not domain.check_cancel(booking(Status.CANCELLED), actor="couple", today=TODAY, policy=policy)
 
 
+def test_the_couples_view_of_the_window_is_the_rule_their_cancellation_applies() -> None:
+    policy = Policy(couple_cancel_days=14)  # event on 2030-09-01: the last day is 2030-08-18
+    for today in (date(2030, 8, 17), date(2030, 8, 18), date(2030, 8, 19), date(2030, 9, 1)):
+        seen = domain.couple_cancellation(booking(Status.CONFIRMED), today=today, policy=policy)
+        assert seen.last_day == date(2030, 8, 18)
+        try:
+            allowed = domain.check_cancel(
+                booking(Status.CONFIRMED), actor="couple", today=today, policy=policy
+            )
+        except PreconditionFailed:
+            allowed = False
+        assert seen.allowed_now is allowed is (today <= date(2030, 8, 18))
+    # Only a confirmed booking can be cancelled, whatever the day.
+    for status in (Status.HELD, Status.RELEASED, Status.CANCELLED):
+        seen = domain.couple_cancellation(booking(status), today=date(2030, 8, 1), policy=policy)
+        assert (seen.allowed_now, seen.last_day) == (False, date(2030, 8, 18))
+    never = domain.couple_cancellation(
+        booking(Status.CONFIRMED), today=date(2030, 1, 1), policy=Policy(couple_cancel_days=0)
+    )
+    assert (never.allowed_now, never.last_day) == (False, None)
+
+
 def test_only_a_hold_can_be_released() -> None:
     assert domain.check_release(booking(Status.HELD))
     assert not domain.check_release(booking(Status.RELEASED))

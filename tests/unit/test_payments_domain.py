@@ -20,7 +20,9 @@ from services.payments.domain import (
     HoldTooShort,
     LedgerTotals,
     Payee,
+    PaymentStatus,
     RefundChoice,
+    SessionState,
     StripeEvent,
     TenantNotOnboarded,
     check_idempotency_key,
@@ -35,6 +37,7 @@ from services.payments.domain import (
     session_expires_at,
     session_idempotency_key,
     session_resumable,
+    session_state,
 )
 
 # --- commission ------------------------------------------------------------------------------
@@ -468,3 +471,24 @@ def test_a_failure_code_keeps_the_error_class_and_code_but_never_the_message() -
     assert "@" not in failure_code(ValueError("ana@example.com"))
     assert failure_code(ValueError("ana@example.com")) == "ValueError"
     assert len(failure_code(PeerError("x", "R" * 500))) <= 120
+
+
+@pytest.mark.parametrize(
+    ("status", "paid", "closes_in", "expected"),
+    [
+        (PaymentStatus.OPEN, False, timedelta(minutes=5), SessionState.OPEN),
+        # Past its closing instant, before the sweep came by: Stripe already says expired.
+        (PaymentStatus.OPEN, False, timedelta(seconds=-1), SessionState.EXPIRED),
+        (PaymentStatus.EXPIRED, False, timedelta(minutes=5), SessionState.EXPIRED),
+        (PaymentStatus.REPLACED, False, timedelta(minutes=5), SessionState.EXPIRED),
+        # Paid on a replaced session (refunded since): the session itself completed.
+        (PaymentStatus.REPLACED, True, timedelta(minutes=5), SessionState.COMPLETE),
+        (PaymentStatus.PAID, True, timedelta(seconds=-1), SessionState.COMPLETE),
+        (PaymentStatus.HOLD_LOST, True, timedelta(minutes=5), SessionState.COMPLETE),
+    ],
+)
+def test_a_sessions_state_is_read_from_its_payment_as_stripe_would_name_it(
+    status: PaymentStatus, paid: bool, closes_in: timedelta, expected: SessionState
+) -> None:
+    now = datetime(2026, 12, 1, 12, tzinfo=UTC)
+    assert session_state(status, paid=paid, expires_at=now + closes_in, now=now) is expected

@@ -58,11 +58,13 @@ from services.payments.domain.money import (
     RefundChoice,
     RefundKind,
     RefundPlan,
+    SessionState,
     check_reason,
     commission_cents,
     fee_refund_cents,
     plan_refund,
     refund_amount,
+    session_state,
 )
 
 __all__ = [
@@ -92,6 +94,7 @@ __all__ = [
     "RefundChoice",
     "RefundKind",
     "RefundPlan",
+    "SessionState",
     "StripeEvent",
     "TenantNotOnboarded",
     "cancellation_request_id",
@@ -114,4 +117,5 @@ __all__ = [
     "session_expires_at",
     "session_idempotency_key",
     "session_resumable",
+    "session_state",
 ]

@@ -89,18 +89,23 @@ class CheckoutInput:
         assert day is not None
         return cls(package_id, add_ons, day, name, normalised, phone, notes)
 
-    def fingerprint(self) -> str:
-        """A hash of what this request asks for: the same body gives the same hash."""
+    def fingerprint(self, redirects: tuple[str, ...] = ()) -> str:
+        """A hash of what this request asks for: the same body gives the same hash. `redirects`, the
+        pages the couple returns to when the caller named them, count too (none: the hash is as it
+        always was)."""
+        fields: dict[str, object] = {
+            "packageId": self.package_id,
+            "addOnIds": sorted(self.add_on_ids),
+            "eventDate": self.event_date.isoformat(),
+            "coupleName": self.couple_name,
+            "email": self.email,
+            "phone": self.phone,
+            "notes": self.notes,
+        }
+        if redirects:
+            fields["redirects"] = list(redirects)
         canonical = json.dumps(
-            {
-                "packageId": self.package_id,
-                "addOnIds": sorted(self.add_on_ids),
-                "eventDate": self.event_date.isoformat(),
-                "coupleName": self.couple_name,
-                "email": self.email,
-                "phone": self.phone,
-                "notes": self.notes,
-            },
+            fields,
             sort_keys=True,
             separators=(",", ":"),
         )

@@ -62,6 +62,25 @@ class PaymentStatus(StrEnum):
     REPLACED = "REPLACED"
 
 
+class SessionState(StrEnum):
+    """A Checkout Session's state as Stripe names it, read from our record of its payment."""
+
+    OPEN = "open"
+    COMPLETE = "complete"
+    EXPIRED = "expired"
+
+
+def session_state(status: PaymentStatus, *, paid: bool, expires_at: datetime, now: datetime) -> SessionState:
+    """Paid (kept, or refunded because the hold was lost or the session had been replaced): complete.
+    Closed by its expiry or by a resumed hold's new session: expired. Still open in our record past
+    its closing instant (the expiry sweep comes within a minute): expired, as Stripe says by then."""
+    if status in (PaymentStatus.PAID, PaymentStatus.HOLD_LOST) or paid:
+        return SessionState.COMPLETE
+    if status == PaymentStatus.OPEN and expires_at > now:
+        return SessionState.OPEN
+    return SessionState.EXPIRED
+
+
 class RefundKind(StrEnum):
     """What a cancellation gives back."""
 

@@ -161,6 +161,11 @@ class TenantQueries(Queries):
             raise
         return _tenant(row) if row else None
 
+    async def tenant_by_slug(self, slug: str) -> Tenant | None:
+        """The tenant with this slug (platform scope)."""
+        row = await self._first(f"SELECT {_TENANT_COLUMNS} FROM tenants WHERE slug = :slug", slug=slug)
+        return _tenant(row) if row else None
+
     async def tenant_by_stripe_account(self, account_id: str) -> Tenant | None:
         """The tenant of a Connect account (platform scope)."""
         row = await self._first(
@@ -212,6 +217,15 @@ class TenantQueries(Queries):
             f"SELECT tenant_id FROM api_keys WHERE public_key = :key AND {_KEY_WORKS}", key=public_key
         )
         return str(row["tenant_id"]) if row else None
+
+    async def newest_working_public_key(self, tenant_id: str) -> str | None:
+        """The tenant's live public key, or else the newest one still in its grace period."""
+        row = await self._first(
+            f"SELECT public_key FROM api_keys WHERE tenant_id = :tenant AND {_KEY_WORKS}"
+            " ORDER BY expires_at IS NULL DESC, id DESC LIMIT 1",
+            tenant=tenant_id,
+        )
+        return str(row["public_key"]) if row else None
 
     async def tenant_id_by_secret_hash(self, secret_hash: str) -> str | None:
         """The tenant whose live or still-in-grace secret key hashes to this (platform scope)."""
