@@ -164,6 +164,17 @@ def package_json(package: pb.Package) -> dict[str, Any]:
     }
 
 
+def public_segment_json(segment: pb.Segment) -> dict[str, Any]:
+    """A segment (business line) as couples see it: the widget's tabs."""
+    return {
+        "id": segment.id,
+        "slug": segment.slug,
+        "name": segment.name,
+        "description": segment.description,
+        "sortOrder": segment.sort_order,
+    }
+
+
 def public_package_json(package: pb.Package) -> dict[str, Any]:
     """A package as couples see it: what is offered and what it costs, with its add-ons."""
     return {
@@ -325,7 +336,8 @@ def _add_on(body: AddOnBody | AddOnPatch, add_on_id: str = "") -> pb.AddOn:
 async def list_public_packages(
     request: Request, ctx: PublicTenant, limit: Limit = 50, cursor: Cursor = ""
 ) -> Response:
-    """Active packages in the business's order, `limit` at a time; pass `nextCursor` back as `cursor`."""
+    """Active packages in the business's order, `limit` at a time; pass `nextCursor` back as `cursor`.
+    `segments` lists the business lines (active segments) the page's packages belong to, in order."""
 
     async def render() -> bytes:
         answer = await request.app.state.clients.catalog.ListPublicPackages(
@@ -334,6 +346,7 @@ async def list_public_packages(
         return orjson.dumps(
             {
                 "items": [public_package_json(p) for p in answer.packages],
+                "segments": [public_segment_json(s) for s in answer.segments],
                 "nextCursor": answer.next_page_token or None,
             }
         )

@@ -268,8 +268,14 @@ def _add_on(add_on: AddOn) -> pb.AddOn:
     )
 
 
-def _public_page(packages: list[Package], token: str) -> pb.ListPublicPackagesResponse:
-    return pb.ListPublicPackagesResponse(packages=[_package(p) for p in packages], next_page_token=token)
+def _public_page(
+    packages: list[Package], segments: list[Segment], token: str
+) -> pb.ListPublicPackagesResponse:
+    return pb.ListPublicPackagesResponse(
+        packages=[_package(p) for p in packages],
+        next_page_token=token,
+        segments=[_segment(s) for s in segments],
+    )
 
 
 def _quote(quote: Quote) -> pb.QuoteSnapshot:

@@ -9,14 +9,14 @@ from typing import Any, TypeVar, cast
 from mais_runtime.errors import NotFound
 from mais_runtime.paging import page_size
 from services.catalog.cache import PublicCache
-from services.catalog.domain import SLUG, Package, decode_cursor, encode_cursor
+from services.catalog.domain import SLUG, Package, Segment, decode_cursor, encode_cursor
 from services.catalog.metrics import CACHE_READS, DATABASE_READS
 from services.catalog.store import CatalogStore
 
 R = TypeVar("R")
 
 # Renders a page of packages and its next page token (empty on the last page) as the caller's answer.
-RenderPage = Callable[[list[Package], str], R]
+RenderPage = Callable[[list[Package], list[Segment], str], R]
 
 
 class PublicCatalog:
@@ -36,7 +36,10 @@ class PublicCatalog:
         async def load() -> R:
             async with self._store.reading(tenant_id) as tx:
                 packages, position = await tx.offered_packages(limit, after)
-            return render(packages, encode_cursor(position) if position else "")
+                segments = await tx.offered_segments(
+                    sorted({p.draft.segment_id for p in packages if p.draft.segment_id})
+                )
+            return render(packages, segments, encode_cursor(position) if position else "")
 
         return await self._through_cache(tenant_id, ("page", limit, token), load)
 

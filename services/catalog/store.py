@@ -234,6 +234,17 @@ class CatalogReads:
         add_ons = await self._offered_add_ons([str(r["id"]) for r in page])
         return [_package(r, add_ons.get(str(r["id"]), ())) for r in page], position
 
+    async def offered_segments(self, segment_ids: list[str]) -> list[Segment]:
+        """The active segments among `segment_ids`, in (sort order, slug) order."""
+        if not segment_ids:
+            return []
+        rows = await self._rows(
+            f"SELECT {_SEGMENT_COLUMNS} FROM segments"
+            " WHERE tenant_id = :tenant_id AND active AND id = ANY(:ids) ORDER BY sort_order, slug",
+            ids=segment_ids,
+        )
+        return [_segment(r) for r in rows]
+
     async def offered_package(self, slug: str) -> Package | None:
         """The offered package with this slug, with its active add-ons; None when there is none."""
         rows = await self._rows(

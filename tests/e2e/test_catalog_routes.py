@@ -529,6 +529,30 @@ def test_an_inactive_segment_hides_its_packages_from_couples(
     assert gone
 
 
+def test_the_public_list_names_the_segments_of_its_packages_in_order_for_the_widgets_tabs(
+    http: httpx.Client, make_tenant: MakeTenant
+) -> None:
+    tenant = make_tenant(prefix="tabs", onboarded=False)
+    weddings = create(http, tenant, "segments", {"slug": "weddings", "name": "Weddings", "sortOrder": 2})
+    shoots = create(http, tenant, "segments", {"slug": "shoots", "name": "Shoots", "sortOrder": 1})
+    closed = create(http, tenant, "segments", {"slug": "closed", "name": "Closed", "active": False})
+    create(http, tenant, "segments", {"slug": "empty", "name": "Nothing in it"})
+    create(http, tenant, "packages", package_body("garden", segmentId=weddings["id"]))
+    create(http, tenant, "packages", package_body("portrait", segmentId=shoots["id"]))
+    create(http, tenant, "packages", package_body("hidden", segmentId=closed["id"]))
+    create(http, tenant, "packages", package_body("loose"))
+
+    listed = http.get("/v1/packages", headers=tenant.public_headers())
+    assert listed.status_code == 200, listed.text
+    body = listed.json()
+    assert sorted(p["slug"] for p in body["items"]) == ["garden", "loose", "portrait"]
+    # Only the active segments that hold a listed package, in the business's order.
+    assert [(s["id"], s["name"], s["sortOrder"]) for s in body["segments"]] == [
+        (shoots["id"], "Shoots", 1),
+        (weddings["id"], "Weddings", 2),
+    ]
+
+
 def test_an_add_on_patch_replaces_its_packages_and_couples_see_the_change(
     http: httpx.Client, tenant: TenantHandle
 ) -> None:

@@ -125,11 +125,14 @@ class _Reads:
     async def offered_packages(self, limit: int, after: Position | None) -> tuple[list[Package], None]:
         return self._packages[:limit], None
 
+    async def offered_segments(self, segment_ids: list[str]) -> list[Any]:
+        return []
+
     async def offered_package(self, slug: str) -> Package | None:
         return next((p for p in self._packages if p.draft.slug == slug), None)
 
 
-def prices(packages: list[Package], token: str) -> list[int]:
+def prices(packages: list[Package], segments: list[Any], token: str) -> list[int]:
     return [p.draft.price_cents for p in packages]
 
 

@@ -143,6 +143,9 @@ describe("the booking page", () => {
     expect(day("2026-12-19").getAttribute("aria-disabled")).toBe("true");
     expect(day("2026-12-09").getAttribute("aria-label")).toBe("Wednesday, December 9, 2026, unavailable: past");
     expect(day("2026-12-11").getAttribute("aria-label")).toBe("Friday, December 11, 2026, unavailable: out of range");
+    expect(day("2026-12-11").className).toBe("day day-out-of-range");
+    expect(day("2026-12-10").className).toBe("day day-out-of-range day-today");
+    expect(day("2026-12-12").className).toBe("day day-free");
     // Focus starts on the first bookable day; the others are out of the tab order.
     expect(day("2026-12-12").tabIndex).toBe(0);
     expect($$("button[data-date]").filter((b) => b.tabIndex === 0)).toHaveLength(1);
@@ -228,6 +231,30 @@ describe("the booking page", () => {
     expect(posted.slice(-2).map((p) => p.type)).toEqual(["checkout-started", "navigate"]);
     expect(posted.at(-1)!.detail).toEqual({ url: "https://checkout.example/cs_1" });
     expect(assigned).toEqual([]);
+  });
+
+  it("starts one checkout however often the button is pressed before the answer", async () => {
+    let release: () => void = () => {};
+    const { api, calls } = fakeApi({
+      checkout: () =>
+        new Promise((resolve) => {
+          release = () => resolve({ bookingId: "b1", status: "HELD", checkoutUrl: "https://checkout.example/cs_1", expiresAt: "x", totalCents: 1, currency: "usd" });
+        }),
+    });
+    await mount(BOOK, api);
+    await click(labelled("Half day"));
+    await click(button("Choose a date"));
+    await click($<HTMLButtonElement>('button[data-date="2026-12-14"]')!);
+    await click(button("Continue"));
+    await act(async () => {
+      button("Continue to payment").click();
+      button("Continue to payment").click();
+    });
+    await settle();
+    await act(async () => release());
+    await settle();
+    expect(calls.filter((c) => c.name === "checkout")).toHaveLength(1);
+    expect(assigned).toEqual(["https://checkout.example/cs_1"]);
   });
 
   it("is unavailable for an unknown key", async () => {

@@ -94,8 +94,11 @@ export function BookingFlow({ tenant, packages, listedSegments }: FlowProps) {
   const b = useMemo(() => boundsOf(todayIn(tenant.timezone), tenant.policy), [tenant]);
   const focus = state.moves > 0;
 
+  // A second click before the first answer must not start a second checkout (state lags a render).
+  const inFlight = useRef(false);
   async function submit() {
-    if (state.submitting) return;
+    if (inFlight.current) return;
+    inFlight.current = true;
     const body = checkoutBody(state, app.config.returnUrl);
     const { key, fingerprint } = keyFor(state, body);
     dispatch({ type: "submit", key, fingerprint });
@@ -117,6 +120,8 @@ export function BookingFlow({ tenant, packages, listedSegments }: FlowProps) {
     } catch (error) {
       const failure = error instanceof ApiError ? error : new ApiError(0, "NETWORK_ERROR", "Something went wrong. Please try again.");
       dispatch({ type: "checkout-failed", error: failure, key, fingerprint });
+    } finally {
+      inFlight.current = false;
     }
   }
 

@@ -33,6 +33,7 @@ function useTenant(): Tenant | null | undefined {
     api.tenant().then(
       (t) => {
         applyBranding(t.branding);
+        document.title = `Your booking with ${t.name}`;
         setTenant(t);
       },
       () => setTenant(null),

@@ -193,11 +193,11 @@ function DayButton(props: {
   onChoose: (iso: string) => void;
 }) {
   const { iso, reason } = props;
-  const classes = ["day", reason ? `day-${reason.replace("_", "-")}` : "day-free", props.selected ? "day-selected" : "", props.today ? "day-today" : ""];
+  const classes = ["day", reason ? `day-${reason.replace(/_/g, "-")}` : "day-free", props.selected && "day-selected", props.today && "day-today"];
   return (
     <button
       type="button"
-      class={classes.join(" ").trim()}
+      class={classes.filter(Boolean).join(" ")}
       data-date={iso}
       tabIndex={props.focusable ? 0 : -1}
       aria-label={reason ? `${props.label}, unavailable: ${REASON_WORDS[reason]}` : props.label}

@@ -1,7 +1,11 @@
+import { useEffect } from "preact/hooks";
 import { PageTitle } from "./ui";
 
 /** An unknown link or key, or a business not taking bookings. */
 export function Unavailable() {
+  useEffect(() => {
+    document.title = "Booking is not available";
+  }, []);
   return (
     <main class="page">
       <div class="result">

@@ -15,9 +15,16 @@ const root = document.documentElement;
 if (config.embedded) root.classList.add("embedded");
 applyBranding(null);
 
+// Between `opened` and `closed` the frame is inside the host's popup dialog. Keys pressed in a
+// cross-origin frame never reach the host, so Escape here asks the loader to close the dialog.
+let inPopup = false;
 embed.onHost((message) => {
+  inPopup = message.type === "opened";
   // The popup opened: the couple's focus goes to the heading of what is on screen now.
-  if (message.type === "opened") document.querySelector<HTMLElement>("[data-step-heading]")?.focus();
+  if (inPopup) document.querySelector<HTMLElement>("[data-step-heading]")?.focus();
+});
+document.addEventListener("keydown", (event) => {
+  if (inPopup && event.key === "Escape" && !event.defaultPrevented) embed.post("close", {});
 });
 embed.watchHeight();
 
