@@ -20,7 +20,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect, sync_playwright
 
-from tests.e2e.conftest import MakeTenant, TenantHandle
+from tests.e2e.conftest import MakeTenant, TenantHandle, eventually
 from tools.stack.demo_site import HostSite
 from tools.stack.launcher import Stack
 
@@ -165,6 +165,24 @@ def _admin(
     return dict(answer.json())
 
 
+def frame_allows(stack: Stack, tenant: TenantHandle, origin: str) -> None:
+    """Waits (bounded) until every gateway's frame CSP names `origin`: a gateway keeps what it knows
+    of a tenant for a moment, and Envoy spreads requests over both."""
+    ok = eventually(
+        lambda: all(
+            origin
+            in httpx.get(
+                f"{stack.url}/widget/v1/frame",
+                params={"key": tenant.public_key, "origin": origin, "widget": "probe"},
+                timeout=10,
+            ).headers.get("content-security-policy", "")
+            for _ in range(4)
+        ),
+        timeout=30,
+    )
+    assert ok, f"the widget's frame never allowed {origin}"
+
+
 @pytest.fixture(scope="session")
 def shop(stack: Stack, make_tenant: MakeTenant, host_site: HostSite) -> Shop:
     """A business that sells two packages and an add-on, with one blacked-out date, whose widget may be
@@ -215,6 +233,7 @@ def shop(stack: Stack, make_tenant: MakeTenant, host_site: HostSite) -> Shop:
         "/v1/tenant-admin/blackouts",
         {"date": blackout.isoformat(), "reason": "closed"},
     )
+    frame_allows(stack, tenant, host_site.origin)
     dates = (today + dt.timedelta(days=FIRST_DAY_AHEAD + n) for n in itertools.count())
     return Shop(
         tenant=tenant,
