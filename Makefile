@@ -67,7 +67,7 @@ test: $(GENERATED) $(WEB_BUILT) $(CHROMIUM)
 test-web: $(WEB_BUILT)
 	cd web && npm run --silent typecheck && npm test --silent
 
-test-unit: $(GENERATED)
+test-unit: $(GENERATED) $(WEB_BUILT)
 	$(PY) -m pytest -q -p no:cacheprovider tests/unit
 
 lint: $(GENERATED)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import date
 from typing import Any
 
 from mais_runtime.mail import Mail, sender_display
@@ -23,6 +24,29 @@ def money(amount: int, currency: str) -> str:
     """An amount in the currency's smallest unit, for people: 123456 usd -> "1,234.56 USD",
     150000 jpy -> "150,000 JPY"."""
     return f"{decimal_amount(amount, currency)} {currency.upper()}"
+
+
+_WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+_MONTHS = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
+
+
+def day_for_people(day: date) -> str:
+    """A date as a couple reads it, in every email: 2027-06-12 -> "Saturday 12 June 2027" (English
+    names whatever the server's locale; the day's number first, which no reader misreads)."""
+    return f"{_WEEKDAYS[day.weekday()]} {day.day} {_MONTHS[day.month - 1]} {day.year}"
 
 
 def _lines(booking: Booking) -> list[tuple[str, int]]:
@@ -86,7 +110,7 @@ def _mail(
 
 def confirmation(booking: Booking, tenant_name: str, link: str, *, reply_to: str = "") -> Mail:
     """ "Your date is booked", with the couple's private link."""
-    day = booking.event_date.isoformat()
+    day = day_for_people(booking.event_date)
     subject = f"{tenant_name}: your booking for {day} is confirmed"
     text_summary, html_summary = _summary(booking)
     text = "\n".join(
@@ -99,7 +123,7 @@ def confirmation(booking: Booking, tenant_name: str, link: str, *, reply_to: str
             f"  Paid: {money(booking.amount_paid_cents, booking.quote.currency)}",
             "",
             f"Your notes: {booking.notes}" if booking.notes else "",
-            "View your booking at any time (this link is private to you):",
+            "View or cancel your booking at any time (this link is private to you):",
             link,
             "",
             f"Booking reference: {booking.id}",
@@ -128,7 +152,7 @@ def confirmation(booking: Booking, tenant_name: str, link: str, *, reply_to: str
 
 def cancellation(booking: Booking, tenant_name: str, *, reply_to: str = "") -> Mail:
     """ "Your booking was cancelled" (any refund is told in its own email)."""
-    day = booking.event_date.isoformat()
+    day = day_for_people(booking.event_date)
     subject = f"{tenant_name}: your booking for {day} was cancelled"
     reason = booking.cancel_reason
     text = "\n".join(
@@ -175,7 +199,7 @@ def refund(
         [
             f"Hello {booking.couple_name},",
             "",
-            f"{tenant_name} has refunded {amount} for your booking on {booking.event_date.isoformat()}.",
+            f"{tenant_name} has refunded {amount} for your booking on {day_for_people(booking.event_date)}.",
             f"Refunded so far: {total}.",
             "Refunds usually reach your account within 5 to 10 business days.",
             "",
@@ -185,7 +209,7 @@ def refund(
     paragraphs = [
         f"Hello {html.escape(booking.couple_name)},",
         f"{html.escape(tenant_name)} has refunded <strong>{html.escape(amount)}</strong> for your booking on"
-        f" {booking.event_date.isoformat()}.",
+        f" {day_for_people(booking.event_date)}.",
         f"Refunded so far: {html.escape(total)}.",
         "Refunds usually reach your account within 5 to 10 business days.",
         f"Booking reference: {html.escape(booking.id)}",
@@ -207,7 +231,7 @@ def hold_lost_refund(
 ) -> Mail:
     """ "Your date was taken before your payment arrived; you have been refunded"."""
     amount = money(refund_cents, booking.quote.currency)
-    day = booking.event_date.isoformat()
+    day = day_for_people(booking.event_date)
     subject = f"{tenant_name}: {day} was no longer available - you have been refunded"
     text = "\n".join(
         [
@@ -242,7 +266,7 @@ def hold_lost_refund(
 
 def reminder(booking: Booking, tenant_name: str, link: str, days: int, *, reply_to: str = "") -> Mail:
     """ "Your event is in N days"."""
-    day = booking.event_date.isoformat()
+    day = day_for_people(booking.event_date)
     subject = f"{tenant_name}: your event on {day} is coming up"
     text = "\n".join(
         [
@@ -301,7 +325,7 @@ def _to_admins(
 
 def _couple_lines(booking: Booking) -> list[str]:
     return [
-        f"Date: {booking.event_date.isoformat()}",
+        f"Date: {day_for_people(booking.event_date)}",
         f"Couple: {booking.couple_name} <{booking.email}>" + (f", {booking.phone}" if booking.phone else ""),
         f"Package: {booking.quote.package_id}",
         f"Total: {money(booking.quote.total_cents, booking.quote.currency)}",
@@ -313,7 +337,7 @@ def admin_new_booking(
     booking: Booking, tenant_name: str, admins: Sequence[AdminContact], *, reply_to: str = ""
 ) -> Mail:
     """ "New booking": a couple paid and their date is confirmed."""
-    day = booking.event_date.isoformat()
+    day = day_for_people(booking.event_date)
     lines = [
         f"{booking.couple_name} booked {day} and paid "
         f"{money(booking.amount_paid_cents, booking.quote.currency)}.",
@@ -337,7 +361,7 @@ def admin_couple_cancelled(
     booking: Booking, tenant_name: str, admins: Sequence[AdminContact], *, reply_to: str = ""
 ) -> Mail:
     """ "A couple cancelled": the date is free again."""
-    day = booking.event_date.isoformat()
+    day = day_for_people(booking.event_date)
     lines = [
         f"{booking.couple_name} cancelled their booking for {day}; the date is free again.",
         f"Their reason: {booking.cancel_reason}" if booking.cancel_reason else "",
@@ -367,7 +391,7 @@ def admin_refund(
 ) -> Mail:
     """ "A refund was made": a cancellation's refund, or a payment that arrived after its hold was lost
     to another couple and went back automatically."""
-    day = booking.event_date.isoformat()
+    day = day_for_people(booking.event_date)
     amount = money(refund_cents, booking.quote.currency)
     why = (
         "The payment arrived after the couple's hold had run out and the date was taken; no booking was made."

@@ -119,3 +119,8 @@ def test_amounts_follow_the_currencys_own_minor_unit() -> None:
     assert emails.money(150000, "jpy") == "150,000 JPY"
     assert emails.money(1500, "kwd") == "1.500 KWD"
     assert emails.money(100, "gbp") == "1.00 GBP"
+
+
+def test_emails_write_dates_as_people_read_them_whatever_the_servers_locale() -> None:
+    assert emails.day_for_people(date(2027, 6, 12)) == "Saturday 12 June 2027"
+    assert emails.day_for_people(date(2030, 1, 1)) == "Tuesday 1 January 2030"
