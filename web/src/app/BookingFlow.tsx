@@ -140,6 +140,7 @@ export function BookingFlow({ tenant, packages, listedSegments }: FlowProps) {
             weekStart={weekStartOf(app.locale)}
             selected={state.date}
             near={state.takenDate}
+            taken={state.takenDates}
             revision={state.calendarRevision}
             onSelect={(date) => {
               dispatch({ type: "date", date });

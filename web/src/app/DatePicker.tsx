@@ -19,6 +19,8 @@ interface Props {
   onSelect: (date: string) => void;
   /** A change makes the calendar fetch its months again. */
   revision: number;
+  /** Dates checkout refused as just taken: unavailable (held) even if an older answer says free. */
+  taken?: readonly string[];
 }
 
 type MonthState = { status: "loading" } | { status: "ready"; reasons: Map<string, UnavailableReason> } | { status: "failed"; message: string };
@@ -39,7 +41,7 @@ export function openingMonth(b: Bounds, selected: string | null, near?: string |
   return b.firstMonth;
 }
 
-export function DatePicker({ bounds: b, weekStart, selected, near, onSelect, revision }: Props) {
+export function DatePicker({ bounds: b, weekStart, selected, near, onSelect, revision, taken = [] }: Props) {
   const { api, locale } = useApp();
   const startMonth = openingMonth(b, selected, near);
   const [month, setMonth] = useState(startMonth);
@@ -89,7 +91,7 @@ export function DatePicker({ bounds: b, weekStart, selected, near, onSelect, rev
 
   const state = months[month] ?? { status: "loading" };
   const reasons = state.status === "ready" ? state.reasons : new Map<string, UnavailableReason>();
-  const reasonOf = (iso: string) => reasonFor(iso, b, reasons);
+  const reasonOf = (iso: string) => reasonFor(iso, b, reasons, taken);
   const canPrevious = monthAllowed(addMonths(month, -1), b);
   const canNext = monthAllowed(addMonths(month, 1), b);
 

@@ -51,6 +51,9 @@ describe("bounds and reasons", () => {
     expect(reasonFor("2026-12-11", b, server)).toBe("blackout");
     expect(reasonFor("2026-12-20", b, server)).toBe("held");
     expect(reasonFor("2026-12-21", b, server)).toBeNull();
+    // A date checkout refused as just taken stays unavailable even when an older answer says it is free.
+    expect(reasonFor("2026-12-21", b, server, ["2026-12-21"])).toBe("held");
+    expect(reasonFor("2026-12-11", b, server, ["2026-12-11"])).toBe("blackout");
   });
 
   it("shows no month before today's and none past the last bookable day's", () => {

@@ -106,10 +106,16 @@ export function boundsReason(iso: string, b: Bounds): UnavailableReason | null {
 }
 
 /** A date's reason: past wins over everything; the server's answer over the notice window. */
-export function reasonFor(iso: string, b: Bounds, server: ReadonlyMap<string, UnavailableReason>): UnavailableReason | null {
+export function reasonFor(
+  iso: string,
+  b: Bounds,
+  server: ReadonlyMap<string, UnavailableReason>,
+  taken: readonly string[] = [],
+): UnavailableReason | null {
   const local = boundsReason(iso, b);
   if (local === "past") return local;
-  return server.get(iso) ?? local;
+  // A date checkout refused as taken is held by another couple, whatever an older answer said.
+  return server.get(iso) ?? local ?? (taken.includes(iso) ? "held" : null);
 }
 
 /** The calendar's weeks for the month of `month`: 7 cells a week, null outside the month. */

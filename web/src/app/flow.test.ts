@@ -119,6 +119,7 @@ describe("checkout", () => {
     expect(state.step).toBe("date");
     expect(state.date).toBeNull();
     expect(state.takenDate).toBe("2027-06-12");
+    expect(state.takenDates).toEqual(["2027-06-12"]);
     expect(state.alert).toBe(JUST_TAKEN);
     expect(state.calendarRevision).toBe(before.calendarRevision + 1);
     expect(state.moves).toBe(before.moves + 1);

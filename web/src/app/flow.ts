@@ -33,6 +33,10 @@ export interface FlowState {
   date: string | null;
   /** The date that was just taken: the calendar opens at its month again. */
   takenDate: string | null;
+  /** Every date the server refused as taken during this visit: the calendar shows them unavailable even
+   * when a calendar answer from before the other couple's hold is still served (public reads are cached
+   * for up to half a second). */
+  takenDates: string[];
   details: Details;
   fieldErrors: Partial<Record<keyof Details, string>>;
   /** One message for role=alert (the server's, or "just taken"). */
@@ -67,6 +71,7 @@ export function initialFlow(packages: Package[] = []): FlowState {
     addOnIds: [],
     date: null,
     takenDate: null,
+    takenDates: [],
     details: { coupleName: "", email: "", phone: "", notes: "" },
     fieldErrors: {},
     alert: null,
@@ -133,6 +138,7 @@ function failed(state: FlowState, error: ApiError, key: string, fingerprint: str
     return open(state, "date", {
       date: null,
       takenDate: state.date,
+      takenDates: state.date && !state.takenDates.includes(state.date) ? [...state.takenDates, state.date] : state.takenDates,
       pending: null,
       alert: JUST_TAKEN,
       calendarRevision: state.calendarRevision + 1,
