@@ -141,7 +141,7 @@ async def tenant_of_public_key(request: Request, key: str) -> TenantContext:
     elif caches.keys.expiring(key, KEY_REFRESH_AHEAD_SECONDS):
         _refresh_key_ahead(request, caches, key)
     if isinstance(cached, ApiError):
-        raise cached
+        raise cached.fresh()
     _mark_tenant(cached.tenant_id)
     return cached
 
@@ -149,20 +149,21 @@ async def tenant_of_public_key(request: Request, key: str) -> TenantContext:
 async def tenant_of_slug(request: Request, slug: str) -> SlugContext:
     """The tenant of a slug (`/book/{slug}`), cached like public keys (answers and refusals alike);
     404 NOT_FOUND for a slug no tenant has. An inactive tenant is returned: the page says so."""
+    if not SLUG.match(slug):
+        # Checked before the cache, so that no malformed (and possibly huge) slug takes a place in it.
+        raise ApiError("NOT_FOUND", "no business has this address")
     caches: AuthCaches = request.app.state.auth_caches
     cached = caches.slugs.get(slug)
     if cached is None:
         cached = await _resolve_slug(request, slug)
         caches.slugs.put(slug, cached)
     if isinstance(cached, ApiError):
-        raise cached
+        raise cached.fresh()
     _mark_tenant(cached.tenant.id)
     return cached
 
 
 async def _resolve_slug(request: Request, slug: str) -> SlugContext | ApiError:
-    if not SLUG.match(slug):
-        return ApiError("NOT_FOUND", "no business has this address")
     try:
         answer = await request.app.state.clients.tenant.ResolveTenantSlug(
             tenant_pb.ResolveTenantSlugRequest(slug=slug)
@@ -236,11 +237,11 @@ async def any_admin(request: Request) -> AdminContext:
     cache_key = hashlib.sha256(token.encode()).hexdigest()
     refused = caches.tokens.get(cache_key)
     if isinstance(refused, ApiError):
-        raise refused
+        raise refused.fresh()
     answer = await _verify_token(request, token)
     if isinstance(answer, ApiError):
         caches.tokens.put(cache_key, answer)
-        raise answer
+        raise answer.fresh()
     _mark_tenant(answer.tenant_id)
     return answer
 

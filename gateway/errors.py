@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import grpc
@@ -93,6 +93,11 @@ class ApiError(Exception):
         """The HTTP status of this error."""
         kind = ERRORS.get(self.code)
         return kind.status if kind else 500
+
+    def fresh(self) -> ApiError:
+        """A new error with the same answer, to raise from a cache: raising one cached instance again and
+        again would grow its traceback and keep every request it was raised in alive."""
+        return replace(self, fields=list(self.fields), headers=dict(self.headers))
 
 
 def request_id() -> str:

@@ -135,7 +135,7 @@ class WebBuild:
 
     @property
     def present(self) -> bool:
-        """Whether the build was found (index.html exists); otherwise pages answer 503."""
+        """Whether a whole build was found (the shell and the loader); otherwise pages answer 503."""
         self._retry_if_missing()
         return self.shell is not None
 
@@ -151,6 +151,10 @@ class WebBuild:
     def _load(self) -> None:
         self._looked_at = time.monotonic()
         index = self.root / "index.html"
+        # `npm run build` writes the app (index.html first) and then the loader: a build without its
+        # loader is still being written, so it is not taken (and looked for again a second later).
+        if not (self.root / LOADER_PATH).is_file():
+            return
         try:
             html = index.read_bytes()
         except OSError:
@@ -191,7 +195,10 @@ def normalise_origin(value: str) -> str | None:
     an http(s) origin or URL (userinfo, no host, a bad port)."""
     if not value or len(value) > MAX_RETURN_URL or any(c.isspace() or ord(c) < 0x20 for c in value):
         return None
-    parts = urlsplit(value)
+    try:
+        parts = urlsplit(value)  # "http://[::1" and NFKC-changing netlocs raise
+    except ValueError:
+        return None
     scheme = parts.scheme.lower()
     if scheme not in _DEFAULT_PORTS or not parts.hostname or "@" in parts.netloc:
         return None

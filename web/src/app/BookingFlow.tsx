@@ -104,8 +104,8 @@ export function BookingFlow({ tenant, packages, listedSegments }: FlowProps) {
     dispatch({ type: "submit", key, fingerprint });
     try {
       const answer = await app.api.checkout(body, key);
-      dispatch({ type: "checkout-ok", answer });
       if (!isHttpUrl(answer.checkoutUrl)) throw new ApiError(0, "BAD_CHECKOUT_URL", "The payment page's address is not valid.");
+      dispatch({ type: "checkout-ok", answer });
       if (app.embed.connected) {
         app.embed.post("checkout-started", {
           bookingId: answer.bookingId,

@@ -22,6 +22,14 @@ describe("formatMoney", () => {
     expect(formatMoney(1234567, "kwd", "en-US").replace(/\s/g, " ")).toBe("KWD 1,234.567");
   });
 
+  it("counts minor units as Stripe does where Intl counts differently (forints, krónur, dinars of Libya)", () => {
+    // Stripe and our emails: 15,000,000 HUF minor units are 150,000.00 Ft; Intl alone would say 0 digits.
+    expect(minorDigits("huf")).toBe(2);
+    expect(formatMoney(15_000_000, "huf", "en-US").replace(/\s/g, " ")).toBe("HUF 150,000.00");
+    expect(formatMoney(500_000, "isk", "en-US").replace(/\s/g, " ")).toBe("ISK 5,000.00");
+    expect(formatMoney(123_400, "lyd", "en-US").replace(/\s/g, " ")).toBe("LYD 1,234.00");
+  });
+
   it("writes money the couple's locale's way", () => {
     expect(formatMoney(123450, "eur", "de-DE").replace(/\s/g, " ")).toBe("1.234,50 €");
   });

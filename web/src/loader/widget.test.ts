@@ -95,7 +95,8 @@ describe("the iframe", () => {
     expect(src.searchParams.get("key")).toBe("pk_test_default");
     expect(src.searchParams.get("origin")).toBe(location.origin);
     expect(src.searchParams.get("widget")).toMatch(/^[A-Za-z0-9_-]{1,32}$/);
-    expect(src.searchParams.get("return")).toBe(`${location.origin}/weddings?from=ad`);
+    // The return URL names this widget's place on the page, so the confirmation comes back to it.
+    expect(src.searchParams.get("return")).toBe(`${location.origin}/weddings?from=ad&mais_widget=0`);
     expect(src.searchParams.has("session")).toBe(false);
   });
 
@@ -105,13 +106,43 @@ describe("the iframe", () => {
     expect(new URL(frameOf(element).src).searchParams.get("key")).toBe("pk_test_other");
   });
 
-  it("passes the return session into the frame and leaves it out of the return URL", () => {
-    history.replaceState(null, "", "/weddings?from=ad&mais_session=cs_test_123#book");
-    const element = host(`<div data-mais-booking></div>`);
-    mais.mount(element);
-    const query = new URL(frameOf(element).src).searchParams;
+  it("passes the return session into that one frame, once, and takes it off the address bar", () => {
+    history.replaceState(null, "", "/weddings?from=ad&mais_session=cs_test_123&mais_widget=1#book");
+    mais = createMais(platformOf(SCRIPT), "pk_test_default");
+    const first = host(`<div data-mais-booking></div>`);
+    const second = host(`<div data-mais-booking></div>`);
+    mais.mount(first);
+    mais.mount(second);
+    expect(new URL(frameOf(first).src).searchParams.get("session")).toBeNull();
+    const query = new URL(frameOf(second).src).searchParams;
     expect(query.get("session")).toBe("cs_test_123");
-    expect(query.get("return")).toBe(`${location.origin}/weddings?from=ad#book`);
+    expect(query.get("return")).toBe(`${location.origin}/weddings?from=ad&mais_widget=1#book`);
+    // A reload (or this address shared) does not announce the booking again.
+    expect(location.href).toBe(`${location.origin}/weddings?from=ad#book`);
+    const later = host(`<div data-mais-booking></div>`);
+    mais.mount(later);
+    expect(new URL(frameOf(later).src).searchParams.get("session")).toBeNull();
+  });
+
+  it("a session without a widget slot goes to the first widget only", () => {
+    history.replaceState(null, "", "/weddings?mais_session=cs_test_9");
+    mais = createMais(platformOf(SCRIPT), "pk_test_default");
+    const first = host(`<div data-mais-booking></div>`);
+    const second = host(`<div data-mais-booking></div>`);
+    mais.mount(first);
+    mais.mount(second);
+    expect(new URL(frameOf(first).src).searchParams.get("session")).toBe("cs_test_9");
+    expect(new URL(frameOf(second).src).searchParams.get("session")).toBeNull();
+  });
+
+  it("a popup the couple paid through opens again on the confirmation", () => {
+    history.replaceState(null, "", "/weddings?mais_session=cs_test_7&mais_widget=0");
+    mais = createMais(platformOf(SCRIPT), "pk_test_default");
+    const button = host(`<button data-mais-button>Book now</button>`);
+    mais.mount(button);
+    const dialog = document.querySelector("dialog");
+    expect(dialog?.open).toBe(true);
+    expect(new URL(dialog!.querySelector("iframe")!.src).searchParams.get("session")).toBe("cs_test_7");
   });
 
   it("the title names the tenant once the app is ready", () => {

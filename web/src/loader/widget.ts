@@ -28,6 +28,8 @@ export interface Platform {
 export const MIN_HEIGHT = 200;
 export const MAX_HEIGHT = 5000;
 const SESSION_PARAM = "mais_session";
+// Which widget of the page a couple came back to from Checkout (its mount order, in its return URL).
+const SLOT_PARAM = "mais_widget";
 
 interface Widget {
   id: string;
@@ -79,6 +81,29 @@ function backdrop(): void {
 export function createMais(platform: Platform, defaultKey: string | undefined): MaisApi {
   const widgets = new Map<string, Widget>();
   const mounted = new WeakSet<Element>();
+  let slots = 0;
+
+  // Back from Checkout: the done page's link carries the session and the widget it was paid in. Both are
+  // read once and taken off the address bar, so a reload or a shared link does not announce the
+  // booking again, and only that one widget (the first, for a link without a slot) is told.
+  const here = new URL(location.href);
+  let session = here.searchParams.get(SESSION_PARAM);
+  const sessionSlot = here.searchParams.get(SLOT_PARAM) ?? "0";
+  if (here.searchParams.has(SESSION_PARAM) || here.searchParams.has(SLOT_PARAM)) {
+    here.searchParams.delete(SESSION_PARAM);
+    here.searchParams.delete(SLOT_PARAM);
+    try {
+      history.replaceState(history.state, "", here.href);
+    } catch {
+      // A sandboxed host page: the address bar keeps it, the session still goes to one widget only.
+    }
+  }
+  const sessionFor = (slot: number): string | null => {
+    if (session === null || sessionSlot !== String(slot)) return null;
+    const found = session;
+    session = null;
+    return found;
+  };
 
   function post(widget: string, type: HostMessage["type"]): void {
     const message: HostMessage = { mais: PROTOCOL_VERSION, widget, type, detail: {} };
@@ -110,8 +135,8 @@ export function createMais(platform: Platform, defaultKey: string | undefined): 
       if (typeof url === "string" && /^https?:\/\//i.test(url)) location.assign(url);
       return;
     }
-    // Not in messages.ts yet (asked of the lead): Escape pressed inside the frame reaches the frame's
-    // document, not this dialog, so the app asks for the dialog to close.
+    // Escape pressed inside the frame reaches the frame's document, not this dialog, so the app asks
+    // for the dialog to close.
     if (data.type === "close") {
       dialog?.close();
       return;
@@ -126,18 +151,17 @@ export function createMais(platform: Platform, defaultKey: string | undefined): 
     if (typeof name === "string") host.dispatchEvent(new CustomEvent(name, { bubbles: true, detail }));
   });
 
-  function createFrame(host: HTMLElement, key: string, inline: boolean): Widget {
+  function createFrame(host: HTMLElement, key: string, inline: boolean, slot: number, returned: string | null): Widget {
     const id = randomId();
-    const here = new URL(location.href);
-    const session = here.searchParams.get(SESSION_PARAM);
-    here.searchParams.delete(SESSION_PARAM);
+    const back = new URL(here.href);
+    back.searchParams.set(SLOT_PARAM, String(slot));
     const src = new URL(platform.frameUrl);
     const query = src.searchParams;
     query.set("key", key);
     query.set("origin", location.origin);
     query.set("widget", id);
-    query.set("return", here.href);
-    if (session) query.set("session", session);
+    query.set("return", back.href);
+    if (returned) query.set("session", returned);
     const frame = document.createElement("iframe");
     frame.src = src.href;
     frame.title = "Booking";
@@ -148,7 +172,7 @@ export function createMais(platform: Platform, defaultKey: string | undefined): 
     return widget;
   }
 
-  function mountButton(host: HTMLElement, key: string): void {
+  function mountButton(host: HTMLElement, key: string, slot: number, returned: string | null): void {
     let dialog: HTMLDialogElement | undefined;
     let widget: Widget | undefined;
     const close = () => dialog?.close();
@@ -185,7 +209,7 @@ export function createMais(platform: Platform, defaultKey: string | undefined): 
         style(button, { font: "inherit", padding: "6px 14px", cursor: "pointer" });
         button.addEventListener("click", close);
         bar.append(button);
-        widget = createFrame(host, key, false);
+        widget = createFrame(host, key, false, slot, returned);
         widget.dialog = dialog;
         dialog.append(bar, widget.frame);
         dialog.addEventListener("keydown", (e) => {
@@ -216,6 +240,8 @@ export function createMais(platform: Platform, defaultKey: string | undefined): 
     }
     host.setAttribute("aria-haspopup", "dialog");
     host.addEventListener("click", open);
+    // Paid through this popup: it opens again on the confirmation.
+    if (returned) open(new Event("mais"));
   }
 
   function mount(element: Element): void {
@@ -226,8 +252,10 @@ export function createMais(platform: Platform, defaultKey: string | undefined): 
       return;
     }
     mounted.add(element);
-    if (element.hasAttribute("data-mais-button")) mountButton(element, key);
-    else element.replaceChildren(createFrame(element, key, true).frame);
+    const slot = slots++;
+    const returned = sessionFor(slot);
+    if (element.hasAttribute("data-mais-button")) mountButton(element, key, slot, returned);
+    else element.replaceChildren(createFrame(element, key, true, slot, returned).frame);
   }
 
   return { version: 1, mount };
