@@ -170,8 +170,11 @@ def test_a_couple_books_through_the_inline_widget_pays_and_cancels_from_the_emai
     assert booked["totalCents"] == price and booked["amountPaidCents"] == price
 
     # Back on the business's site, the widget checks the session itself and says so to the page.
-    page.get_by_role("link", name=f"Back to {shop.name}").click()
-    expect(page).to_have_url(re.compile("^" + re.escape(url) + r"\?mais_session=cs_"))
+    back = page.get_by_role("link", name=f"Back to {shop.name}")
+    expect(back).to_have_attribute("href", re.compile("^" + re.escape(url) + r"\?mais_widget=0&mais_session=cs_"))
+    back.click()
+    # The loader takes the session off the address bar at once: a reload announces nothing again.
+    expect(page).to_have_url(url)
     app = widget_frame(page)
     expect(app.get_by_text("You're booked")).to_be_visible(timeout=CONFIRMATION_TIMEOUT_MS)
     page.wait_for_function("() => window.maisEvents.some((e) => e.type === 'mais:booked')")
@@ -179,6 +182,12 @@ def test_a_couple_books_through_the_inline_widget_pays_and_cancels_from_the_emai
         "bookingId": held["bookingId"],
         "eventDate": date.isoformat(),
     }
+    assert len(host_events(page, "mais:booked")) == 1
+    # A reload is a fresh visit: the booking flow again, not the confirmation a second time.
+    page.reload()
+    expect(widget_frame(page).get_by_role("heading", name="Choose a package")).to_be_visible()
+    page.wait_for_function("() => window.maisEvents.some((e) => e.type === 'mais:ready')")
+    assert host_events(page, "mais:booked") == []
     # What the page heard before the tab went to Checkout, with each event's detail, on the host element.
     heard = host_events(page, tab=True)
     assert [e["target"] for e in heard] == ["booking"] * len(heard), heard
