@@ -171,7 +171,8 @@ def test_a_couple_books_through_the_inline_widget_pays_and_cancels_from_the_emai
 
     # Back on the business's site, the widget checks the session itself and says so to the page.
     back = page.get_by_role("link", name=f"Back to {shop.name}")
-    expect(back).to_have_attribute("href", re.compile("^" + re.escape(url) + r"\?mais_widget=0&mais_session=cs_"))
+    paid_in_this_widget = re.compile("^" + re.escape(url) + r"\?mais_widget=0&mais_session=cs_")
+    expect(back).to_have_attribute("href", paid_in_this_widget)
     back.click()
     # The loader takes the session off the address bar at once: a reload announces nothing again.
     expect(page).to_have_url(url)
