@@ -11,7 +11,7 @@ GENERATED := $(GEN)/.generated
 # The front end (web/): npm ci from the committed lock, then a build into build/web when a source changed.
 WEB_MODULES := web/node_modules/.installed
 WEB_BUILT := build/web/.built
-WEB_SOURCES := $(shell find web/src web/scripts -type f 2>/dev/null) web/index.html web/vite.config.ts web/vite.loader.config.ts web/tsconfig.json
+WEB_SOURCES := $(shell find web/src web/scripts -type f 2>/dev/null) web/index.html web/admin.html web/vite.config.ts web/vite.loader.config.ts web/tsconfig.json
 # Browser tests drive Debian's Chromium (never a browser downloaded by a test tool).
 CHROMIUM := /usr/bin/chromium
 

@@ -12,7 +12,8 @@ export default defineConfig({
     // No inline script: the pages' CSP allows scripts from the platform's origin only.
     modulePreload: { polyfill: false },
     assetsInlineLimit: 0,
-    rollupOptions: { input: "index.html" },
+    // The couple's pages and the dashboards: two entries, so the widget never loads the dashboards' code.
+    rollupOptions: { input: { index: "index.html", admin: "admin.html" } },
   },
   test: {
     environment: "happy-dom",

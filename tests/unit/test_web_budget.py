@@ -5,6 +5,7 @@ checks the same budgets (web/scripts/check-size.mjs) and this keeps a build that
 from __future__ import annotations
 
 import gzip
+import json
 from pathlib import Path
 
 import pytest
@@ -30,10 +31,31 @@ def test_the_loader_is_at_most_3_kb_gzipped(built: Path) -> None:
     assert 0 < gzipped(loader) <= LOADER_BUDGET_BYTES
 
 
+def scripts_of(built: Path, entry: str) -> set[Path]:
+    """Every script an HTML entry loads: its chunk and the chunks it imports (Vite's manifest)."""
+    manifest = json.loads((built / ".vite" / "manifest.json").read_text())
+    found: set[str] = set()
+    todo = [entry]
+    while todo:
+        key = todo.pop()
+        if key in found or key not in manifest:
+            continue
+        found.add(key)
+        todo.extend(manifest[key].get("imports", []))
+    return {built / manifest[key]["file"] for key in found if manifest[key]["file"].endswith(".js")}
+
+
 def test_the_booking_apps_javascript_is_at_most_60_kb_gzipped(built: Path) -> None:
-    scripts = sorted((built / "assets").glob("*.js"))
+    scripts = scripts_of(built, "index.html")
     assert scripts, "the app build has no JavaScript"
     assert sum(gzipped(path) for path in scripts) <= APP_JS_BUDGET_BYTES
+
+
+def test_the_couples_pages_load_none_of_the_dashboards_code(built: Path) -> None:
+    admin_only = scripts_of(built, "admin.html") - scripts_of(built, "index.html")
+    assert admin_only, "the dashboards have a chunk of their own"
+    shell = (built / "index.html").read_text()
+    assert not any(path.name in shell for path in admin_only)
 
 
 def test_the_shell_loads_only_hashed_assets_from_the_platform(built: Path) -> None:
