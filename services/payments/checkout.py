@@ -268,12 +268,16 @@ class Checkout:
         tx: PaymentsTx | None,
     ) -> CheckoutAnswer:
         """The same couple's live hold: their open session when it is still worth paying in, else a
-        new session for the same hold. The hold is theirs and stays theirs if this fails."""
-        if tx is not None:
-            payment = await tx.payment_by_booking(hold.booking_id)
-        else:
+        new session for the same hold. The hold is theirs and stays theirs if this fails.
+
+        One transaction holds the old session's payment row locked from before it is expired at Stripe
+        until it is recorded as REPLACED: Stripe's `checkout.session.expired` for it waits on that row,
+        then sees REPLACED and leaves the hold alone (it would otherwise release the hold the couple is
+        resuming, between the expiry and the new session)."""
+        if tx is None:
             async with self._store.tenant(tenant_id) as own:
-                payment = await own.payment_by_booking(hold.booking_id)
+                return await self._resume(tenant_id, payee, quote, request, hold, urls, own)
+        payment = await tx.payment_by_booking(hold.booking_id, lock=True)
         if hold.expires_at is None:
             raise HoldTooShort()
         if payment is not None and session_resumable(
