@@ -1,6 +1,7 @@
 """A tenant admin's reports: the overview (bookings from booking, money from payments' ledger, days and
-months in the tenant's time zone) and the bookings export (CSV, streamed page by page); and the platform
-admin's webhook health (payments' event inbox)."""
+months in the tenant's time zone), the bookings export (CSV, streamed page by page) and the private
+calendar feed (iCalendar, by a token booking keeps hashed); and the platform admin's webhook health
+(payments' event inbox)."""
 
 from __future__ import annotations
 
@@ -12,14 +13,16 @@ from datetime import UTC, date, datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from mais.booking.v1 import booking_service_pb2 as booking_pb
 from mais.payments.v1 import payments_service_pb2 as payments_pb
 from mais.tenant.v1 import tenant_service_pb2 as tenant_pb
-from starlette.responses import StreamingResponse
+from starlette.responses import Response, StreamingResponse
 
 from gateway.auth import AdminContext, platform_admin, tenant_admin
 from gateway.errors import ApiError
+from gateway.ical import FeedEvent
+from gateway.ical import calendar as ical_calendar
 from gateway.routes.booking import admin_booking_json, package_title
 from mais_runtime.errors import FieldViolation
 from mais_runtime.money import decimal_amount
@@ -283,6 +286,63 @@ async def export_bookings(
         body(),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"},
+    )
+
+
+# --- the calendar feed ------------------------------------------------------------------------------
+
+
+def feed_url(request: Request, token: str) -> str:
+    """The feed's public address (the platform's own origin; the token is its only credential)."""
+    return f"{request.app.state.settings.public_url.rstrip('/')}/v1/calendar-feeds/{token}.ics"
+
+
+@router.get("/v1/tenant-admin/calendar-feed", summary="The tenant's private calendar feed URL")
+async def calendar_feed(request: Request, admin: TenantAdmin) -> dict[str, str]:
+    """`{url}`: an iCalendar (.ics) address of the tenant's confirmed bookings for a calendar app to
+    subscribe to; made on the first read, the same until rotated. Anyone with the URL can read it."""
+    answer = await request.app.state.clients.booking.GetCalendarFeed(
+        booking_pb.GetCalendarFeedRequest(tenant_id=admin.tenant_id)
+    )
+    return {"url": feed_url(request, answer.token)}
+
+
+@router.post("/v1/tenant-admin/calendar-feed/rotate", summary="A new calendar feed URL; the old one stops")
+async def rotate_calendar_feed(
+    request: Request,
+    admin: TenantAdmin,
+    idempotency_key: Annotated[str, Header(alias="Idempotency-Key", max_length=255)] = "",
+) -> dict[str, str]:
+    """`{url}`: the new address; the old one answers 404 at once. A retry with the same
+    `Idempotency-Key` answers the same URL without rotating again."""
+    answer = await request.app.state.clients.booking.RotateCalendarFeed(
+        booking_pb.RotateCalendarFeedRequest(tenant_id=admin.tenant_id, request_id=idempotency_key)
+    )
+    return {"url": feed_url(request, answer.token)}
+
+
+@router.get(
+    "/v1/calendar-feeds/{token}.ics",
+    summary="A tenant's calendar feed (iCalendar)",
+    tags=["calendar feed"],
+    response_class=Response,
+    responses={200: {"content": {"text/calendar": {}}, "description": "The feed, RFC 5545"}},
+)
+async def calendar_feed_document(request: Request, token: Annotated[str, Path(max_length=64)]) -> Response:
+    """One all-day event per CONFIRMED booking from a year ago on (at most 5,000): UID the booking id,
+    SUMMARY "<couple> — <package>"; nothing else about the couple or money. The token in the path is
+    the only credential; 404 NOT_FOUND for any other."""
+    clients = request.app.state.clients
+    feed = await clients.booking.ListCalendarFeedEvents(booking_pb.ListCalendarFeedEventsRequest(token=token))
+    tenant = (await clients.tenant.GetTenant(tenant_pb.GetTenantRequest(tenant_id=feed.tenant_id))).tenant
+    events = [
+        FeedEvent(e.booking_id, date.fromisoformat(e.event_date), e.couple_name, e.package_title)
+        for e in feed.events
+    ]
+    return Response(
+        ical_calendar(tenant.name, events, datetime.now(UTC)),
+        media_type="text/calendar; charset=utf-8",
+        headers={"Cache-Control": "private, max-age=300", "Referrer-Policy": "no-referrer"},
     )
 
 
