@@ -13,6 +13,7 @@ from datetime import date, timedelta
 from typing import Any
 
 import httpx
+import icalendar
 import pytest
 
 from tests.e2e.conftest import MakeTenant
@@ -201,3 +202,60 @@ def test_webhook_health_is_the_platform_admins_only(
     assert all(set(t) == {"tenantId", "failed"} for t in body["tenants"])
     tenant = make_tenant(f"wh{uuid.uuid4().hex[:4]}", onboarded=False)
     assert http.get("/v1/admin/webhook-health", headers=tenant.admin_headers()).status_code == 403
+
+
+def feed_of(http: httpx.Client, url: str) -> httpx.Response:
+    # The URL names the platform's public origin; the test reaches the same stack at its own address.
+    return http.get("/v1/calendar-feeds/" + url.rsplit("/v1/calendar-feeds/", 1)[1])
+
+
+def test_the_calendar_feed_holds_exactly_the_tenants_confirmed_bookings_and_rotation_kills_the_old_url(
+    http: httpx.Client, stack: Stack, sandbox: Sandbox, make_tenant: MakeTenant
+) -> None:
+    shop = make_shop(stack, make_tenant)
+    other = make_shop(stack, make_tenant)
+    long_name = "Ana; Bo, \\ and a name long enough to be folded across several lines — ünïcode " * 2
+    confirmed = {
+        paid(http, sandbox, shop, a_free_day(), coupleName=long_name.strip()),
+        paid(http, sandbox, shop, a_free_day(), coupleName="Cy & Di"),
+    }
+    started(http, shop, a_free_day())
+    paid(http, sandbox, other, a_free_day())
+
+    first = http.get("/v1/tenant-admin/calendar-feed", headers=shop.tenant.admin_headers())
+    assert first.status_code == 200, first.text
+    url = first.json()["url"]
+    assert (
+        http.get("/v1/tenant-admin/calendar-feed", headers=shop.tenant.admin_headers()).json()["url"] == url
+    )
+
+    answer = feed_of(http, url)
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["content-type"] == "text/calendar; charset=utf-8"
+    assert all(len(line.encode()) <= 75 for line in answer.content.decode().split("\r\n"))
+    parsed = icalendar.Calendar.from_ical(answer.content)
+    events = {str(e["UID"]): e for e in parsed.walk("VEVENT")}
+    assert set(events) == confirmed
+    summaries = {str(e["SUMMARY"]) for e in events.values()}
+    assert summaries == {f"{long_name.strip()} — Garden day", "Cy & Di — Garden day"}
+    for event in events.values():
+        assert isinstance(event.decoded("DTSTART"), date)
+        assert set(event) <= {"UID", "DTSTAMP", "DTSTART", "SUMMARY", "TRANSP"}
+    assert "@example.com" not in answer.text
+
+    rotated = http.post("/v1/tenant-admin/calendar-feed/rotate", headers=shop.tenant.admin_headers())
+    assert rotated.status_code == 200, rotated.text
+    new_url = rotated.json()["url"]
+    assert new_url != url
+    assert error_of(feed_of(http, url))[:2] == (404, "NOT_FOUND")
+    assert feed_of(http, new_url).status_code == 200
+    assert (
+        http.get("/v1/tenant-admin/calendar-feed", headers=shop.tenant.admin_headers()).json()["url"]
+        == new_url
+    )
+    assert error_of(http.get("/v1/calendar-feeds/" + "A" * 43 + ".ics"))[:2] == (404, "NOT_FOUND")
+
+    # The other tenant's feed is its own.
+    theirs = http.get("/v1/tenant-admin/calendar-feed", headers=other.tenant.admin_headers()).json()["url"]
+    their_events = icalendar.Calendar.from_ical(feed_of(http, theirs).content).walk("VEVENT")
+    assert len(their_events) == 1 and not {str(e["UID"]) for e in their_events} & confirmed
