@@ -246,6 +246,36 @@ class BookingServicer(pb_grpc.BookingServiceServicer):
             count=await self._bookings.count_package_bookings(request.tenant_id, package_id)
         )
 
+    async def GetCalendarFeed(
+        self, request: pb.GetCalendarFeedRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetCalendarFeedResponse:
+        """The tenant's calendar feed token (made on the first read)."""
+        return pb.GetCalendarFeedResponse(token=await self._bookings.calendar_feed_token(request.tenant_id))
+
+    async def RotateCalendarFeed(
+        self, request: pb.RotateCalendarFeedRequest, context: grpc.aio.ServicerContext
+    ) -> pb.RotateCalendarFeedResponse:
+        """A new calendar feed token; the old one stops at once."""
+        if len(request.request_id) > 255:
+            raise ValidationError.of("requestId", "must be at most 255 characters")
+        token = await self._bookings.rotate_calendar_feed(request.tenant_id, request.request_id)
+        return pb.RotateCalendarFeedResponse(token=token)
+
+    async def ListCalendarFeedEvents(
+        self, request: pb.ListCalendarFeedEventsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListCalendarFeedEventsResponse:
+        """The tenant and confirmed bookings a feed token opens; NOT_FOUND for any other token."""
+        tenant_id, events = await self._bookings.calendar_feed(request.token)
+        return pb.ListCalendarFeedEventsResponse(
+            tenant_id=tenant_id,
+            events=[
+                pb.CalendarFeedEvent(
+                    booking_id=booking_id, event_date=day.isoformat(), couple_name=name, package_title=title
+                )
+                for booking_id, day, name, title in events
+            ],
+        )
+
     async def CountAllBookings(
         self, request: pb.CountAllBookingsRequest, context: grpc.aio.ServicerContext
     ) -> pb.CountAllBookingsResponse:

@@ -484,6 +484,69 @@ class BookingTx:
         )
         return int(value or 0)
 
+    # --- calendar feed -----------------------------------------------------------------------
+
+    async def feed_generation(self) -> int | None:
+        """The generation of this tenant's calendar feed, None before it has one."""
+        value = await self.conn.scalar(text("SELECT generation FROM calendar_feeds"))
+        return None if value is None else int(value)
+
+    async def create_feed(self, token_hash: bytes) -> None:
+        """This tenant's feed at generation 1, unless it has one already."""
+        await self.conn.execute(
+            text(
+                "INSERT INTO calendar_feeds (tenant_id, token_hash) VALUES (CAST(:t AS uuid), :h)"
+                " ON CONFLICT (tenant_id) DO NOTHING"
+            ),
+            {"t": self.tenant_id, "h": token_hash},
+        )
+
+    async def lock_feed(self) -> tuple[int, str | None] | None:
+        """This tenant's feed row (generation, last rotation's request id), locked until commit."""
+        row = (
+            await self.conn.execute(
+                text("SELECT generation, rotation_request_id FROM calendar_feeds FOR UPDATE")
+            )
+        ).one_or_none()
+        return None if row is None else (int(row.generation), row.rotation_request_id)
+
+    async def rotate_feed(self, generation: int, token_hash: bytes, request_id: str | None) -> None:
+        """Sets this tenant's feed to `generation` and its token's hash (the old token stops at once)."""
+        await self.conn.execute(
+            text(
+                "UPDATE calendar_feeds SET generation = :g, token_hash = :h, rotation_request_id = :r,"
+                " rotated_at = now()"
+            ),
+            {"g": generation, "h": token_hash, "r": request_id},
+        )
+
+    async def feed_owner(self, token_hash: bytes) -> str | None:
+        """The tenant whose feed token has this hash (platform scope)."""
+        value = await self.conn.scalar(
+            text("SELECT tenant_id::text FROM calendar_feeds WHERE token_hash = :h"), {"h": token_hash}
+        )
+        return None if value is None else str(value)
+
+    async def feed_events(self, since: date, limit: int) -> list[tuple[str, date, str, str]]:
+        """This tenant's CONFIRMED bookings from `since` in date order, at most `limit`: (id, event
+        date, couple's name, the package's title as quoted)."""
+        rows = (
+            await self.conn.execute(
+                text(
+                    "SELECT id, event_date, couple_name, quote FROM bookings"
+                    " WHERE status = 'CONFIRMED' AND event_date >= :since ORDER BY event_date, id LIMIT :n"
+                ),
+                {"since": since, "n": limit},
+            )
+        ).all()
+        events = []
+        for row in rows:
+            quote = json.loads(row.quote) if isinstance(row.quote, str) else (row.quote or {})
+            lines = quote.get("lines", [])
+            title = next((str(x.get("title", "")) for x in lines if x.get("kind") == "package"), "")
+            events.append((row.id, row.event_date, row.couple_name, title))
+        return events
+
     async def count_all(self) -> dict[str, int]:
         """Bookings by state across the transaction's scope. An expired hold counts as released."""
         row = (

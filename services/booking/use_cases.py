@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Protocol, TypeVar
 
 from sqlalchemy.exc import IntegrityError
@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from mais_runtime import paging
 from mais_runtime.db import with_retries
 from mais_runtime.errors import Conflict, DomainError, NotFound
-from services.booking import domain, emails, links
+from services.booking import domain, emails, feeds, links
 from services.booking.domain import (
     AdminContact,
     Blackout,
@@ -36,6 +36,9 @@ from services.booking.domain import (
 )
 from services.booking.metrics import CONFIRMATIONS, CONFLICTS, HOLDS, HOLDS_EXPIRED, REMINDERS
 from services.booking.store import BookingStore, BookingTx
+
+# The calendar feed's bound: a calendar app fetches it every few hours.
+FEED_LIMIT = 5_000
 
 log = logging.getLogger("mais.booking")
 
@@ -471,6 +474,53 @@ class Bookings:
             self._link_key, booking_id=booking.id, tenant_id=booking.tenant_id, event_date=booking.event_date
         )
         return links.manage_url(self._public_url, booking.id, token)
+
+    # --- calendar feed -----------------------------------------------------------------------
+
+    async def calendar_feed_token(self, tenant_id: str) -> str:
+        """The tenant's feed token, the feed made on the first call."""
+
+        async def read_or_create(tx: BookingTx) -> str:
+            generation = await tx.feed_generation()
+            if generation is None:
+                await tx.create_feed(feeds.token_hash(feeds.feed_token(self._link_key, tenant_id, 1)))
+                generation = await tx.feed_generation()
+            assert generation is not None
+            return feeds.feed_token(self._link_key, tenant_id, generation)
+
+        return await self._change(tenant_id, read_or_create)
+
+    async def rotate_calendar_feed(self, tenant_id: str, request_id: str) -> str:
+        """A new feed token (the old one stops at once); the same request id again answers the token
+        it made without rotating again."""
+
+        async def rotate(tx: BookingTx) -> str:
+            await tx.create_feed(feeds.token_hash(feeds.feed_token(self._link_key, tenant_id, 1)))
+            locked = await tx.lock_feed()
+            assert locked is not None
+            generation, last_request = locked
+            if request_id and request_id == last_request:
+                return feeds.feed_token(self._link_key, tenant_id, generation)
+            token = feeds.feed_token(self._link_key, tenant_id, generation + 1)
+            await tx.rotate_feed(generation + 1, feeds.token_hash(token), request_id or None)
+            return token
+
+        return await self._change(tenant_id, rotate)
+
+    async def calendar_feed(self, token: str) -> tuple[str, list[tuple[str, date, str, str]]]:
+        """The tenant a feed token opens and its CONFIRMED bookings from a year before its today on
+        (at most FEED_LIMIT); NotFound for every other token."""
+        if not feeds.well_formed(token):
+            raise NotFound("calendar feed")
+        async with self._store.platform() as tx:
+            tenant_id = await tx.feed_owner(feeds.token_hash(token))
+        if tenant_id is None:
+            raise NotFound("calendar feed")
+        calendar = await self._tenants.calendar(tenant_id)
+        today = calendar.today(self._clock())
+        since = today - timedelta(days=365)
+        async with self._store.tenant(tenant_id) as tx:
+            return tenant_id, await tx.feed_events(since, FEED_LIMIT)
 
     # --- blackouts ---------------------------------------------------------------------------
 

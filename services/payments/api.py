@@ -23,7 +23,7 @@ from services.payments.domain import (
     check_request_id,
 )
 from services.payments.inbox import StripeInbox
-from services.payments.ledger import LedgerView
+from services.payments.ledger import LedgerView, PeriodTotals
 from services.payments.refunds import Refunds
 from services.payments.store import InboxEvent
 
@@ -89,6 +89,18 @@ def _refund_choice(refund: pb.RefundChoice) -> RefundChoice:
     if which == "amount_cents":
         return RefundChoice.amount(refund.amount_cents)
     raise ValidationError.of("refund", 'must be "none", "full" or {"amountCents": n}')
+
+
+def _tenant_totals(totals: PeriodTotals) -> pb.TenantTotals:
+    money = totals.ledger
+    return pb.TenantTotals(
+        currency=totals.currency,
+        bookings=totals.bookings,
+        gross_cents=money.charged,
+        fee_cents=money.platform_fee,
+        refunded_cents=money.refunded,
+        net_cents=money.net_to_tenant,
+    )
 
 
 class PaymentsServicer(pb_grpc.PaymentsServiceServicer):
@@ -233,6 +245,30 @@ class PaymentsServicer(pb_grpc.PaymentsServiceServicer):
                 for currency, t in totals
             ],
             failed_events=failed,
+        )
+
+    async def GetTenantTotals(
+        self, request: pb.GetTenantTotalsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetTenantTotalsResponse:
+        """The tenant's ledger over a period of days of its zone, per currency and per month."""
+        answer = await self._ledger.tenant_totals(
+            request.tenant_id, request.from_date, request.to_date, request.timezone
+        )
+        return pb.GetTenantTotalsResponse(
+            totals=[_tenant_totals(t) for t in answer.totals],
+            months=[pb.MonthTotals(month=month, totals=_tenant_totals(t)) for month, t in answer.months],
+        )
+
+    async def GetWebhookHealth(
+        self, request: pb.GetWebhookHealthRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetWebhookHealthResponse:
+        """The event inbox's health across tenants (platform admin)."""
+        health = await self._ledger.webhook_health()
+        return pb.GetWebhookHealthResponse(
+            failed=health.failed,
+            dead_letters=health.dead_letters,
+            oldest_unprocessed_at=timestamp(health.oldest_unprocessed_at),
+            tenants=[pb.TenantFailedEvents(tenant_id=t, failed=n) for t, n in health.tenants],
         )
 
     async def ReplayEvent(

@@ -2,9 +2,71 @@
 
 from __future__ import annotations
 
-from mais_runtime.errors import NotFound
+from dataclasses import dataclass
+from datetime import date, datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from mais_runtime.errors import FieldViolation, NotFound, ValidationError
 from services.payments.domain import EntryKind, LedgerEntry, LedgerTotals
 from services.payments.store import Payment, PaymentsStore
+
+# A period of the tenant's totals: two years and a day at most (the overview asks for twelve months).
+MAX_PERIOD_DAYS = 731
+# Stripe retries a failed webhook delivery for up to three days; a FAILED event older than that waits
+# only for a replay (a dead letter).
+STRIPE_RETRY_SECONDS = 3 * 24 * 3600
+TOP_TENANTS = 20
+
+
+@dataclass(frozen=True)
+class PeriodTotals:
+    """One currency's money over a period (or a month of it) and how many bookings were charged."""
+
+    currency: str
+    bookings: int
+    ledger: LedgerTotals
+
+
+@dataclass(frozen=True)
+class TenantTotals:
+    """The period's totals per currency and the months' ((YYYY-MM, totals), oldest first)."""
+
+    totals: list[PeriodTotals]
+    months: list[tuple[str, PeriodTotals]]
+
+
+@dataclass(frozen=True)
+class WebhookHealth:
+    """The event inbox across tenants."""
+
+    failed: int
+    dead_letters: int
+    oldest_unprocessed_at: datetime | None
+    tenants: list[tuple[str, int]]
+
+
+def check_period(first: str, last: str, timezone: str) -> tuple[date, date, str]:
+    """The period's days and zone, or VALIDATION_ERROR naming fromDate, toDate or timezone."""
+    problems = []
+    days: list[date | None] = []
+    for name, value in (("fromDate", first), ("toDate", last)):
+        try:
+            days.append(date.fromisoformat(value) if len(value) == 10 else None)
+        except ValueError:
+            days.append(None)
+        if days[-1] is None:
+            problems.append(FieldViolation(name, "must be a date, YYYY-MM-DD"))
+    zone = timezone or "UTC"
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        problems.append(FieldViolation("timezone", "is not a known time zone"))
+    start, end = days
+    if start and end and not 0 <= (end - start).days < MAX_PERIOD_DAYS:
+        problems.append(FieldViolation("toDate", f"must be from fromDate to {MAX_PERIOD_DAYS} days after"))
+    if problems or start is None or end is None:
+        raise ValidationError("the period is not valid", problems)
+    return start, end, zone
 
 
 class LedgerView:
@@ -23,6 +85,35 @@ class LedgerView:
         ]
         return totals, failed
 
+    async def tenant_totals(self, tenant_id: str, first: str, last: str, timezone: str) -> TenantTotals:
+        """The tenant's ledger from `first` to `last` (days of `timezone`) per currency and per month."""
+        start, end, zone = check_period(first, last, timezone)
+        async with self._store.tenant(tenant_id) as tx:
+            sums = await tx.tenant_sums(start, end, zone)
+        groups: dict[tuple[str | None, str], list[tuple[EntryKind, int]]] = {}
+        bookings: dict[tuple[str | None, str], int] = {}
+        for month, currency, kind, cents, charged in sums:
+            key = (month, currency)
+            groups.setdefault(key, []).append((EntryKind(kind), cents))
+            if kind == EntryKind.CHARGE.value:
+                bookings[key] = charged
+        made = {
+            key: PeriodTotals(key[1], bookings.get(key, 0), LedgerTotals.of(entries))
+            for key, entries in groups.items()
+        }
+        return TenantTotals(
+            totals=[t for (month, _), t in sorted(made.items(), key=_order) if month is None],
+            months=[(month, t) for (month, _), t in sorted(made.items(), key=_order) if month is not None],
+        )
+
+    async def webhook_health(self) -> WebhookHealth:
+        """Failed events, dead letters, the oldest unprocessed event and the top tenants by failures."""
+        async with self._store.platform() as tx:
+            failed, dead, oldest, tenants = await tx.webhook_health(
+                dead_after_seconds=STRIPE_RETRY_SECONDS, top=TOP_TENANTS
+            )
+        return WebhookHealth(failed, dead, oldest, tenants)
+
     async def of(self, tenant_id: str, booking_id: str) -> tuple[Payment, list[LedgerEntry], LedgerTotals]:
         """The booking's payment, its entries and their totals; NOT_FOUND when it has no payment
         (also for another tenant's booking)."""
@@ -32,3 +123,8 @@ class LedgerView:
                 raise NotFound("ledger")
             entries = await tx.ledger(booking_id)
         return payment, entries, LedgerTotals.of((e.kind, e.amount_cents) for e in entries)
+
+
+def _order(item: tuple[tuple[str | None, str], PeriodTotals]) -> tuple[str, str]:
+    (month, currency), _ = item
+    return (month or "", currency)

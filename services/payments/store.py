@@ -13,7 +13,7 @@ import uuid
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import text
@@ -238,6 +238,63 @@ class PaymentsTx:
             per_currency.setdefault(row.currency, {})[row.kind] = int(row.total)
         failed = await self.conn.scalar(text("SELECT count(*) FROM stripe_events WHERE status = 'FAILED'"))
         return list(per_currency.items()), int(failed or 0)
+
+    async def tenant_sums(
+        self, first: date, last: date, timezone: str
+    ) -> list[tuple[str | None, str, str, int, int]]:
+        """The transaction's tenant's ledger from `first` to `last` (days of `timezone`, both included)
+        summed per (month, currency, kind), and per (currency, kind) for the whole period (month None):
+        (month "YYYY-MM" | None, currency, kind, cents, distinct bookings)."""
+        rows = (
+            await self.conn.execute(
+                text(
+                    "SELECT to_char(created_at AT TIME ZONE :tz, 'YYYY-MM') AS month, currency, kind,"
+                    " GROUPING(to_char(created_at AT TIME ZONE :tz, 'YYYY-MM')) AS whole,"
+                    " sum(amount_cents) AS total, count(DISTINCT booking_id) AS bookings"
+                    " FROM ledger_entries"
+                    " WHERE created_at >= CAST(:first AS date)::timestamp AT TIME ZONE :tz"
+                    " AND created_at < (CAST(:last AS date) + 1)::timestamp AT TIME ZONE :tz"
+                    " GROUP BY GROUPING SETS"
+                    " ((to_char(created_at AT TIME ZONE :tz, 'YYYY-MM'), currency, kind), (currency, kind))"
+                    " ORDER BY whole, month, currency, kind"
+                ),
+                {"tz": timezone, "first": first, "last": last},
+            )
+        ).all()
+        return [
+            (None if row.whole else row.month, row.currency, row.kind, int(row.total), int(row.bookings))
+            for row in rows
+        ]
+
+    async def webhook_health(
+        self, *, dead_after_seconds: int, top: int
+    ) -> tuple[int, int, datetime | None, list[tuple[str, int]]]:
+        """Across tenants (platform scope): FAILED events, those FAILED and received longer than
+        `dead_after_seconds` ago, when the oldest RECEIVED or FAILED event arrived, and the `top`
+        tenants by FAILED events."""
+        row = (
+            await self.conn.execute(
+                text(
+                    "SELECT count(*) FILTER (WHERE status = 'FAILED') AS failed,"
+                    " count(*) FILTER (WHERE status = 'FAILED'"
+                    " AND received_at < now() - make_interval(secs => :dead)) AS dead,"
+                    " min(received_at) AS oldest"
+                    " FROM stripe_events WHERE status IN ('FAILED', 'RECEIVED')"
+                ),
+                {"dead": dead_after_seconds},
+            )
+        ).one()
+        tenants = (
+            await self.conn.execute(
+                text(
+                    "SELECT tenant_id::text AS tenant_id, count(*) AS failed FROM stripe_events"
+                    " WHERE status = 'FAILED' AND tenant_id IS NOT NULL"
+                    " GROUP BY tenant_id ORDER BY failed DESC, tenant_id LIMIT :top"
+                ),
+                {"top": top},
+            )
+        ).all()
+        return int(row.failed), int(row.dead), row.oldest, [(t.tenant_id, int(t.failed)) for t in tenants]
 
     async def lock_idempotency_key(self, tenant_id: str, key: str) -> None:
         """Serialises checkouts with one Idempotency-Key until this transaction ends."""
