@@ -74,9 +74,7 @@ async def test_a_cookie_change_without_the_csrf_token_or_from_elsewhere_is_403_b
     _, settings, client = gateway
     if headers.get("X-CSRF-Token") == "RIGHT":
         headers = {**headers, "X-CSRF-Token": csrf_token(settings.internal_token, TOKEN)}
-    answer = await client.request(
-        method, path, headers={**headers, "Cookie": f"mais_admin={TOKEN}"}, json={}
-    )
+    answer = await client.request(method, path, headers={**headers, "Cookie": f"mais_admin={TOKEN}"}, json={})
     # No service runs in this test: had the check let it through, the token's verification would fail
     # some other way (503), never with this code.
     assert answer.status_code == 403, answer.text
