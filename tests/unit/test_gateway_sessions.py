@@ -9,6 +9,7 @@ import hashlib
 import hmac
 from collections.abc import AsyncIterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import httpx
 import pytest
@@ -16,6 +17,7 @@ import pytest
 from gateway import web
 from gateway.app import create_app
 from gateway.auth import csrf_token, own_origin
+from gateway.routes.tenants import _session_cookie
 from gateway.settings import GatewaySettings
 
 PUBLIC = "http://127.0.0.1:8080"
@@ -120,3 +122,16 @@ async def test_the_admin_pages_are_the_admin_shell_and_503_until_it_is_built(
     paths = (await client.get("/openapi.json")).json()["paths"]
     assert not [p for p in paths if p.startswith("/admin")]
     assert {"post", "delete"} <= set(paths["/v1/auth/session"])
+
+
+@pytest.mark.parametrize(
+    ("public_url", "secure"),
+    [("https://book.example", True), ("HTTPS://book.example/", True), ("http://127.0.0.1:8080", False)],
+)
+def test_the_cookie_is_secure_when_the_platform_is_served_over_https(public_url: str, secure: bool) -> None:
+    request = SimpleNamespace(
+        app=SimpleNamespace(state=SimpleNamespace(settings=SimpleNamespace(public_url=public_url)))
+    )
+    cookie = _session_cookie(request, TOKEN, 3600)  # type: ignore[arg-type]
+    base = f"mais_admin={TOKEN}; HttpOnly; SameSite=Strict; Path=/; Max-Age=3600"
+    assert cookie == (base + "; Secure" if secure else base)
