@@ -345,8 +345,11 @@ async def reset_password(request: Request, body: ResetPasswordBody) -> dict[str,
 
 @router.post("/v1/auth/logout", status_code=204, summary="Sign out (the token stops working)")
 async def logout(request: Request, _: SignedInAdmin) -> Response:
-    """Revokes the bearer token on every gateway at once; other sign-ins stay."""
+    """Revokes the bearer token (or the session cookie's, then clearing it) on every gateway at once;
+    other sign-ins stay."""
     await request.app.state.clients.tenant.SignOut(pb.SignOutRequest(token=bearer_token(request)))
+    if came_with_cookie(request):
+        return Response(status_code=204, headers={"Set-Cookie": _session_cookie(request, "", 0)})
     return Response(status_code=204)
 
 

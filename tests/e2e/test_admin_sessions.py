@@ -201,6 +201,21 @@ def test_signing_out_ends_the_cookie_at_once_on_every_gateway_and_clears_it(
     assert http.get("/v1/auth/me", headers=tenant.admin_headers()).status_code == 200
 
 
+def test_the_bearer_sign_out_route_also_ends_and_clears_a_cookie_session(
+    http: httpx.Client, make_tenant: MakeTenant
+) -> None:
+    tenant = make_tenant("logout-cookie", onboarded=False)
+    token, csrf = _tenant_session(http, tenant)
+    forged = http.post("/v1/auth/logout", headers=_cookie(token))
+    assert (forged.status_code, forged.json()["error"]) == (403, "CSRF_FAILED")
+    out = http.post("/v1/auth/logout", headers={**_cookie(token), "X-CSRF-Token": csrf})
+    assert out.status_code == 204, out.text
+    assert out.headers.get_list("set-cookie") == [CLEARED]
+    assert http.get("/v1/auth/me", headers=_cookie(token)).status_code == 401
+    bearer_out = http.post("/v1/auth/logout", headers=tenant.admin_headers())
+    assert (bearer_out.status_code, bearer_out.headers.get("set-cookie")) == (204, None)
+
+
 def test_a_removed_admins_cookie_stops_at_once(
     stack: Stack, http: httpx.Client, gateways: list[httpx.Client], make_tenant: MakeTenant
 ) -> None:
