@@ -1,4 +1,4 @@
-"""Who is calling: a public tenant key, or an admin's bearer token.
+"""Who is calling: a public tenant key, or an admin's bearer token (or dashboard session cookie).
 
 FastAPI dependencies used by the routes:
 - `public_tenant`: `X-Tenant-Key: pk_live_<slug>_<32 hex>` → the tenant (401 TENANT_KEY_REQUIRED /
@@ -8,6 +8,11 @@ FastAPI dependencies used by the routes:
   key (`sk_live_...`) for server-to-server calls: it acts as that tenant's admin, but not as a person
   (`signed_in_tenant_admin` and `signed_in_admin` refuse it: team, password, sign-out, key rotation).
   Which credential it is, and whether it is valid, is the tenant service's decision (VerifyToken).
+- Without an Authorization header, the dashboards' `mais_admin` cookie (set by `POST /v1/auth/session`)
+  carries the same token. A cookie request with an unsafe method (POST, PUT, PATCH, DELETE) must also
+  send `X-CSRF-Token` (the session's `csrfToken`, an HMAC of the token: no state on any replica) and,
+  when it sends an Origin, the platform's own (MAIS_PUBLIC_URL's); otherwise it is 403 CSRF_FAILED
+  before the token is even verified.
 
 The web pages resolve their tenant the same way: `tenant_of_public_key` (the widget frame's `?key=`)
 and `tenant_of_slug` (`/book/{slug}`, through the tenant service's ResolveTenantSlug).
@@ -22,7 +27,10 @@ user or a revoked secret key stops at once on every replica.
 from __future__ import annotations
 
 import asyncio
+import base64
+import functools
 import hashlib
+import hmac
 import logging
 import re
 from dataclasses import dataclass, field
@@ -33,6 +41,7 @@ from mais.tenant.v1 import tenant_service_pb2 as tenant_pb
 from opentelemetry import trace
 
 from gateway.errors import ApiError
+from gateway.web import normalise_origin
 from mais_runtime.rpc_errors import from_rpc_error
 from mais_runtime.telemetry import TENANT_ATTRIBUTE
 from mais_runtime.tenancy import current_tenant
@@ -49,6 +58,15 @@ AUTH_CACHE_SECONDS = 2.0
 # A key still in use this close to its entry's end is looked up again in the background.
 KEY_REFRESH_AHEAD_SECONDS = 0.5
 AUTH_CACHE_ENTRIES = 10_000
+# The dashboards' session cookie (its value is the admin's token) and the header that proves a
+# cookie request came from the platform's own pages.
+ADMIN_COOKIE = "mais_admin"
+CSRF_HEADER = "x-csrf-token"
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+MAX_TOKEN_LENGTH = 4096
+# Where any_admin leaves the credential it accepted and whether it came in the cookie.
+_TOKEN_STATE = "admin_token"  # noqa: S105 - an attribute name, not a credential
+_COOKIE_STATE = "admin_via_cookie"
 
 
 @dataclass(frozen=True)
@@ -225,14 +243,12 @@ async def _resolve_key(request: Request, key: str) -> TenantContext | ApiError:
 
 
 async def any_admin(request: Request) -> AdminContext:
-    """Any signed-in admin."""
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise ApiError("UNAUTHENTICATED", "Authorization: Bearer <token> is required")
-    token = token.strip()
-    if len(token) > 4096:
+    """Any signed-in admin: the bearer token, else the session cookie (with the CSRF rules above)."""
+    token, via_cookie = _credential(request)
+    if len(token) > MAX_TOKEN_LENGTH:
         raise ApiError("UNAUTHENTICATED", "token is not valid")
+    if via_cookie:
+        _check_csrf(request, token)
     caches: AuthCaches = request.app.state.auth_caches
     cache_key = hashlib.sha256(token.encode()).hexdigest()
     refused = caches.tokens.get(cache_key)
@@ -242,8 +258,63 @@ async def any_admin(request: Request) -> AdminContext:
     if isinstance(answer, ApiError):
         caches.tokens.put(cache_key, answer)
         raise answer.fresh()
+    setattr(request.state, _TOKEN_STATE, token)
+    setattr(request.state, _COOKIE_STATE, via_cookie)
     _mark_tenant(answer.tenant_id)
     return answer
+
+
+def _credential(request: Request) -> tuple[str, bool]:
+    """(token, whether it came in the cookie). An Authorization header, when sent, alone decides."""
+    header = request.headers.get("authorization")
+    if header is not None:
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise ApiError("UNAUTHENTICATED", "Authorization: Bearer <token> is required")
+        return token.strip(), False
+    cookie = request.cookies.get(ADMIN_COOKIE, "").strip()
+    if not cookie:
+        raise ApiError("UNAUTHENTICATED", "Authorization: Bearer <token> or a signed-in session is required")
+    return cookie, True
+
+
+def _check_csrf(request: Request, token: str) -> None:
+    """A cookie request that changes something must carry the session's CSRF token and, when it names
+    its origin, come from the platform's own (a page elsewhere can make a browser send the cookie, but
+    can neither read the token nor send custom headers without a CORS preflight we never answer)."""
+    if request.method.upper() not in UNSAFE_METHODS:
+        return
+    origin = request.headers.get("origin")
+    if origin is not None and origin.strip().lower() != own_origin(request.app.state.settings.public_url):
+        raise ApiError("CSRF_FAILED", "this change must come from the platform's own pages")
+    expected = csrf_token(request.app.state.settings.internal_token, token)
+    sent = request.headers.get(CSRF_HEADER, "")
+    if not hmac.compare_digest(sent.encode("utf-8", "replace"), expected.encode()):
+        raise ApiError("CSRF_FAILED", "X-CSRF-Token is missing or does not match this session")
+
+
+@functools.lru_cache(maxsize=8)
+def own_origin(public_url: str) -> str:
+    """The platform's own origin (MAIS_PUBLIC_URL's), as browsers send it in Origin."""
+    return normalise_origin(public_url.strip()) or ""
+
+
+@functools.lru_cache(maxsize=8)
+def _csrf_key(internal_token: str) -> bytes:
+    # Derived, so that the internal credential itself never keys anything a browser sees.
+    return hmac.new(internal_token.encode(), b"mais gateway csrf key v1", hashlib.sha256).digest()
+
+
+def csrf_token(internal_token: str, token: str) -> str:
+    """base64url(HMAC-SHA256(key, "csrf:" + token)), key derived from the internal token setting: every
+    gateway replica computes the same value, with nothing stored."""
+    mac = hmac.new(_csrf_key(internal_token), b"csrf:" + token.encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
+
+
+def came_with_cookie(request: Request) -> bool:
+    """Whether any_admin accepted this request's session cookie (not a bearer token)."""
+    return bool(getattr(request.state, _COOKIE_STATE, False))
 
 
 async def _verify_token(request: Request, token: str) -> AdminContext | ApiError:
@@ -259,7 +330,10 @@ async def _verify_token(request: Request, token: str) -> AdminContext | ApiError
 
 
 def bearer_token(request: Request) -> str:
-    """The bearer credential of a request that any_admin already accepted."""
+    """The credential (bearer token or session cookie) of a request that any_admin already accepted."""
+    accepted = getattr(request.state, _TOKEN_STATE, None)
+    if isinstance(accepted, str):
+        return accepted
     return request.headers.get("authorization", "").partition(" ")[2].strip()
 
 

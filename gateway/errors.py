@@ -43,6 +43,8 @@ ERRORS: dict[str, PublicError] = {
     "TENANT_INACTIVE": PublicError(403, "this business is not accepting bookings"),
     "FORBIDDEN": PublicError(403, "forbidden", grpc_codes=(_C.PERMISSION_DENIED,)),
     "ORIGIN_NOT_ALLOWED": PublicError(403, "this origin is not allowed"),
+    # A cookie-authenticated change without the session's X-CSRF-Token, or from another origin.
+    "CSRF_FAILED": PublicError(403, "the request did not come from the platform's own pages"),
     "NOT_FOUND": PublicError(404, "not found", grpc_codes=(_C.NOT_FOUND,)),
     "METHOD_NOT_ALLOWED": PublicError(405, "method not allowed on this route"),
     "DATE_UNAVAILABLE": PublicError(409, "the date is not available"),

@@ -58,6 +58,11 @@ _BASE_CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' https: data:; "
     "font-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors "
 )
+# The dashboards: the couple's pages' policy, plus frames of the platform itself (the live widget
+# preview is /widget/v1/frame), and never framed by anyone.
+ADMIN_PAGE_CSP = _BASE_CSP.replace("frame-ancestors ", "frame-src 'self'; frame-ancestors 'none'")
+# The dashboards' shell, relative to the build folder (a second entry of the same Vite build).
+ADMIN_SHELL_PATH = "admin.html"
 # An origin as it may stand in a CSP source list (tenant origins are checked when stored; this keeps
 # anything else out of the header whatever the store holds).
 _CSP_ORIGIN = re.compile(r"^https?://[a-z0-9.-]+(:[0-9]{1,5})?$")
@@ -129,8 +134,10 @@ class WebBuild:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.shell: Shell | None = None
+        self.admin_shell: Shell | None = None
         self.files: dict[str, StaticFile] = {}
         self._looked_at = 0.0
+        self._admin_looked_at = 0.0
         self._load()
 
     @property
@@ -138,6 +145,15 @@ class WebBuild:
         """Whether a whole build was found (the shell and the loader); otherwise pages answer 503."""
         self._retry_if_missing()
         return self.shell is not None
+
+    @property
+    def admin_present(self) -> bool:
+        """Whether the dashboards' shell was built too (looked for again like a missing build)."""
+        if not self.present:
+            return False
+        if self.admin_shell is None and time.monotonic() - self._admin_looked_at >= MISSING_RETRY_SECONDS:
+            self._load()
+        return self.admin_shell is not None
 
     def file(self, path: str) -> StaticFile | None:
         """A built file by its URL path relative to the build (`assets/…`, `widget/v1/mais.js`)."""
@@ -164,6 +180,11 @@ class WebBuild:
             relative = path.relative_to(self.root).as_posix()
             files[relative] = StaticFile.of(path.read_bytes(), path.suffix.lower())
         self.files = files
+        self._admin_looked_at = time.monotonic()
+        try:
+            self.admin_shell = Shell((self.root / ADMIN_SHELL_PATH).read_bytes())
+        except OSError:
+            self.admin_shell = None
         self.shell = Shell(html)
         log.info("web build loaded", extra={"files": len(files)})
 

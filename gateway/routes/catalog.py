@@ -132,13 +132,9 @@ def _photos_json(photos: Any) -> list[dict[str, str]]:
 
 
 def segment_json(segment: pb.Segment) -> dict[str, Any]:
-    """A segment as its admin sees it."""
+    """A segment as its admin sees it: what couples see, and whether it is on offer, its version."""
     return {
-        "id": segment.id,
-        "slug": segment.slug,
-        "name": segment.name,
-        "description": segment.description,
-        "sortOrder": segment.sort_order,
+        **public_segment_json(segment),
         "active": segment.active,
         "version": segment.version,
         "updatedAt": _time(segment.updated_at),

@@ -5,6 +5,7 @@ to whom) are the tenant service's; these routes map HTTP to its RPCs."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -14,11 +15,14 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt
 from pydantic.alias_generators import to_camel
 
 from gateway.auth import (
+    ADMIN_COOKIE,
     AdminContext,
     TenantContext,
     any_admin,
     bearer_token,
+    came_with_cookie,
     client_ip,
+    csrf_token,
     platform_admin,
     public_tenant,
     signed_in_admin,
@@ -255,16 +259,66 @@ async def login(request: Request, body: LoginBody) -> dict[str, Any]:
     Retry-After past a limit: 5 failures in 15 minutes for the account from this client address, or
     (not from an address the account signed in from before) many failures from this address or
     against the account from anywhere (ADR 0014)."""
-    answer = await request.app.state.clients.tenant.SignIn(
+    answer = await _sign_in(request, body)
+    return {"token": answer.token, **_signed_in_json(answer)}
+
+
+@router.post("/v1/auth/session", summary="Sign an admin in to the dashboards (a session cookie)")
+async def start_session(request: Request, body: LoginBody, response: Response) -> dict[str, Any]:
+    """The same sign-in, limits and refusals as `/v1/auth/login`, but the token goes into the HttpOnly
+    `mais_admin` cookie (SameSite=Strict, for the token's lifetime) instead of the answer, which carries
+    the `csrfToken` every change made with the cookie must send as `X-CSRF-Token`."""
+    answer = await _sign_in(request, body)
+    response.headers.append("Set-Cookie", _session_cookie(request, answer.token, _lifetime(answer)))
+    return {
+        **_signed_in_json(answer),
+        "csrfToken": csrf_token(request.app.state.settings.internal_token, answer.token),
+    }
+
+
+@router.delete("/v1/auth/session", status_code=204, summary="Sign out of the dashboards")
+async def end_session(request: Request) -> Response:
+    """Revokes the session's token on every gateway at once and clears the cookie (a request that
+    comes with a token no longer valid gets its 401 with the cookie cleared as well)."""
+    clear = _session_cookie(request, "", 0)
+    try:
+        await signed_in_admin(request)
+    except ApiError as refused:
+        if refused.code == "UNAUTHENTICATED":
+            refused.headers["Set-Cookie"] = clear
+        raise
+    await request.app.state.clients.tenant.SignOut(pb.SignOutRequest(token=bearer_token(request)))
+    return Response(status_code=204, headers={"Set-Cookie": clear})
+
+
+async def _sign_in(request: Request, body: LoginBody) -> pb.SignInResponse:
+    answer: pb.SignInResponse = await request.app.state.clients.tenant.SignIn(
         pb.SignInRequest(email=body.email, password=body.password, client_ip=client_ip(request))
     )
+    return answer
+
+
+def _signed_in_json(answer: pb.SignInResponse) -> dict[str, Any]:
     return {
-        "token": answer.token,
         "expiresAt": _time(answer.expires_at),
         "role": _ROLE_NAMES.get(answer.role, "tenant_admin"),
         "tenantId": answer.tenant_id or None,
         "email": answer.email,
     }
+
+
+def _lifetime(answer: pb.SignInResponse | pb.ChangePasswordResponse) -> int:
+    """Whole seconds until the token expires (the cookie's Max-Age)."""
+    left = answer.expires_at.ToDatetime(tzinfo=UTC) - datetime.now(UTC)
+    return max(0, int(left.total_seconds()))
+
+
+def _session_cookie(request: Request, token: str, max_age: int) -> str:
+    """The Set-Cookie value of the session cookie (Secure when the platform is served over https)."""
+    cookie = f"{ADMIN_COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age={max_age}"
+    if request.app.state.settings.public_url.strip().lower().startswith("https://"):
+        cookie += "; Secure"
+    return cookie
 
 
 @router.post("/v1/auth/forgot-password", status_code=202, summary="Ask for a password reset link")
@@ -297,9 +351,12 @@ async def logout(request: Request, _: SignedInAdmin) -> Response:
 
 
 @router.post("/v1/auth/password", summary="Change the signed-in admin's password")
-async def change_password(request: Request, body: ChangePasswordBody, _: SignedInAdmin) -> dict[str, Any]:
+async def change_password(
+    request: Request, body: ChangePasswordBody, response: Response, _: SignedInAdmin
+) -> dict[str, Any]:
     """`{currentPassword, newPassword}` → a fresh `{token, expiresAt}`; every other sign-in (and the
-    token used for this call) ends."""
+    token used for this call) ends. Made with the session cookie, the fresh token replaces the cookie
+    instead (the answer carries `{expiresAt, csrfToken}`, never the token)."""
     answer = await request.app.state.clients.tenant.ChangePassword(
         pb.ChangePasswordRequest(
             token=bearer_token(request),
@@ -307,12 +364,19 @@ async def change_password(request: Request, body: ChangePasswordBody, _: SignedI
             new_password=body.new_password,
         )
     )
+    if came_with_cookie(request):
+        response.headers.append("Set-Cookie", _session_cookie(request, answer.token, _lifetime(answer)))
+        return {
+            "expiresAt": _time(answer.expires_at),
+            "csrfToken": csrf_token(request.app.state.settings.internal_token, answer.token),
+        }
     return {"token": answer.token, "expiresAt": _time(answer.expires_at)}
 
 
-@router.get("/v1/auth/me", summary="Who the bearer token belongs to")
+@router.get("/v1/auth/me", summary="Who the bearer token (or the session cookie) belongs to")
 async def me(request: Request, admin: AnyAdmin) -> dict[str, Any]:
-    """The signed-in admin, with their tenant for a tenant admin."""
+    """The signed-in admin, with their tenant for a tenant admin; with the session cookie, also the
+    session's `csrfToken` (a reloaded dashboard gets it back here)."""
     body: dict[str, Any] = {
         "userId": admin.user_id,
         "email": admin.email,
@@ -320,6 +384,8 @@ async def me(request: Request, admin: AnyAdmin) -> dict[str, Any]:
         "tenantId": admin.tenant_id or None,
         "credential": admin.credential,
     }
+    if came_with_cookie(request):
+        body["csrfToken"] = csrf_token(request.app.state.settings.internal_token, bearer_token(request))
     if admin.tenant_id:
         answer = await request.app.state.clients.tenant.GetTenant(
             pb.GetTenantRequest(tenant_id=admin.tenant_id)

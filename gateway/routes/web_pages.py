@@ -8,6 +8,8 @@
 - `/book/{slug}/done?session_id=[&return=]` (Stripe's success_url) and `/book/{slug}/cancelled[?return=]`
   (its cancel_url): pages "done" and "cancelled"; never framed.
 - `/booking/{bookingId}?token=`: page "manage", the emails' link; never framed.
+- `/admin`, `/admin/{anything}`: the dashboards (build/web/admin.html, page "admin"; the app routes
+  under /admin/ itself); never framed, and they may frame the platform's own pages (the widget preview).
 
 Every page is the one shell with its `#mais-config` JSON; every HTML answer is `Cache-Control: no-cache`
 and carries the strict CSP of web.page_csp. Nothing from the request reaches a page unchecked: the host
@@ -176,6 +178,22 @@ async def manage(request: Request, booking_id: str) -> Response:
         return _page(request, config, frame_ancestors=None, status_code=404)
     config["bookingId"] = booking_id
     return _page(request, config, frame_ancestors=None)
+
+
+@router.api_route("/admin", methods=_METHODS)
+@router.api_route("/admin/{path:path}", methods=_METHODS)
+async def admin(request: Request, path: str = "") -> Response:
+    """The dashboards' one shell for every path under /admin/ (the app routes with the History API);
+    it carries no admin data, which the app reads with the session cookie."""
+    build: web.WebBuild = request.app.state.web
+    if not build.admin_present:
+        return _missing_build()
+    assert build.admin_shell is not None
+    return Response(
+        build.admin_shell.render({"page": "admin"}),
+        media_type="text/html",
+        headers={"Content-Security-Policy": web.ADMIN_PAGE_CSP, "Cache-Control": web.PAGE_CACHE_CONTROL},
+    )
 
 
 async def _bookable(request: Request, slug: str) -> tuple[tenant_pb.Tenant | None, str]:

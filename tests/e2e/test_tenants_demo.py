@@ -25,6 +25,9 @@ def test_the_demo_is_ensured_once_and_its_printed_keys_and_credentials_work(
     public_key = re.search(r"public key:\s+(pk_live_demo_[0-9a-f]{32})", text)
     admin = re.search(r"tenant admin:\s+(\S+) / (\S+)", text)
     assert public_key and admin
+    # The dashboards, where both printed admins sign in.
+    assert f"dashboard:       {stack.public_url}/admin/" in text
+    assert http.get("/admin/").status_code == 200
     profile = http.get("/v1/tenant", headers={"X-Tenant-Key": public_key.group(1)})
     assert profile.status_code == 200
     assert profile.json()["slug"] == "demo"

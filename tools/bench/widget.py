@@ -12,7 +12,6 @@ import datetime as dt
 import statistics
 import time
 from collections import Counter
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -20,19 +19,10 @@ import httpx
 
 from tools.bench.loadgen import build_request, run_load
 from tools.bench.report import Report
+from tools.chromium import CHROMIUM, launch
 from tools.stack.demo_site import Embed, HostSite
 from tools.stack.launcher import Stack
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 SECTION_WEIGHT = "widget page weight (first view)"
 SECTION_RENDER = "widget first render (headless Chromium)"
 SECTION_READS = "widget-like public reads (32 conns)"
@@ -140,9 +130,7 @@ def widget_in_browser(
         site.set_host_page("/venue", stack.url, public_key, (Embed("inline"),))
         origin = site.origin
         allow_origin(stack, public_key, admin_token, origin)
-        browser = driver.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS, timeout=60_000
-        )
+        browser = launch(driver)
         try:
             _page_weight(browser, stack.url, f"{origin}/venue", report)
             _first_render(browser, stack.url, f"{origin}/venue", f"{stack.url}/book/{slug}", report, runs)

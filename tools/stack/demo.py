@@ -95,6 +95,7 @@ def ensure_demo(stack: Stack) -> list[str]:
             _ensure_demo_catalog(catalog_grpc.CatalogServiceStub(channel), metadata, str(saved["tenant_id"]))
         lines += _ensure_demo_onboarded(stack, metadata, str(saved["tenant_id"]))
     lines += [
+        f"  dashboard:       {stack.public_url}/admin/  (sign in as either admin above)",
         f"  sign in:         POST {stack.url}/v1/auth/login",
         f"  public API:      {stack.url}/v1/packages  (header X-Tenant-Key)",
     ]

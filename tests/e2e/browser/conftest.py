@@ -21,21 +21,12 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect, sync_playwright
 
 from tests.e2e.conftest import MakeTenant, TenantHandle, eventually
+from tools.chromium import CHROMIUM, launch
 from tools.stack.demo_site import HostSite
 from tools.stack.launcher import Stack
 
 ROOT = Path(__file__).resolve().parents[3]
-CHROMIUM = Path("/usr/bin/chromium")
 BUILT_WEB = ROOT / "build" / "web"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 DESKTOP = {"width": 1280, "height": 800}
 MOBILE = {"width": 360, "height": 740}
 # Every wait of these suites is bounded: Playwright's actions and expectations, and navigations.
@@ -101,9 +92,7 @@ def playwright_driver(stack: Stack) -> Iterator[Playwright]:
 @pytest.fixture(scope="package")
 def browser(playwright_driver: Playwright) -> Iterator[Browser]:
     """The one Chromium of the browser suites."""
-    running = playwright_driver.chromium.launch(
-        executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS, timeout=60_000
-    )
+    running = launch(playwright_driver)
     yield running
     running.close()
 
