@@ -17,7 +17,9 @@ export function Layout(props: { routes: readonly AdminPage[]; current: AdminPage
   useEffect(() => {
     if (first.current) {
       first.current = false;
-      return;
+      // Signed in just now, the focused field is gone: start on the page's heading, not the document's top.
+      const active = document.activeElement;
+      if (active && active !== document.body) return;
     }
     const heading = main.current?.querySelector<HTMLElement>("h1");
     if (heading && !heading.hasAttribute("tabindex")) heading.setAttribute("tabindex", "-1");
