@@ -1,0 +1,16 @@
+// admin-ui-2's pages (catalog, settings, payments, team, exports, platform): the router shows every
+// entry of this list. Each page takes the API call as a prop (request.ts), so that its tests pass a fake.
+import type { ComponentType } from "preact";
+import { Catalog } from "./Catalog";
+import type { PageProps } from "./request";
+
+export interface RegisteredPage {
+  /** Under /admin, with ":name" segments. */
+  path: string;
+  title: string;
+  component: ComponentType<PageProps>;
+  role: "tenant_admin" | "platform_admin";
+  nav?: boolean;
+}
+
+export const pages: RegisteredPage[] = [{ path: "/admin/catalog", title: "Catalog", component: Catalog, role: "tenant_admin" }];
