@@ -2,6 +2,7 @@
 // entry of this list. Each page takes the API call as a prop (request.ts), so that its tests pass a fake.
 import type { ComponentType } from "preact";
 import { Catalog } from "./Catalog";
+import { Settings } from "./Settings";
 import type { PageProps } from "./request";
 
 export interface RegisteredPage {
@@ -13,4 +14,6 @@ export interface RegisteredPage {
   nav?: boolean;
 }
 
-export const pages: RegisteredPage[] = [{ path: "/admin/catalog", title: "Catalog", component: Catalog, role: "tenant_admin" }];
+export const pages: RegisteredPage[] = [{ path: "/admin/catalog", title: "Catalog", component: Catalog, role: "tenant_admin" },
+  { path: "/admin/settings", title: "Settings", component: Settings, role: "tenant_admin" },
+];
