@@ -6,10 +6,14 @@ import { useMemo } from "preact/hooks";
 import { useAdmin } from "../context";
 import { navigate } from "../router";
 import { Catalog } from "./Catalog";
+import { Exports } from "./Exports";
+import { Payments } from "./Payments";
 import { PlatformStats } from "./PlatformStats";
 import { PlatformTenant, PlatformTenants } from "./PlatformTenants";
+import { PlatformWebhooks } from "./PlatformWebhooks";
 import type { AdminRequest, Method, PageProps } from "./request";
 import { Settings } from "./Settings";
+import { Team } from "./Team";
 import type { AdminPage, AdminPageProps } from "./types";
 
 export type { AdminPage, AdminPageProps } from "./types";
@@ -42,7 +46,11 @@ const page = (path: string, title: string, component: ComponentType<PageProps>, 
 export const pages: AdminPage[] = [
   page("/admin/catalog", "Catalog", Catalog, "tenant_admin"),
   page("/admin/settings", "Settings", Settings, "tenant_admin"),
+  page("/admin/payments", "Payments", Payments, "tenant_admin"),
+  page("/admin/team", "Team", Team, "tenant_admin"),
+  page("/admin/exports", "Exports", Exports, "tenant_admin"),
   page("/admin/platform", "Tenants", PlatformTenants, "platform_admin"),
   page("/admin/platform/tenants/:id", "Tenant", PlatformTenant, "platform_admin", false),
   page("/admin/platform/stats", "Statistics", PlatformStats, "platform_admin"),
+  page("/admin/platform/webhooks", "Webhooks", PlatformWebhooks, "platform_admin"),
 ];
