@@ -1,5 +1,6 @@
 // /admin/payments: the tenant's Stripe events, newest first, filtered by state; a failed one can be
 // processed again (replay), and the answer says how it ended.
+import { Link } from "../router";
 import { useState } from "preact/hooks";
 import { formatTime, Loaded, OutcomeLine, Pager, Select, useAction, usePaged } from "./common";
 import { withQuery, type AdminRequest, type Page, type PageProps } from "./request";
@@ -92,7 +93,7 @@ function EventRow({ request, event, onChange }: { request: AdminRequest; event: 
       </td>
       <td class="num">{event.attempts}</td>
       <td>{event.lastError ?? "—"}</td>
-      <td>{event.bookingId ? <a href={`/admin/bookings/${encodeURIComponent(event.bookingId)}`}>{event.bookingId}</a> : "—"}</td>
+      <td>{event.bookingId ? <Link href={`/admin/bookings/${encodeURIComponent(event.bookingId)}`}>{event.bookingId}</Link> : "—"}</td>
       <td>
         {(event.status === "FAILED" || event.status === "RECEIVED") && (
           <button type="button" class="button secondary" aria-label={`Replay ${event.stripeEventId}`} aria-disabled={action.busy ? "true" : undefined} onClick={replay}>

@@ -1,5 +1,6 @@
 // /admin/platform/stats: tenants, bookings by status (an SVG bar chart with the same numbers as a
 // table beside it) and money per currency, never summed across currencies.
+import { Link } from "../router";
 import { useEffect, useState } from "preact/hooks";
 import { formatMoney } from "../../app/money";
 import { Loaded } from "./common";
@@ -63,7 +64,7 @@ export function PlatformStats({ request }: PageProps) {
                 <dd>{stats.tenants.connectOnboarded}</dd>
                 <dt>Stripe events that failed</dt>
                 <dd>
-                  {stats.failedStripeEvents} (<a href="/admin/platform/webhooks">webhook health</a>)
+                  {stats.failedStripeEvents} (<Link href="/admin/platform/webhooks">webhook health</Link>)
                 </dd>
               </dl>
             </section>

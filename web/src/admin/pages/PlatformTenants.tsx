@@ -1,5 +1,6 @@
 // /admin/platform (tenants) and /admin/platform/tenants/{id}: every business, searched and paged; a new
 // one with its keys and first admin's password shown once; commission, activation and Connect state.
+import { Link } from "../router";
 import { useEffect, useState } from "preact/hooks";
 import { ConfirmButton, CopyButton, Field, Loaded, OutcomeLine, Pager, useAction, usePaged } from "./common";
 import { errorText, isCode, withQuery, type AdminRequest, type Page, type PageProps } from "./request";
@@ -93,7 +94,7 @@ function TenantRow({ request, tenant, onChange }: { request: AdminRequest; tenan
   return (
     <tr>
       <td>
-        <a href={`/admin/platform/tenants/${encodeURIComponent(tenant.id)}`}>{tenant.name}</a>
+        <Link href={`/admin/platform/tenants/${encodeURIComponent(tenant.id)}`}>{tenant.name}</Link>
       </td>
       <td>{tenant.slug}</td>
       <td class="num">{tenant.commissionPercent}%</td>
@@ -249,7 +250,7 @@ export function PlatformTenant({ request, params }: PageProps) {
   return (
     <div class="admin-page">
       <p>
-        <a href="/admin/platform">All businesses</a>
+        <Link href="/admin/platform">All businesses</Link>
       </p>
       <Loaded loading={!tenant && !error} error={error}>
         {tenant && (

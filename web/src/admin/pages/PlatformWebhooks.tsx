@@ -1,5 +1,6 @@
 // /admin/platform/webhooks: the health of Stripe's event inbox across tenants (failed, dead letters,
 // the oldest not yet processed, failures per tenant) and the failed events themselves, paged.
+import { Link } from "../router";
 import { useEffect, useState } from "preact/hooks";
 import { formatTime, Loaded, Pager, usePaged } from "./common";
 import type { PaymentEvent } from "./Payments";
@@ -61,7 +62,7 @@ export function PlatformWebhooks({ request }: PageProps) {
                   {health.tenants.map((t) => (
                     <tr key={t.tenantId}>
                       <td>
-                        <a href={`/admin/platform/tenants/${encodeURIComponent(t.tenantId)}`}>{t.tenantId}</a>
+                        <Link href={`/admin/platform/tenants/${encodeURIComponent(t.tenantId)}`}>{t.tenantId}</Link>
                       </td>
                       <td class="num">{t.failed}</td>
                     </tr>
