@@ -1,0 +1,109 @@
+import { beforeEach, describe, expect, it } from "vitest";
+import { ApiError } from "../../shared/api";
+import { Catalog } from "./Catalog";
+import { alertText, button, click, conflict, fakeRequest, field, mount, statusText, submit, text, type } from "./testing";
+
+const PKG = { id: "p1", slug: "full", title: "Full day", description: "", priceCents: 240000, currency: "usd", active: true, sortOrder: 0, photos: [], segmentId: null, maxGuests: null, version: 3, updatedAt: null };
+
+function api(overrides: Record<string, unknown> = {}) {
+  return fakeRequest({
+    "GET /v1/tenant-admin/settings": { currency: "usd" },
+    "GET /v1/tenant-admin/segments*": { items: [], nextCursor: null },
+    "GET /v1/tenant-admin/packages?limit=20": { items: [PKG], nextCursor: "c2" },
+    "GET /v1/tenant-admin/packages?limit=20&cursor=c2": { items: [{ ...PKG, id: "p2", title: "Half day" }], nextCursor: null },
+    "GET /v1/tenant-admin/packages?limit=100": { items: [PKG], nextCursor: null },
+    "GET /v1/tenant-admin/add-ons*": { items: [], nextCursor: null },
+    ...overrides,
+  });
+}
+
+describe("Catalog", () => {
+  beforeEach(() => void (document.body.innerHTML = ""));
+
+  it("lists packages with their prices and pages with Next page", async () => {
+    const fake = api();
+    const root = await mount(<Catalog request={fake.request} />);
+    const packages = root.querySelector("section[aria-labelledby='package-heading']")!;
+    expect(text(packages.querySelector("tbody"))).toContain("Full day");
+    expect(text(packages.querySelector("tbody"))).toContain("$2,400.00");
+    await click(button(packages, "Next page"));
+    expect(text(packages.querySelector("tbody"))).toContain("Half day");
+    expect(text(packages.querySelector("tbody"))).not.toContain("Full day");
+  });
+
+  it("saves only the changed fields with the version read", async () => {
+    const fake = api({ "PATCH /v1/tenant-admin/packages/p1": { ...PKG, title: "Full day (10 h)", version: 4 } });
+    const root = await mount(<Catalog request={fake.request} />);
+    await click(button(root, "Edit Full day"));
+    await type(field(root, "Title"), "Full day (10 h)");
+    await submit(root.querySelector("form")!);
+    const patch = fake.calls.find((c) => c.method === "PATCH")!;
+    expect(patch.body).toEqual({ title: "Full day (10 h)", version: 3 });
+    expect(statusText(root)).toContain("The package was saved.");
+  });
+
+  it("shows a field's error beside it and sends nothing", async () => {
+    const fake = api();
+    const root = await mount(<Catalog request={fake.request} />);
+    await click(button(root, "Edit Full day"));
+    await type(field(root, "Price (USD)"), "12.345");
+    await submit(root.querySelector("form")!);
+    expect(fake.calls.some((c) => c.method === "PATCH")).toBe(false);
+    expect(text(root.querySelector(".field.invalid"))).toContain("Write an amount such as 1234.50.");
+    expect(field(root, "Price (USD)").getAttribute("aria-invalid")).toBe("true");
+  });
+
+  it("on a stale save shows their values, keeps the admin's, and saves again against their version", async () => {
+    let patches = 0;
+    const theirs = { ...PKG, priceCents: 260000, version: 4 };
+    const fake = api({
+      "PATCH /v1/tenant-admin/packages/p1": () => {
+        patches++;
+        if (patches === 1) throw conflict();
+        return { ...theirs, title: "Full day (10 h)", version: 5 };
+      },
+      "GET /v1/tenant-admin/packages/p1": theirs,
+    });
+    const root = await mount(<Catalog request={fake.request} />);
+    await click(button(root, "Edit Full day"));
+    await type(field(root, "Title"), "Full day (10 h)");
+    await submit(root.querySelector("form")!);
+    expect(alertText(root)).toContain("Someone else changed this package");
+    const note = root.querySelector(".conflict")!;
+    expect(text(note)).toContain("Price");
+    expect(text(note)).toContain("2600.00");
+    expect(field(root, "Title").value).toBe("Full day (10 h)");
+    expect(field(root, "Price (USD)").value).toBe("2600.00");
+    await click(button(root, "Save mine again"));
+    const second = fake.calls.filter((c) => c.method === "PATCH")[1];
+    expect(second.body).toEqual({ title: "Full day (10 h)", version: 4 });
+    expect(statusText(root)).toContain("The package was saved.");
+    expect(root.querySelector(".conflict")).toBeNull();
+  });
+
+  it("creates a package with a price in minor units", async () => {
+    const fake = api({ "POST /v1/tenant-admin/packages": (c: { body: object }) => ({ ...PKG, ...c.body, id: "p9", version: 1 }) });
+    const root = await mount(<Catalog request={fake.request} />);
+    await click(button(root, "New package"));
+    await type(field(root, "Title"), "Elopement");
+    await type(field(root, "Slug"), "elopement");
+    await type(field(root, "Price (USD)"), "950");
+    await submit(root.querySelector("form")!);
+    const post = fake.calls.find((c) => c.method === "POST")!;
+    expect(post.body).toMatchObject({ title: "Elopement", slug: "elopement", priceCents: 95000, active: true, maxGuests: null, segmentId: null });
+    expect(statusText(root)).toContain("The package was created.");
+  });
+
+  it("a refused delete says why and what to do instead", async () => {
+    const fake = api({
+      "DELETE /v1/tenant-admin/packages/p1": () => {
+        throw new ApiError(409, "IN_USE", "the package has live bookings");
+      },
+    });
+    const root = await mount(<Catalog request={fake.request} />);
+    await click(button(root, "Delete Full day"));
+    await click(button(root, "Yes, delete"));
+    expect(alertText(root)).toContain("The package has live bookings");
+    expect(alertText(root)).toContain("take it off offer instead");
+  });
+});

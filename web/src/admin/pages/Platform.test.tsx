@@ -1,0 +1,137 @@
+import { beforeEach, describe, expect, it } from "vitest";
+import { ApiError } from "../../shared/api";
+import { bars, PlatformStats } from "./PlatformStats";
+import { matches, parseCommission, PlatformTenant, PlatformTenants } from "./PlatformTenants";
+import { alertText, button, click, conflict, fakeRequest, field, mount, statusText, submit, text, type } from "./testing";
+
+const T1 = { id: "t1", slug: "rose", name: "Rose & Thorn", active: true, commissionPercent: 10, connectState: "onboarded", stripeAccountId: "acct_1", currency: "usd", timezone: "UTC", createdAt: null, version: 2 };
+const T2 = { ...T1, id: "t2", slug: "lily", name: "Lily Films", active: false, connectState: "pending" };
+
+describe("tenant rules", () => {
+  it("searches by name or slug, word by word", () => {
+    expect(matches(T1, "rose")).toBe(true);
+    expect(matches(T1, "THORN rose")).toBe(true);
+    expect(matches(T1, "lily")).toBe(false);
+    expect(matches(T1, "")).toBe(true);
+  });
+  it("checks commissions", () => {
+    expect(parseCommission("12,5")).toEqual({ percent: "12.5" });
+    expect("error" in parseCommission("101")).toBe(true);
+    expect("error" in parseCommission("1.234")).toBe(true);
+    expect("error" in parseCommission("ten")).toBe(true);
+  });
+});
+
+describe("PlatformTenants", () => {
+  beforeEach(() => void (document.body.innerHTML = ""));
+
+  it("lists, searches and pages", async () => {
+    const fake = fakeRequest({
+      "GET /v1/admin/tenants?limit=25": { items: [T1, T2], nextCursor: "n" },
+      "GET /v1/admin/tenants?limit=25&cursor=n": { items: [{ ...T1, id: "t3", name: "Oak Hall", slug: "oak" }], nextCursor: null },
+    });
+    const root = await mount(<PlatformTenants request={fake.request} />);
+    expect(text(root.querySelector("tbody"))).toContain("Rose & Thorn");
+    expect(text(root.querySelector("tbody"))).toContain("Onboarded");
+    await type(field(root, "Search by name or slug"), "lily");
+    expect(root.querySelectorAll("tbody tr").length).toBe(1);
+    await type(field(root, "Search by name or slug"), "");
+    await click(button(root, "Next page"));
+    expect(text(root.querySelector("tbody"))).toContain("Oak Hall");
+    expect(text(root.querySelector("tbody"))).not.toContain("Rose & Thorn");
+  });
+
+  it("deactivates after a confirmation and activates", async () => {
+    const fake = fakeRequest({
+      "GET /v1/admin/tenants?limit=25": { items: [T1, T2], nextCursor: null },
+      "DELETE /v1/admin/tenants/t1": { ...T1, active: false },
+      "PATCH /v1/admin/tenants/t2": { ...T2, active: true },
+    });
+    const root = await mount(<PlatformTenants request={fake.request} />);
+    await click(button(root, "Deactivate Rose & Thorn"));
+    await click(button(root, "Yes, deactivate"));
+    expect(statusText(root)).toContain("Rose & Thorn was deactivated.");
+    await click(button(root, "Activate Lily Films"));
+    expect(fake.calls.find((c) => c.method === "PATCH")!.body).toEqual({ active: true });
+    expect(statusText(root)).toContain("Lily Films is active again.");
+  });
+
+  it("creates a business and shows its keys once; a taken slug is shown beside the field", async () => {
+    let posts = 0;
+    const fake = fakeRequest({
+      "GET /v1/admin/tenants?limit=25": { items: [], nextCursor: null },
+      "POST /v1/admin/tenants": () => {
+        posts++;
+        if (posts === 1) throw new ApiError(409, "SLUG_TAKEN", "the slug is taken", [{ field: "slug", message: "is taken" }]);
+        return { tenant: { ...T1, name: "Oak Hall" }, publicKey: "pk_test_oak", secretKey: "sk_test_oak", admin: { email: "a@oak.test", password: "generated-pw" } };
+      },
+    });
+    const root = await mount(<PlatformTenants request={fake.request} />);
+    await type(field(root, "Business name"), "Oak Hall");
+    await type(field(root, "Slug"), "rose");
+    await type(field(root, "First admin’s email"), "a@oak.test");
+    const form = field(root, "Slug").closest("form")!;
+    await submit(form);
+    expect(alertText(root)).toContain("The slug is taken");
+    expect(text(field(root, "Slug").closest(".field"))).toContain("is taken");
+    await type(field(root, "Slug"), "oak");
+    await submit(form);
+    expect(fake.calls.filter((c) => c.method === "POST")[1].body).toEqual({ name: "Oak Hall", slug: "oak", commissionPercent: "10", adminEmail: "a@oak.test" });
+    expect(text(root.querySelector(".keys"))).toContain("sk_test_oak");
+    expect(text(root.querySelector(".keys"))).toContain("generated-pw");
+    await click(button(root, "I have saved them"));
+    expect(root.querySelector(".keys")).toBeNull();
+  });
+
+  it("the detail page saves a commission with the version and handles a stale one", async () => {
+    let patches = 0;
+    const fake = fakeRequest({
+      "GET /v1/admin/tenants/t1": T1,
+      "PATCH /v1/admin/tenants/t1": () => {
+        patches++;
+        if (patches === 1) throw conflict();
+        return { ...T1, commissionPercent: 12.5, version: 4 };
+      },
+    });
+    const root = await mount(<PlatformTenant request={fake.request} params={{ id: "t1" }} />);
+    await type(field(root, "Commission (%)"), "12.5");
+    fake.answers["GET /v1/admin/tenants/t1"] = { ...T1, commissionPercent: 11, version: 3 };
+    await click(button(root, "Save the commission"));
+    expect(alertText(root)).toContain("Someone else changed this business meanwhile (its commission is 11%)");
+    expect(field(root, "Commission (%)").value).toBe("12.5");
+    await click(button(root, "Save the commission"));
+    expect(fake.calls.filter((c) => c.method === "PATCH")[1].body).toEqual({ commissionPercent: "12.5", version: 3 });
+    expect(statusText(root)).toContain("The commission is now 12.5% for new bookings.");
+  });
+});
+
+describe("PlatformStats", () => {
+  it("scales bars to the largest value", () => {
+    expect(bars([{ label: "a", value: 5 }, { label: "b", value: 10 }, { label: "c", value: 0 }], 200).map((b) => b.width)).toEqual([100, 200, 0]);
+    expect(bars([{ label: "a", value: 0 }], 200)[0].width).toBe(0);
+  });
+
+  it("shows money per currency and the chart with a table alternative", async () => {
+    const fake = fakeRequest({
+      "GET /v1/admin/stats": {
+        tenants: { total: 3, active: 2, connectOnboarded: 1 },
+        bookings: { liveHolds: 1, confirmed: 8, upcoming: 5, released: 2, cancelled: 1 },
+        money: [
+          { currency: "usd", chargedCents: 500000, refundedCents: 0, netPaidCents: 500000, platformFeeCents: 50000, netToTenantsCents: 450000 },
+          { currency: "jpy", chargedCents: 90000, refundedCents: 0, netPaidCents: 90000, platformFeeCents: 9000, netToTenantsCents: 81000 },
+        ],
+        failedStripeEvents: 0,
+      },
+    });
+    const root = await mount(<PlatformStats request={fake.request} />);
+    const money = text(root.querySelector("section[aria-labelledby='stats-money']"));
+    expect(money).toContain("$5,000.00");
+    expect(money).toContain("¥90,000");
+    expect(text(root.querySelector("svg title"))).toContain("Confirmed 8");
+    expect(root.querySelectorAll("svg rect").length).toBe(5);
+    await click(button(root, "Show as a table"));
+    expect(root.querySelector("svg")).toBeNull();
+    const rows = [...root.querySelectorAll("table[data-view='table'] tbody tr")].map((r) => [...r.children].map(text));
+    expect(rows).toContainEqual(["Confirmed", "8"]);
+  });
+});

@@ -1,0 +1,98 @@
+// Test helpers for the pages: a fake AdminRequest answering by "METHOD path" (recording every call),
+// a mount in happy-dom, and finders by accessible name.
+import type { ComponentChild } from "preact";
+import { render } from "preact";
+import { act } from "preact/test-utils";
+import { ApiError } from "../../shared/api";
+import type { AdminRequest } from "./request";
+
+export interface Call {
+  method: string;
+  path: string;
+  body: unknown;
+  headers?: Record<string, string>;
+}
+
+type Answer = unknown | ((call: Call) => unknown);
+
+/** Answers: "GET /v1/x" (exact path with query) or "GET /v1/x*" (prefix); a function may throw an ApiError. */
+export function fakeRequest(answers: Record<string, Answer>) {
+  const calls: Call[] = [];
+  const request = (async (method: string, path: string, body?: unknown, options?: { headers?: Record<string, string> }) => {
+    const call: Call = { method, path, body, headers: options?.headers };
+    calls.push(call);
+    const key = `${method} ${path}`;
+    const found =
+      key in answers
+        ? answers[key]
+        : Object.entries(answers).find(([k]) => k.endsWith("*") && key.startsWith(k.slice(0, -1)))?.[1];
+    if (found === undefined) throw new ApiError(404, "NOT_FOUND", `no fake answer for ${key}`);
+    return typeof found === "function" ? (found as (call: Call) => unknown)(call) : structuredClone(found);
+  }) as AdminRequest;
+  return { request, calls, answers };
+}
+
+export const conflict = () => new ApiError(409, "VERSION_CONFLICT", "the object changed meanwhile");
+
+export async function mount(node: ComponentChild): Promise<HTMLElement> {
+  document.body.innerHTML = "";
+  const root = document.createElement("div");
+  document.body.appendChild(root);
+  await act(async () => {
+    render(node, root);
+  });
+  await settle();
+  return root;
+}
+
+export async function settle() {
+  for (let i = 0; i < 4; i++) {
+    await act(async () => {
+      await new Promise((resolve) => setTimeout(resolve, 0));
+    });
+  }
+}
+
+export const text = (el: Element | null | undefined) => el?.textContent?.replace(/\s+/g, " ").trim() ?? "";
+
+export function button(root: Element, name: string): HTMLButtonElement {
+  const all = [...root.querySelectorAll("button")];
+  const found = all.find((b) => (b.getAttribute("aria-label") ?? text(b)) === name);
+  if (!found) throw new Error(`no button "${name}" in: ${all.map((b) => b.getAttribute("aria-label") ?? text(b)).join(" | ")}`);
+  return found;
+}
+
+/** The input, textarea or select labelled `name` (its <label for>). */
+export function field(root: Element, name: string): HTMLInputElement {
+  const label = [...root.querySelectorAll("label")].find((l) => text(l) === name);
+  if (!label) throw new Error(`no field "${name}" in: ${[...root.querySelectorAll("label")].map(text).join(" | ")}`);
+  const control = label.htmlFor ? root.querySelector(`#${label.htmlFor}`) : label.querySelector("input,select,textarea");
+  if (!control) throw new Error(`label "${name}" names no control`);
+  return control as HTMLInputElement;
+}
+
+export async function click(el: HTMLElement) {
+  await act(async () => {
+    el.click();
+  });
+  await settle();
+}
+
+export async function type(el: HTMLInputElement, value: string) {
+  await act(async () => {
+    el.value = value;
+    el.dispatchEvent(new Event("input", { bubbles: true }));
+    el.dispatchEvent(new Event("change", { bubbles: true }));
+  });
+  await settle();
+}
+
+export async function submit(form: HTMLFormElement) {
+  await act(async () => {
+    form.dispatchEvent(new Event("submit", { bubbles: true, cancelable: true }));
+  });
+  await settle();
+}
+
+export const alertText = (root: Element) => [...root.querySelectorAll('[role="alert"]')].map(text).filter(Boolean).join(" | ");
+export const statusText = (root: Element) => [...root.querySelectorAll('[role="status"]')].map(text).filter(Boolean).join(" | ");
