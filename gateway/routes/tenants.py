@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
+import grpc
 from fastapi import APIRouter, Body, Depends, Header, Path, Query, Request, Response
 from mais.tenant.v1 import tenant_service_pb2 as pb
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
@@ -494,9 +495,24 @@ async def deactivate_tenant(request: Request, tenant_id: TenantId, _: PlatformAd
 
 @router.get("/v1/tenant-admin/settings", summary="The signed-in tenant's settings")
 async def get_settings(request: Request, admin: TenantAdmin) -> dict[str, Any]:
-    """The tenant of the token (never one named by the request)."""
+    """The tenant of the token (never one named by the request), with its newest working public key
+    (`publicKey`: public by nature; the dashboard's embed snippet and widget preview use it)."""
     answer = await request.app.state.clients.tenant.GetTenant(pb.GetTenantRequest(tenant_id=admin.tenant_id))
-    return tenant_json(answer.tenant)
+    return await _settings_json(request, answer.tenant)
+
+
+async def _settings_json(request: Request, tenant: pb.Tenant) -> dict[str, Any]:
+    body = tenant_json(tenant)
+    try:
+        keys = await request.app.state.clients.tenant.ResolveTenantSlug(
+            pb.ResolveTenantSlugRequest(slug=tenant.slug)
+        )
+        body["publicKey"] = keys.public_key or None
+    except grpc.aio.AioRpcError as error:
+        if error.code() != grpc.StatusCode.NOT_FOUND:  # no working key (all revoked): none to show
+            raise
+        body["publicKey"] = None
+    return body
 
 
 @router.patch("/v1/tenant-admin/settings", summary="Change the signed-in tenant's settings")
@@ -512,7 +528,7 @@ async def patch_settings(request: Request, body: SettingsBody, admin: TenantAdmi
             expected_version=body.version or 0,
         )
     )
-    return tenant_json(answer.tenant)
+    return await _settings_json(request, answer.tenant)
 
 
 @router.post("/v1/tenant-admin/api-keys/rotate", summary="Issue a new key pair")

@@ -178,6 +178,8 @@ def test_a_tenant_admin_edits_its_own_settings(http: httpx.Client, make_tenant: 
     assert changed.status_code == 200, changed.text
     settings = http.get("/v1/tenant-admin/settings", headers=tenant.admin_headers()).json()
     assert settings == changed.json()
+    # The newest public key, for the dashboard's embed snippet and widget preview.
+    assert settings["publicKey"] == tenant.public_key
     assert settings["id"] == tenant.id
     assert settings["name"] == "Bella & Co"
     assert settings["timezone"] == "Europe/Paris"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -223,10 +224,15 @@ def test_lists_of_one_tenant_never_show_another_tenants_objects(
     api: httpx.Client, http: httpx.Client, victim: Victim, figures: Figures
 ) -> None:
     a_ids = {v for k, v in victim.ids.items() if k not in ("name", "slug")}
+    today = datetime.now(UTC).date()
+    # Lists that need a query: the widest one they allow, over the days the victim's bookings are on.
+    wide = f"?from={today - timedelta(days=1)}&to={today + timedelta(days=364)}"
+    queries = {"/v1/tenant-admin/exports/bookings.csv": wide}
     for method, path in _operations(api):
         if method != "GET" or "{" in path or not path.startswith("/v1/tenant-admin/"):
             continue
-        answer = _send(http, figures, method, path, path, victim.b.tenant.admin_headers(), 200)
+        url = path + queries.get(path, "")
+        answer = _send(http, figures, method, url, path, victim.b.tenant.admin_headers(), 200)
         assert answer.status_code == 200, f"{path}: {answer.text}"
         leaked = [i for i in a_ids if i in answer.text]
         assert not leaked, f"{path} shows tenant A's {leaked}"
