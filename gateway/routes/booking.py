@@ -4,6 +4,7 @@ dates and bookings."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated, Any, Literal
 
 import orjson
@@ -346,6 +347,30 @@ async def get_booking(request: Request, admin: TenantAdmin, booking_id: BookingI
         pb.GetBookingRequest(tenant_id=admin.tenant_id, booking_id=booking_id, with_history=True)
     )
     return admin_booking_json(answer.booking)
+
+
+@router.post(
+    "/v1/tenant-admin/bookings/{booking_id}/resend-confirmation",
+    status_code=202,
+    summary="Send the couple's confirmation email again",
+)
+async def resend_confirmation(
+    request: Request,
+    admin: TenantAdmin,
+    booking_id: BookingId,
+    idempotency_key: Annotated[str, Header(alias="Idempotency-Key", max_length=255)] = "",
+) -> dict[str, bool]:
+    """202 `{queued: true}`: the confirmation with the couple's private link is in the outbox again.
+    With `Idempotency-Key`, a retry sends nothing more; without one, each call sends one email. 409
+    FAILED_PRECONDITION for a booking that is not CONFIRMED."""
+    await request.app.state.clients.booking.ResendConfirmation(
+        pb.ResendConfirmationRequest(
+            tenant_id=admin.tenant_id,
+            booking_id=booking_id,
+            request_id=idempotency_key or f"resend-{uuid.uuid4()}",
+        )
+    )
+    return {"queued": True}
 
 
 @router.post("/v1/tenant-admin/bookings/{booking_id}/cancel", summary="Cancel a confirmed booking")

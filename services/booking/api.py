@@ -261,6 +261,17 @@ class BookingServicer(pb_grpc.BookingServiceServicer):
         token = await self._bookings.rotate_calendar_feed(request.tenant_id, request.request_id)
         return pb.RotateCalendarFeedResponse(token=token)
 
+    async def ResendConfirmation(
+        self, request: pb.ResendConfirmationRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ResendConfirmationResponse:
+        """The confirmation email again (one per request_id)."""
+        if not request.request_id or len(request.request_id) > 255:
+            raise ValidationError.of("requestId", "is required, at most 255 characters")
+        booking = await self._bookings.resend_confirmation(
+            request.tenant_id, _booking_id(request.booking_id), request.request_id
+        )
+        return pb.ResendConfirmationResponse(booking=_booking(booking))
+
     async def ListCalendarFeedEvents(
         self, request: pb.ListCalendarFeedEventsRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListCalendarFeedEventsResponse:

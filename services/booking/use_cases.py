@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Protocol, TypeVar
 
@@ -18,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 
 from mais_runtime import paging
 from mais_runtime.db import with_retries
-from mais_runtime.errors import Conflict, DomainError, NotFound
+from mais_runtime.errors import Conflict, DomainError, NotFound, PreconditionFailed
 from services.booking import domain, emails, feeds, links
 from services.booking.domain import (
     AdminContact,
@@ -430,6 +431,22 @@ class Bookings:
         async with self._store.tenant(tenant_id) as tx:
             booking = await tx.booking(booking_id, with_history=with_history)
         return booking.as_seen(self._clock())
+
+    async def resend_confirmation(self, tenant_id: str, booking_id: str, request_id: str) -> Booking:
+        """The confirmation email again, for a CONFIRMED booking; one per `request_id` (the outbox keeps
+        each message id once, so a retried request sends nothing more)."""
+        calendar = await self._tenants.calendar(tenant_id)
+        async with self._store.tenant(tenant_id) as tx:
+            booking = (await tx.booking(booking_id)).as_seen(self._clock())
+            if booking.status is not Status.CONFIRMED:
+                raise PreconditionFailed(
+                    f"only a confirmed booking has a confirmation to send (not a {booking.status.value} one)"
+                )
+            mail = emails.confirmation(
+                booking, calendar.name, self.manage_url(booking), reply_to=calendar.contact_email
+            )
+            await tx.enqueue(replace(mail, message_id=f"{mail.message_id}:resent:{request_id}"))
+        return booking
 
     async def get_with_token(
         self, tenant_id: str, booking_id: str, token: str

@@ -16,7 +16,7 @@ import httpx
 import icalendar
 import pytest
 
-from tests.e2e.conftest import MakeTenant
+from tests.e2e.conftest import MakeTenant, mails_to
 from tests.e2e.test_payments_flows import (
     Sandbox,
     Shop,
@@ -259,3 +259,33 @@ def test_the_calendar_feed_holds_exactly_the_tenants_confirmed_bookings_and_rota
     theirs = http.get("/v1/tenant-admin/calendar-feed", headers=other.tenant.admin_headers()).json()["url"]
     their_events = icalendar.Calendar.from_ical(feed_of(http, theirs).content).walk("VEVENT")
     assert len(their_events) == 1 and not {str(e["UID"]) for e in their_events} & confirmed
+
+
+def test_the_confirmation_is_sent_again_once_per_request_and_only_for_a_confirmed_booking(
+    http: httpx.Client, stack: Stack, sandbox: Sandbox, make_tenant: MakeTenant
+) -> None:
+    shop = make_shop(stack, make_tenant)
+    couple = f"resend-{uuid.uuid4().hex[:8]}@example.com"
+    booking_id = paid(http, sandbox, shop, a_free_day(), email_address=couple)
+    path = f"/v1/tenant-admin/bookings/{booking_id}/resend-confirmation"
+
+    def confirmations() -> int:
+        return sum("confirmed" in str(m["Subject"]) for m in mails_to(stack, couple))
+
+    wait_until(lambda: confirmations() == 1, "the first confirmation")
+    key = {"Idempotency-Key": f"resend-{uuid.uuid4()}"}
+    for _ in range(2):  # the same request twice: one more email
+        answer = http.post(path, headers={**shop.tenant.admin_headers(), **key})
+        assert (answer.status_code, answer.json()) == (202, {"queued": True}), answer.text
+    wait_until(lambda: confirmations() == 2, "the resent confirmation")
+    assert http.post(path, headers=shop.tenant.admin_headers()).status_code == 202
+    wait_until(lambda: confirmations() == 3, "a second resend")
+    resent = [m for m in mails_to(stack, couple) if "confirmed" in str(m["Subject"])][-1]
+    assert f"/booking/{booking_id}?token=" in resent.get_body(("plain",)).get_content()
+
+    held = started(http, shop, a_free_day())
+    held_path = f"/v1/tenant-admin/bookings/{held['bookingId']}/resend-confirmation"
+    refused = http.post(held_path, headers=shop.tenant.admin_headers())
+    assert refused.status_code == 409, refused.text
+    other = make_tenant(prefix="resend-other", onboarded=False)
+    assert http.post(path, headers=other.admin_headers()).status_code == 404
