@@ -2,7 +2,7 @@
 // (credentials "same-origin"), the session's CSRF token as X-CSRF-Token on every unsafe method, and
 // errors as the couple's client reads them (ApiError / errorOf of ../shared/api). A 401 on a signed-in
 // call means the session ended: the client tells its owner (who sends the admin to sign-in).
-import { ApiError, errorOf, type BookingStatus, type Policy, type QuoteLine } from "../shared/api";
+import { ApiError, errorOf, type BookingStatus, type BookingView, type Policy } from "../shared/api";
 
 export type Role = "tenant_admin" | "platform_admin";
 
@@ -46,25 +46,8 @@ export interface HistoryEntry {
   at: string;
 }
 
-/** admin_booking_json (gateway/routes/booking.py). */
-export interface AdminBooking {
-  id: string;
-  status: BookingStatus;
-  eventDate: string;
-  coupleName: string;
-  email: string;
-  phone: string | null;
-  notes: string | null;
-  packageId: string;
-  totalCents: number;
-  currency: string;
-  quote: { packageId: string; lines: QuoteLine[]; totalCents: number; currency: string; hash?: string; quotedAt?: string | null };
-  amountPaidCents: number;
-  amountRefundedCents: number;
-  holdExpiresAt: string | null;
-  cancelReason: string | null;
-  createdAt: string | null;
-  updatedAt: string | null;
+/** admin_booking_json (gateway/routes/booking.py): what the couple sees, and the admin's own fields. */
+export interface AdminBooking extends BookingView {
   customerId: string;
   paymentSessionId: string | null;
   history?: HistoryEntry[];

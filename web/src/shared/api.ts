@@ -168,8 +168,8 @@ export interface QuoteLine {
   priceCents: number;
 }
 
-/** GET /v1/bookings/{id}?token=: the couple's own booking. */
-export interface CoupleBooking {
+/** A booking as the gateway writes it for anyone who may see it (booking_json in gateway/routes/booking.py). */
+export interface BookingView {
   id: string;
   status: BookingStatus;
   eventDate: string;
@@ -180,11 +180,17 @@ export interface CoupleBooking {
   packageId: string;
   totalCents: number;
   currency: string;
-  quote: { packageId: string; lines: QuoteLine[]; totalCents: number; currency: string };
+  quote: { packageId: string; lines: QuoteLine[]; totalCents: number; currency: string; hash?: string; quotedAt?: string | null };
   amountPaidCents: number;
   amountRefundedCents: number;
   holdExpiresAt: string | null;
   cancelReason: string | null;
+  createdAt?: string | null;
+  updatedAt?: string | null;
+}
+
+/** GET /v1/bookings/{id}?token=: the couple's own booking. */
+export interface CoupleBooking extends BookingView {
   packageTitle?: string;
   business?: {
     name: string;
