@@ -1,6 +1,6 @@
 // The overview's chart: one bar per month (net revenue), drawn as SVG (no chart library), with the
 // same numbers as a table beside it for screen readers and for anybody who prefers them.
-import { formatMoney } from "../app/money";
+import { formatMoney, minorDigits } from "../app/money";
 import type { MonthTotals } from "./api";
 import { scaleBars } from "./chart";
 import { useId } from "./ui";
@@ -20,9 +20,11 @@ function monthLabel(month: string, locale: string, style: "short" | "long"): str
 
 export function BarChart({ data, currency, locale }: { data: readonly MonthTotals[]; currency: string; locale: string }) {
   const titleId = useId("chart");
+  // At least 100 of the currency on top: an empty year reads $0 / $50 / $100, not fractions of a cent.
   const scale = scaleBars(
     data.map((d) => d.netCents),
     HEIGHT,
+    100 * 10 ** minorDigits(currency),
   );
   const slot = (WIDTH - AXIS) / Math.max(1, data.length);
   const bar = Math.max(4, slot * 0.6);

@@ -27,5 +27,8 @@ describe("bar chart scale", () => {
   it("all zero: a flat chart, not a division by zero", () => {
     expect(scaleBars([0, 0], 100)).toEqual({ max: 1, ticks: [0, 0.5, 1], heights: [0, 0] });
     expect(scaleBars([], 100).heights).toEqual([]);
+    // Amounts in cents with nothing earned yet: the top is whole money, the ticks too.
+    expect(scaleBars([0, 0], 100, 10_000)).toEqual({ max: 10_000, ticks: [0, 5_000, 10_000], heights: [0, 0] });
+    expect(scaleBars([0, 250_000], 100, 10_000).max).toBe(250_000);
   });
 });

@@ -22,9 +22,11 @@ export interface Scale {
   heights: number[];
 }
 
-export function scaleBars(values: readonly number[], height: number): Scale {
+/** `minTop`: the least top value (a chart of amounts in cents with nothing earned yet still reads in whole
+ * money, not in fractions of a cent). */
+export function scaleBars(values: readonly number[], height: number, minTop = 1): Scale {
   const positive = values.map((v) => (Number.isFinite(v) && v > 0 ? v : 0));
-  const max = niceCeiling(Math.max(0, ...positive));
+  const max = niceCeiling(Math.max(minTop, ...positive));
   const heights = positive.map((v) => (v === 0 ? 0 : Math.max(1, Math.round((v / max) * height))));
   return { max, ticks: [0, max / 2, max], heights };
 }
