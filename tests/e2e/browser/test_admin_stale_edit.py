@@ -54,7 +54,8 @@ def test_a_stale_package_edit_from_a_second_tab_is_told_and_loses_nothing(
         # What this admin typed is still in the form, and the other tab's edit is what is saved so far.
         expect(stale.get_by_label("Title", exact=True)).to_have_value("Garden wedding")
         path = f"/v1/tenant-admin/packages/{package_id}"
-        assert http.get(path, headers=tenant.admin_headers()).json()["title"] == "Garden day, by the other tab"
+        so_far = http.get(path, headers=tenant.admin_headers()).json()
+        assert so_far["title"] == "Garden day, by the other tab"
         assert_accessible(stale, "the catalog with an edit conflict")
         screenshots(stale, "admin-catalog-conflict")
 
