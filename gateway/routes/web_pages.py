@@ -121,27 +121,37 @@ async def widget_frame(request: Request) -> Response:
     return _page(request, config, frame_ancestors=tenant.allowed_origins)
 
 
-@router.api_route("/book/{slug}", methods=_METHODS)
-async def book(request: Request, slug: str) -> Response:
-    """The booking app standalone: the business's shareable link."""
+async def _standalone(
+    request: Request, slug: str, page: str, *, framable: bool
+) -> Response | tuple[tenant_pb.Tenant, dict[str, Any]]:
+    """The tenant of a `/book/{slug}...` page and the page's base config, or the answer instead of it:
+    503 without a build, the unavailable page for an unknown or inactive business (framable like the
+    page it stands for)."""
     if not request.app.state.web.present:
         return _missing_build()
     tenant, public_key = await _bookable(request, slug)
     if tenant is None:
-        return _unavailable(request, embedded=False, frame_ancestors=())
-    config = {"page": "book", "embedded": False, "publicKey": public_key, "slug": tenant.slug}
+        return _unavailable(request, embedded=False, frame_ancestors=() if framable else None)
+    return tenant, {"page": page, "embedded": False, "publicKey": public_key, "slug": tenant.slug}
+
+
+@router.api_route("/book/{slug}", methods=_METHODS)
+async def book(request: Request, slug: str) -> Response:
+    """The booking app standalone: the business's shareable link."""
+    found = await _standalone(request, slug, "book", framable=True)
+    if isinstance(found, Response):
+        return found
+    tenant, config = found
     return _page(request, config, frame_ancestors=tenant.allowed_origins)
 
 
 @router.api_route("/book/{slug}/done", methods=_METHODS)
 async def done(request: Request, slug: str) -> Response:
     """Where Stripe sends the couple after paying (success_url)."""
-    if not request.app.state.web.present:
-        return _missing_build()
-    tenant, public_key = await _bookable(request, slug)
-    if tenant is None:
-        return _unavailable(request, embedded=False, frame_ancestors=None)
-    config: dict[str, Any] = {"page": "done", "embedded": False, "publicKey": public_key, "slug": tenant.slug}
+    found = await _standalone(request, slug, "done", framable=False)
+    if isinstance(found, Response):
+        return found
+    tenant, config = found
     session = request.query_params.get("session_id", "")
     if web.SESSION_ID.match(session):
         config["sessionId"] = session
@@ -152,17 +162,10 @@ async def done(request: Request, slug: str) -> Response:
 @router.api_route("/book/{slug}/cancelled", methods=_METHODS)
 async def cancelled(request: Request, slug: str) -> Response:
     """Where Stripe sends the couple who went back without paying (cancel_url)."""
-    if not request.app.state.web.present:
-        return _missing_build()
-    tenant, public_key = await _bookable(request, slug)
-    if tenant is None:
-        return _unavailable(request, embedded=False, frame_ancestors=None)
-    config: dict[str, Any] = {
-        "page": "cancelled",
-        "embedded": False,
-        "publicKey": public_key,
-        "slug": tenant.slug,
-    }
+    found = await _standalone(request, slug, "cancelled", framable=False)
+    if isinstance(found, Response):
+        return found
+    tenant, config = found
     _add_return_url(request, config, tenant, request.query_params.get("return", ""))
     return _page(request, config, frame_ancestors=None)
 
