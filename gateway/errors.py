@@ -57,6 +57,7 @@ ERRORS: dict[str, PublicError] = {
     "VERSION_CONFLICT": PublicError(409, "the object changed meanwhile"),
     "HOLD_LOST": PublicError(409, "the hold was lost"),
     "IN_USE": PublicError(409, "the object is in use"),
+    "NOTHING_DUE": PublicError(409, "nothing is owed on this booking now"),
     "FAILED_PRECONDITION": PublicError(
         409, "the object is not in a state that allows this", grpc_codes=(_C.FAILED_PRECONDITION,)
     ),

@@ -327,6 +327,21 @@ class BookingServicer(pb_grpc.BookingServiceServicer):
         return pb.DeleteBlackoutResponse()
 
 
+    # --- payment schedules (issue 15): the contract is in the protos; these answer UNIMPLEMENTED
+    # until the schedule's use cases land.
+
+    async def RecordInstalmentPayment(
+        self, request: pb.RecordInstalmentPaymentRequest, context: grpc.aio.ServicerContext
+    ) -> pb.RecordInstalmentPaymentResponse:
+        """Not built yet."""
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "payment schedules are not built yet")
+
+    async def NotifySchedule(
+        self, request: pb.NotifyScheduleRequest, context: grpc.aio.ServicerContext
+    ) -> pb.NotifyScheduleResponse:
+        """Not built yet."""
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "payment schedules are not built yet")
+
 def _required(value: str, field_name: str) -> str:
     if not value:
         raise ValidationError.of(field_name, "is required")

@@ -321,3 +321,30 @@ class PaymentsServicer(pb_grpc.PaymentsServiceServicer):
         return pb.StartConnectOnboardingResponse(
             stripe_account_id=onboarding.stripe_account_id, onboarding_url=onboarding.onboarding_url
         )
+
+    # --- payment schedules (issue 15): the contract is in the protos; these answer UNIMPLEMENTED
+    # until the schedule's use cases land.
+
+    async def QuoteSchedule(
+        self, request: pb.QuoteScheduleRequest, context: grpc.aio.ServicerContext
+    ) -> pb.QuoteScheduleResponse:
+        """Not built yet."""
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "payment schedules are not built yet")
+
+    async def GetSchedule(
+        self, request: pb.GetScheduleRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetScheduleResponse:
+        """Not built yet."""
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "payment schedules are not built yet")
+
+    async def PayInstalment(
+        self, request: pb.PayInstalmentRequest, context: grpc.aio.ServicerContext
+    ) -> pb.PayInstalmentResponse:
+        """Not built yet."""
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "payment schedules are not built yet")
+
+    async def UpdateInstalment(
+        self, request: pb.UpdateInstalmentRequest, context: grpc.aio.ServicerContext
+    ) -> pb.UpdateInstalmentResponse:
+        """Not built yet."""
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "payment schedules are not built yet")
