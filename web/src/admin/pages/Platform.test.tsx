@@ -1,18 +1,22 @@
 import { beforeEach, describe, expect, it } from "vitest";
 import { ApiError } from "../../shared/api";
 import { bars, PlatformStats } from "./PlatformStats";
-import { matches, parseCommission, PlatformTenant, PlatformTenants } from "./PlatformTenants";
-import { alertText, button, click, conflict, fakeRequest, field, mount, statusText, submit, text, type } from "./testing";
+import { matchLine, parseCommission, parseSearch, PlatformTenant, PlatformTenants, SEARCH_DELAY_MS } from "./PlatformTenants";
+import { alertText, button, click, conflict, fakeRequest, field, mount, settle, statusText, submit, text, type } from "./testing";
 
 const T1 = { id: "t1", slug: "rose", name: "Rose & Thorn", active: true, commissionPercent: 10, connectState: "onboarded", stripeAccountId: "acct_1", currency: "usd", timezone: "UTC", createdAt: null, version: 2 };
 const T2 = { ...T1, id: "t2", slug: "lily", name: "Lily Films", active: false, connectState: "pending" };
 
 describe("tenant rules", () => {
-  it("searches by name or slug, word by word", () => {
-    expect(matches(T1, "rose")).toBe(true);
-    expect(matches(T1, "THORN rose")).toBe(true);
-    expect(matches(T1, "lily")).toBe(false);
-    expect(matches(T1, "")).toBe(true);
+  it("sends a trimmed search of at most 100 characters", () => {
+    expect(parseSearch("  Rose  ")).toEqual({ q: "Rose" });
+    expect(parseSearch(` ${"x".repeat(100)} `)).toEqual({ q: "x".repeat(100) });
+    expect("error" in parseSearch("x".repeat(101))).toBe(true);
+  });
+  it("words the answer of a search", () => {
+    expect(matchLine(0, false, "oak")).toBe("No business matches “oak”.");
+    expect(matchLine(1, false, "oak")).toBe("1 business matches “oak”.");
+    expect(matchLine(25, true, "oak")).toBe("25 businesses match “oak” on this page; Next page shows more.");
   });
   it("checks commissions", () => {
     expect(parseCommission("12,5")).toEqual({ percent: "12.5" });
@@ -22,10 +26,15 @@ describe("tenant rules", () => {
   });
 });
 
+async function pause() {
+  await new Promise((resolve) => setTimeout(resolve, SEARCH_DELAY_MS + 50));
+  await settle();
+}
+
 describe("PlatformTenants", () => {
   beforeEach(() => void (document.body.innerHTML = ""));
 
-  it("lists, searches and pages", async () => {
+  it("lists and pages", async () => {
     const fake = fakeRequest({
       "GET /v1/admin/tenants?limit=25": { items: [T1, T2], nextCursor: "n" },
       "GET /v1/admin/tenants?limit=25&cursor=n": { items: [{ ...T1, id: "t3", name: "Oak Hall", slug: "oak" }], nextCursor: null },
@@ -33,12 +42,41 @@ describe("PlatformTenants", () => {
     const root = await mount(<PlatformTenants request={fake.request} />);
     expect(text(root.querySelector("tbody"))).toContain("Rose & Thorn");
     expect(text(root.querySelector("tbody"))).toContain("Onboarded");
-    await type(field(root, "Search by name or slug"), "lily");
-    expect(root.querySelectorAll("tbody tr").length).toBe(1);
-    await type(field(root, "Search by name or slug"), "");
     await click(button(root, "Next page"));
     expect(text(root.querySelector("tbody"))).toContain("Oak Hall");
     expect(text(root.querySelector("tbody"))).not.toContain("Rose & Thorn");
+  });
+
+  it("asks the server once typing pauses, pages the search from its first page, and says when nothing matches", async () => {
+    const fake = fakeRequest({
+      "GET /v1/admin/tenants?limit=25": { items: [T1, T2], nextCursor: "n" },
+      "GET /v1/admin/tenants?limit=25&cursor=n": { items: [{ ...T1, id: "t3", name: "Oak Hall", slug: "oak" }], nextCursor: null },
+      "GET /v1/admin/tenants?limit=25&q=lily": { items: [T2], nextCursor: "l2" },
+      "GET /v1/admin/tenants?limit=25&cursor=l2&q=lily": { items: [{ ...T2, id: "t4", name: "Lily Two", slug: "lily-two" }], nextCursor: null },
+      "GET /v1/admin/tenants?limit=25&q=nobody": { items: [], nextCursor: null },
+    });
+    const root = await mount(<PlatformTenants request={fake.request} />);
+    await click(button(root, "Next page"));
+    const search = field(root, "Search by name, slug or admin email");
+    await type(search, "l");
+    await type(search, "li");
+    await type(search, " lily ");
+    await pause();
+    const asked = fake.calls.filter((c) => c.path.includes("q=")).map((c) => c.path);
+    expect(asked).toEqual(["/v1/admin/tenants?limit=25&q=lily"]);
+    expect(text(root.querySelector("tbody"))).toContain("Lily Films");
+    expect(text(root.querySelector("tbody"))).not.toContain("Rose & Thorn");
+    expect(statusText(root)).toContain("1 business matches “lily” on this page; Next page shows more.");
+    await click(button(root, "Next page"));
+    expect(text(root.querySelector("tbody"))).toContain("Lily Two");
+    await type(search, "nobody");
+    await pause();
+    expect(root.querySelectorAll("tbody tr").length).toBe(0);
+    expect(text(root)).toContain("No business matches “nobody”.");
+    await type(search, "x".repeat(101));
+    await pause();
+    expect(text(search.closest(".field"))).toContain("at most 100 characters");
+    expect(fake.calls.some((c) => c.path.includes("xxxx"))).toBe(false);
   });
 
   it("deactivates after a confirmation and activates", async () => {
