@@ -4,6 +4,7 @@ them (tenants from tenant, bookings from booking, money from payments' ledger), 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -22,7 +23,9 @@ PlatformAdmin = Annotated[AdminContext, Depends(platform_admin)]
 async def platform_stats(request: Request, admin: PlatformAdmin) -> dict[str, Any]:
     """Tenants (active, onboarded on Connect), bookings by state, and money per currency: charged,
     refunded, the platform's fees net of fee refunds, and what went to the tenants; plus the Stripe
-    events that failed and wait for a retry or a replay."""
+    events that failed and wait for a retry or a replay. `byMonth`: the last 12 calendar months
+    (UTC), oldest first, with the bookings made that month by the state they are in now and the
+    money recorded that month per currency (`feeCents` is the platform's fee net of fee refunds)."""
     clients = request.app.state.clients
     tenants, bookings, money = await asyncio.gather(
         clients.tenant.CountTenants(tenant_pb.CountTenantsRequest()),
@@ -44,7 +47,35 @@ async def platform_stats(request: Request, admin: PlatformAdmin) -> dict[str, An
         },
         "money": [_money_json(t) for t in money.totals],
         "failedStripeEvents": money.failed_events,
+        "byMonth": _by_month(bookings.by_month, money.by_month),
     }
+
+
+def _by_month(
+    bookings: Iterable[booking_pb.MonthBookings], money: Iterable[payments_pb.PlatformMonthTotals]
+) -> list[dict[str, Any]]:
+    money_of = {m.month: m.totals for m in money}
+    return [
+        {
+            "month": b.month,
+            "bookings": {
+                "held": b.held,
+                "confirmed": b.confirmed,
+                "released": b.released,
+                "cancelled": b.cancelled,
+            },
+            "money": [
+                {
+                    "currency": t.currency,
+                    "grossCents": t.charged_cents,
+                    "refundedCents": t.refunded_cents,
+                    "feeCents": t.platform_fee_cents,
+                }
+                for t in money_of.get(b.month, ())
+            ],
+        }
+        for b in bookings
+    ]
 
 
 def _money_json(totals: payments_pb.CurrencyTotals) -> dict[str, Any]:

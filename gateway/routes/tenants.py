@@ -407,10 +407,13 @@ async def list_tenants(
     _: PlatformAdmin,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
     cursor: Annotated[str, Query(max_length=200)] = "",
+    q: Annotated[str, Query(max_length=400)] = "",
 ) -> dict[str, Any]:
-    """Tenants by slug, `limit` at a time; pass `nextCursor` back as `cursor` for the next page."""
+    """Tenants by slug, `limit` at a time; pass `nextCursor` back as `cursor` (with the same `q`) for
+    the next page. `q` (trimmed, at most 100 characters) keeps the tenants whose name, slug or an
+    admin's email contains it, in any case."""
     answer = await request.app.state.clients.tenant.ListTenants(
-        pb.ListTenantsRequest(page_size=limit, page_token=cursor)
+        pb.ListTenantsRequest(page_size=limit, page_token=cursor, query=q)
     )
     return {
         "items": [tenant_json(t) for t in answer.tenants],

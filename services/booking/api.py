@@ -290,8 +290,11 @@ class BookingServicer(pb_grpc.BookingServiceServicer):
     async def CountAllBookings(
         self, request: pb.CountAllBookingsRequest, context: grpc.aio.ServicerContext
     ) -> pb.CountAllBookingsResponse:
-        """Every tenant's bookings by state (platform admin)."""
-        return pb.CountAllBookingsResponse(**await self._bookings.count_all())
+        """Every tenant's bookings by state, and per month of the last twelve (platform admin)."""
+        totals, months = await self._bookings.count_all()
+        return pb.CountAllBookingsResponse(
+            **totals, by_month=[pb.MonthBookings(month=month, **counts) for month, counts in months]
+        )
 
     async def ListBlackouts(
         self, request: pb.ListBlackoutsRequest, context: grpc.aio.ServicerContext

@@ -568,6 +568,33 @@ class BookingTx:
         )
         return {name: int(value) for name, value in row.items()}
 
+    async def count_by_month(self, months: int) -> list[tuple[str, dict[str, int]]]:
+        """Bookings created in each of the last `months` calendar months (UTC), oldest first and every
+        month present, by the state they are in now: (YYYY-MM, {held, confirmed, released,
+        cancelled}). An expired hold counts as released."""
+        rows = (
+            await self.conn.execute(
+                text(
+                    "SELECT to_char(m.month, 'YYYY-MM') AS month,"
+                    f" count(b.id) FILTER (WHERE {_LIVE_HOLD}) AS held,"
+                    " count(b.id) FILTER (WHERE status = 'CONFIRMED') AS confirmed,"
+                    f" count(b.id) FILTER (WHERE status = 'RELEASED' OR ({_EXPIRED_HOLD})) AS released,"
+                    " count(b.id) FILTER (WHERE status = 'CANCELLED') AS cancelled"
+                    " FROM generate_series(date_trunc('month', now() AT TIME ZONE 'UTC')"
+                    " - make_interval(months => :back), date_trunc('month', now() AT TIME ZONE 'UTC'),"
+                    " interval '1 month') AS m(month)"
+                    " LEFT JOIN bookings b ON b.created_at >= m.month AT TIME ZONE 'UTC'"
+                    " AND b.created_at < (m.month + interval '1 month') AT TIME ZONE 'UTC'"
+                    " GROUP BY m.month ORDER BY m.month"
+                ),
+                {"back": months - 1},
+            )
+        ).mappings()
+        return [
+            (row["month"], {k: int(row[k]) for k in ("held", "confirmed", "released", "cancelled")})
+            for row in rows
+        ]
+
     # --- blackouts ---------------------------------------------------------------------------
 
     async def blacked_out(self, day: date) -> bool:

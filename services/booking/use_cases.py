@@ -40,6 +40,8 @@ from services.booking.store import BookingStore, BookingTx
 
 # The calendar feed's bound: a calendar app fetches it every few hours.
 FEED_LIMIT = 5_000
+# The platform admin's bookings over time: the last year, month by month.
+STATS_MONTHS = 12
 
 log = logging.getLogger("mais.booking")
 
@@ -480,10 +482,11 @@ class Bookings:
         async with self._store.tenant(tenant_id) as tx:
             return await tx.count_package_bookings(package_id)
 
-    async def count_all(self) -> dict[str, int]:
-        """Every tenant's bookings by state (the platform admin's stats)."""
+    async def count_all(self) -> tuple[dict[str, int], list[tuple[str, dict[str, int]]]]:
+        """Every tenant's bookings by state, and by the month they were made in over the last
+        STATS_MONTHS months (the platform admin's stats)."""
         async with self._store.platform() as tx:
-            return await tx.count_all()
+            return await tx.count_all(), await tx.count_by_month(STATS_MONTHS)
 
     def manage_url(self, booking: Booking) -> str:
         """The couple's private link to their booking."""

@@ -16,6 +16,7 @@ from services.payments.domain import (
     BookingStatus,
     CheckoutInput,
     EventStatus,
+    LedgerTotals,
     RefundChoice,
     SessionState,
     check_idempotency_key,
@@ -228,23 +229,15 @@ class PaymentsServicer(pb_grpc.PaymentsServiceServicer):
     async def GetPlatformTotals(
         self, request: pb.GetPlatformTotalsRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetPlatformTotalsResponse:
-        """Every tenant's ledger summed per currency (platform admin)."""
-        totals, failed = await self._ledger.platform_totals()
+        """Every tenant's ledger summed per currency, and per month of the last twelve (platform admin)."""
+        platform = await self._ledger.platform_totals()
         return pb.GetPlatformTotalsResponse(
-            totals=[
-                pb.CurrencyTotals(
-                    currency=currency,
-                    charged_cents=t.charged,
-                    refunded_cents=t.refunded,
-                    fee_cents=t.fee,
-                    fee_refunded_cents=t.fee_refunded,
-                    net_paid_cents=t.net_paid,
-                    platform_fee_cents=t.platform_fee,
-                    net_to_tenants_cents=t.net_to_tenant,
-                )
-                for currency, t in totals
+            totals=[_currency_totals(currency, t) for currency, t in platform.totals],
+            failed_events=platform.failed_events,
+            by_month=[
+                pb.PlatformMonthTotals(month=month, totals=[_currency_totals(c, t) for c, t in totals])
+                for month, totals in platform.by_month
             ],
-            failed_events=failed,
         )
 
     async def GetTenantTotals(
@@ -348,3 +341,16 @@ class PaymentsServicer(pb_grpc.PaymentsServiceServicer):
     ) -> pb.UpdateInstalmentResponse:
         """Not built yet."""
         await context.abort(grpc.StatusCode.UNIMPLEMENTED, "payment schedules are not built yet")
+
+
+def _currency_totals(currency: str, totals: LedgerTotals) -> pb.CurrencyTotals:
+    return pb.CurrencyTotals(
+        currency=currency,
+        charged_cents=totals.charged,
+        refunded_cents=totals.refunded,
+        fee_cents=totals.fee,
+        fee_refunded_cents=totals.fee_refunded,
+        net_paid_cents=totals.net_paid,
+        platform_fee_cents=totals.platform_fee,
+        net_to_tenants_cents=totals.net_to_tenant,
+    )

@@ -16,6 +16,8 @@ MAX_PERIOD_DAYS = 731
 # only for a replay (a dead letter).
 STRIPE_RETRY_SECONDS = 3 * 24 * 3600
 TOP_TENANTS = 20
+# The platform admin's money over time: the last year, month by month.
+STATS_MONTHS = 12
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,15 @@ class TenantTotals:
 
     totals: list[PeriodTotals]
     months: list[tuple[str, PeriodTotals]]
+
+
+@dataclass(frozen=True)
+class PlatformTotals:
+    """Every tenant's money per currency, and per month ((YYYY-MM, per currency), oldest first)."""
+
+    totals: list[tuple[str, LedgerTotals]]
+    by_month: list[tuple[str, list[tuple[str, LedgerTotals]]]]
+    failed_events: int
 
 
 @dataclass(frozen=True)
@@ -75,15 +86,26 @@ class LedgerView:
     def __init__(self, store: PaymentsStore) -> None:
         self._store = store
 
-    async def platform_totals(self) -> tuple[list[tuple[str, LedgerTotals]], int]:
-        """Every tenant's ledger totals per currency, and how many Stripe events are FAILED."""
+    async def platform_totals(self) -> PlatformTotals:
+        """Every tenant's ledger totals per currency, overall and per month of the last STATS_MONTHS,
+        and how many Stripe events are FAILED."""
         async with self._store.platform() as tx:
             sums, failed = await tx.platform_totals()
+            monthly = await tx.platform_sums_by_month(STATS_MONTHS)
         totals = [
             (currency, LedgerTotals.of((EntryKind(kind), cents) for kind, cents in by_kind.items()))
             for currency, by_kind in sums
         ]
-        return totals, failed
+        months: dict[str, dict[str, list[tuple[EntryKind, int]]]] = {}
+        for month, currency, kind, cents in monthly:
+            per_currency = months.setdefault(month, {})
+            if currency is not None and kind is not None:
+                per_currency.setdefault(currency, []).append((EntryKind(kind), cents))
+        by_month = [
+            (month, [(currency, LedgerTotals.of(entries)) for currency, entries in per_currency.items()])
+            for month, per_currency in months.items()
+        ]
+        return PlatformTotals(totals, by_month, failed)
 
     async def tenant_totals(self, tenant_id: str, first: str, last: str, timezone: str) -> TenantTotals:
         """The tenant's ledger from `first` to `last` (days of `timezone`) per currency and per month."""

@@ -239,6 +239,30 @@ class PaymentsTx:
         failed = await self.conn.scalar(text("SELECT count(*) FROM stripe_events WHERE status = 'FAILED'"))
         return list(per_currency.items()), int(failed or 0)
 
+    async def platform_sums_by_month(self, months: int) -> list[tuple[str, str | None, str | None, int]]:
+        """Every tenant's ledger (destination charges only, as platform_totals) summed per month of the
+        last `months` calendar months (UTC, by when each line was recorded), currency and kind, oldest
+        first: (YYYY-MM, currency, kind, cents); a month without lines is one row of (month, None,
+        None, 0), so every month is present (platform scope)."""
+        rows = (
+            await self.conn.execute(
+                text(
+                    "SELECT to_char(m.month, 'YYYY-MM') AS month, e.currency, e.kind,"
+                    " coalesce(sum(e.amount_cents), 0) AS total"
+                    " FROM generate_series(date_trunc('month', now() AT TIME ZONE 'UTC')"
+                    " - make_interval(months => :back), date_trunc('month', now() AT TIME ZONE 'UTC'),"
+                    " interval '1 month') AS m(month)"
+                    " LEFT JOIN (ledger_entries e JOIN payments p"
+                    " ON p.session_id = e.session_id AND p.destination_account IS NOT NULL)"
+                    " ON e.created_at >= m.month AT TIME ZONE 'UTC'"
+                    " AND e.created_at < (m.month + interval '1 month') AT TIME ZONE 'UTC'"
+                    " GROUP BY m.month, e.currency, e.kind ORDER BY m.month, e.currency, e.kind"
+                ),
+                {"back": months - 1},
+            )
+        ).all()
+        return [(row.month, row.currency, row.kind, int(row.total)) for row in rows]
+
     async def tenant_sums(
         self, first: date, last: date, timezone: str
     ) -> list[tuple[str | None, str, str, int, int]]:

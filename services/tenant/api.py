@@ -217,8 +217,10 @@ class TenantServicer(pb_grpc.TenantServiceServicer):
     async def ListTenants(
         self, request: pb.ListTenantsRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListTenantsResponse:
-        """One page of tenants, ordered by slug."""
-        tenants, next_token = await self._directory.list_tenants(request.page_size, request.page_token)
+        """One page of tenants, ordered by slug; with a query, only those it finds."""
+        tenants, next_token = await self._directory.list_tenants(
+            request.page_size, request.page_token, request.query
+        )
         return pb.ListTenantsResponse(tenants=[tenant_to_pb(t) for t in tenants], next_page_token=next_token)
 
     async def CountTenants(

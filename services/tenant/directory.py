@@ -122,12 +122,17 @@ class TenantDirectory:
             raise NotFound("tenant")
         return tenant
 
-    async def list_tenants(self, page_size: int, page_token: str) -> tuple[list[Tenant], str]:
-        """One page of tenants by slug, and the token of the next page ("" at the end)."""
+    async def list_tenants(
+        self, page_size: int, page_token: str, query: str = ""
+    ) -> tuple[list[Tenant], str]:
+        """One page of tenants by slug (those matching `query` when given: name, slug or a live
+        admin's email containing it, any case), and the token of the next page ("" at the end)."""
         size = paging.page_size(page_size)
         after = _decode_cursor(page_token)
+        search = domain.check_search(query)
+        pattern = domain.like_pattern(search) if search else None
         async with self._store.platform() as tx:
-            tenants = await tx.tenants_after(after, size + 1)
+            tenants = await tx.tenants_after(after, size + 1, pattern)
         more = len(tenants) > size
         tenants = tenants[:size]
         return tenants, _encode_cursor(tenants[-1].slug) if more else ""

@@ -281,6 +281,23 @@ def check_name(name: str) -> str:
     return value
 
 
+MAX_SEARCH = 100
+
+
+def check_search(query: str, field_name: str = "q") -> str:
+    """A tenant search: trimmed, at most 100 characters ("" lists every tenant)."""
+    value = query.strip()
+    if len(value) > MAX_SEARCH:
+        raise ValidationError.of(field_name, f"must be at most {MAX_SEARCH} characters")
+    return value
+
+
+def like_pattern(query: str) -> str:
+    """An ILIKE pattern matching `query` anywhere, its `%`, `_` and `\\` taken literally."""
+    escaped = query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
 def check_currency(currency: str) -> str:
     """A lower-case ISO 4217 code as Stripe spells it."""
     value = currency.strip().lower()

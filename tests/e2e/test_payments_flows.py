@@ -950,6 +950,21 @@ def test_platform_stats_count_tenants_bookings_and_money_across_tenants_for_plat
     assert money["netToTenantsCents"] == money["netPaidCents"] - money["platformFeeCents"]
     assert held["status"] == "HELD"
 
+    # Month by month: the last twelve (UTC), oldest first, this one last, moved by the same amounts.
+    months = [m["month"] for m in after["byMonth"]]
+    assert (
+        len(months) == 12 and months == sorted(months) and months[-1] == datetime.now(UTC).strftime("%Y-%m")
+    )
+    this_before, this_after = before["byMonth"][-1], after["byMonth"][-1]
+    assert this_after["bookings"]["confirmed"] == this_before["bookings"]["confirmed"] + 1
+    usd_before, usd_after = (
+        next((m for m in month["money"] if m["currency"] == "usd"), {"grossCents": 0, "feeCents": 0})
+        for month in (this_before, this_after)
+    )
+    assert usd_after["grossCents"] == usd_before["grossCents"] + 10_000
+    assert usd_after["feeCents"] == usd_before["feeCents"] + 1_000
+    assert after["byMonth"][:-1] == before["byMonth"][:-1]
+
     # Nobody but a platform admin sees them.
     as_tenant = http.get("/v1/admin/stats", headers=shop.tenant.admin_headers())
     assert error_of(as_tenant)[:2] == (403, "FORBIDDEN")

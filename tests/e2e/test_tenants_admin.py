@@ -131,6 +131,31 @@ def test_tenants_are_listed_in_bounded_pages(
         assert bad.json()["error"] == "VALIDATION_ERROR"
 
 
+def test_the_platform_admin_searches_tenants_by_name_slug_or_admin_email_in_pages(
+    http: httpx.Client, platform_token: str, make_tenant: MakeTenant
+) -> None:
+    mark = secrets.token_hex(3)
+    found = [make_tenant(f"find{mark}", onboarded=False) for _ in range(3)]
+    make_tenant("other", onboarded=False)
+
+    def search(q: str, **params: Any) -> httpx.Response:
+        return http.get("/v1/admin/tenants", params={"q": q, **params}, headers=_platform(platform_token))
+
+    first = search(f"  FIND{mark} ", limit=2)
+    assert first.status_code == 200, first.text
+    assert [t["slug"] for t in first.json()["items"]] == sorted(t.slug for t in found)[:2]
+    rest = search(f"find{mark}", limit=2, cursor=first.json()["nextCursor"]).json()
+    assert [t["slug"] for t in rest["items"]] == sorted(t.slug for t in found)[2:] and rest[
+        "nextCursor"
+    ] is None
+    by_email = search(found[1].admin_email.upper()).json()["items"]
+    assert [t["id"] for t in by_email] == [found[1].id]
+    assert search(f"find{mark}%").json() == {"items": [], "nextCursor": None}
+    too_long = search("x" * 101)
+    assert too_long.status_code == 400 and too_long.json()["error"] == "VALIDATION_ERROR", too_long.text
+    assert [f["field"] for f in too_long.json()["fields"]] == ["q"]
+
+
 def test_the_platform_admin_changes_commission_and_a_stale_version_is_409(
     http: httpx.Client, platform_token: str, make_tenant: MakeTenant
 ) -> None:

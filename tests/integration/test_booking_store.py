@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import asyncpg
 import pytest
@@ -588,3 +588,43 @@ async def test_each_refund_tells_the_admins_once(
     keys = [m["dedupe_key"] for m in await outbox(admin, booking.id) + await outbox(admin, lost.id)]
     assert keys.count(f"admin-refund:{booking.id}:re_1") == 1
     assert keys.count(f"admin-hold-lost:{lost.id}:re_2") == 1
+
+
+async def test_bookings_by_month_are_the_last_twelve_utc_months_by_creation_and_state_now(
+    store: Bookings, admin: asyncpg.Connection, new_tenant_id: str
+) -> None:
+    before_totals, before = await store.count_all()
+    await hold(store, new_tenant_id, DAY + timedelta(days=40), 1)
+    lapsed = await hold(store, new_tenant_id, DAY + timedelta(days=41), 2)
+    await expire(admin, lapsed.id)
+    sold = await hold(store, new_tenant_id, DAY + timedelta(days=42), 3)
+    await confirm(store, new_tenant_id, sold.id, f"cs_{uuid.uuid4().hex}")
+    earlier = await hold(store, new_tenant_id, DAY + timedelta(days=43), 4)
+    await confirm(store, new_tenant_id, earlier.id, f"cs_{uuid.uuid4().hex}")
+    too_old = await hold(store, new_tenant_id, DAY + timedelta(days=44), 5)
+    for booking, back in ((earlier, 2), (too_old, 12)):
+        await admin.execute(
+            "UPDATE booking.bookings SET created_at = date_trunc('month', now() AT TIME ZONE 'UTC')"
+            " AT TIME ZONE 'UTC' - make_interval(months => $2) + interval '3 days' WHERE id = $1",
+            booking.id,
+            back,
+        )
+    after_totals, after = await store.count_all()
+
+    assert [m for m, _ in after] == sorted(m for m, _ in after) and len(after) == 12
+    assert after[-1][0] == datetime.now(UTC).strftime("%Y-%m")
+    moved = {
+        (month, state): counts[state] - dict(before)[month][state]
+        for month, counts in after
+        for state in counts
+        if counts[state] != dict(before)[month][state]
+    }
+    this, two_back = after[-1][0], after[-3][0]
+    assert moved == {
+        (this, "held"): 1,
+        (this, "released"): 1,
+        (this, "confirmed"): 1,
+        (two_back, "confirmed"): 1,
+    }
+    # The hold made "a year ago" still holds: it is in the totals, not in the months.
+    assert after_totals["live_holds"] - before_totals["live_holds"] == 2

@@ -12,6 +12,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import text
 
 from mais_runtime.db import Database
 from services.payments.domain import EntryKind, EventStatus
@@ -324,3 +325,48 @@ async def test_platform_totals_count_only_what_was_paid_to_a_tenants_account(
         after = dict((await tx.platform_totals())[0])
     charged_before = before.get("chf", {}).get("charge", 0)
     assert after["chf"]["charge"] == charged_before + 10_000
+
+
+async def test_platform_money_by_month_is_the_last_twelve_utc_months_oldest_first_every_one_present(
+    store: PaymentsStore, new_tenant_id: str
+) -> None:
+    # A currency no other test uses, so other tests' lines do not move these figures.
+    currency = "xpf"
+    payment = replace(_payment(new_tenant_id, "bk_monthly"), currency=currency)
+    old = replace(_payment(new_tenant_id, "bk_monthly_old"), currency=currency)
+    too_old = replace(_payment(new_tenant_id, "bk_monthly_too_old"), currency=currency)
+    async with store.tenant(new_tenant_id) as tx:
+        stored = await tx.insert_payment(payment)
+        await tx.add_entry(stored, EntryKind.CHARGE, 50_000, f"ch_{uuid.uuid4().hex}")
+        await tx.add_entry(stored, EntryKind.APPLICATION_FEE, 5_000, f"fee_{uuid.uuid4().hex}")
+        await tx.add_entry(stored, EntryKind.REFUND, 20_000, f"re_{uuid.uuid4().hex}")
+        for earlier, months_back in ((old, 3), (too_old, 12)):
+            stored_earlier = await tx.insert_payment(earlier)
+            await tx.add_entry(
+                stored_earlier, EntryKind.CHARGE, 7_000 + months_back, f"ch_{uuid.uuid4().hex}"
+            )
+            # The 15th of the month `months_back` before this one, whatever today is.
+            await tx.conn.execute(
+                text(
+                    "UPDATE ledger_entries SET created_at = date_trunc('month', now() AT TIME ZONE 'UTC')"
+                    " AT TIME ZONE 'UTC' - make_interval(months => :back) + interval '14 days'"
+                    " WHERE booking_id = :booking"
+                ),
+                {"back": months_back, "booking": earlier.booking_id},
+            )
+    async with store.platform() as tx:
+        rows = await tx.platform_sums_by_month(12)
+    now = datetime.now(UTC)
+    expected_months = [
+        f"{(now.year * 12 + now.month - 1 - back) // 12}-{(now.month - 1 - back) % 12 + 1:02d}"
+        for back in range(11, -1, -1)
+    ]
+    assert sorted({month for month, *_ in rows}) == expected_months
+    assert [month for month, *_ in rows] == sorted(month for month, *_ in rows)
+    mine = {(month, kind): cents for month, c, kind, cents in rows if c == currency}
+    assert mine == {
+        (expected_months[-1], "charge"): 50_000,
+        (expected_months[-1], "application_fee"): 5_000,
+        (expected_months[-1], "refund"): 20_000,
+        (expected_months[-4], "charge"): 7_003,
+    }

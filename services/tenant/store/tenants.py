@@ -123,12 +123,21 @@ class TenantQueries(Queries):
         assert row is not None
         return _tenant(row)
 
-    async def tenants_after(self, after_slug: str, limit: int) -> list[Tenant]:
-        """Tenants ordered by slug, after `after_slug`, at most `limit` (platform scope)."""
+    async def tenants_after(self, after_slug: str, limit: int, pattern: str | None = None) -> list[Tenant]:
+        """Tenants ordered by slug, after `after_slug`, at most `limit` (platform scope); with an
+        ILIKE `pattern` (escaped with a backslash), only those whose name, slug or a live admin's
+        email matches it."""
+        search = (
+            " AND (name ILIKE :pattern OR slug ILIKE :pattern OR EXISTS (SELECT 1 FROM admin_users a"
+            " WHERE a.tenant_id = tenants.id AND a.removed_at IS NULL AND a.email ILIKE :pattern))"
+            if pattern is not None
+            else ""
+        )
         rows = await self._all(
-            f"SELECT {_TENANT_COLUMNS} FROM tenants WHERE slug > :after ORDER BY slug LIMIT :limit",
+            f"SELECT {_TENANT_COLUMNS} FROM tenants WHERE slug > :after{search} ORDER BY slug LIMIT :limit",
             after=after_slug,
             limit=limit,
+            pattern=pattern,
         )
         return [_tenant(row) for row in rows]
 

@@ -10,7 +10,7 @@ const HEIGHT = 200;
 const AXIS = 64;
 const BOTTOM = 24;
 
-function monthLabel(month: string, locale: string, style: "short" | "long"): string {
+export function monthLabel(month: string, locale: string, style: "short" | "long"): string {
   const [y, m] = month.split("-").map(Number);
   if (!y || !m) return month;
   return new Intl.DateTimeFormat(locale, { month: style, year: style === "long" ? "numeric" : undefined, timeZone: "UTC" }).format(

@@ -1,8 +1,12 @@
 // /admin/platform/stats: tenants, bookings by status (an SVG bar chart with the same numbers as a
-// table beside it) and money per currency, never summed across currencies.
+// table beside it), money per currency, never summed across currencies, and both month by month over
+// the last year (bars scaled as the overview's, each with its table).
 import { Link } from "../router";
 import { useEffect, useState } from "preact/hooks";
-import { formatMoney } from "../../app/money";
+import { formatMoney, minorDigits, userLocale } from "../../app/money";
+import { monthLabel } from "../BarChart";
+import { scaleBars } from "../chart";
+import { useId } from "../ui";
 import { Loaded } from "./common";
 import { errorText, type PageProps } from "./request";
 
@@ -11,6 +15,26 @@ export interface PlatformStatsAnswer {
   bookings: { liveHolds: number; confirmed: number; upcoming: number; released: number; cancelled: number };
   money: { currency: string; chargedCents: number; refundedCents: number; netPaidCents: number; platformFeeCents: number; netToTenantsCents: number }[];
   failedStripeEvents: number;
+  /** The last 12 months (UTC), oldest first: bookings made that month by their state now, money recorded that month. */
+  byMonth: StatsMonth[];
+}
+
+export interface StatsMonth {
+  month: string;
+  bookings: { held: number; confirmed: number; released: number; cancelled: number };
+  money: { currency: string; grossCents: number; refundedCents: number; feeCents: number }[];
+}
+
+/** Every currency with money in any month, in order, and each month's figures in it (zeros where none). */
+export function moneyByCurrency(months: readonly StatsMonth[]): { currency: string; months: { month: string; grossCents: number; refundedCents: number; feeCents: number }[] }[] {
+  const currencies = [...new Set(months.flatMap((m) => m.money.map((x) => x.currency)))].sort();
+  return currencies.map((currency) => ({
+    currency,
+    months: months.map((m) => {
+      const found = m.money.find((x) => x.currency === currency);
+      return { month: m.month, grossCents: found?.grossCents ?? 0, refundedCents: found?.refundedCents ?? 0, feeCents: found?.feeCents ?? 0 };
+    }),
+  }));
 }
 
 export const STATUS_LABELS: [keyof PlatformStatsAnswer["bookings"], string][] = [
@@ -108,6 +132,32 @@ export function PlatformStats({ request }: PageProps) {
                 </svg>
               )}
             </section>
+            <section aria-labelledby="stats-months">
+              <h2 id="stats-months">The last 12 months</h2>
+              <MonthBars
+                caption="Bookings made by month (confirmed now)"
+                months={stats.byMonth.map((m) => m.month)}
+                values={stats.byMonth.map((m) => m.bookings.confirmed)}
+                format={(n) => (Number.isInteger(n) ? String(n) : "")}
+                columns={["Confirmed", "Held", "Released", "Cancelled"]}
+                rows={stats.byMonth.map((m) => [m.bookings.confirmed, m.bookings.held, m.bookings.released, m.bookings.cancelled].map(String))}
+              />
+              {moneyByCurrency(stats.byMonth).map(({ currency, months }) => {
+                const money = (cents: number) => formatMoney(cents, currency);
+                return (
+                  <MonthBars
+                    key={currency}
+                    caption={`Charged in ${currency.toUpperCase()} by month`}
+                    months={months.map((m) => m.month)}
+                    values={months.map((m) => m.grossCents)}
+                    format={money}
+                    minTop={100 * 10 ** minorDigits(currency)}
+                    columns={["Charged", "Refunded", "Platform fees"]}
+                    rows={months.map((m) => [money(m.grossCents), money(m.refundedCents), money(m.feeCents)])}
+                  />
+                );
+              })}
+            </section>
             <section aria-labelledby="stats-money">
               <h2 id="stats-money">Money by currency</h2>
               {stats.money.length === 0 ? (
@@ -146,5 +196,76 @@ export function PlatformStats({ request }: PageProps) {
         )}
       </Loaded>
     </div>
+  );
+}
+
+const CHART_WIDTH = 640;
+const CHART_HEIGHT = 160;
+const CHART_AXIS = 72;
+const CHART_BOTTOM = 24;
+
+/** One bar per month with the chart's numbers (and more columns) as a table below it. */
+function MonthBars(props: { caption: string; months: string[]; values: number[]; format: (n: number) => string; minTop?: number; columns: string[]; rows: string[][] }) {
+  const titleId = useId("month-chart");
+  const locale = userLocale();
+  const scale = scaleBars(props.values, CHART_HEIGHT, props.minTop ?? 4);
+  const slot = (CHART_WIDTH - CHART_AXIS) / Math.max(1, props.months.length);
+  const bar = Math.max(4, slot * 0.6);
+  return (
+    <figure class="chart" aria-labelledby={titleId}>
+      <figcaption id={titleId}>{props.caption}</figcaption>
+      <svg class="chart-svg" viewBox={`0 0 ${CHART_WIDTH} ${CHART_HEIGHT + CHART_BOTTOM + 8}`} role="img" aria-labelledby={titleId} focusable="false">
+        {scale.ticks.map((tick) => {
+          const y = 8 + CHART_HEIGHT - (tick / scale.max) * CHART_HEIGHT;
+          return (
+            <g key={tick} class="chart-tick" aria-hidden="true">
+              <line x1={CHART_AXIS} x2={CHART_WIDTH} y1={y} y2={y} />
+              <text x={CHART_AXIS - 6} y={y + 4} text-anchor="end">
+                {props.format(tick)}
+              </text>
+            </g>
+          );
+        })}
+        {props.months.map((month, i) => {
+          const h = scale.heights[i];
+          const x = CHART_AXIS + i * slot + (slot - bar) / 2;
+          return (
+            <g key={month} aria-hidden="true">
+              <rect class="chart-bar" x={x} y={8 + CHART_HEIGHT - h} width={bar} height={h} data-month={month} />
+              <text class="chart-label" x={x + bar / 2} y={CHART_HEIGHT + CHART_BOTTOM} text-anchor="middle">
+                {monthLabel(month, locale, "short")}
+              </text>
+            </g>
+          );
+        })}
+      </svg>
+      <div class="table-wrap">
+        <table class="data-table">
+          <caption class="visually-hidden">{props.caption}</caption>
+          <thead>
+            <tr>
+              <th scope="col">Month</th>
+              {props.columns.map((c) => (
+                <th key={c} scope="col" class="num">
+                  {c}
+                </th>
+              ))}
+            </tr>
+          </thead>
+          <tbody>
+            {props.months.map((month, i) => (
+              <tr key={month}>
+                <th scope="row">{monthLabel(month, locale, "long")}</th>
+                {props.rows[i].map((cell, j) => (
+                  <td key={j} class="num">
+                    {cell}
+                  </td>
+                ))}
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+    </figure>
   );
 }

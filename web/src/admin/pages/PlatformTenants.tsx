@@ -1,8 +1,8 @@
-// /admin/platform (tenants) and /admin/platform/tenants/{id}: every business, searched and paged; a new
+// /admin/platform (tenants) and /admin/platform/tenants/{id}: every business, searched by the server and paged; a new
 // one with its keys and first admin's password shown once; commission, activation and Connect state.
 import { Link } from "../router";
 import { useEffect, useState } from "preact/hooks";
-import { ConfirmButton, CopyButton, Field, Loaded, OutcomeLine, Pager, useAction, usePaged } from "./common";
+import { ConfirmButton, CopyButton, Field, Loaded, OutcomeLine, Pager, useAction, useDebounced, usePaged } from "./common";
 import { errorText, isCode, withQuery, type AdminRequest, type Page, type PageProps } from "./request";
 
 export interface PlatformTenant {
@@ -28,10 +28,10 @@ interface Created {
 
 export const CONNECT_LABELS: Record<string, string> = { not_started: "Not started", pending: "Pending", onboarded: "Onboarded" };
 
-/** Whether a tenant matches the search (name or slug, any case, any order of words). */
-export function matches(tenant: Pick<PlatformTenant, "name" | "slug">, search: string): boolean {
-  const haystack = `${tenant.name} ${tenant.slug}`.toLowerCase();
-  return search.toLowerCase().split(/\s+/).filter(Boolean).every((word) => haystack.includes(word));
+/** The search the server is asked (`q`: trimmed, at most 100 characters), or why not. */
+export function parseSearch(text: string): { q: string } | { error: string } {
+  const q = text.trim();
+  return q.length > MAX_SEARCH ? { error: `Search with at most ${MAX_SEARCH} characters.` } : { q };
 }
 
 /** A commission as the API takes it (0-100, at most two decimals), or why not. */
@@ -41,21 +41,36 @@ export function parseCommission(text: string): { percent: string } | { error: st
   return { percent: value };
 }
 
+/** What a screen reader hears when a search's answer arrives. */
+export function matchLine(count: number, more: boolean, q: string): string {
+  if (count === 0) return `No business matches “${q}”.`;
+  const what = count === 1 ? "1 business matches" : `${count} businesses match`;
+  return `${what} “${q}”${more ? " on this page; Next page shows more" : ""}.`;
+}
+
 const PAGE_SIZE = 25;
+const MAX_SEARCH = 100;
+/** How long typing must pause before the server is asked. */
+export const SEARCH_DELAY_MS = 300;
 
 export function PlatformTenants({ request }: PageProps) {
   const [search, setSearch] = useState("");
-  const paged = usePaged<PlatformTenant>((cursor) => request<Page<PlatformTenant>>("GET", withQuery("/v1/admin/tenants", { limit: PAGE_SIZE, cursor })));
-  const shown = paged.page?.items.filter((t) => matches(t, search)) ?? [];
+  const parsed = parseSearch(search);
+  const query = useDebounced("q" in parsed ? parsed.q : null, SEARCH_DELAY_MS);
+  // A search too long to send keeps the last page shown (its error is beside the box).
+  const [asked, setAsked] = useState("");
+  useEffect(() => void (query !== null && setAsked(query)), [query]);
+  const paged = usePaged<PlatformTenant>((cursor) => request<Page<PlatformTenant>>("GET", withQuery("/v1/admin/tenants", { limit: PAGE_SIZE, cursor, q: asked })), [asked]);
+  const shown = paged.page?.items ?? [];
   return (
     <div class="admin-page">
       <h1>Tenants</h1>
       <section aria-labelledby="tenants-heading">
         <h2 id="tenants-heading">Businesses</h2>
-        <Field label="Search by name or slug" value={search} onInput={setSearch} hint="Searches the page shown; use Next page for more." type="text" />
+        <Field label="Search by name, slug or admin email" value={search} onInput={setSearch} error={"error" in parsed ? parsed.error : null} hint="Any part of it, in any case." type="text" />
         <Loaded loading={paged.loading && !paged.page} error={paged.error}>
           <p role="status" class="visually-hidden">
-            {paged.page ? `${shown.length} of ${paged.page.items.length} businesses on this page` : ""}
+            {paged.page && !paged.loading && asked ? matchLine(shown.length, Boolean(paged.page.nextCursor), asked) : ""}
           </p>
           <div class="table-wrap">
             <table class="list">
@@ -77,7 +92,7 @@ export function PlatformTenants({ request }: PageProps) {
               </tbody>
             </table>
           </div>
-          {paged.page && shown.length === 0 && <p>{search ? "No business on this page matches." : "No business yet."}</p>}
+          {paged.page && !paged.loading && shown.length === 0 && <p>{asked ? `No business matches “${asked}”.` : "No business yet."}</p>}
         </Loaded>
         <Pager paged={paged} label="Businesses" />
       </section>

@@ -32,7 +32,7 @@ const { request } = fakeRequest({
   "GET /v1/tenant-admin/users*": { items: [{ id: "u1", email: "a@rose.test", role: "tenant_admin", active: true, createdAt: null }], nextCursor: null },
   "GET /v1/tenant-admin/calendar-feed": { url: "https://x.test/v1/calendar-feeds/a.ics" },
   "GET /v1/admin/tenants*": { items: [TENANT], nextCursor: null },
-  "GET /v1/admin/stats": { tenants: { total: 1, active: 1, connectOnboarded: 0 }, bookings: { liveHolds: 0, confirmed: 1, upcoming: 1, released: 0, cancelled: 0 }, money: [], failedStripeEvents: 0 },
+  "GET /v1/admin/stats": { tenants: { total: 1, active: 1, connectOnboarded: 0 }, bookings: { liveHolds: 0, confirmed: 1, upcoming: 1, released: 0, cancelled: 0 }, money: [], failedStripeEvents: 0, byMonth: [{ month: "2027-05", bookings: { held: 0, confirmed: 1, released: 0, cancelled: 0 }, money: [{ currency: "usd", grossCents: 100000, refundedCents: 0, feeCents: 10000 }] }] },
   "GET /v1/admin/webhook-health": { failed: 1, deadLetters: 0, oldestUnprocessedAt: null, tenants: [{ tenantId: "t1", failed: 1 }] },
   "GET /v1/admin/payments/events*": { items: [EVENT], nextCursor: null },
 });

@@ -132,7 +132,11 @@ export function Select(props: { label: string; value: string; options: { value: 
 
 /** A cursor-paged list: the current page, and the cursors back to the first. */
 export function usePaged<T>(load: (cursor: string) => Promise<Page<T>>, deps: unknown[] = []) {
-  const [cursors, setCursors] = useState<string[]>([""]);
+  // A change of filter (deps) starts again at the first page, in the same render: the old filter's
+  // cursor is never sent with the new filter.
+  const key = JSON.stringify(deps);
+  const [trail, setTrail] = useState<{ key: string; cursors: string[] }>({ key, cursors: [""] });
+  const cursors = trail.key === key ? trail.cursors : [""];
   const [page, setPage] = useState<Page<T> | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [loading, setLoading] = useState(true);
@@ -147,20 +151,14 @@ export function usePaged<T>(load: (cursor: string) => Promise<Page<T>>, deps: un
       (failure) => live && (setError(errorText(failure)), setLoading(false)),
     );
     return () => void (live = false);
-  }, [cursor, tick, ...deps]);
-  // A change of filter starts again at the first page.
-  const first = useRef(true);
-  useEffect(() => {
-    if (first.current) first.current = false;
-    else setCursors([""]);
-  }, deps);
+  }, [cursor, tick, key]);
   return {
     page,
     error,
     loading,
     pageNumber: cursors.length,
-    next: () => page?.nextCursor && setCursors([...cursors, page.nextCursor]),
-    previous: () => cursors.length > 1 && setCursors(cursors.slice(0, -1)),
+    next: () => page?.nextCursor && setTrail({ key, cursors: [...cursors, page.nextCursor] }),
+    previous: () => cursors.length > 1 && setTrail({ key, cursors: cursors.slice(0, -1) }),
     reload: () => setTick((t) => t + 1),
     replace: (update: (items: T[]) => T[]) => page && setPage({ ...page, items: update(page.items) }),
   };
@@ -261,4 +259,14 @@ export function formatTime(iso: string | null | undefined): string {
   if (!iso) return "—";
   const at = new Date(iso);
   return Number.isNaN(at.getTime()) ? iso : at.toLocaleString();
+}
+
+/** `value` once it has stayed the same for `delayMs` (a search box asks the server after typing stops). */
+export function useDebounced<T>(value: T, delayMs: number): T {
+  const [settled, setSettled] = useState(value);
+  useEffect(() => {
+    const timer = setTimeout(() => setSettled(value), delayMs);
+    return () => clearTimeout(timer);
+  }, [value, delayMs]);
+  return settled;
 }

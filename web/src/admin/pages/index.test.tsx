@@ -18,7 +18,7 @@ describe("registered pages", () => {
     const api = {
       request: async (path: string, spec: unknown) => {
         calls.push({ path, spec });
-        return { tenants: { total: 1, active: 1, connectOnboarded: 0 }, bookings: { liveHolds: 0, confirmed: 2, upcoming: 1, released: 0, cancelled: 0 }, money: [], failedStripeEvents: 0 };
+        return { tenants: { total: 1, active: 1, connectOnboarded: 0 }, bookings: { liveHolds: 0, confirmed: 2, upcoming: 1, released: 0, cancelled: 0 }, money: [], failedStripeEvents: 0, byMonth: [] };
       },
     };
     const context = { api, me: null, locale: "en", refreshMe: async () => undefined, setMe: () => undefined } as unknown as AdminContext;
