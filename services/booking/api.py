@@ -329,7 +329,6 @@ class BookingServicer(pb_grpc.BookingServiceServicer):
         await self._bookings.delete_blackout(request.tenant_id, request.blackout_id)
         return pb.DeleteBlackoutResponse()
 
-
     # --- payment schedules (issue 15): the contract is in the protos; these answer UNIMPLEMENTED
     # until the schedule's use cases land.
 
@@ -344,6 +343,7 @@ class BookingServicer(pb_grpc.BookingServiceServicer):
     ) -> pb.NotifyScheduleResponse:
         """Not built yet."""
         await context.abort(grpc.StatusCode.UNIMPLEMENTED, "payment schedules are not built yet")
+
 
 def _required(value: str, field_name: str) -> str:
     if not value:

@@ -23,6 +23,7 @@ from mais_runtime.errors import (
     PreconditionFailed,
     ValidationError,
 )
+from mais_runtime.money import decimal_amount
 
 MAX_RANGE_DAYS = 366
 DEFAULT_HOLD_MINUTES = 31
@@ -431,14 +432,15 @@ CHECKOUT_ENDED = "checkout expired or abandoned"
 CHECKOUT_RESTARTED = "checkout restarted with a new payment session"
 
 
-def refund_recorded(refund_id: str, refund_cents: int) -> str:
-    """History's words for one refund."""
-    return f"refund {refund_id} of {refund_cents} cents"
+def refund_recorded(refund_id: str, refund_cents: int, currency: str) -> str:
+    """History's words for one refund: "refunded 500.00 USD (re_...)"."""
+    return f"refunded {decimal_amount(refund_cents, currency)} {currency.upper()} ({refund_id})"
 
 
-def hold_lost_refunded(refund_id: str, refund_cents: int) -> str:
+def hold_lost_refunded(refund_id: str, refund_cents: int, currency: str) -> str:
     """History's words for the refund of a payment whose hold was lost."""
-    return f"payment refunded ({refund_cents} cents, {refund_id}): the date was taken"
+    amount = f"{decimal_amount(refund_cents, currency)} {currency.upper()}"
+    return f"payment of {amount} refunded ({refund_id}): the date was taken"
 
 
 def check_replay(earlier: Booking, *, day: date, email: str) -> Booking:

@@ -376,7 +376,7 @@ class Bookings:
             reply_to = calendar.contact_email
             mail = emails.refund(refreshed, calendar.name, refund_cents, refund_id, reply_to=reply_to)
             if await tx.enqueue(mail):
-                why = domain.refund_recorded(refund_id, refund_cents)
+                why = domain.refund_recorded(refund_id, refund_cents, booking.quote.currency)
                 await tx.record(booking_id, booking.status, booking.status, PAYMENTS, why)
                 if admins:
                     await tx.enqueue(
@@ -408,7 +408,7 @@ class Bookings:
             mail = emails.hold_lost_refund(booking, calendar.name, refund_cents, refund_id, reply_to=reply_to)
             if await tx.enqueue(mail):
                 await tx.add_refunded(booking_id, refund_cents)
-                why = domain.hold_lost_refunded(refund_id, refund_cents)
+                why = domain.hold_lost_refunded(refund_id, refund_cents, booking.quote.currency)
                 await tx.record(booking_id, booking.status, booking.status, PAYMENTS, why)
                 if admins:
                     await tx.enqueue(
