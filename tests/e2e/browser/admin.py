@@ -17,16 +17,18 @@ from tools.stack.launcher import Stack
 CONFIRMATION_TIMEOUT_S = 30.0
 
 
-def sign_in(page: Page, stack: Stack, email: str, password: str) -> None:
+def sign_in(page: Page, stack: Stack, email: str, password: str) -> dict[str, Any]:
     """Signs the page's browser context in (`POST /v1/auth/session`: the HttpOnly cookie every tab of
-    the context then sends), without going through the sign-in page."""
+    the context then sends), without going through the sign-in page; returns the session's answer
+    (role, csrfToken, ...)."""
     answer = page.request.post(f"{stack.url}/v1/auth/session", data={"email": email, "password": password})
     assert answer.status == 200, answer.text()
+    return dict(answer.json())
 
 
-def sign_in_as(page: Page, stack: Stack, tenant: TenantHandle) -> None:
+def sign_in_as(page: Page, stack: Stack, tenant: TenantHandle) -> dict[str, Any]:
     """Signs the page's context in as `tenant`'s admin."""
-    sign_in(page, stack, tenant.admin_email, tenant.admin_password)
+    return sign_in(page, stack, tenant.admin_email, tenant.admin_password)
 
 
 def confirmed_booking(
