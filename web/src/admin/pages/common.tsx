@@ -222,9 +222,9 @@ export function CopyButton({ text, label = "Copy" }: { text: string; label?: str
   );
 }
 
-/** A two-step destructive action: the button, then "Yes, …" / "Keep it". */
-/** A button that asks first. `label` is what it shows; `name`, when given, what it is called (a row's
- * "Delete" named "Delete Garden day"), which must begin with the label. */
+/** A two-step destructive action: the button, then "Yes, …" / "Cancel". `label` is what the button
+ * shows; `name`, when given, what it is called (a row's "Delete" named "Delete Garden day"), which must
+ * begin with the label. */
 export function ConfirmButton(props: { label: string; name?: string; question: string; confirm: string; onConfirm: () => void; busy?: boolean; danger?: boolean }) {
   const [asking, setAsking] = useState(false);
   const yes = useRef<HTMLButtonElement>(null);
