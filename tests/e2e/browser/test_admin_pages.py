@@ -18,7 +18,7 @@ from playwright.sync_api import Page, expect
 
 from tests.e2e.browser.admin import confirmed_booking, sign_in, sign_in_as
 from tests.e2e.browser.conftest import MOBILE, couple_email
-from tests.e2e.browser.pages import assert_accessible, no_horizontal_scroll, screenshots, settle
+from tests.e2e.browser.pages import assert_accessible, money, no_horizontal_scroll, screenshots, settle
 from tests.e2e.conftest import PLATFORM_ADMIN_EMAIL, PLATFORM_ADMIN_PASSWORD, MakeTenant, TenantHandle
 from tools.stack.launcher import Stack
 
@@ -110,6 +110,18 @@ def _open_cancel_form(page: Page) -> None:
     expect(form.get_by_label(re.compile(r"^Amount to refund"))).to_be_visible()
 
 
+def _review_a_partial_refund(page: Page) -> None:
+    """The cancel form's second step: what the couple gets back and what stays paid, before anything
+    is sent (the booking is $4,500.00: package and add-on)."""
+    _open_cancel_form(page)
+    page.get_by_label(re.compile(r"^Amount to refund")).fill("500")
+    page.get_by_role("button", name="Review the cancellation").click()
+    expect(page.get_by_test_id("refund-amount")).to_have_text(money(page, 50_000))
+    expect(page.get_by_test_id("kept-amount")).to_have_text(money(page, 400_000))
+    refund = money(page, 50_000)
+    expect(page.get_by_role("button", name=f"Cancel the booking and refund {refund}")).to_be_visible()
+
+
 def _open_new_package(page: Page) -> None:
     page.get_by_role("button", name="New package", exact=True).click()
     expect(page.get_by_label("Title", exact=True)).to_be_visible()
@@ -152,6 +164,14 @@ PAGES = [
         "tenant",
         "Bookings",
         _open_cancel_form,
+    ),
+    AdminPage(
+        "booking-cancel-review",
+        "/admin/bookings/{booking}",
+        re.compile("^" + re.escape(COUPLE) + ", "),
+        "tenant",
+        "Bookings",
+        _review_a_partial_refund,
     ),
     AdminPage("calendar", "/admin/calendar", "Calendar", "tenant", "Calendar"),
     AdminPage("catalog", "/admin/catalog", "Catalog", "tenant", "Catalog"),
