@@ -20,6 +20,7 @@ import httpx
 import pytest
 from playwright.sync_api import Page
 
+from tests.e2e.browser.admin import sign_in_as
 from tests.e2e.browser.host import serve
 from tests.e2e.conftest import MakeTenant, TenantHandle, eventually
 from tools.stack.demo_site import HostSite
@@ -69,12 +70,7 @@ def test_a_cross_site_form_cannot_use_a_signed_in_session(
     page: Page, stack: Stack, make_tenant: MakeTenant, foreign_site: HostSite, cross_site: HostSite
 ) -> None:
     tenant = make_tenant("csrf-form", onboarded=False)
-    signed = page.request.post(
-        f"{stack.url}/v1/auth/session",
-        data={"email": tenant.admin_email, "password": tenant.admin_password},
-    )
-    assert signed.status == 200, signed.text()
-    csrf = signed.json()["csrfToken"]
+    csrf = sign_in_as(page, stack, tenant)["csrfToken"]
     cookies = {c["name"]: c for c in page.context.cookies(stack.url)}
     assert cookies["mais_admin"]["httpOnly"] is True
     assert cookies["mais_admin"]["sameSite"] == "Strict"

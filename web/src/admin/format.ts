@@ -66,3 +66,16 @@ export const STATUS_WORDS: Record<string, string> = {
   RELEASED: "Released",
   CANCELLED: "Cancelled",
 };
+
+/** Who changed a booking, as its history says it ("by the couple", "by you"); history records
+ * `couple`, `system`, `payments`, `tenant_admin:<user id or secret_key>` or `platform_admin:<id>`. */
+export function actorWords(actor: string, myUserId?: string | null): string {
+  if (actor === "couple") return "the couple";
+  if (actor === "system") return "the platform (automatically)";
+  if (actor === "payments") return "the payment (Stripe)";
+  if (actor === "tenant_admin:secret_key") return "your server (secret key)";
+  const [role, id] = actor.split(/:(.*)/s, 2);
+  if (role === "tenant_admin") return myUserId && id === myUserId ? "you" : "an admin of the business";
+  if (role === "platform_admin") return "the platform's admin";
+  return actor;
+}

@@ -7,7 +7,7 @@ import { formatMoney } from "../../app/money";
 import type { AdminBooking, Ledger } from "../api";
 import { cancelPlan, refundableCents, type CancelChoice } from "../cancel";
 import { useAdmin } from "../context";
-import { dateText, errorText, STATUS_WORDS, timeText } from "../format";
+import { actorWords, dateText, errorText, STATUS_WORDS, timeText } from "../format";
 import type { AdminPageProps } from "./types";
 import { BASE, Link } from "../router";
 import { Field, LoadingLine, PageTitle, Section, Status, useFocusWhen, useId } from "../ui";
@@ -20,7 +20,7 @@ const LEDGER_WORDS: Record<string, string> = {
 };
 
 export function BookingDetail({ params }: AdminPageProps) {
-  const { api, locale } = useAdmin();
+  const { api, locale, me } = useAdmin();
   const id = params.id ?? "";
   const [booking, setBooking] = useState<AdminBooking | null>(null);
   const [ledger, setLedger] = useState<Ledger | null>(null);
@@ -149,7 +149,7 @@ export function BookingDetail({ params }: AdminPageProps) {
                   <li key={i}>
                     <time dateTime={entry.at}>{timeText(entry.at, locale)}</time>{" "}
                     <strong>{entry.from ? `${STATUS_WORDS[entry.from] ?? entry.from} → ` : ""}{STATUS_WORDS[entry.to] ?? entry.to}</strong>
-                    {` by ${entry.actor}`}
+                    {` by ${actorWords(entry.actor, me?.userId)}`}
                     {entry.reason && <span class="muted">: {entry.reason}</span>}
                   </li>
                 ))}

@@ -62,8 +62,10 @@ export function Exports({ request }: PageProps) {
         <Loaded loading={!feed && !feedError} error={feedError}>
           {feed && (
             <>
-              <label for="feed-url">Feed address</label>
-              <input id="feed-url" class="code" readOnly value={feed} />
+              <div class="field">
+                <label for="feed-url">Feed address</label>
+                <input id="feed-url" class="code" readOnly value={feed} />
+              </div>
               <p class="row-actions">
                 <CopyButton text={feed} label="Copy the feed address" />
                 <ConfirmButton label="Rotate the address" question="Make a new address? The old one stops at once." confirm="Yes, rotate" busy={rotate.busy} onConfirm={rotateFeed} />

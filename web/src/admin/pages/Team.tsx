@@ -67,7 +67,7 @@ export function Team({ request }: PageProps) {
                     <td>{user.active ? "Active" : "Invited (has not set a password yet)"}</td>
                     <td>{formatTime(user.createdAt)}</td>
                     <td>
-                      <ConfirmButton label={`Remove ${user.email}`} question={`Remove ${user.email} from the team?`} confirm="Yes, remove" busy={remove.busy} onConfirm={() => removeUser(user)} />
+                      <ConfirmButton label="Remove" name={`Remove ${user.email}`} question={`Remove ${user.email} from the team?`} confirm="Yes, remove" busy={remove.busy} onConfirm={() => removeUser(user)} />
                     </td>
                   </tr>
                 ))}

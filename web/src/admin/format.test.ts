@@ -1,0 +1,14 @@
+import { describe, expect, it } from "vitest";
+import { actorWords } from "./format";
+
+describe("who changed a booking, in words", () => {
+  it("names the couple, the platform, the payment and the admins, never an id", () => {
+    expect(actorWords("couple")).toBe("the couple");
+    expect(actorWords("system")).toBe("the platform (automatically)");
+    expect(actorWords("payments")).toBe("the payment (Stripe)");
+    expect(actorWords("tenant_admin:u_1", "u_1")).toBe("you");
+    expect(actorWords("tenant_admin:u_2", "u_1")).toBe("an admin of the business");
+    expect(actorWords("tenant_admin:secret_key", "u_1")).toBe("your server (secret key)");
+    expect(actorWords("platform_admin:p_1")).toBe("the platform's admin");
+  });
+});
