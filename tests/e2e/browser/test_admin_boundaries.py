@@ -7,6 +7,7 @@ from __future__ import annotations
 import httpx
 from playwright.sync_api import Page, expect
 
+from tests.e2e.browser.admin import sign_in_by_api
 from tests.e2e.browser.conftest import Shop, couple_email
 from tests.e2e.browser.pages import assert_accessible, screenshots
 from tests.e2e.conftest import MakeTenant
@@ -33,10 +34,7 @@ def test_a_tenant_admin_cannot_open_platform_pages_or_another_businesss_booking(
     theirs = held.json()["bookingId"]
 
     mine = make_tenant("admin-bounds", onboarded=False)
-    signed_in = page.request.post(
-        f"{stack.url}/v1/auth/session", data={"email": mine.admin_email, "password": mine.admin_password}
-    )
-    assert signed_in.status == 200, signed_in.text()
+    sign_in_by_api(page, stack, mine.admin_email, mine.admin_password)
 
     for path in ("/admin/platform", "/admin/platform/stats", f"/admin/platform/tenants/{shop.tenant.id}"):
         page.goto(f"{stack.url}{path}")

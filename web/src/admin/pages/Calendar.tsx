@@ -204,23 +204,27 @@ function DayButton(props: { iso: string; data: MonthData; locale: string; today:
   const list = data.bookings.get(iso) ?? [];
   const blackout = data.blackouts.get(iso);
   const classes = ["month-day", blackout ? "is-blackout" : "", iso < props.today ? "is-past" : "", iso === props.today ? "is-today" : ""];
+  // The names sit beside the button, not in it: a button's visible words must be part of its
+  // accessible name (WCAG 2.5.3), and the label says the day and its counts; the day's panel lists them.
   return (
-    <button
-      type="button"
-      class={classes.filter(Boolean).join(" ")}
-      data-date={iso}
-      tabIndex={props.selected ? 0 : -1}
-      aria-pressed={props.selected ? "true" : "false"}
-      aria-label={dayLabel(iso, data, props.locale, props.today)}
-      onClick={props.onSelect}
-    >
-      <span class="day-number" aria-hidden="true">
-        {Number(iso.slice(8))}
-      </span>
-      <span class="day-marks" aria-hidden="true">
-        {list.map((b) => (b.status === "CONFIRMED" ? "●" : "○")).join("")}
-        {blackout ? "✕" : ""}
-      </span>
+    <>
+      <button
+        type="button"
+        class={classes.filter(Boolean).join(" ")}
+        data-date={iso}
+        tabIndex={props.selected ? 0 : -1}
+        aria-pressed={props.selected ? "true" : "false"}
+        aria-label={dayLabel(iso, data, props.locale, props.today)}
+        onClick={props.onSelect}
+      >
+        <span class="day-number" aria-hidden="true">
+          {Number(iso.slice(8))}
+        </span>
+        <span class="day-marks" aria-hidden="true">
+          {list.map((b) => (b.status === "CONFIRMED" ? "●" : "○")).join("")}
+          {blackout ? "✕" : ""}
+        </span>
+      </button>
       <ul class="day-items" aria-hidden="true">
         {list.map((b) => (
           <li key={b.id} class={`item-${b.status.toLowerCase()}`}>
@@ -229,7 +233,7 @@ function DayButton(props: { iso: string; data: MonthData; locale: string; today:
         ))}
         {blackout && <li class="item-blackout">Blackout</li>}
       </ul>
-    </button>
+    </>
   );
 }
 
