@@ -41,12 +41,13 @@ BUSINESS = "Juniper Hall Weddings"
 PACKAGE = ("Orchard day", "orchard-day", "Ceremony under the apple trees, dinner in the hall.", 320_000)
 ADD_ON = ("Lantern walk", "lantern-walk", 25_000)
 REFUND_CENTS = 50_000
+COMMISSION_PERCENT = 10  # the platform's fee, refunded in proportion to the refund
 
 
 def _prepare(stack: Stack, make_tenant: MakeTenant, host_site: HostSite) -> TenantHandle:
     """A business of its own, whose widget the host site may frame and which lets one address (every
     browser of the suite is 127.0.0.1) hold more than a few dates, as the shared shop does."""
-    tenant = make_tenant("journey", name=BUSINESS)
+    tenant = make_tenant("journey", commission_percent=COMMISSION_PERCENT, name=BUSINESS)
     answer = httpx.patch(
         f"{stack.url}/v1/tenant-admin/settings",
         json={"allowedOrigins": [host_site.origin], "policy": {"maxLiveHoldsPerAddress": 100}},
@@ -220,19 +221,20 @@ def test_a_business_sells_a_new_package_and_cancels_its_booking_with_a_partial_r
     expect(page.get_by_role("paragraph").locator(".badge")).to_have_text("Cancelled")
     payments = page.get_by_role("region", name="Payments and refunds")
     ledger = payments.get_by_role("table", name="Ledger lines")
+    fee, fee_refund = price * COMMISSION_PERCENT // 100, REFUND_CENTS * COMMISSION_PERCENT // 100
     for what, cents in (
         ("Payment", price),
-        ("Platform fee", None),
+        ("Platform fee", fee),
         ("Refund", REFUND_CENTS),
-        ("Platform fee refunded", None),
+        ("Platform fee refunded", fee_refund),
     ):
         line = ledger.get_by_role("row").filter(has=page.get_by_role("cell", name=what, exact=True))
         expect(line).to_have_count(1)
-        if cents is not None:
-            expect(line).to_contain_text(money(page, cents))
+        expect(line.get_by_role("cell").nth(2)).to_have_text(money(page, cents))
     totals = payments.locator(".ledger-totals")
     expect(_figure(totals, "Charged")).to_have_text(money(page, price))
     expect(_figure(totals, "Refunded")).to_have_text(money(page, REFUND_CENTS))
+    expect(_figure(totals, "Net paid")).to_have_text(money(page, price - REFUND_CENTS))
     check_admin_page(page, "admin-journey-booking-cancelled", "the cancelled booking's page")
     after = _api(stack, tenant, f"/v1/tenant-admin/bookings/{booking_id}")
     assert after["status"] == "CANCELLED"
@@ -245,3 +247,9 @@ def test_a_business_sells_a_new_package_and_cancels_its_booking_with_a_partial_r
     expect(_figure(summary, "Status")).to_have_text("Cancelled")
     expect(_figure(summary, "Paid")).to_have_text(money(couple, price))
     expect(_figure(summary, "Refunded")).to_have_text(money(couple, REFUND_CENTS))
+
+    # And the overview's month counts the refund.
+    open_from_nav(page, "Overview")
+    this_month = page.get_by_role("region", name="This month")
+    expect(_figure(this_month, "Refunds")).to_have_text(money(page, REFUND_CENTS))
+    expect(_figure(this_month, "Gross")).to_have_text(money(page, price))
