@@ -7,7 +7,7 @@ from __future__ import annotations
 import httpx
 from playwright.sync_api import Page, expect
 
-from tests.e2e.browser.admin import sign_in_by_api
+from tests.e2e.browser.admin import sign_in
 from tests.e2e.browser.conftest import Shop, couple_email
 from tests.e2e.browser.pages import assert_accessible, screenshots
 from tests.e2e.conftest import MakeTenant
@@ -34,7 +34,7 @@ def test_a_tenant_admin_cannot_open_platform_pages_or_another_businesss_booking(
     theirs = held.json()["bookingId"]
 
     mine = make_tenant("admin-bounds", onboarded=False)
-    sign_in_by_api(page, stack, mine.admin_email, mine.admin_password)
+    sign_in(page, stack, mine.admin_email, mine.admin_password)
 
     for path in ("/admin/platform", "/admin/platform/stats", f"/admin/platform/tenants/{shop.tenant.id}"):
         page.goto(f"{stack.url}{path}")

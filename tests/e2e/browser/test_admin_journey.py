@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 from playwright.sync_api import Locator, Page, expect
 
-from tests.e2e.browser.admin import check_admin_page, open_from_nav, open_sign_in, sign_in
+from tests.e2e.browser.admin import check_admin_page, open_from_nav, open_sign_in, sign_in_with_the_form
 from tests.e2e.browser.conftest import FIRST_DAY_AHEAD, NewPage, couple_email, frame_allows
 from tests.e2e.browser.host import serve, widget_page
 from tests.e2e.browser.pages import (
@@ -168,7 +168,7 @@ def test_a_business_sells_a_new_package_and_cancels_its_booking_with_a_partial_r
     # 1. Signing in.
     open_sign_in(page, stack)
     check_admin_page(page, "admin-journey-sign-in", "the sign-in page")
-    sign_in(page, tenant.admin_email, tenant.admin_password)
+    sign_in_with_the_form(page, tenant.admin_email, tenant.admin_password)
     expect(page.get_by_role("banner")).to_contain_text(BUSINESS)
 
     # 2. The catalog: a package and its add-on, through the forms.

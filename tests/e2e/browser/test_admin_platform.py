@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 from playwright.sync_api import Page, expect
 
-from tests.e2e.browser.admin import sign_in_by_api
+from tests.e2e.browser.admin import sign_in
 from tests.e2e.browser.pages import assert_accessible, screenshots
 from tests.e2e.conftest import PLATFORM_ADMIN_EMAIL, PLATFORM_ADMIN_PASSWORD, eventually
 from tools.stack.launcher import Stack
@@ -28,7 +28,7 @@ def test_the_platform_admin_creates_prices_and_deactivates_a_business(
     name = f"Rosewood Barn {slug[-6:]}"
     with httpx.Client(base_url=stack.url, timeout=10.0) as http:
         before = _stats(http, platform_token)["tenants"]
-        sign_in_by_api(page, stack, PLATFORM_ADMIN_EMAIL, PLATFORM_ADMIN_PASSWORD)
+        sign_in(page, stack, PLATFORM_ADMIN_EMAIL, PLATFORM_ADMIN_PASSWORD)
 
         page.goto(f"{stack.url}/admin/platform")
         expect(page.get_by_role("heading", level=1, name="Tenants")).to_be_visible()

@@ -8,7 +8,7 @@ from __future__ import annotations
 import httpx
 from playwright.sync_api import Page, expect
 
-from tests.e2e.browser.admin import sign_in_by_api
+from tests.e2e.browser.admin import sign_in
 from tests.e2e.browser.pages import assert_accessible, screenshots
 from tests.e2e.conftest import MakeTenant
 from tools.stack.launcher import Stack
@@ -33,7 +33,7 @@ def test_a_stale_package_edit_from_a_second_tab_is_told_and_loses_nothing(
         assert created.status_code == 201, created.text
         package_id = created.json()["id"]
 
-        sign_in_by_api(page, stack, tenant.admin_email, tenant.admin_password)
+        sign_in(page, stack, tenant.admin_email, tenant.admin_password)
         stale, fresh = page, page.context.new_page()  # two tabs, one session
         _open_editor(stale, stack, "Garden day")
         _open_editor(fresh, stack, "Garden day")

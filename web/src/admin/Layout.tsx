@@ -5,7 +5,25 @@ import { useEffect, useRef, useState } from "preact/hooks";
 import { useAdmin } from "./context";
 import { errorText } from "./format";
 import type { AdminPage } from "./pages/types";
-import { BASE, Link, matchPath, navigate } from "./router";
+import { BASE, Link, navigate } from "./router";
+
+function within(base: string, path: string): boolean {
+  const parent = base.split("/").filter(Boolean);
+  const child = path.split("/").filter(Boolean);
+  return parent.length <= child.length && parent.every((segment, i) => segment === child[i]);
+}
+
+/** The one nav entry marked as the current page: the page itself when it is in the nav, else the
+ * nav entry the page lives under (a booking under Bookings, a tenant under Tenants), the deepest one
+ * (the overview, at the root, owns only itself). */
+export function navOwner<R extends { path: string }>(nav: readonly R[], current: R | null, path: string): R | null {
+  if (current && nav.includes(current)) return current;
+  let owner: R | null = null;
+  for (const route of nav) {
+    if (route.path !== BASE && within(route.path, path) && (!owner || route.path.length > owner.path.length)) owner = route;
+  }
+  return owner;
+}
 
 export function Layout(props: { routes: readonly AdminPage[]; current: AdminPage | null; path: string; children: ComponentChildren }) {
   const { api, me, setMe } = useAdmin();
@@ -28,8 +46,8 @@ export function Layout(props: { routes: readonly AdminPage[]; current: AdminPage
 
   const business = me?.tenant?.name ?? (me?.role === "platform_admin" ? "MAIS platform" : "MAIS");
   const nav = props.routes.filter((r) => r.nav ?? !r.path.includes(":")).filter((r) => r.nav !== false);
-  const isCurrent = (route: AdminPage) =>
-    route === props.current || (route.path !== BASE && matchPath(`${route.path}/:id`, props.path) !== null);
+  const owner = navOwner(nav, props.current, props.path);
+  const isCurrent = (route: AdminPage) => route === owner;
 
   async function signOut() {
     setSignOutError(null);

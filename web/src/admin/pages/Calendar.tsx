@@ -204,8 +204,8 @@ function DayButton(props: { iso: string; data: MonthData; locale: string; today:
   const list = data.bookings.get(iso) ?? [];
   const blackout = data.blackouts.get(iso);
   const classes = ["month-day", blackout ? "is-blackout" : "", iso < props.today ? "is-past" : "", iso === props.today ? "is-today" : ""];
-  // The names sit beside the button, not in it: a button's visible words must be part of its
-  // accessible name (WCAG 2.5.3), and the label says the day and its counts; the day's panel lists them.
+  // The couples' names sit beside the button, not in it: the button's name is the day's label, and a
+  // visible text inside it that the label does not contain would misname it (WCAG 2.5.3).
   return (
     <>
       <button

@@ -226,7 +226,8 @@ function Collection<T extends Versioned>(props: CollectionProps<T>) {
                           Edit
                         </button>
                         <ConfirmButton
-                          label={`Delete ${name(item)}`}
+                          label="Delete"
+                          name={`Delete ${name(item)}`}
                           question={`Delete the ${noun} “${name(item)}”?`}
                           confirm="Yes, delete"
                           busy={action.busy}

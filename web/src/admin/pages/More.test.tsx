@@ -30,7 +30,7 @@ describe("Payments", () => {
     expect(root.querySelectorAll("tbody tr").length).toBe(1);
     await click(button(root, "Replay evt_1"));
     expect(statusText(root)).toContain("The event evt_1 was processed.");
-    expect(text(root.querySelector("tbody"))).toContain("PROCESSED");
+    expect(text(root.querySelector("tbody"))).toContain("Processed");
   });
 
   it("shows a refused replay in words", async () => {

@@ -26,6 +26,15 @@ export const EVENT_STATES = [
   { value: "IGNORED", label: "Ignored (nothing to do)" },
 ];
 
+/** An event's state as the table shows it. */
+export const STATE_WORDS: Record<PaymentEvent["status"], string> = {
+  RECEIVED: "Received",
+  PROCESSED: "Processed",
+  FAILED: "Failed",
+  IGNORED: "Ignored",
+  UNKNOWN: "Unknown",
+};
+
 /** How a replay ended, in words. */
 export function replayOutcome(event: PaymentEvent): { ok: boolean; text: string } {
   if (event.status === "PROCESSED") return { ok: true, text: `The event ${event.stripeEventId} was processed.` };
@@ -89,7 +98,7 @@ function EventRow({ request, event, onChange }: { request: AdminRequest; event: 
       <td>{formatTime(event.receivedAt)}</td>
       <td>{event.type}</td>
       <td>
-        <span class={event.status === "FAILED" ? "badge bad" : event.status === "PROCESSED" ? "badge good" : "badge"}>{event.status}</span>
+        <span class={event.status === "FAILED" ? "badge bad" : event.status === "PROCESSED" ? "badge good" : "badge"}>{STATE_WORDS[event.status] ?? event.status}</span>
       </td>
       <td class="num">{event.attempts}</td>
       <td>{event.lastError ?? "—"}</td>

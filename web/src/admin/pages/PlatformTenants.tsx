@@ -115,7 +115,8 @@ function ActiveToggle({ request, tenant, action, onChange }: { request: AdminReq
   if (tenant.active)
     return (
       <ConfirmButton
-        label={`Deactivate ${tenant.name}`}
+        label="Deactivate"
+        name={`Deactivate ${tenant.name}`}
         question={`Deactivate ${tenant.name}? Its widget and its admins’ sign-in stop.`}
         confirm="Yes, deactivate"
         busy={action.busy}

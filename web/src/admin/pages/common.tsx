@@ -223,7 +223,9 @@ export function CopyButton({ text, label = "Copy" }: { text: string; label?: str
 }
 
 /** A two-step destructive action: the button, then "Yes, …" / "Keep it". */
-export function ConfirmButton(props: { label: string; question: string; confirm: string; onConfirm: () => void; busy?: boolean; danger?: boolean }) {
+/** A button that asks first. `label` is what it shows; `name`, when given, what it is called (a row's
+ * "Delete" named "Delete Garden day"), which must begin with the label. */
+export function ConfirmButton(props: { label: string; name?: string; question: string; confirm: string; onConfirm: () => void; busy?: boolean; danger?: boolean }) {
   const [asking, setAsking] = useState(false);
   const yes = useRef<HTMLButtonElement>(null);
   useEffect(() => {
@@ -231,7 +233,7 @@ export function ConfirmButton(props: { label: string; question: string; confirm:
   }, [asking]);
   if (!asking)
     return (
-      <button type="button" class={props.danger === false ? "button secondary" : "button danger-outline"} onClick={() => setAsking(true)}>
+      <button type="button" class={props.danger === false ? "button secondary" : "button danger-outline"} aria-label={props.name} onClick={() => setAsking(true)}>
         {props.label}
       </button>
     );
@@ -260,5 +262,6 @@ export function ConfirmButton(props: { label: string; question: string; confirm:
 export function formatTime(iso: string | null | undefined): string {
   if (!iso) return "—";
   const at = new Date(iso);
-  return Number.isNaN(at.getTime()) ? iso : at.toLocaleString();
+  // The same words as the booking's ledger and history: "Dec 1, 2026, 10:34 AM" in the browser's locale.
+  return Number.isNaN(at.getTime()) ? iso : new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" }).format(at);
 }
