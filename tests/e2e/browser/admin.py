@@ -1,15 +1,18 @@
 """What the dashboards' browser tests share: signing a page's context in (the session cookie, as the
-sign-in page gets it) and a booking a couple paid for (through the API and the Stripe sandbox, as the
-e2e suites book), so that a dashboard has something to show."""
+sign-in page gets it, or through the sign-in form itself), a booking a couple paid for (through the API
+and the Stripe sandbox, as the e2e suites book), so that a dashboard has something to show, and the
+steps of a page: open it from the side nav, check it (axe-core and the screenshots)."""
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 import httpx
-from playwright.sync_api import Page
+from playwright.sync_api import Page, expect
 
+from tests.e2e.browser.pages import assert_accessible, screenshots
 from tests.e2e.conftest import TenantHandle, eventually
 from tools.stack.launcher import Stack
 
@@ -29,6 +32,33 @@ def sign_in(page: Page, stack: Stack, email: str, password: str) -> dict[str, An
 def sign_in_as(page: Page, stack: Stack, tenant: TenantHandle) -> dict[str, Any]:
     """Signs the page's context in as `tenant`'s admin."""
     return sign_in(page, stack, tenant.admin_email, tenant.admin_password)
+
+
+def open_sign_in(page: Page, stack: Stack) -> None:
+    """Opens /admin/sign-in."""
+    page.goto(f"{stack.url}/admin/sign-in")
+    expect(page.get_by_role("heading", level=1, name="Sign in")).to_be_visible()
+
+
+def sign_in_with_the_form(page: Page, email: str, password: str) -> None:
+    """On the sign-in page (`open_sign_in`): signs in with the form and lands on the overview."""
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in", exact=True).click()
+    expect(page.get_by_role("heading", level=1, name="Overview")).to_be_visible()
+    expect(page).to_have_url(re.compile(r"/admin/$"))
+
+
+def open_from_nav(page: Page, link: str, heading: str | None = None) -> None:
+    """Follows the side nav's link `link` and waits for the page's heading (`heading`, else `link`)."""
+    page.get_by_role("navigation", name="Dashboard").get_by_role("link", name=link, exact=True).click()
+    expect(page.get_by_role("heading", level=1, name=heading or link)).to_be_visible()
+
+
+def check_admin_page(page: Page, name: str, what: str) -> None:
+    """axe-core on the dashboard page as it is now, then its screenshots as `name`."""
+    assert_accessible(page, what)
+    screenshots(page, name)
 
 
 def confirmed_booking(

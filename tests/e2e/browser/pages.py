@@ -14,9 +14,13 @@ from typing import Any
 
 from playwright.sync_api import Frame, Locator, Page, expect
 
+from tests.e2e.conftest import eventually, mails_to
+from tools.stack.launcher import Stack
+
 ROOT = Path(__file__).resolve().parents[3]
 AXE_SOURCE = ROOT / "web" / "node_modules" / "axe-core" / "axe.min.js"
 SCREENSHOTS = ROOT / "build" / "artifacts" / "screenshots"
+MANAGE_LINK = re.compile(r"https?://[^\s\"'<>]+/booking/[A-Za-z0-9_-]+\?token=[^\s\"'<>]+")
 WIDGET_IFRAME = "iframe[src*='/widget/v1/frame']"
 # The done page polls for the webhook's confirmation (every second, up to about a minute).
 CONFIRMATION_TIMEOUT_MS = 30_000
@@ -272,6 +276,26 @@ def on_checkout(page: Page, sandbox_url: str) -> None:
 def session_id_of(page: Page) -> str:
     """The Checkout session's id, from the hosted page's URL."""
     return page.url.rstrip("/").rsplit("/", 1)[-1]
+
+
+# --- the couple's email ----------------------------------------------------------------------------
+
+
+def manage_link(stack: Stack, address: str, booking_id: str) -> str:
+    """The couple's link in the confirmation email."""
+
+    def find() -> str | None:
+        for message in mails_to(stack, address):
+            body = message.get_body(preferencelist=("plain", "html"))
+            text = body.get_content() if body is not None else ""
+            for link in MANAGE_LINK.findall(text):
+                if f"/booking/{booking_id}?" in link:
+                    return str(link)
+        return None
+
+    link = eventually(find, timeout=20)
+    assert link, f"no confirmation email to {address} links to /booking/{booking_id}"
+    return link
 
 
 # --- the keyboard ------------------------------------------------------------------------------------

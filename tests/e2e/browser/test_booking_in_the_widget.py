@@ -28,6 +28,7 @@ from tests.e2e.browser.pages import (
     expect_unavailable,
     fill_details,
     host_events,
+    manage_link,
     money,
     on_checkout,
     session_id_of,
@@ -36,11 +37,8 @@ from tests.e2e.browser.pages import (
     total,
     widget_frame,
 )
-from tests.e2e.conftest import eventually, mails_to
 from tools.stack.demo_site import HostSite
 from tools.stack.launcher import Stack
-
-MANAGE_LINK = re.compile(r"https?://[^\s\"'<>]+/booking/[A-Za-z0-9_-]+\?token=[^\s\"'<>]+")
 
 
 def booking_of(stack: Stack, shop: Shop, booking_id: str) -> dict[str, Any]:
@@ -60,23 +58,6 @@ def booking_of_session(stack: Stack, shop: Shop, session_id: str) -> dict[str, A
     )
     assert answer.status_code == 200, answer.text
     return dict(answer.json())
-
-
-def manage_link(stack: Stack, address: str, booking_id: str) -> str:
-    """The couple's link in the confirmation email."""
-
-    def find() -> str | None:
-        for message in mails_to(stack, address):
-            body = message.get_body(preferencelist=("plain", "html"))
-            text = body.get_content() if body is not None else ""
-            for link in MANAGE_LINK.findall(text):
-                if f"/booking/{booking_id}?" in link:
-                    return str(link)
-        return None
-
-    link = eventually(find, timeout=20)
-    assert link, f"no confirmation email to {address} links to /booking/{booking_id}"
-    return link
 
 
 def cancel_on_the_manage_page(

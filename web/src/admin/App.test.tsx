@@ -155,13 +155,18 @@ describe("the dashboards' shell", () => {
     expect(root.querySelector('[data-testid="refund-amount"]')!.textContent).toBe("US$300.00");
     expect(root.querySelector('[data-testid="kept-amount"]')!.textContent).toBe("US$900.00");
     expect(calls.some((c) => c.url.endsWith("/cancel"))).toBe(false);
+    // Once cancelled, the booking reads cancelled: the form goes, and the outcome stays said on the page.
+    routes["GET /v1/tenant-admin/bookings/b1"] = () => ({ status: 200, body: { ...BOOKING, status: "CANCELLED", amountRefundedCents: 30000 } });
     await act(() => buttonNamed("Cancel the booking and refund US$300.00")!.click());
     await flush();
     const cancel = calls.find((c) => c.url.endsWith("/cancel"))!;
     expect(cancel.body).toEqual({ reason: "", refund: { amountCents: 30000 } });
     expect(cancel.headers["X-CSRF-Token"]).toBe("csrf-1");
     expect(cancel.headers["Idempotency-Key"]).toMatch(/^[0-9a-f]{32}$/);
-    expect(root.textContent).toContain("The booking is cancelled; US$300.00 refunded.");
+    const said = [...root.querySelectorAll('[role="status"]')].map((e) => e.textContent);
+    expect(said).toContain("The booking is cancelled; US$300.00 refunded. The couple is emailed.");
+    expect(root.querySelector("form.cancel-form")).toBeNull();
+    expect(buttonNamed("Cancel this booking…")).toBeFalsy();
   });
 
   it("signs out and lands on sign-in", async () => {

@@ -27,6 +27,9 @@ export function BookingDetail({ params }: AdminPageProps) {
   const [ledgerProblem, setLedgerProblem] = useState<string | null>(null);
   const [problem, setProblem] = useState<string | null>(null);
   const [notFound, setNotFound] = useState(false);
+  // What the last action did, said on the page itself: a cancellation removes the form that made it.
+  const [notice, setNotice] = useState<string | null>(null);
+  const noticeLine = useFocusWhen<HTMLParagraphElement>(notice !== null);
 
   async function load() {
     setProblem(null);
@@ -80,6 +83,9 @@ export function BookingDetail({ params }: AdminPageProps) {
             <span class={`badge status-${booking.status.toLowerCase()}`}>{STATUS_WORDS[booking.status] ?? booking.status}</span>
             {booking.holdExpiresAt && ` until ${timeText(booking.holdExpiresAt, locale)}`}
             {booking.cancelReason && ` (reason: ${booking.cancelReason})`}
+          </p>
+          <p role="status" class={notice ? "notice success" : "alert-empty"} tabIndex={-1} ref={noticeLine}>
+            {notice}
           </p>
           <div class="grid-2">
             <Section title="Couple">
@@ -163,7 +169,8 @@ export function BookingDetail({ params }: AdminPageProps) {
               <Resend bookingId={booking.id} />
               <CancelForm
                 booking={booking}
-                onCancelled={(updated) => {
+                onCancelled={(updated, message) => {
+                  setNotice(message);
                   setBooking(updated);
                   load();
                 }}
@@ -252,7 +259,7 @@ function Resend({ bookingId }: { bookingId: string }) {
   );
 }
 
-export function CancelForm({ booking, onCancelled }: { booking: AdminBooking; onCancelled: (b: AdminBooking) => void }) {
+export function CancelForm({ booking, onCancelled }: { booking: AdminBooking; onCancelled: (b: AdminBooking, message: string) => void }) {
   const { api, locale } = useAdmin();
   const name = useId("refund");
   const [open, setOpen] = useState(false);
@@ -263,14 +270,12 @@ export function CancelForm({ booking, onCancelled }: { booking: AdminBooking; on
   const [key, setKey] = useState("");
   const [error, setError] = useState<string | null>(null);
   const [problem, setProblem] = useState<string | null>(null);
-  const [done, setDone] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const reviewHeading = useFocusWhen<HTMLHeadingElement>(reviewing);
   const money = (cents: number) => formatMoney(cents, booking.currency, locale);
   const refundable = refundableCents(booking);
   const plan = cancelPlan(choice, amount, booking);
 
-  if (done) return <Status message={done} />;
   if (!open) {
     return (
       <div class="action-block">
@@ -300,8 +305,7 @@ export function CancelForm({ booking, onCancelled }: { booking: AdminBooking; on
     setProblem(null);
     try {
       const answer = await api.cancelBooking(booking.id, { reason: reason.trim(), refund: plan.refund }, key);
-      setDone(`The booking is cancelled; ${money(answer.refund.refundedCents)} refunded. The couple is emailed.`);
-      onCancelled(answer);
+      onCancelled(answer, `The booking is cancelled; ${money(answer.refund.refundedCents)} refunded. The couple is emailed.`);
     } catch (e) {
       setProblem(`The booking was not cancelled: ${errorText(e)}`);
       if (e instanceof ApiError && !e.indefinite) setReviewing(false);
