@@ -2,7 +2,7 @@
 // the side nav (a top bar on narrow screens) and the main landmark, which takes focus on navigation.
 import type { ComponentChildren } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
-import { useAdmin } from "./context";
+import { arrival, useAdmin } from "./context";
 import { errorText } from "./format";
 import type { AdminPage } from "./pages/types";
 import { BASE, Link, navigate } from "./router";
@@ -35,9 +35,10 @@ export function Layout(props: { routes: readonly AdminPage[]; current: AdminPage
   useEffect(() => {
     if (first.current) {
       first.current = false;
-      // Signed in just now, the focused field is gone: start on the page's heading, not the document's top.
-      const active = document.activeElement;
-      if (active && active !== document.body) return;
+      // A page load keeps the browser's own start (the skip link is the first stop); signed in just
+      // now, the focused field is gone: start on the page's heading.
+      if (!arrival.bySignIn) return;
+      arrival.bySignIn = false;
     }
     const heading = main.current?.querySelector<HTMLElement>("h1");
     if (heading && !heading.hasAttribute("tabindex")) heading.setAttribute("tabindex", "-1");

@@ -15,6 +15,11 @@ export interface AdminContext {
   setMe: (me: Me | null) => void;
 }
 
+/** Set by the sign-in page just before the dashboard replaces it: the dashboard's first page then
+ * starts on its heading (the focused field is gone). A page load or reload leaves focus where the
+ * browser puts it, so the skip link stays the first stop. */
+export const arrival = { bySignIn: false };
+
 export const Admin = createContext<AdminContext | null>(null);
 
 export function useAdmin(): AdminContext {

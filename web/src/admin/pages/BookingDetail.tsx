@@ -151,14 +151,21 @@ export function BookingDetail({ params }: AdminPageProps) {
           <Section title="History">
             {booking.history?.length ? (
               <ol class="timeline">
-                {booking.history.map((entry, i) => (
-                  <li key={i}>
-                    <time dateTime={entry.at}>{timeText(entry.at, locale)}</time>{" "}
-                    <strong>{entry.from ? `${STATUS_WORDS[entry.from] ?? entry.from} → ` : ""}{STATUS_WORDS[entry.to] ?? entry.to}</strong>
-                    {` by ${actorWords(entry.actor, me?.userId)}`}
-                    {entry.reason && <span class="muted">: {entry.reason}</span>}
-                  </li>
-                ))}
+                {booking.history.map((entry, i) => {
+                  // An event that left the status as it was (a refund, a payment, an email) reads as
+                  // what happened, not as "Cancelled → Cancelled".
+                  const same = entry.from === entry.to && entry.reason;
+                  const what = same
+                    ? sentence(entry.reason ?? "")
+                    : `${entry.from ? `${STATUS_WORDS[entry.from] ?? entry.from} → ` : ""}${STATUS_WORDS[entry.to] ?? entry.to}`;
+                  return (
+                    <li key={i}>
+                      <time dateTime={entry.at}>{timeText(entry.at, locale)}</time> <strong>{what}</strong>
+                      {` by ${actorWords(entry.actor, me?.userId)}`}
+                      {!same && entry.reason && <span class="muted">: {entry.reason}</span>}
+                    </li>
+                  );
+                })}
               </ol>
             ) : (
               <p>No history recorded.</p>
@@ -380,4 +387,8 @@ export function CancelForm({ booking, onCancelled }: { booking: AdminBooking; on
       </div>
     </form>
   );
+}
+
+function sentence(text: string): string {
+  return text ? text[0].toUpperCase() + text.slice(1) : text;
 }

@@ -3,7 +3,7 @@
 import type { ComponentChildren } from "preact";
 import { useRef, useState } from "preact/hooks";
 import { ApiError } from "../../shared/api";
-import { useAdmin } from "../context";
+import { arrival, useAdmin } from "../context";
 import { errorText, fieldError } from "../format";
 import { BASE, Link } from "../router";
 import { Field, PageTitle, Status } from "../ui";
@@ -56,6 +56,7 @@ export function SignIn() {
       await api.signIn(email.trim(), password);
       const me = await api.me();
       if (!me) throw new ApiError(401, "UNAUTHENTICATED", "not authenticated");
+      arrival.bySignIn = true;
       setMe(me);
     } catch (error) {
       if (error instanceof ApiError && error.status === 401) {
