@@ -185,9 +185,7 @@ async def test_a_tenants_terms_cannot_be_changed_field_by_field_through_the_mask
     assert (reason, fields) == ("VALIDATION_ERROR", ["update_mask"])
 
 
-async def test_terms_stored_under_looser_bounds_still_read(
-    tenants: Any, cluster: Cluster
-) -> None:
+async def test_terms_stored_under_looser_bounds_still_read(tenants: Any, cluster: Cluster) -> None:
     # A bound tightened in a later release must not make a stored tenant unreadable.
     tenant = await new_tenant(tenants)
     conn = await asyncpg.connect(cluster.admin_url)
@@ -275,8 +273,8 @@ async def test_a_masked_package_policy_must_be_sent_or_cleared(tenants: Any, cat
         )
     )
     assert (reason, fields) == ("VALIDATION_ERROR", ["paymentPolicy"])
-    read = (await catalog.GetPackage(pb.GetPackageRequest(tenant_id=tenant.id, package_id=package.id))).package
-    assert PaymentPolicy.from_proto(read.payment_policy) == FIXED_500
+    read = await catalog.GetPackage(pb.GetPackageRequest(tenant_id=tenant.id, package_id=package.id))
+    assert PaymentPolicy.from_proto(read.package.payment_policy) == FIXED_500
 
 
 async def test_bad_package_terms_are_refused_by_field_and_create_nothing(tenants: Any, catalog: Any) -> None:
