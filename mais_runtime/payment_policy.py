@@ -199,3 +199,28 @@ class PaymentPolicy:
         if problems:
             raise ValidationError("the payment policy is not valid", problems)
         return dataclasses.replace(self, **values).checked(prefix)
+
+    # --- storage ---------------------------------------------------------------------------------
+
+    @classmethod
+    def from_stored(cls, stored: object) -> PaymentPolicy:
+        """A policy as a store kept it (the JSON spelling, written by `to_json` after `checked`), read
+        without checking again: a later, tighter bound must not make a stored tenant or package
+        unreadable (the next change is checked). Unknown keys are ignored and missing ones take the
+        default, so a field added later reads on rows written before it."""
+        if not isinstance(stored, dict):
+            return cls()
+        values: dict[str, Any] = {}
+        for name, attr in _JSON_FIELDS.items():
+            if name not in stored:
+                continue
+            value = stored[name]
+            if attr == "deposit_kind":
+                values[attr] = DepositKind(value)
+            elif attr == "overdue_action":
+                values[attr] = OverdueAction(value)
+            elif attr == "deposit_refundable":
+                values[attr] = bool(value)
+            else:
+                values[attr] = int(value)
+        return cls(**values)

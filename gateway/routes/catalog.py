@@ -22,8 +22,10 @@ from starlette.responses import Response
 from gateway.auth import AdminContext, TenantContext, tenant_admin
 from gateway.errors import ApiError
 from gateway.key_lookups import public_tenant_once
+from gateway.payment_terms import changed_terms, own_terms_json, with_fresh_read
 from gateway.read_cache import cached_public_read
 from mais_runtime.errors import FieldViolation
+from mais_runtime.payment_policy import PaymentPolicy
 from mais_runtime.proto_time import json_time as _time
 
 router = APIRouter(tags=["catalog"])
@@ -89,6 +91,9 @@ class PackageBody(_Body):
     max_guests: Int32 | None = None
     sort_order: Int32 | None = None
     currency: Currency | None = None
+    # The package's own deposit and balance terms (mais_runtime.payment_policy's JSON, unnamed
+    # fields at their defaults); absent or null: the tenant's terms apply.
+    payment_policy: dict[str, Any] | None = None
 
 
 class PackagePatch(_Body):
@@ -102,6 +107,9 @@ class PackagePatch(_Body):
     max_guests: Int32 | None = None
     sort_order: Int32 | None = None
     currency: Currency | None = None
+    # Any subset of the fields of the package's own terms (of the defaults when it has none yet);
+    # null drops them: the tenant's terms apply again.
+    payment_policy: dict[str, Any] | None = None
     version: Version | None = None
 
 
@@ -155,6 +163,7 @@ def package_json(package: pb.Package) -> dict[str, Any]:
         "photos": _photos_json(package.photos),
         "segmentId": package.segment_id or None,
         "maxGuests": package.max_guests or None,
+        "paymentPolicy": own_terms_json(package.payment_policy),
         "version": package.version,
         "updatedAt": _time(package.updated_at),
     }
@@ -246,7 +255,7 @@ def _expected_version(body_version: int | None, if_match: str) -> int:
 
 
 # Fields a PATCH may set to null, and what null means for each.
-_NULL_MEANS = {"description": "", "segment_id": "", "max_guests": 0}
+_NULL_MEANS = {"description": "", "segment_id": "", "max_guests": 0, "payment_policy": None}
 
 
 def _mask(body: BaseModel) -> list[str]:
@@ -442,8 +451,11 @@ async def create_package(request: Request, admin: TenantAdmin, body: PackageBody
     """`{slug, title, description?, priceCents, currency?, active?, segmentId?, photos?, maxGuests?,
     sortOrder?}`, priced in `currency` or else the tenant's currency now (kept whatever the settings
     say later); an active package needs a price above 0; 409 SLUG_TAKEN for a slug in use."""
+    package_pb = _package(body)
+    if body.payment_policy is not None:
+        package_pb.payment_policy.CopyFrom(changed_terms(PaymentPolicy(), body.payment_policy))
     answer = await request.app.state.clients.catalog.CreatePackage(
-        pb.CreatePackageRequest(tenant_id=admin.tenant_id, package=_package(body))
+        pb.CreatePackageRequest(tenant_id=admin.tenant_id, package=package_pb)
     )
     package = package_json(answer.package)
     return _versioned(package, 201, f"/v1/tenant-admin/packages/{package['id']}")
@@ -464,16 +476,41 @@ async def patch_package(
 ) -> Response:
     """Any subset of the fields (null clears description, segmentId and maxGuests); what is left out
     stays as it is, the currency too (`currency` only together with `priceCents`); 409
-    VERSION_CONFLICT when the version sent is stale. Every replica serves the change within 1 s."""
-    answer = await request.app.state.clients.catalog.UpdatePackage(
-        pb.UpdatePackageRequest(
-            tenant_id=admin.tenant_id,
-            package=_package(body, package_id),
-            update_mask=_mask(body),
-            expected_version=_expected_version(body.version, if_match),
+    VERSION_CONFLICT when the version sent is stale. Every replica serves the change within 1 s.
+    `paymentPolicy` changes the fields it names of the package's own terms (null: back to the
+    tenant's)."""
+    catalog = request.app.state.clients.catalog
+    mask = _mask(body)
+    expected = _expected_version(body.version, if_match)
+    change = _package(body, package_id)
+
+    async def write(version: int, clear_terms: bool = False) -> Response:
+        answer = await catalog.UpdatePackage(
+            pb.UpdatePackageRequest(
+                tenant_id=admin.tenant_id,
+                package=change,
+                update_mask=mask,
+                expected_version=version,
+                clear_payment_policy=clear_terms,
+            )
         )
-    )
-    return _versioned(package_json(answer.package))
+        return _versioned(package_json(answer.package))
+
+    if "payment_policy" not in mask:
+        return await write(expected)
+    if body.payment_policy is None:
+        return await write(expected, clear_terms=True)
+
+    async def read_change_write() -> Response:
+        current = (
+            await catalog.GetPackage(pb.GetPackageRequest(tenant_id=admin.tenant_id, package_id=package_id))
+        ).package
+        own = current.payment_policy
+        terms = PaymentPolicy.from_proto(own) if current.HasField("payment_policy") else PaymentPolicy()
+        change.payment_policy.CopyFrom(changed_terms(terms, body.payment_policy))
+        return await write(expected or current.version)
+
+    return await with_fresh_read(read_change_write, retry=not expected)
 
 
 @router.delete("/v1/tenant-admin/packages/{package_id}", status_code=204, summary="Delete a package")

@@ -31,7 +31,9 @@ from gateway.auth import (
     tenant_admin,
 )
 from gateway.errors import ApiError
+from gateway.payment_terms import changed_terms, terms_json, with_fresh_read
 from mais_runtime.errors import FieldViolation
+from mais_runtime.payment_policy import PaymentPolicy
 from mais_runtime.proto_time import json_time as _time
 from mais_runtime.tenancy import is_tenant_id
 
@@ -118,6 +120,8 @@ class SettingsBody(_Body):
     branding: BrandingBody | None = None
     allowed_origins: list[Annotated[str, Field(max_length=300)]] | None = Field(default=None, max_length=50)
     policy: PolicyBody | None = None
+    # Deposit and balance terms (mais_runtime.payment_policy's JSON); any subset of its fields.
+    payment_policy: dict[str, Any] | None = None
     # The version last read; when sent, a concurrent change is refused with VERSION_CONFLICT.
     version: StrictInt | None = Field(default=None, ge=1, le=2**63 - 1)
 
@@ -187,6 +191,7 @@ def tenant_json(tenant: pb.Tenant) -> dict[str, Any]:
             "maxLiveHoldsPerAddress": tenant.policy.effective_max_live_holds_per_address,
         },
         "contactEmail": tenant.contact_email or None,
+        "paymentPolicy": terms_json(tenant.payment_policy),
         "currency": tenant.currency,
         "createdAt": _time(tenant.created_at),
         "version": tenant.version,
@@ -236,9 +241,45 @@ def _change(body: SettingsBody) -> tuple[pb.Tenant, list[str], str]:
         if "commission_percent" in sent and body.commission_percent is not None:
             percent = str(body.commission_percent)
             mask.append("commission_percent")
-    if not mask:
+    if not mask and "payment_policy" not in sent:
         raise ApiError("VALIDATION_ERROR", "the body names no field to change")
     return change, mask, percent
+
+
+async def _update_tenant(
+    request: Request, tenant_id: str, body: SettingsBody, role: pb.Role.ValueType
+) -> pb.Tenant:
+    """UpdateTenant with the body's fields. Payment terms change field by field in JSON but are
+    stored whole, so they are applied to the terms as read, written with that read's version."""
+    change, mask, percent = _change(body)
+    tenants = request.app.state.clients.tenant
+
+    async def write(version: int) -> pb.Tenant:
+        answer = await tenants.UpdateTenant(
+            pb.UpdateTenantRequest(
+                tenant_id=tenant_id,
+                tenant=change,
+                update_mask=mask,
+                actor_role=role,
+                expected_version=version,
+                commission_percent=percent,
+            )
+        )
+        return answer.tenant  # type: ignore[no-any-return]
+
+    if "payment_policy" not in body.model_fields_set:
+        return await write(body.version or 0)
+    if body.payment_policy is None:
+        raise _null("paymentPolicy")
+    mask.append("payment_policy")
+
+    async def read_change_write() -> pb.Tenant:
+        current = (await tenants.GetTenant(pb.GetTenantRequest(tenant_id=tenant_id))).tenant
+        terms = PaymentPolicy.from_proto(current.payment_policy)
+        change.payment_policy.CopyFrom(changed_terms(terms, body.payment_policy))
+        return await write(body.version or current.version)
+
+    return await with_fresh_read(read_change_write, retry=not body.version)
 
 
 # --- public ------------------------------------------------------------------------------------
@@ -464,18 +505,8 @@ async def patch_tenant(
     _: PlatformAdmin,
 ) -> dict[str, Any]:
     """Any subset of the settings, plus `active` and `commissionPercent`."""
-    change, mask, percent = _change(body)
-    answer = await request.app.state.clients.tenant.UpdateTenant(
-        pb.UpdateTenantRequest(
-            tenant_id=_tenant_path_id(tenant_id),
-            tenant=change,
-            update_mask=mask,
-            actor_role=pb.ROLE_PLATFORM_ADMIN,
-            expected_version=body.version or 0,
-            commission_percent=percent,
-        )
-    )
-    return tenant_json(answer.tenant)
+    tenant = await _update_tenant(request, _tenant_path_id(tenant_id), body, pb.ROLE_PLATFORM_ADMIN)
+    return tenant_json(tenant)
 
 
 @router.delete("/v1/admin/tenants/{tenant_id}", summary="Deactivate a tenant (platform admin)")
@@ -520,18 +551,10 @@ async def _settings_json(request: Request, tenant: pb.Tenant) -> dict[str, Any]:
 
 @router.patch("/v1/tenant-admin/settings", summary="Change the signed-in tenant's settings")
 async def patch_settings(request: Request, body: SettingsBody, admin: TenantAdmin) -> dict[str, Any]:
-    """Name, contact email, branding, allowed origins, timezone, currency, booking policy; any subset."""
-    change, mask, _ = _change(body)
-    answer = await request.app.state.clients.tenant.UpdateTenant(
-        pb.UpdateTenantRequest(
-            tenant_id=admin.tenant_id,
-            tenant=change,
-            update_mask=mask,
-            actor_role=pb.ROLE_TENANT_ADMIN,
-            expected_version=body.version or 0,
-        )
-    )
-    return await _settings_json(request, answer.tenant)
+    """Name, contact email, branding, allowed origins, timezone, currency, booking policy, payment
+    terms (`paymentPolicy`: any subset of its fields, the rest kept); any subset."""
+    tenant = await _update_tenant(request, admin.tenant_id, body, pb.ROLE_TENANT_ADMIN)
+    return await _settings_json(request, tenant)
 
 
 @router.post("/v1/tenant-admin/api-keys/rotate", summary="Issue a new key pair")

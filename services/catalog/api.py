@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import grpc
 from mais.catalog.v1 import catalog_service_pb2 as pb
 from mais.catalog.v1 import catalog_service_pb2_grpc as pb_grpc
+from mais.common.v1 import types_pb2
 
+from mais_runtime.errors import ValidationError
+from mais_runtime.payment_policy import PaymentPolicy
 from mais_runtime.proto_time import timestamp
 from services.catalog.domain import (
     AddOn,
@@ -120,11 +125,20 @@ class CatalogServicer(pb_grpc.CatalogServiceServicer):
     async def UpdatePackage(
         self, request: pb.UpdatePackageRequest, context: Context
     ) -> pb.UpdatePackageResponse:
-        """The masked fields of a package, with optimistic concurrency."""
+        """The masked fields of a package, with optimistic concurrency; "payment_policy" in the mask
+        sets the package's own terms, or with clear_payment_policy drops them (the tenant's apply)."""
+        change = _package_draft(request.package)
+        if "payment_policy" in request.update_mask and not request.clear_payment_policy:
+            if change.payment_policy is None:
+                raise ValidationError.of(
+                    "paymentPolicy", "is required (or clear_payment_policy, to use the tenant's terms)"
+                )
+        elif request.clear_payment_policy:
+            change = replace(change, payment_policy=None)
         package = await self._admin.update_package(
             request.tenant_id,
             request.package.id,
-            _package_draft(request.package),
+            change,
             list(request.update_mask),
             request.expected_version,
         )
@@ -192,7 +206,16 @@ def _package_draft(message: pb.Package) -> PackageDraft:
         segment_id=message.segment_id or None,
         max_guests=message.max_guests,
         currency=message.currency,
+        payment_policy=_own_payment_policy(message),
     )
+
+
+def _own_payment_policy(message: pb.Package) -> PaymentPolicy | None:
+    """A package's own terms off the wire; None when unset (the tenant's apply). Unlike a tenant's,
+    an unset message here is not "pay in full"."""
+    if message.payment_policy.deposit_kind == types_pb2.DEPOSIT_KIND_UNSPECIFIED:
+        return None
+    return PaymentPolicy.from_proto(message.payment_policy)
 
 
 def _add_on_draft(message: pb.AddOn) -> AddOnDraft:
@@ -236,6 +259,7 @@ def _package(package: Package) -> pb.Package:
         photos=[pb.Photo(url=p.url, alt=p.alt) for p in d.photos],
         segment_id=d.segment_id or "",
         max_guests=d.max_guests,
+        payment_policy=d.payment_policy.to_proto() if d.payment_policy else None,
         add_ons=[
             pb.AddOn(
                 id=a.id,
@@ -296,4 +320,5 @@ def _quote(quote: Quote) -> pb.QuoteSnapshot:
         currency=quote.currency,
         hash=quote.hash,
         quoted_at=timestamp(quote.quoted_at),
+        payment_policy=quote.payment_policy.to_proto() if quote.payment_policy else None,
     )

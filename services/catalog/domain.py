@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 from mais_runtime.errors import Conflict, DomainError, FieldViolation, GrpcCode, NotFound, ValidationError
 from mais_runtime.paging import decode_parts, invalid_cursor
 from mais_runtime.paging import encode_cursor as encode_parts
+from mais_runtime.payment_policy import PaymentPolicy
 
 PRICE_MAX_CENTS = 99_999_999
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}[a-z0-9]$")
@@ -74,6 +75,8 @@ class PackageDraft:
     # The currency of `price_cents`: "" on a new draft means "the tenant's currency now" (filled
     # once, at creation); afterwards it changes only when a price is sent with a new currency.
     currency: str = ""
+    # The package's own payment terms; None: the tenant's apply.
+    payment_policy: PaymentPolicy | None = None
 
 
 @dataclass(frozen=True)
@@ -280,6 +283,11 @@ def check_package(draft: PackageDraft) -> PackageDraft:
     problems += _sort_order(draft.sort_order)
     if not 0 <= draft.max_guests <= MAX_GUESTS_LIMIT:
         problems.append(FieldViolation("maxGuests", f"must be between 1 and {MAX_GUESTS_LIMIT}, or none"))
+    if draft.payment_policy is not None:
+        try:
+            draft.payment_policy.checked("paymentPolicy")
+        except ValidationError as invalid:
+            problems += invalid.fields
     if segment_id is not None:
         if is_id(segment_id):
             segment_id = str(uuid.UUID(segment_id))
@@ -461,6 +469,8 @@ class PricedItem:
     version: int
     offered: bool
     package_ids: frozenset[str] = frozenset()
+    # A package's own payment terms (None: the tenant's); never set on an add-on.
+    payment_policy: PaymentPolicy | None = None
 
 
 @dataclass(frozen=True)
@@ -485,6 +495,8 @@ class Quote:
     currency: str
     hash: str
     quoted_at: datetime
+    # The package's own payment terms when it has them (None: the tenant's apply).
+    payment_policy: PaymentPolicy | None = None
 
 
 @dataclass(frozen=True)
@@ -562,6 +574,7 @@ def price_quote(
         currency=package.currency,
         hash=quote_hash(package.currency, lines),
         quoted_at=quoted_at,
+        payment_policy=package.payment_policy,
     )
 
 

@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mais_runtime.db import Database, sqlstate
 from mais_runtime.errors import NotFound, ValidationError
+from mais_runtime.payment_policy import PaymentPolicy
 from services.catalog.domain import (
     MAX_ADD_ONS_PER_PACKAGE,
     AddOn,
@@ -50,7 +51,7 @@ CHANGES_CHANNEL = "mais_catalog_changes"
 _SEGMENT_COLUMNS = "id, slug, name, description, sort_order, active, version, updated_at"
 _PACKAGE_COLUMNS = (
     "p.id, p.slug, p.title, p.description, p.price_cents, p.currency, p.active, p.sort_order, p.photos,"
-    " p.segment_id, p.max_guests, p.version, p.updated_at"
+    " p.segment_id, p.max_guests, p.version, p.updated_at, p.payment_policy"
 )
 _ADD_ON_COLUMNS = "id, slug, title, price_cents, currency, active, version, updated_at"
 # A package couples may see and buy: active, and in no segment or an active one.
@@ -97,8 +98,16 @@ def _package(row: RowMapping, add_ons: tuple[PublicAddOn, ...] = ()) -> Package:
         segment_id=str(row["segment_id"]) if row["segment_id"] else None,
         max_guests=row["max_guests"],
         currency=row["currency"],
+        payment_policy=_payment_policy(row["payment_policy"]),
     )
     return Package(_stamp(row), draft, add_ons)
+
+
+def _payment_policy(raw: Any) -> PaymentPolicy | None:
+    # asyncpg hands jsonb over as text; NULL: the package has no terms of its own.
+    if raw is None:
+        return None
+    return PaymentPolicy.from_stored(json.loads(raw) if isinstance(raw, str | bytes) else raw)
 
 
 def _add_on(row: RowMapping, package_ids: Sequence[str]) -> AddOn:
@@ -328,7 +337,8 @@ class CatalogReads:
     ) -> tuple[PricedItem | None, dict[str, PricedItem]]:
         """The package and the add-ons a quote names, as they are now (the tenant's rows only)."""
         rows = await self._rows(
-            f"SELECT p.id, p.slug, p.title, p.price_cents, p.currency, p.version, {_OFFERED} AS offered"
+            "SELECT p.id, p.slug, p.title, p.price_cents, p.currency, p.version, p.payment_policy,"
+            f" {_OFFERED} AS offered"
             f" FROM {_WITH_SEGMENT} WHERE p.tenant_id = :tenant_id AND p.id = :id",
             id=package_id,
         )
@@ -343,6 +353,7 @@ class CatalogReads:
                 r["currency"],
                 r["version"],
                 bool(r["offered"]),
+                payment_policy=_payment_policy(r["payment_policy"]),
             )
         wellformed = [a for a in add_on_ids if is_id(a)]
         add_ons: dict[str, PricedItem] = {}
@@ -420,9 +431,11 @@ class CatalogWrites(CatalogReads):
         async with _guard("package", draft.slug):
             row = await self._one(
                 "INSERT INTO packages AS p (id, tenant_id, slug, title, description, price_cents, currency,"
-                " active, sort_order, photos, segment_id, max_guests) VALUES (:id, :tenant_id, :slug, :title,"
-                " :description, :price_cents, :currency, :active, :sort_order, CAST(:photos AS jsonb),"
-                f" :segment_id, :max_guests) RETURNING {_PACKAGE_COLUMNS}",
+                " active, sort_order, photos, segment_id, max_guests, payment_policy)"
+                " VALUES (:id, :tenant_id, :slug, :title, :description, :price_cents, :currency, :active,"
+                " :sort_order,"
+                " CAST(:photos AS jsonb), :segment_id, :max_guests, CAST(:payment_policy AS jsonb))"
+                f" RETURNING {_PACKAGE_COLUMNS}",
                 id=str(uuid.uuid4()),
                 **_package_params(draft),
             )
@@ -436,7 +449,8 @@ class CatalogWrites(CatalogReads):
                 "UPDATE packages AS p SET slug = :slug, title = :title, description = :description,"
                 " price_cents = :price_cents, currency = :currency, active = :active,"
                 " sort_order = :sort_order, photos = CAST(:photos AS jsonb), segment_id = :segment_id,"
-                " max_guests = :max_guests, version = p.version + 1, updated_at = now()"
+                " max_guests = :max_guests, payment_policy = CAST(:payment_policy AS jsonb),"
+                " version = p.version + 1, updated_at = now()"
                 f" WHERE p.tenant_id = :tenant_id AND p.id = :id RETURNING {_PACKAGE_COLUMNS}",
                 id=package_id,
                 **_package_params(draft),
@@ -541,6 +555,7 @@ def _package_params(draft: PackageDraft) -> dict[str, Any]:
         "segment_id": draft.segment_id,
         "max_guests": draft.max_guests,
         "currency": draft.currency,
+        "payment_policy": json.dumps(draft.payment_policy.to_json()) if draft.payment_policy else None,
     }
 
 

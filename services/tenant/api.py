@@ -7,6 +7,7 @@ from mais.tenant.v1 import tenant_service_pb2 as pb
 from mais.tenant.v1 import tenant_service_pb2_grpc as pb_grpc
 
 from mais_runtime.errors import ValidationError
+from mais_runtime.payment_policy import PaymentPolicy
 from mais_runtime.proto_time import timestamp
 from services.tenant.directory import TenantDirectory
 from services.tenant.domain import BookingPolicy, Branding, ConnectState, Role, Tenant
@@ -61,6 +62,7 @@ def tenant_to_pb(tenant: Tenant) -> pb.Tenant:
         version=tenant.version,
         contact_email=tenant.contact_email,
         commission_percent=tenant.commission_percent,
+        payment_policy=tenant.payment_policy.to_proto(),
     )
 
 
@@ -102,6 +104,8 @@ def tenant_from_pb(message: pb.Tenant) -> Tenant:
         ),
         currency=message.currency,
         contact_email=message.contact_email,
+        # Unset: pay in full (what "payment_policy" in the mask then sets).
+        payment_policy=PaymentPolicy.from_proto(message.payment_policy),
     )
 
 

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from mais_runtime.errors import FieldViolation, Forbidden, ValidationError
+from mais_runtime.payment_policy import PaymentPolicy
 
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{1,48})[a-z0-9]$")
 # Words a tenant may not take as its slug: they name parts of the platform (or would, in URLs).
@@ -133,6 +134,8 @@ class Tenant:
     version: int = 1
     # Reply-To of every email sent for the tenant (its first admin's address at creation).
     contact_email: str = ""
+    # Deposit and balance terms of every package without its own (the default: pay in full).
+    payment_policy: PaymentPolicy = field(default_factory=PaymentPolicy)
 
     @property
     def commission_percent(self) -> str:
@@ -327,7 +330,16 @@ def check_tenant(tenant: Tenant) -> Tenant:
 
 # Fields of a tenant a change may name, and who may change them.
 TENANT_FIELDS = frozenset(
-    {"name", "branding", "allowed_origins", "timezone", "policy", "currency", "contact_email"}
+    {
+        "name",
+        "branding",
+        "allowed_origins",
+        "timezone",
+        "policy",
+        "currency",
+        "contact_email",
+        "payment_policy",
+    }
 )
 PLATFORM_FIELDS = frozenset({"active", "commission_bps", "commission_percent"})
 BRANDING_FIELDS = frozenset({"primary_color", "secondary_color", "logo_url", "font"})
@@ -347,9 +359,10 @@ POLICY_FIELDS = frozenset(
 def apply_update(
     current: Tenant, change: Tenant, mask: list[str], role: Role, commission_percent: str = ""
 ) -> Tenant:
-    """The tenant after the fields named in `mask` (top level or `branding.x` / `policy.x`) are taken
-    from `change`; platform-owned fields need the platform role. `commission_percent` is the percent
-    as the client wrote it, used when the mask names it. Validates the result."""
+    """The tenant after the fields named in `mask` (top level or `branding.x` / `policy.x`; the
+    payment policy only whole, as `payment_policy`) are taken from `change`; platform-owned fields
+    need the platform role. `commission_percent` is the percent as the client wrote it, used when
+    the mask names it. Validates the result."""
     if not mask:
         raise ValidationError.of("update_mask", "names no field")
     updated = current
@@ -369,6 +382,10 @@ def apply_update(
             updated = replace(updated, policy=replace(updated.policy, **{sub: getattr(change.policy, sub)}))
         elif sub:
             raise ValidationError.of("update_mask", f"{path} cannot be changed")
+        elif top == "payment_policy":
+            # Checked here, not in check_tenant: terms stored under older bounds must not block an
+            # unrelated change (the terms themselves are only ever replaced whole).
+            updated = replace(updated, payment_policy=change.payment_policy.checked("paymentPolicy"))
         else:
             updated = replace(updated, **{top: getattr(change, top)})
     return check_tenant(updated)

@@ -6,12 +6,14 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
 
 from mais_runtime.errors import Conflict
+from mais_runtime.payment_policy import PaymentPolicy
 from services.tenant.domain import BookingPolicy, Branding, ConnectState, Tenant
 from services.tenant.keyring import Sealed
 from services.tenant.store.rows import Queries, is_unique_violation
@@ -20,7 +22,7 @@ _TENANT_COLUMNS = (
     "id, slug, name, active, commission_bps, stripe_account_id, connect_state, primary_color,"
     " secondary_color, logo_url, font, allowed_origins, timezone, min_notice_days, max_advance_days,"
     " hold_minutes, reminder_days, couple_cancel_days, max_live_holds_per_email,"
-    " max_live_holds_per_address, currency, created_at, version, contact_email"
+    " max_live_holds_per_address, currency, created_at, version, contact_email, payment_policy"
 )
 # A key works while its pair is live or in its grace period.
 _KEY_WORKS = "(expires_at IS NULL OR expires_at > now())"
@@ -51,7 +53,13 @@ def _tenant(row: RowMapping) -> Tenant:
         created_at=row["created_at"],
         version=row["version"],
         contact_email=row["contact_email"],
+        payment_policy=_payment_policy(row["payment_policy"]),
     )
+
+
+def _payment_policy(raw: object) -> PaymentPolicy:
+    # asyncpg hands jsonb over as text; NULL: the tenant never set terms (pay in full).
+    return PaymentPolicy.from_stored(json.loads(raw) if isinstance(raw, str | bytes) else raw)
 
 
 class TenantQueries(Queries):
@@ -97,7 +105,7 @@ class TenantQueries(Queries):
             " max_advance_days = :max_advance, hold_minutes = :hold, reminder_days = :reminder,"
             " couple_cancel_days = :cancel, max_live_holds_per_email = :per_email,"
             " max_live_holds_per_address = :per_address, currency = :currency,"
-            " contact_email = :contact, updated_at = now(),"
+            " contact_email = :contact, payment_policy = CAST(:payment_policy AS jsonb), updated_at = now(),"
             " deactivated_at = CASE WHEN :active THEN NULL ELSE coalesce(deactivated_at, now()) END,"
             f" version = version + 1 WHERE id = :id RETURNING {_TENANT_COLUMNS}",
             id=tenant.id,
@@ -119,6 +127,7 @@ class TenantQueries(Queries):
             per_address=tenant.policy.max_live_holds_per_address,
             currency=tenant.currency,
             contact=tenant.contact_email,
+            payment_policy=json.dumps(tenant.payment_policy.to_json()),
         )
         assert row is not None
         return _tenant(row)

@@ -7,6 +7,7 @@ import { formatMoney } from "../../app/money";
 import { ConfirmButton, Loaded, OutcomeLine, Pager, useAction, usePaged } from "./common";
 import type { FieldSpec } from "./editing";
 import { Editor, type Versioned } from "./Editor";
+import { packageTermsCodec, PAY_IN_FULL, type PaymentPolicy } from "./paymentTerms";
 import { allPages, isCode, withQuery, type AdminRequest, type Page, type PageProps } from "./request";
 
 export interface AdminPackage extends Versioned {
@@ -19,6 +20,8 @@ export interface AdminPackage extends Versioned {
   sortOrder: number;
   segmentId: string | null;
   maxGuests: number | null;
+  /** The package's own terms; null: the business's. */
+  paymentPolicy: PaymentPolicy | null;
 }
 
 export interface AdminAddOn extends Versioned {
@@ -40,7 +43,7 @@ export interface AdminSegment extends Versioned {
 
 const SLUG_HINT = "Lower-case letters, digits and dashes; part of links.";
 
-export function packageSpecs(segments: AdminSegment[]): FieldSpec[] {
+export function packageSpecs(segments: AdminSegment[], currency = "usd"): FieldSpec[] {
   return [
     { key: "title", label: "Title", kind: "text", required: true },
     { key: "slug", label: "Slug", kind: "text", required: true, hint: SLUG_HINT },
@@ -56,6 +59,7 @@ export function packageSpecs(segments: AdminSegment[]): FieldSpec[] {
     { key: "maxGuests", label: "Maximum guests", kind: "int", nullable: true, hint: "Empty: no limit." },
     { key: "sortOrder", label: "Sort order", kind: "int", hint: "Lower comes first." },
     { key: "active", label: "On offer (active)", kind: "bool" },
+    { key: "paymentPolicy", label: "Payment terms", kind: "terms", codec: packageTermsCodec(currency) },
   ];
 }
 
@@ -88,13 +92,17 @@ export function deleteRefusal(noun: string, error: unknown, message: string): st
 
 export function Catalog({ request }: PageProps) {
   const [currency, setCurrency] = useState("usd");
+  const [businessTerms, setBusinessTerms] = useState<PaymentPolicy>(PAY_IN_FULL);
   const [segments, setSegments] = useState<AdminSegment[]>([]);
   const [packages, setPackages] = useState<AdminPackage[]>([]);
   const [version, setVersion] = useState(0);
   const changed = () => setVersion((v) => v + 1);
   useEffect(() => {
-    request<{ currency: string }>("GET", "/v1/tenant-admin/settings").then(
-      (s) => s.currency && setCurrency(s.currency),
+    request<{ currency: string; paymentPolicy?: PaymentPolicy }>("GET", "/v1/tenant-admin/settings").then(
+      (s) => {
+        if (s.currency) setCurrency(s.currency);
+        if (s.paymentPolicy) setBusinessTerms(s.paymentPolicy);
+      },
       () => undefined,
     );
   }, []);
@@ -111,14 +119,16 @@ export function Catalog({ request }: PageProps) {
         noun="package"
         title="Packages"
         basePath="/v1/tenant-admin/packages"
-        specs={packageSpecs(segments)}
+        specs={packageSpecs(segments, currency)}
         currency={currency}
+        businessTerms={businessTerms}
         version={version}
         onChange={changed}
         columns={[
           ["Title", (p) => p.title],
           ["Price", (p) => formatMoney(p.priceCents, p.currency)],
           ["Segment", (p) => segments.find((s) => s.id === p.segmentId)?.name ?? "—"],
+          ["Payment terms", (p) => (p.paymentPolicy ? "Its own" : "The business’s")],
           ["On offer", (p) => (p.active ? "Yes" : "No")],
         ]}
       />
@@ -164,6 +174,7 @@ interface CollectionProps<T extends Versioned> {
   basePath: string;
   specs: FieldSpec[];
   currency: string;
+  businessTerms?: PaymentPolicy;
   columns: [string, (item: T) => string][];
   version: number;
   onChange: () => void;
@@ -257,6 +268,7 @@ function Collection<T extends Versioned>(props: CollectionProps<T>) {
           specs={props.specs}
           object={editing === "new" ? null : editing}
           currency={props.currency}
+          businessTerms={props.businessTerms}
           onSaved={(saved, created) => {
             if (!created) paged.replace((items) => items.map((i) => (i.id === saved.id ? saved : i)));
             props.onChange();

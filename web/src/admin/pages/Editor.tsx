@@ -5,6 +5,8 @@ import { useEffect, useRef, useState } from "preact/hooks";
 import { ApiError } from "../../shared/api";
 import { Check, Field, OutcomeLine, Select, useAction } from "./common";
 import { changedFields, changes, fromForm, mergeTyped, shown, toForm, type FieldSpec, type FormValues, type Json } from "./editing";
+import { PAY_IN_FULL, type PaymentPolicy } from "./paymentTerms";
+import { PackageTermsField } from "./PaymentTerms";
 import { errorText, isCode, type AdminRequest } from "./request";
 
 export interface Versioned extends Json {
@@ -22,6 +24,8 @@ interface EditorProps<T extends Versioned> {
   /** The object as read, or null for a new one. */
   object: T | null;
   currency: string;
+  /** The business's payment terms (a package's "Payment terms" starts from them). */
+  businessTerms?: PaymentPolicy;
   onSaved: (saved: T, created: boolean) => void;
   onClose: () => void;
 }
@@ -151,6 +155,17 @@ export function Editor<T extends Versioned>(props: EditorProps<T>) {
       {editable.map((spec) => {
         const error = errors[spec.key] ?? action.fields[spec.key] ?? null;
         const value = values[spec.key];
+        if (spec.kind === "terms")
+          return (
+            <PackageTermsField
+              key={spec.key}
+              value={String(value)}
+              onChange={(v) => set(spec.key, v)}
+              currency={String(base?.currency ?? currency)}
+              business={props.businessTerms ?? PAY_IN_FULL}
+              errors={{ ...action.fields, ...errors }}
+            />
+          );
         if (spec.kind === "bool") return <Check key={spec.key} label={spec.label} checked={Boolean(value)} onChange={(v) => set(spec.key, v)} />;
         if (spec.kind === "select")
           return <Select key={spec.key} label={spec.label} value={String(value)} options={spec.options ?? []} onChange={(v) => set(spec.key, v)} />;

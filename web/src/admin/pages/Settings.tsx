@@ -6,6 +6,8 @@ import type { ComponentChildren } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import { Check, ConfirmButton, CopyButton, Field, Loaded, OutcomeLine, useAction } from "./common";
 import { changedFields, changes, fromForm, mergeTyped, toForm, type FieldSpec, type FormValues, type Json } from "./editing";
+import type { PaymentPolicy } from "./paymentTerms";
+import { BusinessTerms } from "./PaymentTerms";
 import { isCode, type AdminRequest, type PageProps } from "./request";
 import { addOrigin, contrastNote, embedSnippet, flatten, previewUrl, unflatten } from "./settings";
 
@@ -17,6 +19,8 @@ export interface TenantSettings extends Json {
   currency: string;
   allowedOrigins: string[];
   connectState: "not_started" | "pending" | "onboarded";
+  /** Deposit and balance terms of every package without its own. */
+  paymentPolicy?: PaymentPolicy;
   /** Not in today's settings answer; used when the API adds it. */
   publicKey?: string;
 }
@@ -87,6 +91,9 @@ export function Settings({ request }: PageProps) {
             </Part>
             <Part title="Booking policy" id="policy">
               <SettingsForm request={request} specs={POLICY_SPECS} tenant={tenant} onSaved={saved} noun="booking policy" />
+            </Part>
+            <Part title="Payments" id="payments">
+              <BusinessTerms request={request} tenant={tenant} onSaved={saved} />
             </Part>
             <Part title="Sites that may embed the widget" id="origins">
               <Origins request={request} tenant={tenant} onSaved={saved} />

@@ -5,7 +5,16 @@
 // sends the admin's changes against the new version.
 import { minorDigits } from "../../app/money";
 
-export type Kind = "text" | "textarea" | "money" | "int" | "bool" | "select" | "checks";
+export type Kind = "text" | "textarea" | "money" | "int" | "bool" | "select" | "checks" | "terms";
+
+/** A field whose form value is text of its own making (kind "terms": a package's payment terms). */
+export interface Codec {
+  toForm(value: unknown): string;
+  /** The JSON value of the form's text, or the problems by API field name. */
+  fromForm(text: string): { value: unknown } | { errors: Record<string, string> };
+  /** The form's text in words (the conflict note). */
+  shown(text: string): string;
+}
 
 export interface FieldSpec {
   key: string;
@@ -18,6 +27,8 @@ export interface FieldSpec {
   nullable?: boolean;
   /** Set when creating only (currency: the API takes it with the price). */
   createOnly?: boolean;
+  /** Kind "terms": how its value becomes form text and back. */
+  codec?: Codec;
 }
 
 export type FormValue = string | boolean | string[];
@@ -46,6 +57,9 @@ export function toForm(specs: FieldSpec[], object: Json | null, currency: string
   for (const spec of specs) {
     const value = object?.[spec.key];
     switch (spec.kind) {
+      case "terms":
+        values[spec.key] = spec.codec ? spec.codec.toForm(value) : "";
+        break;
       case "bool":
         values[spec.key] = object ? Boolean(value) : true;
         break;
@@ -76,6 +90,12 @@ export function fromForm(specs: FieldSpec[], values: FormValues, currency: strin
       body[spec.key] = Array.isArray(value) ? [...value] : [];
       continue;
     }
+    if (spec.kind === "terms" && spec.codec) {
+      const read = spec.codec.fromForm(String(value ?? ""));
+      if ("errors" in read) Object.assign(errors, read.errors);
+      else body[spec.key] = read.value;
+      continue;
+    }
     const text = String(value ?? "").trim();
     if (!text) {
       if (spec.required) errors[spec.key] = `${spec.label} is required.`;
@@ -99,6 +119,8 @@ export function fromForm(specs: FieldSpec[], values: FormValues, currency: strin
 
 export function same(a: unknown, b: unknown): boolean {
   if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && [...a].sort().join("\u0000") === [...b].sort().join("\u0000");
+  // Objects (payment terms) are built in one key order, so their JSON compares them.
+  if (a && b && typeof a === "object" && typeof b === "object") return JSON.stringify(a) === JSON.stringify(b);
   return (a ?? null) === (b ?? null);
 }
 
@@ -118,6 +140,7 @@ export function changedFields(specs: FieldSpec[], before: Json, after: Json, cur
 
 /** A value as the conflict note shows it. */
 export function shown(spec: FieldSpec, value: FormValue): string {
+  if (spec.kind === "terms" && spec.codec) return spec.codec.shown(String(value));
   if (spec.kind === "bool") return value ? "yes" : "no";
   if (Array.isArray(value)) {
     const names = value.map((v) => spec.options?.find((o) => o.value === v)?.label ?? v);
