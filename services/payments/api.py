@@ -22,9 +22,12 @@ from services.payments.domain import (
     check_reason,
     check_request_id,
 )
+from services.payments.domain.instalments import InstalmentAction, InstalmentChange
 from services.payments.inbox import StripeInbox
+from services.payments.instalments import InstalmentChanges
 from services.payments.ledger import LedgerView, PeriodTotals
 from services.payments.refunds import Refunds
+from services.payments.schedule_wire import instalment_pb, schedule_pb
 from services.payments.store import InboxEvent
 
 _STATUS_TO_PB = {
@@ -58,6 +61,12 @@ def _status_filter(value: pb.EventStatus.ValueType) -> EventStatus | None:
         raise ValidationError.of("status", "is not a known event status")
     return _STATUS_FROM_PB[value]
 
+
+_ACTIONS = {
+    pb.INSTALMENT_ACTION_WAIVE: InstalmentAction.WAIVE,
+    pb.INSTALMENT_ACTION_MARK_PAID: InstalmentAction.MARK_PAID,
+    pb.INSTALMENT_ACTION_SET_DUE_DATE: InstalmentAction.SET_DUE_DATE,
+}
 
 _SESSION_STATE_TO_PB = {
     SessionState.OPEN: pb.CHECKOUT_SESSION_STATUS_OPEN,
@@ -114,7 +123,9 @@ class PaymentsServicer(pb_grpc.PaymentsServiceServicer):
         refunds: Refunds,
         ledger: LedgerView,
         onboarding: ConnectOnboarding,
+        instalments: InstalmentChanges | None = None,
     ) -> None:
+        self._instalments = instalments
         self._checkout = checkout
         self._inbox = inbox
         self._refunds = refunds
@@ -241,8 +252,10 @@ class PaymentsServicer(pb_grpc.PaymentsServiceServicer):
                     net_paid_cents=t.net_paid,
                     platform_fee_cents=t.platform_fee,
                     net_to_tenants_cents=t.net_to_tenant,
+                    outstanding_cents=owed.outstanding_cents if owed else 0,
+                    outstanding_bookings=owed.bookings if owed else 0,
                 )
-                for currency, t in totals
+                for currency, t, owed in totals
             ],
             failed_events=failed,
         )
@@ -257,6 +270,20 @@ class PaymentsServicer(pb_grpc.PaymentsServiceServicer):
         return pb.GetTenantTotalsResponse(
             totals=[_tenant_totals(t) for t in answer.totals],
             months=[pb.MonthTotals(month=month, totals=_tenant_totals(t)) for month, t in answer.months],
+            outstanding=[
+                pb.Outstanding(
+                    currency=o.currency,
+                    outstanding_cents=o.outstanding_cents,
+                    bookings=o.bookings,
+                    overdue_cents=o.overdue_cents,
+                    overdue_bookings=o.overdue_bookings,
+                )
+                for o in answer.outstanding
+            ],
+            overdue=[
+                pb.OverdueInstalment(booking_id=i.booking_id, instalment=instalment_pb(i, admin=True))
+                for i in answer.overdue
+            ],
         )
 
     async def GetWebhookHealth(
@@ -346,5 +373,26 @@ class PaymentsServicer(pb_grpc.PaymentsServiceServicer):
     async def UpdateInstalment(
         self, request: pb.UpdateInstalmentRequest, context: grpc.aio.ServicerContext
     ) -> pb.UpdateInstalmentResponse:
-        """Not built yet."""
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "payment schedules are not built yet")
+        """Waives an owed instalment, marks it paid outside Stripe, or moves its due date, with a
+        reason recorded in the booking's history; idempotent by request_id. Answers the schedule as
+        the tenant admin sees it."""
+        if not request.booking_id:
+            raise ValidationError.of("bookingId", "is required")
+        change = InstalmentChange.checked(
+            seq=request.seq,
+            action=_ACTIONS.get(request.action),
+            note=request.note,
+            due_date=request.due_date,
+        )
+        if self._instalments is None:
+            raise RuntimeError("the servicer was built without instalment changes")
+        changed = await self._instalments.update(
+            request.tenant_id,
+            request.booking_id,
+            change,
+            actor=request.actor or "tenant_admin",
+            request_id=check_request_id(request.request_id),
+        )
+        return pb.UpdateInstalmentResponse(
+            schedule=schedule_pb(changed.booking_id, changed.instalments, today=changed.today, admin=True)
+        )

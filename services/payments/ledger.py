@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from mais_runtime.errors import FieldViolation, NotFound, ValidationError
 from services.payments.domain import EntryKind, LedgerEntry, LedgerTotals
-from services.payments.store import Payment, PaymentsStore
+from services.payments.domain.instalments import Instalment
+from services.payments.store import Payment, PaymentsStore, utc_now
+from services.payments.store_refunds import Outstanding
 
 # A period of the tenant's totals: two years and a day at most (the overview asks for twelve months).
 MAX_PERIOD_DAYS = 731
@@ -29,10 +32,14 @@ class PeriodTotals:
 
 @dataclass(frozen=True)
 class TenantTotals:
-    """The period's totals per currency and the months' ((YYYY-MM, totals), oldest first)."""
+    """The period's totals per currency and the months' ((YYYY-MM, totals), oldest first); and, whatever
+    the period, what the tenant's confirmed bookings still owe per currency and the overdue instalments
+    (the longest overdue first, at most 20)."""
 
     totals: list[PeriodTotals]
     months: list[tuple[str, PeriodTotals]]
+    outstanding: list[Outstanding]
+    overdue: list[Instalment]
 
 
 @dataclass(frozen=True)
@@ -72,17 +79,26 @@ def check_period(first: str, last: str, timezone: str) -> tuple[date, date, str]
 class LedgerView:
     """A booking's ledger with totals that reconcile."""
 
-    def __init__(self, store: PaymentsStore) -> None:
+    def __init__(self, store: PaymentsStore, *, clock: Callable[[], datetime] = utc_now) -> None:
         self._store = store
+        self._clock = clock
 
-    async def platform_totals(self) -> tuple[list[tuple[str, LedgerTotals]], int]:
-        """Every tenant's ledger totals per currency, and how many Stripe events are FAILED."""
+    async def platform_totals(self) -> tuple[list[tuple[str, LedgerTotals, Outstanding | None]], int]:
+        """Every tenant's ledger totals per currency with what confirmed bookings still owe in it, and
+        how many Stripe events are FAILED."""
         async with self._store.platform() as tx:
             sums, failed = await tx.platform_totals()
+            owed = {o.currency: o for o in await tx.outstanding(self._clock())}
         totals = [
-            (currency, LedgerTotals.of((EntryKind(kind), cents) for kind, cents in by_kind.items()))
+            (
+                currency,
+                LedgerTotals.of((EntryKind(kind), cents) for kind, cents in by_kind.items()),
+                owed.pop(currency, None),
+            )
             for currency, by_kind in sums
         ]
+        # A currency with balances owed and nothing charged yet to a Connect account still shows.
+        totals += [(currency, LedgerTotals(), o) for currency, o in sorted(owed.items())]
         return totals, failed
 
     async def tenant_totals(self, tenant_id: str, first: str, last: str, timezone: str) -> TenantTotals:
@@ -90,6 +106,8 @@ class LedgerView:
         start, end, zone = check_period(first, last, timezone)
         async with self._store.tenant(tenant_id) as tx:
             sums = await tx.tenant_sums(start, end, zone)
+            outstanding = await tx.outstanding(self._clock())
+            overdue = await tx.overdue_instalments(self._clock())
         groups: dict[tuple[str | None, str], list[tuple[EntryKind, int]]] = {}
         bookings: dict[tuple[str | None, str], int] = {}
         for month, currency, kind, cents, charged in sums:
@@ -104,6 +122,8 @@ class LedgerView:
         return TenantTotals(
             totals=[t for (month, _), t in sorted(made.items(), key=_order) if month is None],
             months=[(month, t) for (month, _), t in sorted(made.items(), key=_order) if month is not None],
+            outstanding=outstanding,
+            overdue=overdue,
         )
 
     async def webhook_health(self) -> WebhookHealth:
