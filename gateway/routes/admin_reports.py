@@ -24,6 +24,7 @@ from gateway.errors import ApiError
 from gateway.ical import FeedEvent
 from gateway.ical import calendar as ical_calendar
 from gateway.routes.booking import admin_booking_json, package_title
+from gateway.routes.schedules import instalment_json
 from mais_runtime.errors import FieldViolation
 from mais_runtime.money import decimal_amount
 from mais_runtime.proto_time import json_time
@@ -139,7 +140,10 @@ async def overview(request: Request, admin: TenantAdmin) -> dict[str, Any]:
     and `byMonth` `[{month: "YYYY-MM", currency, bookings, grossCents, refundedCents, netCents}]` for
     the last 12 months, oldest first. Days and months are the tenant's time zone's; amounts are in the
     tenant's currency (`otherCurrencies` `[{currency, month, year}]` when the ledger holds others).
-    `feeCents` is the platform's fee net of fee refunds, `netCents` what the business keeps."""
+    `feeCents` is the platform's fee net of fee refunds, `netCents` what the business keeps. Whatever
+    the months, `outstanding` `[{currency, outstandingCents, bookings, overdueCents, overdueBookings}]`
+    is what confirmed bookings still owe, and `overdue` `[{bookingId, coupleName, eventDate,
+    instalment}]` the instalments past their due date, the longest overdue first (at most 20)."""
     clients = request.app.state.clients
     tenant = (await clients.tenant.GetTenant(tenant_pb.GetTenantRequest(tenant_id=admin.tenant_id))).tenant
     today = tenant_today(tenant)
@@ -173,7 +177,46 @@ async def overview(request: Request, admin: TenantAdmin) -> dict[str, Any]:
         "holds": [admin_booking_json(b) for b in holds.bookings],
         "upcoming": [admin_booking_json(b) for b in upcoming.bookings],
         **overview_money(tenant.currency, today, money.months),
+        "outstanding": [outstanding_json(o) for o in money.outstanding],
+        "overdue": await overdue_json(clients, admin.tenant_id, money.overdue),
     }
+
+
+def outstanding_json(owed: payments_pb.Outstanding) -> dict[str, Any]:
+    """What one currency's confirmed bookings still owe, and how much of it is past due."""
+    return {
+        "currency": owed.currency,
+        "outstandingCents": owed.outstanding_cents,
+        "bookings": owed.bookings,
+        "overdueCents": owed.overdue_cents,
+        "overdueBookings": owed.overdue_bookings,
+    }
+
+
+async def overdue_json(
+    clients: Any, tenant_id: str, overdue: Iterable[payments_pb.OverdueInstalment]
+) -> list[dict[str, Any]]:
+    """`[{bookingId, coupleName, eventDate, instalment}]`, the longest overdue first (payments lists at
+    most 20); the couple's name and date from booking, left out for a booking it does not answer."""
+    items = list(overdue)
+    found = await asyncio.gather(
+        *(
+            clients.booking.GetBooking(
+                booking_pb.GetBookingRequest(tenant_id=tenant_id, booking_id=o.booking_id)
+            )
+            for o in items
+        ),
+        return_exceptions=True,
+    )
+    answer = []
+    for item, booking in zip(items, found, strict=True):
+        entry: dict[str, Any] = {"bookingId": item.booking_id}
+        if isinstance(booking, booking_pb.GetBookingResponse):
+            entry["coupleName"] = booking.booking.customer.name
+            entry["eventDate"] = booking.booking.event_date
+        entry["instalment"] = instalment_json(item.instalment, admin=True)
+        answer.append(entry)
+    return answer
 
 
 # --- the bookings export ---------------------------------------------------------------------------

@@ -22,10 +22,11 @@ PlatformAdmin = Annotated[AdminContext, Depends(platform_admin)]
 @router.get("/v1/admin/stats", summary="Totals across every tenant")
 async def platform_stats(request: Request, admin: PlatformAdmin) -> dict[str, Any]:
     """Tenants (active, onboarded on Connect), bookings by state, and money per currency: charged,
-    refunded, the platform's fees net of fee refunds, and what went to the tenants; plus the Stripe
-    events that failed and wait for a retry or a replay. `byMonth`: the last 12 calendar months
-    (UTC), oldest first, with the bookings made that month by the state they are in now and the
-    money recorded that month per currency (`feeCents` is the platform's fee net of fee refunds)."""
+    refunded, the platform's fees net of fee refunds, what went to the tenants, and what confirmed
+    bookings still owe (`outstandingCents`, `outstandingBookings`); plus the Stripe events that failed
+    and wait for a retry or a replay. `byMonth`: the last 12 calendar months (UTC), oldest first, with
+    the bookings made that month by the state they are in now and the money recorded that month per
+    currency (`feeCents` is the platform's fee net of fee refunds)."""
     clients = request.app.state.clients
     tenants, bookings, money = await asyncio.gather(
         clients.tenant.CountTenants(tenant_pb.CountTenantsRequest()),
@@ -86,4 +87,7 @@ def _money_json(totals: payments_pb.CurrencyTotals) -> dict[str, Any]:
         "netPaidCents": totals.net_paid_cents,
         "platformFeeCents": totals.platform_fee_cents,
         "netToTenantsCents": totals.net_to_tenants_cents,
+        # Still owed on confirmed bookings (balances not yet due, and overdue ones).
+        "outstandingCents": totals.outstanding_cents,
+        "outstandingBookings": totals.outstanding_bookings,
     }

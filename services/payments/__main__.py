@@ -19,6 +19,7 @@ from services.payments.clients import Bookings, CatalogQuotes, Peers, TenantPaye
 from services.payments.connect import ConnectOnboarding
 from services.payments.expiry import ExpirySweep
 from services.payments.inbox import StripeInbox
+from services.payments.instalments import InstalmentChanges
 from services.payments.ledger import LedgerView
 from services.payments.refunds import Refunds
 from services.payments.settings import PaymentsSettings
@@ -74,6 +75,7 @@ def build(runtime: ServiceRuntime, settings: PaymentsSettings, stripe: StripeAda
         inbox=StripeInbox(store, payees=payees, bookings=bookings, stripe=stripe),
         refunds=Refunds(store, bookings, stripe),
         ledger=LedgerView(store),
+        instalments=InstalmentChanges(store, bookings),
         onboarding=ConnectOnboarding(
             payees,
             stripe,

@@ -23,10 +23,14 @@ from services.payments.domain import (
     check_reason,
     check_request_id,
 )
+from services.payments.domain.instalments import InstalmentAction, InstalmentChange
 from services.payments.inbox import StripeInbox
+from services.payments.instalments import InstalmentChanges
 from services.payments.ledger import LedgerView, PeriodTotals
 from services.payments.refunds import Refunds
+from services.payments.schedule_wire import instalment_pb, schedule_pb
 from services.payments.store import InboxEvent
+from services.payments.store_refunds import Outstanding
 
 _STATUS_TO_PB = {
     EventStatus.RECEIVED: pb.EVENT_STATUS_RECEIVED,
@@ -59,6 +63,12 @@ def _status_filter(value: pb.EventStatus.ValueType) -> EventStatus | None:
         raise ValidationError.of("status", "is not a known event status")
     return _STATUS_FROM_PB[value]
 
+
+_ACTIONS = {
+    pb.INSTALMENT_ACTION_WAIVE: InstalmentAction.WAIVE,
+    pb.INSTALMENT_ACTION_MARK_PAID: InstalmentAction.MARK_PAID,
+    pb.INSTALMENT_ACTION_SET_DUE_DATE: InstalmentAction.SET_DUE_DATE,
+}
 
 _SESSION_STATE_TO_PB = {
     SessionState.OPEN: pb.CHECKOUT_SESSION_STATUS_OPEN,
@@ -115,7 +125,9 @@ class PaymentsServicer(pb_grpc.PaymentsServiceServicer):
         refunds: Refunds,
         ledger: LedgerView,
         onboarding: ConnectOnboarding,
+        instalments: InstalmentChanges | None = None,
     ) -> None:
+        self._instalments = instalments
         self._checkout = checkout
         self._inbox = inbox
         self._refunds = refunds
@@ -232,7 +244,7 @@ class PaymentsServicer(pb_grpc.PaymentsServiceServicer):
         """Every tenant's ledger summed per currency, and per month of the last twelve (platform admin)."""
         platform = await self._ledger.platform_totals()
         return pb.GetPlatformTotalsResponse(
-            totals=[_currency_totals(currency, t) for currency, t in platform.totals],
+            totals=[_currency_totals(currency, t, owed) for currency, t, owed in platform.totals],
             failed_events=platform.failed_events,
             by_month=[
                 pb.PlatformMonthTotals(month=month, totals=[_currency_totals(c, t) for c, t in totals])
@@ -250,6 +262,20 @@ class PaymentsServicer(pb_grpc.PaymentsServiceServicer):
         return pb.GetTenantTotalsResponse(
             totals=[_tenant_totals(t) for t in answer.totals],
             months=[pb.MonthTotals(month=month, totals=_tenant_totals(t)) for month, t in answer.months],
+            outstanding=[
+                pb.Outstanding(
+                    currency=o.currency,
+                    outstanding_cents=o.outstanding_cents,
+                    bookings=o.bookings,
+                    overdue_cents=o.overdue_cents,
+                    overdue_bookings=o.overdue_bookings,
+                )
+                for o in answer.outstanding
+            ],
+            overdue=[
+                pb.OverdueInstalment(booking_id=i.booking_id, instalment=instalment_pb(i, admin=True))
+                for i in answer.overdue
+            ],
         )
 
     async def GetWebhookHealth(
@@ -339,11 +365,34 @@ class PaymentsServicer(pb_grpc.PaymentsServiceServicer):
     async def UpdateInstalment(
         self, request: pb.UpdateInstalmentRequest, context: grpc.aio.ServicerContext
     ) -> pb.UpdateInstalmentResponse:
-        """Not built yet."""
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "payment schedules are not built yet")
+        """Waives an owed instalment, marks it paid outside Stripe, or moves its due date, with a
+        reason recorded in the booking's history; idempotent by request_id. Answers the schedule as
+        the tenant admin sees it."""
+        if not request.booking_id:
+            raise ValidationError.of("bookingId", "is required")
+        change = InstalmentChange.checked(
+            seq=request.seq,
+            action=_ACTIONS.get(request.action),
+            note=request.note,
+            due_date=request.due_date,
+        )
+        if self._instalments is None:
+            raise RuntimeError("the servicer was built without instalment changes")
+        changed = await self._instalments.update(
+            request.tenant_id,
+            request.booking_id,
+            change,
+            actor=request.actor or "tenant_admin",
+            request_id=check_request_id(request.request_id),
+        )
+        return pb.UpdateInstalmentResponse(
+            schedule=schedule_pb(changed.booking_id, changed.instalments, today=changed.today, admin=True)
+        )
 
 
-def _currency_totals(currency: str, totals: LedgerTotals) -> pb.CurrencyTotals:
+def _currency_totals(
+    currency: str, totals: LedgerTotals, owed: Outstanding | None = None
+) -> pb.CurrencyTotals:
     return pb.CurrencyTotals(
         currency=currency,
         charged_cents=totals.charged,
@@ -353,4 +402,6 @@ def _currency_totals(currency: str, totals: LedgerTotals) -> pb.CurrencyTotals:
         net_paid_cents=totals.net_paid,
         platform_fee_cents=totals.platform_fee,
         net_to_tenants_cents=totals.net_to_tenant,
+        outstanding_cents=owed.outstanding_cents if owed else 0,
+        outstanding_bookings=owed.bookings if owed else 0,
     )

@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC
+from datetime import UTC, date
 
 import grpc
 from mais.booking.v1 import booking_service_pb2 as booking_pb
@@ -32,6 +32,8 @@ from services.payments.domain import (
     Quote,
     QuoteLine,
 )
+from services.payments.domain.instalments import Instalment
+from services.payments.schedule_wire import instalment_pb
 
 log = logging.getLogger("mais.payments.clients")
 
@@ -164,11 +166,19 @@ _OUTCOMES = {
     booking_pb.CONFIRM_OUTCOME_HOLD_LOST: ConfirmResult.HOLD_LOST,
 }
 # A hold that moved on (confirmed by a late payment, released, gone) has nothing left to release.
+_SCHEDULE_NOTICES = {
+    "WAIVED": booking_pb.SCHEDULE_NOTICE_WAIVED,
+    "DUE_DATE_CHANGED": booking_pb.SCHEDULE_NOTICE_DUE_DATE_CHANGED,
+}
 _NOTHING_TO_RELEASE = (grpc.StatusCode.FAILED_PRECONDITION, grpc.StatusCode.NOT_FOUND)
 
 
 def _state(booking: booking_pb.Booking) -> BookingState:
-    return BookingState(booking.id, _STATUSES[booking.status], booking)
+    try:
+        event_date = date.fromisoformat(booking.event_date) if booking.event_date else None
+    except ValueError:
+        event_date = None
+    return BookingState(booking.id, _STATUSES[booking.status], booking, event_date)
 
 
 class Bookings:
@@ -304,3 +314,58 @@ class Bookings:
             )
         )
         return _state(answer.booking)
+
+    async def notify_schedule(
+        self,
+        tenant_id: str,
+        booking_id: str,
+        *,
+        notice: str,
+        instalment: Instalment,
+        schedule: list[Instalment],
+        actor: str,
+        note: str,
+        request_id: str,
+    ) -> bool:
+        """Records a schedule change in the booking's history (WAIVED, DUE_DATE_CHANGED: the couple is
+        emailed of a moved date); one effect per request id. True when this call had it."""
+        answer = await self._stub.NotifySchedule(
+            booking_pb.NotifyScheduleRequest(
+                tenant_id=tenant_id,
+                booking_id=booking_id,
+                notice=_SCHEDULE_NOTICES[notice],
+                instalment=instalment_pb(instalment, admin=False),
+                schedule=[instalment_pb(i, admin=False) for i in schedule],
+                actor=actor,
+                note=note,
+                request_id=request_id,
+            )
+        )
+        return answer.done
+
+    async def record_offline_payment(
+        self,
+        tenant_id: str,
+        booking_id: str,
+        *,
+        instalment: Instalment,
+        schedule: list[Instalment],
+        actor: str,
+        note: str,
+        request_id: str,
+    ) -> bool:
+        """Records an instalment paid outside Stripe on the booking (amount paid, history, receipt);
+        one effect per request id. False when the booking is no longer CONFIRMED (nothing recorded)."""
+        answer = await self._stub.RecordInstalmentPayment(
+            booking_pb.RecordInstalmentPaymentRequest(
+                tenant_id=tenant_id,
+                booking_id=booking_id,
+                amount_cents=instalment.amount_cents,
+                total_paid_cents=sum(i.paid_cents - i.refunded_cents for i in schedule),
+                schedule=[instalment_pb(i, admin=False) for i in schedule],
+                actor=actor,
+                note=note,
+                request_id=request_id,
+            )
+        )
+        return answer.outcome != booking_pb.RECORD_PAYMENT_OUTCOME_BOOKING_NOT_CONFIRMED

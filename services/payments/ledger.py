@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from mais_runtime.errors import FieldViolation, NotFound, ValidationError
 from services.payments.domain import EntryKind, LedgerEntry, LedgerTotals
-from services.payments.store import Payment, PaymentsStore
+from services.payments.domain.instalments import Instalment
+from services.payments.store import Payment, PaymentsStore, utc_now
+from services.payments.store_refunds import Outstanding
 
 # A period of the tenant's totals: two years and a day at most (the overview asks for twelve months).
 MAX_PERIOD_DAYS = 731
@@ -31,17 +34,21 @@ class PeriodTotals:
 
 @dataclass(frozen=True)
 class TenantTotals:
-    """The period's totals per currency and the months' ((YYYY-MM, totals), oldest first)."""
+    """The period's totals per currency and the months' ((YYYY-MM, totals), oldest first); and, whatever
+    the period, what the tenant's confirmed bookings still owe per currency and the overdue instalments
+    (the longest overdue first, at most 20)."""
 
     totals: list[PeriodTotals]
     months: list[tuple[str, PeriodTotals]]
+    outstanding: list[Outstanding]
+    overdue: list[Instalment]
 
 
 @dataclass(frozen=True)
 class PlatformTotals:
     """Every tenant's money per currency, and per month ((YYYY-MM, per currency), oldest first)."""
 
-    totals: list[tuple[str, LedgerTotals]]
+    totals: list[tuple[str, LedgerTotals, Outstanding | None]]
     by_month: list[tuple[str, list[tuple[str, LedgerTotals]]]]
     failed_events: int
 
@@ -83,17 +90,23 @@ def check_period(first: str, last: str, timezone: str) -> tuple[date, date, str]
 class LedgerView:
     """A booking's ledger with totals that reconcile."""
 
-    def __init__(self, store: PaymentsStore) -> None:
+    def __init__(self, store: PaymentsStore, *, clock: Callable[[], datetime] = utc_now) -> None:
         self._store = store
+        self._clock = clock
 
     async def platform_totals(self) -> PlatformTotals:
-        """Every tenant's ledger totals per currency, overall and per month of the last STATS_MONTHS,
-        and how many Stripe events are FAILED."""
+        """Every tenant's ledger totals per currency with what confirmed bookings still owe in it,
+        overall and per month of the last STATS_MONTHS, and how many Stripe events are FAILED."""
         async with self._store.platform() as tx:
             sums, failed = await tx.platform_totals()
             monthly = await tx.platform_sums_by_month(STATS_MONTHS)
+            owed = {o.currency: o for o in await tx.outstanding(self._clock())}
         totals = [
-            (currency, LedgerTotals.of((EntryKind(kind), cents) for kind, cents in by_kind.items()))
+            (
+                currency,
+                LedgerTotals.of((EntryKind(kind), cents) for kind, cents in by_kind.items()),
+                owed.pop(currency, None),
+            )
             for currency, by_kind in sums
         ]
         months: dict[str, dict[str, list[tuple[EntryKind, int]]]] = {}
@@ -105,6 +118,8 @@ class LedgerView:
             (month, [(currency, LedgerTotals.of(entries)) for currency, entries in per_currency.items()])
             for month, per_currency in months.items()
         ]
+        # A currency with balances owed and nothing charged yet to a Connect account still shows.
+        totals += [(currency, LedgerTotals(), o) for currency, o in sorted(owed.items())]
         return PlatformTotals(totals, by_month, failed)
 
     async def tenant_totals(self, tenant_id: str, first: str, last: str, timezone: str) -> TenantTotals:
@@ -112,6 +127,8 @@ class LedgerView:
         start, end, zone = check_period(first, last, timezone)
         async with self._store.tenant(tenant_id) as tx:
             sums = await tx.tenant_sums(start, end, zone)
+            outstanding = await tx.outstanding(self._clock())
+            overdue = await tx.overdue_instalments(self._clock())
         groups: dict[tuple[str | None, str], list[tuple[EntryKind, int]]] = {}
         bookings: dict[tuple[str | None, str], int] = {}
         for month, currency, kind, cents, charged in sums:
@@ -126,6 +143,8 @@ class LedgerView:
         return TenantTotals(
             totals=[t for (month, _), t in sorted(made.items(), key=_order) if month is None],
             months=[(month, t) for (month, _), t in sorted(made.items(), key=_order) if month is not None],
+            outstanding=outstanding,
+            overdue=overdue,
         )
 
     async def webhook_health(self) -> WebhookHealth:

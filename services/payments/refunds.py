@@ -1,14 +1,19 @@
-"""A tenant admin cancels a booking with no refund, a full one, or an amount.
+"""A booking is cancelled (by its tenant admin, by the couple, or by the overdue-balance sweep) with no
+refund, a full one, or an amount.
 
 Money first, then the booking: nothing changes unless the booking can be cancelled and the refund is
 allowed; then Stripe refunds, then booking cancels (freeing the date) and is told of the refund (the
-couple is emailed). Refunds are cumulative and never exceed what was paid, and the platform's fee goes
-back in proportion, rounded in the platform's favour (see domain.fee_refund_cents).
+couple is emailed). A booking may have several payments (a deposit, then the balance): a refund goes
+back through the latest first, each payment never beyond what it took, each with its own share of the
+platform's fee, rounded in the platform's favour (schedule.allocate_refund). A couple's own cancellation
+keeps a non-refundable deposit with the business. Instalments given back in full become REFUNDED, those
+still owed CANCELLED.
 
 A refund runs in three steps so that no lock is held while Stripe is called and nothing is done twice:
-1. reserve it under the payment's row lock (concurrent cancellations see each other's reservations);
-2. ask Stripe, with idempotency keys derived from the request id;
-3. record the ledger rows and finish the reservation, cancel, tell booking.
+1. reserve one refund request per payment under the payments' row locks (concurrent cancellations see
+   each other's reservations), all under the cancellation's request id;
+2. ask Stripe for each, with idempotency keys derived from the part's request id;
+3. record the ledger rows, finish the reservations, settle the instalments, cancel, tell booking.
 A retry with the same request id resumes where the last attempt stopped.
 """
 
@@ -23,16 +28,22 @@ from services.payments.domain import (
     BookingStatus,
     EntryKind,
     LedgerTotals,
-    PaymentStatus,
     RefundChoice,
     RefundKind,
     cancellation_request_id,
     fee_refund_idempotency_key,
-    plan_refund,
+    refund_amount,
     refund_idempotency_key,
 )
+from services.payments.domain.instalments import (
+    Instalment,
+    PaidInstalment,
+    refund_part_request_id,
+    refundable_parts,
+)
+from services.payments.domain.schedule import InstalmentKind, PaidPart, allocate_refund
 from services.payments.metrics import REFUNDED_CENTS
-from services.payments.store import Payment, PaymentsStore, RefundRequest
+from services.payments.store import Payment, PaymentsStore, PaymentsTx, RefundRequest
 from services.payments.stripe_adapter import MoneyBack, PaymentProviderError, StripeAdapter
 
 # The actor of a couple's own cancellation (booking checks the tenant's window for it).
@@ -68,29 +79,30 @@ class Refunds:
         actor: str,
         request_id: str = "",
     ) -> RefundOutcome:
-        """Cancels the booking and refunds as chosen; idempotent by `request_id`, or without one by
-        the booking and the choice (the same cancellation asked twice refunds once)."""
+        """Cancels the booking and refunds as chosen over its payments (the latest first); idempotent
+        by `request_id`, or without one by the booking and the choice (the same cancellation asked
+        twice refunds once). Its owed instalments are cancelled, those given back in full REFUNDED."""
         request_id = request_id or cancellation_request_id(tenant_id, booking_id, choice.canonical)
         booking = await self._bookings.get(tenant_id, booking_id)
         if booking.status not in _CANCELLABLE:
             raise PreconditionFailed(f"a {booking.status.value.lower()} booking cannot be cancelled")
         if actor == COUPLE:
             await self._check_couple_may_cancel(tenant_id, booking, choice, request_id)
-        if choice.kind is RefundKind.NONE:
-            await self._bookings.cancel(tenant_id, booking_id, reason=reason, actor=actor)
-            totals = await self._totals(tenant_id, booking_id)
-            return RefundOutcome(await self._answer(tenant_id, booking_id), 0, totals.refunded, 0)
-        payment, request = await self._reserve(tenant_id, booking_id, choice, request_id)
-        if request.status == "SUCCEEDED":
-            totals = await self._totals(tenant_id, booking_id)
-        else:
+        parts = []
+        if choice.kind is not RefundKind.NONE:
+            parts = await self._reserve(tenant_id, booking_id, choice, request_id, by_couple=actor == COUPLE)
+        asked = []
+        for payment, request in parts:
+            if request.status == "SUCCEEDED":
+                continue
             refund, fee_refund = await self._ask_stripe(payment, request)
-            totals = await self._record(payment, request, refund, fee_refund, reason=reason, actor=actor)
+            asked.append((payment, request, refund, fee_refund))
+        totals = await self._record(tenant_id, booking_id, asked, reason=reason, actor=actor)
         return RefundOutcome(
             await self._answer(tenant_id, booking_id),
-            request.amount_cents,
+            sum(request.amount_cents for _, request in parts),
             totals.refunded,
-            request.fee_refund_cents,
+            sum(request.fee_refund_cents for _, request in parts),
         )
 
     async def _answer(self, tenant_id: str, booking_id: str) -> BookingState:
@@ -98,50 +110,59 @@ class Refunds:
         return await self._bookings.get(tenant_id, booking_id, with_history=True)
 
     async def _reserve(
-        self, tenant_id: str, booking_id: str, choice: RefundChoice, request_id: str
-    ) -> tuple[Payment, RefundRequest]:
+        self, tenant_id: str, booking_id: str, choice: RefundChoice, request_id: str, *, by_couple: bool
+    ) -> list[tuple[Payment, RefundRequest]]:
+        """The cancellation's refund requests, one per payment it reaches: reserved now under the
+        payments' row locks, or the ones an earlier attempt with this request id reserved."""
         async with self._store.tenant(tenant_id) as tx:
             await tx.wait_for_peers()
-            payment = await tx.payment_by_booking(booking_id, lock=True)
-            if payment is None or payment.status != PaymentStatus.PAID or not payment.payment_intent_id:
-                raise ValidationError.of(
-                    "refund", "nothing was paid for this booking, so nothing can be refunded"
-                )
-            existing = await tx.refund_request(request_id)
-            if existing is not None:
-                if existing.booking_id != booking_id or existing.choice != choice.canonical:
+            paid = await tx.paid_payments(booking_id, lock=True)
+            existing = await tx.cancellation_parts(request_id)
+            if existing:
+                if any(p.booking_id != booking_id or p.choice != choice.canonical for p in existing):
                     raise Conflict(
                         "this request id was used for another cancellation", reason="IDEMPOTENCY_KEY_REUSED"
                     )
-                return payment, existing
-            totals = await tx.totals(payment.session_id)
-            # Reservations not yet in the ledger count as refunded already: together, concurrent
-            # cancellations never give back more than was paid.
-            refund_seen = await tx.recorded_request_ids(payment.session_id, EntryKind.REFUND)
-            fee_seen = await tx.recorded_request_ids(payment.session_id, EntryKind.APPLICATION_FEE_REFUND)
-            pending = await tx.pending_refunds(payment.session_id)
-            plan = plan_refund(
+                by_session = {payment.session_id: payment for payment, _ in paid}
+                return [(by_session[p.session_id], p) for p in existing if p.session_id in by_session]
+            if not paid:
+                raise ValidationError.of(
+                    "refund", "nothing was paid for this booking, so nothing can be refunded"
+                )
+            instalments = {i.seq: i for i in await tx.instalments_of(booking_id)}
+            first = instalments.get(1)
+            ledger: list[PaidInstalment] = []
+            for payment, seq in paid:
+                ledger.append(PaidInstalment(seq, _kind(instalments.get(seq)), await _paid_part(tx, payment)))
+            refundable = refundable_parts(
+                ledger, by_couple=by_couple, deposit_refundable=first.deposit_refundable if first else True
+            )
+            if by_couple and not any(part.refundable > 0 for part in refundable):
+                # The couple cancels; what they paid is the business's to keep (a non-refundable deposit).
+                return []
+            amount = refund_amount(
                 choice,
-                charged=totals.charged,
-                fee=totals.fee,
-                refunded_before=totals.refunded
-                + sum(p.amount_cents for p in pending if p.request_id not in refund_seen),
-                fee_refunded_before=totals.fee_refunded
-                + sum(p.fee_refund_cents for p in pending if p.request_id not in fee_seen),
+                charged=sum(part.charged for part in refundable),
+                refunded_before=sum(part.refunded for part in refundable),
             )
-            request = RefundRequest(
-                request_id=request_id,
-                booking_id=booking_id,
-                session_id=payment.session_id,
-                choice=choice.canonical,
-                amount_cents=plan.amount_cents,
-                fee_refund_cents=plan.fee_refund_cents if payment.application_fee_id else 0,
-                status="PENDING",
-                stripe_refund_id=None,
-                stripe_fee_refund_id=None,
-            )
-            await tx.reserve_refund(payment, request)
-            return payment, request
+            with_fee = {payment.session_id: bool(payment.application_fee_id) for payment, _ in paid}
+            payments = {payment.session_id: payment for payment, _ in paid}
+            answer = []
+            for part in allocate_refund(amount, refundable):
+                request = RefundRequest(
+                    request_id=refund_part_request_id(request_id, part.session_id),
+                    booking_id=booking_id,
+                    session_id=part.session_id,
+                    choice=choice.canonical,
+                    amount_cents=part.amount_cents,
+                    fee_refund_cents=part.fee_refund_cents if with_fee[part.session_id] else 0,
+                    status="PENDING",
+                    stripe_refund_id=None,
+                    stripe_fee_refund_id=None,
+                )
+                await tx.reserve_refund_part(tenant_id, request_id, request)
+                answer.append((payments[part.session_id], request))
+            return answer
 
     async def _ask_stripe(
         self, payment: Payment, request: RefundRequest
@@ -181,45 +202,53 @@ class Refunds:
 
     async def _record(
         self,
-        payment: Payment,
-        request: RefundRequest,
-        refund: MoneyBack,
-        fee_refund: MoneyBack | None,
+        tenant_id: str,
+        booking_id: str,
+        asked: list[tuple[Payment, RefundRequest, MoneyBack, MoneyBack | None]],
         *,
         reason: str,
         actor: str,
     ) -> LedgerTotals:
-        async with self._store.tenant(payment.tenant_id) as tx:
+        """The ledger rows of every part Stripe refunded, the instalments' new states and the booking
+        cancelled, in one transaction; booking is told of the refunds this recorded first (once, for
+        the whole cancellation)."""
+        async with self._store.tenant(tenant_id) as tx:
             await tx.wait_for_peers()
-            await tx.payment_by_session(payment.session_id, lock=True)
-            # Whoever records a refund first (this, or the charge.refunded webhook) tells booking.
-            new = await tx.add_entry(
-                payment,
-                EntryKind.REFUND,
-                refund.amount_cents,
-                refund.id,
-                refund_request_id=request.request_id,
-            )
-            if fee_refund is not None:
-                await tx.add_entry(
+            await tx.paid_payments(booking_id, lock=True)
+            new: list[MoneyBack] = []
+            for payment, request, refund, fee_refund in asked:
+                # Whoever records a refund first (this, or the charge.refunded webhook) tells booking.
+                recorded = await tx.add_entry(
                     payment,
-                    EntryKind.APPLICATION_FEE_REFUND,
-                    fee_refund.amount_cents,
-                    fee_refund.id,
+                    EntryKind.REFUND,
+                    refund.amount_cents,
+                    refund.id,
                     refund_request_id=request.request_id,
                 )
-            await tx.finish_refund(request.request_id, refund.id, fee_refund.id if fee_refund else None)
-            totals = await tx.totals(payment.session_id)
-            await self._bookings.cancel(payment.tenant_id, payment.booking_id, reason=reason, actor=actor)
+                if recorded:
+                    new.append(refund)
+                if fee_refund is not None:
+                    await tx.add_entry(
+                        payment,
+                        EntryKind.APPLICATION_FEE_REFUND,
+                        fee_refund.amount_cents,
+                        fee_refund.id,
+                        refund_request_id=request.request_id,
+                    )
+                await tx.finish_refund(request.request_id, refund.id, fee_refund.id if fee_refund else None)
+            await tx.settle_instalments_after_refund(booking_id)
+            totals = await tx.booking_totals(booking_id)
+            await self._bookings.cancel(tenant_id, booking_id, reason=reason, actor=actor)
             if new:
                 await self._bookings.record_refund(
-                    payment.tenant_id,
-                    payment.booking_id,
+                    tenant_id,
+                    booking_id,
                     total_refunded_cents=totals.refunded,
-                    refund_cents=refund.amount_cents,
-                    refund_id=refund.id,
+                    refund_cents=sum(refund.amount_cents for refund in new),
+                    refund_id=new[0].id,
                 )
-        REFUNDED_CENTS.labels(payment.currency.upper()).inc(refund.amount_cents)
+        for payment, _, refund, _ in asked:
+            REFUNDED_CENTS.labels(payment.currency.upper()).inc(refund.amount_cents)
         return totals
 
     async def _check_couple_may_cancel(
@@ -233,12 +262,29 @@ class Refunds:
             raise ValidationError.of("refund", "a couple's own cancellation is refunded in full")
         if booking.status is BookingStatus.CANCELLED:
             async with self._store.tenant(tenant_id) as tx:
-                if await tx.refund_request(request_id) is None:
+                if not await tx.cancellation_parts(request_id):
                     raise PreconditionFailed("this booking is already cancelled")
             return
         await self._bookings.check_cancel(tenant_id, booking.booking_id, COUPLE)
 
-    async def _totals(self, tenant_id: str, booking_id: str) -> LedgerTotals:
-        async with self._store.tenant(tenant_id) as tx:
-            payment = await tx.payment_by_booking(booking_id)
-            return await tx.totals(payment.session_id) if payment else LedgerTotals()
+
+def _kind(instalment: Instalment | None) -> InstalmentKind:
+    # A payment with no instalment row (made before schedules) paid the whole price.
+    return instalment.kind if instalment is not None else InstalmentKind.FULL
+
+
+async def _paid_part(tx: PaymentsTx, payment: Payment) -> PaidPart:
+    """A payment's ledger, reservations not yet in it counted as refunded already: together, concurrent
+    cancellations never give back more than was paid."""
+    totals = await tx.totals(payment.session_id)
+    refund_seen = await tx.recorded_request_ids(payment.session_id, EntryKind.REFUND)
+    fee_seen = await tx.recorded_request_ids(payment.session_id, EntryKind.APPLICATION_FEE_REFUND)
+    pending = await tx.pending_refunds(payment.session_id)
+    return PaidPart(
+        session_id=payment.session_id,
+        charged=totals.charged,
+        fee=totals.fee,
+        refunded=totals.refunded + sum(p.amount_cents for p in pending if p.request_id not in refund_seen),
+        fee_refunded=totals.fee_refunded
+        + sum(p.fee_refund_cents for p in pending if p.request_id not in fee_seen),
+    )

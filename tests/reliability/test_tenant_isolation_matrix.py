@@ -53,6 +53,9 @@ BODIES = {
     ("POST", "/v1/tenant-admin/add-ons"): {"slug": "never", "title": "x", "priceCents": 1, "packageIds": []},
     ("POST", "/v1/tenant-admin/segments"): {"slug": "never", "name": "x"},
     ("POST", "/v1/tenant-admin/blackouts"): {"date": "2030-01-01"},
+    ("POST", "/v1/tenant-admin/bookings/{booking_id}/instalments/{seq}/waive"): {"note": "hijacked"},
+    ("POST", "/v1/tenant-admin/bookings/{booking_id}/instalments/{seq}/mark-paid"): {"note": "hijacked"},
+    ("PATCH", "/v1/tenant-admin/bookings/{booking_id}/instalments/{seq}"): {"dueDate": "2030-01-01"},
 }
 
 
@@ -99,6 +102,8 @@ def victim(stack: Stack, api: httpx.Client, make_tenant: MakeTenant) -> Iterator
         "add_on_id": a.add_on_ids[0],
         "blackout_id": blackout.json()["id"],
         "booking_id": a_booking,
+        # The booking's first instalment (its whole price, paid at checkout).
+        "seq": "1",
         "event_id": events[0]["id"],
         "name": "a-only",
         "slug": a.package_slug,

@@ -142,6 +142,35 @@ class FakeTx:
         self.store.ledger.append((payment.session_id, kind, amount, refund_request_id))
         return True
 
+    # --- store_refunds.RefundQueries (no instalment rows here: every payment paid the whole price)
+
+    async def paid_payments(self, booking_id: str, *, lock: bool = False) -> list[tuple[Payment, int]]:
+        return [
+            (p, 1)
+            for p in self.store.payments.values()
+            if p.booking_id == booking_id and p.status == PaymentStatus.PAID and p.payment_intent_id
+        ]
+
+    async def cancellation_parts(self, cancellation_id: str) -> list[RefundRequest]:
+        return [self.store.refunds[r] for c, r in self.store.cancellations if c == cancellation_id]
+
+    async def reserve_refund_part(self, tenant_id: str, cancellation_id: str, request: RefundRequest) -> None:
+        self.store.refunds[request.request_id] = request
+        self.store.cancellations.append((cancellation_id, request.request_id))
+
+    async def instalments_of(self, booking_id: str) -> list[Any]:
+        return []
+
+    async def settle_instalments_after_refund(self, booking_id: str) -> None:
+        return None
+
+    async def cancel_owed_instalments(self, booking_id: str) -> None:
+        return None
+
+    async def booking_totals(self, booking_id: str) -> LedgerTotals:
+        sessions = {s for s, p in self.store.payments.items() if p.booking_id == booking_id}
+        return LedgerTotals.of((k, a) for s, k, a, _ in self.store.ledger if s in sessions)
+
     async def finish_refund(self, request_id: str, refund_id: str, fee_refund_id: str | None) -> None:
         self.store.refunds[request_id] = replace(
             self.store.refunds[request_id], status="SUCCEEDED", stripe_refund_id=refund_id
@@ -200,6 +229,8 @@ class FakeStore:
     payments: dict[str, Payment] = field(default_factory=dict)
     answers: dict[str, tuple[str, dict[str, Any]]] = field(default_factory=dict)
     refunds: dict[str, RefundRequest] = field(default_factory=dict)
+    # (cancellation id, refund request id) in the order they were reserved.
+    cancellations: list[tuple[str, str]] = field(default_factory=list)
     ledger: list[tuple[str, EntryKind, int, str | None]] = field(default_factory=list)
     objects: list[tuple[EntryKind, str]] = field(default_factory=list)
 

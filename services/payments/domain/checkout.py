@@ -285,3 +285,5 @@ class BookingState:
     booking_id: str
     status: BookingStatus
     record: object = None
+    # The day of the event in the tenant's calendar (a due date is never later).
+    event_date: date | None = None
