@@ -11,7 +11,7 @@ import grpc
 from mais.common.v1 import types_pb2
 
 from gateway.errors import ApiError, from_grpc
-from mais_runtime.errors import FieldViolation, ValidationError
+from mais_runtime.errors import ValidationError
 from mais_runtime.payment_policy import PaymentPolicy
 
 T = TypeVar("T")
@@ -39,14 +39,6 @@ def changed_terms(current: PaymentPolicy, change: object) -> types_pb2.PaymentPo
         return current.with_json(change, "paymentPolicy").to_proto()
     except ValidationError as invalid:
         raise ApiError("VALIDATION_ERROR", invalid.message, invalid.fields) from None
-    except ValueError:
-        # A number the policy ignores for its deposit kind (depositBps of a fixed deposit, say) is not
-        # range-checked, but must still fit its proto field.
-        raise ApiError(
-            "VALIDATION_ERROR",
-            "the payment policy is not valid",
-            [FieldViolation("paymentPolicy", "a number is too large")],
-        ) from None
 
 
 async def with_fresh_read(write: Callable[[], Awaitable[T]], retry: bool) -> T:

@@ -102,9 +102,12 @@ class PaymentPolicy:
         def bad(field_name: str, message: str) -> None:
             problems.append(FieldViolation(f"{prefix}.{field_name}", message))
 
-        if self.deposit_kind is DepositKind.PERCENT and not 1 <= self.deposit_bps < BPS_PER_WHOLE:
+        # The unused one of the two is bounded too (it is stored and sent as it is).
+        lowest_bps = 1 if self.deposit_kind is DepositKind.PERCENT else 0
+        if not lowest_bps <= self.deposit_bps < BPS_PER_WHOLE:
             bad("depositBps", "must be between 1 and 9999 basis points (0.01 % to 99.99 %)")
-        if self.deposit_kind is DepositKind.FIXED and not 0 < self.deposit_cents <= MAX_DEPOSIT_CENTS:
+        lowest_cents = 1 if self.deposit_kind is DepositKind.FIXED else 0
+        if not lowest_cents <= self.deposit_cents <= MAX_DEPOSIT_CENTS:
             bad("depositCents", f"must be a positive amount of at most {MAX_DEPOSIT_CENTS}")
         if not 1 <= self.balance_due_days <= MAX_BALANCE_DUE_DAYS:
             bad("balanceDueDays", f"must be between 1 and {MAX_BALANCE_DUE_DAYS} days")

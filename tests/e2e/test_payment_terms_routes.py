@@ -91,7 +91,7 @@ def test_a_partial_change_keeps_the_other_terms_and_reads_back(
         ({"depositRefundable": 1}, ["paymentPolicy.depositRefundable"]),
         ({"overdueAction": "shout"}, ["paymentPolicy.overdueAction"]),
         ({"lateFee": 100}, ["paymentPolicy.lateFee"]),
-        ({"depositKind": "none", "depositBps": 2**40}, ["paymentPolicy"]),
+        ({"depositKind": "none", "depositBps": 2**40}, ["paymentPolicy.depositBps"]),
     ],
 )
 def test_bad_terms_are_refused_by_field_and_change_nothing(

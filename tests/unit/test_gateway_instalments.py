@@ -75,7 +75,7 @@ class Counts:
         return SimpleNamespace(total=1, active=1, connect_onboarded=1)
 
     async def CountAllBookings(self, request: Any, **_: Any) -> Any:
-        return SimpleNamespace(live_holds=0, confirmed=1, upcoming=1, released=0, cancelled=0)
+        return SimpleNamespace(live_holds=0, confirmed=1, upcoming=1, released=0, cancelled=0, by_month=[])
 
 
 @pytest.fixture

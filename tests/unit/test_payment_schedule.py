@@ -280,3 +280,12 @@ def test_a_json_change_names_each_bad_field_and_keeps_the_rest() -> None:
     with pytest.raises(ValidationError) as raised:
         base.with_json({"depositKind": "fixed"})
     assert [v.field for v in raised.value.fields] == ["paymentPolicy.depositCents"]
+
+
+def test_the_unused_deposit_field_is_bounded_too() -> None:
+    with pytest.raises(ValidationError) as raised:
+        PaymentPolicy(DepositKind.PERCENT, deposit_bps=2_000, deposit_cents=10**15).checked()
+    assert [v.field for v in raised.value.fields] == ["paymentPolicy.depositCents"]
+    with pytest.raises(ValidationError) as raised:
+        PaymentPolicy(DepositKind.NONE, deposit_bps=-1).checked()
+    assert [v.field for v in raised.value.fields] == ["paymentPolicy.depositBps"]
