@@ -150,14 +150,17 @@ def test_a_cancellation_for_non_payment_says_so_in_plain_words() -> None:
 def test_a_deposit_confirms_a_booking_only_when_it_is_the_schedules_first_instalment() -> None:
     held = booking(status=Status.HELD, amount_paid_cents=0)
     due = schedules.first_payment_cents(SCHEDULE, 150000)
-    decide = lambda paid: decide_confirmation(  # noqa: E731
-        held,
-        "cs_deposit",
-        amount_paid_cents=paid,
-        date_taken_by_other=False,
-        blacked_out=False,
-        amount_due_cents=due,
-    )
+
+    def decide(paid: int) -> ConfirmOutcome:
+        return decide_confirmation(
+            held,
+            "cs_deposit",
+            amount_paid_cents=paid,
+            date_taken_by_other=False,
+            blacked_out=False,
+            amount_due_cents=due,
+        )
+
     assert decide(30000) is ConfirmOutcome.CONFIRM
     assert decide(150000) is ConfirmOutcome.HOLD_LOST
     assert schedules.first_payment_cents((), 150000) == 150000
