@@ -715,6 +715,30 @@ def admin_couple_cancelled(
     )
 
 
+def admin_cancelled_for_non_payment(
+    booking: Booking, tenant_name: str, admins: Sequence[AdminContact], *, reply_to: str = ""
+) -> Mail:
+    """ "A booking was cancelled because its balance was not paid" (the policy's overdue action)."""
+    day = day_for_people(booking.event_date)
+    lines = [
+        f"{booking.couple_name}'s booking for {day} was cancelled automatically: the balance was not paid"
+        " by its due date, nor within the days of grace after it. The date is free again.",
+        f"Paid before: {money(booking.amount_paid_cents, booking.quote.currency)}. Any refund your payment"
+        " terms give is sent separately.",
+        "",
+        *_couple_lines(booking),
+    ]
+    return _to_admins(
+        "booking.admin_cancellation",
+        f"admin-cancellation:{booking.id}",
+        admins,
+        f"{tenant_name}: {day} cancelled, balance unpaid",
+        lines,
+        tenant_name=tenant_name,
+        reply_to=reply_to,
+    )
+
+
 def admin_refund(
     booking: Booking,
     tenant_name: str,

@@ -345,8 +345,8 @@ class Bookings:
         self, tenant_id: str, booking_id: str, *, actor: str, reason: str, validate_only: bool = False
     ) -> Booking:
         """Cancels a confirmed booking, freeing its date and telling the couple (and the tenant's admins
-        when the couple cancelled). With `validate_only`, only raises what cancelling would raise (a
-        closed window, a booking that is not confirmed)."""
+        when the couple cancelled, or the system did for an unpaid balance). With `validate_only`, only
+        raises what cancelling would raise (a closed window, a booking that is not confirmed)."""
         calendar = await self._tenants.calendar(tenant_id)
         if validate_only:
             async with self._store.tenant(tenant_id) as tx:
@@ -355,7 +355,8 @@ class Bookings:
                 booking, actor=actor, today=calendar.today(self._clock()), policy=calendar.policy
             )
             return booking
-        admins = await self._tenants.admins(tenant_id) if actor == COUPLE else ()
+        unpaid = actor == SYSTEM and reason == schedules.BALANCE_UNPAID
+        admins = await self._tenants.admins(tenant_id) if actor == COUPLE or unpaid else ()
 
         async def cancel(tx: BookingTx) -> Booking:
             await tx.lock_date(await tx.date_of(booking_id))
@@ -369,9 +370,8 @@ class Bookings:
             reply_to = calendar.contact_email
             await tx.enqueue(emails.cancellation(cancelled, calendar.name, reply_to=reply_to))
             if admins:
-                await tx.enqueue(
-                    emails.admin_couple_cancelled(cancelled, calendar.name, admins, reply_to=reply_to)
-                )
+                tell = emails.admin_cancelled_for_non_payment if unpaid else emails.admin_couple_cancelled
+                await tx.enqueue(tell(cancelled, calendar.name, admins, reply_to=reply_to))
             return cancelled
 
         return await self._change(tenant_id, cancel)

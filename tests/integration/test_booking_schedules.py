@@ -22,7 +22,7 @@ from services.booking.domain import CoupleDetails, Policy, Quote, Status
 from services.booking.store import BookingStore
 from services.booking.use_cases import Bookings
 from tests.integration.conftest import Cluster, service_database
-from tests.integration.test_booking_store import FixedTenants
+from tests.integration.test_booking_store import FixedTenants, TenantsWithAdmins
 
 DAY = date(2032, 6, 12)
 TOTAL = 150000
@@ -321,3 +321,22 @@ async def test_no_notice_reaches_a_cancelled_booking_and_a_bad_notice_names_its_
             None,  # type: ignore[arg-type]
         )
     assert missing.value.fields[0].field == "request_id"
+
+
+async def test_the_business_is_told_when_the_system_cancels_for_an_unpaid_balance(
+    booking_db: Database, admin: asyncpg.Connection, new_tenant_id: str
+) -> None:
+    told = BookingServicer(
+        Bookings(
+            BookingStore(booking_db),
+            TenantsWithAdmins(Policy(reminder_days=0)),
+            link_key=b"schedule-test-key",
+            public_url="http://x.test",
+        )
+    )
+    booking_id = await deposit_confirmed(told, new_tenant_id, n=5)
+    await told._bookings.cancel(new_tenant_id, booking_id, actor="system", reason="balance_unpaid")
+    await told._bookings.cancel(new_tenant_id, booking_id, actor="system", reason="balance_unpaid")
+    sent = await mails(admin, booking_id)
+    assert [tag for tag, _ in sent].count("booking.admin_cancellation") == 1
+    assert "Studio: Sunday 6 June 2032 cancelled, balance unpaid" in [subject for _, subject in sent]

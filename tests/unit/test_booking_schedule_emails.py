@@ -11,7 +11,14 @@ import pytest
 from mais_runtime.errors import ValidationError
 from mais_runtime.payment_policy import OverdueAction
 from services.booking import emails, schedules
-from services.booking.domain import Booking, ConfirmOutcome, Quote, Status, decide_confirmation
+from services.booking.domain import (
+    AdminContact,
+    Booking,
+    ConfirmOutcome,
+    Quote,
+    Status,
+    decide_confirmation,
+)
 from services.booking.schedules import Instalment, InstalmentPayment, Notice, ScheduleNotice
 
 BOOKING = "bk_" + "s" * 26
@@ -189,3 +196,15 @@ def test_a_payment_report_is_keyed_by_its_session_or_its_request() -> None:
         "balance of 1,200.00 USD waived: gift"
     )
     assert not Notice.WAIVED.emailed and Notice.OVERDUE.emailed
+
+
+def test_the_business_hears_that_a_booking_was_cancelled_for_its_unpaid_balance() -> None:
+    mail = emails.admin_cancelled_for_non_payment(
+        booking(status=Status.CANCELLED, cancel_reason="balance_unpaid"),
+        "Rose & Oak",
+        (AdminContact("owner@rose.example"),),
+    )
+    assert mail.subject == "Rose & Oak: Saturday 12 June 2027 cancelled, balance unpaid"
+    assert "was cancelled automatically: the balance was not paid" in mail.text
+    assert "Paid before: 300.00 USD." in mail.text
+    assert mail.to == "owner@rose.example"
