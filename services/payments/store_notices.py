@@ -134,13 +134,28 @@ class NoticeQueries:
         CANCELLED (no longer owed) when its booking was cancelled for it."""
         await self.conn.execute(
             text(
-                "UPDATE instalments SET notice_stage = GREATEST(notice_stage, :stage),"
+                "UPDATE instalments SET notice_stage = GREATEST(notice_stage, CAST(:stage AS smallint)),"
                 " status = CASE WHEN status IN ('DUE', 'OVERDUE') AND :cancelled THEN 'CANCELLED'"
-                "  WHEN status = 'DUE' AND :stage >= 3 THEN 'OVERDUE' ELSE status END,"
+                "  WHEN status = 'DUE' AND CAST(:stage AS smallint) >= 3 THEN 'OVERDUE' ELSE status END,"
                 " updated_at = now()"
                 " WHERE tenant_id = CAST(:t AS uuid) AND booking_id = :b AND seq = :seq"
             ),
             {"stage": int(stage), "cancelled": cancelled, "t": tenant_id, "b": booking_id, "seq": seq},
+        )
+
+    async def reset_notice_stage(self, tenant_id: str, booking_id: str, seq: int, stage: NoticeStage) -> None:
+        """An owed instalment's notices start again from `stage` (its due date moved; see
+        notices.stage_after_due_date_change): no longer OVERDUE when the new date is not past."""
+        await self.conn.execute(
+            text(
+                "UPDATE instalments SET notice_stage = CAST(:stage AS smallint),"
+                " status = CASE WHEN status = 'OVERDUE' AND CAST(:stage AS smallint) < 3 THEN 'DUE'"
+                " ELSE status END,"
+                " updated_at = now()"
+                " WHERE tenant_id = CAST(:t AS uuid) AND booking_id = :b AND seq = :seq"
+                " AND status IN ('DUE', 'OVERDUE')"
+            ),
+            {"stage": int(stage), "t": tenant_id, "b": booking_id, "seq": seq},
         )
 
     async def try_lock_overdue_action(self, tenant_id: str, booking_id: str, seq: int) -> bool:

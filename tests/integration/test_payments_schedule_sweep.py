@@ -18,7 +18,11 @@ import pytest
 from mais_runtime.db import Database
 from mais_runtime.payment_policy import OverdueAction
 from services.payments.domain import BookingState, BookingStatus, RefundChoice
-from services.payments.domain.notices import ScheduledInstalment, ScheduleNotice
+from services.payments.domain.notices import (
+    ScheduledInstalment,
+    ScheduleNotice,
+    stage_after_due_date_change,
+)
 from services.payments.domain.schedule import NoticeStage, notice_stage
 from services.payments.schedule_sweep import ScheduleSweep
 from services.payments.store import PaymentsStore
@@ -298,3 +302,30 @@ async def test_the_queries_stage_is_the_domains_for_every_day_around_the_due_dat
         assert bool(picked) == (expected > NoticeStage.NONE), today
         if picked:
             assert picked[0].today == today
+
+
+async def test_a_due_date_moved_later_takes_an_overdue_balance_back_to_due_and_starts_its_notices_again(
+    world: World, admin: asyncpg.Connection
+) -> None:
+    due = date(2033, 10, 10)
+    tenant, booking = await a_schedule(admin, due)
+    world.clock.local_morning(due + timedelta(days=1))
+    await world.sweep().one_pass()
+    assert await balance(admin, booking) == ("OVERDUE", int(NoticeStage.OVERDUE))
+
+    new_due = due + timedelta(days=30)
+    await admin.execute(
+        "UPDATE payments.instalments SET due_date = $2 WHERE booking_id = $1 AND seq = 2", booking, new_due
+    )
+    stage = stage_after_due_date_change(
+        new_due_date=new_due, today=due + timedelta(days=1), reminder_days=7, grace_days=3
+    )
+    async with world.store.tenant(tenant) as tx:
+        await tx.reset_notice_stage(tenant, booking, 2, stage)
+    assert await balance(admin, booking) == ("DUE", int(NoticeStage.NONE))
+
+    world.clock.local_morning(new_due - timedelta(days=7))
+    await world.sweeps_at_once()
+    assert world.bookings.of(booking) == [ScheduleNotice.OVERDUE, ScheduleNotice.REMINDER]
+    assert world.bookings.notices[-1].request_id == f"{booking}:2:REMINDER:{new_due.isoformat()}"
+    assert world.refunds.of(booking) == []
