@@ -2,8 +2,11 @@
 
 Which owed balances have a notice to send is decided in one query over every tenant, each row with
 "today" in the calendar its schedule was made in (`instalments.timezone`), so a sweep needs no tenant
-look-ups to know whose balance is due. The stage arithmetic mirrors schedule.notice_stage (a test
-holds the two together); schedule.next_notice then picks the one notice to send.
+look-ups to know whose balance is due. "Today" per zone is computed here with Python's zoneinfo (an
+unknown zone counts as UTC, as booking's calendars do) and joined in, rather than with PostgreSQL's
+AT TIME ZONE: a zone PostgreSQL does not know would fail the whole query and stop every tenant's
+notices. The stage arithmetic mirrors schedule.notice_stage (a test holds the two together);
+schedule.next_notice then picks the one notice to send.
 """
 
 # Queries are assembled only from this module's constant column lists and clauses; every value is a
@@ -12,8 +15,9 @@ holds the two together); schedule.next_notice then picks the one notice to send.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -28,8 +32,11 @@ _INSTALMENT_COLUMNS = (
 )
 # The instalment's "today": the sweep's instant in the calendar its schedule was made in.
 _LOCAL_TODAY = (
-    "CROSS JOIN LATERAL (SELECT (CAST(:now AS timestamptz) AT TIME ZONE i.timezone)::date AS today) l"
+    "JOIN unnest(CAST(:zones AS text[]), CAST(:todays AS date[])) AS l(zone, today) ON l.zone = i.timezone"
 )
+_OWED_BALANCE = "i.status IN ('DUE', 'OVERDUE') AND i.kind = 'BALANCE' AND i.notice_stage < 4"
+# Distinct zones of owed balances are few (one per tenant at most); the bound keeps the list bounded.
+MAX_ZONES = 2_000
 # schedule.notice_stage in SQL.
 _TARGET_STAGE = (
     "CASE WHEN l.today > i.due_date + i.grace_days THEN 4"
@@ -44,6 +51,17 @@ _DEPOSIT_PAID = (
     "EXISTS (SELECT 1 FROM instalments d WHERE d.tenant_id = i.tenant_id AND d.booking_id = i.booking_id"
     " AND d.seq = 1 AND d.status = 'PAID')"
 )
+
+
+def _todays(now: datetime, zones: list[str]) -> dict[str, list[Any]]:
+    """The query parameters of _LOCAL_TODAY: each zone's date at `now` (an unknown zone: UTC's)."""
+    todays = []
+    for zone in zones:
+        try:
+            todays.append(now.astimezone(ZoneInfo(zone)).date())
+        except (ZoneInfoNotFoundError, ValueError):
+            todays.append(now.astimezone(UTC).date())
+    return {"zones": zones, "todays": todays}
 
 
 def _instalment(values: dict[str, Any]) -> ScheduledInstalment:
@@ -89,15 +107,20 @@ class NoticeQueries:
             f"SELECT i.tenant_id::text AS tenant_id, i.booking_id, {_INSTALMENT_COLUMNS}, i.notice_stage,"
             " i.grace_days, i.reminder_days, i.overdue_action, l.today"
             f" FROM instalments i {_LOCAL_TODAY}"
-            " WHERE i.status IN ('DUE', 'OVERDUE') AND i.kind = 'BALANCE' AND i.notice_stage < 4"
+            f" WHERE {_OWED_BALANCE}"
             # Uses the owed instalments' index: nothing further than the longest reminder (and a day
             # of time zones) from now can be due a notice.
             " AND i.due_date <= CAST(:now AS date) + CAST(:horizon AS integer)"
             f" AND {_TARGET_STAGE} > i.notice_stage AND {_DEPOSIT_PAID}"
             " ORDER BY i.due_date, i.booking_id, i.seq LIMIT :limit FOR UPDATE OF i SKIP LOCKED"
         )
+        zones = await self.conn.execute(
+            text(f"SELECT DISTINCT i.timezone FROM instalments i WHERE {_OWED_BALANCE} LIMIT :limit"),
+            {"limit": MAX_ZONES},
+        )
+        days = _todays(now, [zone for (zone,) in zones])
         rows = await self.conn.execute(
-            text(sql), {"now": now, "horizon": MAX_REMINDER_DAYS + 1, "limit": limit}
+            text(sql), {"now": now, "horizon": MAX_REMINDER_DAYS + 1, "limit": limit, **days}
         )
         return [_owed(r) for r in rows]
 
@@ -113,8 +136,16 @@ class NoticeQueries:
             " WHERE i.tenant_id = CAST(:t AS uuid) AND i.booking_id = :b AND i.seq = :seq"
             " AND i.status IN ('DUE', 'OVERDUE') AND i.notice_stage < 4"
         )
+        zone = await self.conn.execute(
+            text(
+                "SELECT timezone FROM instalments"
+                " WHERE tenant_id = CAST(:t AS uuid) AND booking_id = :b AND seq = :seq"
+            ),
+            {"t": tenant_id, "b": booking_id, "seq": seq},
+        )
+        days = _todays(now, list(zone.scalars()))
         row = (
-            await self.conn.execute(text(sql), {"now": now, "t": tenant_id, "b": booking_id, "seq": seq})
+            await self.conn.execute(text(sql), {"t": tenant_id, "b": booking_id, "seq": seq, **days})
         ).first()
         return _owed(row) if row else None
 

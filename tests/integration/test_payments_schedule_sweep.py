@@ -158,6 +158,7 @@ async def a_schedule(
     grace: int = 3,
     reminder: int = 7,
     deposit_paid: bool = True,
+    zone: str = ZONE,
 ) -> tuple[str, str]:
     """A booking of 1,500.00 in two instalments, the deposit paid (or its session still open) and the
     balance due on `due`, in a new tenant."""
@@ -171,7 +172,7 @@ async def a_schedule(
         uuid.UUID(tenant),
         booking,
         due - timedelta(days=200),
-        ZONE,
+        zone,
         "PAID" if deposit_paid else "DUE",
         30000 if deposit_paid else 0,
         grace,
@@ -329,3 +330,15 @@ async def test_a_due_date_moved_later_takes_an_overdue_balance_back_to_due_and_s
     assert world.bookings.of(booking) == [ScheduleNotice.OVERDUE, ScheduleNotice.REMINDER]
     assert world.bookings.notices[-1].request_id == f"{booking}:2:REMINDER:{new_due.isoformat()}"
     assert world.refunds.of(booking) == []
+
+
+async def test_a_time_zone_nobody_knows_counts_as_utc_and_holds_up_no_other_balance(
+    world: World, admin: asyncpg.Connection
+) -> None:
+    due = date(2033, 11, 10)
+    _, odd = await a_schedule(admin, due, zone="Mars/Olympus_Mons")
+    _, fine = await a_schedule(admin, due)
+    world.clock.now = datetime.combine(due, time(12), UTC)
+    await world.sweep().one_pass()
+    assert world.bookings.of(odd) == [ScheduleNotice.DUE_TODAY]
+    assert world.bookings.of(fine) == [ScheduleNotice.OVERDUE]  # already the 11th in Auckland
