@@ -8,7 +8,7 @@ No I/O here.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from enum import StrEnum
 
@@ -96,6 +96,15 @@ def first_payment_cents(schedule: Sequence[Instalment], total_cents: int) -> int
     """What the checkout's payment must have been: the first instalment (the deposit, or the whole),
     or the whole total when no schedule was given (bookings before schedules)."""
     return schedule[0].amount_cents if schedule else total_cents
+
+
+def with_paid(schedule: Sequence[Instalment], seq: int) -> tuple[Instalment, ...]:
+    """The schedule with instalment `seq` shown paid: the payment being recorded paid it, whether or
+    not payments had marked it so in the copy it sent (the couple's email must not ask for it)."""
+    return tuple(
+        replace(i, status="PAID", paid_cents=i.amount_cents) if i.seq == seq and i.owed else i
+        for i in schedule
+    )
 
 
 def outstanding_cents(schedule: Sequence[Instalment]) -> int:

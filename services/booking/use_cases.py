@@ -273,6 +273,7 @@ class Bookings:
         calendar = await self._tenants.calendar(tenant_id)
         admins = await self._tenants.admins(tenant_id)
         now = self._clock()
+        schedule = schedules.with_paid(schedule, 1)
 
         async def confirm(tx: BookingTx) -> tuple[Booking, ConfirmOutcome]:
             day = await tx.date_of(booking_id)
@@ -481,7 +482,7 @@ class Bookings:
                     calendar.name,
                     self.manage_url(paid),
                     payment.amount_cents,
-                    payment.schedule,
+                    schedules.with_paid(payment.schedule, payment.seq),
                     offline=payment.offline,
                     note=payment.note,
                     key=f"balance-receipt:{booking_id}:{payment.effect_key}",

@@ -208,3 +208,14 @@ def test_the_business_hears_that_a_booking_was_cancelled_for_its_unpaid_balance(
     assert "was cancelled automatically: the balance was not paid" in mail.text
     assert "Paid before: 300.00 USD." in mail.text
     assert mail.to == "owner@rose.example"
+
+
+def test_the_instalment_a_payment_paid_is_shown_paid_whatever_the_copy_said() -> None:
+    sent = (replace(DEPOSIT_PAID, status="DUE", paid_cents=0), BALANCE_DUE)
+    shown = schedules.with_paid(sent, 1)
+    assert [(i.status, i.paid_cents) for i in shown] == [("PAID", 30000), ("DUE", 0)]
+    full = (Instalment(1, "FULL", 150000, "usd", date(2026, 12, 1)),)
+    mail = emails.confirmation(
+        booking(amount_paid_cents=150000), "Rose & Oak", LINK, schedule=schedules.with_paid(full, 1)
+    )
+    assert "is confirmed" in mail.subject and "Still to pay" not in mail.text
