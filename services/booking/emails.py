@@ -221,7 +221,7 @@ def _deposit_receipt(
             "where you can also view or cancel your booking (this link is private to you):",
             link,
             "",
-            f"Your notes: {booking.notes}" if booking.notes else "",
+            *([f"Your notes: {booking.notes}"] if booking.notes else []),
             f"Booking reference: {booking.id}",
         ]
     )

@@ -141,23 +141,24 @@ class ScheduleSweep:
         notice = notice_of(stage)
         if stage is NoticeStage.ACTION and owed.stage < NoticeStage.OVERDUE:
             notice = ScheduleNotice.OVERDUE
-        if notice is not None:
-            schedule = await tx.schedule_for_notice(owed.tenant_id, owed.booking_id)
-            reminds_only = owed.overdue_action is OverdueAction.REMIND
-            await self._bookings.notify_schedule(
-                owed.tenant_id,
-                owed.booking_id,
-                notice=notice,
-                instalment=owed.instalment,
-                schedule=schedule,
-                request_id=owed.request_id(stage),
-                actor=SYSTEM,
-                overdue_action=owed.overdue_action if notice is ScheduleNotice.OVERDUE else None,
-                action_date=None
-                if reminds_only or notice is not ScheduleNotice.OVERDUE
-                else owed.action_date,
-            )
+        # The stage first: the schedule booking words the notice from then shows it (OVERDUE).
         await tx.record_notice_stage(owed.tenant_id, owed.booking_id, owed.instalment.seq, stage)
+        if notice is None:
+            return
+        schedule = await tx.schedule_for_notice(owed.tenant_id, owed.booking_id)
+        instalment = next((i for i in schedule if i.seq == owed.instalment.seq), owed.instalment)
+        overdue = notice is ScheduleNotice.OVERDUE
+        await self._bookings.notify_schedule(
+            owed.tenant_id,
+            owed.booking_id,
+            notice=notice,
+            instalment=instalment,
+            schedule=schedule,
+            request_id=owed.request_id(stage),
+            actor=SYSTEM,
+            overdue_action=owed.overdue_action if overdue else None,
+            action_date=owed.action_date if overdue and cancels(owed.overdue_action) else None,
+        )
 
     async def _cancel_for_non_payment(self, owed: OwedBalance, now: datetime) -> bool:
         """Cancels the booking of a balance unpaid past its grace days as its policy says, once."""

@@ -215,7 +215,7 @@ async def test_each_notice_goes_out_once_on_its_day_and_the_booking_is_cancelled
     overdue = next(n for n in world.bookings.notices if n.notice is ScheduleNotice.OVERDUE)
     assert overdue.overdue_action is OverdueAction.CANCEL_KEEP_DEPOSIT
     assert overdue.action_date == due + timedelta(days=4)
-    assert [(i.seq, i.status.value) for i in overdue.schedule] == [(1, "PAID"), (2, "DUE")]
+    assert [(i.seq, i.status.value) for i in overdue.schedule] == [(1, "PAID"), (2, "OVERDUE")]
     assert overdue.request_id == f"{booking}:2:OVERDUE:{due.isoformat()}"
     assert world.refunds.of(booking) == []
 
