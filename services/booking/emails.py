@@ -715,6 +715,37 @@ def admin_couple_cancelled(
     )
 
 
+def admin_balance_paid(
+    booking: Booking,
+    tenant_name: str,
+    admins: Sequence[AdminContact],
+    amount_cents: int,
+    schedule: Sequence[Instalment],
+    *,
+    key: str,
+    reply_to: str = "",
+) -> Mail:
+    """ "A couple paid": a later instalment came in through Stripe."""
+    day = day_for_people(booking.event_date)
+    amount = money(amount_cents, booking.quote.currency)
+    owed = outstanding_cents(schedule)
+    lines = [
+        f"{booking.couple_name} paid {amount} for {day}.",
+        "They have now paid in full." if not owed else f"Still owed: {money(owed, booking.quote.currency)}.",
+        "",
+        *_couple_lines(booking),
+    ]
+    return _to_admins(
+        "booking.admin_balance_paid",
+        key,
+        admins,
+        f"{tenant_name}: {booking.couple_name} paid {amount} for {day}",
+        lines,
+        tenant_name=tenant_name,
+        reply_to=reply_to,
+    )
+
+
 def admin_cancelled_for_non_payment(
     booking: Booking, tenant_name: str, admins: Sequence[AdminContact], *, reply_to: str = ""
 ) -> Mail:

@@ -459,6 +459,9 @@ class Bookings:
         for an offline payment). A booking that is no longer CONFIRMED records nothing and says so, so
         payments refunds the money."""
         calendar = await self._tenants.calendar(tenant_id)
+        # The business marked an offline payment itself; a Stripe one it hears about.
+        admins = () if payment.offline else await self._tenants.admins(tenant_id)
+        shown = schedules.with_paid(payment.schedule, payment.seq)
 
         async def record(tx: BookingTx) -> tuple[Booking, schedules.RecordOutcome]:
             booking = await tx.booking(booking_id, for_update=True)
@@ -482,13 +485,25 @@ class Bookings:
                     calendar.name,
                     self.manage_url(paid),
                     payment.amount_cents,
-                    schedules.with_paid(payment.schedule, payment.seq),
+                    shown,
                     offline=payment.offline,
                     note=payment.note,
                     key=f"balance-receipt:{booking_id}:{payment.effect_key}",
                     reply_to=calendar.contact_email,
                 )
             )
+            if admins:
+                await tx.enqueue(
+                    emails.admin_balance_paid(
+                        paid,
+                        calendar.name,
+                        admins,
+                        payment.amount_cents,
+                        shown,
+                        key=f"admin-balance-paid:{booking_id}:{payment.effect_key}",
+                        reply_to=calendar.contact_email,
+                    )
+                )
             return paid, schedules.RecordOutcome.RECORDED
 
         return await self._change(tenant_id, record)

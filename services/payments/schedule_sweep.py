@@ -35,6 +35,7 @@ from services.payments.domain.notices import (
     overdue_refund,
 )
 from services.payments.domain.schedule import NoticeStage
+from services.payments.metrics import SCHEDULE_NOTICES
 from services.payments.store import PaymentsStore, PaymentsTx, utc_now
 
 log = logging.getLogger("mais.payments.schedule_sweep")
@@ -148,7 +149,7 @@ class ScheduleSweep:
         schedule = await tx.schedule_for_notice(owed.tenant_id, owed.booking_id)
         instalment = next((i for i in schedule if i.seq == owed.instalment.seq), owed.instalment)
         overdue = notice is ScheduleNotice.OVERDUE
-        await self._bookings.notify_schedule(
+        done = await self._bookings.notify_schedule(
             owed.tenant_id,
             owed.booking_id,
             notice=notice,
@@ -159,6 +160,8 @@ class ScheduleSweep:
             overdue_action=owed.overdue_action if overdue else None,
             action_date=owed.action_date if overdue and cancels(owed.overdue_action) else None,
         )
+        if done:
+            SCHEDULE_NOTICES.labels(notice.value).inc()
 
     async def _cancel_for_non_payment(self, owed: OwedBalance, now: datetime) -> bool:
         """Cancels the booking of a balance unpaid past its grace days as its policy says, once."""
@@ -179,6 +182,7 @@ class ScheduleSweep:
                     actor=SYSTEM,
                     request_id=owed.request_id(NoticeStage.ACTION),
                 )
+                SCHEDULE_NOTICES.labels("cancelled").inc()
             elif booking.status is not BookingStatus.CANCELLED:
                 log.warning("balance of %s is owed but the booking is %s", owed.booking_id, booking.status)
                 return False

@@ -340,3 +340,23 @@ async def test_the_business_is_told_when_the_system_cancels_for_an_unpaid_balanc
     sent = await mails(admin, booking_id)
     assert [tag for tag, _ in sent].count("booking.admin_cancellation") == 1
     assert "Studio: Sunday 6 June 2032 cancelled, balance unpaid" in [subject for _, subject in sent]
+
+
+async def test_the_business_hears_of_a_balance_paid_through_stripe_once(
+    booking_db: Database, admin: asyncpg.Connection, new_tenant_id: str
+) -> None:
+    told = BookingServicer(
+        Bookings(
+            BookingStore(booking_db),
+            TenantsWithAdmins(Policy(reminder_days=0)),
+            link_key=b"schedule-test-key",
+            public_url="http://x.test",
+        )
+    )
+    booking_id = await deposit_confirmed(told, new_tenant_id, n=7)
+    for _ in range(3):
+        await told.RecordInstalmentPayment(balance_paid(new_tenant_id, booking_id), None)  # type: ignore[arg-type]
+    sent = await mails(admin, booking_id)
+    assert [s for t, s in sent if t == "booking.admin_balance_paid"] == [
+        "Studio: Ana & Bo paid 1,200.00 USD for Tuesday 8 June 2032"
+    ]
