@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 import grpc
 from google.protobuf import json_format
 from mais.booking.v1 import booking_service_pb2 as pb
 from mais.booking.v1 import booking_service_pb2_grpc as pb_grpc
 from mais.catalog.v1 import catalog_service_pb2 as catalog_pb
+from mais.common.v1 import types_pb2
 
 from mais_runtime import paging
 from mais_runtime.errors import NotFound, ValidationError
+from mais_runtime.payment_policy import OverdueAction
 from mais_runtime.proto_time import timestamp
 from services.booking import domain, links
 from services.booking.domain import (
@@ -25,6 +28,14 @@ from services.booking.domain import (
     Reason,
     Status,
 )
+from services.booking.schedules import (
+    MAX_INSTALMENTS,
+    Instalment,
+    InstalmentPayment,
+    Notice,
+    RecordOutcome,
+    ScheduleNotice,
+)
 from services.booking.use_cases import Bookings
 
 _CONFIRM_OUTCOMES = {
@@ -32,6 +43,26 @@ _CONFIRM_OUTCOMES = {
     ConfirmOutcome.ALREADY_CONFIRMED: pb.CONFIRM_OUTCOME_ALREADY_CONFIRMED,
     ConfirmOutcome.HOLD_LOST: pb.CONFIRM_OUTCOME_HOLD_LOST,
 }
+
+_RECORD_OUTCOMES = {
+    RecordOutcome.RECORDED: pb.RECORD_PAYMENT_OUTCOME_RECORDED,
+    RecordOutcome.ALREADY_RECORDED: pb.RECORD_PAYMENT_OUTCOME_ALREADY_RECORDED,
+    RecordOutcome.BOOKING_NOT_CONFIRMED: pb.RECORD_PAYMENT_OUTCOME_BOOKING_NOT_CONFIRMED,
+}
+_NOTICES = {
+    pb.SCHEDULE_NOTICE_REMINDER: Notice.REMINDER,
+    pb.SCHEDULE_NOTICE_DUE_TODAY: Notice.DUE_TODAY,
+    pb.SCHEDULE_NOTICE_OVERDUE: Notice.OVERDUE,
+    pb.SCHEDULE_NOTICE_WAIVED: Notice.WAIVED,
+    pb.SCHEDULE_NOTICE_DUE_DATE_CHANGED: Notice.DUE_DATE_CHANGED,
+}
+_OVERDUE_ACTIONS = {
+    types_pb2.OVERDUE_ACTION_REMIND: OverdueAction.REMIND,
+    types_pb2.OVERDUE_ACTION_CANCEL_KEEP_DEPOSIT: OverdueAction.CANCEL_KEEP_DEPOSIT,
+    types_pb2.OVERDUE_ACTION_CANCEL_REFUND_DEPOSIT: OverdueAction.CANCEL_REFUND_DEPOSIT,
+}
+_KIND_PREFIX = "INSTALMENT_KIND_"
+_STATUS_PREFIX = "INSTALMENT_STATUS_"
 
 _BOOKING_ID = re.compile(r"^bk_[a-z0-9]{26}$")
 _BLACKOUT_ID = re.compile(r"^bo_[a-z0-9]{26}$")
@@ -126,6 +157,7 @@ class BookingServicer(pb_grpc.BookingServiceServicer):
             _booking_id(request.booking_id),
             session_id=session,
             amount_paid_cents=request.amount_paid_cents,
+            schedule=_schedule(request.schedule),
         )
         return pb.ConfirmBookingResponse(booking=_booking(booking), outcome=_CONFIRM_OUTCOMES[outcome])
 
@@ -329,20 +361,57 @@ class BookingServicer(pb_grpc.BookingServiceServicer):
         await self._bookings.delete_blackout(request.tenant_id, request.blackout_id)
         return pb.DeleteBlackoutResponse()
 
-    # --- payment schedules (issue 15): the contract is in the protos; these answer UNIMPLEMENTED
-    # until the schedule's use cases land.
+    # --- payment schedules (issue 15) ----------------------------------------------------------
 
     async def RecordInstalmentPayment(
         self, request: pb.RecordInstalmentPaymentRequest, context: grpc.aio.ServicerContext
     ) -> pb.RecordInstalmentPaymentResponse:
-        """Not built yet."""
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "payment schedules are not built yet")
+        """A later instalment was paid (Stripe, or offline): the paid amount, a history line and the
+        couple's receipt, once per session (or request id); BOOKING_NOT_CONFIRMED when the booking was
+        cancelled meanwhile (nothing recorded; payments refunds)."""
+        payment = InstalmentPayment(
+            seq=_paid_seq(request),
+            amount_cents=request.amount_cents,
+            total_paid_cents=request.total_paid_cents,
+            schedule=_schedule(request.schedule),
+            actor=domain.parse_actor(request.actor or "payments"),
+            session_id=_short(request.payment_session_id, "payment_session_id", 255),
+            request_id=_short(request.request_id, "request_id", 255),
+            note=_short(request.note, "note"),
+        ).checked()
+        booking, outcome = await self._bookings.record_instalment_payment(
+            request.tenant_id, _booking_id(request.booking_id), payment=payment
+        )
+        return pb.RecordInstalmentPaymentResponse(
+            booking=_booking(booking), outcome=_RECORD_OUTCOMES[outcome]
+        )
 
     async def NotifySchedule(
         self, request: pb.NotifyScheduleRequest, context: grpc.aio.ServicerContext
     ) -> pb.NotifyScheduleResponse:
-        """Not built yet."""
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "payment schedules are not built yet")
+        """A schedule notice (reminder, due today, overdue, waived, due date moved): the couple's email
+        and a history line, once per request id; `done` is false when an earlier call had the effect
+        or the booking is not CONFIRMED."""
+        kind = _NOTICES.get(request.notice)
+        if kind is None:
+            raise ValidationError.of("notice", "is required")
+        if not request.HasField("instalment"):
+            raise ValidationError.of("instalment", "is required")
+        action_date = domain.parse_date(request.action_date, "action_date") if request.action_date else None
+        notice = ScheduleNotice(
+            kind=kind,
+            instalment=_instalment(request.instalment, "instalment"),
+            schedule=_schedule(request.schedule),
+            actor=domain.parse_actor(request.actor or "system"),
+            request_id=request.request_id,
+            note=_short(request.note, "note"),
+            overdue_action=_OVERDUE_ACTIONS.get(request.overdue_action),
+            action_date=action_date,
+        ).checked()
+        done = await self._bookings.notify_schedule(
+            request.tenant_id, _booking_id(request.booking_id), notice=notice
+        )
+        return pb.NotifyScheduleResponse(done=done)
 
 
 def _required(value: str, field_name: str) -> str:
@@ -420,3 +489,41 @@ def _booking(booking: Booking) -> pb.Booking:
 
 def _blackout(blackout: Blackout) -> pb.Blackout:
     return pb.Blackout(id=blackout.id, date=blackout.day.isoformat(), reason=blackout.reason)
+
+
+def _instalment(message: types_pb2.Instalment, where: str) -> Instalment:
+    kind = types_pb2.InstalmentKind.Name(message.kind).removeprefix(_KIND_PREFIX)
+    status = types_pb2.InstalmentStatus.Name(message.status).removeprefix(_STATUS_PREFIX)
+    return Instalment(
+        seq=message.seq,
+        kind=kind,
+        amount_cents=message.amount_cents,
+        currency=message.currency.lower(),
+        due_date=domain.parse_date(message.due_date, f"{where}.dueDate"),
+        status=status,
+        paid_cents=message.paid_cents,
+        refunded_cents=message.refunded_cents,
+        paid_offline=message.paid_offline,
+        note=message.note,
+    ).checked(where)
+
+
+def _schedule(messages: Sequence[types_pb2.Instalment]) -> tuple[Instalment, ...]:
+    if len(messages) > MAX_INSTALMENTS:
+        raise ValidationError.of("schedule", f"must have at most {MAX_INSTALMENTS} instalments")
+    return tuple(_instalment(m, f"schedule[{i}]") for i, m in enumerate(messages))
+
+
+def _paid_seq(request: pb.RecordInstalmentPaymentRequest) -> int:
+    """The instalment a payment paid (the request does not name it; the schedule shows it): the one
+    the paying session paid, or for an offline payment the latest one marked paid offline. 0 when
+    the schedule shows neither (the history then says "payment")."""
+    for instalment in request.schedule:
+        if request.payment_session_id and instalment.payment_session_id == request.payment_session_id:
+            return instalment.seq
+    if request.payment_session_id:
+        return 0
+    offline = [
+        i.seq for i in request.schedule if i.paid_offline and i.status == types_pb2.INSTALMENT_STATUS_PAID
+    ]
+    return offline[-1] if offline else 0

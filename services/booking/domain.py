@@ -503,6 +503,7 @@ def decide_confirmation(
     amount_paid_cents: int,
     date_taken_by_other: bool,
     blacked_out: bool,
+    amount_due_cents: int | None = None,
 ) -> ConfirmOutcome:
     """What a completed payment does to `booking`.
 
@@ -514,7 +515,8 @@ def decide_confirmation(
     expiry moved to RELEASED. When another booking now occupies the date, or the tenant blacked it out,
     the hold is lost and payments refunds. So is a payment of another amount than the booking's quote (a
     hold resumed with another package while its old session was paid): a booking is never confirmed for
-    what was not paid.
+    what was not paid. What must have been paid is `amount_due_cents` when the payment starts a
+    schedule (its first instalment: the deposit), else the quote's total.
     """
     if booking.status in (Status.CONFIRMED, Status.CANCELLED):
         if booking.payment_session_id == payment_session_id:
@@ -523,7 +525,8 @@ def decide_confirmation(
     if booking.payment_session_id and booking.payment_session_id != payment_session_id:
         # Another checkout owns this hold; this payment is not for it.
         return ConfirmOutcome.HOLD_LOST
-    if amount_paid_cents != booking.quote.total_cents:
+    due = booking.quote.total_cents if amount_due_cents is None else amount_due_cents
+    if amount_paid_cents != due:
         return ConfirmOutcome.HOLD_LOST
     if date_taken_by_other or blacked_out:
         return ConfirmOutcome.HOLD_LOST

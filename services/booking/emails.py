@@ -18,6 +18,7 @@ from typing import Any
 from mais_runtime.mail import Mail, sender_display
 from mais_runtime.money import decimal_amount
 from services.booking.domain import AdminContact, Booking
+from services.booking.schedules import BALANCE_UNPAID, Instalment, has_balance, outstanding_cents
 
 
 def money(amount: int, currency: str) -> str:
@@ -108,8 +109,18 @@ def _mail(
     )
 
 
-def confirmation(booking: Booking, tenant_name: str, link: str, *, reply_to: str = "") -> Mail:
-    """ "Your date is booked", with the couple's private link."""
+def confirmation(
+    booking: Booking,
+    tenant_name: str,
+    link: str,
+    *,
+    schedule: Sequence[Instalment] = (),
+    reply_to: str = "",
+) -> Mail:
+    """ "Your date is booked", with the couple's private link. With a balance still to pay it is the
+    deposit's receipt: the schedule (what is paid, what is due when) and where to pay the rest."""
+    if has_balance(schedule):
+        return _deposit_receipt(booking, tenant_name, link, schedule, reply_to=reply_to)
     day = day_for_people(booking.event_date)
     subject = f"{tenant_name}: your booking for {day} is confirmed"
     text_summary, html_summary = _summary(booking)
@@ -150,17 +161,342 @@ def confirmation(booking: Booking, tenant_name: str, link: str, *, reply_to: str
     )
 
 
+# --- payment schedules -------------------------------------------------------------------------
+
+
+def _schedule_line(instalment: Instalment) -> str:
+    """One instalment as the couple reads it: "Balance: 1,200.00 USD, due Saturday 1 May 2027"."""
+    amount = money(instalment.amount_cents, instalment.currency)
+    if instalment.status == "PAID":
+        state = "paid" + (" (recorded by hand)" if instalment.paid_offline else "")
+    elif instalment.owed:
+        state = f"due {day_for_people(instalment.due_date)}"
+        if instalment.status == "OVERDUE":
+            state += " (overdue)"
+    else:
+        state = {"WAIVED": "waived", "REFUNDED": "refunded", "CANCELLED": "cancelled"}[instalment.status]
+    return f"{instalment.label}: {amount}, {state}"
+
+
+def _schedule_text(schedule: Sequence[Instalment]) -> list[str]:
+    return ["Your payments:", *(f"  {_schedule_line(i)}" for i in schedule)]
+
+
+def _schedule_html(schedule: Sequence[Instalment]) -> str:
+    return "Your payments:<br>" + "<br>".join(html.escape(_schedule_line(i)) for i in schedule)
+
+
+def _still_to_pay(schedule: Sequence[Instalment], currency: str) -> str:
+    """ "Still to pay: 1,200.00 USD by Saturday 1 May 2027." or "You have now paid in full." """
+    owed = [i for i in schedule if i.owed]
+    if not owed:
+        return "You have now paid in full. Thank you!"
+    return (
+        f"Still to pay: {money(outstanding_cents(schedule), currency)}"
+        f" by {day_for_people(min(i.due_date for i in owed))}."
+    )
+
+
+def _deposit_receipt(
+    booking: Booking, tenant_name: str, link: str, schedule: Sequence[Instalment], *, reply_to: str
+) -> Mail:
+    day = day_for_people(booking.event_date)
+    currency = booking.quote.currency
+    subject = f"{tenant_name}: your deposit is received and {day} is booked"
+    text_summary, html_summary = _summary(booking)
+    still = _still_to_pay(schedule, currency)
+    text = "\n".join(
+        [
+            f"Hello {booking.couple_name},",
+            "",
+            f"{tenant_name} has received your deposit of {money(booking.amount_paid_cents, currency)}"
+            f" and confirmed your booking for {day}. The date is yours.",
+            "",
+            *text_summary,
+            "",
+            *_schedule_text(schedule),
+            "",
+            still,
+            "We will remind you before it is due. You can pay it at any time from your booking's page,",
+            "where you can also view or cancel your booking (this link is private to you):",
+            link,
+            "",
+            *([f"Your notes: {booking.notes}"] if booking.notes else []),
+            f"Booking reference: {booking.id}",
+        ]
+    )
+    paragraphs = [
+        f"Hello {html.escape(booking.couple_name)},",
+        f"{html.escape(tenant_name)} has received your deposit of"
+        f" <strong>{html.escape(money(booking.amount_paid_cents, currency))}</strong> and confirmed your"
+        f" booking for <strong>{day}</strong>. The date is yours.",
+        *html_summary,
+        _schedule_html(schedule),
+        html.escape(still) + " We will remind you before it is due. You can pay it at any time from your"
+        " booking's page, where you can also view or cancel your booking (the link is private to you).",
+    ]
+    if booking.notes:
+        paragraphs.append(f"Your notes: {html.escape(booking.notes)}")
+    paragraphs.append(f"Booking reference: {html.escape(booking.id)}")
+    return _mail(
+        "booking.confirmation",
+        f"confirmation:{booking.id}",
+        booking,
+        subject,
+        text,
+        _page(subject, paragraphs, (link, "Pay or view your booking")),
+        tenant_name=tenant_name,
+        reply_to=reply_to,
+    )
+
+
+def balance_reminder(
+    booking: Booking,
+    tenant_name: str,
+    link: str,
+    instalment: Instalment,
+    schedule: Sequence[Instalment],
+    *,
+    due_today: bool,
+    key: str,
+    reply_to: str = "",
+) -> Mail:
+    """ "Your balance is due on <date>" (some days before) or "... is due today"."""
+    amount = money(instalment.amount_cents, instalment.currency)
+    due = day_for_people(instalment.due_date)
+    event_day = day_for_people(booking.event_date)
+    what = instalment.label.lower()
+    if due_today:
+        subject = f"{tenant_name}: your {what} of {amount} is due today"
+        when = f"is due today, {due}"
+    else:
+        subject = f"{tenant_name}: your {what} of {amount} is due on {due}"
+        when = f"is due on {due}"
+    text = "\n".join(
+        [
+            f"Hello {booking.couple_name},",
+            "",
+            f"A reminder about your booking with {tenant_name} on {event_day}:"
+            f" the {what} of {amount} {when}.",
+            "You can pay it securely from your booking's page (this link is private to you):",
+            link,
+            "",
+            *_schedule_text(schedule),
+            "",
+            "If you have paid in the meantime, thank you, and please ignore this email.",
+            f"Booking reference: {booking.id}",
+        ]
+    )
+    paragraphs = [
+        f"Hello {html.escape(booking.couple_name)},",
+        f"A reminder about your booking with {html.escape(tenant_name)} on {event_day}: the {what} of"
+        f" <strong>{html.escape(amount)}</strong> {when}.",
+        "You can pay it securely from your booking's page (the link below is private to you).",
+        _schedule_html(schedule),
+        "If you have paid in the meantime, thank you, and please ignore this email.",
+        f"Booking reference: {html.escape(booking.id)}",
+    ]
+    return _mail(
+        "booking.balance_due_today" if due_today else "booking.balance_reminder",
+        key,
+        booking,
+        subject,
+        text,
+        _page(subject, paragraphs, (link, f"Pay the {what}")),
+        tenant_name=tenant_name,
+        reply_to=reply_to,
+    )
+
+
+def balance_overdue(
+    booking: Booking,
+    tenant_name: str,
+    link: str,
+    instalment: Instalment,
+    schedule: Sequence[Instalment],
+    *,
+    consequence: str,
+    action_date: date | None,
+    key: str,
+    reply_to: str = "",
+) -> Mail:
+    """ "Your balance is overdue", and what happens if it stays unpaid (and on which day)."""
+    amount = money(instalment.amount_cents, instalment.currency)
+    due = day_for_people(instalment.due_date)
+    what = instalment.label.lower()
+    subject = f"{tenant_name}: your {what} of {amount} is overdue"
+    if consequence and action_date is not None:
+        next_step = f"If it is still unpaid on {day_for_people(action_date)}, {consequence}."
+    else:
+        next_step = f"Please pay it as soon as you can, or reply to this email to talk to {tenant_name}."
+    text = "\n".join(
+        [
+            f"Hello {booking.couple_name},",
+            "",
+            f"The {what} of {amount} for your booking with {tenant_name} on"
+            f" {day_for_people(booking.event_date)} was due on {due}, and it has not been paid yet.",
+            next_step,
+            "",
+            "You can pay it securely from your booking's page (this link is private to you):",
+            link,
+            "",
+            *_schedule_text(schedule),
+            "",
+            "If you have paid in the meantime, thank you, and please ignore this email.",
+            f"Booking reference: {booking.id}",
+        ]
+    )
+    paragraphs = [
+        f"Hello {html.escape(booking.couple_name)},",
+        f"The {what} of <strong>{html.escape(amount)}</strong> for your booking with"
+        f" {html.escape(tenant_name)} on {day_for_people(booking.event_date)} was due on {due}, and it has"
+        " not been paid yet.",
+        f"<strong>{html.escape(next_step)}</strong>",
+        _schedule_html(schedule),
+        "If you have paid in the meantime, thank you, and please ignore this email.",
+        f"Booking reference: {html.escape(booking.id)}",
+    ]
+    return _mail(
+        "booking.balance_overdue",
+        key,
+        booking,
+        subject,
+        text,
+        _page(subject, paragraphs, (link, f"Pay the {what}")),
+        tenant_name=tenant_name,
+        reply_to=reply_to,
+    )
+
+
+def balance_receipt(
+    booking: Booking,
+    tenant_name: str,
+    link: str,
+    amount_cents: int,
+    schedule: Sequence[Instalment],
+    *,
+    offline: bool,
+    note: str,
+    key: str,
+    reply_to: str = "",
+) -> Mail:
+    """ "Thank you, your payment was received", with what (if anything) is left to pay."""
+    currency = booking.quote.currency
+    amount = money(amount_cents, currency)
+    day = day_for_people(booking.event_date)
+    subject = f"{tenant_name}: thank you, your payment of {amount} is received"
+    how = (
+        f"{tenant_name} has recorded your payment of {amount}"
+        if offline
+        else (f"{tenant_name} has received your payment of {amount}")
+    )
+    still = _still_to_pay(schedule, currency)
+    text = "\n".join(
+        [
+            f"Hello {booking.couple_name},",
+            "",
+            f"{how} for your booking on {day}.",
+            f"Their note: {note}" if offline and note else "",
+            still,
+            "",
+            *_schedule_text(schedule),
+            "",
+            "Your booking, any time (this link is private to you):",
+            link,
+            "",
+            f"Booking reference: {booking.id}",
+        ]
+    )
+    paragraphs = [
+        f"Hello {html.escape(booking.couple_name)},",
+        f"{html.escape(how)} for your booking on <strong>{day}</strong>.",
+    ]
+    if offline and note:
+        paragraphs.append(f"Their note: {html.escape(note)}")
+    paragraphs += [
+        html.escape(still),
+        _schedule_html(schedule),
+        f"Booking reference: {html.escape(booking.id)}",
+    ]
+    return _mail(
+        "booking.balance_receipt",
+        key,
+        booking,
+        subject,
+        text,
+        _page(subject, paragraphs, (link, "View your booking")),
+        tenant_name=tenant_name,
+        reply_to=reply_to,
+    )
+
+
+def due_date_moved(
+    booking: Booking,
+    tenant_name: str,
+    link: str,
+    instalment: Instalment,
+    schedule: Sequence[Instalment],
+    *,
+    note: str,
+    key: str,
+    reply_to: str = "",
+) -> Mail:
+    """ "The due date of your balance is now <date>"."""
+    amount = money(instalment.amount_cents, instalment.currency)
+    due = day_for_people(instalment.due_date)
+    what = instalment.label.lower()
+    subject = f"{tenant_name}: your {what} of {amount} is now due on {due}"
+    text = "\n".join(
+        [
+            f"Hello {booking.couple_name},",
+            "",
+            f"{tenant_name} has moved the due date of your {what} of {amount} to {due}"
+            f" (your booking on {day_for_people(booking.event_date)}).",
+            f"Their note: {note}" if note else "",
+            "",
+            *_schedule_text(schedule),
+            "",
+            "You can pay it at any time from your booking's page (this link is private to you):",
+            link,
+            "",
+            f"Booking reference: {booking.id}",
+        ]
+    )
+    paragraphs = [
+        f"Hello {html.escape(booking.couple_name)},",
+        f"{html.escape(tenant_name)} has moved the due date of your {what} of {html.escape(amount)} to"
+        f" <strong>{due}</strong> (your booking on {day_for_people(booking.event_date)}).",
+    ]
+    if note:
+        paragraphs.append(f"Their note: {html.escape(note)}")
+    paragraphs += [_schedule_html(schedule), f"Booking reference: {html.escape(booking.id)}"]
+    return _mail(
+        "booking.due_date_moved",
+        key,
+        booking,
+        subject,
+        text,
+        _page(subject, paragraphs, (link, f"Pay the {what}")),
+        tenant_name=tenant_name,
+        reply_to=reply_to,
+    )
+
+
 def cancellation(booking: Booking, tenant_name: str, *, reply_to: str = "") -> Mail:
     """ "Your booking was cancelled" (any refund is told in its own email)."""
     day = day_for_people(booking.event_date)
     subject = f"{tenant_name}: your booking for {day} was cancelled"
     reason = booking.cancel_reason
+    unpaid = reason == BALANCE_UNPAID
+    if unpaid:
+        # Payments' reason code, worded for the couple.
+        reason = "the balance was not paid by its due date, nor within the days of grace after it"
     text = "\n".join(
         [
             f"Hello {booking.couple_name},",
             "",
             f"Your booking with {tenant_name} for {day} has been cancelled.",
-            f"Reason: {reason}" if reason else "",
+            f"Reason: {reason}." if unpaid else f"Reason: {reason}" if reason else "",
             "If a refund is due, you will receive a separate email when it is issued.",
             "",
             f"Booking reference: {booking.id}",
@@ -373,6 +709,61 @@ def admin_couple_cancelled(
         f"admin-cancellation:{booking.id}",
         admins,
         f"{tenant_name}: {booking.couple_name} cancelled {day}",
+        lines,
+        tenant_name=tenant_name,
+        reply_to=reply_to,
+    )
+
+
+def admin_balance_paid(
+    booking: Booking,
+    tenant_name: str,
+    admins: Sequence[AdminContact],
+    amount_cents: int,
+    schedule: Sequence[Instalment],
+    *,
+    key: str,
+    reply_to: str = "",
+) -> Mail:
+    """ "A couple paid": a later instalment came in through Stripe."""
+    day = day_for_people(booking.event_date)
+    amount = money(amount_cents, booking.quote.currency)
+    owed = outstanding_cents(schedule)
+    lines = [
+        f"{booking.couple_name} paid {amount} for {day}.",
+        "They have now paid in full." if not owed else f"Still owed: {money(owed, booking.quote.currency)}.",
+        "",
+        *_couple_lines(booking),
+    ]
+    return _to_admins(
+        "booking.admin_balance_paid",
+        key,
+        admins,
+        f"{tenant_name}: {booking.couple_name} paid {amount} for {day}",
+        lines,
+        tenant_name=tenant_name,
+        reply_to=reply_to,
+    )
+
+
+def admin_cancelled_for_non_payment(
+    booking: Booking, tenant_name: str, admins: Sequence[AdminContact], *, reply_to: str = ""
+) -> Mail:
+    """ "A booking was cancelled because its balance was not paid" (the policy's overdue action)."""
+    day = day_for_people(booking.event_date)
+    lines = [
+        f"{booking.couple_name}'s booking for {day} was cancelled automatically: the balance was not paid"
+        " by its due date, nor within the days of grace after it. The date is free again.",
+        f"Paid before: {money(booking.amount_paid_cents, booking.quote.currency)}. Any refund your payment"
+        " terms give is sent separately.",
+        "",
+        *_couple_lines(booking),
+    ]
+    return _to_admins(
+        "booking.admin_cancellation",
+        f"admin-cancellation:{booking.id}",
+        admins,
+        f"{tenant_name}: {day} cancelled, balance unpaid",
         lines,
         tenant_name=tenant_name,
         reply_to=reply_to,

@@ -394,6 +394,36 @@ class BookingTx:
             {"cents": cents, "id": booking_id},
         )
 
+    async def set_paid(self, booking_id: str, total_cents: int) -> None:
+        """The cumulative paid amount (a later instalment's payment)."""
+        await self.conn.execute(
+            text(
+                "UPDATE bookings SET amount_paid_cents = :total, updated_at = clock_timestamp()"
+                " WHERE id = :id"
+            ),
+            {"total": total_cents, "id": booking_id},
+        )
+
+    async def effect_known(self, effect_key: str) -> bool:
+        """Whether a schedule call keyed `effect_key` had its effect already."""
+        found = await self.conn.execute(
+            text("SELECT 1 FROM schedule_effects WHERE effect_key = :key"), {"key": effect_key}
+        )
+        return found.first() is not None
+
+    async def claim_effect(self, booking_id: str, effect_key: str) -> bool:
+        """Records that the schedule call keyed `effect_key` has its effect in this transaction; False
+        when an earlier (committed) call had it. A concurrent call with the same key waits on the key's
+        row and then answers False."""
+        result = await self.conn.execute(
+            text(
+                "INSERT INTO schedule_effects (tenant_id, effect_key, booking_id)"
+                " VALUES (CAST(:tenant_id AS uuid), :key, :booking_id) ON CONFLICT DO NOTHING"
+            ),
+            {"tenant_id": self.tenant_id, "key": effect_key, "booking_id": booking_id},
+        )
+        return bool(result.rowcount)
+
     async def record(
         self, booking_id: str, from_status: Status | str, to_status: Status | str, actor: str, reason: str
     ) -> None:

@@ -10,7 +10,7 @@ and lock timeouts; emails are enqueued in the same transaction as the change tha
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Protocol, TypeVar
@@ -20,7 +20,8 @@ from sqlalchemy.exc import IntegrityError
 from mais_runtime import paging
 from mais_runtime.db import with_retries
 from mais_runtime.errors import Conflict, DomainError, NotFound, PreconditionFailed
-from services.booking import domain, emails, feeds, links
+from mais_runtime.mail import Mail
+from services.booking import domain, emails, feeds, links, schedules
 from services.booking.domain import (
     AdminContact,
     Blackout,
@@ -36,6 +37,7 @@ from services.booking.domain import (
     TenantCalendar,
 )
 from services.booking.metrics import CONFIRMATIONS, CONFLICTS, HOLDS, HOLDS_EXPIRED, REMINDERS
+from services.booking.schedules import Instalment, Notice
 from services.booking.store import BookingStore, BookingTx
 
 # The calendar feed's bound: a calendar app fetches it every few hours.
@@ -257,19 +259,31 @@ class Bookings:
     # --- lifecycle ---------------------------------------------------------------------------
 
     async def confirm(
-        self, tenant_id: str, booking_id: str, *, session_id: str, amount_paid_cents: int
+        self,
+        tenant_id: str,
+        booking_id: str,
+        *,
+        session_id: str,
+        amount_paid_cents: int,
+        schedule: Sequence[Instalment] = (),
     ) -> tuple[Booking, ConfirmOutcome]:
         """Applies a completed payment (see domain.decide_confirmation) and says what it did: HOLD_LOST
         (nothing changed) when the date went to someone else meanwhile, so payments refunds. A new
-        booking emails the couple and the tenant's admins."""
+        booking emails the couple and the tenant's admins. With a `schedule`, the payment is its first
+        instalment (the deposit): the booking is confirmed on it, and the couple's confirmation is the
+        deposit's receipt with what is due when."""
         calendar = await self._tenants.calendar(tenant_id)
         admins = await self._tenants.admins(tenant_id)
         now = self._clock()
+        schedule = schedules.with_paid(schedule, 1)
 
         async def confirm(tx: BookingTx) -> tuple[Booking, ConfirmOutcome]:
             day = await tx.date_of(booking_id)
             await tx.lock_date(day)
             booking = await tx.booking(booking_id, for_update=True)
+            schedules.check_schedule(
+                schedule, total_cents=booking.quote.total_cents, currency=booking.quote.currency
+            )
             if booking.status in (Status.RELEASED, Status.HELD):
                 # Another couple's expired hold would keep the unique slot; it gives way like in hold().
                 await self._release_expired_on(tx, day, keep=booking_id)
@@ -277,6 +291,7 @@ class Bookings:
                 booking,
                 session_id,
                 amount_paid_cents=amount_paid_cents,
+                amount_due_cents=schedules.first_payment_cents(schedule, booking.quote.total_cents),
                 date_taken_by_other=await tx.live_status(day, other_than=booking_id) is not None,
                 blacked_out=await tx.blacked_out(day),
             )
@@ -294,7 +309,13 @@ class Bookings:
             confirmed = await tx.booking(booking_id)
             reply_to = calendar.contact_email
             await tx.enqueue(
-                emails.confirmation(confirmed, calendar.name, self.manage_url(confirmed), reply_to=reply_to)
+                emails.confirmation(
+                    confirmed,
+                    calendar.name,
+                    self.manage_url(confirmed),
+                    schedule=schedule,
+                    reply_to=reply_to,
+                )
             )
             if admins:
                 await tx.enqueue(
@@ -327,8 +348,8 @@ class Bookings:
         self, tenant_id: str, booking_id: str, *, actor: str, reason: str, validate_only: bool = False
     ) -> Booking:
         """Cancels a confirmed booking, freeing its date and telling the couple (and the tenant's admins
-        when the couple cancelled). With `validate_only`, only raises what cancelling would raise (a
-        closed window, a booking that is not confirmed)."""
+        when the couple cancelled, or the system did for an unpaid balance). With `validate_only`, only
+        raises what cancelling would raise (a closed window, a booking that is not confirmed)."""
         calendar = await self._tenants.calendar(tenant_id)
         if validate_only:
             async with self._store.tenant(tenant_id) as tx:
@@ -337,7 +358,8 @@ class Bookings:
                 booking, actor=actor, today=calendar.today(self._clock()), policy=calendar.policy
             )
             return booking
-        admins = await self._tenants.admins(tenant_id) if actor == COUPLE else ()
+        unpaid = actor == SYSTEM and reason == schedules.BALANCE_UNPAID
+        admins = await self._tenants.admins(tenant_id) if actor == COUPLE or unpaid else ()
 
         async def cancel(tx: BookingTx) -> Booking:
             await tx.lock_date(await tx.date_of(booking_id))
@@ -351,9 +373,8 @@ class Bookings:
             reply_to = calendar.contact_email
             await tx.enqueue(emails.cancellation(cancelled, calendar.name, reply_to=reply_to))
             if admins:
-                await tx.enqueue(
-                    emails.admin_couple_cancelled(cancelled, calendar.name, admins, reply_to=reply_to)
-                )
+                tell = emails.admin_cancelled_for_non_payment if unpaid else emails.admin_couple_cancelled
+                await tx.enqueue(tell(cancelled, calendar.name, admins, reply_to=reply_to))
             return cancelled
 
         return await self._change(tenant_id, cancel)
@@ -425,6 +446,138 @@ class Bookings:
             return await tx.booking(booking_id)
 
         return await self._change(tenant_id, notify)
+
+    # --- payment schedules -------------------------------------------------------------------
+
+    async def record_instalment_payment(
+        self,
+        tenant_id: str,
+        booking_id: str,
+        *,
+        payment: schedules.InstalmentPayment,
+    ) -> tuple[Booking, schedules.RecordOutcome]:
+        """A later instalment was paid (through Stripe, or marked paid offline by the business): the
+        paid amount, a history line and the couple's receipt, once per paying session (or request id
+        for an offline payment). A booking that is no longer CONFIRMED records nothing and says so, so
+        payments refunds the money."""
+        calendar = await self._tenants.calendar(tenant_id)
+        # The business marked an offline payment itself; a Stripe one it hears about.
+        admins = () if payment.offline else await self._tenants.admins(tenant_id)
+        shown = schedules.with_paid(payment.schedule, payment.seq)
+
+        async def record(tx: BookingTx) -> tuple[Booking, schedules.RecordOutcome]:
+            booking = await tx.booking(booking_id, for_update=True)
+            schedules.check_schedule(
+                payment.schedule, total_cents=booking.quote.total_cents, currency=booking.quote.currency
+            )
+            if await tx.effect_known(payment.effect_key):
+                return booking, schedules.RecordOutcome.ALREADY_RECORDED
+            if booking.status is not Status.CONFIRMED:
+                return booking, schedules.RecordOutcome.BOOKING_NOT_CONFIRMED
+            schedules.check_paid_total(payment.total_paid_cents, booking.quote.total_cents)
+            await tx.claim_effect(booking_id, payment.effect_key)
+            # Payments reports the running total; reports may cross, so it never goes down.
+            await tx.set_paid(booking_id, max(booking.amount_paid_cents, payment.total_paid_cents))
+            why = schedules.payment_recorded(payment, booking.quote.currency)
+            await tx.record(booking_id, Status.CONFIRMED, Status.CONFIRMED, payment.actor, why)
+            paid = await tx.booking(booking_id)
+            await tx.enqueue(
+                emails.balance_receipt(
+                    paid,
+                    calendar.name,
+                    self.manage_url(paid),
+                    payment.amount_cents,
+                    shown,
+                    offline=payment.offline,
+                    note=payment.note,
+                    key=f"balance-receipt:{booking_id}:{payment.effect_key}",
+                    reply_to=calendar.contact_email,
+                )
+            )
+            if admins:
+                await tx.enqueue(
+                    emails.admin_balance_paid(
+                        paid,
+                        calendar.name,
+                        admins,
+                        payment.amount_cents,
+                        shown,
+                        key=f"admin-balance-paid:{booking_id}:{payment.effect_key}",
+                        reply_to=calendar.contact_email,
+                    )
+                )
+            return paid, schedules.RecordOutcome.RECORDED
+
+        return await self._change(tenant_id, record)
+
+    async def notify_schedule(
+        self, tenant_id: str, booking_id: str, *, notice: schedules.ScheduleNotice
+    ) -> bool:
+        """A schedule notice: the couple's email (reminder, due today, overdue, due date moved) and a
+        history line, or the history line only (waived); once per request id. False when an earlier
+        call had the effect, or when the booking is not CONFIRMED (nothing is owed on a booking that
+        is cancelled or not yet paid for: nothing is sent, nothing recorded)."""
+        calendar = await self._tenants.calendar(tenant_id)
+
+        async def notify(tx: BookingTx) -> bool:
+            booking = await tx.booking(booking_id, for_update=True)
+            schedules.check_schedule(
+                notice.schedule, total_cents=booking.quote.total_cents, currency=booking.quote.currency
+            )
+            if booking.status is not Status.CONFIRMED:
+                return False
+            if not await tx.claim_effect(booking_id, notice.effect_key):
+                return False
+            why = schedules.notice_recorded(notice.kind, notice.instalment, note=notice.note)
+            await tx.record(booking_id, Status.CONFIRMED, Status.CONFIRMED, notice.actor, why)
+            mail = self._notice_mail(booking, calendar, notice)
+            if mail is not None:
+                await tx.enqueue(mail)
+            return True
+
+        return await self._change(tenant_id, notify)
+
+    def _notice_mail(
+        self, booking: Booking, calendar: TenantCalendar, notice: schedules.ScheduleNotice
+    ) -> Mail | None:
+        link = self.manage_url(booking)
+        key = f"schedule:{booking.id}:{notice.effect_key}"
+        reply_to = calendar.contact_email
+        if notice.kind in (Notice.REMINDER, Notice.DUE_TODAY):
+            return emails.balance_reminder(
+                booking,
+                calendar.name,
+                link,
+                notice.instalment,
+                notice.schedule,
+                due_today=notice.kind is Notice.DUE_TODAY,
+                key=key,
+                reply_to=reply_to,
+            )
+        if notice.kind is Notice.OVERDUE:
+            return emails.balance_overdue(
+                booking,
+                calendar.name,
+                link,
+                notice.instalment,
+                notice.schedule,
+                consequence=schedules.overdue_consequence(notice.overdue_action),
+                action_date=notice.action_date,
+                key=key,
+                reply_to=reply_to,
+            )
+        if notice.kind is Notice.DUE_DATE_CHANGED:
+            return emails.due_date_moved(
+                booking,
+                calendar.name,
+                link,
+                notice.instalment,
+                notice.schedule,
+                note=notice.note,
+                key=key,
+                reply_to=reply_to,
+            )
+        return None
 
     # --- reads -------------------------------------------------------------------------------
 

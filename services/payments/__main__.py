@@ -22,6 +22,7 @@ from services.payments.inbox import StripeInbox
 from services.payments.instalments import InstalmentChanges
 from services.payments.ledger import LedgerView
 from services.payments.refunds import Refunds
+from services.payments.schedule_sweep import ScheduleSweep
 from services.payments.settings import PaymentsSettings
 from services.payments.store import PaymentsStore, utc_now
 from services.payments.stripe_adapter import StripeAdapter
@@ -50,6 +51,7 @@ class Wiring:
     servicer: PaymentsServicer
     expiry: ExpirySweep
     store: PaymentsStore
+    schedule: ScheduleSweep
 
 
 def build(runtime: ServiceRuntime, settings: PaymentsSettings, stripe: StripeAdapter) -> Wiring:
@@ -59,6 +61,7 @@ def build(runtime: ServiceRuntime, settings: PaymentsSettings, stripe: StripeAda
     payees = TenantPayees(peers.tenant)
     bookings = Bookings(peers.booking)
     public = settings.public_url.rstrip("/")
+    refunds = Refunds(store, bookings, stripe)
     servicer = PaymentsServicer(
         checkout=Checkout(
             store,
@@ -73,7 +76,7 @@ def build(runtime: ServiceRuntime, settings: PaymentsSettings, stripe: StripeAda
             rate_limit=RateLimit(settings.checkout_rate_limit, settings.checkout_rate_window_seconds),
         ),
         inbox=StripeInbox(store, payees=payees, bookings=bookings, stripe=stripe),
-        refunds=Refunds(store, bookings, stripe),
+        refunds=refunds,
         ledger=LedgerView(store),
         instalments=InstalmentChanges(store, bookings),
         onboarding=ConnectOnboarding(
@@ -83,7 +86,9 @@ def build(runtime: ServiceRuntime, settings: PaymentsSettings, stripe: StripeAda
             return_url=f"{public}/admin/stripe/return",
         ),
     )
-    return Wiring(servicer, ExpirySweep(store, bookings, stripe), store)
+    return Wiring(
+        servicer, ExpirySweep(store, bookings, stripe), store, ScheduleSweep(store, bookings, refunds)
+    )
 
 
 async def serve() -> None:
@@ -98,6 +103,9 @@ async def serve() -> None:
         payments_service_pb2_grpc.add_PaymentsServiceServicer_to_server(wiring.servicer, server)
         runtime.background.append(
             every(settings.expiry_sweep_seconds, wiring.expiry.one_pass, name="closing lapsed checkouts")
+        )
+        runtime.background.append(
+            every(settings.schedule_sweep_seconds, wiring.schedule.one_pass, name="sweeping owed balances")
         )
 
         async def purge_checkout_keys() -> None:

@@ -6,7 +6,7 @@ from the shared channels' interceptor."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date
 
@@ -15,10 +15,12 @@ from mais.booking.v1 import booking_service_pb2 as booking_pb
 from mais.booking.v1 import booking_service_pb2_grpc
 from mais.catalog.v1 import catalog_service_pb2 as catalog_pb
 from mais.catalog.v1 import catalog_service_pb2_grpc
+from mais.common.v1 import types_pb2
 from mais.tenant.v1 import tenant_service_pb2 as tenant_pb
 from mais.tenant.v1 import tenant_service_pb2_grpc
 
 from mais_runtime.channels import Channels
+from mais_runtime.payment_policy import OverdueAction, PaymentPolicy
 from mais_runtime.settings import CommonSettings
 from mais_runtime.ttl_cache import TtlCache
 from services.payments.domain import (
@@ -33,6 +35,7 @@ from services.payments.domain import (
     QuoteLine,
 )
 from services.payments.domain.instalments import Instalment
+from services.payments.domain.notices import ScheduledInstalment, ScheduleNotice
 from services.payments.schedule_wire import instalment_pb
 
 log = logging.getLogger("mais.payments.clients")
@@ -173,6 +176,32 @@ _SCHEDULE_NOTICES = {
 _NOTHING_TO_RELEASE = (grpc.StatusCode.FAILED_PRECONDITION, grpc.StatusCode.NOT_FOUND)
 
 
+_NOTICES = {
+    ScheduleNotice.REMINDER: booking_pb.SCHEDULE_NOTICE_REMINDER,
+    ScheduleNotice.DUE_TODAY: booking_pb.SCHEDULE_NOTICE_DUE_TODAY,
+    ScheduleNotice.OVERDUE: booking_pb.SCHEDULE_NOTICE_OVERDUE,
+    ScheduleNotice.WAIVED: booking_pb.SCHEDULE_NOTICE_WAIVED,
+    ScheduleNotice.DUE_DATE_CHANGED: booking_pb.SCHEDULE_NOTICE_DUE_DATE_CHANGED,
+}
+
+
+def _instalment_pb(instalment: ScheduledInstalment) -> types_pb2.Instalment:
+    """An instalment as booking is told it (without the fee: booking words the couple's emails)."""
+    return types_pb2.Instalment(
+        seq=instalment.seq,
+        kind=types_pb2.InstalmentKind.Value(f"INSTALMENT_KIND_{instalment.kind.value}"),
+        amount_cents=instalment.amount_cents,
+        currency=instalment.currency,
+        due_date=instalment.due_date.isoformat(),
+        status=types_pb2.InstalmentStatus.Value(f"INSTALMENT_STATUS_{instalment.status.value}"),
+        paid_cents=instalment.paid_cents,
+        refunded_cents=instalment.refunded_cents,
+        payment_session_id=instalment.session_id,
+        paid_offline=instalment.paid_offline,
+        note=instalment.note,
+    )
+
+
 def _state(booking: booking_pb.Booking) -> BookingState:
     try:
         event_date = date.fromisoformat(booking.event_date) if booking.event_date else None
@@ -288,6 +317,41 @@ class Bookings:
             )
         )
 
+    async def notify_schedule(
+        self,
+        tenant_id: str,
+        booking_id: str,
+        *,
+        notice: ScheduleNotice,
+        instalment: ScheduledInstalment,
+        schedule: Sequence[ScheduledInstalment],
+        request_id: str,
+        actor: str,
+        note: str = "",
+        overdue_action: OverdueAction | None = None,
+        action_date: date | None = None,
+    ) -> bool:
+        """A schedule notice for the couple and the history, once per request id; False when an
+        earlier call had it or the booking is not CONFIRMED (booking sends nothing then)."""
+        answer = await self._stub.NotifySchedule(
+            booking_pb.NotifyScheduleRequest(
+                tenant_id=tenant_id,
+                booking_id=booking_id,
+                notice=_NOTICES[notice],
+                instalment=_instalment_pb(instalment),
+                schedule=[_instalment_pb(i) for i in schedule],
+                # The policy's one proto spelling of the action.
+                overdue_action=PaymentPolicy(overdue_action=overdue_action).to_proto().overdue_action
+                if overdue_action
+                else types_pb2.OVERDUE_ACTION_UNSPECIFIED,
+                action_date=action_date.isoformat() if action_date else "",
+                actor=actor,
+                note=note,
+                request_id=request_id,
+            )
+        )
+        return bool(answer.done)
+
     async def get(self, tenant_id: str, booking_id: str, *, with_history: bool = False) -> BookingState:
         """The booking (NOT_FOUND for another tenant's)."""
         answer = await self._stub.GetBooking(
@@ -315,7 +379,7 @@ class Bookings:
         )
         return _state(answer.booking)
 
-    async def notify_schedule(
+    async def record_schedule_change(
         self,
         tenant_id: str,
         booking_id: str,

@@ -125,7 +125,7 @@ class InstalmentChanges:
             if not recorded:
                 raise PreconditionFailed("the booking is no longer confirmed")
             return
-        await self._bookings.notify_schedule(
+        await self._bookings.record_schedule_change(
             tenant_id,
             booking_id,
             notice="WAIVED" if change.action is InstalmentAction.WAIVE else "DUE_DATE_CHANGED",

@@ -20,3 +20,8 @@ CHARGED_CENTS = Counter(
 REFUNDED_CENTS = Counter(
     "mais_payments_refunded_cents_total", "Cents refunded through cancellations, by currency", ["currency"]
 )
+# Owed balances the schedule sweep moved on: "REMINDER", "DUE_TODAY", "OVERDUE" (notices sent) and
+# "cancelled" (the booking cancelled for non-payment).
+SCHEDULE_NOTICES = Counter(
+    "mais_payments_schedule_notices_total", "Owed balances' notices sent and overdue actions taken", ["what"]
+)

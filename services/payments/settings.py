@@ -32,3 +32,5 @@ class PaymentsSettings(ServiceSettings):
     # How often lapsed checkouts are closed (their session expired at Stripe, their hold released):
     # a hold is freed within this long of its expiry, on any number of replicas.
     expiry_sweep_seconds: float = Field(default=15.0, gt=0, le=300)
+    # How often owed balances are swept for their notices and overdue actions (schedule_sweep.py).
+    schedule_sweep_seconds: float = Field(default=60.0, gt=0, le=3600)

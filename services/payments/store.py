@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from mais_runtime.db import Database
 from mais_runtime.errors import Conflict
 from services.payments.domain import EntryKind, EventStatus, LedgerEntry, LedgerTotals
+from services.payments.store_notices import NoticeQueries
 from services.payments.store_refunds import RefundQueries
 
 # How long a transaction may wait for another one holding the same key or event (a concurrent
@@ -167,7 +168,7 @@ class PaymentsStore:
             return event
 
 
-class PaymentsTx(RefundQueries):
+class PaymentsTx(RefundQueries, NoticeQueries):
     """The queries of one transaction."""
 
     def __init__(self, conn: AsyncConnection) -> None:

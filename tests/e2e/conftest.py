@@ -60,7 +60,10 @@ def stack(data_root: Path) -> Iterator[Stack]:
     """The running platform; tests that stop a process must start it again."""
     # Every e2e checkout comes from 127.0.0.1; the checkout limit has its own test in
     # tests/reliability/test_auth_attacks.py.
-    options = stack_options(data_root / "stack", MAIS_CHECKOUT_RATE_LIMIT="0")
+    # Owed balances are swept every second (not every minute) so notices show within a test's wait.
+    options = stack_options(
+        data_root / "stack", MAIS_CHECKOUT_RATE_LIMIT="0", MAIS_SCHEDULE_SWEEP_SECONDS="1"
+    )
     running = Stack(options)
     running.start(timeout=120)
     try:

@@ -44,7 +44,7 @@ class FakeBookings:
     async def get(self, tenant_id: str, booking_id: str, *, with_history: bool = False) -> BookingState:
         return BookingState(booking_id, self.status[booking_id], None, EVENT)
 
-    async def notify_schedule(
+    async def record_schedule_change(
         self, tenant_id: str, booking_id: str, *, notice: str, instalment: Instalment, **rest: Any
     ) -> bool:
         return self._once(

@@ -1,0 +1,129 @@
+"""What the schedule sweep does with an owed balance as its due date comes and goes: which notice
+booking sends the couple (schedule.next_notice decides which one), under which request id, and what
+the policy's overdue action means for the money.
+
+No I/O here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from enum import StrEnum
+
+from mais_runtime.payment_policy import OverdueAction
+from services.payments.domain.money import RefundChoice
+from services.payments.domain.schedule import (
+    InstalmentKind,
+    InstalmentStatus,
+    NoticeStage,
+    next_notice,
+    notice_stage,
+)
+
+# The cancellation reason of a balance left unpaid past the grace days (booking words it for the
+# couple) and who cancels.
+BALANCE_UNPAID = "balance_unpaid"
+SYSTEM = "system"
+
+
+class ScheduleNotice(StrEnum):
+    """A notice booking records (and mostly emails) about one instalment (booking_service.proto
+    ScheduleNotice)."""
+
+    REMINDER = "REMINDER"
+    DUE_TODAY = "DUE_TODAY"
+    OVERDUE = "OVERDUE"
+    WAIVED = "WAIVED"
+    DUE_DATE_CHANGED = "DUE_DATE_CHANGED"
+
+
+# The stages whose reaching is the couple's email.
+_NOTICE_OF_STAGE = {
+    NoticeStage.REMINDER: ScheduleNotice.REMINDER,
+    NoticeStage.DUE_TODAY: ScheduleNotice.DUE_TODAY,
+    NoticeStage.OVERDUE: ScheduleNotice.OVERDUE,
+}
+
+
+@dataclass(frozen=True)
+class ScheduledInstalment:
+    """One instalment of a booking's schedule, as the sweep reads it and booking is told it."""
+
+    seq: int
+    kind: InstalmentKind
+    amount_cents: int
+    currency: str
+    due_date: date
+    status: InstalmentStatus
+    paid_cents: int = 0
+    refunded_cents: int = 0
+    session_id: str = ""
+    paid_offline: bool = False
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class OwedBalance:
+    """An owed balance whose notices are behind where its due date says they should be, with the
+    terms its schedule was made with and "today" in its tenant's calendar."""
+
+    tenant_id: str
+    booking_id: str
+    instalment: ScheduledInstalment
+    stage: NoticeStage
+    grace_days: int
+    reminder_days: int
+    overdue_action: OverdueAction
+    today: date
+
+    def next_notice(self) -> NoticeStage | None:
+        """The one stage to reach now (schedule.next_notice), or None."""
+        return next_notice(
+            self.stage,
+            due_date=self.instalment.due_date,
+            today=self.today,
+            reminder_days=self.reminder_days,
+            grace_days=self.grace_days,
+        )
+
+    @property
+    def action_date(self) -> date:
+        """The first day the overdue action is taken: the day after the grace days."""
+        return self.instalment.due_date + timedelta(days=self.grace_days + 1)
+
+    def request_id(self, stage: NoticeStage) -> str:
+        """One effect per instalment, stage and due date: moving the due date starts its notices
+        afresh, a second sweep (or a retry) of the same stage is the same request."""
+        return f"{self.booking_id}:{self.instalment.seq}:{stage.name}:{self.instalment.due_date.isoformat()}"
+
+
+def notice_of(stage: NoticeStage) -> ScheduleNotice | None:
+    """The couple's notice for reaching `stage` (None for ACTION, which is the policy's to take)."""
+    return _NOTICE_OF_STAGE.get(stage)
+
+
+def cancels(action: OverdueAction) -> bool:
+    """Whether the overdue action cancels the booking (else it only reminds)."""
+    return action is not OverdueAction.REMIND
+
+
+def overdue_refund(action: OverdueAction) -> RefundChoice:
+    """What a cancellation for non-payment refunds: nothing (the deposit is kept) or everything."""
+    if action is OverdueAction.CANCEL_REFUND_DEPOSIT:
+        return RefundChoice.full()
+    return RefundChoice.none()
+
+
+def stage_after_due_date_change(
+    *, new_due_date: date, today: date, reminder_days: int, grace_days: int
+) -> NoticeStage:
+    """How far a balance's notices count as gone once the business moves its due date (UpdateInstalment
+    stores this with store_notices.reset_notice_stage): what applies on the new date today, so the
+    couple, just told the new date, is not reminded of it again at once, and a date moved later starts
+    its notices afresh (their request ids name the due date, so they are new requests). Never past
+    DUE_TODAY: a date moved into the past is told overdue before any overdue action is taken."""
+    applies = notice_stage(
+        due_date=new_due_date, today=today, reminder_days=reminder_days, grace_days=grace_days
+    )
+    return min(applies, NoticeStage.DUE_TODAY)

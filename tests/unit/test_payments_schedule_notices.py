@@ -1,0 +1,68 @@
+"""What the schedule sweep derives from an owed balance: the request id of each notice (one effect
+per instalment, stage and due date), the day the overdue action comes, what it refunds, and where the
+notices start again once the due date moves."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from mais_runtime.payment_policy import OverdueAction
+from services.payments.domain import RefundChoice
+from services.payments.domain.notices import (
+    OwedBalance,
+    ScheduledInstalment,
+    ScheduleNotice,
+    cancels,
+    notice_of,
+    overdue_refund,
+    stage_after_due_date_change,
+)
+from services.payments.domain.schedule import InstalmentKind, InstalmentStatus, NoticeStage
+
+DUE = date(2031, 5, 20)
+
+
+def owed(stage: NoticeStage = NoticeStage.NONE, today: date = DUE, grace: int = 3) -> OwedBalance:
+    return OwedBalance(
+        tenant_id="t",
+        booking_id="bk_1",
+        instalment=ScheduledInstalment(2, InstalmentKind.BALANCE, 70_000, "usd", DUE, InstalmentStatus.DUE),
+        stage=stage,
+        grace_days=grace,
+        reminder_days=7,
+        overdue_action=OverdueAction.CANCEL_KEEP_DEPOSIT,
+        today=today,
+    )
+
+
+def test_each_notice_has_its_own_request_id_which_names_the_due_date() -> None:
+    balance = owed()
+    assert balance.request_id(NoticeStage.REMINDER) == "bk_1:2:REMINDER:2031-05-20"
+    assert balance.request_id(NoticeStage.OVERDUE) != balance.request_id(NoticeStage.REMINDER)
+
+
+def test_the_overdue_action_comes_the_day_after_the_grace_days() -> None:
+    assert owed(grace=3).action_date == DUE + timedelta(days=4)
+    assert owed(NoticeStage.OVERDUE, today=DUE + timedelta(days=3)).next_notice() is None
+    assert owed(NoticeStage.OVERDUE, today=DUE + timedelta(days=4)).next_notice() is NoticeStage.ACTION
+
+
+def test_only_the_cancelling_actions_cancel_and_only_one_refunds() -> None:
+    assert not cancels(OverdueAction.REMIND)
+    assert overdue_refund(OverdueAction.CANCEL_KEEP_DEPOSIT) == RefundChoice.none()
+    assert overdue_refund(OverdueAction.CANCEL_REFUND_DEPOSIT) == RefundChoice.full()
+    assert notice_of(NoticeStage.ACTION) is None
+    assert notice_of(NoticeStage.DUE_TODAY) is ScheduleNotice.DUE_TODAY
+
+
+def test_a_moved_due_date_starts_its_notices_from_what_applies_on_the_new_date() -> None:
+    today = date(2031, 5, 25)
+
+    def after(new_due: date) -> NoticeStage:
+        return stage_after_due_date_change(new_due_date=new_due, today=today, reminder_days=7, grace_days=3)
+
+    assert after(today + timedelta(days=30)) is NoticeStage.NONE
+    assert after(today + timedelta(days=3)) is NoticeStage.REMINDER
+    assert after(today) is NoticeStage.DUE_TODAY
+    # Moved into the past: the couple is told it is overdue before anything is done about it.
+    assert after(today - timedelta(days=10)) is NoticeStage.DUE_TODAY
