@@ -3,7 +3,8 @@
 import { render } from "preact";
 import { act } from "preact/test-utils";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { ApiError, type Api, type CoupleBooking, type Package, type Tenant } from "../shared/api";
+import axe from "axe-core";
+import { ApiError, type Api, type CoupleBooking, type Instalment, type Package, type Schedule, type ScheduleQuote, type Tenant } from "../shared/api";
 import { App } from "./App";
 import type { PageConfig } from "./config";
 import type { AppContext } from "./context";
@@ -23,6 +24,18 @@ const PACKAGES: Package[] = [
   { id: "p2", slug: "half", title: "Half day", description: "", priceCents: 140000, currency: "usd", sortOrder: 1, photos: [], segmentId: null, maxGuests: null, addOns: [] },
 ];
 
+const FULL_QUOTE: ScheduleQuote = {
+  totalCents: 140000, currency: "usd", policy: { depositKind: "none" },
+  instalments: [{ seq: 1, kind: "FULL", amountCents: 140000, currency: "usd", dueDate: "2026-12-10", status: "DUE" }],
+};
+const DEPOSIT_QUOTE: ScheduleQuote = {
+  totalCents: 280000, currency: "usd", policy: { depositKind: "percent", depositBps: 3000, balanceDueDays: 30 },
+  instalments: [
+    { seq: 1, kind: "DEPOSIT", amountCents: 84000, currency: "usd", dueDate: "2026-12-10", status: "DUE" },
+    { seq: 2, kind: "BALANCE", amountCents: 196000, currency: "usd", dueDate: "2027-05-13", status: "DUE" },
+  ],
+};
+
 function fakeApi(overrides: Partial<Api> = {}) {
   const calls: { name: string; args: unknown[] }[] = [];
   const record = <T,>(name: string, answer: (...args: never[]) => Promise<T>) => (...args: unknown[]) => {
@@ -37,6 +50,8 @@ function fakeApi(overrides: Partial<Api> = {}) {
     packages: record("packages", async () => ({ items: PACKAGES, nextCursor: null })),
     calendar: record("calendar", async (from: string, to: string) => ({ from, to, unavailable: [{ date: "2026-12-19", reason: "booked" as const }] })),
     checkout: record("checkout", async () => ({ bookingId: "b1", status: "HELD" as const, checkoutUrl: "https://checkout.example/cs_1", expiresAt: "x", totalCents: 280000, currency: "usd" })),
+    checkoutSchedule: record("checkoutSchedule", async () => FULL_QUOTE),
+    payBalance: record("payBalance", async () => { throw new ApiError(409, "NOTHING_DUE", "nothing is due"); }),
     checkoutSession: record("checkoutSession", async () => { throw new ApiError(404, "NOT_FOUND", "not found"); }),
     booking: record("booking", async () => { throw new ApiError(404, "NOT_FOUND", "not found"); }),
     cancelBooking: record("cancelBooking", async () => { throw new ApiError(500, "INTERNAL", "x"); }),
@@ -360,5 +375,167 @@ describe("the manage page", () => {
   it("says the link does not work for an unknown or expired link", async () => {
     await mount({ page: "manage", embedded: false, bookingId: "b1" }, fakeApi().api);
     expect(text($("h1"))).toBe("This link does not work");
+  });
+});
+
+async function violations(where: HTMLElement) {
+  const result = await axe.run(where, { rules: { "color-contrast": { enabled: false }, region: { enabled: false } } });
+  return result.violations.map((v) => `${v.id}: ${v.nodes.map((n) => n.html).join(" ")}`);
+}
+
+describe("the schedule in the booking flow", () => {
+  it("shows what is due today and the balance by its date once package, add-ons and date are chosen", async () => {
+    const { api, calls } = fakeApi({ checkoutSchedule: async () => DEPOSIT_QUOTE });
+    await mount(BOOK, api);
+    await click(labelled("Full day"));
+    await click($<HTMLInputElement>("label.check input")!);
+    await click(button("Choose a date"));
+    expect(calls.some((c) => c.name === "checkoutSchedule")).toBe(false);
+    await click($<HTMLButtonElement>('button[data-date="2026-12-14"]')!);
+    expect(calls.filter((c) => c.name === "checkoutSchedule").map((c) => c.args)).toEqual([["p1", ["a1"], "2026-12-14"]]);
+    expect($$(".schedule-quote-line").map(text)).toEqual(["Due today: $840.00", "Then $1,960.00 by May 13, 2027"]);
+    expect($(".schedule-quote")!.getAttribute("role")).toBe("status");
+    await click(button("Continue"));
+    const summary = $$("section").find((s) => s.getAttribute("aria-label") === "Your choice")!;
+    expect(text(summary)).toContain("Total$2,800.00");
+    expect(text(summary)).toContain("Due today: $840.00Then $1,960.00 by May 13, 2027");
+    expect(await violations(root)).toEqual([]);
+  });
+
+  it("says the whole price is paid today without a deposit, and asks again for another date", async () => {
+    const { api, calls } = fakeApi();
+    await mount(BOOK, api);
+    await click(labelled("Half day"));
+    await click(button("Choose a date"));
+    await click($<HTMLButtonElement>('button[data-date="2026-12-14"]')!);
+    expect(text($(".schedule-quote"))).toBe("Paid in full today");
+    await click($<HTMLButtonElement>('button[data-date="2026-12-15"]')!);
+    expect(calls.filter((c) => c.name === "checkoutSchedule").map((c) => c.args[2])).toEqual(["2026-12-14", "2026-12-15"]);
+  });
+
+  it("shows only the total when the schedule cannot be had", async () => {
+    const { api } = fakeApi({ checkoutSchedule: async () => { throw new ApiError(500, "INTERNAL", "x"); } });
+    await mount(BOOK, api);
+    await click(labelled("Half day"));
+    await click(button("Choose a date"));
+    await click($<HTMLButtonElement>('button[data-date="2026-12-14"]')!);
+    expect(text($(".schedule-quote"))).toBe("");
+    await click(button("Continue"));
+    expect(text($$("section").find((s) => s.getAttribute("aria-label") === "Your choice") ?? null)).toContain("Total$1,400.00");
+  });
+});
+
+const paid = (seq: number, kind: Instalment["kind"], cents: number, at: string): Instalment => ({
+  seq, kind, amountCents: cents, currency: "usd", dueDate: "2026-12-10", status: "PAID", paidCents: cents, refundedCents: 0, paidAt: at, paidOffline: false, note: null,
+});
+const owed = (seq: number, cents: number, due: string, status: Instalment["status"] = "DUE"): Instalment => ({
+  seq, kind: "BALANCE", amountCents: cents, currency: "usd", dueDate: due, status, paidCents: 0, refundedCents: 0, paidAt: null, paidOffline: false, note: null,
+});
+const DEPOSIT_PAID: Schedule = {
+  currency: "usd", totalCents: 280000, paidCents: 84000, refundedCents: 0, outstandingCents: 196000, nextDueDate: "2027-05-13", overdue: false,
+  instalments: [paid(1, "DEPOSIT", 84000, "2026-12-10T12:00:00Z"), owed(2, 196000, "2027-05-13")],
+};
+const ALL_PAID: Schedule = {
+  ...DEPOSIT_PAID, paidCents: 280000, outstandingCents: 0, nextDueDate: null,
+  instalments: [DEPOSIT_PAID.instalments[0], paid(2, "BALANCE", 196000, "2027-04-01T09:00:00Z")],
+};
+
+describe("the schedule after paying", () => {
+  it("the done page says what was paid today and what is due when", async () => {
+    const { api } = fakeApi({
+      checkoutSession: async () => ({ bookingId: "b1", sessionStatus: "complete", status: "CONFIRMED", eventDate: "2027-06-12", packageTitle: "Full day", totalCents: 280000, currency: "usd", amountPaidCents: 84000, schedule: DEPOSIT_PAID }),
+    });
+    await mount({ page: "done", embedded: false, publicKey: "pk", slug: "rose", sessionId: "cs_1" }, api);
+    expect(text($("h1"))).toBe("You're booked!");
+    expect(text($("main"))).toContain("Paid today: $840.00");
+    expect($$(".instalment").map(text)).toEqual(["Deposit: $840.00 Paid on December 10, 2026", "Balance: $1,960.00 Due by May 13, 2027"]);
+    expect(text($("main"))).toContain("A confirmation email with your personal link is on its way. You can pay the balance from that link.");
+  });
+
+  it("a booking paid in full says nothing of a balance", async () => {
+    const { api } = fakeApi({
+      checkoutSession: async () => ({ bookingId: "b1", sessionStatus: "complete", status: "CONFIRMED", eventDate: "2027-06-12", packageTitle: "Full day", totalCents: 280000, currency: "usd", amountPaidCents: 280000 }),
+    });
+    await mount({ page: "done", embedded: false, publicKey: "pk", slug: "rose", sessionId: "cs_1" }, api);
+    expect(text($("main"))).not.toContain("Paid today");
+    expect(text($("main"))).not.toContain("balance");
+  });
+});
+
+describe("the manage page with a balance", () => {
+  const BOOKED: CoupleBooking = {
+    id: "b1", status: "CONFIRMED", eventDate: "2027-06-12", coupleName: "Ann", email: "a@example.com", phone: null, notes: null,
+    packageId: "p1", totalCents: 280000, currency: "usd",
+    quote: { packageId: "p1", totalCents: 280000, currency: "usd", lines: [{ kind: "package", id: "p1", slug: "full", title: "Full day", priceCents: 280000 }] },
+    amountPaidCents: 84000, amountRefundedCents: 0, holdExpiresAt: null, cancelReason: null, packageTitle: "Full day",
+    business: { name: "Rose & Thorn", slug: "rose", branding: TENANT.branding, timezone: "UTC", contactEmail: "hi@rose.example" },
+    cancellation: { allowedNow: true, lastDay: "2027-05-13", refundCents: 84000 },
+    schedule: DEPOSIT_PAID,
+  };
+
+  beforeEach(() => {
+    history.replaceState(null, "", "/booking/b1?token=tok");
+  });
+
+  it("shows the schedule and sends the couple to pay the balance", async () => {
+    const { api, calls } = fakeApi({
+      booking: async () => BOOKED,
+      payBalance: async () => ({ checkoutUrl: "https://checkout.example/cs_2", expiresAt: "x", instalment: DEPOSIT_PAID.instalments[1] }),
+    });
+    await mount({ page: "manage", embedded: false, bookingId: "b1" }, api);
+    const section = $$("section").find((s) => text(s.querySelector("h2")) === "Payment schedule")!;
+    expect([...section.querySelectorAll(".instalment")].map(text)).toEqual(["Deposit: $840.00 Paid on December 10, 2026", "Balance: $1,960.00 Due by May 13, 2027"]);
+    expect(text(section)).toContain("Paid: $840.00 · Still to pay: $1,960.00");
+    await click(button("Pay the balance ($1,960.00)"));
+    const pay = calls.find((c) => c.name === "payBalance")!;
+    expect(pay.args.slice(0, 2)).toEqual(["b1", "tok"]);
+    expect(pay.args[2]).toMatch(/^[0-9a-f]{32}$/);
+    expect(assigned).toEqual(["https://checkout.example/cs_2"]);
+    expect(await violations(root)).toEqual([]);
+  });
+
+  it("says in words why the balance cannot be paid, and reads the booking again", async () => {
+    const { api, calls } = fakeApi({ booking: async () => BOOKED });
+    await mount({ page: "manage", embedded: false, bookingId: "b1" }, api);
+    await click(button("Pay the balance ($1,960.00)"));
+    expect(text($("[role=alert]"))).toBe("Nothing is due.");
+    expect(assigned).toEqual([]);
+    expect(calls.filter((c) => c.name === "booking")).toHaveLength(2);
+  });
+
+  it("says an overdue balance is overdue", async () => {
+    const overdue = { ...BOOKED, schedule: { ...DEPOSIT_PAID, overdue: true, instalments: [DEPOSIT_PAID.instalments[0], owed(2, 196000, "2026-12-01", "OVERDUE")] } };
+    await mount({ page: "manage", embedded: false, bookingId: "b1" }, fakeApi({ booking: async () => overdue }).api);
+    expect(text($(".instalment-overdue"))).toBe("Balance: $1,960.00 Overdue: it was due by December 1, 2026");
+    expect(text($(".notice.warning"))).toBe("Your balance is overdue. Please pay it now, or contact Rose & Thorn, to keep your booking.");
+  });
+
+  it("back from paying, waits until the balance reads paid and says so", async () => {
+    history.replaceState(null, "", "/booking/b1?token=tok&paid=1");
+    let reads = 0;
+    const { api } = fakeApi({ booking: async () => (++reads < 3 ? BOOKED : { ...BOOKED, amountPaidCents: 280000, schedule: ALL_PAID }) });
+    await mount({ page: "manage", embedded: false, bookingId: "b1" }, api);
+    expect(text($(".payment-schedule [role=status]"))).toBe("We're confirming your payment…");
+    expect(() => button("Pay the balance ($1,960.00)")).toThrow();
+    await act(async () => {
+      await new Promise((resolve) => setTimeout(resolve, 2300));
+    });
+    await settle();
+    expect(reads).toBe(3);
+    expect(text($(".payment-schedule [role=status]"))).toBe("Thank you: your payment is received. A receipt is on its way by email.");
+    expect($$(".instalment").map(text)[1]).toBe("Balance: $1,960.00 Paid on April 1, 2027");
+    expect(() => button("Pay the balance ($1,960.00)")).toThrow();
+    expect(location.search).toBe("?token=tok");
+  });
+
+  it("says what the couple's cancellation keeps when the deposit is not refundable", async () => {
+    const keeps = { ...BOOKED, amountPaidCents: 280000, schedule: ALL_PAID, cancellation: { allowedNow: true, lastDay: "2027-05-13", refundCents: 196000, keptCents: 84000 } };
+    await mount({ page: "manage", embedded: false, bookingId: "b1" }, fakeApi({ booking: async () => keeps }).api);
+    expect(text($(".policy"))).toBe("You can cancel until May 13, 2027: your deposit of $840.00 is not refundable, so you would be refunded $1,960.00.");
+    await click(button("Cancel booking"));
+    const dialog = $$("section").find((s) => text(s.querySelector("h2")) === "Cancel this booking?")!;
+    expect(text(dialog)).toContain("You will be refunded $1,960.00.");
+    expect(text(dialog)).toContain("Your deposit of $840.00 is not refundable and stays with Rose & Thorn.");
+    expect(button("Yes, cancel and refund $1,960.00")).toBeTruthy();
   });
 });

@@ -1,7 +1,7 @@
 // The booking page: the business's packages and add-ons, a date, the couple's details, then Stripe
 // Checkout (top-level: it cannot be framed). Three steps; only the open one is in the page.
 import { useEffect, useMemo, useReducer, useRef, useState } from "preact/hooks";
-import { ApiError, type Package, type PackagePage, type SegmentRef, type Tenant } from "../shared/api";
+import { ApiError, type Api, type Package, type PackagePage, type ScheduleQuote, type SegmentRef, type Tenant } from "../shared/api";
 import { applyBranding } from "./branding";
 import { CheckoutResult } from "./CheckoutReturn";
 import { isHttpUrl } from "./config";
@@ -13,6 +13,7 @@ import {
   type Details, type FlowAction, type FlowState,
 } from "./flow";
 import { formatMoney } from "./money";
+import { ScheduleQuoteLines } from "./Schedule";
 import { Unavailable } from "./Unavailable";
 import { Alert, Brand, Loading, StepSection, useId } from "./ui";
 
@@ -93,6 +94,7 @@ export function BookingFlow({ tenant, packages, listedSegments }: FlowProps) {
   const currency = pkg?.currency || tenant.currency;
   const b = useMemo(() => boundsOf(todayIn(tenant.timezone), tenant.policy), [tenant]);
   const focus = state.moves > 0;
+  const quote = useScheduleQuote(app.api, state.packageId, state.addOnIds, state.date);
 
   // A second click before the first answer must not start a second checkout (state lags a render).
   const inFlight = useRef(false);
@@ -147,6 +149,7 @@ export function BookingFlow({ tenant, packages, listedSegments }: FlowProps) {
               if (pkg) app.embed.post("date-selected", { date, packageId: pkg.id });
             }}
           />
+          {state.date && <ScheduleQuoteLines quote={quote} locale={app.locale} />}
           <div class="actions">
             <button type="button" class="button secondary" onClick={() => dispatch({ type: "go", step: "package" })}>
               Back
@@ -158,10 +161,30 @@ export function BookingFlow({ tenant, packages, listedSegments }: FlowProps) {
         </StepSection>
       )}
       {state.step === "details" && pkg && (
-        <DetailsForm state={state} dispatch={dispatch} pkg={pkg} currency={currency} focus={focus} onSubmit={submit} />
+        <DetailsForm state={state} dispatch={dispatch} pkg={pkg} currency={currency} focus={focus} quote={quote} onSubmit={submit} />
       )}
     </main>
   );
+}
+
+/** The schedule quote of the choice (what is due today and later), once a package and a date are chosen;
+ * null while it loads or when it cannot be had (the total alone is still right). */
+export function useScheduleQuote(api: Api, packageId: string | null, addOnIds: readonly string[], date: string | null): ScheduleQuote | null {
+  const [quote, setQuote] = useState<ScheduleQuote | null>(null);
+  const addOns = [...addOnIds].sort().join(",");
+  useEffect(() => {
+    setQuote(null);
+    if (!packageId || !date) return;
+    let live = true;
+    api.checkoutSchedule(packageId, addOns ? addOns.split(",") : [], date).then(
+      (answer) => live && setQuote(answer),
+      () => live && setQuote(null),
+    );
+    return () => {
+      live = false;
+    };
+  }, [packageId, addOns, date]);
+  return quote;
 }
 
 const STEPS: [FlowState["step"], string][] = [
@@ -324,6 +347,7 @@ interface DetailsProps {
   pkg: Package;
   currency: string;
   focus: boolean;
+  quote: ScheduleQuote | null;
   onSubmit: () => void;
 }
 
@@ -334,7 +358,7 @@ const INPUTS: { field: keyof Details; type: "text" | "email" | "tel" | "textarea
   { field: "notes", type: "textarea", autocomplete: "off", required: false },
 ];
 
-export function DetailsForm({ state, dispatch, pkg, currency, focus, onSubmit }: DetailsProps) {
+export function DetailsForm({ state, dispatch, pkg, currency, focus, quote, onSubmit }: DetailsProps) {
   const { locale, config } = useApp();
   const form = useRef<HTMLFormElement>(null);
   const formId = useId("details");
@@ -397,6 +421,7 @@ export function DetailsForm({ state, dispatch, pkg, currency, focus, onSubmit }:
             <dt>Total</dt>
             <dd>{formatMoney(totalCents(pkg, state.addOnIds), currency, locale)}</dd>
           </dl>
+          <ScheduleQuoteLines quote={quote} locale={locale} />
         </section>
         <Alert message={state.alert} />
         {state.checkout && (

@@ -7,6 +7,7 @@ import { applyBranding } from "./branding";
 import { useApp } from "./context";
 import { longDate } from "./dates";
 import { formatMoney } from "./money";
+import { ScheduleList } from "./Schedule";
 import { Alert, Brand, Loading, PageTitle } from "./ui";
 
 export const POLL_INTERVAL_MS = 1000;
@@ -178,11 +179,22 @@ function SessionState({ session, timedOut, locale }: { session: CheckoutSession;
     </dl>
   );
   if (session.status === "CONFIRMED") {
+    // Paid in part (a deposit): what was paid and what is due when, from the booking's schedule.
+    const schedule = session.schedule;
+    const inParts = schedule ? schedule.instalments.length > 1 : session.amountPaidCents < session.totalCents;
     return (
       <>
         <PageTitle>You're booked!</PageTitle>
         {what}
-        <p>A confirmation email with your personal link is on its way.</p>
+        {inParts && (
+          <section class="schedule-part" aria-label="Your payments">
+            <p>
+              Paid today: <strong>{formatMoney(schedule?.paidCents ?? session.amountPaidCents, session.currency, locale)}</strong>
+            </p>
+            {schedule && <ScheduleList schedule={schedule} locale={locale} />}
+          </section>
+        )}
+        <p>A confirmation email with your personal link is on its way.{inParts && " You can pay the balance from that link."}</p>
       </>
     );
   }

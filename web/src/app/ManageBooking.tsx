@@ -1,13 +1,21 @@
 // The couple's own booking, opened from the link in their email: what they booked and paid, the
-// business's cancellation policy, and cancelling within it, with the refund shown before they confirm.
+// business's cancellation policy, and cancelling within it, with the refund shown before they confirm;
+// with a deposit paid, the payment schedule and paying the balance in Stripe Checkout (back here with
+// `&paid=1`, the page waits until the balance reads paid).
 import { useEffect, useRef, useState } from "preact/hooks";
-import { ApiError, type CoupleBooking } from "../shared/api";
+import { ApiError, newIdempotencyKey, type CoupleBooking } from "../shared/api";
 import { applyBranding } from "./branding";
+import { isHttpUrl } from "./config";
 import { useApp } from "./context";
 import { longDate, mediumDate } from "./dates";
 import { sentence } from "./flow";
 import { formatMoney } from "./money";
+import { nextOwed, ScheduleList } from "./Schedule";
 import { Alert, Brand, Loading, PageTitle, useId } from "./ui";
+
+/** Back from paying: how often and how long the page asks whether the payment is recorded. */
+export const PAID_POLL_INTERVAL_MS = 1000;
+export const PAID_POLL_LIMIT = 60;
 
 type Load = { status: "loading" } | { status: "bad-link" } | { status: "failed"; message: string } | { status: "ready"; booking: CoupleBooking };
 
@@ -65,12 +73,63 @@ export function ManagePage() {
       </main>
     );
   }
-  return <ManageBooking initial={load.booking} token={token} />;
+  const paid = new URLSearchParams(location.search).get("paid") === "1";
+  return <ManageBooking initial={load.booking} token={token} backFromPaying={paid} />;
 }
 
-export function ManageBooking({ initial, token }: { initial: CoupleBooking; token: string }) {
-  const { api, locale } = useApp();
+type PaidReturn = "waiting" | "received" | "slow" | null;
+
+/** Back from Stripe with `paid=1`: asks for the booking (bounded) until nothing is owed any more. */
+function usePaidReturn(active: boolean, initial: CoupleBooking, token: string, onBooking: (b: CoupleBooking) => void): PaidReturn {
+  const { api } = useApp();
+  const [state, setState] = useState<PaidReturn>(active ? (nextOwed(initial.schedule) ? "waiting" : "received") : null);
+  useEffect(() => {
+    if (state !== "waiting") return;
+    let live = true;
+    let tries = 0;
+    let timer = 0;
+    const check = () => {
+      tries += 1;
+      api.booking(initial.id, token).then(
+        (fresh) => {
+          if (!live) return;
+          onBooking(fresh);
+          if (!nextOwed(fresh.schedule)) setState("received");
+          else if (tries >= PAID_POLL_LIMIT) setState("slow");
+          else timer = window.setTimeout(check, PAID_POLL_INTERVAL_MS);
+        },
+        () => {
+          if (!live) return;
+          if (tries >= PAID_POLL_LIMIT) setState("slow");
+          else timer = window.setTimeout(check, PAID_POLL_INTERVAL_MS);
+        },
+      );
+    };
+    timer = window.setTimeout(check, PAID_POLL_INTERVAL_MS);
+    return () => {
+      live = false;
+      clearTimeout(timer);
+    };
+  }, []);
+  useEffect(() => {
+    // Said once: a reload of the page does not wait again.
+    if (state === "received") {
+      const url = new URL(location.href);
+      url.searchParams.delete("paid");
+      history.replaceState(history.state, "", url.pathname + url.search + url.hash);
+    }
+  }, [state]);
+  return state;
+}
+
+export function ManageBooking({ initial, token, backFromPaying = false }: { initial: CoupleBooking; token: string; backFromPaying?: boolean }) {
+  const { api, locale, assign } = useApp();
   const [booking, setBooking] = useState(initial);
+  const paidReturn = usePaidReturn(backFromPaying, initial, token, (fresh) => setBooking((b) => ({ ...b, ...fresh })));
+  const [paying, setPaying] = useState(false);
+  const [payAlert, setPayAlert] = useState<string | null>(null);
+  // One key per visit's balance payment: pressing again (or a retry after no answer) is the same request.
+  const payKey = useRef("");
   const [confirming, setConfirming] = useState(false);
   const [busy, setBusy] = useState(false);
   const [alert, setAlert] = useState<string | null>(null);
@@ -88,6 +147,29 @@ export function ManageBooking({ initial, token }: { initial: CoupleBooking; toke
   const canCancel = booking.status === "CONFIRMED" && cancellation?.allowedNow === true;
   const addOns = booking.quote.lines.filter((l) => l.kind !== "package");
   const packageTitle = booking.packageTitle ?? booking.quote.lines.find((l) => l.kind === "package")?.title ?? "";
+  const schedule = booking.schedule && booking.schedule.instalments.length > 0 ? booking.schedule : null;
+  const owed = booking.status === "CONFIRMED" ? nextOwed(schedule) : null;
+  const kept = cancellation?.keptCents ?? 0;
+
+  async function payBalance() {
+    if (paying) return;
+    setPaying(true);
+    setPayAlert(null);
+    payKey.current ||= newIdempotencyKey();
+    try {
+      const answer = await api.payBalance(booking.id, token, payKey.current);
+      if (!isHttpUrl(answer.checkoutUrl)) throw new ApiError(0, "BAD_CHECKOUT_URL", "The payment page's address is not valid.");
+      assign(answer.checkoutUrl);
+    } catch (error) {
+      const failure = error instanceof ApiError ? error : null;
+      if (failure && !failure.indefinite) payKey.current = "";
+      setPayAlert(sentence(failure?.message ?? "Something went wrong. Please try again."));
+      if (failure?.code === "NOTHING_DUE" || failure?.code === "FAILED_PRECONDITION") {
+        api.booking(booking.id, token).then((fresh) => setBooking((b) => ({ ...b, ...fresh })), () => {});
+      }
+      setPaying(false);
+    }
+  }
 
   useEffect(() => {
     if (confirming) confirmHeading.current?.focus();
@@ -163,12 +245,53 @@ export function ManageBooking({ initial, token }: { initial: CoupleBooking; toke
           Refunded {money(refunded)}
         </p>
       )}
+      {schedule && (
+        <section class="payment-schedule" aria-labelledby={`${confirmId}-schedule`}>
+          <h2 id={`${confirmId}-schedule`}>Payment schedule</h2>
+          <ScheduleList schedule={schedule} locale={locale} timeZone={business?.timezone} />
+          <p>
+            Paid: {money(schedule.paidCents)}
+            {schedule.outstandingCents > 0 && <> · Still to pay: {money(schedule.outstandingCents)}</>}
+          </p>
+          {schedule.overdue && owed && (
+            <p class="notice warning">
+              Your balance is overdue. Please pay it now, or contact {businessName}, to keep your booking.
+            </p>
+          )}
+          {paidReturn === "waiting" && (
+            <p role="status" class="notice">
+              We're confirming your payment…
+            </p>
+          )}
+          {paidReturn === "received" && (
+            <p role="status" class="notice success">
+              Thank you: your payment is received. A receipt is on its way by email.
+            </p>
+          )}
+          {paidReturn === "slow" && (
+            <p role="status" class="notice">
+              Your payment is taking longer than usual to confirm. You will get a receipt by email as soon as it is; there is
+              no need to pay again.
+            </p>
+          )}
+          <Alert message={payAlert} />
+          {owed && paidReturn !== "waiting" && (
+            <p class="actions">
+              <button type="button" class="button" aria-disabled={paying ? "true" : undefined} onClick={payBalance}>
+                {paying ? "Opening the payment page…" : `Pay the balance (${money(owed.amountCents)})`}
+              </button>
+            </p>
+          )}
+        </section>
+      )}
       {booking.status === "CONFIRMED" && (
         <p class="policy">
           {canCancel
-            ? cancellation?.lastDay
-              ? `You can cancel until ${mediumDate(cancellation.lastDay, locale)} for a full refund of ${money(refund)}.`
-              : `You can cancel for a full refund of ${money(refund)}.`
+            ? kept > 0
+              ? `${cancellation?.lastDay ? `You can cancel until ${mediumDate(cancellation.lastDay, locale)}` : "You can cancel"}: your deposit of ${money(kept)} is not refundable, so you would be refunded ${money(refund)}.`
+              : cancellation?.lastDay
+                ? `You can cancel until ${mediumDate(cancellation.lastDay, locale)} for a full refund of ${money(refund)}.`
+                : `You can cancel for a full refund of ${money(refund)}.`
             : (
               <>
                 Cancellation by yourself is no longer possible; please contact {businessName}
@@ -196,6 +319,7 @@ export function ManageBooking({ initial, token }: { initial: CoupleBooking; toke
             Cancel this booking?
           </h2>
           <p>You will be refunded {money(refund)}.</p>
+          {kept > 0 && <p>Your deposit of {money(kept)} is not refundable and stays with {businessName}.</p>}
           <p>The date is released at once and cannot be kept for you afterwards.</p>
           <div class="actions">
             <button type="button" class="button danger" aria-disabled={busy ? "true" : undefined} onClick={cancel}>

@@ -145,6 +145,76 @@ export interface CheckoutAnswer {
   expiresAt: string;
   totalCents: number;
   currency: string;
+  /** What the session charges now: the deposit, or the whole price. */
+  amountDueNowCents?: number;
+  schedule?: Schedule;
+}
+
+// --- payment schedules (gateway/routes/schedules.py) ------------------------------------------
+
+export type InstalmentKind = "FULL" | "DEPOSIT" | "BALANCE";
+export type InstalmentStatus = "DUE" | "PAID" | "OVERDUE" | "WAIVED" | "REFUNDED" | "CANCELLED";
+
+/** An instalment before anything is paid (the schedule quote): what, how much, by when. */
+export interface PlannedInstalment {
+  seq: number;
+  kind: InstalmentKind;
+  amountCents: number;
+  currency: string;
+  /** YYYY-MM-DD. */
+  dueDate: string;
+  status: InstalmentStatus;
+}
+
+/** An instalment of a booking's schedule, with what was paid and refunded of it. */
+export interface Instalment extends PlannedInstalment {
+  paidCents: number;
+  refundedCents: number;
+  paidAt: string | null;
+  paidOffline: boolean;
+  note: string | null;
+  /** The platform's fee on its payment: in the tenant admin's views only. */
+  feeCents?: number;
+}
+
+/** A booking's schedule with the sums the server made (no schedule arithmetic in the pages). */
+export interface Schedule {
+  currency: string;
+  totalCents: number;
+  paidCents: number;
+  refundedCents: number;
+  outstandingCents: number;
+  nextDueDate: string | null;
+  overdue: boolean;
+  instalments: Instalment[];
+}
+
+/** The business's (or the package's) payment terms as JSON (mais_runtime/payment_policy.py). */
+export interface PaymentPolicy {
+  depositKind?: string;
+  depositBps?: number;
+  depositCents?: number;
+  balanceDueDays?: number;
+  graceDays?: number;
+  overdueAction?: string;
+  depositRefundable?: boolean;
+  reminderDays?: number;
+  [more: string]: unknown;
+}
+
+/** GET /v1/checkout/schedule: what a choice would cost today and later. */
+export interface ScheduleQuote {
+  totalCents: number;
+  currency: string;
+  instalments: PlannedInstalment[];
+  policy: PaymentPolicy;
+}
+
+/** POST /v1/bookings/{id}/pay: the balance's Checkout Session. */
+export interface PayAnswer {
+  checkoutUrl: string;
+  expiresAt: string;
+  instalment: Instalment;
 }
 
 /** GET /v1/checkout/sessions/{id}: nothing personal. */
@@ -157,6 +227,8 @@ export interface CheckoutSession {
   totalCents: number;
   currency: string;
   amountPaidCents: number;
+  /** The booking's schedule, when the gateway includes it. */
+  schedule?: Schedule | null;
 }
 
 export interface QuoteLine {
@@ -199,7 +271,15 @@ export interface CoupleBooking extends BookingView {
     timezone: string;
     contactEmail: string | null;
   };
-  cancellation?: { allowedNow: boolean; lastDay: string | null; refundCents: number };
+  cancellation?: {
+    allowedNow: boolean;
+    lastDay: string | null;
+    refundCents: number;
+    /** What the couple's own cancellation keeps (a non-refundable deposit), when the API says. */
+    keptCents?: number;
+  };
+  /** What is paid and what is due when (null before checkout). */
+  schedule?: Schedule | null;
 }
 
 export interface CancelAnswer extends CoupleBooking {
@@ -298,6 +378,22 @@ export function createApi(options: ApiOptions = {}) {
         method: "POST",
         body,
         headers: { "Idempotency-Key": idempotencyKey },
+        timeoutMs: Math.max(timeoutMs, CHECKOUT_TIMEOUT_MS),
+      }),
+
+    /** What the choice would cost today and later, under the package's or the business's terms. */
+    checkoutSchedule: (packageId: string, addOnIds: readonly string[], eventDate: string) =>
+      call<ScheduleQuote>(
+        `/v1/checkout/schedule?${new URLSearchParams({ packageId, addOnIds: [...addOnIds].sort().join(","), eventDate })}`,
+      ),
+
+    /** A Checkout Session for what the booking owes now (the balance), by the couple's signed link. */
+    payBalance: (bookingId: string, token: string, idempotencyKey: string, returnUrl?: string) =>
+      call<PayAnswer>(`/v1/bookings/${encodeURIComponent(bookingId)}/pay?${new URLSearchParams({ token })}`, {
+        method: "POST",
+        body: returnUrl ? { returnUrl } : {},
+        headers: { "Idempotency-Key": idempotencyKey },
+        tenantKey: false,
         timeoutMs: Math.max(timeoutMs, CHECKOUT_TIMEOUT_MS),
       }),
 
