@@ -2,7 +2,7 @@
 // (credentials "same-origin"), the session's CSRF token as X-CSRF-Token on every unsafe method, and
 // errors as the couple's client reads them (ApiError / errorOf of ../shared/api). A 401 on a signed-in
 // call means the session ended: the client tells its owner (who sends the admin to sign-in).
-import { ApiError, errorOf, type BookingStatus, type BookingView, type Policy } from "../shared/api";
+import { ApiError, errorOf, type BookingStatus, type BookingView, type Instalment, type Policy, type Schedule } from "../shared/api";
 
 export type Role = "tenant_admin" | "platform_admin";
 
@@ -51,6 +51,30 @@ export interface AdminBooking extends BookingView {
   customerId: string;
   paymentSessionId: string | null;
   history?: HistoryEntry[];
+  /** The payment schedule with each instalment's fee (null for a booking that never reached checkout). */
+  schedule?: Schedule | null;
+}
+
+/** The admin's changes to an instalment (the routes under .../instalments/{seq}). */
+export type InstalmentChange =
+  | { action: "waive"; note: string }
+  | { action: "mark-paid"; note: string }
+  | { action: "due-date"; dueDate: string; note?: string };
+
+/** What confirmed bookings of one currency still owe, and how much of it is past due. */
+export interface Outstanding {
+  currency: string;
+  outstandingCents: number;
+  bookings: number;
+  overdueCents: number;
+  overdueBookings: number;
+}
+
+export interface OverdueBalance {
+  bookingId: string;
+  coupleName?: string;
+  eventDate?: string;
+  instalment: Instalment;
 }
 
 export interface Page<T> {
@@ -121,6 +145,9 @@ export interface Overview {
   month: Totals | Totals[];
   year: Totals | Totals[];
   byMonth: MonthTotals[];
+  outstanding?: Outstanding[];
+  /** The instalments past their due date, the longest overdue first (at most 20). */
+  overdue?: OverdueBalance[];
 }
 
 export interface AdminApiOptions {
@@ -275,6 +302,16 @@ export function createAdminApi(options: AdminApiOptions = {}) {
         headers: { "Idempotency-Key": idempotencyKey },
         timeoutMs: 20_000,
       }),
+    /** Waive an instalment, mark it paid outside Stripe, or move its due date: the schedule after. */
+    updateInstalment: (bookingId: string, seq: number, change: InstalmentChange, idempotencyKey: string) => {
+      const base = `/v1/tenant-admin/bookings/${id(bookingId)}/instalments/${seq}`;
+      const headers = { "Idempotency-Key": idempotencyKey };
+      if (change.action === "due-date") {
+        const body = change.note ? { dueDate: change.dueDate, note: change.note } : { dueDate: change.dueDate };
+        return request<{ schedule: Schedule }>(base, { method: "PATCH", body, headers });
+      }
+      return request<{ schedule: Schedule }>(`${base}/${change.action}`, { method: "POST", body: { note: change.note }, headers });
+    },
     resendConfirmation: (bookingId: string) =>
       request<{ queued: boolean }>(`/v1/tenant-admin/bookings/${id(bookingId)}/resend-confirmation`, { method: "POST", body: {} }),
     blackouts: (from: string, to: string, cursor = "", limit = 100) =>

@@ -1,4 +1,5 @@
-// One booking: the couple, the package snapshot, every ledger line, the history, and the actions:
+// One booking: the couple, the package snapshot, every ledger line, the payment schedule (and its
+// changes), the history, and the actions:
 // cancel (refund none / full / an amount, the amounts shown before confirming) and resend the
 // confirmation email.
 import { useEffect, useState } from "preact/hooks";
@@ -6,6 +7,7 @@ import { ApiError, newIdempotencyKey } from "../../shared/api";
 import { formatMoney } from "../../app/money";
 import type { AdminBooking, Ledger } from "../api";
 import { cancelPlan, refundableCents, type CancelChoice } from "../cancel";
+import { PaymentSchedule } from "../PaymentSchedule";
 import { useAdmin } from "../context";
 import { actorWords, dateText, errorText, STATUS_WORDS, timeText } from "../format";
 import type { AdminPageProps } from "./types";
@@ -148,6 +150,19 @@ export function BookingDetail({ params }: AdminPageProps) {
             {ledger && <LedgerTable ledger={ledger} locale={locale} />}
             {!ledger && !ledgerProblem && <p>No payment was recorded for this booking.</p>}
           </Section>
+          {booking.schedule && booking.schedule.instalments.length > 0 && (
+            <PaymentSchedule
+              bookingId={booking.id}
+              eventDate={booking.eventDate}
+              schedule={booking.schedule}
+              editable={booking.status === "CONFIRMED"}
+              onChanged={(schedule) => {
+                setBooking({ ...booking, schedule });
+                // The history has a line for the change; the booking's paid amount may have moved.
+                load();
+              }}
+            />
+          )}
           <Section title="History">
             {booking.history?.length ? (
               <ol class="timeline">

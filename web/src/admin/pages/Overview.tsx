@@ -1,8 +1,10 @@
 // The tenant's overview: today's holds, the next confirmed bookings, this month's and this year's
-// money, and the last twelve months as a chart and a table.
+// money, what confirmed bookings still owe (per currency) and the overdue balances, and the last twelve
+// months as a chart and a table.
 import { useEffect, useState } from "preact/hooks";
 import { formatMoney } from "../../app/money";
-import type { Overview as OverviewAnswer, Totals } from "../api";
+import { KIND_WORDS } from "../../app/Schedule";
+import type { OverdueBalance, Outstanding, Overview as OverviewAnswer, Totals } from "../api";
 import { BarChart } from "../BarChart";
 import { BookingTable } from "../BookingTable";
 import { useAdmin } from "../context";
@@ -40,6 +42,62 @@ function TotalsCard({ title, totals, currency, locale }: { title: string; totals
   );
 }
 
+function OutstandingCard({ outstanding, locale }: { outstanding: Outstanding[]; locale: string }) {
+  return (
+    <Section title="Outstanding" class="totals">
+      {outstanding.length === 0 && <p>No balance is owed.</p>}
+      {outstanding.map((o) => {
+        const money = (cents: number) => formatMoney(cents, o.currency, locale);
+        return (
+          <dl class="figures" key={o.currency}>
+            <dt>Still owed{outstanding.length > 1 ? ` (${o.currency.toUpperCase()})` : ""}</dt>
+            <dd>
+              {money(o.outstandingCents)} on {o.bookings} {o.bookings === 1 ? "booking" : "bookings"}
+            </dd>
+            <dt>Overdue</dt>
+            <dd>
+              {money(o.overdueCents)} on {o.overdueBookings} {o.overdueBookings === 1 ? "booking" : "bookings"}
+            </dd>
+          </dl>
+        );
+      })}
+    </Section>
+  );
+}
+
+function OverdueList({ overdue, locale }: { overdue: OverdueBalance[]; locale: string }) {
+  if (overdue.length === 0) return <p>No balance is overdue.</p>;
+  return (
+    <div class="table-wrap">
+      <table class="data-table">
+        <caption class="visually-hidden">Balances past their due date, the longest overdue first</caption>
+        <thead>
+          <tr>
+            <th scope="col">Booking</th>
+            <th scope="col">Event date</th>
+            <th scope="col">Instalment</th>
+            <th scope="col" class="num">Amount</th>
+            <th scope="col">Was due</th>
+          </tr>
+        </thead>
+        <tbody>
+          {overdue.map((o) => (
+            <tr key={`${o.bookingId}-${o.instalment.seq}`}>
+              <th scope="row">
+                <Link href={`${BASE}/bookings/${encodeURIComponent(o.bookingId)}`}>{o.coupleName || `Booking ${o.bookingId}`}</Link>
+              </th>
+              <td>{o.eventDate ? dateText(o.eventDate, locale) : "—"}</td>
+              <td>{KIND_WORDS[o.instalment.kind] ?? o.instalment.kind}</td>
+              <td class="num">{formatMoney(o.instalment.amountCents, o.instalment.currency, locale)}</td>
+              <td>{dateText(o.instalment.dueDate, locale)}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
 export function Overview() {
   const { api, locale, me } = useAdmin();
   const [data, setData] = useState<OverviewAnswer | null>(null);
@@ -70,6 +128,14 @@ export function Overview() {
             <TotalsCard title="This month" totals={list(data.month)} currency={data.currency} locale={locale} />
             <TotalsCard title="This year" totals={list(data.year)} currency={data.currency} locale={locale} />
           </div>
+          {data.outstanding && (
+            <div class="grid-2">
+              <OutstandingCard outstanding={data.outstanding} locale={locale} />
+              <Section title="Overdue balances">
+                <OverdueList overdue={data.overdue ?? []} locale={locale} />
+              </Section>
+            </div>
+          )}
           <Section title="Holds today">
             {data.holds.length ? (
               <BookingTable bookings={data.holds} locale={locale} caption="Dates held right now" />

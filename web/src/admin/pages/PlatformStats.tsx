@@ -13,7 +13,17 @@ import { errorText, type PageProps } from "./request";
 export interface PlatformStatsAnswer {
   tenants: { total: number; active: number; connectOnboarded: number };
   bookings: { liveHolds: number; confirmed: number; upcoming: number; released: number; cancelled: number };
-  money: { currency: string; chargedCents: number; refundedCents: number; netPaidCents: number; platformFeeCents: number; netToTenantsCents: number }[];
+  money: {
+    currency: string;
+    chargedCents: number;
+    refundedCents: number;
+    netPaidCents: number;
+    platformFeeCents: number;
+    netToTenantsCents: number;
+    /** Still owed on confirmed bookings (balances not yet due, and overdue ones), and on how many. */
+    outstandingCents?: number;
+    outstandingBookings?: number;
+  }[];
   failedStripeEvents: number;
   /** The last 12 months (UTC), oldest first: bookings made that month by their state now, money recorded that month. */
   byMonth: StatsMonth[];
@@ -174,6 +184,7 @@ export function PlatformStats({ request }: PageProps) {
                         <th scope="col" class="num">Net paid</th>
                         <th scope="col" class="num">Platform fees</th>
                         <th scope="col" class="num">To businesses</th>
+                        <th scope="col" class="num">Outstanding</th>
                       </tr>
                     </thead>
                     <tbody>
@@ -185,6 +196,10 @@ export function PlatformStats({ request }: PageProps) {
                           <td class="num">{formatMoney(m.netPaidCents, m.currency)}</td>
                           <td class="num">{formatMoney(m.platformFeeCents, m.currency)}</td>
                           <td class="num">{formatMoney(m.netToTenantsCents, m.currency)}</td>
+                          <td class="num">
+                            {formatMoney(m.outstandingCents ?? 0, m.currency)}
+                            {m.outstandingBookings ? ` (${m.outstandingBookings} ${m.outstandingBookings === 1 ? "booking" : "bookings"})` : ""}
+                          </td>
                         </tr>
                       ))}
                     </tbody>
