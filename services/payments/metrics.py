@@ -20,3 +20,7 @@ CHARGED_CENTS = Counter(
 REFUNDED_CENTS = Counter(
     "mais_payments_refunded_cents_total", "Cents refunded through cancellations, by currency", ["currency"]
 )
+NOT_OWED_REFUNDS = Counter(
+    "mais_payments_not_owed_refunds_total",
+    "Payments refunded in full because nothing was owed for them (paid twice, or after a cancellation)",
+)

@@ -32,3 +32,6 @@ class PaymentsSettings(ServiceSettings):
     # How often lapsed checkouts are closed (their session expired at Stripe, their hold released):
     # a hold is freed within this long of its expiry, on any number of replicas.
     expiry_sweep_seconds: float = Field(default=15.0, gt=0, le=300)
+    # MAIS_PAYMENTS_DEFAULT_POLICY: the payment terms (REST JSON, e.g. {"depositKind": "percent",
+    # "depositBps": 2500}) of a tenant that has set none of its own; empty: pay in full at checkout.
+    payments_default_policy: str = ""

@@ -12,6 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mais_runtime.errors import ValidationError
+from mais_runtime.payment_policy import MAX_DEPOSIT_CENTS
 from services.payments.domain.money import commission_cents
 from services.payments.domain.schedule import (
     DepositKind,
@@ -40,7 +41,7 @@ def policies(draw: st.DrawFn) -> PaymentPolicy:
     return PaymentPolicy(
         deposit_kind=kind,
         deposit_bps=draw(st.integers(1, 9_999)) if kind is DepositKind.PERCENT else 0,
-        deposit_cents=draw(st.integers(1, 10**10)) if kind is DepositKind.FIXED else 0,
+        deposit_cents=draw(st.integers(1, MAX_DEPOSIT_CENTS)) if kind is DepositKind.FIXED else 0,
         balance_due_days=draw(st.integers(1, 365)),
         grace_days=draw(st.integers(0, 60)),
         overdue_action=draw(st.sampled_from(OverdueAction)),
