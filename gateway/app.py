@@ -21,7 +21,18 @@ from gateway.clients import ServiceClients
 from gateway.cors import CorsMiddleware
 from gateway.errors import ApiError, error_response, from_grpc, request_id
 from gateway.middleware import ObservabilityMiddleware
-from gateway.routes import admin_reports, booking, catalog, health, pages, payments, stats, tenants, web_pages
+from gateway.routes import (
+    admin_reports,
+    booking,
+    catalog,
+    health,
+    pages,
+    payments,
+    schedules,
+    stats,
+    tenants,
+    web_pages,
+)
 from gateway.settings import GatewaySettings
 from gateway.web import WebBuild
 from mais_runtime.channels import Channels
@@ -60,7 +71,18 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         # add several more per request (routing, dependencies) at a real CPU cost.
         telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
     )
-    for module in (health, tenants, catalog, booking, payments, stats, admin_reports, pages, web_pages):
+    for module in (
+        health,
+        tenants,
+        catalog,
+        booking,
+        payments,
+        schedules,
+        stats,
+        admin_reports,
+        pages,
+        web_pages,
+    ):
         app.include_router(module.router)
     app.include_router(health.operator)
     _install_error_handlers(app)

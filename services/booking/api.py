@@ -126,6 +126,7 @@ class BookingServicer(pb_grpc.BookingServiceServicer):
             _booking_id(request.booking_id),
             session_id=session,
             amount_paid_cents=request.amount_paid_cents,
+            schedule_cents=[i.amount_cents for i in sorted(request.schedule, key=lambda i: i.seq)],
         )
         return pb.ConfirmBookingResponse(booking=_booking(booking), outcome=_CONFIRM_OUTCOMES[outcome])
 
@@ -326,7 +327,6 @@ class BookingServicer(pb_grpc.BookingServiceServicer):
         await self._bookings.delete_blackout(request.tenant_id, request.blackout_id)
         return pb.DeleteBlackoutResponse()
 
-
     # --- payment schedules (issue 15): the contract is in the protos; these answer UNIMPLEMENTED
     # until the schedule's use cases land.
 
@@ -341,6 +341,7 @@ class BookingServicer(pb_grpc.BookingServiceServicer):
     ) -> pb.NotifyScheduleResponse:
         """Not built yet."""
         await context.abort(grpc.StatusCode.UNIMPLEMENTED, "payment schedules are not built yet")
+
 
 def _required(value: str, field_name: str) -> str:
     if not value:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 import re
 import secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
@@ -501,6 +501,7 @@ def decide_confirmation(
     amount_paid_cents: int,
     date_taken_by_other: bool,
     blacked_out: bool,
+    schedule_cents: Sequence[int] = (),
 ) -> ConfirmOutcome:
     """What a completed payment does to `booking`.
 
@@ -512,8 +513,12 @@ def decide_confirmation(
     expiry moved to RELEASED. When another booking now occupies the date, or the tenant blacked it out,
     the hold is lost and payments refunds. So is a payment of another amount than the booking's quote (a
     hold resumed with another package while its old session was paid): a booking is never confirmed for
-    what was not paid.
+    what was not paid. Under a payment schedule (`schedule_cents`, the instalments' amounts in order,
+    adding up to the quote) the payment that confirms is the first instalment (the deposit).
     """
+    due_now = booking.quote.total_cents
+    if schedule_cents and sum(schedule_cents) == booking.quote.total_cents:
+        due_now = schedule_cents[0]
     if booking.status in (Status.CONFIRMED, Status.CANCELLED):
         if booking.payment_session_id == payment_session_id:
             return ConfirmOutcome.ALREADY_CONFIRMED
@@ -521,7 +526,7 @@ def decide_confirmation(
     if booking.payment_session_id and booking.payment_session_id != payment_session_id:
         # Another checkout owns this hold; this payment is not for it.
         return ConfirmOutcome.HOLD_LOST
-    if amount_paid_cents != booking.quote.total_cents:
+    if amount_paid_cents != due_now:
         return ConfirmOutcome.HOLD_LOST
     if date_taken_by_other or blacked_out:
         return ConfirmOutcome.HOLD_LOST

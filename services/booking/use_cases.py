@@ -10,7 +10,7 @@ and lock timeouts; emails are enqueued in the same transaction as the change tha
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Protocol, TypeVar
@@ -255,7 +255,13 @@ class Bookings:
     # --- lifecycle ---------------------------------------------------------------------------
 
     async def confirm(
-        self, tenant_id: str, booking_id: str, *, session_id: str, amount_paid_cents: int
+        self,
+        tenant_id: str,
+        booking_id: str,
+        *,
+        session_id: str,
+        amount_paid_cents: int,
+        schedule_cents: Sequence[int] = (),
     ) -> tuple[Booking, ConfirmOutcome]:
         """Applies a completed payment (see domain.decide_confirmation) and says what it did: HOLD_LOST
         (nothing changed) when the date went to someone else meanwhile, so payments refunds. A new
@@ -275,6 +281,7 @@ class Bookings:
                 booking,
                 session_id,
                 amount_paid_cents=amount_paid_cents,
+                schedule_cents=schedule_cents,
                 date_taken_by_other=await tx.live_status(day, other_than=booking_id) is not None,
                 blacked_out=await tx.blacked_out(day),
             )
