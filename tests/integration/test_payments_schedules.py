@@ -87,9 +87,9 @@ class BookingProxy(grpc.GenericRpcHandler):
                 request_deserializer=booking_pb.RecordInstalmentPaymentRequest.FromString,
                 response_serializer=booking_pb.RecordInstalmentPaymentResponse.SerializeToString,
             )
-        forward = self._channel.unary_unary(method)
+        forward: Any = self._channel.unary_unary(method, None, None)
 
-        def handle(request: bytes, context: grpc.ServicerContext) -> bytes:
+        def handle(request: bytes, context: Any) -> bytes:
             metadata = [
                 (k, v)
                 for k, v in context.invocation_metadata()
@@ -98,8 +98,9 @@ class BookingProxy(grpc.GenericRpcHandler):
             try:
                 return bytes(forward(request, metadata=metadata, timeout=20))
             except grpc.RpcError as error:
-                context.set_trailing_metadata(error.trailing_metadata() or ())  # type: ignore[attr-defined]
-                context.abort(error.code(), error.details())  # type: ignore[attr-defined]
+                failure: Any = error
+                context.set_trailing_metadata(failure.trailing_metadata() or ())
+                context.abort(failure.code(), failure.details())
                 raise
 
         return grpc.unary_unary_rpc_method_handler(handle)
@@ -211,7 +212,7 @@ def a_far_day() -> str:
 
 
 async def schedule_of(clients: Clients, shop: Shop, booking_id: str) -> types_pb2.PaymentSchedule:
-    answer = await clients.payments.GetSchedule(
+    answer: pb.GetScheduleResponse = await clients.payments.GetSchedule(
         pb.GetScheduleRequest(tenant_id=shop.tenant_id, booking_id=booking_id)
     )
     return answer.schedule

@@ -24,6 +24,7 @@ from services.payments.domain import (
     EventStatus,
     Hold,
     HoldRequest,
+    InstalmentRecorded,
     LedgerTotals,
     Payee,
     PaymentStatus,
@@ -375,6 +376,7 @@ class FakeBookings:
     def __init__(self, clock: Clock, hold_minutes: int = 31) -> None:
         self.clock = clock
         self.hold_time = timedelta(minutes=hold_minutes)
+        self.instalments_recorded: dict[str, int] = {}
         self.bookings: dict[str, FakeBooking] = {}
         self.addresses: list[str] = []
         self.released: list[tuple[str, str]] = []
@@ -456,6 +458,17 @@ class FakeBookings:
 
     async def notify_hold_lost_refund(self, tenant_id: str, booking_id: str, *_: Any) -> None:
         self.told_hold_lost.append(booking_id)
+
+    async def record_instalment_payment(
+        self, tenant_id: str, booking_id: str, *, session_id: str, amount_cents: int, **_: Any
+    ) -> InstalmentRecorded:
+        """As booking's contract says: once per session, nothing for a booking no longer confirmed."""
+        if session_id in self.instalments_recorded:
+            return InstalmentRecorded.ALREADY_RECORDED
+        if self.bookings[booking_id].status is not BookingStatus.CONFIRMED:
+            return InstalmentRecorded.BOOKING_NOT_CONFIRMED
+        self.instalments_recorded[session_id] = amount_cents
+        return InstalmentRecorded.RECORDED
 
 
 class FakeStripe:
