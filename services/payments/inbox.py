@@ -40,6 +40,7 @@ from services.payments.domain import (
     hold_lost_refund_key,
     not_owed_refund_key,
 )
+from services.payments.domain.schedule import MAX_INSTALMENTS
 from services.payments.metrics import CHARGED_CENTS, HOLDS_LOST, NOT_OWED_REFUNDS, WEBHOOK_ATTEMPTS
 from services.payments.schedule_wire import schedule_pb
 from services.payments.store import InboxEvent, Instalment, Payment, PaymentsStore, PaymentsTx
@@ -468,4 +469,12 @@ def _payment_from(event: StripeEvent, tenant_id: str, facts: PaymentFacts) -> Pa
         status=PaymentStatus.OPEN,
         checkout_url=event.field("url") or "about:blank",
         expires_at=datetime.fromtimestamp(event.amount("expires_at"), UTC),
+        instalment_seq=_seq_of(event),
     )
+
+
+def _seq_of(event: StripeEvent) -> int:
+    """The instalment a session pays, as its metadata names it (balance sessions do; a checkout's
+    session pays the first)."""
+    value = str(event.metadata.get("instalment_seq") or "1")
+    return int(value) if value.isdigit() and 1 <= int(value) <= MAX_INSTALMENTS else 1

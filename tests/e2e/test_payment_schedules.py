@@ -142,3 +142,22 @@ def test_a_deposit_confirms_the_booking_and_the_couple_pays_the_balance_from_the
     assert (books["totals"]["chargedCents"], books["totals"]["feeCents"]) == (10_000, 1_000)
     nothing = http.post(f"/v1/bookings/{booking_id}/pay", params={"token": token}, json={})
     assert (nothing.status_code, nothing.json()["error"]) == (409, "NOTHING_DUE")
+
+
+def test_the_schedule_quote_adds_up_to_the_total_and_names_a_bad_field(
+    http: httpx.Client, stack: Stack, make_tenant: MakeTenant
+) -> None:
+    shop = make_shop(stack, make_tenant)
+    quoted = quote_schedule(http, shop, a_free_day())
+    assert sum(i["amountCents"] for i in quoted["instalments"]) == quoted["totalCents"] == 10_000
+    assert quoted["instalments"][0]["seq"] == 1
+    for params, field in (
+        ({"packageId": shop.package_id, "eventDate": "next june"}, "eventDate"),
+        (
+            {"packageId": shop.package_id, "eventDate": "2031-06-01", "addOnIds": ",".join(["a"] * 21)},
+            "addOnIds",
+        ),
+    ):
+        refused = http.get("/v1/checkout/schedule", params=params, headers=shop.tenant.public_headers())
+        assert refused.status_code == 400, refused.text
+        assert [f["field"] for f in refused.json()["fields"]] == [field]
