@@ -401,9 +401,13 @@ class StripeInbox:
                     fee_refund.id,
                     refund_request_id=fee_refund.request_id,
                 )
-        if payment.status in (PaymentStatus.HOLD_LOST, PaymentStatus.REPLACED) or not new_refunds:
+        if (
+            payment.status in (PaymentStatus.HOLD_LOST, PaymentStatus.REPLACED, PaymentStatus.NOT_OWED)
+            or not new_refunds
+        ):
             # Refunds already recorded by whoever made them (a cancellation, the lost-hold refund)
-            # told booking themselves; the lost-hold couple got their own email.
+            # told booking themselves; the lost-hold couple got their own email; a payment nothing
+            # was owed for never counted as paid on the booking, so its refund is not the booking's.
             return EventStatus.PROCESSED
         totals = await tx.totals(payment.session_id)
         for refund in new_refunds:
