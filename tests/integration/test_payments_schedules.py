@@ -35,6 +35,7 @@ from tests.integration.test_payments_service import (
     SECRET,
     Captured,
     Shop,
+    _expire_now,
     _pay,
     _stripe_get,
     admin_db,
@@ -405,3 +406,48 @@ async def test_a_balance_paid_after_the_booking_was_cancelled_is_refunded_in_ful
         750,
     )
     assert (await booking_of(clients, shop, answer.booking_id)).status == booking_pb.BOOKING_STATUS_CANCELLED
+
+
+async def test_an_expired_checkout_cancels_the_schedule_it_started_and_a_new_hold_plans_afresh(
+    clients: Clients, platform: Platform, captured: tuple[Captured, str]
+) -> None:
+    shop = await make_shop(clients, platform)  # type: ignore[arg-type]
+    day = a_far_day()
+    answer = await clients.payments.StartCheckout(checkout_request(shop, day))
+    session_id = session_of(answer.checkout_url)
+    _expire_now(platform.sandbox_url, session_id)
+    await deliver(clients, captured[0].wait_for("checkout.session.expired", session_id))
+    schedule = await schedule_of(clients, shop, answer.booking_id)
+    assert [i.status for i in schedule.instalments] == [types_pb2.INSTALMENT_STATUS_CANCELLED] * 2
+    assert (schedule.outstanding_cents, schedule.next_due_date) == (0, "")
+    again = await clients.payments.StartCheckout(checkout_request(shop, day, n=1))
+    fresh = await schedule_of(clients, shop, again.booking_id)
+    assert [i.status for i in fresh.instalments] == [types_pb2.INSTALMENT_STATUS_DUE] * 2
+
+
+async def test_a_deposit_for_a_lost_hold_goes_back_and_its_schedule_is_cancelled(
+    clients: Clients, platform: Platform, captured: tuple[Captured, str], admin_db: asyncpg.Connection
+) -> None:
+    shop = await make_shop(clients, platform)  # type: ignore[arg-type]
+    day = a_far_day()
+    late = await clients.payments.StartCheckout(checkout_request(shop, day, n=1))
+    await admin_db.execute(
+        "UPDATE booking.bookings SET hold_expires_at = now() - interval '1 minute' WHERE id = $1",
+        late.booking_id,
+    )
+    second = await confirmed_with_deposit(clients, platform, captured[0], shop, day)
+    await deliver(clients, await paid(clients, platform, captured[0], late))  # type: ignore[arg-type]
+    books = await ledger(clients, shop, late.booking_id)
+    assert (books.charged_cents, books.refunded_cents, books.fee_cents, books.fee_refunded_cents) == (
+        2_500,
+        2_500,
+        250,
+        250,
+    )
+    lost = await schedule_of(clients, shop, late.booking_id)
+    assert [i.status for i in lost.instalments] == [types_pb2.INSTALMENT_STATUS_CANCELLED] * 2
+    kept = await schedule_of(clients, shop, second.booking_id)
+    assert [i.status for i in kept.instalments] == [
+        types_pb2.INSTALMENT_STATUS_PAID,
+        types_pb2.INSTALMENT_STATUS_DUE,
+    ]
