@@ -22,6 +22,7 @@ from gateway.couple_links import couple_booking as couple_link_booking
 from gateway.errors import ApiError
 from gateway.key_lookups import public_tenant_once
 from gateway.read_cache import cached_public_read
+from gateway.routes.schedules import booking_schedule_json
 from gateway.routes.tenants import tenant_json
 from mais_runtime.errors import FieldViolation
 from mais_runtime.proto_time import json_time as _time
@@ -245,10 +246,12 @@ async def couple_booking(
     day after the event. A wrong, expired or other booking's token answers 404, like a missing booking.
     Besides the booking: `packageTitle`, `business` {name, slug, branding, timezone, contactEmail} and
     `cancellation` {allowedNow, lastDay (YYYY-MM-DD, null when the business never lets couples cancel),
-    refundCents (what cancelling refunds: all that was paid and not refunded yet)}."""
+    refundCents (what cancelling refunds: all that was paid and not refunded yet)}, and `schedule`
+    (what is paid, what is due when; null before checkout)."""
     tenant_id, booking = await couple_link_booking(request, booking_id, token)
     tenant = await request.app.state.clients.tenant.GetTenant(tenant_pb.GetTenantRequest(tenant_id=tenant_id))
-    return couple_view_json(booking, tenant.tenant)
+    schedule = await booking_schedule_json(request, tenant_id, booking.id, admin=False)
+    return {**couple_view_json(booking, tenant.tenant), "schedule": schedule}
 
 
 # --- tenant admin: blackouts -----------------------------------------------------------------
@@ -342,11 +345,13 @@ async def list_bookings(
 
 @router.get("/v1/tenant-admin/bookings/{booking_id}", summary="One booking with its history")
 async def get_booking(request: Request, admin: TenantAdmin, booking_id: BookingId) -> dict[str, Any]:
-    """The booking, its price snapshot and every transition (who, when, why)."""
+    """The booking, its price snapshot, every transition (who, when, why) and its payment `schedule`
+    (instalments with their fees; null for a booking that never reached checkout)."""
     answer = await request.app.state.clients.booking.GetBooking(
         pb.GetBookingRequest(tenant_id=admin.tenant_id, booking_id=booking_id, with_history=True)
     )
-    return admin_booking_json(answer.booking)
+    schedule = await booking_schedule_json(request, admin.tenant_id, answer.booking.id, admin=True)
+    return {**admin_booking_json(answer.booking), "schedule": schedule}
 
 
 @router.post(

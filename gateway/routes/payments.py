@@ -21,6 +21,7 @@ from gateway.auth import AdminContext, TenantContext, client_ip, platform_admin,
 from gateway.couple_links import couple_booking
 from gateway.errors import ApiError, error_response, from_grpc
 from gateway.routes.booking import booking_json, package_title, refund_json
+from gateway.routes.schedules import schedule_json
 from gateway.web import SESSION_ID
 from mais_runtime.errors import FieldViolation
 from mais_runtime.proto_time import json_time as _time
@@ -164,6 +165,9 @@ async def checkout(
         "expiresAt": _time(answer.expires_at),
         "totalCents": answer.total_cents,
         "currency": answer.currency,
+        # What the session charges now (the deposit, or the whole) and the schedule it starts.
+        "amountDueNowCents": answer.amount_due_now_cents,
+        "schedule": schedule_json(answer.schedule, admin=False),
     }
 
 

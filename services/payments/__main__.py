@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
@@ -12,6 +13,7 @@ import grpc
 from mais.payments.v1 import payments_service_pb2, payments_service_pb2_grpc
 
 from mais_runtime.background import every
+from mais_runtime.payment_policy import PaymentPolicy
 from mais_runtime.server import ServiceRuntime, main, run_service
 from services.payments.api import PaymentsServicer
 from services.payments.checkout import Checkout, RateLimit, Urls
@@ -23,6 +25,7 @@ from services.payments.instalments import InstalmentChanges
 from services.payments.ledger import LedgerView
 from services.payments.refunds import Refunds
 from services.payments.schedule_sweep import ScheduleSweep
+from services.payments.schedules import Schedules
 from services.payments.settings import PaymentsSettings
 from services.payments.store import PaymentsStore, utc_now
 from services.payments.stripe_adapter import StripeAdapter
@@ -44,6 +47,16 @@ def stripe_adapter(settings: PaymentsSettings) -> StripeAdapter:
     )
 
 
+def default_policy(settings: PaymentsSettings) -> PaymentPolicy:
+    """The terms of tenants that set none (MAIS_PAYMENTS_DEFAULT_POLICY), checked at start: a typo
+    stops the process instead of charging couples by terms nobody meant."""
+    if not settings.payments_default_policy.strip():
+        return PaymentPolicy()
+    return PaymentPolicy().with_json(
+        json.loads(settings.payments_default_policy), prefix="MAIS_PAYMENTS_DEFAULT_POLICY"
+    )
+
+
 @dataclass(frozen=True)
 class Wiring:
     """Everything the process runs: the servicer and its background passes."""
@@ -58,22 +71,34 @@ def build(runtime: ServiceRuntime, settings: PaymentsSettings, stripe: StripeAda
     """The composition root: every object the process needs is built here."""
     store = PaymentsStore(runtime.db)
     peers = Peers.connect(runtime.channels, settings)
-    payees = TenantPayees(peers.tenant)
+    payees = TenantPayees(peers.tenant, default_policy=default_policy(settings))
     bookings = Bookings(peers.booking)
+    quotes = CatalogQuotes(peers.catalog)
     public = settings.public_url.rstrip("/")
     refunds = Refunds(store, bookings, stripe)
+    default_urls = Urls(
+        success=f"{public}/checkout/success?session_id={{CHECKOUT_SESSION_ID}}",
+        cancel=f"{public}/checkout/cancelled?booking_id={{BOOKING_ID}}",
+    )
+    checkout = Checkout(
+        store,
+        payees=payees,
+        quotes=quotes,
+        bookings=bookings,
+        stripe=stripe,
+        default_urls=default_urls,
+        rate_limit=RateLimit(settings.checkout_rate_limit, settings.checkout_rate_window_seconds),
+    )
     servicer = PaymentsServicer(
-        checkout=Checkout(
+        checkout=checkout,
+        schedules=Schedules(
             store,
+            checkout=checkout,
             payees=payees,
-            quotes=CatalogQuotes(peers.catalog),
+            quotes=quotes,
             bookings=bookings,
             stripe=stripe,
-            default_urls=Urls(
-                success=f"{public}/checkout/success?session_id={{CHECKOUT_SESSION_ID}}",
-                cancel=f"{public}/checkout/cancelled?booking_id={{BOOKING_ID}}",
-            ),
-            rate_limit=RateLimit(settings.checkout_rate_limit, settings.checkout_rate_window_seconds),
+            default_urls=default_urls,
         ),
         inbox=StripeInbox(store, payees=payees, bookings=bookings, stripe=stripe),
         refunds=refunds,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import grpc
 from mais.booking.v1 import booking_service_pb2 as booking_pb
+from mais.common.v1 import types_pb2
 from mais.payments.v1 import payments_service_pb2 as pb
 from mais.payments.v1 import payments_service_pb2_grpc as pb_grpc
 
@@ -24,11 +25,13 @@ from services.payments.domain import (
     check_request_id,
 )
 from services.payments.domain.instalments import InstalmentAction, InstalmentChange
+from services.payments.domain.schedule import PlannedInstalment
 from services.payments.inbox import StripeInbox
 from services.payments.instalments import InstalmentChanges
 from services.payments.ledger import LedgerView, PeriodTotals
 from services.payments.refunds import Refunds
-from services.payments.schedule_wire import instalment_pb, schedule_pb
+from services.payments.schedule_wire import instalment_kind_pb, instalment_pb, schedule_pb
+from services.payments.schedules import Schedules
 from services.payments.store import InboxEvent
 from services.payments.store_refunds import Outstanding
 
@@ -102,6 +105,18 @@ def _refund_choice(refund: pb.RefundChoice) -> RefundChoice:
     raise ValidationError.of("refund", 'must be "none", "full" or {"amountCents": n}')
 
 
+def _planned(part: PlannedInstalment, currency: str) -> types_pb2.Instalment:
+    """A planned instalment (nothing paid yet) on the wire."""
+    return types_pb2.Instalment(
+        seq=part.seq,
+        kind=instalment_kind_pb(part.kind),
+        amount_cents=part.amount_cents,
+        currency=currency,
+        due_date=part.due_date.isoformat(),
+        status=types_pb2.INSTALMENT_STATUS_DUE,
+    )
+
+
 def _tenant_totals(totals: PeriodTotals) -> pb.TenantTotals:
     money = totals.ledger
     return pb.TenantTotals(
@@ -121,6 +136,7 @@ class PaymentsServicer(pb_grpc.PaymentsServiceServicer):
         self,
         *,
         checkout: Checkout,
+        schedules: Schedules,
         inbox: StripeInbox,
         refunds: Refunds,
         ledger: LedgerView,
@@ -129,6 +145,7 @@ class PaymentsServicer(pb_grpc.PaymentsServiceServicer):
     ) -> None:
         self._instalments = instalments
         self._checkout = checkout
+        self._schedules = schedules
         self._inbox = inbox
         self._refunds = refunds
         self._ledger = ledger
@@ -167,6 +184,15 @@ class PaymentsServicer(pb_grpc.PaymentsServiceServicer):
             expires_at=timestamp(answer.expires_at),
             total_cents=answer.total_cents,
             currency=answer.currency,
+            amount_due_now_cents=answer.amount_due_now_cents or answer.total_cents,
+            schedule=types_pb2.PaymentSchedule(
+                booking_id=answer.booking_id,
+                currency=answer.currency,
+                total_cents=answer.total_cents,
+                outstanding_cents=sum(p.amount_cents for p in answer.schedule),
+                instalments=[_planned(p, answer.currency) for p in answer.schedule],
+                next_due_date=answer.schedule[0].due_date.isoformat() if answer.schedule else "",
+            ),
         )
 
     async def GetCheckoutSession(
@@ -341,26 +367,47 @@ class PaymentsServicer(pb_grpc.PaymentsServiceServicer):
             stripe_account_id=onboarding.stripe_account_id, onboarding_url=onboarding.onboarding_url
         )
 
-    # --- payment schedules (issue 15): the contract is in the protos; these answer UNIMPLEMENTED
-    # until the schedule's use cases land.
+    # --- payment schedules ----------------------------------------------------------------
 
     async def QuoteSchedule(
         self, request: pb.QuoteScheduleRequest, context: grpc.aio.ServicerContext
     ) -> pb.QuoteScheduleResponse:
-        """Not built yet."""
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "payment schedules are not built yet")
+        """What a couple would pay and when for a package, add-ons and date (checkout's arithmetic)."""
+        quoted = await self._schedules.quote_schedule(
+            request.tenant_id, request.package_id, request.add_on_ids, request.event_date
+        )
+        return pb.QuoteScheduleResponse(
+            total_cents=quoted.total_cents,
+            currency=quoted.currency,
+            instalments=[_planned(p, quoted.currency) for p in quoted.instalments],
+            policy=quoted.policy.to_proto(),
+        )
 
     async def GetSchedule(
         self, request: pb.GetScheduleRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetScheduleResponse:
-        """Not built yet."""
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "payment schedules are not built yet")
+        """A booking's schedule with its sums (empty for a booking this tenant does not have)."""
+        parts = await self._schedules.schedule_of(request.tenant_id, request.booking_id)
+        return pb.GetScheduleResponse(schedule=schedule_pb(request.booking_id, parts))
 
     async def PayInstalment(
         self, request: pb.PayInstalmentRequest, context: grpc.aio.ServicerContext
     ) -> pb.PayInstalmentResponse:
-        """Not built yet."""
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "payment schedules are not built yet")
+        """A Checkout Session for the booking's next owed instalment (one open at a time, answered
+        again while worth paying in); NOTHING_DUE, FAILED_PRECONDITION unless CONFIRMED."""
+        urls = (
+            Urls(request.success_url, request.cancel_url)
+            if request.success_url and request.cancel_url
+            else None
+        )
+        answer = await self._schedules.pay_instalment(
+            request.tenant_id, request.booking_id, seq=request.seq, urls=urls
+        )
+        return pb.PayInstalmentResponse(
+            checkout_url=answer.checkout_url,
+            expires_at=timestamp(answer.expires_at),
+            instalment=instalment_pb(answer.instalment),
+        )
 
     async def UpdateInstalment(
         self, request: pb.UpdateInstalmentRequest, context: grpc.aio.ServicerContext

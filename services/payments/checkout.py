@@ -20,10 +20,12 @@ import math
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from mais_runtime.errors import NotFound, RateLimited, ValidationError
+from mais_runtime.payment_policy import PaymentPolicy
 from services.payments.clients import Bookings, CatalogQuotes, TenantPayees
 from services.payments.domain import (
     BookingStatus,
@@ -43,8 +45,9 @@ from services.payments.domain import (
     session_resumable,
     session_state,
 )
+from services.payments.domain.schedule import InstalmentKind, PlannedInstalment, plan_schedule
 from services.payments.metrics import CHECKOUTS
-from services.payments.store import Payment, PaymentsStore, PaymentsTx, utc_now
+from services.payments.store import NewInstalment, Payment, PaymentsStore, PaymentsTx, utc_now
 from services.payments.stripe_adapter import (
     AccountUnknown,
     CreatedSession,
@@ -63,7 +66,8 @@ _MAX_HOLD_ATTEMPTS = 3
 
 @dataclass(frozen=True)
 class CheckoutAnswer:
-    """What the couple's client gets back (and what an Idempotency-Key replays)."""
+    """What the couple's client gets back (and what an Idempotency-Key replays): with the schedule
+    the checkout starts and what its session charges now (the deposit, or the whole)."""
 
     booking_id: str
     status: BookingStatus
@@ -71,19 +75,44 @@ class CheckoutAnswer:
     expires_at: datetime
     total_cents: int
     currency: str
+    amount_due_now_cents: int = 0
+    schedule: tuple[PlannedInstalment, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         """The stored form."""
-        return {**asdict(self), "status": self.status.value, "expires_at": self.expires_at.isoformat()}
+        return {
+            **asdict(self),
+            "status": self.status.value,
+            "expires_at": self.expires_at.isoformat(),
+            "schedule": [
+                {
+                    "seq": p.seq,
+                    "kind": p.kind.value,
+                    "amount_cents": p.amount_cents,
+                    "due_date": p.due_date.isoformat(),
+                }
+                for p in self.schedule
+            ],
+        }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> CheckoutAnswer:
-        """Back from the stored form."""
+        """Back from the stored form (an answer stored before schedules charged the whole)."""
         return cls(
             **{
                 **data,
                 "status": BookingStatus(data["status"]),
                 "expires_at": datetime.fromisoformat(data["expires_at"]),
+                "amount_due_now_cents": data.get("amount_due_now_cents") or data["total_cents"],
+                "schedule": tuple(
+                    PlannedInstalment(
+                        p["seq"],
+                        InstalmentKind(p["kind"]),
+                        p["amount_cents"],
+                        date.fromisoformat(p["due_date"]),
+                    )
+                    for p in data.get("schedule", ())
+                ),
             }
         )
 
@@ -220,9 +249,10 @@ class Checkout:
             raise
         quote = await self._quotes.quote(tenant_id, request.package_id, request.add_on_ids)
         quote.check()
+        plan = self.plan(payee, quote, request.event_date)
         hold = await self._hold(tenant_id, HoldRequest(request, quote, request_id, client_ip[:64]))
         if hold.resumed:
-            answer = await self._resume(tenant_id, payee, quote, request, hold, urls, tx)
+            answer = await self._resume(tenant_id, payee, quote, plan, request, hold, urls, tx)
             CHECKOUTS.labels("resumed").inc()
             return answer
         session: CreatedSession | None = None
@@ -231,18 +261,26 @@ class Checkout:
                 tenant_id,
                 payee,
                 quote,
+                plan,
                 request,
                 hold,
                 urls,
                 session_idempotency_key(tenant_id, hold.booking_id),
             )
-            answer = await self._record(tenant_id, payee, quote, hold, session, tx, replacing=None)
+            answer = await self._record(tenant_id, payee, quote, plan, hold, session, tx, replacing=None)
         except Exception:
             CHECKOUTS.labels("failed_after_hold").inc()
             await self._undo_hold(tenant_id, hold.booking_id, session.id if session else "")
             raise
         CHECKOUTS.labels("started").inc()
         return answer
+
+    def plan(self, payee: Payee, quote: Quote, event_date: date) -> tuple[PlannedInstalment, ...]:
+        """The schedule a checkout starts: under the package's own terms or the tenant's, from today
+        in the tenant's calendar."""
+        policy = quote.policy or payee.policy
+        today = self._now().astimezone(tenant_zone(payee.timezone)).date()
+        return plan_schedule(quote.total_cents, policy, event_date=event_date, today=today)
 
     async def _hold(self, tenant_id: str, request: HoldRequest) -> Hold:
         request_id = request.request_id
@@ -262,6 +300,7 @@ class Checkout:
         tenant_id: str,
         payee: Payee,
         quote: Quote,
+        plan: tuple[PlannedInstalment, ...],
         request: CheckoutInput,
         hold: Hold,
         urls: Urls,
@@ -276,18 +315,20 @@ class Checkout:
         resuming, between the expiry and the new session)."""
         if tx is None:
             async with self._store.tenant(tenant_id) as own:
-                return await self._resume(tenant_id, payee, quote, request, hold, urls, own)
+                return await self._resume(tenant_id, payee, quote, plan, request, hold, urls, own)
         payment = await tx.payment_by_booking(hold.booking_id, lock=True)
         if hold.expires_at is None:
             raise HoldTooShort()
         if payment is not None and session_resumable(
             open_=payment.status == PaymentStatus.OPEN,
-            charges_the_quote=(payment.amount_cents, payment.currency) == (quote.total_cents, quote.currency),
+            charges_the_quote=(payment.amount_cents, payment.currency)
+            == (plan[0].amount_cents, quote.currency)
+            and await _plans_match(tx, hold.booking_id, plan),
             session_expires=payment.expires_at,
             hold_expires=hold.expires_at,
             now=self._now(),
         ):
-            return _answer_of(payment)
+            return await _answer_of(tx, payment, quote.total_cents)
         replacing = payment.session_id if payment is not None else ""
         if payment is not None:
             # Closed first: of the two sessions, only the new one can ever take the money. A session
@@ -296,23 +337,25 @@ class Checkout:
             try:
                 await self._stripe.expire_checkout_session(payment.session_id)
             except SessionAlreadyPaid:
-                return _answer_of(payment)
+                return await _answer_of(tx, payment, quote.total_cents)
         session = await self._create_session(
             tenant_id,
             payee,
             quote,
+            plan,
             request,
             hold,
             urls,
             session_idempotency_key(tenant_id, hold.booking_id, replacing=replacing),
         )
-        return await self._record(tenant_id, payee, quote, hold, session, tx, replacing=payment)
+        return await self._record(tenant_id, payee, quote, plan, hold, session, tx, replacing=payment)
 
     async def _create_session(
         self,
         tenant_id: str,
         payee: Payee,
         quote: Quote,
+        plan: tuple[PlannedInstalment, ...],
         request: CheckoutInput,
         hold: Hold,
         urls: Urls,
@@ -320,13 +363,19 @@ class Checkout:
     ) -> CreatedSession:
         if hold.expires_at is None:
             raise HoldTooShort()
-        # A destination charge: the commission is the platform's application fee, the rest is the
-        # tenant's, paid out by Stripe to its Connect account.
+        # A destination charge: the commission on what this session charges is the platform's
+        # application fee, the rest is the tenant's, paid out by Stripe to its Connect account.
         destination = payee.check_can_be_paid()
-        fee = commission_cents(quote.total_cents, payee.commission_bps)
+        first = plan[0]
+        fee = commission_cents(first.amount_cents, payee.commission_bps)
+        lines = (
+            (LineItem(f"Deposit \u2014 {quote.package_title}", first.amount_cents),)
+            if first.kind is InstalmentKind.DEPOSIT
+            else tuple(LineItem(line.name, line.price_cents) for line in quote.lines)
+        )
         creating = self._stripe.create_checkout_session(
             SessionSpec(
-                line_items=tuple(LineItem(line.name, line.price_cents) for line in quote.lines),
+                line_items=lines,
                 currency=quote.currency,
                 customer_email=request.email,
                 client_reference_id=hold.booking_id,
@@ -352,6 +401,7 @@ class Checkout:
         tenant_id: str,
         payee: Payee,
         quote: Quote,
+        plan: tuple[PlannedInstalment, ...],
         hold: Hold,
         session: CreatedSession,
         tx: PaymentsTx | None,
@@ -359,24 +409,27 @@ class Checkout:
         replacing: Payment | None,
     ) -> CheckoutAnswer:
         closes_at = datetime.fromtimestamp(session.expires_at, UTC)
+        first = plan[0]
         payment = Payment(
             session_id=session.id,
             tenant_id=tenant_id,
             booking_id=hold.booking_id,
-            amount_cents=quote.total_cents,
+            amount_cents=first.amount_cents,
             currency=quote.currency,
             commission_bps=payee.commission_bps,
-            fee_cents=commission_cents(quote.total_cents, payee.commission_bps),
+            fee_cents=commission_cents(first.amount_cents, payee.commission_bps),
             destination_account=payee.check_can_be_paid(),
             status=PaymentStatus.OPEN,
             checkout_url=session.url,
             expires_at=closes_at,
         )
+        policy = quote.policy or payee.policy
+        schedule = _Schedule(plan, quote.currency, payee.timezone, policy)
         if tx is not None:
-            await _save(tx, payment, replacing)
+            await _save(tx, payment, replacing, schedule)
         else:
             async with self._store.tenant(tenant_id) as own:
-                await _save(own, payment, replacing)
+                await _save(own, payment, replacing, schedule)
         await self._bookings.attach_session(
             tenant_id, hold.booking_id, session.id, replaces=replacing.session_id if replacing else ""
         )
@@ -387,6 +440,8 @@ class Checkout:
             expires_at=closes_at,
             total_cents=quote.total_cents,
             currency=quote.currency,
+            amount_due_now_cents=first.amount_cents,
+            schedule=plan,
         )
 
     async def _undo_hold(self, tenant_id: str, booking_id: str, session_id: str) -> None:
@@ -400,19 +455,65 @@ class Checkout:
             log.warning("could not undo the hold of a failed checkout", exc_info=True)
 
 
-async def _save(tx: PaymentsTx, payment: Payment, replacing: Payment | None) -> None:
+@dataclass(frozen=True)
+class _Schedule:
+    """What a checkout's payment row is written with: the plan and the policy's terms it keeps."""
+
+    plan: tuple[PlannedInstalment, ...]
+    currency: str
+    timezone: str
+    policy: PaymentPolicy
+
+
+async def _save(tx: PaymentsTx, payment: Payment, replacing: Payment | None, schedule: _Schedule) -> None:
+    """The payment row and the schedule it starts, in one transaction."""
     if replacing is not None:
         await tx.supersede(replacing.session_id)
     await tx.insert_payment(payment)
+    policy = schedule.policy
+    await tx.replace_schedule(
+        payment.tenant_id,
+        payment.booking_id,
+        [NewInstalment(p.seq, p.kind.value, p.amount_cents, p.due_date) for p in schedule.plan],
+        currency=schedule.currency,
+        timezone=schedule.timezone,
+        grace_days=policy.grace_days,
+        reminder_days=policy.reminder_days,
+        overdue_action=policy.overdue_action.value,
+        deposit_refundable=policy.deposit_refundable,
+    )
+    await tx.set_instalment_session(payment.booking_id, 1, payment.session_id)
 
 
-def _answer_of(payment: Payment) -> CheckoutAnswer:
-    """The answer a couple gets again for their hold's existing session."""
+async def _plans_match(tx: PaymentsTx, booking_id: str, plan: tuple[PlannedInstalment, ...]) -> bool:
+    """Whether the hold's stored schedule is the one the couple would be given now (same parts,
+    amounts and dates): a resumed session must start the schedule it is shown with."""
+    stored = await tx.instalments(booking_id)
+    return [(i.seq, i.kind, i.amount_cents, i.due_date) for i in stored] == [
+        (p.seq, p.kind.value, p.amount_cents, p.due_date) for p in plan
+    ]
+
+
+async def _answer_of(tx: PaymentsTx, payment: Payment, total_cents: int) -> CheckoutAnswer:
+    """The answer a couple gets again for their hold's existing session, with its stored schedule."""
+    stored = await tx.instalments(payment.booking_id)
     return CheckoutAnswer(
         booking_id=payment.booking_id,
         status=BookingStatus.HELD,
         checkout_url=payment.checkout_url,
         expires_at=payment.expires_at,
-        total_cents=payment.amount_cents,
+        total_cents=sum(i.amount_cents for i in stored) or total_cents,
         currency=payment.currency,
+        amount_due_now_cents=payment.amount_cents,
+        schedule=tuple(
+            PlannedInstalment(i.seq, InstalmentKind(i.kind), i.amount_cents, i.due_date) for i in stored
+        ),
     )
+
+
+def tenant_zone(name: str) -> ZoneInfo:
+    """The tenant's zone; an unknown name (never stored by the tenant service) is UTC."""
+    try:
+        return ZoneInfo(name or "UTC")
+    except (KeyError, ValueError):
+        return ZoneInfo("UTC")

@@ -30,6 +30,7 @@ from services.payments.domain import (
     ConnectState,
     Hold,
     HoldRequest,
+    InstalmentRecorded,
     Payee,
     Quote,
     QuoteLine,
@@ -71,9 +72,27 @@ _CONNECT_STATES = {
 class TenantPayees:
     """Who a tenant's payments go to, and who owns a Connect account."""
 
-    def __init__(self, stub: tenant_service_pb2_grpc.TenantServiceAsyncStub) -> None:
+    def __init__(
+        self,
+        stub: tenant_service_pb2_grpc.TenantServiceAsyncStub,
+        *,
+        default_policy: PaymentPolicy | None = None,
+    ) -> None:
         self._stub = stub
         self._cache: TtlCache[str, Payee] = TtlCache(PAYEE_CACHE_SECONDS, 10_000)
+        self._default_policy = default_policy or PaymentPolicy()
+
+    def _policy_of(self, tenant: tenant_pb.Tenant) -> PaymentPolicy:
+        """The tenant's own terms; a tenant that set none gets the platform's default (pay in full
+        unless MAIS_PAYMENTS_DEFAULT_POLICY says otherwise). Terms the tenant service stored but that
+        no longer pass the checks are not guessed at: the default applies and the log says so."""
+        if not tenant.HasField("payment_policy") or tenant.payment_policy.deposit_kind == 0:
+            return self._default_policy
+        try:
+            return PaymentPolicy.from_proto(tenant.payment_policy)
+        except Exception:
+            log.warning("tenant %s has payment terms that do not pass the checks", tenant.id)
+            return self._default_policy
 
     async def payee(self, tenant_id: str) -> Payee:
         """The tenant's commission and Connect account, kept for a second when payable: a burst of
@@ -86,6 +105,8 @@ class TenantPayees:
                 commission_bps=tenant.commission_bps,
                 stripe_account_id=tenant.stripe_account_id,
                 onboarded=tenant.connect_state == tenant_pb.CONNECT_STATE_ONBOARDED,
+                policy=self._policy_of(tenant),
+                timezone=tenant.timezone or "UTC",
             )
             # Only a payable tenant is kept: the moment onboarding completes, its next checkout sells.
             if payee.onboarded:
@@ -154,6 +175,9 @@ class CatalogQuotes:
             total_cents=snapshot.total_cents,
             currency=snapshot.currency,
             record=snapshot,
+            policy=PaymentPolicy.from_proto(snapshot.payment_policy)
+            if snapshot.HasField("payment_policy") and snapshot.payment_policy.deposit_kind != 0
+            else None,
         )
 
 
@@ -167,6 +191,11 @@ _OUTCOMES = {
     booking_pb.CONFIRM_OUTCOME_CONFIRMED: ConfirmResult.CONFIRMED,
     booking_pb.CONFIRM_OUTCOME_ALREADY_CONFIRMED: ConfirmResult.ALREADY_CONFIRMED,
     booking_pb.CONFIRM_OUTCOME_HOLD_LOST: ConfirmResult.HOLD_LOST,
+}
+_RECORDED = {
+    booking_pb.RECORD_PAYMENT_OUTCOME_RECORDED: InstalmentRecorded.RECORDED,
+    booking_pb.RECORD_PAYMENT_OUTCOME_ALREADY_RECORDED: InstalmentRecorded.ALREADY_RECORDED,
+    booking_pb.RECORD_PAYMENT_OUTCOME_BOOKING_NOT_CONFIRMED: InstalmentRecorded.BOOKING_NOT_CONFIRMED,
 }
 # A hold that moved on (confirmed by a late payment, released, gone) has nothing left to release.
 _SCHEDULE_NOTICES = {
@@ -204,10 +233,18 @@ def _instalment_pb(instalment: ScheduledInstalment) -> types_pb2.Instalment:
 
 def _state(booking: booking_pb.Booking) -> BookingState:
     try:
-        event_date = date.fromisoformat(booking.event_date) if booking.event_date else None
+        day = date.fromisoformat(booking.event_date) if booking.event_date else None
     except ValueError:
-        event_date = None
-    return BookingState(booking.id, _STATUSES[booking.status], booking, event_date)
+        day = None
+    titles = [line.title for line in booking.quote.lines if line.kind == "package" and line.title]
+    return BookingState(
+        booking.id,
+        _STATUSES[booking.status],
+        booking,
+        email=booking.customer.email,
+        event_date=day,
+        package_title=titles[0] if titles else "",
+    )
 
 
 class Bookings:
@@ -277,20 +314,61 @@ class Bookings:
                 raise
 
     async def confirm(
-        self, tenant_id: str, booking_id: str, session_id: str, amount_paid_cents: int
+        self,
+        tenant_id: str,
+        booking_id: str,
+        session_id: str,
+        amount_paid_cents: int,
+        schedule: Iterable[types_pb2.Instalment] = (),
     ) -> ConfirmResult:
-        """Confirms the booking a payment completed; answers what that did."""
+        """Confirms the booking a payment completed (the deposit, or the whole); answers what that
+        did. `schedule` is what the payment starts (the deposit receipt lists it)."""
         answer = await self._stub.ConfirmBooking(
             booking_pb.ConfirmBookingRequest(
                 tenant_id=tenant_id,
                 booking_id=booking_id,
                 payment_session_id=session_id,
                 amount_paid_cents=amount_paid_cents,
+                schedule=list(schedule),
             )
         )
         outcome = _OUTCOMES.get(answer.outcome)
         if outcome is None:
             raise RuntimeError("booking answered no confirmation outcome")
+        return outcome
+
+    async def record_instalment_payment(
+        self,
+        tenant_id: str,
+        booking_id: str,
+        *,
+        session_id: str,
+        amount_cents: int,
+        total_paid_cents: int,
+        schedule: Iterable[types_pb2.Instalment],
+        actor: str = "payments",
+        note: str = "",
+        request_id: str = "",
+    ) -> InstalmentRecorded:
+        """Tells booking a later instalment was paid (its history, the amount paid, the couple's
+        receipt), once per session; answers whether the booking took it (it is not CONFIRMED any more:
+        the caller refunds)."""
+        answer = await self._stub.RecordInstalmentPayment(
+            booking_pb.RecordInstalmentPaymentRequest(
+                tenant_id=tenant_id,
+                booking_id=booking_id,
+                payment_session_id=session_id,
+                amount_cents=amount_cents,
+                total_paid_cents=total_paid_cents,
+                schedule=list(schedule),
+                actor=actor,
+                note=note,
+                request_id=request_id,
+            )
+        )
+        outcome = _RECORDED.get(answer.outcome)
+        if outcome is None:
+            raise RuntimeError("booking answered no outcome for the instalment payment")
         return outcome
 
     async def notify_hold_lost_refund(

@@ -56,12 +56,19 @@ class ExpirySweep:
                         # The order keeps the promise: first nobody can pay, then the date is freed.
                         await self._stripe.expire_checkout_session(payment.session_id)
                         await tx.set_payment_status(payment.session_id, PaymentStatus.EXPIRED)
-                        await self._bookings.release_hold(
-                            payment.tenant_id,
-                            payment.booking_id,
-                            "hold_expired",
-                            session_id=payment.session_id,
-                        )
+                        if payment.instalment_seq > 1:
+                            # A balance session: the booking stands and the instalment stays owed.
+                            await tx.forget_instalment_session(
+                                payment.booking_id, payment.instalment_seq, payment.session_id
+                            )
+                        else:
+                            await self._bookings.release_hold(
+                                payment.tenant_id,
+                                payment.booking_id,
+                                "hold_expired",
+                                session_id=payment.session_id,
+                            )
+                            await tx.cancel_schedule_of_session(payment.booking_id, payment.session_id)
                 except SessionAlreadyPaid:
                     # Paid at the last moment: the webhook confirms it; the hold is not ours to free.
                     continue

@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
@@ -31,15 +32,20 @@ from services.payments.domain import (
     EntryKind,
     EventKind,
     EventStatus,
+    InstalmentRecorded,
     PaymentStatus,
     StripeEvent,
     connect_state,
     failure_code,
     hold_lost_refund_key,
+    not_owed_refund_key,
 )
-from services.payments.metrics import CHARGED_CENTS, HOLDS_LOST, WEBHOOK_ATTEMPTS
+from services.payments.domain.instalments import Instalment
+from services.payments.domain.schedule import MAX_INSTALMENTS, InstalmentStatus
+from services.payments.metrics import CHARGED_CENTS, HOLDS_LOST, NOT_OWED_REFUNDS, WEBHOOK_ATTEMPTS
+from services.payments.schedule_wire import instalment_pb
 from services.payments.store import InboxEvent, Payment, PaymentsStore, PaymentsTx
-from services.payments.stripe_adapter import PaymentFacts, StripeAdapter
+from services.payments.stripe_adapter import MoneyBack, PaymentFacts, StripeAdapter
 
 log = logging.getLogger("mais.payments.inbox")
 
@@ -228,23 +234,87 @@ class StripeInbox:
                 return EventStatus.IGNORED
             payment = await tx.insert_payment(_payment_from(event, tenant_id, facts))
         await _record_charge(tx, payment, facts)
-        outcome = await self._bookings.confirm(tenant_id, payment.booking_id, session_id, facts.amount_cents)
+        if payment.instalment_seq > 1:
+            await self._instalment_paid(tx, payment, facts)
+            return EventStatus.PROCESSED
+        # The schedule as it is once this payment counts (the deposit receipt lists it); written only
+        # when booking has taken the payment.
+        parts = await tx.instalments(payment.booking_id, lock=True)
+        after = [_paid(p, payment.session_id, facts) if p.seq == 1 and p.owed else p for p in parts]
+        outcome = await self._bookings.confirm(
+            tenant_id,
+            payment.booking_id,
+            session_id,
+            facts.amount_cents,
+            schedule=[instalment_pb(i, admin=False) for i in after],
+        )
         if outcome is ConfirmResult.HOLD_LOST:
             await self._refund_lost_hold(tx, payment, facts)
             return EventStatus.PROCESSED
         await tx.set_payment_status(session_id, PaymentStatus.PAID)
+        await tx.mark_instalment_paid(
+            payment.booking_id,
+            1,
+            session_id=session_id,
+            paid_cents=facts.amount_cents,
+            fee_cents=facts.application_fee_cents,
+        )
         return EventStatus.PROCESSED
 
-    async def _refund_lost_hold(self, tx: PaymentsTx, payment: Payment, facts: PaymentFacts) -> None:
-        """The date went to someone else before this payment arrived: all of it goes back, the
-        platform's fee included, and booking tells the couple."""
+    async def _instalment_paid(self, tx: PaymentsTx, payment: Payment, facts: PaymentFacts) -> None:
+        """A later instalment's session was paid. Under the instalment's row lock (a second session
+        paying it waits here): owed, and booking still CONFIRMED, it is PAID and booking records it
+        (the couple's receipt); otherwise (paid by another session, waived, cancelled, or booking says
+        the booking is not confirmed) the whole payment goes back, fee included, as NOT_OWED."""
+        part = await tx.instalment(payment.booking_id, payment.instalment_seq, lock=True)
+        if part is None or not part.owed or part.amount_cents != facts.amount_cents:
+            await self._refund_not_owed(tx, payment, facts)
+            return
+        parts = await tx.instalments(payment.booking_id)
+        after = [_paid(p, payment.session_id, facts) if p.seq == part.seq else p for p in parts]
+        recorded = await self._bookings.record_instalment_payment(
+            payment.tenant_id,
+            payment.booking_id,
+            session_id=payment.session_id,
+            amount_cents=facts.amount_cents,
+            total_paid_cents=sum(p.paid_cents for p in after),
+            schedule=[instalment_pb(i, admin=False) for i in after],
+            actor="payments",
+            request_id=f"instalment-paid:{payment.session_id}",
+        )
+        if recorded is InstalmentRecorded.BOOKING_NOT_CONFIRMED:
+            await self._refund_not_owed(tx, payment, facts)
+            return
+        await tx.mark_instalment_paid(
+            payment.booking_id,
+            part.seq,
+            session_id=payment.session_id,
+            paid_cents=facts.amount_cents,
+            fee_cents=facts.application_fee_cents,
+        )
+        await tx.set_payment_status(payment.session_id, PaymentStatus.PAID)
+
+    async def _refund_not_owed(self, tx: PaymentsTx, payment: Payment, facts: PaymentFacts) -> None:
+        """A payment nothing was owed for goes back in full, the platform's fee too."""
+        if payment.status == PaymentStatus.NOT_OWED:
+            return
+        key = not_owed_refund_key(payment.session_id)
+        await self._refund_in_full(tx, payment, facts, cause="not_owed", key=key)
+        await tx.set_payment_status(payment.session_id, PaymentStatus.NOT_OWED)
+        NOT_OWED_REFUNDS.inc()
+        log.warning("a payment arrived for an instalment that was not owed and was refunded in full")
+
+    async def _refund_in_full(
+        self, tx: PaymentsTx, payment: Payment, facts: PaymentFacts, *, cause: str, key: str
+    ) -> MoneyBack:
+        """Everything of one payment back, the platform's fee too, each recorded in the ledger once."""
         refund = await self._stripe.refund(
             payment_intent_id=facts.payment_intent_id,
             amount_cents=None,
             refund_application_fee=facts.application_fee_id is not None,
             reverse_transfer=bool(facts.destination_account),
-            metadata={"tenant_id": payment.tenant_id, "booking_id": payment.booking_id, "cause": "hold_lost"},
-            idempotency_key=hold_lost_refund_key(payment.session_id),
+            metadata={"tenant_id": payment.tenant_id, "booking_id": payment.booking_id, "cause": cause},
+            idempotency_key=key,
         )
         await tx.add_entry(payment, EntryKind.REFUND, refund.amount_cents, refund.id)
         if facts.application_fee_id:
@@ -252,6 +322,14 @@ class StripeInbox:
                 await tx.add_entry(
                     payment, EntryKind.APPLICATION_FEE_REFUND, fee_refund.amount_cents, fee_refund.id
                 )
+        return refund
+
+    async def _refund_lost_hold(self, tx: PaymentsTx, payment: Payment, facts: PaymentFacts) -> None:
+        """The date went to someone else before this payment arrived: all of it goes back, the
+        platform's fee included, and booking tells the couple."""
+        refund = await self._refund_in_full(
+            tx, payment, facts, cause="hold_lost", key=hold_lost_refund_key(payment.session_id)
+        )
         HOLDS_LOST.inc()
         if payment.status == PaymentStatus.REPLACED:
             # Paid on a session its resumed hold had just replaced: the money goes back, and the
@@ -259,6 +337,7 @@ class StripeInbox:
             log.warning("a payment reached a replaced session and was refunded in full")
             return
         await tx.set_payment_status(payment.session_id, PaymentStatus.HOLD_LOST)
+        await tx.cancel_owed_instalments(payment.booking_id)
         await self._bookings.notify_hold_lost_refund(
             payment.tenant_id, payment.booking_id, refund.amount_cents, refund.id
         )
@@ -274,6 +353,10 @@ class StripeInbox:
             return EventStatus.PROCESSED
         if payment is not None and payment.status == PaymentStatus.OPEN:
             await tx.set_payment_status(payment.session_id, PaymentStatus.EXPIRED)
+        if payment is not None and payment.instalment_seq > 1:
+            # A balance session nobody paid: the instalment stays owed, payable with a new session.
+            await tx.forget_instalment_session(booking_id, payment.instalment_seq, payment.session_id)
+            return EventStatus.PROCESSED
         await self._bookings.release_hold(
             # Named always: booking releases the hold only if this is still its session.
             tenant_id,
@@ -281,6 +364,7 @@ class StripeInbox:
             "checkout_expired",
             session_id=event.field("id"),
         )
+        await tx.cancel_schedule_of_session(booking_id, event.field("id"))
         return EventStatus.PROCESSED
 
     async def _charge_refunded(self, tx: PaymentsTx, event: StripeEvent, tenant_id: str) -> EventStatus:
@@ -318,9 +402,13 @@ class StripeInbox:
                     fee_refund.id,
                     refund_request_id=fee_refund.request_id,
                 )
-        if payment.status in (PaymentStatus.HOLD_LOST, PaymentStatus.REPLACED) or not new_refunds:
+        if (
+            payment.status in (PaymentStatus.HOLD_LOST, PaymentStatus.REPLACED, PaymentStatus.NOT_OWED)
+            or not new_refunds
+        ):
             # Refunds already recorded by whoever made them (a cancellation, the lost-hold refund)
-            # told booking themselves; the lost-hold couple got their own email.
+            # told booking themselves; the lost-hold couple got their own email; a payment nothing
+            # was owed for never counted as paid on the booking, so its refund is not the booking's.
             return EventStatus.PROCESSED
         totals = await tx.totals(payment.session_id)
         for refund in new_refunds:
@@ -359,6 +447,18 @@ async def _record_charge(tx: PaymentsTx, payment: Payment, facts: PaymentFacts) 
         )
 
 
+def _paid(part: Instalment, session_id: str, facts: PaymentFacts) -> Instalment:
+    """The instalment as it is once `session_id`'s payment counts for it."""
+    return dataclasses.replace(
+        part,
+        status=InstalmentStatus.PAID,
+        session_id=session_id,
+        paid_cents=facts.amount_cents,
+        fee_cents=facts.application_fee_cents,
+        paid_at=datetime.now(UTC),
+    )
+
+
 def _payment_from(event: StripeEvent, tenant_id: str, facts: PaymentFacts) -> Payment:
     """A payment rebuilt from Stripe's session, for a session paid whose row was never written (the
     checkout died between creating the session and recording it)."""
@@ -374,4 +474,12 @@ def _payment_from(event: StripeEvent, tenant_id: str, facts: PaymentFacts) -> Pa
         status=PaymentStatus.OPEN,
         checkout_url=event.field("url") or "about:blank",
         expires_at=datetime.fromtimestamp(event.amount("expires_at"), UTC),
+        instalment_seq=_seq_of(event),
     )
+
+
+def _seq_of(event: StripeEvent) -> int:
+    """The instalment a session pays, as its metadata names it (balance sessions do; a checkout's
+    session pays the first)."""
+    value = str(event.metadata.get("instalment_seq") or "1")
+    return int(value) if value.isdigit() and 1 <= int(value) <= MAX_INSTALMENTS else 1

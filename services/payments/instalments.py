@@ -57,7 +57,7 @@ class InstalmentChanges:
         booking = await self._bookings.get(tenant_id, booking_id)
         async with self._store.tenant(tenant_id) as tx:
             await tx.wait_for_peers()
-            instalment = await tx.lock_instalment(booking_id, change.seq)
+            instalment = await tx.instalment(booking_id, change.seq, lock=True)
             if instalment is None:
                 raise NotFound("instalment")
             today = self._clock().astimezone(ZoneInfo(instalment.timezone)).date()
@@ -67,7 +67,7 @@ class InstalmentChanges:
                     raise Conflict(
                         "this request id was used for another change", reason="IDEMPOTENCY_KEY_REUSED"
                     )
-                return ChangedSchedule(booking_id, await tx.instalments_of(booking_id), today)
+                return ChangedSchedule(booking_id, await tx.instalments(booking_id), today)
             if booking.status is not BookingStatus.CONFIRMED:
                 raise PreconditionFailed(f"a {booking.status.value.lower()} booking's schedule cannot change")
             change.check_against(instalment, today=today, event_date=booking.event_date or date.max)
@@ -82,7 +82,7 @@ class InstalmentChanges:
                 due_date=change.due_date,
                 actor=actor,
             )
-            schedule = await tx.instalments_of(booking_id)
+            schedule = await tx.instalments(booking_id)
             await self._tell_booking(
                 tenant_id, booking_id, change, schedule, actor=actor, request_id=request_id
             )

@@ -25,3 +25,7 @@ REFUNDED_CENTS = Counter(
 SCHEDULE_NOTICES = Counter(
     "mais_payments_schedule_notices_total", "Owed balances' notices sent and overdue actions taken", ["what"]
 )
+NOT_OWED_REFUNDS = Counter(
+    "mais_payments_not_owed_refunds_total",
+    "Payments refunded in full because nothing was owed for them (paid twice, or after a cancellation)",
+)

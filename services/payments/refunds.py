@@ -129,7 +129,7 @@ class Refunds:
                 raise ValidationError.of(
                     "refund", "nothing was paid for this booking, so nothing can be refunded"
                 )
-            instalments = {i.seq: i for i in await tx.instalments_of(booking_id)}
+            instalments = {i.seq: i for i in await tx.instalments(booking_id)}
             first = instalments.get(1)
             ledger: list[PaidInstalment] = []
             for payment, seq in paid:

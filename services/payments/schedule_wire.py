@@ -1,10 +1,12 @@
-"""A schedule's wire form (mais.common.v1 Instalment and PaymentSchedule), for both of payments' edges:
-the servicer's answers and the instalments sent to booking."""
+"""A booking's schedule on the wire (mais.common.v1 Instalment and PaymentSchedule), with its sums.
+Both of payments' edges send it: the servicer's answers (GetSchedule, the checkout's answer, the
+admin's changes) and the instalments told to booking (receipts, notices)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from mais.common.v1 import types_pb2 as common_pb
 
@@ -27,7 +29,7 @@ _STATUSES = {
 }
 
 
-def instalment_pb(instalment: Instalment, *, admin: bool) -> common_pb.Instalment:
+def instalment_pb(instalment: Instalment, *, admin: bool = True) -> common_pb.Instalment:
     """One instalment; the platform's fee only in the tenant admin's view (`admin`)."""
     return common_pb.Instalment(
         seq=instalment.seq,
@@ -46,11 +48,17 @@ def instalment_pb(instalment: Instalment, *, admin: bool) -> common_pb.Instalmen
     )
 
 
+def instalment_kind_pb(kind: InstalmentKind) -> common_pb.InstalmentKind.ValueType:
+    """The proto enum of a kind."""
+    return _KINDS[kind]
+
+
 def schedule_pb(
-    booking_id: str, instalments: Sequence[Instalment], *, today: date, admin: bool
+    booking_id: str, instalments: Sequence[Instalment], *, today: date | None = None, admin: bool = True
 ) -> common_pb.PaymentSchedule:
-    """A booking's schedule with its sums; `today` in the tenant's calendar."""
-    sums = schedule_sums(instalments, today=today)
+    """A booking's schedule with its sums; `today` in the tenant's calendar (an owed part past its
+    due date is overdue even before the sweep marks it)."""
+    sums = schedule_sums(instalments, today=today or today_of(instalments))
     return common_pb.PaymentSchedule(
         booking_id=booking_id,
         currency=sums.currency,
@@ -62,3 +70,13 @@ def schedule_pb(
         next_due_date=sums.next_due_date.isoformat() if sums.next_due_date else "",
         overdue=sums.overdue,
     )
+
+
+def today_of(instalments: Sequence[Instalment], now: datetime | None = None) -> date:
+    """Today in the calendar the schedule was made in (UTC for an unknown zone)."""
+    zone_name = instalments[0].timezone if instalments else "UTC"
+    try:
+        zone = ZoneInfo(zone_name)
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = ZoneInfo("UTC")
+    return (now or datetime.now(UTC)).astimezone(zone).date()

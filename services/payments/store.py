@@ -22,8 +22,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from mais_runtime.db import Database
 from mais_runtime.errors import Conflict
 from services.payments.domain import EntryKind, EventStatus, LedgerEntry, LedgerTotals
+from services.payments.domain.instalments import Instalment
 from services.payments.store_notices import NoticeQueries
-from services.payments.store_refunds import RefundQueries
+from services.payments.store_refunds import RefundQueries, instalment_of
 
 # How long a transaction may wait for another one holding the same key or event (a concurrent
 # duplicate is being processed; its work is short, but longer than the default lock timeout allows).
@@ -48,6 +49,18 @@ class Payment:
     payment_intent_id: str | None = None
     charge_id: str | None = None
     application_fee_id: str | None = None
+    # The instalment this session pays (1: the checkout's).
+    instalment_seq: int = 1
+
+
+@dataclass(frozen=True)
+class NewInstalment:
+    """An instalment as checkout plans it, with the policy's terms it keeps."""
+
+    seq: int
+    kind: str
+    amount_cents: int
+    due_date: date
 
 
 @dataclass(frozen=True)
@@ -85,7 +98,12 @@ class RefundRequest:
 _PAYMENT_COLUMNS = (
     "session_id, tenant_id::text AS tenant_id, booking_id, amount_cents, currency, commission_bps,"
     " fee_cents, destination_account, status, checkout_url, expires_at, payment_intent_id, charge_id,"
-    " application_fee_id"
+    " application_fee_id, instalment_seq"
+)
+_INSTALMENT_COLUMNS = (
+    "booking_id, seq, kind, amount_cents, currency, due_date, timezone, status, session_id, paid_cents,"
+    " fee_cents, refunded_cents, paid_at, paid_offline, note, notice_stage, grace_days, reminder_days,"
+    " overdue_action, deposit_refundable"
 )
 _EVENT_COLUMNS = (
     "id::text AS id, stripe_event_id, type, tenant_id::text AS tenant_id, booking_id, status, attempts,"
@@ -374,9 +392,9 @@ class PaymentsTx(RefundQueries, NoticeQueries):
         await self.conn.execute(
             text(
                 "INSERT INTO payments (session_id, tenant_id, booking_id, amount_cents, currency,"
-                " commission_bps, fee_cents, destination_account, checkout_url, expires_at)"
+                " commission_bps, fee_cents, destination_account, checkout_url, expires_at, instalment_seq)"
                 " VALUES (:session_id, CAST(:tenant_id AS uuid), :booking_id, :amount_cents, :currency,"
-                " :commission_bps, :fee_cents, :destination_account, :checkout_url, :expires_at)"
+                " :commission_bps, :fee_cents, :destination_account, :checkout_url, :expires_at, :seq)"
                 " ON CONFLICT (session_id) DO NOTHING"
             ),
             {
@@ -390,6 +408,7 @@ class PaymentsTx(RefundQueries, NoticeQueries):
                 "destination_account": payment.destination_account,
                 "checkout_url": payment.checkout_url,
                 "expires_at": payment.expires_at,
+                "seq": payment.instalment_seq,
             },
         )
         stored = await self.payment_by_session(payment.session_id)
@@ -428,15 +447,140 @@ class PaymentsTx(RefundQueries, NoticeQueries):
         return None if row is None else _payment(row)
 
     async def payment_by_booking(self, booking_id: str, *, lock: bool = False) -> Payment | None:
-        """The live payment of a booking, not a session it replaced (FOR UPDATE when `lock`)."""
+        """The checkout's payment of a booking (instalment 1), not a session it replaced (FOR UPDATE
+        when `lock`). Later instalments' payments: `instalment_payments`."""
         sql = (
             f"SELECT {_PAYMENT_COLUMNS} FROM payments"  # noqa: S608 - constant columns
-            " WHERE booking_id = :b AND status <> 'REPLACED'"
+            " WHERE booking_id = :b AND status <> 'REPLACED' AND instalment_seq = 1"
         )
         row = (
             await self.conn.execute(text(sql + (" FOR UPDATE" if lock else "")), {"b": booking_id})
         ).first()
         return None if row is None else _payment(row)
+
+    async def instalment_payments(self, booking_id: str, seq: int) -> list[Payment]:
+        """Every session ever opened for one instalment of a booking, oldest first (bounded: a few
+        tries a day at most)."""
+        sql = (
+            f"SELECT {_PAYMENT_COLUMNS} FROM payments"  # noqa: S608 - constant columns
+            " WHERE booking_id = :b AND instalment_seq = :q ORDER BY created_at, session_id LIMIT 200"
+        )
+        return [_payment(r) for r in await self.conn.execute(text(sql), {"b": booking_id, "q": seq})]
+
+    # --- instalments ----------------------------------------------------------------------
+
+    async def replace_schedule(
+        self,
+        tenant_id: str,
+        booking_id: str,
+        planned: list[NewInstalment],
+        *,
+        currency: str,
+        timezone: str,
+        grace_days: int,
+        reminder_days: int,
+        overdue_action: str,
+        deposit_refundable: bool,
+    ) -> None:
+        """Writes a held booking's schedule, replacing the one an earlier session of the same hold
+        planned (nothing of it was paid: the booking is not confirmed)."""
+        await self.conn.execute(
+            text(
+                "DELETE FROM instalments WHERE booking_id = :b AND paid_cents = 0 AND NOT paid_offline"
+                " AND status IN ('DUE', 'OVERDUE', 'CANCELLED')"
+            ),
+            {"b": booking_id},
+        )
+        for part in planned:
+            await self.conn.execute(
+                text(
+                    "INSERT INTO instalments (tenant_id, booking_id, seq, kind, amount_cents, currency,"
+                    " due_date, timezone, grace_days, reminder_days, overdue_action, deposit_refundable)"
+                    " VALUES (CAST(:t AS uuid), :b, :q, :k, :a, :c, :d, :tz, :g, :r, :o, :dr)"
+                    " ON CONFLICT (tenant_id, booking_id, seq) DO NOTHING"
+                ),
+                {
+                    "t": tenant_id,
+                    "b": booking_id,
+                    "q": part.seq,
+                    "k": part.kind,
+                    "a": part.amount_cents,
+                    "c": currency,
+                    "d": part.due_date,
+                    "tz": timezone,
+                    "g": grace_days,
+                    "r": reminder_days,
+                    "o": overdue_action,
+                    "dr": deposit_refundable,
+                },
+            )
+
+    async def instalments(self, booking_id: str, *, lock: bool = False) -> list[Instalment]:
+        """A booking's schedule by seq (FOR UPDATE when `lock`)."""
+        sql = (
+            f"SELECT {_INSTALMENT_COLUMNS} FROM instalments"  # noqa: S608 - constant columns
+            " WHERE booking_id = :b ORDER BY seq LIMIT 12"
+        )
+        rows = await self.conn.execute(text(sql + (" FOR UPDATE" if lock else "")), {"b": booking_id})
+        return [instalment_of(r) for r in rows]
+
+    async def instalment(self, booking_id: str, seq: int, *, lock: bool = False) -> Instalment | None:
+        """One instalment (FOR UPDATE when `lock`: its payments queue here)."""
+        sql = (
+            f"SELECT {_INSTALMENT_COLUMNS} FROM instalments"  # noqa: S608 - constant columns
+            " WHERE booking_id = :b AND seq = :q"
+        )
+        row = (
+            await self.conn.execute(text(sql + (" FOR UPDATE" if lock else "")), {"b": booking_id, "q": seq})
+        ).first()
+        return None if row is None else instalment_of(row)
+
+    async def mark_instalment_paid(
+        self, booking_id: str, seq: int, *, session_id: str, paid_cents: int, fee_cents: int
+    ) -> None:
+        """An owed instalment paid in full by `session_id`."""
+        await self.conn.execute(
+            text(
+                "UPDATE instalments SET status = 'PAID', session_id = :s, paid_cents = :p, fee_cents = :f,"
+                " paid_at = now(), updated_at = now()"
+                " WHERE booking_id = :b AND seq = :q AND status IN ('DUE', 'OVERDUE')"
+            ),
+            {"s": session_id, "p": paid_cents, "f": fee_cents, "b": booking_id, "q": seq},
+        )
+
+    async def set_instalment_session(self, booking_id: str, seq: int, session_id: str | None) -> None:
+        """Names an owed instalment's open session (None: it has none any more)."""
+        await self.conn.execute(
+            text(
+                "UPDATE instalments SET session_id = :s, updated_at = now()"
+                " WHERE booking_id = :b AND seq = :q AND status IN ('DUE', 'OVERDUE')"
+            ),
+            {"s": session_id, "b": booking_id, "q": seq},
+        )
+
+    async def forget_instalment_session(self, booking_id: str, seq: int, session_id: str) -> None:
+        """An owed instalment's session closed unpaid: it has no open session any more."""
+        await self.conn.execute(
+            text(
+                "UPDATE instalments SET session_id = NULL, updated_at = now()"
+                " WHERE booking_id = :b AND seq = :q AND session_id = :s AND status IN ('DUE', 'OVERDUE')"
+            ),
+            {"b": booking_id, "q": seq, "s": session_id},
+        )
+
+    async def cancel_schedule_of_session(self, booking_id: str, session_id: str) -> None:
+        """The checkout session `session_id` closed unpaid and its hold went with it: the schedule it
+        started is owed no more (a resumed hold's newer schedule, started by another session, stays)."""
+        await self.conn.execute(
+            text(
+                "UPDATE instalments SET status = 'CANCELLED', updated_at = now()"
+                " WHERE booking_id = :b AND status IN ('DUE', 'OVERDUE') AND EXISTS ("
+                " SELECT 1 FROM instalments first WHERE first.tenant_id = instalments.tenant_id"
+                " AND first.booking_id = :b AND first.seq = 1 AND first.session_id = :s"
+                " AND first.status IN ('DUE', 'OVERDUE'))"
+            ),
+            {"b": booking_id, "s": session_id},
+        )
 
     async def payment_by_intent(self, payment_intent_id: str, *, lock: bool = False) -> Payment | None:
         """The payment of a Stripe PaymentIntent (FOR UPDATE when `lock`)."""

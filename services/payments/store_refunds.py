@@ -150,7 +150,7 @@ class RefundQueries:
         await self.cancel_owed_instalments(booking_id)
 
     async def cancel_owed_instalments(self, booking_id: str) -> None:
-        """The booking is cancelled: its owed instalments are owed no more."""
+        """Nothing more is owed on a booking that will not happen (hold released or lost, or cancelled)."""
         await self.conn.execute(
             text(
                 "UPDATE instalments SET status = 'CANCELLED', updated_at = now()"
@@ -160,23 +160,6 @@ class RefundQueries:
         )
 
     # --- instalments and a tenant admin's changes ----------------------------------------------
-
-    async def instalments_of(self, booking_id: str) -> list[Instalment]:
-        """A booking's instalments in seq order."""
-        sql = (
-            f"SELECT {_INSTALMENT_COLUMNS} FROM instalments"  # noqa: S608 - constant columns
-            " WHERE booking_id = :b ORDER BY seq LIMIT 12"
-        )
-        return [instalment_of(r) for r in await self.conn.execute(text(sql), {"b": booking_id})]
-
-    async def lock_instalment(self, booking_id: str, seq: int) -> Instalment | None:
-        """One instalment, locked until the transaction ends (the webhook of its payment waits)."""
-        sql = (
-            f"SELECT {_INSTALMENT_COLUMNS} FROM instalments"  # noqa: S608 - constant columns
-            " WHERE booking_id = :b AND seq = :q FOR UPDATE"
-        )
-        row = (await self.conn.execute(text(sql), {"b": booking_id, "q": seq})).first()
-        return None if row is None else instalment_of(row)
 
     async def instalment_change(self, request_id: str) -> tuple[str, str] | None:
         """(booking id, the change's canonical spelling) of an earlier change with this request id."""

@@ -164,7 +164,7 @@ async def update(world: World, request: pb.UpdateInstalmentRequest) -> common_pb
 
 async def rows(world: World, tenant_id: str, booking_id: str) -> list[Instalment]:
     async with world.store.tenant(tenant_id) as tx:
-        return await tx.instalments_of(booking_id)
+        return await tx.instalments(booking_id)
 
 
 async def test_a_waived_balance_is_owed_no_more_recorded_once_and_its_request_id_kept(

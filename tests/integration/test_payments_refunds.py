@@ -192,7 +192,7 @@ async def pay_instalment(world: World, tenant_id: str, booking_id: str, seq: int
 
 async def instalments(world: World, tenant_id: str, booking_id: str) -> list[tuple[int, str, int]]:
     async with world.store.tenant(tenant_id) as tx:
-        return [(i.seq, i.status.value, i.refunded_cents) for i in await tx.instalments_of(booking_id)]
+        return [(i.seq, i.status.value, i.refunded_cents) for i in await tx.instalments(booking_id)]
 
 
 async def ledger_per_payment(

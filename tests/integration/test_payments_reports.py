@@ -34,7 +34,7 @@ def servicer(store: PaymentsStore) -> PaymentsServicer:
     # Only the ledger view answers these two RPCs.
     none: Any = None
     return PaymentsServicer(
-        checkout=none, inbox=none, refunds=none, ledger=LedgerView(store), onboarding=none
+        checkout=none, schedules=none, inbox=none, refunds=none, ledger=LedgerView(store), onboarding=none
     )
 
 

@@ -24,13 +24,15 @@ from services.payments.domain import (
     EventStatus,
     Hold,
     HoldRequest,
+    InstalmentRecorded,
     LedgerTotals,
     Payee,
     PaymentStatus,
     Quote,
     QuoteLine,
 )
-from services.payments.store import InboxEvent, Payment, RefundRequest
+from services.payments.domain.schedule import InstalmentKind, InstalmentStatus, NoticeStage
+from services.payments.store import InboxEvent, Instalment, NewInstalment, Payment, RefundRequest
 from services.payments.stripe_adapter import (
     CreatedSession,
     MoneyBack,
@@ -78,10 +80,13 @@ class FakeTx:
 
     async def insert_payment(self, payment: Payment) -> Payment:
         if any(
-            p.booking_id == payment.booking_id and p.status != "REPLACED"
+            p.booking_id == payment.booking_id
+            and p.status != "REPLACED"
+            and p.instalment_seq == payment.instalment_seq
+            and (payment.instalment_seq == 1 or p.status == "OPEN")
             for p in self.store.payments.values()
         ):
-            raise AssertionError("one live payment per booking")
+            raise AssertionError("one live checkout payment per booking, one open one per instalment")
         self.store.payments.setdefault(payment.session_id, payment)
         return self.store.payments[payment.session_id]
 
@@ -93,9 +98,96 @@ class FakeTx:
 
     async def payment_by_booking(self, booking_id: str, *, lock: bool = False) -> Payment | None:
         live = (
-            p for p in self.store.payments.values() if p.booking_id == booking_id and p.status != "REPLACED"
+            p
+            for p in self.store.payments.values()
+            if p.booking_id == booking_id and p.status != "REPLACED" and p.instalment_seq == 1
         )
         return next(live, None)
+
+    async def instalment_payments(self, booking_id: str, seq: int) -> list[Payment]:
+        return [
+            p for p in self.store.payments.values() if p.booking_id == booking_id and p.instalment_seq == seq
+        ]
+
+    # --- instalments, as store.py writes them ---------------------------------------------
+
+    async def replace_schedule(
+        self, tenant_id: str, booking_id: str, planned: list[NewInstalment], **terms: Any
+    ) -> None:
+        for key, part in list(self.store.instalments.items()):
+            if (
+                key[0] == booking_id
+                and part.paid_cents == 0
+                and part.status in ("DUE", "OVERDUE", "CANCELLED")
+            ):
+                del self.store.instalments[key]
+        for new in planned:
+            self.store.instalments.setdefault(
+                (booking_id, new.seq),
+                Instalment(
+                    booking_id=booking_id,
+                    seq=new.seq,
+                    kind=InstalmentKind(new.kind),
+                    amount_cents=new.amount_cents,
+                    currency=terms["currency"],
+                    due_date=new.due_date,
+                    timezone=terms["timezone"],
+                    status=InstalmentStatus.DUE,
+                    session_id=None,
+                    paid_cents=0,
+                    fee_cents=0,
+                    refunded_cents=0,
+                    paid_at=None,
+                    paid_offline=False,
+                    note=None,
+                    notice_stage=NoticeStage.NONE,
+                    grace_days=terms["grace_days"],
+                    reminder_days=terms["reminder_days"],
+                    overdue_action=terms["overdue_action"],
+                    deposit_refundable=terms["deposit_refundable"],
+                ),
+            )
+
+    async def instalments(self, booking_id: str, *, lock: bool = False) -> list[Instalment]:
+        return sorted(
+            (p for (b, _), p in self.store.instalments.items() if b == booking_id), key=lambda p: p.seq
+        )
+
+    async def instalment(self, booking_id: str, seq: int, *, lock: bool = False) -> Instalment | None:
+        return self.store.instalments.get((booking_id, seq))
+
+    def _change_owed(self, booking_id: str, seq: int | None, **changes: Any) -> None:
+        for (b, q), part in list(self.store.instalments.items()):
+            if b == booking_id and (seq is None or q == seq) and part.owed:
+                self.store.instalments[(b, q)] = replace(part, **changes)
+
+    async def mark_instalment_paid(
+        self, booking_id: str, seq: int, *, session_id: str, paid_cents: int, fee_cents: int
+    ) -> None:
+        self._change_owed(
+            booking_id,
+            seq,
+            status=InstalmentStatus.PAID,
+            session_id=session_id,
+            paid_cents=paid_cents,
+            fee_cents=fee_cents,
+        )
+
+    async def set_instalment_session(self, booking_id: str, seq: int, session_id: str | None) -> None:
+        self._change_owed(booking_id, seq, session_id=session_id)
+
+    async def forget_instalment_session(self, booking_id: str, seq: int, session_id: str) -> None:
+        part = self.store.instalments.get((booking_id, seq))
+        if part is not None and part.session_id == session_id:
+            self._change_owed(booking_id, seq, session_id=None)
+
+    async def cancel_schedule_of_session(self, booking_id: str, session_id: str) -> None:
+        first = self.store.instalments.get((booking_id, 1))
+        if first is not None and first.owed and first.session_id == session_id:
+            self._change_owed(booking_id, None, status=InstalmentStatus.CANCELLED)
+
+    async def cancel_owed_instalments(self, booking_id: str) -> None:
+        self._change_owed(booking_id, None, status=InstalmentStatus.CANCELLED)
 
     async def payment_by_session(self, session_id: str, *, lock: bool = False) -> Payment | None:
         return self.store.payments.get(session_id)
@@ -158,13 +250,7 @@ class FakeTx:
         self.store.refunds[request.request_id] = request
         self.store.cancellations.append((cancellation_id, request.request_id))
 
-    async def instalments_of(self, booking_id: str) -> list[Any]:
-        return []
-
     async def settle_instalments_after_refund(self, booking_id: str) -> None:
-        return None
-
-    async def cancel_owed_instalments(self, booking_id: str) -> None:
         return None
 
     async def booking_totals(self, booking_id: str) -> LedgerTotals:
@@ -235,6 +321,7 @@ class FakeStore:
     objects: list[tuple[EntryKind, str]] = field(default_factory=list)
 
     events: dict[str, InboxEvent] = field(default_factory=dict)
+    instalments: dict[tuple[str, int], Instalment] = field(default_factory=dict)
 
     @asynccontextmanager
     async def tenant(self, tenant_id: str) -> AsyncIterator[FakeTx]:
@@ -320,6 +407,7 @@ class FakeBookings:
     def __init__(self, clock: Clock, hold_minutes: int = 31) -> None:
         self.clock = clock
         self.hold_time = timedelta(minutes=hold_minutes)
+        self.instalments_recorded: dict[str, int] = {}
         self.bookings: dict[str, FakeBooking] = {}
         self.addresses: list[str] = []
         self.released: list[tuple[str, str]] = []
@@ -362,7 +450,9 @@ class FakeBookings:
             booking.history.append(reason)
             self.released.append((booking_id, reason))
 
-    async def confirm(self, tenant_id: str, booking_id: str, session_id: str, amount: int) -> ConfirmResult:
+    async def confirm(
+        self, tenant_id: str, booking_id: str, session_id: str, amount: int, schedule: Any = ()
+    ) -> ConfirmResult:
         """As booking decides: the same session again changes nothing; a payment for another session, or
         for a booking that moved on, is a lost hold."""
         booking = self.bookings[booking_id]
@@ -399,6 +489,17 @@ class FakeBookings:
 
     async def notify_hold_lost_refund(self, tenant_id: str, booking_id: str, *_: Any) -> None:
         self.told_hold_lost.append(booking_id)
+
+    async def record_instalment_payment(
+        self, tenant_id: str, booking_id: str, *, session_id: str, amount_cents: int, **_: Any
+    ) -> InstalmentRecorded:
+        """As booking's contract says: once per session, nothing for a booking no longer confirmed."""
+        if session_id in self.instalments_recorded:
+            return InstalmentRecorded.ALREADY_RECORDED
+        if self.bookings[booking_id].status is not BookingStatus.CONFIRMED:
+            return InstalmentRecorded.BOOKING_NOT_CONFIRMED
+        self.instalments_recorded[session_id] = amount_cents
+        return InstalmentRecorded.RECORDED
 
 
 class FakeStripe:

@@ -60,6 +60,7 @@ async def test_cancelling_without_a_refund_choice_is_refused_naming_refund_and_c
     answer = await world.confirmed()
     servicer = PaymentsServicer(
         checkout=world.checkout,
+        schedules=None,  # type: ignore[arg-type]
         inbox=None,  # type: ignore[arg-type]
         refunds=world.refunds,
         ledger=None,  # type: ignore[arg-type]

@@ -7,11 +7,12 @@ import hashlib
 import json
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 
 from mais_runtime.errors import FieldViolation, PreconditionFailed, ValidationError
+from mais_runtime.payment_policy import PaymentPolicy
 
 # Stripe keeps a Checkout Session open between 30 minutes and 24 hours after creation.
 SESSION_MIN_LIFETIME = timedelta(minutes=30)
@@ -191,6 +192,10 @@ class Payee:
     commission_bps: int
     stripe_account_id: str
     onboarded: bool
+    # The tenant's payment terms for packages without their own (default: pay in full), and its
+    # calendar (what "today" and a due date mean).
+    policy: PaymentPolicy = field(default_factory=PaymentPolicy)
+    timezone: str = "UTC"
 
     def check_can_be_paid(self) -> str:
         """The Connect account a destination charge pays, or TENANT_NOT_ONBOARDED: no payment is
@@ -227,6 +232,13 @@ class Quote:
     total_cents: int
     currency: str
     record: object = None
+    # The package's own payment terms; None: the tenant's apply.
+    policy: PaymentPolicy | None = None
+
+    @property
+    def package_title(self) -> str:
+        """The package's name (the quote's first line), for the deposit's line item."""
+        return self.lines[0].name if self.lines else "Booking"
 
     def check(self) -> None:
         """A quote is charged only when its lines add up to its total and it is worth charging."""
@@ -248,6 +260,15 @@ class ConfirmResult(StrEnum):
     CONFIRMED = "confirmed"
     ALREADY_CONFIRMED = "already_confirmed"
     HOLD_LOST = "hold_lost"
+
+
+class InstalmentRecorded(StrEnum):
+    """What booking did with a later instalment's payment."""
+
+    RECORDED = "recorded"
+    ALREADY_RECORDED = "already_recorded"
+    # Cancelled meanwhile: booking recorded nothing, and the payment goes back.
+    BOOKING_NOT_CONFIRMED = "booking_not_confirmed"
 
 
 @dataclass(frozen=True)
@@ -285,5 +306,7 @@ class BookingState:
     booking_id: str
     status: BookingStatus
     record: object = None
-    # The day of the event in the tenant's calendar (a due date is never later).
+    # The couple's address and their day (a balance checkout needs both).
+    email: str = ""
     event_date: date | None = None
+    package_title: str = ""

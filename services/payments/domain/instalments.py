@@ -46,6 +46,11 @@ class Instalment:
     overdue_action: str
     deposit_refundable: bool
 
+    @property
+    def owed(self) -> bool:
+        """Still to be paid."""
+        return self.status.owed
+
 
 @dataclass(frozen=True)
 class ScheduleSums:

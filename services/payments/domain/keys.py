@@ -51,6 +51,17 @@ def session_idempotency_key(tenant_id: str, booking_id: str, replacing: str = ""
     return f"mais-checkout-{_digest(tenant_id, booking_id)}"
 
 
+def instalment_session_key(tenant_id: str, booking_id: str, seq: int, attempt: int) -> str:
+    """Stripe's idempotency key for a later instalment's Checkout Session: one per attempt (an
+    expired balance session is followed by a new one, whose key must differ)."""
+    return f"mais-instalment-{_digest(tenant_id, booking_id, str(seq), str(attempt))}"
+
+
+def not_owed_refund_key(session_id: str) -> str:
+    """Stripe's idempotency key for the automatic refund of a payment nothing was owed for."""
+    return f"mais-not-owed-{_digest(session_id)}"
+
+
 def cancellation_request_id(tenant_id: str, booking_id: str, choice: str) -> str:
     """A cancellation's request id when the caller gave none: the same booking and refund choice are
     the same cancellation (a retried click refunds once); refunding the same amount again takes a

@@ -60,6 +60,9 @@ class PaymentStatus(StrEnum):
     HOLD_LOST = "HOLD_LOST"
     # A resumed hold's earlier session, closed for a new one; a payment that still reached it is refunded.
     REPLACED = "REPLACED"
+    # Paid when nothing was owed any more (its instalment paid by another session, waived, or the
+    # booking cancelled), and refunded in full.
+    NOT_OWED = "NOT_OWED"
 
 
 class SessionState(StrEnum):

@@ -1,0 +1,453 @@
+"""Payment schedules against the real Stripe sandbox, a real PostgreSQL and real tenant, catalog,
+booking and payments processes: a checkout under deposit terms charges the deposit and writes both
+instalments, the couple's balance checkout, the balance webhook's one effect however often and in
+whatever order it comes, a balance paid twice (one kept, the other refunded) or after a cancellation
+(refunded).
+
+Tenants here take a 25 % deposit with the balance 30 days before the event: the payments process runs
+with those terms as the default of tenants that set none (MAIS_PAYMENTS_DEFAULT_POLICY), so this
+suite does not depend on the tenant service storing terms. Booking's RecordInstalmentPayment is
+answered by a proxy in front of the real booking service (every other call goes through unchanged),
+which keeps the contract: once per session, BOOKING_NOT_CONFIRMED for a booking no longer confirmed."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import uuid
+from collections.abc import Iterator
+from concurrent import futures
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+import grpc
+import pytest
+from mais.booking.v1 import booking_service_pb2 as booking_pb
+from mais.common.v1 import types_pb2
+from mais.payments.v1 import payments_service_pb2 as pb
+
+from tests.integration.conftest import INTERNAL_TOKEN, Cluster, RunningService, spawn_service
+from tests.integration.test_payments_service import (
+    FAST_ARGON2,
+    SECRET,
+    Captured,
+    Shop,
+    _expire_now,
+    _pay,
+    _stripe_get,
+    admin_db,
+    booking_of,
+    captured,
+    checkout_request,
+    clients,
+    deliver,
+    ledger,
+    make_shop,
+    paid,
+    reason,
+    sandbox_url,
+    session_of,
+)
+from tests.integration.test_payments_service import Clients as Clients
+from tools.stack.launcher import free_port
+
+pytestmark = pytest.mark.filterwarnings("ignore:Use 'content=<...>' to upload raw bytes:DeprecationWarning")
+
+# Fixtures shared with the payments suite (imported so pytest finds them here).
+__all__ = ["admin_db", "captured", "clients", "sandbox_url"]
+
+DEPOSIT_TERMS = {"depositKind": "percent", "depositBps": 2500, "balanceDueDays": 30}
+_RECORD = "/mais.booking.v1.BookingService/RecordInstalmentPayment"
+
+
+@dataclass
+class RecordedPayments:
+    """What the booking proxy was told of later instalments."""
+
+    sessions: dict[str, booking_pb.RecordInstalmentPaymentRequest] = field(default_factory=dict)
+    calls: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class BookingProxy(grpc.GenericRpcHandler):
+    """Forwards every BookingService call to the real booking service as raw bytes, except
+    RecordInstalmentPayment, which it answers by the contract."""
+
+    def __init__(self, target: str, recorded: RecordedPayments) -> None:
+        self._channel = grpc.insecure_channel(target)
+        self._recorded = recorded
+
+    def service(self, details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler | None:
+        method = str(details.method)
+        if method == _RECORD:
+            return grpc.unary_unary_rpc_method_handler(
+                self._record,
+                request_deserializer=booking_pb.RecordInstalmentPaymentRequest.FromString,
+                response_serializer=booking_pb.RecordInstalmentPaymentResponse.SerializeToString,
+            )
+        forward: Any = self._channel.unary_unary(method, None, None)
+
+        def handle(request: bytes, context: Any) -> bytes:
+            metadata = [
+                (k, v)
+                for k, v in context.invocation_metadata()
+                if not k.startswith((":", "grpc-")) and k != "user-agent"
+            ]
+            try:
+                return bytes(forward(request, metadata=metadata, timeout=20))
+            except grpc.RpcError as error:
+                failure: Any = error
+                context.set_trailing_metadata(failure.trailing_metadata() or ())
+                context.abort(failure.code(), failure.details())
+                raise
+
+        return grpc.unary_unary_rpc_method_handler(handle)
+
+    def _record(
+        self, request: booking_pb.RecordInstalmentPaymentRequest, context: grpc.ServicerContext
+    ) -> booking_pb.RecordInstalmentPaymentResponse:
+        stub = self._channel.unary_unary(
+            "/mais.booking.v1.BookingService/GetBooking",
+            request_serializer=booking_pb.GetBookingRequest.SerializeToString,
+            response_deserializer=booking_pb.GetBookingResponse.FromString,
+        )
+        booking = stub(
+            booking_pb.GetBookingRequest(tenant_id=request.tenant_id, booking_id=request.booking_id),
+            metadata=(("x-mais-internal", INTERNAL_TOKEN),),
+            timeout=20,
+        ).booking
+        with self._recorded.lock:
+            self._recorded.calls += 1
+            if request.payment_session_id in self._recorded.sessions:
+                outcome = booking_pb.RECORD_PAYMENT_OUTCOME_ALREADY_RECORDED
+            elif booking.status != booking_pb.BOOKING_STATUS_CONFIRMED:
+                outcome = booking_pb.RECORD_PAYMENT_OUTCOME_BOOKING_NOT_CONFIRMED
+            else:
+                self._recorded.sessions[request.payment_session_id] = request
+                outcome = booking_pb.RECORD_PAYMENT_OUTCOME_RECORDED
+        return booking_pb.RecordInstalmentPaymentResponse(booking=booking, outcome=outcome)
+
+
+@dataclass
+class Platform:
+    tenant: RunningService
+    catalog: RunningService
+    booking: RunningService
+    payments: RunningService
+    sandbox_url: str
+    recorded: RecordedPayments
+
+
+@pytest.fixture(scope="module")
+def platform(
+    cluster: Cluster, sandbox_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Platform]:
+    started: list[RunningService] = []
+    proxy: grpc.Server | None = None
+    try:
+        tenant = spawn_service(
+            cluster, "services.tenant", "tenant", tmp_path_factory.mktemp("st"), FAST_ARGON2
+        )
+        started.append(tenant)
+        peers = {"MAIS_TENANT_ADDR": tenant.address}
+        catalog = spawn_service(cluster, "services.catalog", "catalog", tmp_path_factory.mktemp("sc"), peers)
+        started.append(catalog)
+        booking = spawn_service(
+            cluster,
+            "services.booking",
+            "booking",
+            tmp_path_factory.mktemp("sb"),
+            {
+                **peers,
+                "MAIS_CATALOG_ADDR": catalog.address,
+                "MAIS_TENANT_CACHE_SECONDS": "0",
+                "MAIS_BOOKING_LINK_KEY": "schedules-integration-link-key-0123456789abcdef",
+                "MAIS_OUTBOX_POLL_SECONDS": "0.1",
+            },
+        )
+        started.append(booking)
+        recorded = RecordedPayments()
+        proxy = grpc.server(futures.ThreadPoolExecutor(max_workers=16))
+        proxy.add_generic_rpc_handlers((BookingProxy(booking.address, recorded),))
+        proxy_port = free_port()
+        proxy.add_insecure_port(f"127.0.0.1:{proxy_port}")
+        proxy.start()
+        payments = spawn_service(
+            cluster,
+            "services.payments",
+            "payments",
+            tmp_path_factory.mktemp("sp"),
+            {
+                **peers,
+                "MAIS_CATALOG_ADDR": catalog.address,
+                "MAIS_BOOKING_ADDR": f"127.0.0.1:{proxy_port}",
+                "STRIPE_SECRET_KEY": "sk_test_schedules_integration",
+                "STRIPE_WEBHOOK_SECRET": SECRET,
+                "MAIS_STRIPE_API_BASE": sandbox_url,
+                "MAIS_RPC_TIMEOUT_SECONDS": "10",
+                "MAIS_PAYMENTS_DEFAULT_POLICY": json.dumps(DEPOSIT_TERMS),
+            },
+        )
+        started.append(payments)
+        yield Platform(tenant, catalog, booking, payments, sandbox_url, recorded)
+    finally:
+        for service in reversed(started):
+            service.stop()
+        if proxy is not None:
+            proxy.stop(grace=None)
+
+
+def day_in(days: int) -> str:
+    return (datetime.now(UTC).date() + timedelta(days=days)).isoformat()
+
+
+_offsets = iter(range(60, 400, 3))
+
+
+def a_far_day() -> str:
+    """A date well outside the balance window (30 days), unused by the other tests here."""
+    return day_in(next(_offsets))
+
+
+async def schedule_of(clients: Clients, shop: Shop, booking_id: str) -> types_pb2.PaymentSchedule:
+    answer: pb.GetScheduleResponse = await clients.payments.GetSchedule(
+        pb.GetScheduleRequest(tenant_id=shop.tenant_id, booking_id=booking_id)
+    )
+    return answer.schedule
+
+
+async def confirmed_with_deposit(
+    clients: Clients, platform: Platform, captured: Captured, shop: Shop, day: str
+) -> Any:
+    answer = await clients.payments.StartCheckout(checkout_request(shop, day))
+    await deliver(clients, await paid(clients, platform, captured, answer))  # type: ignore[arg-type]
+    return answer
+
+
+async def pay_balance(clients: Clients, shop: Shop, booking_id: str) -> pb.PayInstalmentResponse:
+    return await clients.payments.PayInstalment(  # type: ignore[no-any-return]
+        pb.PayInstalmentRequest(
+            tenant_id=shop.tenant_id,
+            booking_id=booking_id,
+            success_url="http://127.0.0.1:9/booking?paid=1",
+            cancel_url="http://127.0.0.1:9/booking",
+        )
+    )
+
+
+def balance_delivery(platform: Platform, captured: Captured, checkout_url: str) -> tuple[bytes, str]:
+    session_id = session_of(checkout_url)
+    _pay(platform.sandbox_url, session_id)
+    return captured.wait_for("checkout.session.completed", session_id)
+
+
+async def test_a_deposit_checkout_charges_the_deposit_writes_both_instalments_and_confirms_on_it(
+    clients: Clients, platform: Platform, captured: tuple[Captured, str], admin_db: asyncpg.Connection
+) -> None:
+    shop = await make_shop(clients, platform, commission_bps=1_000, price=9_000, extra=1_001)  # type: ignore[arg-type]
+    day = a_far_day()
+    quoted = await clients.payments.QuoteSchedule(
+        pb.QuoteScheduleRequest(
+            tenant_id=shop.tenant_id, package_id=shop.package_id, add_on_ids=[shop.add_on_id], event_date=day
+        )
+    )
+    # 25 % of 100.01 is 25.0025: the deposit rounds down, the balance carries the rest.
+    assert [(i.kind, i.amount_cents) for i in quoted.instalments] == [
+        (types_pb2.INSTALMENT_KIND_DEPOSIT, 2_500),
+        (types_pb2.INSTALMENT_KIND_BALANCE, 7_501),
+    ]
+    assert (
+        quoted.instalments[1].due_date
+        == (datetime.fromisoformat(day) - timedelta(days=30)).date().isoformat()
+    )
+    assert quoted.policy.deposit_bps == 2_500
+
+    answer = await clients.payments.StartCheckout(checkout_request(shop, day))
+    assert (answer.total_cents, answer.amount_due_now_cents) == (10_001, 2_500)
+    assert [(i.seq, i.amount_cents, i.due_date) for i in answer.schedule.instalments] == [
+        (i.seq, i.amount_cents, i.due_date) for i in quoted.instalments
+    ]
+    session = _stripe_get(platform.sandbox_url, f"/v1/checkout/sessions/{session_of(answer.checkout_url)}")
+    assert session["amount_total"] == 2_500
+    rows = await admin_db.fetch(
+        "SELECT seq, kind, amount_cents, status FROM payments.instalments WHERE booking_id = $1 ORDER BY seq",
+        answer.booking_id,
+    )
+    assert [tuple(r) for r in rows] == [(1, "DEPOSIT", 2_500, "DUE"), (2, "BALANCE", 7_501, "DUE")]
+
+    await deliver(clients, await paid(clients, platform, captured[0], answer))  # type: ignore[arg-type]
+    booking = await booking_of(clients, shop, answer.booking_id)
+    assert (booking.status, booking.amount_paid_cents) == (booking_pb.BOOKING_STATUS_CONFIRMED, 2_500)
+    schedule = await schedule_of(clients, shop, answer.booking_id)
+    assert [i.status for i in schedule.instalments] == [
+        types_pb2.INSTALMENT_STATUS_PAID,
+        types_pb2.INSTALMENT_STATUS_DUE,
+    ]
+    assert (schedule.paid_cents, schedule.outstanding_cents, schedule.instalments[0].fee_cents) == (
+        2_500,
+        7_501,
+        250,
+    )
+    books = await ledger(clients, shop, answer.booking_id)
+    assert (books.charged_cents, books.fee_cents) == (2_500, 250)
+
+
+async def test_inside_the_balance_window_the_couple_pays_in_full_at_checkout(
+    clients: Clients, platform: Platform, captured: tuple[Captured, str]
+) -> None:
+    shop = await make_shop(clients, platform)  # type: ignore[arg-type]
+    answer = await clients.payments.StartCheckout(checkout_request(shop, day_in(20)))
+    assert answer.amount_due_now_cents == answer.total_cents == 10_000
+    assert [i.kind for i in answer.schedule.instalments] == [types_pb2.INSTALMENT_KIND_FULL]
+    await deliver(clients, await paid(clients, platform, captured[0], answer))  # type: ignore[arg-type]
+    with pytest.raises(grpc.aio.AioRpcError) as nothing:
+        await pay_balance(clients, shop, answer.booking_id)
+    assert reason(nothing.value) == "NOTHING_DUE"
+
+
+async def test_a_held_booking_has_no_balance_to_pay_yet(clients: Clients, platform: Platform) -> None:
+    shop = await make_shop(clients, platform)  # type: ignore[arg-type]
+    answer = await clients.payments.StartCheckout(checkout_request(shop, a_far_day()))
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await pay_balance(clients, shop, answer.booking_id)
+    assert (refused.value.code(), reason(refused.value)) == (
+        grpc.StatusCode.FAILED_PRECONDITION,
+        "FAILED_PRECONDITION",
+    )
+
+
+async def test_the_balance_webhook_delivered_twenty_times_out_of_order_has_one_effect(
+    clients: Clients, platform: Platform, captured: tuple[Captured, str]
+) -> None:
+    shop = await make_shop(clients, platform)  # type: ignore[arg-type]
+    answer = await clients.payments.StartCheckout(checkout_request(shop, a_far_day()))
+    deposit = await paid(clients, platform, captured[0], answer)  # type: ignore[arg-type]
+    await deliver(clients, deposit)
+    # Five clicks at once, then one more while it is open: one session, never a second one.
+    clicks = await asyncio.gather(*(pay_balance(clients, shop, answer.booking_id) for _ in range(5)))
+    first = clicks[0]
+    again = await pay_balance(clients, shop, answer.booking_id)
+    assert {c.checkout_url for c in clicks} == {again.checkout_url}
+    assert (first.instalment.seq, first.instalment.amount_cents) == (2, 7_500)
+    balance = balance_delivery(platform, captured[0], first.checkout_url)
+    # The balance's event twenty times at once, the deposit's mixed in, in no particular order.
+    deliveries = [balance] * 20 + [deposit] * 5
+    results = await asyncio.gather(*(deliver(clients, d) for d in reversed(deliveries)))
+    assert {r.status for r in results} == {pb.EVENT_STATUS_PROCESSED}
+    schedule = await schedule_of(clients, shop, answer.booking_id)
+    assert [i.status for i in schedule.instalments] == [types_pb2.INSTALMENT_STATUS_PAID] * 2
+    assert (schedule.paid_cents, schedule.outstanding_cents, schedule.next_due_date) == (10_000, 0, "")
+    books = await ledger(clients, shop, answer.booking_id)
+    assert sorted(e.kind for e in books.entries) == ["application_fee"] * 2 + ["charge"] * 2
+    assert (books.charged_cents, books.fee_cents, books.refunded_cents) == (10_000, 1_000, 0)
+    told = platform.recorded.sessions[session_of(first.checkout_url)]
+    assert (told.amount_cents, told.total_paid_cents) == (7_500, 10_000)
+    with pytest.raises(grpc.aio.AioRpcError) as nothing:
+        await pay_balance(clients, shop, answer.booking_id)
+    assert reason(nothing.value) == "NOTHING_DUE"
+
+
+async def test_a_balance_paid_by_two_sessions_keeps_one_payment_and_refunds_the_other_in_full(
+    clients: Clients, platform: Platform, captured: tuple[Captured, str], admin_db: asyncpg.Connection
+) -> None:
+    shop = await make_shop(clients, platform)  # type: ignore[arg-type]
+    answer = await confirmed_with_deposit(clients, platform, captured[0], shop, a_far_day())
+    one = await pay_balance(clients, shop, answer.booking_id)
+    # The first session lapses in our records while Stripe still has it open (the race a sweep and a
+    # slow Stripe make): the couple gets a second session, and then both get paid.
+    await admin_db.execute(
+        "UPDATE payments.payments SET status = 'EXPIRED' WHERE session_id = $1", session_of(one.checkout_url)
+    )
+    two = await pay_balance(clients, shop, answer.booking_id)
+    assert two.checkout_url != one.checkout_url
+    paid_one = balance_delivery(platform, captured[0], one.checkout_url)
+    paid_two = balance_delivery(platform, captured[0], two.checkout_url)
+    results = await asyncio.gather(deliver(clients, paid_one), deliver(clients, paid_two))
+    assert {r.status for r in results} == {pb.EVENT_STATUS_PROCESSED}
+    books = await ledger(clients, shop, answer.booking_id)
+    # Deposit 2,500 + two balances of 7,500 charged; one balance back in full, its fee too.
+    assert (books.charged_cents, books.refunded_cents) == (17_500, 7_500)
+    assert (books.fee_cents, books.fee_refunded_cents) == (1_750, 750)
+    statuses = await admin_db.fetch(
+        "SELECT status FROM payments.payments WHERE booking_id = $1 AND instalment_seq = 2",
+        answer.booking_id,
+    )
+    assert sorted(r["status"] for r in statuses) == ["NOT_OWED", "PAID"]
+    schedule = await schedule_of(clients, shop, answer.booking_id)
+    assert (schedule.paid_cents, schedule.outstanding_cents) == (10_000, 0)
+
+
+async def test_a_balance_paid_after_the_booking_was_cancelled_is_refunded_in_full(
+    clients: Clients, platform: Platform, captured: tuple[Captured, str]
+) -> None:
+    shop = await make_shop(clients, platform)  # type: ignore[arg-type]
+    answer = await confirmed_with_deposit(clients, platform, captured[0], shop, a_far_day())
+    balance = await pay_balance(clients, shop, answer.booking_id)
+    await clients.payments.CancelAndRefund(
+        pb.CancelAndRefundRequest(
+            tenant_id=shop.tenant_id,
+            booking_id=answer.booking_id,
+            reason="the couple called it off",
+            refund=pb.RefundChoice(none=True),
+            actor="tenant_admin:test",
+            request_id=f"cancel-{uuid.uuid4()}",
+        )
+    )
+    result = await deliver(clients, balance_delivery(platform, captured[0], balance.checkout_url))
+    assert result.status == pb.EVENT_STATUS_PROCESSED
+    books = await ledger(clients, shop, answer.booking_id)
+    assert (books.charged_cents, books.refunded_cents, books.fee_cents, books.fee_refunded_cents) == (
+        10_000,
+        7_500,
+        1_000,
+        750,
+    )
+    assert (await booking_of(clients, shop, answer.booking_id)).status == booking_pb.BOOKING_STATUS_CANCELLED
+
+
+async def test_an_expired_checkout_cancels_the_schedule_it_started_and_a_new_hold_plans_afresh(
+    clients: Clients, platform: Platform, captured: tuple[Captured, str]
+) -> None:
+    shop = await make_shop(clients, platform)  # type: ignore[arg-type]
+    day = a_far_day()
+    answer = await clients.payments.StartCheckout(checkout_request(shop, day))
+    session_id = session_of(answer.checkout_url)
+    _expire_now(platform.sandbox_url, session_id)
+    await deliver(clients, captured[0].wait_for("checkout.session.expired", session_id))
+    schedule = await schedule_of(clients, shop, answer.booking_id)
+    assert [i.status for i in schedule.instalments] == [types_pb2.INSTALMENT_STATUS_CANCELLED] * 2
+    assert (schedule.outstanding_cents, schedule.next_due_date) == (0, "")
+    again = await clients.payments.StartCheckout(checkout_request(shop, day, n=1))
+    fresh = await schedule_of(clients, shop, again.booking_id)
+    assert [i.status for i in fresh.instalments] == [types_pb2.INSTALMENT_STATUS_DUE] * 2
+
+
+async def test_a_deposit_for_a_lost_hold_goes_back_and_its_schedule_is_cancelled(
+    clients: Clients, platform: Platform, captured: tuple[Captured, str], admin_db: asyncpg.Connection
+) -> None:
+    shop = await make_shop(clients, platform)  # type: ignore[arg-type]
+    day = a_far_day()
+    late = await clients.payments.StartCheckout(checkout_request(shop, day, n=1))
+    await admin_db.execute(
+        "UPDATE booking.bookings SET hold_expires_at = now() - interval '1 minute' WHERE id = $1",
+        late.booking_id,
+    )
+    second = await confirmed_with_deposit(clients, platform, captured[0], shop, day)
+    await deliver(clients, await paid(clients, platform, captured[0], late))  # type: ignore[arg-type]
+    books = await ledger(clients, shop, late.booking_id)
+    assert (books.charged_cents, books.refunded_cents, books.fee_cents, books.fee_refunded_cents) == (
+        2_500,
+        2_500,
+        250,
+        250,
+    )
+    lost = await schedule_of(clients, shop, late.booking_id)
+    assert [i.status for i in lost.instalments] == [types_pb2.INSTALMENT_STATUS_CANCELLED] * 2
+    kept = await schedule_of(clients, shop, second.booking_id)
+    assert [i.status for i in kept.instalments] == [
+        types_pb2.INSTALMENT_STATUS_PAID,
+        types_pb2.INSTALMENT_STATUS_DUE,
+    ]
