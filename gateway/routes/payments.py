@@ -21,7 +21,7 @@ from gateway.auth import AdminContext, TenantContext, client_ip, platform_admin,
 from gateway.couple_links import couple_booking
 from gateway.errors import ApiError, error_response, from_grpc
 from gateway.routes.booking import booking_json, package_title, refund_json
-from gateway.routes.schedules import schedule_json
+from gateway.routes.schedules import booking_schedule_json, schedule_json
 from gateway.web import SESSION_ID
 from mais_runtime.errors import FieldViolation
 from mais_runtime.proto_time import json_time as _time
@@ -193,8 +193,10 @@ def _return_pages(request: Request, tenant: TenantContext, return_url: str | Non
 )
 async def checkout_session(request: Request, tenant: PublicTenant, session_id: SessionId) -> dict[str, Any]:
     """`{bookingId, sessionStatus (open|complete|expired), status, eventDate, packageTitle, totalCents,
-    currency, amountPaidCents}` of any session of one of the tenant's bookings (a resumed hold's earlier
-    ones too); nothing personal. 404 NOT_FOUND for an unknown session or another tenant's."""
+    currency, amountPaidCents, schedule}` of any session of one of the tenant's bookings (a resumed
+    hold's earlier ones too); nothing personal. `schedule` (the couple's view: what is paid, what is
+    due when) once the booking is confirmed, else null. 404 NOT_FOUND for an unknown session or
+    another tenant's."""
     if not SESSION_ID.match(session_id):
         raise ApiError("NOT_FOUND", "checkout session not found")
     found = await request.app.state.clients.payments.GetCheckoutSession(
@@ -214,6 +216,13 @@ async def checkout_session(request: Request, tenant: PublicTenant, session_id: S
         "totalCents": booking.quote.total_cents,
         "currency": booking.quote.currency,
         "amountPaidCents": booking.amount_paid_cents,
+        # The done page's "paid today, then the balance by ...": asked only once there is a booking to
+        # show it for (the page polls this route while the booking is being confirmed).
+        "schedule": (
+            await booking_schedule_json(request, tenant.tenant_id, booking.id, admin=False)
+            if booking.status == booking_pb.BOOKING_STATUS_CONFIRMED
+            else None
+        ),
     }
 
 

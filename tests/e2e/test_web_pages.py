@@ -407,6 +407,7 @@ def test_the_done_page_learns_a_sessions_booking_for_its_own_tenant_only(
         "totalCents": shop.total_cents,
         "currency": "usd",
         "amountPaidCents": 0,
+        "schedule": None,
     }
     assert "private-couple" not in held.text and "Ana" not in held.text
     sandbox.pay(answer["checkoutUrl"])
@@ -417,6 +418,11 @@ def test_the_done_page_learns_a_sessions_booking_for_its_own_tenant_only(
         "CONFIRMED",
         shop.total_cents,
     )
+    # Confirmed: the schedule (the couple's view, no fees) says what was paid; here all of it at once.
+    assert [(i["kind"], i["status"], i["paidCents"]) for i in paid["schedule"]["instalments"]] == [
+        ("FULL", "PAID", shop.total_cents)
+    ]
+    assert "feeCents" not in paid["schedule"]["instalments"][0]
     other = make_tenant("other", onboarded=False)
     for path, headers, status, error in (
         (url, other.public_headers(), 404, "NOT_FOUND"),
