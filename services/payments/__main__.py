@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
@@ -13,7 +12,6 @@ import grpc
 from mais.payments.v1 import payments_service_pb2, payments_service_pb2_grpc
 
 from mais_runtime.background import every
-from mais_runtime.payment_policy import PaymentPolicy
 from mais_runtime.server import ServiceRuntime, main, run_service
 from services.payments.api import PaymentsServicer
 from services.payments.checkout import Checkout, RateLimit, Urls
@@ -47,16 +45,6 @@ def stripe_adapter(settings: PaymentsSettings) -> StripeAdapter:
     )
 
 
-def default_policy(settings: PaymentsSettings) -> PaymentPolicy:
-    """The terms of tenants that set none (MAIS_PAYMENTS_DEFAULT_POLICY), checked at start: a typo
-    stops the process instead of charging couples by terms nobody meant."""
-    if not settings.payments_default_policy.strip():
-        return PaymentPolicy()
-    return PaymentPolicy().with_json(
-        json.loads(settings.payments_default_policy), prefix="MAIS_PAYMENTS_DEFAULT_POLICY"
-    )
-
-
 @dataclass(frozen=True)
 class Wiring:
     """Everything the process runs: the servicer and its background passes."""
@@ -71,7 +59,7 @@ def build(runtime: ServiceRuntime, settings: PaymentsSettings, stripe: StripeAda
     """The composition root: every object the process needs is built here."""
     store = PaymentsStore(runtime.db)
     peers = Peers.connect(runtime.channels, settings)
-    payees = TenantPayees(peers.tenant, default_policy=default_policy(settings))
+    payees = TenantPayees(peers.tenant)
     bookings = Bookings(peers.booking)
     quotes = CatalogQuotes(peers.catalog)
     public = settings.public_url.rstrip("/")

@@ -75,24 +75,18 @@ class TenantPayees:
     def __init__(
         self,
         stub: tenant_service_pb2_grpc.TenantServiceAsyncStub,
-        *,
-        default_policy: PaymentPolicy | None = None,
     ) -> None:
         self._stub = stub
         self._cache: TtlCache[str, Payee] = TtlCache(PAYEE_CACHE_SECONDS, 10_000)
-        self._default_policy = default_policy or PaymentPolicy()
 
     def _policy_of(self, tenant: tenant_pb.Tenant) -> PaymentPolicy:
-        """The tenant's own terms; a tenant that set none gets the platform's default (pay in full
-        unless MAIS_PAYMENTS_DEFAULT_POLICY says otherwise). Terms the tenant service stored but that
-        no longer pass the checks are not guessed at: the default applies and the log says so."""
-        if not tenant.HasField("payment_policy") or tenant.payment_policy.deposit_kind == 0:
-            return self._default_policy
+        """The tenant's terms (pay in full for a tenant that set none). Terms the tenant service stored
+        but that no longer pass the checks are not guessed at: pay in full, and the log says so."""
         try:
             return PaymentPolicy.from_proto(tenant.payment_policy)
         except Exception:
             log.warning("tenant %s has payment terms that do not pass the checks", tenant.id)
-            return self._default_policy
+            return PaymentPolicy()
 
     async def payee(self, tenant_id: str) -> Payee:
         """The tenant's commission and Connect account, kept for a second when payable: a burst of

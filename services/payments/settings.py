@@ -34,6 +34,3 @@ class PaymentsSettings(ServiceSettings):
     expiry_sweep_seconds: float = Field(default=15.0, gt=0, le=300)
     # How often owed balances are swept for their notices and overdue actions (schedule_sweep.py).
     schedule_sweep_seconds: float = Field(default=60.0, gt=0, le=3600)
-    # MAIS_PAYMENTS_DEFAULT_POLICY: the payment terms (REST JSON, e.g. {"depositKind": "percent",
-    # "depositBps": 2500}) of a tenant that has set none of its own; empty: pay in full at checkout.
-    payments_default_policy: str = ""

@@ -4,15 +4,13 @@ checkout that charges the deposit and confirms on it, the schedule in the couple
 views, the couple paying the balance from their link, and a ledger that reconciles.
 
 The tenant takes a 25 % deposit with the balance due 30 days before the event, set through
-`PATCH /v1/tenant-admin/settings` `paymentPolicy`. A stack whose tenant service cannot store terms yet
-still runs this when payments has a default (MAIS_PAYMENTS_DEFAULT_POLICY); otherwise it is skipped."""
+`PATCH /v1/tenant-admin/settings` `paymentPolicy`."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import httpx
-import pytest
 
 from tests.e2e.conftest import MakeTenant, eventually, mails_to
 from tests.e2e.test_payments_flows import (
@@ -48,8 +46,7 @@ def shop_with_deposit(http: httpx.Client, stack: Stack, make_tenant: MakeTenant)
     changed = http.patch(
         "/v1/tenant-admin/settings", json={"paymentPolicy": TERMS}, headers=shop.tenant.admin_headers()
     )
-    if changed.status_code != 200 and len(quote_schedule(http, shop, a_free_day())["instalments"]) < 2:
-        pytest.skip("this stack cannot give a tenant deposit terms yet")
+    assert changed.status_code == 200, changed.text
     return shop
 
 

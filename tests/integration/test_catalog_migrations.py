@@ -71,7 +71,10 @@ async def test_002_keeps_every_price_gives_offers_their_currency_and_drops_mixed
             {"t": tenant, "a": flowers, "ps": [dollars, euros]},
         )
 
-    assert await apply_migrations(fresh_schema, MIGRATIONS) == ["002_offer_currency"]
+    # 002 and every later migration (003 adds packages' own payment terms, NULL for these).
+    applied = await apply_migrations(fresh_schema, MIGRATIONS)
+    assert applied[0] == "002_offer_currency"
+    assert applied == sorted(path.stem for path in MIGRATIONS.glob("*.sql"))[1:]
     assert await apply_migrations(fresh_schema, MIGRATIONS) == []
 
     async with fresh_schema.tenant_transaction(tenant) as conn:

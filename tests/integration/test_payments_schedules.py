@@ -4,16 +4,14 @@ instalments, the couple's balance checkout, the balance webhook's one effect how
 whatever order it comes, a balance paid twice (one kept, the other refunded) or after a cancellation
 (refunded).
 
-Tenants here take a 25 % deposit with the balance 30 days before the event: the payments process runs
-with those terms as the default of tenants that set none (MAIS_PAYMENTS_DEFAULT_POLICY), so this
-suite does not depend on the tenant service storing terms. Booking's RecordInstalmentPayment is
+Tenants here take a 25 % deposit with the balance 30 days before the event, set through the tenant
+service as an admin would (UpdateTenant, mask payment_policy). Booking's RecordInstalmentPayment is
 answered by a proxy in front of the real booking service (every other call goes through unchanged),
 which keeps the contract: once per session, BOOKING_NOT_CONFIRMED for a booking no longer confirmed."""
 
 from __future__ import annotations
 
 import asyncio
-import json
 import threading
 import uuid
 from collections.abc import Iterator
@@ -28,7 +26,9 @@ import pytest
 from mais.booking.v1 import booking_service_pb2 as booking_pb
 from mais.common.v1 import types_pb2
 from mais.payments.v1 import payments_service_pb2 as pb
+from mais.tenant.v1 import tenant_service_pb2 as tenant_pb
 
+from mais_runtime.payment_policy import PaymentPolicy
 from tests.integration.conftest import INTERNAL_TOKEN, Cluster, RunningService, spawn_service
 from tests.integration.test_payments_service import (
     FAST_ARGON2,
@@ -188,7 +188,6 @@ def platform(
                 "STRIPE_WEBHOOK_SECRET": SECRET,
                 "MAIS_STRIPE_API_BASE": sandbox_url,
                 "MAIS_RPC_TIMEOUT_SECONDS": "10",
-                "MAIS_PAYMENTS_DEFAULT_POLICY": json.dumps(DEPOSIT_TERMS),
             },
         )
         started.append(payments)
@@ -210,6 +209,19 @@ _offsets = iter(range(60, 400, 3))
 def a_far_day() -> str:
     """A date well outside the balance window (30 days), unused by the other tests here."""
     return day_in(next(_offsets))
+
+
+async def deposit_shop(clients: Clients, platform: Platform, **options: Any) -> Shop:
+    """A shop (make_shop) whose tenant takes DEPOSIT_TERMS."""
+    shop = await make_shop(clients, platform, **options)  # type: ignore[arg-type]
+    await clients.tenant.UpdateTenant(
+        tenant_pb.UpdateTenantRequest(
+            tenant_id=shop.tenant_id,
+            tenant=tenant_pb.Tenant(payment_policy=PaymentPolicy().with_json(DEPOSIT_TERMS).to_proto()),
+            update_mask=["payment_policy"],
+        )
+    )
+    return shop
 
 
 async def schedule_of(clients: Clients, shop: Shop, booking_id: str) -> types_pb2.PaymentSchedule:
@@ -247,7 +259,7 @@ def balance_delivery(platform: Platform, captured: Captured, checkout_url: str) 
 async def test_a_deposit_checkout_charges_the_deposit_writes_both_instalments_and_confirms_on_it(
     clients: Clients, platform: Platform, captured: tuple[Captured, str], admin_db: asyncpg.Connection
 ) -> None:
-    shop = await make_shop(clients, platform, commission_bps=1_000, price=9_000, extra=1_001)  # type: ignore[arg-type]
+    shop = await deposit_shop(clients, platform, commission_bps=1_000, price=9_000, extra=1_001)  # type: ignore[arg-type]
     day = a_far_day()
     quoted = await clients.payments.QuoteSchedule(
         pb.QuoteScheduleRequest(
@@ -298,7 +310,7 @@ async def test_a_deposit_checkout_charges_the_deposit_writes_both_instalments_an
 async def test_inside_the_balance_window_the_couple_pays_in_full_at_checkout(
     clients: Clients, platform: Platform, captured: tuple[Captured, str]
 ) -> None:
-    shop = await make_shop(clients, platform)  # type: ignore[arg-type]
+    shop = await deposit_shop(clients, platform)  # type: ignore[arg-type]
     answer = await clients.payments.StartCheckout(checkout_request(shop, day_in(20)))
     assert answer.amount_due_now_cents == answer.total_cents == 10_000
     assert [i.kind for i in answer.schedule.instalments] == [types_pb2.INSTALMENT_KIND_FULL]
@@ -309,7 +321,7 @@ async def test_inside_the_balance_window_the_couple_pays_in_full_at_checkout(
 
 
 async def test_a_held_booking_has_no_balance_to_pay_yet(clients: Clients, platform: Platform) -> None:
-    shop = await make_shop(clients, platform)  # type: ignore[arg-type]
+    shop = await deposit_shop(clients, platform)  # type: ignore[arg-type]
     answer = await clients.payments.StartCheckout(checkout_request(shop, a_far_day()))
     with pytest.raises(grpc.aio.AioRpcError) as refused:
         await pay_balance(clients, shop, answer.booking_id)
@@ -322,7 +334,7 @@ async def test_a_held_booking_has_no_balance_to_pay_yet(clients: Clients, platfo
 async def test_the_balance_webhook_delivered_twenty_times_out_of_order_has_one_effect(
     clients: Clients, platform: Platform, captured: tuple[Captured, str]
 ) -> None:
-    shop = await make_shop(clients, platform)  # type: ignore[arg-type]
+    shop = await deposit_shop(clients, platform)  # type: ignore[arg-type]
     answer = await clients.payments.StartCheckout(checkout_request(shop, a_far_day()))
     deposit = await paid(clients, platform, captured[0], answer)  # type: ignore[arg-type]
     await deliver(clients, deposit)
@@ -353,7 +365,7 @@ async def test_the_balance_webhook_delivered_twenty_times_out_of_order_has_one_e
 async def test_a_balance_paid_by_two_sessions_keeps_one_payment_and_refunds_the_other_in_full(
     clients: Clients, platform: Platform, captured: tuple[Captured, str], admin_db: asyncpg.Connection
 ) -> None:
-    shop = await make_shop(clients, platform)  # type: ignore[arg-type]
+    shop = await deposit_shop(clients, platform)  # type: ignore[arg-type]
     answer = await confirmed_with_deposit(clients, platform, captured[0], shop, a_far_day())
     one = await pay_balance(clients, shop, answer.booking_id)
     # The first session lapses in our records while Stripe still has it open (the race a sweep and a
@@ -383,7 +395,7 @@ async def test_a_balance_paid_by_two_sessions_keeps_one_payment_and_refunds_the_
 async def test_a_balance_paid_after_the_booking_was_cancelled_is_refunded_in_full(
     clients: Clients, platform: Platform, captured: tuple[Captured, str]
 ) -> None:
-    shop = await make_shop(clients, platform)  # type: ignore[arg-type]
+    shop = await deposit_shop(clients, platform)  # type: ignore[arg-type]
     answer = await confirmed_with_deposit(clients, platform, captured[0], shop, a_far_day())
     balance = await pay_balance(clients, shop, answer.booking_id)
     await clients.payments.CancelAndRefund(
@@ -411,7 +423,7 @@ async def test_a_balance_paid_after_the_booking_was_cancelled_is_refunded_in_ful
 async def test_an_expired_checkout_cancels_the_schedule_it_started_and_a_new_hold_plans_afresh(
     clients: Clients, platform: Platform, captured: tuple[Captured, str]
 ) -> None:
-    shop = await make_shop(clients, platform)  # type: ignore[arg-type]
+    shop = await deposit_shop(clients, platform)  # type: ignore[arg-type]
     day = a_far_day()
     answer = await clients.payments.StartCheckout(checkout_request(shop, day))
     session_id = session_of(answer.checkout_url)
@@ -428,7 +440,7 @@ async def test_an_expired_checkout_cancels_the_schedule_it_started_and_a_new_hol
 async def test_a_deposit_for_a_lost_hold_goes_back_and_its_schedule_is_cancelled(
     clients: Clients, platform: Platform, captured: tuple[Captured, str], admin_db: asyncpg.Connection
 ) -> None:
-    shop = await make_shop(clients, platform)  # type: ignore[arg-type]
+    shop = await deposit_shop(clients, platform)  # type: ignore[arg-type]
     day = a_far_day()
     late = await clients.payments.StartCheckout(checkout_request(shop, day, n=1))
     await admin_db.execute(
