@@ -289,3 +289,14 @@ def test_the_unused_deposit_field_is_bounded_too() -> None:
     with pytest.raises(ValidationError) as raised:
         PaymentPolicy(DepositKind.NONE, deposit_bps=-1).checked()
     assert [v.field for v in raised.value.fields] == ["paymentPolicy.depositBps"]
+
+
+def test_the_calendars_first_and_last_days_plan_without_overflow() -> None:
+    policy = PaymentPolicy(DepositKind.PERCENT, deposit_bps=2_500, balance_due_days=365)
+    first = plan_schedule(10_000, policy, event_date=date.min, today=TODAY)
+    assert [(p.kind, p.amount_cents) for p in first] == [(InstalmentKind.FULL, 10_000)]
+    last = plan_schedule(10_000, policy, event_date=date.max, today=TODAY)
+    assert [(p.kind, p.amount_cents) for p in last] == [
+        (InstalmentKind.DEPOSIT, 2_500),
+        (InstalmentKind.BALANCE, 7_500),
+    ]

@@ -93,9 +93,11 @@ def plan_schedule(
     calendar), is paid by: the deposit due today and the balance due `balance_due_days` before the
     event; or the whole today (no deposit, or the event is inside the balance window)."""
     deposit = deposit_cents(total_cents, policy)
-    balance_due = event_date - timedelta(days=policy.balance_due_days)
-    if deposit == 0 or balance_due <= today:
+    if deposit == 0 or event_date - today <= timedelta(days=policy.balance_due_days):
+        # No deposit, or the event is inside the balance window (a day before the calendar's start
+        # included: the difference never leaves the calendar, a subtraction from the event could).
         return (PlannedInstalment(1, InstalmentKind.FULL, total_cents, today),)
+    balance_due = event_date - timedelta(days=policy.balance_due_days)
     return (
         PlannedInstalment(1, InstalmentKind.DEPOSIT, deposit, today),
         PlannedInstalment(2, InstalmentKind.BALANCE, total_cents - deposit, balance_due),
