@@ -7,7 +7,7 @@ import hashlib
 import json
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 
@@ -306,6 +306,7 @@ class BookingState:
     booking_id: str
     status: BookingStatus
     record: object = None
+    _: KW_ONLY
     # The couple's address and their day (a balance checkout needs both).
     email: str = ""
     event_date: date | None = None
