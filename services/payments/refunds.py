@@ -219,7 +219,11 @@ class Refunds:
         the whole cancellation)."""
         async with self._store.tenant(tenant_id) as tx:
             await tx.wait_for_peers()
-            await tx.paid_payments(booking_id, lock=True)
+            paid = await tx.paid_payments(booking_id, lock=True)
+            kept = 0
+            if actor == COUPLE:
+                ledger, deposit_refundable = await _paid_ledger(tx, booking_id, paid)
+                kept = couple_cancellation_terms(ledger, deposit_refundable=deposit_refundable).kept_cents
             new: list[MoneyBack] = []
             for payment, request, refund, fee_refund in asked:
                 # Whoever records a refund first (this, or the charge.refunded webhook) tells booking.
@@ -251,6 +255,7 @@ class Refunds:
                     total_refunded_cents=totals.refunded,
                     refund_cents=sum(refund.amount_cents for refund in new),
                     refund_id=new[0].id,
+                    kept_cents=kept,
                 )
         for payment, _, refund, _ in asked:
             REFUNDED_CENTS.labels(payment.currency.upper()).inc(refund.amount_cents)
