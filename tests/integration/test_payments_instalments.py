@@ -84,6 +84,7 @@ async def world(cluster: Cluster) -> AsyncIterator[World]:
     none: Any = None
     servicer = PaymentsServicer(
         checkout=none,
+        schedules=none,
         inbox=none,
         refunds=none,
         ledger=LedgerView(store, clock=lambda: NOW),
