@@ -22,7 +22,7 @@ from gateway.couple_links import couple_booking as couple_link_booking
 from gateway.errors import ApiError
 from gateway.key_lookups import public_tenant_once
 from gateway.read_cache import cached_public_read
-from gateway.routes.schedules import booking_schedule_json
+from gateway.routes.schedules import booking_schedule, booking_schedule_json, optional_schedule_json
 from gateway.routes.tenants import tenant_json
 from mais_runtime.errors import FieldViolation
 from mais_runtime.proto_time import json_time as _time
@@ -139,10 +139,13 @@ def package_title(booking: pb.Booking) -> str | None:
     return None
 
 
-def couple_view_json(booking: pb.Booking, tenant: tenant_pb.Tenant) -> dict[str, Any]:
+def couple_view_json(
+    booking: pb.Booking, tenant: tenant_pb.Tenant, terms: payments_pb.GetScheduleResponse
+) -> dict[str, Any]:
     """The couple's booking with what their manage page shows beside it: the package's title, the
-    business, and whether they may cancel it themselves now (booking's rule, the one their
-    cancellation applies) and what that refunds (everything paid and not yet refunded)."""
+    business, whether they may cancel it themselves now (booking's rule, the one their cancellation
+    applies), what that refunds and what it keeps (payments' rule, the one the refund applies: a
+    non-refundable deposit stays with the business)."""
     window = booking.couple_cancellation
     branding = tenant_json(tenant)["branding"]
     return {
@@ -158,7 +161,8 @@ def couple_view_json(booking: pb.Booking, tenant: tenant_pb.Tenant) -> dict[str,
         "cancellation": {
             "allowedNow": window.allowed_now,
             "lastDay": window.last_day or None,
-            "refundCents": max(0, booking.amount_paid_cents - booking.amount_refunded_cents),
+            "refundCents": terms.couple_refund_cents,
+            "keptCents": terms.couple_kept_cents,
         },
     }
 
@@ -246,12 +250,16 @@ async def couple_booking(
     day after the event. A wrong, expired or other booking's token answers 404, like a missing booking.
     Besides the booking: `packageTitle`, `business` {name, slug, branding, timezone, contactEmail} and
     `cancellation` {allowedNow, lastDay (YYYY-MM-DD, null when the business never lets couples cancel),
-    refundCents (what cancelling refunds: all that was paid and not refunded yet)}, and `schedule`
+    refundCents (what cancelling refunds: all paid through Stripe and not refunded yet, but a
+    non-refundable deposit), keptCents (what of that deposit stays with the business)}, and `schedule`
     (what is paid, what is due when; null before checkout)."""
     tenant_id, booking = await couple_link_booking(request, booking_id, token)
     tenant = await request.app.state.clients.tenant.GetTenant(tenant_pb.GetTenantRequest(tenant_id=tenant_id))
-    schedule = await booking_schedule_json(request, tenant_id, booking.id, admin=False)
-    return {**couple_view_json(booking, tenant.tenant), "schedule": schedule}
+    terms = await booking_schedule(request, tenant_id, booking.id)
+    return {
+        **couple_view_json(booking, tenant.tenant, terms),
+        "schedule": optional_schedule_json(terms, admin=False),
+    }
 
 
 # --- tenant admin: blackouts -----------------------------------------------------------------

@@ -328,6 +328,7 @@ async def ledger(request: Request, admin: TenantAdmin, booking_id: BookingId) ->
                 "currency": e.currency,
                 "stripeObjectId": e.stripe_object_id,
                 "createdAt": _time(e.created_at),
+                "instalmentSeq": e.instalment_seq or None,
             }
             for e in answer.entries
         ],

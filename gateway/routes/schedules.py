@@ -91,14 +91,25 @@ def schedule_json(schedule: types_pb2.PaymentSchedule, *, admin: bool) -> dict[s
     }
 
 
-async def booking_schedule_json(request: Request, tenant_id: str, booking_id: str, *, admin: bool) -> Any:
-    """The booking's schedule as JSON, or None for a booking without one (never checked out)."""
-    answer = await request.app.state.clients.payments.GetSchedule(
+async def booking_schedule(request: Request, tenant_id: str, booking_id: str) -> pb.GetScheduleResponse:
+    """Payments' answer for the booking: its schedule, and what the couple's own cancellation would
+    refund and keep."""
+    answer: pb.GetScheduleResponse = await request.app.state.clients.payments.GetSchedule(
         pb.GetScheduleRequest(tenant_id=tenant_id, booking_id=booking_id)
     )
+    return answer
+
+
+def optional_schedule_json(answer: pb.GetScheduleResponse, *, admin: bool) -> Any:
+    """The booking's schedule as JSON, or None for a booking without one (never checked out)."""
     if not answer.schedule.instalments:
         return None
     return schedule_json(answer.schedule, admin=admin)
+
+
+async def booking_schedule_json(request: Request, tenant_id: str, booking_id: str, *, admin: bool) -> Any:
+    """The booking's schedule as JSON, or None for a booking without one (never checked out)."""
+    return optional_schedule_json(await booking_schedule(request, tenant_id, booking_id), admin=admin)
 
 
 @router.get("/v1/checkout/schedule", summary="What the couple would pay today and later, before checkout")

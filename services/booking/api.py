@@ -195,12 +195,15 @@ class BookingServicer(pb_grpc.BookingServiceServicer):
         refund_id = _required(request.refund_id, "refund_id")
         if request.refund_cents < 0:
             raise ValidationError.of("refund_cents", "must not be negative")
+        if request.kept_cents < 0:
+            raise ValidationError.of("kept_cents", "must not be negative")
         booking = await self._bookings.record_refund(
             request.tenant_id,
             _booking_id(request.booking_id),
             total_refunded_cents=request.amount_refunded_cents,
             refund_cents=request.refund_cents,
             refund_id=refund_id,
+            kept_cents=request.kept_cents,
         )
         return pb.RecordRefundResponse(booking=_booking(booking))
 

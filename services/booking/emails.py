@@ -525,11 +525,24 @@ def cancellation(booking: Booking, tenant_name: str, *, reply_to: str = "") -> M
 
 
 def refund(
-    booking: Booking, tenant_name: str, refund_cents: int, refund_id: str, *, reply_to: str = ""
+    booking: Booking,
+    tenant_name: str,
+    refund_cents: int,
+    refund_id: str,
+    *,
+    kept_cents: int = 0,
+    reply_to: str = "",
 ) -> Mail:
-    """ "You have been refunded" for one refund."""
+    """ "You have been refunded" for one refund; with what the business keeps when the couple's own
+    cancellation leaves it a non-refundable deposit."""
     amount = money(refund_cents, booking.quote.currency)
     total = money(booking.amount_refunded_cents, booking.quote.currency)
+    kept = (
+        f"Your deposit of {money(kept_cents, booking.quote.currency)} is not refundable under"
+        f" {tenant_name}'s payment terms, so it was not refunded."
+        if kept_cents > 0
+        else ""
+    )
     subject = f"{tenant_name}: a refund of {amount} is on its way"
     text = "\n".join(
         [
@@ -537,6 +550,7 @@ def refund(
             "",
             f"{tenant_name} has refunded {amount} for your booking on {day_for_people(booking.event_date)}.",
             f"Refunded so far: {total}.",
+            *([kept] if kept else []),
             "Refunds usually reach your account within 5 to 10 business days.",
             "",
             f"Booking reference: {booking.id}",
@@ -547,6 +561,7 @@ def refund(
         f"{html.escape(tenant_name)} has refunded <strong>{html.escape(amount)}</strong> for your booking on"
         f" {day_for_people(booking.event_date)}.",
         f"Refunded so far: {html.escape(total)}.",
+        *([html.escape(kept)] if kept else []),
         "Refunds usually reach your account within 5 to 10 business days.",
         f"Booking reference: {html.escape(booking.id)}",
     ]

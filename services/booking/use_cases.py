@@ -380,10 +380,17 @@ class Bookings:
         return await self._change(tenant_id, cancel)
 
     async def record_refund(
-        self, tenant_id: str, booking_id: str, *, total_refunded_cents: int, refund_cents: int, refund_id: str
+        self,
+        tenant_id: str,
+        booking_id: str,
+        *,
+        total_refunded_cents: int,
+        refund_cents: int,
+        refund_id: str,
+        kept_cents: int = 0,
     ) -> Booking:
         """Records payments' cumulative refunded amount and tells the couple and the tenant's admins,
-        once per refund id."""
+        once per refund id (the couple's email says what the business keeps, `kept_cents`)."""
         calendar = await self._tenants.calendar(tenant_id)
         admins = await self._tenants.admins(tenant_id)
 
@@ -395,7 +402,9 @@ class Bookings:
             await tx.set_refunded(booking_id, total)
             refreshed = await tx.booking(booking_id)
             reply_to = calendar.contact_email
-            mail = emails.refund(refreshed, calendar.name, refund_cents, refund_id, reply_to=reply_to)
+            mail = emails.refund(
+                refreshed, calendar.name, refund_cents, refund_id, kept_cents=kept_cents, reply_to=reply_to
+            )
             if await tx.enqueue(mail):
                 why = domain.refund_recorded(refund_id, refund_cents, booking.quote.currency)
                 await tx.record(booking_id, booking.status, booking.status, PAYMENTS, why)

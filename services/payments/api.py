@@ -343,6 +343,7 @@ class PaymentsServicer(pb_grpc.PaymentsServiceServicer):
                     currency=e.currency,
                     stripe_object_id=e.stripe_object_id,
                     created_at=timestamp(e.created_at),
+                    instalment_seq=e.instalment_seq,
                 )
                 for e in entries
             ],
@@ -386,9 +387,15 @@ class PaymentsServicer(pb_grpc.PaymentsServiceServicer):
     async def GetSchedule(
         self, request: pb.GetScheduleRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetScheduleResponse:
-        """A booking's schedule with its sums (empty for a booking this tenant does not have)."""
+        """A booking's schedule with its sums (empty for a booking this tenant does not have), and
+        what the couple's own cancellation would refund and keep now."""
         parts = await self._schedules.schedule_of(request.tenant_id, request.booking_id)
-        return pb.GetScheduleResponse(schedule=schedule_pb(request.booking_id, parts))
+        terms = await self._refunds.couple_terms(request.tenant_id, request.booking_id)
+        return pb.GetScheduleResponse(
+            schedule=schedule_pb(request.booking_id, parts),
+            couple_refund_cents=terms.refund_cents,
+            couple_kept_cents=terms.kept_cents,
+        )
 
     async def PayInstalment(
         self, request: pb.PayInstalmentRequest, context: grpc.aio.ServicerContext

@@ -376,9 +376,17 @@ class Bookings:
         )
 
     async def record_refund(
-        self, tenant_id: str, booking_id: str, *, total_refunded_cents: int, refund_cents: int, refund_id: str
+        self,
+        tenant_id: str,
+        booking_id: str,
+        *,
+        total_refunded_cents: int,
+        refund_cents: int,
+        refund_id: str,
+        kept_cents: int = 0,
     ) -> None:
-        """Records a refund on the booking (booking emails the couple once per refund id)."""
+        """Records a refund on the booking (booking emails the couple once per refund id, saying what
+        the business keeps: `kept_cents` of a non-refundable deposit)."""
         await self._stub.RecordRefund(
             booking_pb.RecordRefundRequest(
                 tenant_id=tenant_id,
@@ -386,6 +394,7 @@ class Bookings:
                 amount_refunded_cents=total_refunded_cents,
                 refund_cents=refund_cents,
                 refund_id=refund_id,
+                kept_cents=kept_cents,
             )
         )
 

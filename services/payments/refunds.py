@@ -36,8 +36,10 @@ from services.payments.domain import (
     refund_idempotency_key,
 )
 from services.payments.domain.instalments import (
+    CoupleCancellationTerms,
     Instalment,
     PaidInstalment,
+    couple_cancellation_terms,
     refund_part_request_id,
     refundable_parts,
 )
@@ -105,6 +107,15 @@ class Refunds:
             sum(request.fee_refund_cents for _, request in parts),
         )
 
+    async def couple_terms(self, tenant_id: str, booking_id: str) -> CoupleCancellationTerms:
+        """What the couple's own cancellation would refund now and what it would keep (their manage
+        page shows it): the rule and the ledger this cancellation would apply, refunds in flight
+        counted as refunded already."""
+        async with self._store.tenant(tenant_id) as tx:
+            paid = await tx.paid_payments(booking_id)
+            ledger, deposit_refundable = await _paid_ledger(tx, booking_id, paid)
+        return couple_cancellation_terms(ledger, deposit_refundable=deposit_refundable)
+
     async def _answer(self, tenant_id: str, booking_id: str) -> BookingState:
         """The booking as the cancellation left it, with its history: the caller answers with it."""
         return await self._bookings.get(tenant_id, booking_id, with_history=True)
@@ -129,14 +140,8 @@ class Refunds:
                 raise ValidationError.of(
                     "refund", "nothing was paid for this booking, so nothing can be refunded"
                 )
-            instalments = {i.seq: i for i in await tx.instalments(booking_id)}
-            first = instalments.get(1)
-            ledger: list[PaidInstalment] = []
-            for payment, seq in paid:
-                ledger.append(PaidInstalment(seq, _kind(instalments.get(seq)), await _paid_part(tx, payment)))
-            refundable = refundable_parts(
-                ledger, by_couple=by_couple, deposit_refundable=first.deposit_refundable if first else True
-            )
+            ledger, deposit_refundable = await _paid_ledger(tx, booking_id, paid)
+            refundable = refundable_parts(ledger, by_couple=by_couple, deposit_refundable=deposit_refundable)
             if by_couple and not any(part.refundable > 0 for part in refundable):
                 # The couple cancels; what they paid is the business's to keep (a non-refundable deposit).
                 return []
@@ -214,7 +219,11 @@ class Refunds:
         the whole cancellation)."""
         async with self._store.tenant(tenant_id) as tx:
             await tx.wait_for_peers()
-            await tx.paid_payments(booking_id, lock=True)
+            paid = await tx.paid_payments(booking_id, lock=True)
+            kept = 0
+            if actor == COUPLE:
+                ledger, deposit_refundable = await _paid_ledger(tx, booking_id, paid)
+                kept = couple_cancellation_terms(ledger, deposit_refundable=deposit_refundable).kept_cents
             new: list[MoneyBack] = []
             for payment, request, refund, fee_refund in asked:
                 # Whoever records a refund first (this, or the charge.refunded webhook) tells booking.
@@ -246,6 +255,7 @@ class Refunds:
                     total_refunded_cents=totals.refunded,
                     refund_cents=sum(refund.amount_cents for refund in new),
                     refund_id=new[0].id,
+                    kept_cents=kept,
                 )
         for payment, _, refund, _ in asked:
             REFUNDED_CENTS.labels(payment.currency.upper()).inc(refund.amount_cents)
@@ -266,6 +276,20 @@ class Refunds:
                     raise PreconditionFailed("this booking is already cancelled")
             return
         await self._bookings.check_cancel(tenant_id, booking.booking_id, COUPLE)
+
+
+async def _paid_ledger(
+    tx: PaymentsTx, booking_id: str, paid: list[tuple[Payment, int]]
+) -> tuple[list[PaidInstalment], bool]:
+    """The booking's payments through Stripe (oldest first) with the instalment each paid and its
+    ledger, and whether the deposit is refundable (the terms copied onto the first instalment)."""
+    instalments = {i.seq: i for i in await tx.instalments(booking_id)}
+    first = instalments.get(1)
+    ledger = [
+        PaidInstalment(seq, _kind(instalments.get(seq)), await _paid_part(tx, payment))
+        for payment, seq in paid
+    ]
+    return ledger, first.deposit_refundable if first else True
 
 
 def _kind(instalment: Instalment | None) -> InstalmentKind:

@@ -647,8 +647,10 @@ class PaymentsTx(RefundQueries, NoticeQueries):
         """A booking's entries, oldest first (a booking has one payment, so at most a few rows)."""
         rows = await self.conn.execute(
             text(
-                "SELECT id::text AS id, booking_id, kind, amount_cents, currency, stripe_object_id,"
-                " created_at FROM ledger_entries WHERE booking_id = :b ORDER BY created_at, id LIMIT 1000"
+                "SELECT e.id::text AS id, e.booking_id, e.kind, e.amount_cents, e.currency,"
+                " e.stripe_object_id, e.created_at, COALESCE(p.instalment_seq, 0) AS instalment_seq"
+                " FROM ledger_entries e LEFT JOIN payments p ON p.session_id = e.session_id"
+                " WHERE e.booking_id = :b ORDER BY e.created_at, e.id LIMIT 1000"
             ),
             {"b": booking_id},
         )
@@ -661,6 +663,7 @@ class PaymentsTx(RefundQueries, NoticeQueries):
                 currency=r.currency,
                 stripe_object_id=r.stripe_object_id,
                 created_at=r.created_at,
+                instalment_seq=int(r.instalment_seq),
             )
             for r in rows
         ]

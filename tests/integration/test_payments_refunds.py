@@ -46,6 +46,7 @@ class FakeBookings:
     status: dict[str, BookingStatus] = field(default_factory=dict)
     refunds: list[tuple[str, int, int, str]] = field(default_factory=list)
     cancelled: list[tuple[str, str]] = field(default_factory=list)
+    kept: dict[str, int] = field(default_factory=dict)
 
     async def get(self, tenant_id: str, booking_id: str, *, with_history: bool = False) -> BookingState:
         return BookingState(booking_id, self.status[booking_id], booking_pb.Booking(id=booking_id))
@@ -60,9 +61,17 @@ class FakeBookings:
         return await self.get(tenant_id, booking_id)
 
     async def record_refund(
-        self, tenant_id: str, booking_id: str, *, total_refunded_cents: int, refund_cents: int, refund_id: str
+        self,
+        tenant_id: str,
+        booking_id: str,
+        *,
+        total_refunded_cents: int,
+        refund_cents: int,
+        refund_id: str,
+        kept_cents: int = 0,
     ) -> None:
         self.refunds.append((booking_id, total_refunded_cents, refund_cents, refund_id))
+        self.kept[booking_id] = kept_cents
 
 
 @dataclass
@@ -331,6 +340,25 @@ async def test_a_couples_cancellation_keeps_a_non_refundable_deposit_and_refunds
     assert (outcome.refunded_cents, outcome.fee_refunded_cents) == (6_667, 701)
     assert await instalments(world, new_tenant_id, booking) == [(1, "PAID", 0), (2, "REFUNDED", 6_667)]
     assert await stripe_refunds(world, new_tenant_id, booking) == {1: [], 2: [6_667]}
+    # Booking is told what stays with the business, for the couple's refund email.
+    assert world.bookings.kept[booking] == 3_333
+    # And the couple's view says the same afterwards: nothing more to refund, the deposit kept.
+    terms = await world.refunds.couple_terms(new_tenant_id, booking)
+    assert (terms.refund_cents, terms.kept_cents) == (0, 3_333)
+
+
+async def test_what_the_couples_view_says_is_what_their_cancellation_then_refunds(
+    world: World, new_tenant_id: str
+) -> None:
+    for refundable in (False, True):
+        booking = await a_booking(world, new_tenant_id, deposit_refundable=refundable)
+        before = await world.refunds.couple_terms(new_tenant_id, booking)
+        outcome = await world.refunds.cancel_and_refund(
+            new_tenant_id, booking, reason="", choice=RefundChoice.full(), actor=COUPLE
+        )
+        assert outcome.refunded_cents == before.refund_cents
+        assert before.refund_cents + before.kept_cents == 10_000
+        assert before.kept_cents == (0 if refundable else 3_333)
 
 
 async def test_a_couple_who_paid_only_a_non_refundable_deposit_cancels_for_nothing_and_owes_nothing_more(

@@ -250,6 +250,26 @@ async def test_a_balance_whose_deposit_is_not_paid_yet_is_left_alone(
     assert world.bookings.of(booking) == [] and world.refunds.of(booking) == []
 
 
+async def test_a_balance_the_business_marked_paid_outside_stripe_is_never_chased_nor_cancelled(
+    world: World, admin: asyncpg.Connection
+) -> None:
+    # An instalment is marked paid whole (mark-paid), so an offline balance is never owed: the
+    # overdue action (here keep the deposit and cancel) has nothing to act on, and no refund of any
+    # kind touches money that never went through Stripe.
+    due = date(2033, 5, 20)
+    _, booking = await a_schedule(admin, due, action="cancel_keep_deposit", grace=0)
+    await admin.execute(
+        "UPDATE payments.instalments SET status = 'PAID', paid_cents = amount_cents, paid_offline = true,"
+        " note = 'Bank transfer' WHERE booking_id = $1 AND seq = 2",
+        booking,
+    )
+    for late in (0, 1, 30):
+        world.clock.local_morning(due + timedelta(days=late))
+        await world.sweeps_at_once()
+    assert world.bookings.of(booking) == [] and world.refunds.of(booking) == []
+    assert await balance(admin, booking) == ("PAID", 0)
+
+
 async def test_a_sweep_that_was_down_sends_only_the_latest_notice(
     world: World, admin: asyncpg.Connection
 ) -> None:

@@ -124,3 +124,11 @@ def test_amounts_follow_the_currencys_own_minor_unit() -> None:
 def test_emails_write_dates_as_people_read_them_whatever_the_servers_locale() -> None:
     assert emails.day_for_people(date(2027, 6, 12)) == "Saturday 12 June 2027"
     assert emails.day_for_people(date(2030, 1, 1)) == "Tuesday 1 January 2030"
+
+
+def test_the_refund_email_says_a_non_refundable_deposit_stays_with_the_business() -> None:
+    booking = hostile_booking()
+    kept = emails.refund(booking, "Rose & Oak", 7000, "re_2", kept_cents=3000)
+    assert "Your deposit of 30.00 USD is not refundable under Rose &amp; Oak" in kept.html
+    assert "Your deposit of 30.00 USD is not refundable under Rose & Oak's payment terms" in kept.text
+    assert "deposit" not in emails.refund(booking, "Rose & Oak", 7000, "re_2").text

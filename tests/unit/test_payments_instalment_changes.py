@@ -17,6 +17,7 @@ from services.payments.domain.instalments import (
     InstalmentAction,
     InstalmentChange,
     PaidInstalment,
+    couple_cancellation_terms,
     refund_part_request_id,
     refundable_parts,
     schedule_sums,
@@ -157,3 +158,48 @@ def test_a_couples_full_refund_never_touches_a_non_refundable_deposit(
     assert by_session["cs_2"] == balance
     # The latest payment goes back first.
     assert refund[0].session_id == "cs_2"
+
+
+@given(
+    deposit=amounts,
+    balance=amounts,
+    refunded=st.integers(min_value=0, max_value=10_000_000),
+    refundable=st.booleans(),
+    balance_paid=st.booleans(),
+)
+def test_what_a_couples_cancellation_refunds_and_keeps_adds_up_to_what_is_left_of_the_payments(
+    deposit: int, balance: int, refunded: int, refundable: bool, balance_paid: bool
+) -> None:
+    refunded = min(refunded, balance)
+    paid = [PaidInstalment(1, InstalmentKind.DEPOSIT, PaidPart("cs_1", deposit, deposit // 10))]
+    if balance_paid:
+        paid.append(PaidInstalment(2, InstalmentKind.BALANCE, PaidPart("cs_2", balance, 0, refunded)))
+    terms = couple_cancellation_terms(paid, deposit_refundable=refundable)
+    left = deposit + (balance - refunded if balance_paid else 0)
+    assert terms.refund_cents + terms.kept_cents == left
+    assert terms.kept_cents == (0 if refundable else deposit)
+    # The money follows the same rule: refunding all of what is refundable gives back refund_cents.
+    assert (
+        sum(r.amount_cents for r in allocate_refund(terms.refund_cents, terms.refundable))
+        == terms.refund_cents
+    )
+
+
+def test_a_non_refundable_deposit_alone_refunds_nothing_and_keeps_the_deposit() -> None:
+    paid = [PaidInstalment(1, InstalmentKind.DEPOSIT, PaidPart("cs_1", 3_000, 300))]
+    terms = couple_cancellation_terms(paid, deposit_refundable=False)
+    assert (terms.refund_cents, terms.kept_cents, terms.refundable) == (0, 3_000, ())
+
+
+def test_a_booking_paid_in_full_is_refunded_in_full_whatever_the_deposit_terms() -> None:
+    # FULL is not a deposit: a couple who paid everything at once (inside the balance window) keeps
+    # nothing back.
+    paid = [PaidInstalment(1, InstalmentKind.FULL, PaidPart("cs_1", 10_000, 1_000, 2_500))]
+    terms = couple_cancellation_terms(paid, deposit_refundable=False)
+    assert (terms.refund_cents, terms.kept_cents) == (7_500, 0)
+
+
+def test_nothing_paid_outside_stripe_counts_in_a_couples_refund() -> None:
+    # The balance marked paid offline has no payment: only the deposit's payment is in the ledger.
+    paid = [PaidInstalment(1, InstalmentKind.DEPOSIT, PaidPart("cs_1", 3_000, 300))]
+    assert couple_cancellation_terms(paid, deposit_refundable=True).refund_cents == 3_000

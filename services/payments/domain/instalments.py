@@ -170,13 +170,42 @@ class PaidInstalment:
     part: PaidPart
 
 
+@dataclass(frozen=True)
+class CoupleCancellationTerms:
+    """What a couple's own cancellation gives back and what stays with the business: `refundable`, the
+    payments it refunds (oldest first, for allocate_refund); `refund_cents`, all that is left of them;
+    `kept_cents`, what is left of a non-refundable deposit. A payment made outside Stripe (marked paid
+    by the business) is neither: the platform never moved that money, so it cannot give it back."""
+
+    refundable: tuple[PaidPart, ...]
+    refund_cents: int
+    kept_cents: int
+
+
+def couple_cancellation_terms(
+    paid: Sequence[PaidInstalment], *, deposit_refundable: bool
+) -> CoupleCancellationTerms:
+    """The one rule of a couple's own cancellation, for the money (refunds.py) and for what their
+    manage page says: everything paid through Stripe and not yet refunded goes back, except a deposit
+    the business's terms make non-refundable, which it keeps."""
+    keeps = [not deposit_refundable and p.kind is InstalmentKind.DEPOSIT for p in paid]
+    kept = tuple(p.part for p, keep in zip(paid, keeps, strict=True) if keep)
+    refundable = tuple(p.part for p, keep in zip(paid, keeps, strict=True) if not keep)
+    return CoupleCancellationTerms(
+        refundable=refundable,
+        refund_cents=sum(max(0, part.refundable) for part in refundable),
+        kept_cents=sum(max(0, part.refundable) for part in kept),
+    )
+
+
 def refundable_parts(
     paid: Sequence[PaidInstalment], *, by_couple: bool, deposit_refundable: bool
 ) -> tuple[PaidPart, ...]:
     """The payments a cancellation may refund (oldest first): all of them, except that a couple's own
-    cancellation keeps a non-refundable deposit with the business."""
-    keep_deposit = by_couple and not deposit_refundable
-    return tuple(p.part for p in paid if not (keep_deposit and p.kind is InstalmentKind.DEPOSIT))
+    cancellation keeps a non-refundable deposit with the business (couple_cancellation_terms)."""
+    if by_couple:
+        return couple_cancellation_terms(paid, deposit_refundable=deposit_refundable).refundable
+    return tuple(p.part for p in paid)
 
 
 def refund_part_request_id(cancellation_id: str, session_id: str) -> str:

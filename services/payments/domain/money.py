@@ -188,6 +188,8 @@ class LedgerEntry:
     currency: str
     stripe_object_id: str
     created_at: datetime
+    # The instalment whose payment this is part of (1: checkout's; 0: unknown).
+    instalment_seq: int = 0
 
 
 @dataclass(frozen=True)

@@ -169,6 +169,54 @@ describe("the dashboards' shell", () => {
     expect(buttonNamed("Cancel this booking…")).toBeFalsy();
   });
 
+  it("the cancel review spreads the refund over the deposit and the balance, latest first, and names offline money", async () => {
+    signedIn = true;
+    const instalment = { currency: "usd", paidAt: "2030-01-01T10:00:00Z", note: null, refundedCents: 0, feeCents: 0 };
+    const schedule = {
+      currency: "usd", totalCents: 150000, paidCents: 150000, refundedCents: 0, outstandingCents: 0, nextDueDate: null, overdue: false,
+      instalments: [
+        { ...instalment, seq: 1, kind: "DEPOSIT", amountCents: 36000, dueDate: "2030-01-01", status: "PAID", paidCents: 36000, paidOffline: false },
+        { ...instalment, seq: 2, kind: "BALANCE", amountCents: 84000, dueDate: "2030-05-16", status: "PAID", paidCents: 84000, paidOffline: false },
+        { ...instalment, seq: 3, kind: "BALANCE", amountCents: 30000, dueDate: "2030-06-01", status: "PAID", paidCents: 30000, paidOffline: true, note: "Cash" },
+      ],
+    };
+    routes["GET /v1/tenant-admin/bookings/b1"] = () => ({ status: 200, body: { ...BOOKING, amountPaidCents: 150000, schedule } });
+    routes["GET /v1/tenant-admin/bookings/b1/ledger"] = () => ({
+      status: 200,
+      body: {
+        bookingId: "b1", currency: "usd",
+        entries: [
+          { id: "l1", kind: "charge", amountCents: 36000, currency: "usd", stripeObjectId: "ch_1", createdAt: null, instalmentSeq: 1 },
+          { id: "l2", kind: "charge", amountCents: 84000, currency: "usd", stripeObjectId: "ch_2", createdAt: null, instalmentSeq: 2 },
+        ],
+        totals: { chargedCents: 120000, feeCents: 12000, refundedCents: 0, feeRefundedCents: 0, netPaidCents: 120000, platformFeeCents: 12000, netToTenantCents: 108000 },
+      },
+    });
+    await start("/admin/bookings/b1");
+    await act(() => buttonNamed("Cancel this booking…")!.click());
+    // Only what went through Stripe can be refunded: not the cash the business marked paid.
+    expect(root.querySelector("form.cancel-form")!.textContent).toContain("Full refund (US$1,200.00)");
+    expect(root.querySelector("form.cancel-form .notice")!.textContent).toContain("US$300.00 was paid to you outside Stripe");
+    await act(() => root.querySelector<HTMLInputElement>('input[type="radio"][value="amount"]')!.click());
+    await act(() => type(root.querySelector<HTMLInputElement>('input[inputmode="decimal"]')!, "1000"));
+    await act(() => { root.querySelector("form.cancel-form")!.dispatchEvent(new Event("submit", { cancelable: true })); });
+    const spread = [...root.querySelectorAll('[data-testid="refund-spread"] li')].map((li) => li.textContent);
+    expect(spread).toEqual(["Balance payment: US$840.00", "Deposit payment: US$160.00"]);
+    expect(root.querySelector('[data-testid="kept-amount"]')!.textContent).toBe("US$200.00");
+    expect(root.querySelector('[data-testid="offline-note"]')!.textContent).toContain("it is not refunded here");
+    expect(calls.some((c) => c.url.endsWith("/cancel"))).toBe(false);
+  });
+
+  it("one payment: the review names no spread", async () => {
+    signedIn = true;
+    await start("/admin/bookings/b1");
+    await act(() => buttonNamed("Cancel this booking…")!.click());
+    await act(() => { root.querySelector("form.cancel-form")!.dispatchEvent(new Event("submit", { cancelable: true })); });
+    expect(root.querySelector('[data-testid="refund-amount"]')!.textContent).toBe("US$1,200.00");
+    expect(root.querySelector('[data-testid="refund-spread"]')).toBeNull();
+    expect(root.querySelector('[data-testid="offline-note"]')).toBeNull();
+  });
+
   it("signs out and lands on sign-in", async () => {
     signedIn = true;
     await start("/admin/bookings");

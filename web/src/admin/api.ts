@@ -94,7 +94,16 @@ export type LedgerKind = "charge" | "application_fee" | "refund" | "application_
 export interface Ledger {
   bookingId: string;
   currency: string;
-  entries: { id: string; kind: LedgerKind | string; amountCents: number; currency: string; stripeObjectId: string; createdAt: string | null }[];
+  entries: {
+    id: string;
+    kind: LedgerKind | string;
+    amountCents: number;
+    currency: string;
+    stripeObjectId: string;
+    createdAt: string | null;
+    /** The instalment whose payment the entry belongs to (1: checkout's); null when unknown. */
+    instalmentSeq?: number | null;
+  }[];
   totals: {
     chargedCents: number;
     feeCents: number;

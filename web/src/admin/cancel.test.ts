@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { cancelPlan, parseAmount, refundableCents } from "./cancel";
+import type { Ledger } from "./api";
+import { cancelPlan, paidOfflineCents, parseAmount, refundableCents, refundSpread } from "./cancel";
 
 const paid = { amountPaidCents: 120000, amountRefundedCents: 20000, currency: "usd" };
 
@@ -34,5 +35,45 @@ describe("cancel form amounts", () => {
     expect(cancelPlan("amount", "12.345", paid)).toMatchObject({ ok: false, error: expect.stringContaining("2 decimals") });
     expect(cancelPlan("amount", "0", paid)).toMatchObject({ ok: false });
     expect(cancelPlan("amount", "1000.01", paid)).toMatchObject({ ok: false, error: expect.stringContaining("more than") });
+  });
+});
+
+const entry = (id: string, kind: string, amountCents: number, instalmentSeq: number | null) => ({
+  id, kind, amountCents, currency: "usd", stripeObjectId: `x_${id}`, createdAt: null, instalmentSeq,
+});
+const totals = { chargedCents: 0, feeCents: 0, refundedCents: 0, feeRefundedCents: 0, netPaidCents: 0, platformFeeCents: 0, netToTenantCents: 0 };
+
+describe("a refund over several payments", () => {
+  const ledger: Ledger = {
+    bookingId: "b1",
+    currency: "usd",
+    totals,
+    entries: [
+      entry("1", "charge", 3000, 1),
+      entry("2", "application_fee", 300, 1),
+      entry("3", "charge", 7000, 2),
+      entry("4", "refund", 1000, 2),
+    ],
+  };
+
+  it("goes back through the latest payment first, each never beyond what is left of it", () => {
+    expect(refundSpread(ledger, 2000)).toEqual([{ seq: 2, refundCents: 2000 }]);
+    expect(refundSpread(ledger, 8000)).toEqual([
+      { seq: 2, refundCents: 6000 },
+      { seq: 1, refundCents: 2000 },
+    ]);
+    expect(refundSpread(ledger, 9000).reduce((sum, s) => sum + s.refundCents, 0)).toBe(9000);
+    expect(refundSpread(ledger, 0)).toEqual([]);
+  });
+
+  it("names no payment when the ledger does not say which instalment an entry paid", () => {
+    expect(refundSpread({ ...ledger, entries: [entry("1", "charge", 3000, null)] }, 1000)).toEqual([]);
+  });
+
+  it("counts what was paid outside Stripe apart", () => {
+    const instalment = { seq: 2, kind: "BALANCE" as const, amountCents: 7000, currency: "usd", dueDate: "2030-05-01", status: "PAID" as const, paidAt: null, note: "Bank transfer" };
+    expect(paidOfflineCents([{ ...instalment, paidCents: 7000, refundedCents: 0, paidOffline: true }])).toBe(7000);
+    expect(paidOfflineCents([{ ...instalment, paidCents: 7000, refundedCents: 0, paidOffline: false }])).toBe(0);
+    expect(paidOfflineCents(undefined)).toBe(0);
   });
 });

@@ -6,7 +6,7 @@ import { useEffect, useState } from "preact/hooks";
 import { ApiError, newIdempotencyKey } from "../../shared/api";
 import { formatMoney } from "../../app/money";
 import type { AdminBooking, Ledger } from "../api";
-import { cancelPlan, refundableCents, type CancelChoice } from "../cancel";
+import { cancelPlan, paidOfflineCents, refundableCents, refundSpread, type CancelChoice } from "../cancel";
 import { PaymentSchedule } from "../PaymentSchedule";
 import { useAdmin } from "../context";
 import { actorWords, dateText, errorText, STATUS_WORDS, timeText } from "../format";
@@ -191,6 +191,7 @@ export function BookingDetail({ params }: AdminPageProps) {
               <Resend bookingId={booking.id} />
               <CancelForm
                 booking={booking}
+                ledger={ledger}
                 onCancelled={(updated, message) => {
                   setNotice(message);
                   setBooking(updated);
@@ -281,7 +282,18 @@ function Resend({ bookingId }: { bookingId: string }) {
   );
 }
 
-export function CancelForm({ booking, onCancelled }: { booking: AdminBooking; onCancelled: (b: AdminBooking, message: string) => void }) {
+const KIND_WORDS: Record<string, string> = { FULL: "Payment in full", DEPOSIT: "Deposit", BALANCE: "Balance" };
+
+export function CancelForm({
+  booking,
+  ledger,
+  onCancelled,
+}: {
+  booking: AdminBooking;
+  /** The booking's ledger: what went through Stripe, per payment (null while unknown). */
+  ledger?: Ledger | null;
+  onCancelled: (b: AdminBooking, message: string) => void;
+}) {
   const { api, locale } = useAdmin();
   const name = useId("refund");
   const [open, setOpen] = useState(false);
@@ -295,8 +307,20 @@ export function CancelForm({ booking, onCancelled }: { booking: AdminBooking; on
   const [busy, setBusy] = useState(false);
   const reviewHeading = useFocusWhen<HTMLHeadingElement>(reviewing);
   const money = (cents: number) => formatMoney(cents, booking.currency, locale);
-  const refundable = refundableCents(booking);
-  const plan = cancelPlan(choice, amount, booking);
+  // Only money that went through Stripe can go back through it: the ledger's, when it is known.
+  const stripePaid = ledger
+    ? { amountPaidCents: ledger.totals.chargedCents, amountRefundedCents: ledger.totals.refundedCents, currency: booking.currency }
+    : booking;
+  const refundable = refundableCents(stripePaid);
+  const plan = cancelPlan(choice, amount, stripePaid);
+  const offline = paidOfflineCents(booking.schedule?.instalments);
+  const payments = new Set((ledger?.entries ?? []).filter((e) => e.kind === "charge" && e.instalmentSeq).map((e) => e.instalmentSeq));
+  const shares = ledger && plan.ok && payments.size > 1 ? refundSpread(ledger, plan.refundCents) : [];
+  const kindOf = (seq: number) => booking.schedule?.instalments.find((i) => i.seq === seq)?.kind ?? "";
+  const offlineLine =
+    offline > 0
+      ? `${money(offline)} was paid to you outside Stripe (marked paid): it is not refunded here; settle it with the couple yourself.`
+      : null;
 
   if (!open) {
     return (
@@ -342,6 +366,7 @@ export function CancelForm({ booking, onCancelled }: { booking: AdminBooking; on
       <p>
         Paid so far and not refunded: <strong>{money(refundable)}</strong>. The date opens again at once.
       </p>
+      {offlineLine && <p class="notice warning">{offlineLine}</p>}
       <fieldset disabled={reviewing}>
         <legend>Refund</legend>
         {(
@@ -387,6 +412,19 @@ export function CancelForm({ booking, onCancelled }: { booking: AdminBooking; on
             <dt>Stays paid</dt>
             <dd data-testid="kept-amount">{money(plan.keptCents)}</dd>
           </dl>
+          {shares.length > 0 && (
+            <>
+              <p>The refund goes back through the couple's payments, the latest first:</p>
+              <ul class="plain" data-testid="refund-spread">
+                {shares.map((share) => (
+                  <li key={share.seq}>
+                    {KIND_WORDS[kindOf(share.seq)] ?? `Instalment ${share.seq}`} payment: {money(share.refundCents)}
+                  </li>
+                ))}
+              </ul>
+            </>
+          )}
+          {offlineLine && <p data-testid="offline-note">{offlineLine}</p>}
           <div class="actions">
             <button type="button" class="button secondary" onClick={() => setReviewing(false)}>
               Change
