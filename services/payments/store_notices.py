@@ -22,14 +22,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from mais_runtime.payment_policy import MAX_REMINDER_DAYS, OverdueAction
-from services.payments.domain.notices import OwedBalance, ScheduledInstalment
-from services.payments.domain.schedule import MAX_INSTALMENTS, InstalmentKind, InstalmentStatus, NoticeStage
+from mais_runtime.payment_policy import MAX_REMINDER_DAYS
+from services.payments.domain.instalments import Instalment
+from services.payments.domain.notices import OwedBalance
+from services.payments.domain.schedule import MAX_INSTALMENTS, NoticeStage
+from services.payments.store_refunds import instalment_columns, instalment_of
 
-_INSTALMENT_COLUMNS = (
-    "i.seq, i.kind, i.amount_cents, i.currency, i.due_date, i.status, i.paid_cents, i.refunded_cents,"
-    " coalesce(i.session_id, '') AS session_id, i.paid_offline, coalesce(i.note, '') AS note"
-)
 # The instalment's "today": the sweep's instant in the calendar its schedule was made in.
 _LOCAL_TODAY = (
     "JOIN unnest(CAST(:zones AS text[]), CAST(:todays AS date[])) AS l(zone, today) ON l.zone = i.timezone"
@@ -64,34 +62,8 @@ def _todays(now: datetime, zones: list[str]) -> dict[str, list[Any]]:
     return {"zones": zones, "todays": todays}
 
 
-def _instalment(values: dict[str, Any]) -> ScheduledInstalment:
-    return ScheduledInstalment(
-        seq=values["seq"],
-        kind=InstalmentKind(values["kind"]),
-        amount_cents=values["amount_cents"],
-        currency=values["currency"],
-        due_date=values["due_date"],
-        status=InstalmentStatus(values["status"]),
-        paid_cents=values["paid_cents"],
-        refunded_cents=values["refunded_cents"],
-        session_id=values["session_id"],
-        paid_offline=values["paid_offline"],
-        note=values["note"],
-    )
-
-
 def _owed(row: Any) -> OwedBalance:
-    values = dict(row._mapping)
-    return OwedBalance(
-        tenant_id=values["tenant_id"],
-        booking_id=values["booking_id"],
-        instalment=_instalment(values),
-        stage=NoticeStage(values["notice_stage"]),
-        grace_days=values["grace_days"],
-        reminder_days=values["reminder_days"],
-        overdue_action=OverdueAction(values["overdue_action"]),
-        today=values["today"],
-    )
+    return OwedBalance(tenant_id=row.tenant_id, instalment=instalment_of(row), today=row.today)
 
 
 class NoticeQueries:
@@ -104,8 +76,7 @@ class NoticeQueries:
         at `now`, earliest due first, locked: rows another sweep holds are skipped, so each is
         handled by one transaction at a time. A platform transaction."""
         sql = (
-            f"SELECT i.tenant_id::text AS tenant_id, i.booking_id, {_INSTALMENT_COLUMNS}, i.notice_stage,"
-            " i.grace_days, i.reminder_days, i.overdue_action, l.today"
+            f"SELECT i.tenant_id::text AS tenant_id, {instalment_columns('i')}, l.today"
             f" FROM instalments i {_LOCAL_TODAY}"
             f" WHERE {_OWED_BALANCE}"
             # Uses the owed instalments' index: nothing further than the longest reminder (and a day
@@ -130,8 +101,7 @@ class NoticeQueries:
         """One balance as `claim_owed_balances` would see it at `now` (not locked), or None when it
         is no longer owed or its notices have gone as far as they go."""
         sql = (
-            f"SELECT i.tenant_id::text AS tenant_id, i.booking_id, {_INSTALMENT_COLUMNS}, i.notice_stage,"
-            " i.grace_days, i.reminder_days, i.overdue_action, l.today"
+            f"SELECT i.tenant_id::text AS tenant_id, {instalment_columns('i')}, l.today"
             f" FROM instalments i {_LOCAL_TODAY}"
             " WHERE i.tenant_id = CAST(:t AS uuid) AND i.booking_id = :b AND i.seq = :seq"
             " AND i.status IN ('DUE', 'OVERDUE') AND i.notice_stage < 4"
@@ -149,14 +119,15 @@ class NoticeQueries:
         ).first()
         return _owed(row) if row else None
 
-    async def schedule_for_notice(self, tenant_id: str, booking_id: str) -> list[ScheduledInstalment]:
-        """A booking's instalments in order (what booking shows the couple beside a notice)."""
+    async def schedule_for_notice(self, tenant_id: str, booking_id: str) -> list[Instalment]:
+        """A booking's instalments in order (what booking shows the couple beside a notice); in a
+        platform transaction, so by tenant as well as booking."""
         sql = (
-            f"SELECT {_INSTALMENT_COLUMNS} FROM instalments i"
+            f"SELECT {instalment_columns('i')} FROM instalments i"
             " WHERE i.tenant_id = CAST(:t AS uuid) AND i.booking_id = :b ORDER BY i.seq LIMIT :limit"
         )
         rows = await self.conn.execute(text(sql), {"t": tenant_id, "b": booking_id, "limit": MAX_INSTALMENTS})
-        return [_instalment(dict(r._mapping)) for r in rows]
+        return [instalment_of(r) for r in rows]
 
     async def record_notice_stage(
         self, tenant_id: str, booking_id: str, seq: int, stage: NoticeStage, *, cancelled: bool = False

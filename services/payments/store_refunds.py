@@ -27,11 +27,21 @@ _REFUND_COLUMNS = (
     "request_id, booking_id, session_id, choice, amount_cents, fee_refund_cents, status,"
     " stripe_refund_id, stripe_fee_refund_id"
 )
-_INSTALMENT_COLUMNS = (
-    "booking_id, seq, kind, amount_cents, currency, due_date, timezone, status, session_id, paid_cents,"
-    " fee_cents, refunded_cents, paid_at, paid_offline, note, notice_stage, grace_days, reminder_days,"
-    " overdue_action, deposit_refundable"
+# An instalments row's columns, in the domain Instalment's order (every query of instalments reads
+# them all and builds one with instalment_of).
+_INSTALMENT_FIELDS = (
+    "booking_id", "seq", "kind", "amount_cents", "currency", "due_date", "timezone", "status", "session_id",
+    "paid_cents", "fee_cents", "refunded_cents", "paid_at", "paid_offline", "note", "notice_stage",
+    "grace_days", "reminder_days", "overdue_action", "deposit_refundable",
 )
+
+
+def instalment_columns(alias: str = "") -> str:
+    """The instalments columns instalment_of reads, for a SELECT (each prefixed `alias.` if given)."""
+    prefix = f"{alias}." if alias else ""
+    return ", ".join(prefix + c for c in _INSTALMENT_FIELDS)
+
+
 # A booking is confirmed once its first instalment is paid (checkout's session, or offline); until then
 # (a hold) nothing of it is owed.
 _CONFIRMED = (
@@ -43,8 +53,9 @@ _PAST_DUE = "i.due_date < CAST(CAST(:now AS timestamptz) AT TIME ZONE i.timezone
 
 
 def instalment_of(row: Any) -> Instalment:
-    """An instalments row as the domain's Instalment."""
-    values = dict(row._mapping)
+    """An instalments row (the columns of instalment_columns, and maybe others) as the domain's
+    Instalment."""
+    values = {c: row._mapping[c] for c in _INSTALMENT_FIELDS}
     values["kind"] = InstalmentKind(values["kind"])
     values["status"] = InstalmentStatus(values["status"])
     values["notice_stage"] = NoticeStage(values["notice_stage"])
@@ -261,9 +272,8 @@ class RefundQueries:
 
     async def overdue_instalments(self, now: datetime, limit: int = MAX_OVERDUE) -> list[Instalment]:
         """Owed instalments of confirmed bookings past their due date, the longest overdue first."""
-        columns = ", ".join(f"i.{c.strip()}" for c in _INSTALMENT_COLUMNS.split(","))
         sql = (
-            f"SELECT {columns} FROM instalments i"  # noqa: S608 - constant SQL
+            f"SELECT {instalment_columns('i')} FROM instalments i"  # noqa: S608 - constant SQL
             f" WHERE {_OWED} AND {_CONFIRMED} AND {_PAST_DUE}"
             " ORDER BY i.due_date, i.booking_id, i.seq LIMIT :limit"
         )

@@ -42,9 +42,9 @@ class FakeBookings:
     confirmed_for_payments: bool = True
 
     async def get(self, tenant_id: str, booking_id: str, *, with_history: bool = False) -> BookingState:
-        return BookingState(booking_id, self.status[booking_id], None, EVENT)
+        return BookingState(booking_id, self.status[booking_id], None, event_date=EVENT)
 
-    async def record_schedule_change(
+    async def notify_schedule(
         self, tenant_id: str, booking_id: str, *, notice: str, instalment: Instalment, **rest: Any
     ) -> bool:
         return self._once(
@@ -84,6 +84,7 @@ async def world(cluster: Cluster) -> AsyncIterator[World]:
     none: Any = None
     servicer = PaymentsServicer(
         checkout=none,
+        schedules=none,
         inbox=none,
         refunds=none,
         ledger=LedgerView(store, clock=lambda: NOW),

@@ -18,11 +18,8 @@ import pytest
 from mais_runtime.db import Database
 from mais_runtime.payment_policy import OverdueAction
 from services.payments.domain import BookingState, BookingStatus, RefundChoice
-from services.payments.domain.notices import (
-    ScheduledInstalment,
-    ScheduleNotice,
-    stage_after_due_date_change,
-)
+from services.payments.domain.instalments import Instalment
+from services.payments.domain.notices import ScheduleNotice, stage_after_due_date_change
 from services.payments.domain.schedule import NoticeStage, notice_stage
 from services.payments.schedule_sweep import ScheduleSweep
 from services.payments.store import PaymentsStore
@@ -52,7 +49,7 @@ class Notified:
     request_id: str
     overdue_action: OverdueAction | None
     action_date: date | None
-    schedule: tuple[ScheduledInstalment, ...]
+    schedule: tuple[Instalment, ...]
 
 
 @dataclass
@@ -69,8 +66,8 @@ class FakeBookings:
         booking_id: str,
         *,
         notice: ScheduleNotice,
-        instalment: ScheduledInstalment,
-        schedule: Sequence[ScheduledInstalment],
+        instalment: Instalment,
+        schedule: Sequence[Instalment],
         request_id: str,
         actor: str,
         note: str = "",
@@ -138,7 +135,7 @@ class World:
     clock: Clock
 
     def sweep(self) -> ScheduleSweep:
-        return ScheduleSweep(self.store, self.bookings, self.refunds, clock=self.clock)
+        return ScheduleSweep(self.store, self.bookings, self.refunds, clock=self.clock)  # type: ignore[arg-type]
 
     async def sweeps_at_once(self, n: int = 3) -> None:
         await asyncio.gather(*(self.sweep().one_pass() for _ in range(n)))

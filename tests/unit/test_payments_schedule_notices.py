@@ -8,9 +8,9 @@ from datetime import date, timedelta
 
 from mais_runtime.payment_policy import OverdueAction
 from services.payments.domain import RefundChoice
+from services.payments.domain.instalments import Instalment
 from services.payments.domain.notices import (
     OwedBalance,
-    ScheduledInstalment,
     ScheduleNotice,
     cancels,
     notice_of,
@@ -25,12 +25,28 @@ DUE = date(2031, 5, 20)
 def owed(stage: NoticeStage = NoticeStage.NONE, today: date = DUE, grace: int = 3) -> OwedBalance:
     return OwedBalance(
         tenant_id="t",
-        booking_id="bk_1",
-        instalment=ScheduledInstalment(2, InstalmentKind.BALANCE, 70_000, "usd", DUE, InstalmentStatus.DUE),
-        stage=stage,
-        grace_days=grace,
-        reminder_days=7,
-        overdue_action=OverdueAction.CANCEL_KEEP_DEPOSIT,
+        instalment=Instalment(
+            booking_id="bk_1",
+            seq=2,
+            kind=InstalmentKind.BALANCE,
+            amount_cents=70_000,
+            currency="usd",
+            due_date=DUE,
+            timezone="Europe/Lisbon",
+            status=InstalmentStatus.DUE,
+            session_id=None,
+            paid_cents=0,
+            fee_cents=0,
+            refunded_cents=0,
+            paid_at=None,
+            paid_offline=False,
+            note=None,
+            notice_stage=stage,
+            grace_days=grace,
+            reminder_days=7,
+            overdue_action=OverdueAction.CANCEL_KEEP_DEPOSIT.value,
+            deposit_refundable=True,
+        ),
         today=today,
     )
 

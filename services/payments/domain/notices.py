@@ -12,10 +12,9 @@ from datetime import date, timedelta
 from enum import StrEnum
 
 from mais_runtime.payment_policy import OverdueAction
+from services.payments.domain.instalments import Instalment
 from services.payments.domain.money import RefundChoice
 from services.payments.domain.schedule import (
-    InstalmentKind,
-    InstalmentStatus,
     NoticeStage,
     next_notice,
     notice_stage,
@@ -47,35 +46,39 @@ _NOTICE_OF_STAGE = {
 
 
 @dataclass(frozen=True)
-class ScheduledInstalment:
-    """One instalment of a booking's schedule, as the sweep reads it and booking is told it."""
-
-    seq: int
-    kind: InstalmentKind
-    amount_cents: int
-    currency: str
-    due_date: date
-    status: InstalmentStatus
-    paid_cents: int = 0
-    refunded_cents: int = 0
-    session_id: str = ""
-    paid_offline: bool = False
-    note: str = ""
-
-
-@dataclass(frozen=True)
 class OwedBalance:
-    """An owed balance whose notices are behind where its due date says they should be, with the
-    terms its schedule was made with and "today" in its tenant's calendar."""
+    """An owed balance whose notices are behind where its due date says they should be, with "today"
+    in its tenant's calendar. The instalment carries the terms its schedule was made with (grace and
+    reminder days, the overdue action) and how far its notices have gone."""
 
     tenant_id: str
-    booking_id: str
-    instalment: ScheduledInstalment
-    stage: NoticeStage
-    grace_days: int
-    reminder_days: int
-    overdue_action: OverdueAction
+    instalment: Instalment
     today: date
+
+    @property
+    def booking_id(self) -> str:
+        """The booking the balance is of."""
+        return self.instalment.booking_id
+
+    @property
+    def stage(self) -> NoticeStage:
+        """How far its notices have gone."""
+        return self.instalment.notice_stage
+
+    @property
+    def grace_days(self) -> int:
+        """Days after the due date before the overdue action."""
+        return self.instalment.grace_days
+
+    @property
+    def reminder_days(self) -> int:
+        """Days before the due date of the reminder."""
+        return self.instalment.reminder_days
+
+    @property
+    def overdue_action(self) -> OverdueAction:
+        """What happens once the grace days are over."""
+        return OverdueAction(self.instalment.overdue_action)
 
     def next_notice(self) -> NoticeStage | None:
         """The one stage to reach now (schedule.next_notice), or None."""
