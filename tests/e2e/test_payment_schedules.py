@@ -116,6 +116,21 @@ def test_a_deposit_confirms_the_booking_and_the_couple_pays_the_balance_from_the
     assert theirs["nextDueDate"] == quoted["instalments"][1]["dueDate"]
     assert all("feeCents" not in i for i in theirs["instalments"])
 
+    # The admin sends the confirmation again: with the balance owed, it is the deposit's receipt again.
+    resent = http.post(
+        f"/v1/tenant-admin/bookings/{booking_id}/resend-confirmation",
+        headers={**shop.tenant.admin_headers(), "Idempotency-Key": f"resend-{booking_id}"},
+    )
+    assert resent.status_code == 202, resent.text
+
+    def receipts() -> list[str] | None:
+        found = [text_of(m) for m in mails_to(stack, couple) if "deposit is received" in str(m["Subject"])]
+        return found if len(found) == 2 else None
+
+    both = eventually(receipts, timeout=20)
+    assert both, "the resent confirmation was not the deposit's receipt"
+    assert all("Balance: 75.00 USD, due" in body for body in both)
+
     assert http.post(f"/v1/bookings/{booking_id}/pay", params={"token": "forged"}).status_code == 404
     pay = http.post(f"/v1/bookings/{booking_id}/pay", params={"token": token}, json={})
     assert pay.status_code == 200, pay.text
