@@ -8,7 +8,6 @@ from datetime import date, timedelta
 
 from mais_runtime.payment_policy import OverdueAction
 from services.payments.domain import RefundChoice
-from services.payments.domain.instalments import Instalment
 from services.payments.domain.notices import (
     OwedBalance,
     ScheduleNotice,
@@ -17,7 +16,8 @@ from services.payments.domain.notices import (
     overdue_refund,
     stage_after_due_date_change,
 )
-from services.payments.domain.schedule import InstalmentKind, InstalmentStatus, NoticeStage
+from services.payments.domain.schedule import NoticeStage
+from tests.unit.payments_fakes import an_instalment
 
 DUE = date(2031, 5, 20)
 
@@ -25,27 +25,15 @@ DUE = date(2031, 5, 20)
 def owed(stage: NoticeStage = NoticeStage.NONE, today: date = DUE, grace: int = 3) -> OwedBalance:
     return OwedBalance(
         tenant_id="t",
-        instalment=Instalment(
-            booking_id="bk_1",
-            seq=2,
-            kind=InstalmentKind.BALANCE,
+        instalment=an_instalment(
+            "bk_1",
+            2,
             amount_cents=70_000,
-            currency="usd",
             due_date=DUE,
             timezone="Europe/Lisbon",
-            status=InstalmentStatus.DUE,
-            session_id=None,
-            paid_cents=0,
-            fee_cents=0,
-            refunded_cents=0,
-            paid_at=None,
-            paid_offline=False,
-            note=None,
             notice_stage=stage,
             grace_days=grace,
-            reminder_days=7,
             overdue_action=OverdueAction.CANCEL_KEEP_DEPOSIT.value,
-            deposit_refundable=True,
         ),
         today=today,
     )
