@@ -41,10 +41,13 @@ def quote_schedule(http: httpx.Client, shop: Shop, day: str) -> dict[str, Any]:
     return dict(answer.json())
 
 
-def shop_with_deposit(http: httpx.Client, stack: Stack, make_tenant: MakeTenant) -> Shop:
+def shop_with_deposit(
+    http: httpx.Client, stack: Stack, make_tenant: MakeTenant, terms: dict[str, Any] = TERMS
+) -> Shop:
+    """A shop (make_shop) whose tenant takes a deposit on `terms`, set as its admin would."""
     shop = make_shop(stack, make_tenant)
     changed = http.patch(
-        "/v1/tenant-admin/settings", json={"paymentPolicy": TERMS}, headers=shop.tenant.admin_headers()
+        "/v1/tenant-admin/settings", json={"paymentPolicy": terms}, headers=shop.tenant.admin_headers()
     )
     assert changed.status_code == 200, changed.text
     return shop
