@@ -1,12 +1,10 @@
 """The schedule sweep's queries (services/payments/schedule_sweep.py), a part of `PaymentsTx`.
 
 Which owed balances have a notice to send is decided in one query over every tenant, each row with
-"today" in the calendar its schedule was made in (`instalments.timezone`), so a sweep needs no tenant
-look-ups to know whose balance is due. "Today" per zone is computed here with Python's zoneinfo (an
-unknown zone counts as UTC, as booking's calendars do) and joined in, rather than with PostgreSQL's
-AT TIME ZONE: a zone PostgreSQL does not know would fail the whole query and stop every tenant's
-notices. The stage arithmetic mirrors schedule.notice_stage (a test holds the two together);
-schedule.next_notice then picks the one notice to send.
+"today" in the calendar its schedule was made in (`instalments.timezone`, joined in as
+store_refunds.LOCAL_TODAY), so a sweep needs no tenant look-ups to know whose balance is due. The
+stage arithmetic mirrors schedule.notice_stage (a test holds the two together); schedule.next_notice
+then picks the one notice to send.
 """
 
 # Queries are assembled only from this module's constant column lists and clauses; every value is a
@@ -15,9 +13,8 @@ schedule.next_notice then picks the one notice to send.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -26,15 +23,9 @@ from mais_runtime.payment_policy import MAX_REMINDER_DAYS
 from services.payments.domain.instalments import Instalment
 from services.payments.domain.notices import OwedBalance
 from services.payments.domain.schedule import MAX_INSTALMENTS, NoticeStage
-from services.payments.store_refunds import instalment_columns, instalment_of
+from services.payments.store_refunds import LOCAL_TODAY, instalment_columns, instalment_of, local_todays
 
-# The instalment's "today": the sweep's instant in the calendar its schedule was made in.
-_LOCAL_TODAY = (
-    "JOIN unnest(CAST(:zones AS text[]), CAST(:todays AS date[])) AS l(zone, today) ON l.zone = i.timezone"
-)
 _OWED_BALANCE = "i.status IN ('DUE', 'OVERDUE') AND i.kind = 'BALANCE' AND i.notice_stage < 4"
-# Distinct zones of owed balances are few (one per tenant at most); the bound keeps the list bounded.
-MAX_ZONES = 2_000
 # schedule.notice_stage in SQL.
 _TARGET_STAGE = (
     "CASE WHEN l.today > i.due_date + i.grace_days THEN 4"
@@ -49,17 +40,6 @@ _DEPOSIT_PAID = (
     "EXISTS (SELECT 1 FROM instalments d WHERE d.tenant_id = i.tenant_id AND d.booking_id = i.booking_id"
     " AND d.seq = 1 AND d.status = 'PAID')"
 )
-
-
-def _todays(now: datetime, zones: list[str]) -> dict[str, list[Any]]:
-    """The query parameters of _LOCAL_TODAY: each zone's date at `now` (an unknown zone: UTC's)."""
-    todays = []
-    for zone in zones:
-        try:
-            todays.append(now.astimezone(ZoneInfo(zone)).date())
-        except (ZoneInfoNotFoundError, ValueError):
-            todays.append(now.astimezone(UTC).date())
-    return {"zones": zones, "todays": todays}
 
 
 def _owed(row: Any) -> OwedBalance:
@@ -77,7 +57,7 @@ class NoticeQueries:
         handled by one transaction at a time. A platform transaction."""
         sql = (
             f"SELECT i.tenant_id::text AS tenant_id, {instalment_columns('i')}, l.today"
-            f" FROM instalments i {_LOCAL_TODAY}"
+            f" FROM instalments i {LOCAL_TODAY}"
             f" WHERE {_OWED_BALANCE}"
             # Uses the owed instalments' index: nothing further than the longest reminder (and a day
             # of time zones) from now can be due a notice.
@@ -85,11 +65,7 @@ class NoticeQueries:
             f" AND {_TARGET_STAGE} > i.notice_stage AND {_DEPOSIT_PAID}"
             " ORDER BY i.due_date, i.booking_id, i.seq LIMIT :limit FOR UPDATE OF i SKIP LOCKED"
         )
-        zones = await self.conn.execute(
-            text(f"SELECT DISTINCT i.timezone FROM instalments i WHERE {_OWED_BALANCE} LIMIT :limit"),
-            {"limit": MAX_ZONES},
-        )
-        days = _todays(now, [zone for (zone,) in zones])
+        days = await local_todays(self.conn, now, _OWED_BALANCE)
         rows = await self.conn.execute(
             text(sql), {"now": now, "horizon": MAX_REMINDER_DAYS + 1, "limit": limit, **days}
         )
@@ -102,18 +78,16 @@ class NoticeQueries:
         is no longer owed or its notices have gone as far as they go."""
         sql = (
             f"SELECT i.tenant_id::text AS tenant_id, {instalment_columns('i')}, l.today"
-            f" FROM instalments i {_LOCAL_TODAY}"
+            f" FROM instalments i {LOCAL_TODAY}"
             " WHERE i.tenant_id = CAST(:t AS uuid) AND i.booking_id = :b AND i.seq = :seq"
             " AND i.status IN ('DUE', 'OVERDUE') AND i.notice_stage < 4"
         )
-        zone = await self.conn.execute(
-            text(
-                "SELECT timezone FROM instalments"
-                " WHERE tenant_id = CAST(:t AS uuid) AND booking_id = :b AND seq = :seq"
-            ),
+        days = await local_todays(
+            self.conn,
+            now,
+            "i.tenant_id = CAST(:t AS uuid) AND i.booking_id = :b AND i.seq = :seq",
             {"t": tenant_id, "b": booking_id, "seq": seq},
         )
-        days = _todays(now, list(zone.scalars()))
         row = (
             await self.conn.execute(text(sql), {"t": tenant_id, "b": booking_id, "seq": seq, **days})
         ).first()

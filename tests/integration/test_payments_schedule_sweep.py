@@ -66,13 +66,12 @@ class FakeBookings:
         booking_id: str,
         *,
         notice: ScheduleNotice,
-        instalment: Instalment,
         schedule: Sequence[Instalment],
         request_id: str,
         actor: str,
-        note: str = "",
         overdue_action: OverdueAction | None = None,
         action_date: date | None = None,
+        **rest: object,
     ) -> bool:
         await asyncio.sleep(0.05)
         assert actor == "system"
