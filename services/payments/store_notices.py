@@ -119,21 +119,6 @@ class NoticeQueries:
             {"stage": int(stage), "cancelled": cancelled, "t": tenant_id, "b": booking_id, "seq": seq},
         )
 
-    async def reset_notice_stage(self, tenant_id: str, booking_id: str, seq: int, stage: NoticeStage) -> None:
-        """An owed instalment's notices start again from `stage` (its due date moved; see
-        notices.stage_after_due_date_change): no longer OVERDUE when the new date is not past."""
-        await self.conn.execute(
-            text(
-                "UPDATE instalments SET notice_stage = CAST(:stage AS smallint),"
-                " status = CASE WHEN status = 'OVERDUE' AND CAST(:stage AS smallint) < 3 THEN 'DUE'"
-                " ELSE status END,"
-                " updated_at = now()"
-                " WHERE tenant_id = CAST(:t AS uuid) AND booking_id = :b AND seq = :seq"
-                " AND status IN ('DUE', 'OVERDUE')"
-            ),
-            {"stage": int(stage), "t": tenant_id, "b": booking_id, "seq": seq},
-        )
-
     async def try_lock_overdue_action(self, tenant_id: str, booking_id: str, seq: int) -> bool:
         """The instalment's overdue-action lock until this transaction ends, if nobody holds it:
         one sweep at a time cancels a booking for an unpaid balance."""

@@ -17,7 +17,6 @@ from services.payments.domain.money import RefundChoice
 from services.payments.domain.schedule import (
     NoticeStage,
     next_notice,
-    notice_stage,
 )
 
 # The cancellation reason of a balance left unpaid past the grace days (booking words it for the
@@ -116,17 +115,3 @@ def overdue_refund(action: OverdueAction) -> RefundChoice:
     if action is OverdueAction.CANCEL_REFUND_DEPOSIT:
         return RefundChoice.full()
     return RefundChoice.none()
-
-
-def stage_after_due_date_change(
-    *, new_due_date: date, today: date, reminder_days: int, grace_days: int
-) -> NoticeStage:
-    """How far a balance's notices count as gone once the business moves its due date (UpdateInstalment
-    stores this with store_notices.reset_notice_stage): what applies on the new date today, so the
-    couple, just told the new date, is not reminded of it again at once, and a date moved later starts
-    its notices afresh (their request ids name the due date, so they are new requests). Never past
-    DUE_TODAY: a date moved into the past is told overdue before any overdue action is taken."""
-    applies = notice_stage(
-        due_date=new_due_date, today=today, reminder_days=reminder_days, grace_days=grace_days
-    )
-    return min(applies, NoticeStage.DUE_TODAY)
