@@ -375,12 +375,17 @@ async def resend_confirmation(
 ) -> dict[str, bool]:
     """202 `{queued: true}`: the confirmation with the couple's private link is in the outbox again.
     With `Idempotency-Key`, a retry sends nothing more; without one, each call sends one email. 409
-    FAILED_PRECONDITION for a booking that is not CONFIRMED."""
+    FAILED_PRECONDITION for a booking that is not CONFIRMED. A booking with a balance still owed
+    gets the deposit's receipt again, with its schedule as it is now."""
+    schedule = await request.app.state.clients.payments.GetSchedule(
+        payments_pb.GetScheduleRequest(tenant_id=admin.tenant_id, booking_id=booking_id)
+    )
     await request.app.state.clients.booking.ResendConfirmation(
         pb.ResendConfirmationRequest(
             tenant_id=admin.tenant_id,
             booking_id=booking_id,
             request_id=idempotency_key or f"resend-{uuid.uuid4()}",
+            schedule=schedule.schedule.instalments,
         )
     )
     return {"queued": True}

@@ -299,11 +299,15 @@ class BookingServicer(pb_grpc.BookingServiceServicer):
     async def ResendConfirmation(
         self, request: pb.ResendConfirmationRequest, context: grpc.aio.ServicerContext
     ) -> pb.ResendConfirmationResponse:
-        """The confirmation email again (one per request_id)."""
+        """The confirmation email again (one per request_id); with the schedule, the deposit's
+        receipt while a balance is owed."""
         if not request.request_id or len(request.request_id) > 255:
             raise ValidationError.of("requestId", "is required, at most 255 characters")
         booking = await self._bookings.resend_confirmation(
-            request.tenant_id, _booking_id(request.booking_id), request.request_id
+            request.tenant_id,
+            _booking_id(request.booking_id),
+            request.request_id,
+            schedule=_schedule(request.schedule),
         )
         return pb.ResendConfirmationResponse(booking=_booking(booking))
 

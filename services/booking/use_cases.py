@@ -596,9 +596,12 @@ class Bookings:
             booking = await tx.booking(booking_id, with_history=with_history)
         return booking.as_seen(self._clock())
 
-    async def resend_confirmation(self, tenant_id: str, booking_id: str, request_id: str) -> Booking:
+    async def resend_confirmation(
+        self, tenant_id: str, booking_id: str, request_id: str, *, schedule: Sequence[Instalment] = ()
+    ) -> Booking:
         """The confirmation email again, for a CONFIRMED booking; one per `request_id` (the outbox keeps
-        each message id once, so a retried request sends nothing more)."""
+        each message id once, so a retried request sends nothing more). With the booking's `schedule`
+        as it is now, a balance still owed makes it the deposit's receipt, as the first one was."""
         calendar = await self._tenants.calendar(tenant_id)
         async with self._store.tenant(tenant_id) as tx:
             booking = (await tx.booking(booking_id)).as_seen(self._clock())
@@ -606,8 +609,15 @@ class Bookings:
                 raise PreconditionFailed(
                     f"only a confirmed booking has a confirmation to send (not a {booking.status.value} one)"
                 )
+            schedules.check_schedule(
+                schedule, total_cents=booking.quote.total_cents, currency=booking.quote.currency
+            )
             mail = emails.confirmation(
-                booking, calendar.name, self.manage_url(booking), reply_to=calendar.contact_email
+                booking,
+                calendar.name,
+                self.manage_url(booking),
+                schedule=schedule,
+                reply_to=calendar.contact_email,
             )
             await tx.enqueue(replace(mail, message_id=f"{mail.message_id}:resent:{request_id}"))
         return booking

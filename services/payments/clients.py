@@ -36,7 +36,7 @@ from services.payments.domain import (
     QuoteLine,
 )
 from services.payments.domain.instalments import Instalment
-from services.payments.domain.notices import ScheduledInstalment, ScheduleNotice
+from services.payments.domain.notices import ScheduleNotice
 from services.payments.schedule_wire import instalment_pb
 
 log = logging.getLogger("mais.payments.clients")
@@ -192,10 +192,6 @@ _RECORDED = {
     booking_pb.RECORD_PAYMENT_OUTCOME_BOOKING_NOT_CONFIRMED: InstalmentRecorded.BOOKING_NOT_CONFIRMED,
 }
 # A hold that moved on (confirmed by a late payment, released, gone) has nothing left to release.
-_SCHEDULE_NOTICES = {
-    "WAIVED": booking_pb.SCHEDULE_NOTICE_WAIVED,
-    "DUE_DATE_CHANGED": booking_pb.SCHEDULE_NOTICE_DUE_DATE_CHANGED,
-}
 _NOTHING_TO_RELEASE = (grpc.StatusCode.FAILED_PRECONDITION, grpc.StatusCode.NOT_FOUND)
 
 
@@ -206,23 +202,6 @@ _NOTICES = {
     ScheduleNotice.WAIVED: booking_pb.SCHEDULE_NOTICE_WAIVED,
     ScheduleNotice.DUE_DATE_CHANGED: booking_pb.SCHEDULE_NOTICE_DUE_DATE_CHANGED,
 }
-
-
-def _instalment_pb(instalment: ScheduledInstalment) -> types_pb2.Instalment:
-    """An instalment as booking is told it (without the fee: booking words the couple's emails)."""
-    return types_pb2.Instalment(
-        seq=instalment.seq,
-        kind=types_pb2.InstalmentKind.Value(f"INSTALMENT_KIND_{instalment.kind.value}"),
-        amount_cents=instalment.amount_cents,
-        currency=instalment.currency,
-        due_date=instalment.due_date.isoformat(),
-        status=types_pb2.InstalmentStatus.Value(f"INSTALMENT_STATUS_{instalment.status.value}"),
-        paid_cents=instalment.paid_cents,
-        refunded_cents=instalment.refunded_cents,
-        payment_session_id=instalment.session_id,
-        paid_offline=instalment.paid_offline,
-        note=instalment.note,
-    )
 
 
 def _state(booking: booking_pb.Booking) -> BookingState:
@@ -404,23 +383,25 @@ class Bookings:
         booking_id: str,
         *,
         notice: ScheduleNotice,
-        instalment: ScheduledInstalment,
-        schedule: Sequence[ScheduledInstalment],
+        instalment: Instalment,
+        schedule: Sequence[Instalment],
         request_id: str,
         actor: str,
         note: str = "",
         overdue_action: OverdueAction | None = None,
         action_date: date | None = None,
     ) -> bool:
-        """A schedule notice for the couple and the history, once per request id; False when an
-        earlier call had it or the booking is not CONFIRMED (booking sends nothing then)."""
+        """A schedule notice for the couple and the booking's history, once per request id: the
+        sweep's reminders and overdue notices (with the overdue action and its date), a tenant admin's
+        WAIVED and DUE_DATE_CHANGED (with the admin's note). False when an earlier call had it or the
+        booking is not CONFIRMED (booking sends nothing then)."""
         answer = await self._stub.NotifySchedule(
             booking_pb.NotifyScheduleRequest(
                 tenant_id=tenant_id,
                 booking_id=booking_id,
                 notice=_NOTICES[notice],
-                instalment=_instalment_pb(instalment),
-                schedule=[_instalment_pb(i) for i in schedule],
+                instalment=instalment_pb(instalment, admin=False),
+                schedule=[instalment_pb(i, admin=False) for i in schedule],
                 # The policy's one proto spelling of the action.
                 overdue_action=PaymentPolicy(overdue_action=overdue_action).to_proto().overdue_action
                 if overdue_action
@@ -459,34 +440,6 @@ class Bookings:
             )
         )
         return _state(answer.booking)
-
-    async def record_schedule_change(
-        self,
-        tenant_id: str,
-        booking_id: str,
-        *,
-        notice: str,
-        instalment: Instalment,
-        schedule: list[Instalment],
-        actor: str,
-        note: str,
-        request_id: str,
-    ) -> bool:
-        """Records a schedule change in the booking's history (WAIVED, DUE_DATE_CHANGED: the couple is
-        emailed of a moved date); one effect per request id. True when this call had it."""
-        answer = await self._stub.NotifySchedule(
-            booking_pb.NotifyScheduleRequest(
-                tenant_id=tenant_id,
-                booking_id=booking_id,
-                notice=_SCHEDULE_NOTICES[notice],
-                instalment=instalment_pb(instalment, admin=False),
-                schedule=[instalment_pb(i, admin=False) for i in schedule],
-                actor=actor,
-                note=note,
-                request_id=request_id,
-            )
-        )
-        return answer.done
 
     async def record_offline_payment(
         self,

@@ -410,7 +410,9 @@ class StripeInbox:
             # told booking themselves; the lost-hold couple got their own email; a payment nothing
             # was owed for never counted as paid on the booking, so its refund is not the booking's.
             return EventStatus.PROCESSED
-        totals = await tx.totals(payment.session_id)
+        # Booking keeps one refunded figure for the whole booking (a deposit and a balance are two
+        # payments), as a cancellation's refunds tell it.
+        totals = await tx.booking_totals(payment.booking_id)
         for refund in new_refunds:
             await self._bookings.record_refund(
                 tenant_id,

@@ -19,6 +19,7 @@ from mais_runtime.errors import Conflict, NotFound, PreconditionFailed
 from services.payments.clients import Bookings
 from services.payments.domain import BookingStatus
 from services.payments.domain.instalments import Instalment, InstalmentAction, InstalmentChange
+from services.payments.domain.notices import ScheduleNotice
 from services.payments.store import PaymentsStore, PaymentsTx, utc_now
 
 
@@ -125,10 +126,12 @@ class InstalmentChanges:
             if not recorded:
                 raise PreconditionFailed("the booking is no longer confirmed")
             return
-        await self._bookings.record_schedule_change(
+        await self._bookings.notify_schedule(
             tenant_id,
             booking_id,
-            notice="WAIVED" if change.action is InstalmentAction.WAIVE else "DUE_DATE_CHANGED",
+            notice=ScheduleNotice.WAIVED
+            if change.action is InstalmentAction.WAIVE
+            else ScheduleNotice.DUE_DATE_CHANGED,
             instalment=changed,
             schedule=schedule,
             actor=actor,

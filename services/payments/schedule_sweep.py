@@ -18,17 +18,15 @@ request id derived like the notices' (a retry refunds nothing twice), and the st
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
-from datetime import date, datetime
-from typing import Protocol
+from collections.abc import Callable
+from datetime import datetime
 
-from mais_runtime.payment_policy import OverdueAction
-from services.payments.domain import BookingState, BookingStatus, RefundChoice
+from services.payments.clients import Bookings
+from services.payments.domain import BookingStatus
 from services.payments.domain.notices import (
     BALANCE_UNPAID,
     SYSTEM,
     OwedBalance,
-    ScheduledInstalment,
     ScheduleNotice,
     cancels,
     notice_of,
@@ -36,6 +34,7 @@ from services.payments.domain.notices import (
 )
 from services.payments.domain.schedule import NoticeStage
 from services.payments.metrics import SCHEDULE_NOTICES
+from services.payments.refunds import Refunds
 from services.payments.store import PaymentsStore, PaymentsTx, utc_now
 
 log = logging.getLogger("mais.payments.schedule_sweep")
@@ -45,56 +44,14 @@ log = logging.getLogger("mais.payments.schedule_sweep")
 BATCH = 50
 
 
-class ScheduleBookings(Protocol):
-    """What the sweep asks booking (services.payments.clients.Bookings)."""
-
-    async def notify_schedule(
-        self,
-        tenant_id: str,
-        booking_id: str,
-        *,
-        notice: ScheduleNotice,
-        instalment: ScheduledInstalment,
-        schedule: Sequence[ScheduledInstalment],
-        request_id: str,
-        actor: str,
-        note: str = "",
-        overdue_action: OverdueAction | None = None,
-        action_date: date | None = None,
-    ) -> bool:
-        """The notice, once per request id."""
-        ...
-
-    async def get(self, tenant_id: str, booking_id: str, *, with_history: bool = False) -> BookingState:
-        """The booking as it is now."""
-        ...
-
-
-class Cancellations(Protocol):
-    """Cancelling with a refund (services.payments.refunds.Refunds)."""
-
-    async def cancel_and_refund(
-        self,
-        tenant_id: str,
-        booking_id: str,
-        *,
-        reason: str,
-        choice: RefundChoice,
-        actor: str,
-        request_id: str = "",
-    ) -> object:
-        """Cancels and refunds as chosen, once per request id."""
-        ...
-
-
 class ScheduleSweep:
     """Notices and overdue actions for owed balances; `one_pass` is the background job's pass."""
 
     def __init__(
         self,
         store: PaymentsStore,
-        bookings: ScheduleBookings,
-        refunds: Cancellations,
+        bookings: Bookings,
+        refunds: Refunds,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self._store = store

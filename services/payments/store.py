@@ -24,7 +24,7 @@ from mais_runtime.errors import Conflict
 from services.payments.domain import EntryKind, EventStatus, LedgerEntry, LedgerTotals
 from services.payments.domain.instalments import Instalment
 from services.payments.store_notices import NoticeQueries
-from services.payments.store_refunds import RefundQueries, instalment_of
+from services.payments.store_refunds import RefundQueries, instalment_columns, instalment_of
 
 # How long a transaction may wait for another one holding the same key or event (a concurrent
 # duplicate is being processed; its work is short, but longer than the default lock timeout allows).
@@ -100,11 +100,7 @@ _PAYMENT_COLUMNS = (
     " fee_cents, destination_account, status, checkout_url, expires_at, payment_intent_id, charge_id,"
     " application_fee_id, instalment_seq"
 )
-_INSTALMENT_COLUMNS = (
-    "booking_id, seq, kind, amount_cents, currency, due_date, timezone, status, session_id, paid_cents,"
-    " fee_cents, refunded_cents, paid_at, paid_offline, note, notice_stage, grace_days, reminder_days,"
-    " overdue_action, deposit_refundable"
-)
+_INSTALMENT_COLUMNS = instalment_columns()
 _EVENT_COLUMNS = (
     "id::text AS id, stripe_event_id, type, tenant_id::text AS tenant_id, booking_id, status, attempts,"
     " last_error, payload, received_at, processed_at"

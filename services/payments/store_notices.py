@@ -1,12 +1,10 @@
 """The schedule sweep's queries (services/payments/schedule_sweep.py), a part of `PaymentsTx`.
 
 Which owed balances have a notice to send is decided in one query over every tenant, each row with
-"today" in the calendar its schedule was made in (`instalments.timezone`), so a sweep needs no tenant
-look-ups to know whose balance is due. "Today" per zone is computed here with Python's zoneinfo (an
-unknown zone counts as UTC, as booking's calendars do) and joined in, rather than with PostgreSQL's
-AT TIME ZONE: a zone PostgreSQL does not know would fail the whole query and stop every tenant's
-notices. The stage arithmetic mirrors schedule.notice_stage (a test holds the two together);
-schedule.next_notice then picks the one notice to send.
+"today" in the calendar its schedule was made in (`instalments.timezone`, joined in as
+store_refunds.LOCAL_TODAY), so a sweep needs no tenant look-ups to know whose balance is due. The
+stage arithmetic mirrors schedule.notice_stage (a test holds the two together); schedule.next_notice
+then picks the one notice to send.
 """
 
 # Queries are assembled only from this module's constant column lists and clauses; every value is a
@@ -15,28 +13,19 @@ schedule.next_notice then picks the one notice to send.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from mais_runtime.payment_policy import MAX_REMINDER_DAYS, OverdueAction
-from services.payments.domain.notices import OwedBalance, ScheduledInstalment
-from services.payments.domain.schedule import MAX_INSTALMENTS, InstalmentKind, InstalmentStatus, NoticeStage
+from mais_runtime.payment_policy import MAX_REMINDER_DAYS
+from services.payments.domain.instalments import Instalment
+from services.payments.domain.notices import OwedBalance
+from services.payments.domain.schedule import MAX_INSTALMENTS, NoticeStage
+from services.payments.store_refunds import LOCAL_TODAY, instalment_columns, instalment_of, local_todays
 
-_INSTALMENT_COLUMNS = (
-    "i.seq, i.kind, i.amount_cents, i.currency, i.due_date, i.status, i.paid_cents, i.refunded_cents,"
-    " coalesce(i.session_id, '') AS session_id, i.paid_offline, coalesce(i.note, '') AS note"
-)
-# The instalment's "today": the sweep's instant in the calendar its schedule was made in.
-_LOCAL_TODAY = (
-    "JOIN unnest(CAST(:zones AS text[]), CAST(:todays AS date[])) AS l(zone, today) ON l.zone = i.timezone"
-)
 _OWED_BALANCE = "i.status IN ('DUE', 'OVERDUE') AND i.kind = 'BALANCE' AND i.notice_stage < 4"
-# Distinct zones of owed balances are few (one per tenant at most); the bound keeps the list bounded.
-MAX_ZONES = 2_000
 # schedule.notice_stage in SQL.
 _TARGET_STAGE = (
     "CASE WHEN l.today > i.due_date + i.grace_days THEN 4"
@@ -53,45 +42,8 @@ _DEPOSIT_PAID = (
 )
 
 
-def _todays(now: datetime, zones: list[str]) -> dict[str, list[Any]]:
-    """The query parameters of _LOCAL_TODAY: each zone's date at `now` (an unknown zone: UTC's)."""
-    todays = []
-    for zone in zones:
-        try:
-            todays.append(now.astimezone(ZoneInfo(zone)).date())
-        except (ZoneInfoNotFoundError, ValueError):
-            todays.append(now.astimezone(UTC).date())
-    return {"zones": zones, "todays": todays}
-
-
-def _instalment(values: dict[str, Any]) -> ScheduledInstalment:
-    return ScheduledInstalment(
-        seq=values["seq"],
-        kind=InstalmentKind(values["kind"]),
-        amount_cents=values["amount_cents"],
-        currency=values["currency"],
-        due_date=values["due_date"],
-        status=InstalmentStatus(values["status"]),
-        paid_cents=values["paid_cents"],
-        refunded_cents=values["refunded_cents"],
-        session_id=values["session_id"],
-        paid_offline=values["paid_offline"],
-        note=values["note"],
-    )
-
-
 def _owed(row: Any) -> OwedBalance:
-    values = dict(row._mapping)
-    return OwedBalance(
-        tenant_id=values["tenant_id"],
-        booking_id=values["booking_id"],
-        instalment=_instalment(values),
-        stage=NoticeStage(values["notice_stage"]),
-        grace_days=values["grace_days"],
-        reminder_days=values["reminder_days"],
-        overdue_action=OverdueAction(values["overdue_action"]),
-        today=values["today"],
-    )
+    return OwedBalance(tenant_id=row.tenant_id, instalment=instalment_of(row), today=row.today)
 
 
 class NoticeQueries:
@@ -104,9 +56,8 @@ class NoticeQueries:
         at `now`, earliest due first, locked: rows another sweep holds are skipped, so each is
         handled by one transaction at a time. A platform transaction."""
         sql = (
-            f"SELECT i.tenant_id::text AS tenant_id, i.booking_id, {_INSTALMENT_COLUMNS}, i.notice_stage,"
-            " i.grace_days, i.reminder_days, i.overdue_action, l.today"
-            f" FROM instalments i {_LOCAL_TODAY}"
+            f"SELECT i.tenant_id::text AS tenant_id, {instalment_columns('i')}, l.today"
+            f" FROM instalments i {LOCAL_TODAY}"
             f" WHERE {_OWED_BALANCE}"
             # Uses the owed instalments' index: nothing further than the longest reminder (and a day
             # of time zones) from now can be due a notice.
@@ -114,11 +65,7 @@ class NoticeQueries:
             f" AND {_TARGET_STAGE} > i.notice_stage AND {_DEPOSIT_PAID}"
             " ORDER BY i.due_date, i.booking_id, i.seq LIMIT :limit FOR UPDATE OF i SKIP LOCKED"
         )
-        zones = await self.conn.execute(
-            text(f"SELECT DISTINCT i.timezone FROM instalments i WHERE {_OWED_BALANCE} LIMIT :limit"),
-            {"limit": MAX_ZONES},
-        )
-        days = _todays(now, [zone for (zone,) in zones])
+        days = await local_todays(self.conn, now, _OWED_BALANCE)
         rows = await self.conn.execute(
             text(sql), {"now": now, "horizon": MAX_REMINDER_DAYS + 1, "limit": limit, **days}
         )
@@ -130,33 +77,31 @@ class NoticeQueries:
         """One balance as `claim_owed_balances` would see it at `now` (not locked), or None when it
         is no longer owed or its notices have gone as far as they go."""
         sql = (
-            f"SELECT i.tenant_id::text AS tenant_id, i.booking_id, {_INSTALMENT_COLUMNS}, i.notice_stage,"
-            " i.grace_days, i.reminder_days, i.overdue_action, l.today"
-            f" FROM instalments i {_LOCAL_TODAY}"
+            f"SELECT i.tenant_id::text AS tenant_id, {instalment_columns('i')}, l.today"
+            f" FROM instalments i {LOCAL_TODAY}"
             " WHERE i.tenant_id = CAST(:t AS uuid) AND i.booking_id = :b AND i.seq = :seq"
             " AND i.status IN ('DUE', 'OVERDUE') AND i.notice_stage < 4"
         )
-        zone = await self.conn.execute(
-            text(
-                "SELECT timezone FROM instalments"
-                " WHERE tenant_id = CAST(:t AS uuid) AND booking_id = :b AND seq = :seq"
-            ),
+        days = await local_todays(
+            self.conn,
+            now,
+            "i.tenant_id = CAST(:t AS uuid) AND i.booking_id = :b AND i.seq = :seq",
             {"t": tenant_id, "b": booking_id, "seq": seq},
         )
-        days = _todays(now, list(zone.scalars()))
         row = (
             await self.conn.execute(text(sql), {"t": tenant_id, "b": booking_id, "seq": seq, **days})
         ).first()
         return _owed(row) if row else None
 
-    async def schedule_for_notice(self, tenant_id: str, booking_id: str) -> list[ScheduledInstalment]:
-        """A booking's instalments in order (what booking shows the couple beside a notice)."""
+    async def schedule_for_notice(self, tenant_id: str, booking_id: str) -> list[Instalment]:
+        """A booking's instalments in order (what booking shows the couple beside a notice); in a
+        platform transaction, so by tenant as well as booking."""
         sql = (
-            f"SELECT {_INSTALMENT_COLUMNS} FROM instalments i"
+            f"SELECT {instalment_columns('i')} FROM instalments i"
             " WHERE i.tenant_id = CAST(:t AS uuid) AND i.booking_id = :b ORDER BY i.seq LIMIT :limit"
         )
         rows = await self.conn.execute(text(sql), {"t": tenant_id, "b": booking_id, "limit": MAX_INSTALMENTS})
-        return [_instalment(dict(r._mapping)) for r in rows]
+        return [instalment_of(r) for r in rows]
 
     async def record_notice_stage(
         self, tenant_id: str, booking_id: str, seq: int, stage: NoticeStage, *, cancelled: bool = False
@@ -172,21 +117,6 @@ class NoticeQueries:
                 " WHERE tenant_id = CAST(:t AS uuid) AND booking_id = :b AND seq = :seq"
             ),
             {"stage": int(stage), "cancelled": cancelled, "t": tenant_id, "b": booking_id, "seq": seq},
-        )
-
-    async def reset_notice_stage(self, tenant_id: str, booking_id: str, seq: int, stage: NoticeStage) -> None:
-        """An owed instalment's notices start again from `stage` (its due date moved; see
-        notices.stage_after_due_date_change): no longer OVERDUE when the new date is not past."""
-        await self.conn.execute(
-            text(
-                "UPDATE instalments SET notice_stage = CAST(:stage AS smallint),"
-                " status = CASE WHEN status = 'OVERDUE' AND CAST(:stage AS smallint) < 3 THEN 'DUE'"
-                " ELSE status END,"
-                " updated_at = now()"
-                " WHERE tenant_id = CAST(:t AS uuid) AND booking_id = :b AND seq = :seq"
-                " AND status IN ('DUE', 'OVERDUE')"
-            ),
-            {"stage": int(stage), "t": tenant_id, "b": booking_id, "seq": seq},
         )
 
     async def try_lock_overdue_action(self, tenant_id: str, booking_id: str, seq: int) -> bool:

@@ -5,8 +5,9 @@ row-level-security scope."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -27,11 +28,21 @@ _REFUND_COLUMNS = (
     "request_id, booking_id, session_id, choice, amount_cents, fee_refund_cents, status,"
     " stripe_refund_id, stripe_fee_refund_id"
 )
-_INSTALMENT_COLUMNS = (
-    "booking_id, seq, kind, amount_cents, currency, due_date, timezone, status, session_id, paid_cents,"
-    " fee_cents, refunded_cents, paid_at, paid_offline, note, notice_stage, grace_days, reminder_days,"
-    " overdue_action, deposit_refundable"
+# An instalments row's columns, in the domain Instalment's order (every query of instalments reads
+# them all and builds one with instalment_of).
+_INSTALMENT_FIELDS = (
+    "booking_id", "seq", "kind", "amount_cents", "currency", "due_date", "timezone", "status", "session_id",
+    "paid_cents", "fee_cents", "refunded_cents", "paid_at", "paid_offline", "note", "notice_stage",
+    "grace_days", "reminder_days", "overdue_action", "deposit_refundable",
 )
+
+
+def instalment_columns(alias: str = "") -> str:
+    """The instalments columns instalment_of reads, for a SELECT (each prefixed `alias.` if given)."""
+    prefix = f"{alias}." if alias else ""
+    return ", ".join(prefix + c for c in _INSTALMENT_FIELDS)
+
+
 # A booking is confirmed once its first instalment is paid (checkout's session, or offline); until then
 # (a hold) nothing of it is owed.
 _CONFIRMED = (
@@ -39,12 +50,41 @@ _CONFIRMED = (
     " AND f.seq = 1 AND f.status = 'PAID')"
 )
 _OWED = "i.status IN ('DUE', 'OVERDUE')"
-_PAST_DUE = "i.due_date < CAST(CAST(:now AS timestamptz) AT TIME ZONE i.timezone AS date)"
+# An instalment's "today": the query's instant in the calendar its schedule was made in, joined in
+# from local_todays. Each zone's date comes from Python's zoneinfo (an unknown zone counts as UTC, as
+# booking's calendars do) rather than PostgreSQL's AT TIME ZONE: a zone PostgreSQL does not know would
+# fail the whole query, and with it every tenant's notices or totals.
+LOCAL_TODAY = (
+    "JOIN unnest(CAST(:zones AS text[]), CAST(:todays AS date[])) AS l(zone, today) ON l.zone = i.timezone"
+)
+# Distinct zones of instalments are few (one per tenant at most); the bound keeps the list bounded.
+MAX_ZONES = 2_000
+_PAST_DUE = "i.due_date < l.today"
+
+
+async def local_todays(
+    conn: AsyncConnection, now: datetime, where: str, params: dict[str, Any] | None = None
+) -> dict[str, list[Any]]:
+    """The parameters of LOCAL_TODAY for the instalments `where` selects (over `instalments i`):
+    their zones and each zone's date at `now`."""
+    zones = await conn.execute(
+        text(f"SELECT DISTINCT i.timezone FROM instalments i WHERE {where} LIMIT :zones_limit"),  # noqa: S608
+        {**(params or {}), "zones_limit": MAX_ZONES},
+    )
+    names = [zone for (zone,) in zones]
+    todays = []
+    for zone in names:
+        try:
+            todays.append(now.astimezone(ZoneInfo(zone)).date())
+        except (ZoneInfoNotFoundError, ValueError):
+            todays.append(now.astimezone(UTC).date())
+    return {"zones": names, "todays": todays}
 
 
 def instalment_of(row: Any) -> Instalment:
-    """An instalments row as the domain's Instalment."""
-    values = dict(row._mapping)
+    """An instalments row (the columns of instalment_columns, and maybe others) as the domain's
+    Instalment."""
+    values = {c: row._mapping[c] for c in _INSTALMENT_FIELDS}
     values["kind"] = InstalmentKind(values["kind"])
     values["status"] = InstalmentStatus(values["status"])
     values["notice_stage"] = NoticeStage(values["notice_stage"])
@@ -250,10 +290,10 @@ class RefundQueries:
             " COUNT(DISTINCT (i.tenant_id, i.booking_id)) AS bookings,"
             f" COALESCE(SUM(i.amount_cents - i.paid_cents) FILTER (WHERE {_PAST_DUE}), 0) AS overdue,"
             f" COUNT(DISTINCT (i.tenant_id, i.booking_id)) FILTER (WHERE {_PAST_DUE}) AS overdue_bookings"
-            f" FROM instalments i WHERE {_OWED} AND {_CONFIRMED}"
+            f" FROM instalments i {LOCAL_TODAY} WHERE {_OWED} AND {_CONFIRMED}"
             " GROUP BY i.currency ORDER BY i.currency"
         )
-        rows = await self.conn.execute(text(sql), {"now": now})
+        rows = await self.conn.execute(text(sql), await local_todays(self.conn, now, _OWED))
         return [
             Outstanding(r.currency, int(r.owed), int(r.bookings), int(r.overdue), int(r.overdue_bookings))
             for r in rows
@@ -261,11 +301,11 @@ class RefundQueries:
 
     async def overdue_instalments(self, now: datetime, limit: int = MAX_OVERDUE) -> list[Instalment]:
         """Owed instalments of confirmed bookings past their due date, the longest overdue first."""
-        columns = ", ".join(f"i.{c.strip()}" for c in _INSTALMENT_COLUMNS.split(","))
         sql = (
-            f"SELECT {columns} FROM instalments i"  # noqa: S608 - constant SQL
+            f"SELECT {instalment_columns('i')} FROM instalments i {LOCAL_TODAY}"  # noqa: S608 - constant SQL
             f" WHERE {_OWED} AND {_CONFIRMED} AND {_PAST_DUE}"
             " ORDER BY i.due_date, i.booking_id, i.seq LIMIT :limit"
         )
-        rows = await self.conn.execute(text(sql), {"now": now, "limit": min(limit, MAX_OVERDUE)})
+        days = await local_todays(self.conn, now, _OWED)
+        rows = await self.conn.execute(text(sql), {**days, "limit": min(limit, MAX_OVERDUE)})
         return [instalment_of(r) for r in rows]

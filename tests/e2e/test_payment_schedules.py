@@ -18,6 +18,7 @@ from tests.e2e.test_payments_flows import (
     Shop,
     a_free_day,
     booking_of,
+    ledger,
     make_shop,
     sandbox,
     started,
@@ -41,10 +42,13 @@ def quote_schedule(http: httpx.Client, shop: Shop, day: str) -> dict[str, Any]:
     return dict(answer.json())
 
 
-def shop_with_deposit(http: httpx.Client, stack: Stack, make_tenant: MakeTenant) -> Shop:
+def shop_with_deposit(
+    http: httpx.Client, stack: Stack, make_tenant: MakeTenant, terms: dict[str, Any] = TERMS
+) -> Shop:
+    """A shop (make_shop) whose tenant takes a deposit on `terms`, set as its admin would."""
     shop = make_shop(stack, make_tenant)
     changed = http.patch(
-        "/v1/tenant-admin/settings", json={"paymentPolicy": TERMS}, headers=shop.tenant.admin_headers()
+        "/v1/tenant-admin/settings", json={"paymentPolicy": terms}, headers=shop.tenant.admin_headers()
     )
     assert changed.status_code == 200, changed.text
     return shop
@@ -61,26 +65,6 @@ def manage_token(stack: Stack, couple: str, booking_id: str) -> str:
     token = eventually(link, timeout=20)
     assert token, "no manage link in the confirmation email"
     return token
-
-
-def reconciled_ledger(http: httpx.Client, sandbox: Sandbox, shop: Shop, booking_id: str) -> dict[str, Any]:
-    """The booking's ledger, each payment's charge and fee as Stripe has them: charges - refunds = net."""
-    answer = http.get(f"/v1/tenant-admin/bookings/{booking_id}/ledger", headers=shop.tenant.admin_headers())
-    assert answer.status_code == 200, answer.text
-    body = dict(answer.json())
-    t = body["totals"]
-    assert t["netPaidCents"] == t["chargedCents"] - t["refundedCents"] >= 0
-    assert t["netToTenantCents"] == t["netPaidCents"] - t["platformFeeCents"] >= 0
-    charges = [e for e in body["entries"] if e["kind"] == "charge"]
-    assert sum(e["amountCents"] for e in charges) == t["chargedCents"]
-    stripe_fees = 0
-    for entry in charges:
-        charge = sandbox.get(f"/v1/charges/{entry['stripeObjectId']}")
-        assert charge["amount"] == entry["amountCents"]
-        if charge["application_fee"]:
-            stripe_fees += sandbox.get(f"/v1/application_fees/{charge['application_fee']}")["amount"]
-    assert stripe_fees == t["feeCents"]
-    return body
 
 
 def test_a_deposit_confirms_the_booking_and_the_couple_pays_the_balance_from_their_link(
@@ -116,6 +100,21 @@ def test_a_deposit_confirms_the_booking_and_the_couple_pays_the_balance_from_the
     assert theirs["nextDueDate"] == quoted["instalments"][1]["dueDate"]
     assert all("feeCents" not in i for i in theirs["instalments"])
 
+    # The admin sends the confirmation again: with the balance owed, it is the deposit's receipt again.
+    resent = http.post(
+        f"/v1/tenant-admin/bookings/{booking_id}/resend-confirmation",
+        headers={**shop.tenant.admin_headers(), "Idempotency-Key": f"resend-{booking_id}"},
+    )
+    assert resent.status_code == 202, resent.text
+
+    def receipts() -> list[str] | None:
+        found = [text_of(m) for m in mails_to(stack, couple) if "deposit is received" in str(m["Subject"])]
+        return found if len(found) == 2 else None
+
+    both = eventually(receipts, timeout=20)
+    assert both, "the resent confirmation was not the deposit's receipt"
+    assert all("Balance: 75.00 USD, due" in body for body in both)
+
     assert http.post(f"/v1/bookings/{booking_id}/pay", params={"token": "forged"}).status_code == 404
     pay = http.post(f"/v1/bookings/{booking_id}/pay", params={"token": token}, json={})
     assert pay.status_code == 200, pay.text
@@ -135,7 +134,7 @@ def test_a_deposit_confirms_the_booking_and_the_couple_pays_the_balance_from_the
     settled = eventually(paid_in_full, timeout=20)
     assert settled, "the balance's payment was not recorded"
     assert [i["status"] for i in settled["schedule"]["instalments"]] == ["PAID", "PAID"]
-    books = reconciled_ledger(http, sandbox, shop, booking_id)
+    books = ledger(http, sandbox, shop, booking_id)
     assert (books["totals"]["chargedCents"], books["totals"]["feeCents"]) == (10_000, 1_000)
     nothing = http.post(f"/v1/bookings/{booking_id}/pay", params={"token": token}, json={})
     assert (nothing.status_code, nothing.json()["error"]) == (409, "NOTHING_DUE")

@@ -205,7 +205,8 @@ def status_becomes(http: httpx.Client, shop: Shop, booking_id: str, status: str)
 
 
 def ledger(http: httpx.Client, sandbox: Sandbox, shop: Shop, booking_id: str) -> dict[str, Any]:
-    """The booking's ledger, checked against its invariant and against Stripe."""
+    """The booking's ledger, checked against its invariant and against Stripe: every payment's charge
+    and platform fee (a deposit and a balance are two), each with what was refunded of it."""
     answer = http.get(f"/v1/tenant-admin/bookings/{booking_id}/ledger", headers=shop.tenant.admin_headers())
     assert answer.status_code == 200, answer.text
     body = dict(answer.json())
@@ -215,14 +216,19 @@ def ledger(http: httpx.Client, sandbox: Sandbox, shop: Shop, booking_id: str) ->
     assert t["netToTenantCents"] == t["netPaidCents"] - t["platformFeeCents"] >= 0
     for kind, total in (("charge", "chargedCents"), ("refund", "refundedCents")):
         assert sum(e["amountCents"] for e in body["entries"] if e["kind"] == kind) == t[total]
-    charges = [e["stripeObjectId"] for e in body["entries"] if e["kind"] == "charge"]
-    assert len(charges) <= 1
-    if charges:
-        charge = sandbox.get(f"/v1/charges/{charges[0]}")
-        assert (charge["amount"], charge["amount_refunded"]) == (t["chargedCents"], t["refundedCents"])
+    stripe = [0, 0, 0, 0]  # charged, refunded, fee, fee refunded
+    for entry in body["entries"]:
+        if entry["kind"] != "charge":
+            continue
+        charge = sandbox.get(f"/v1/charges/{entry['stripeObjectId']}")
+        assert charge["amount"] == entry["amountCents"]
+        stripe[0] += charge["amount"]
+        stripe[1] += charge["amount_refunded"]
         if charge["application_fee"]:
             fee = sandbox.get(f"/v1/application_fees/{charge['application_fee']}")
-            assert (fee["amount"], fee["amount_refunded"]) == (t["feeCents"], t["feeRefundedCents"])
+            stripe[2] += fee["amount"]
+            stripe[3] += fee["amount_refunded"]
+    assert stripe == [t["chargedCents"], t["refundedCents"], t["feeCents"], t["feeRefundedCents"]]
     return body
 
 

@@ -3,9 +3,8 @@ second in the test stack) finds an owed balance, booking emails the couple throu
 balance left unpaid past its grace days cancels the booking for non-payment with everything refunded
 (cancel_refund_deposit), each email once.
 
-Until checkout writes deposit schedules itself (issue 15, "core"), the test gives a paid booking its
-schedule in payments' database: the checkout's payment becomes a deposit of 30.00 and a balance of
-70.00 is added, which adds up to the booking's total as booking checks.
+The tenant takes a 30 % deposit at checkout (its payment terms set through the API); the test moves the
+balance's due date in payments' database to where the sweep has something to do today.
 """
 
 from __future__ import annotations
@@ -14,21 +13,20 @@ import asyncio
 import re
 import time
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 
 import asyncpg
 import httpx
-import pytest
 
 from tests.e2e.conftest import MakeTenant, mails_to
+from tests.e2e.test_payment_schedules import shop_with_deposit
 from tests.e2e.test_payments_flows import (
     Sandbox,
     a_free_day,
     booking_of,
     ledger,
     mail_to,
-    make_shop,
+    sandbox,
     started,
     status_becomes,
     text_of,
@@ -36,40 +34,15 @@ from tests.e2e.test_payments_flows import (
 )
 from tools.stack.launcher import Stack
 
-DEPOSIT = 3_000
-
-
-@pytest.fixture(scope="module")
-def sandbox(stack: Stack) -> Iterator[Sandbox]:
-    running = Sandbox(stack)
-    yield running
-    running.http.close()
-
-
-async def _give_schedule(stack: Stack, tenant_id: str, booking_id: str, total: int, due: date) -> None:
-    conn = await asyncpg.connect(stack.admin_database_url)
-    try:
-        await conn.execute(
-            "INSERT INTO payments.instalments (tenant_id, booking_id, seq, kind, amount_cents, currency,"
-            " due_date, timezone, status, paid_cents, notice_stage)"
-            " VALUES ($1, $2, 1, 'DEPOSIT', $3, 'usd', CURRENT_DATE, 'UTC', 'PAID', $3, 4)"
-            " ON CONFLICT (tenant_id, booking_id, seq) DO UPDATE SET kind = 'DEPOSIT', amount_cents = $3,"
-            " status = 'PAID', paid_cents = $3",
-            uuid.UUID(tenant_id),
-            booking_id,
-            DEPOSIT,
-        )
-        await conn.execute(
-            "INSERT INTO payments.instalments (tenant_id, booking_id, seq, kind, amount_cents, currency,"
-            " due_date, timezone, grace_days, reminder_days, overdue_action)"
-            " VALUES ($1, $2, 2, 'BALANCE', $3, 'usd', $4, 'UTC', 3, 7, 'cancel_refund_deposit')",
-            uuid.UUID(tenant_id),
-            booking_id,
-            total - DEPOSIT,
-            due,
-        )
-    finally:
-        await conn.close()
+TERMS = {
+    "depositKind": "percent",
+    "depositBps": 3000,
+    "balanceDueDays": 30,
+    "graceDays": 3,
+    "reminderDays": 7,
+    "overdueAction": "cancel_refund_deposit",
+}
+__all__ = ["sandbox"]
 
 
 async def _move_due_date(stack: Stack, booking_id: str, due: date) -> None:
@@ -85,17 +58,16 @@ async def _move_due_date(stack: Stack, booking_id: str, due: date) -> None:
 def test_an_unpaid_balance_is_reminded_then_overdue_then_cancelled_and_refunded_each_once(
     http: httpx.Client, stack: Stack, sandbox: Sandbox, make_tenant: MakeTenant
 ) -> None:
-    shop = make_shop(stack, make_tenant)
+    shop = shop_with_deposit(http, stack, make_tenant, TERMS)
     couple = f"ana-{uuid.uuid4().hex[:8]}@example.com"
     answer = started(http, shop, a_free_day(), email_address=couple)
+    assert answer["amountDueNowCents"] == 3_000
     booking_id = answer["bookingId"]
     sandbox.pay(answer["checkoutUrl"])
     status_becomes(http, shop, booking_id, "CONFIRMED")
 
     today = datetime.now(UTC).date()
-    asyncio.run(
-        _give_schedule(stack, shop.tenant.id, booking_id, shop.total_cents, today + timedelta(days=3))
-    )
+    asyncio.run(_move_due_date(stack, booking_id, today + timedelta(days=3)))
     reminder = text_of(mail_to(stack, couple, "is due on"))
     assert "the balance of 70.00 USD is due on" in reminder
     assert re.search(rf"http\S+/booking/{booking_id}\?token=\S+", reminder)
@@ -109,12 +81,10 @@ def test_an_unpaid_balance_is_reminded_then_overdue_then_cancelled_and_refunded_
     assert cancelled["cancelReason"] == "balance_unpaid"
     cancellation = text_of(mail_to(stack, couple, "was cancelled"))
     assert "the balance was not paid by its due date" in cancellation
-    mail_to(stack, couple, "refund of 100.00 USD")
+    # Everything paid (the deposit) comes back.
+    mail_to(stack, couple, "refund of 30.00 USD")
     books = wait_until(
-        lambda: (
-            (b := ledger(http, sandbox, shop, booking_id))["totals"]["refundedCents"] == shop.total_cents
-            and b
-        ),
+        lambda: ((b := ledger(http, sandbox, shop, booking_id))["totals"]["refundedCents"] == 3_000 and b),
         "the full refund in the ledger",
     )
     assert books["totals"]["netPaidCents"] == 0

@@ -360,3 +360,43 @@ async def test_the_business_hears_of_a_balance_paid_through_stripe_once(
     assert [s for t, s in sent if t == "booking.admin_balance_paid"] == [
         "Studio: Ana & Bo paid 1,200.00 USD for Tuesday 8 June 2032"
     ]
+
+
+async def test_the_confirmation_sent_again_with_a_balance_owed_is_the_deposits_receipt_again(
+    servicer: BookingServicer, admin: asyncpg.Connection, new_tenant_id: str
+) -> None:
+    booking_id = await deposit_confirmed(servicer, new_tenant_id)
+    for request_id, schedule in (
+        ("resend-1", [DEPOSIT_PAID, instalment(2)]),
+        ("resend-1", [DEPOSIT_PAID, instalment(2)]),  # a retry: nothing more
+        ("resend-2", [DEPOSIT_PAID, instalment(2, types_pb2.INSTALMENT_STATUS_WAIVED)]),
+    ):
+        await servicer.ResendConfirmation(
+            pb.ResendConfirmationRequest(
+                tenant_id=new_tenant_id, booking_id=booking_id, request_id=request_id, schedule=schedule
+            ),
+            None,  # type: ignore[arg-type]
+        )
+    rows = await admin.fetch(
+        "SELECT subject, text_body FROM booking.outbox WHERE dedupe_key LIKE 'confirmation:' || $1 || '%'"
+        " ORDER BY id",
+        booking_id,
+    )
+    assert [r["subject"] for r in rows] == [
+        "Studio: your deposit is received and Tuesday 1 June 2032 is booked",
+        "Studio: your deposit is received and Tuesday 1 June 2032 is booked",
+        "Studio: your booking for Tuesday 1 June 2032 is confirmed",
+    ]
+    assert "Balance: 1,200.00 USD, due Thursday 13 May 2032" in rows[1]["text_body"]
+    assert "Balance" not in rows[2]["text_body"]
+
+    # A schedule that is not this booking's is refused, naming the field, and sends nothing.
+    with pytest.raises(ValidationError) as refused:
+        await servicer.ResendConfirmation(
+            pb.ResendConfirmationRequest(
+                tenant_id=new_tenant_id, booking_id=booking_id, request_id="resend-3", schedule=[DEPOSIT_PAID]
+            ),
+            None,  # type: ignore[arg-type]
+        )
+    assert [f.field for f in refused.value.fields] == ["schedule"]
+    assert len(await mails(admin, booking_id)) == 3

@@ -44,7 +44,7 @@ class FakeBookings:
     async def get(self, tenant_id: str, booking_id: str, *, with_history: bool = False) -> BookingState:
         return BookingState(booking_id, self.status[booking_id], None, event_date=EVENT)
 
-    async def record_schedule_change(
+    async def notify_schedule(
         self, tenant_id: str, booking_id: str, *, notice: str, instalment: Instalment, **rest: Any
     ) -> bool:
         return self._once(
@@ -104,8 +104,9 @@ async def a_booking(
     balance: str = "DUE",
     currency: str = "usd",
     parts: tuple[int, int] = (3_000, 7_000),
+    zone: str = "Europe/Lisbon",
 ) -> str:
-    """A booking with a deposit (paid) and a balance (owed) in Lisbon's calendar."""
+    """A booking with a deposit (paid) and a balance (owed) in `zone`'s calendar (Lisbon's)."""
     booking_id = f"bk_{uuid.uuid4().hex[:12]}"
     world.bookings.status[booking_id] = BookingStatus.CONFIRMED if deposit == "PAID" else BookingStatus.HELD
     async with world.store.tenant(tenant_id) as tx:
@@ -118,7 +119,7 @@ async def a_booking(
                 text(
                     "INSERT INTO instalments (tenant_id, booking_id, seq, kind, amount_cents, currency,"
                     " due_date, timezone, status, paid_cents, fee_cents, notice_stage)"
-                    " VALUES (CAST(:t AS uuid), :b, :q, :k, :a, :c, :d, 'Europe/Lisbon', :s, :p, :f, :n)"
+                    " VALUES (CAST(:t AS uuid), :b, :q, :k, :a, :c, :d, :z, :s, :p, :f, :n)"
                 ),
                 {
                     "t": tenant_id,
@@ -128,6 +129,7 @@ async def a_booking(
                     "a": amount,
                     "c": currency,
                     "d": due,
+                    "z": zone,
                     "s": status,
                     "p": paid,
                     "f": paid // 10,
@@ -324,3 +326,21 @@ async def test_the_platforms_totals_show_what_every_tenants_confirmed_bookings_o
     answer = await world.servicer.GetPlatformTotals(pb.GetPlatformTotalsRequest(), None)  # type: ignore[arg-type]
     (sek,) = [t for t in answer.totals if t.currency == "sek"]
     assert (sek.outstanding_cents, sek.outstanding_bookings, sek.charged_cents) == (3_000, 2, 0)
+
+
+async def test_a_schedule_in_a_zone_postgresql_does_not_know_counts_in_utc_and_stops_no_totals(
+    world: World, new_tenant_id: str
+) -> None:
+    lisbon = await a_booking(world, new_tenant_id, balance_due=date(2030, 2, 27))
+    mars = await a_booking(world, new_tenant_id, balance_due=date(2030, 2, 28), zone="Mars/Olympus_Mons")
+    answer = await world.servicer.GetTenantTotals(
+        pb.GetTenantTotalsRequest(tenant_id=new_tenant_id, from_date="2030-01-01", to_date="2030-03-31"),
+        None,  # type: ignore[arg-type]
+    )
+    # 1 March in UTC: both balances are past due.
+    assert [(o.outstanding_cents, o.overdue_cents, o.overdue_bookings) for o in answer.outstanding] == [
+        (14_000, 14_000, 2)
+    ]
+    assert [o.booking_id for o in answer.overdue] == [lisbon, mars]
+    platform = await world.servicer.GetPlatformTotals(pb.GetPlatformTotalsRequest(), None)  # type: ignore[arg-type]
+    assert any(t.currency == "usd" for t in platform.totals)

@@ -19,11 +19,13 @@ from sqlalchemy import text
 
 from mais_runtime.errors import PreconditionFailed, ValidationError
 from services.payments.domain import BookingState, BookingStatus, EntryKind, RefundChoice, commission_cents
+from services.payments.inbox import StripeInbox
 from services.payments.refunds import COUPLE, Refunds
 from services.payments.store import Payment, PaymentsStore
 from services.payments.stripe_adapter import LineItem, StripeAdapter
 from tests.integration.conftest import Cluster, service_database
 from tests.integration.test_payments_service import (  # noqa: F401 - the sandbox's fixtures
+    Captured,
     _intent_of,
     _onboarded_account,
     _pay,
@@ -399,3 +401,30 @@ async def test_cancelling_without_a_refund_cancels_what_is_owed_and_moves_no_mon
     assert (outcome.refunded_cents, outcome.total_refunded_cents) == (0, 0)
     assert await instalments(world, new_tenant_id, booking) == [(1, "PAID", 0), (2, "CANCELLED", 0)]
     assert world.bookings.cancelled == [(booking, "system")]
+
+
+async def test_refunds_made_in_stripe_tell_booking_the_bookings_refunded_total_over_all_its_payments(
+    world: World, new_tenant_id: str, captured: tuple[Captured, str]  # noqa: F811
+) -> None:
+    booking = await a_booking(world, new_tenant_id, parts=(3_000, 7_000))
+    inbox = StripeInbox(world.store, payees=None, bookings=world.bookings, stripe=world.stripe)  # type: ignore[arg-type]
+    async with world.store.tenant(new_tenant_id) as tx:
+        payments = {seq: payment for payment, seq in await tx.paid_payments(booking)}
+    # The business refunds part of each payment in Stripe's dashboard, the deposit's first.
+    for seq, amount in ((1, 1_000), (2, 2_500)):
+        payment = payments[seq]
+        assert payment.payment_intent_id is not None
+        await world.stripe.refund(
+            payment_intent_id=payment.payment_intent_id,
+            amount_cents=amount,
+            refund_application_fee=False,
+            reverse_transfer=True,
+            metadata={},
+            idempotency_key=f"dashboard-{uuid.uuid4().hex}",
+        )
+        await inbox.receive(*captured[0].wait_for("charge.refunded", payment.charge_id or ""))
+    # Booking's refunded figure is the booking's, over both payments, not the refunded payment's.
+    assert [(b, total, cents) for b, total, cents, _ in world.bookings.refunds] == [
+        (booking, 1_000, 1_000),
+        (booking, 3_500, 2_500),
+    ]

@@ -18,11 +18,8 @@ import pytest
 from mais_runtime.db import Database
 from mais_runtime.payment_policy import OverdueAction
 from services.payments.domain import BookingState, BookingStatus, RefundChoice
-from services.payments.domain.notices import (
-    ScheduledInstalment,
-    ScheduleNotice,
-    stage_after_due_date_change,
-)
+from services.payments.domain.instalments import Instalment, InstalmentAction, InstalmentChange
+from services.payments.domain.notices import ScheduleNotice
 from services.payments.domain.schedule import NoticeStage, notice_stage
 from services.payments.schedule_sweep import ScheduleSweep
 from services.payments.store import PaymentsStore
@@ -52,7 +49,7 @@ class Notified:
     request_id: str
     overdue_action: OverdueAction | None
     action_date: date | None
-    schedule: tuple[ScheduledInstalment, ...]
+    schedule: tuple[Instalment, ...]
 
 
 @dataclass
@@ -69,13 +66,12 @@ class FakeBookings:
         booking_id: str,
         *,
         notice: ScheduleNotice,
-        instalment: ScheduledInstalment,
-        schedule: Sequence[ScheduledInstalment],
+        schedule: Sequence[Instalment],
         request_id: str,
         actor: str,
-        note: str = "",
         overdue_action: OverdueAction | None = None,
         action_date: date | None = None,
+        **rest: object,
     ) -> bool:
         await asyncio.sleep(0.05)
         assert actor == "system"
@@ -138,7 +134,7 @@ class World:
     clock: Clock
 
     def sweep(self) -> ScheduleSweep:
-        return ScheduleSweep(self.store, self.bookings, self.refunds, clock=self.clock)
+        return ScheduleSweep(self.store, self.bookings, self.refunds, clock=self.clock)  # type: ignore[arg-type]
 
     async def sweeps_at_once(self, n: int = 3) -> None:
         await asyncio.gather(*(self.sweep().one_pass() for _ in range(n)))
@@ -336,15 +332,16 @@ async def test_a_due_date_moved_later_takes_an_overdue_balance_back_to_due_and_s
     await world.sweep().one_pass()
     assert await balance(admin, booking) == ("OVERDUE", int(NoticeStage.OVERDUE))
 
+    # As UpdateInstalment moves it (services/payments/instalments.py).
     new_due = due + timedelta(days=30)
-    await admin.execute(
-        "UPDATE payments.instalments SET due_date = $2 WHERE booking_id = $1 AND seq = 2", booking, new_due
-    )
-    stage = stage_after_due_date_change(
-        new_due_date=new_due, today=due + timedelta(days=1), reminder_days=7, grace_days=3
+    moved = InstalmentChange.checked(
+        seq=2, action=InstalmentAction.SET_DUE_DATE, note="", due_date=new_due.isoformat()
     )
     async with world.store.tenant(tenant) as tx:
-        await tx.reset_notice_stage(tenant, booking, 2, stage)
+        instalment = await tx.instalment(booking, 2)
+        assert instalment is not None
+        stage = moved.notice_stage_after(instalment, today=due + timedelta(days=1))
+        await tx.move_instalment_due_date(booking, 2, new_due, stage, "")
     assert await balance(admin, booking) == ("DUE", int(NoticeStage.NONE))
 
     world.clock.local_morning(new_due - timedelta(days=7))

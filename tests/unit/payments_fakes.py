@@ -55,6 +55,30 @@ class Clock:
         return self.now
 
 
+def an_instalment(booking_id: str, seq: int, **fields: Any) -> Instalment:
+    """An instalment as the store reads it: owed, nothing paid, usual terms; `fields` set the rest."""
+    owed: dict[str, Any] = {
+        "kind": InstalmentKind.BALANCE,
+        "amount_cents": 0,
+        "currency": "usd",
+        "due_date": date(2030, 1, 1),
+        "timezone": "UTC",
+        "status": InstalmentStatus.DUE,
+        "session_id": None,
+        "paid_cents": 0,
+        "fee_cents": 0,
+        "refunded_cents": 0,
+        "paid_at": None,
+        "paid_offline": False,
+        "note": None,
+        "notice_stage": NoticeStage.NONE,
+        "grace_days": 3,
+        "reminder_days": 7,
+        "overdue_action": "remind",
+        "deposit_refundable": True,
+    }
+    return Instalment(booking_id=booking_id, seq=seq, **{**owed, **fields})
+
 @dataclass
 class FakeTx:
     """The transaction verbs the use cases call, over the store's dictionaries."""
@@ -124,27 +148,13 @@ class FakeTx:
         for new in planned:
             self.store.instalments.setdefault(
                 (booking_id, new.seq),
-                Instalment(
-                    booking_id=booking_id,
-                    seq=new.seq,
+                an_instalment(
+                    booking_id,
+                    new.seq,
                     kind=InstalmentKind(new.kind),
                     amount_cents=new.amount_cents,
-                    currency=terms["currency"],
                     due_date=new.due_date,
-                    timezone=terms["timezone"],
-                    status=InstalmentStatus.DUE,
-                    session_id=None,
-                    paid_cents=0,
-                    fee_cents=0,
-                    refunded_cents=0,
-                    paid_at=None,
-                    paid_offline=False,
-                    note=None,
-                    notice_stage=NoticeStage.NONE,
-                    grace_days=terms["grace_days"],
-                    reminder_days=terms["reminder_days"],
-                    overdue_action=terms["overdue_action"],
-                    deposit_refundable=terms["deposit_refundable"],
+                    **terms,
                 ),
             )
 

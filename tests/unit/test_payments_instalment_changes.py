@@ -13,7 +13,6 @@ from hypothesis import strategies as st
 
 from mais_runtime.errors import PreconditionFailed, ValidationError
 from services.payments.domain.instalments import (
-    Instalment,
     InstalmentAction,
     InstalmentChange,
     PaidInstalment,
@@ -29,29 +28,21 @@ from services.payments.domain.schedule import (
     PaidPart,
     allocate_refund,
 )
+from tests.unit.payments_fakes import an_instalment
 
 TODAY = date(2030, 3, 1)
-DEPOSIT = Instalment(
-    booking_id="bk_1",
-    seq=1,
+DEPOSIT = an_instalment(
+    "bk_1",
+    1,
     kind=InstalmentKind.DEPOSIT,
     amount_cents=3_000,
-    currency="usd",
     due_date=date(2030, 1, 10),
     timezone="Europe/Lisbon",
     status=InstalmentStatus.PAID,
     session_id="cs_1",
     paid_cents=3_000,
     fee_cents=300,
-    refunded_cents=0,
-    paid_at=None,
-    paid_offline=False,
-    note=None,
     notice_stage=NoticeStage.ACTION,
-    grace_days=3,
-    reminder_days=7,
-    overdue_action="remind",
-    deposit_refundable=True,
 )
 BALANCE = replace(
     DEPOSIT,

@@ -1,6 +1,6 @@
 """What the schedule sweep derives from an owed balance: the request id of each notice (one effect
-per instalment, stage and due date), the day the overdue action comes, what it refunds, and where the
-notices start again once the due date moves."""
+per instalment, stage and due date), the day the overdue action comes and what it refunds (where the
+notices start again once the due date moves: test_payments_instalment_changes)."""
 
 from __future__ import annotations
 
@@ -10,14 +10,13 @@ from mais_runtime.payment_policy import OverdueAction
 from services.payments.domain import RefundChoice
 from services.payments.domain.notices import (
     OwedBalance,
-    ScheduledInstalment,
     ScheduleNotice,
     cancels,
     notice_of,
     overdue_refund,
-    stage_after_due_date_change,
 )
-from services.payments.domain.schedule import InstalmentKind, InstalmentStatus, NoticeStage
+from services.payments.domain.schedule import NoticeStage
+from tests.unit.payments_fakes import an_instalment
 
 DUE = date(2031, 5, 20)
 
@@ -25,12 +24,16 @@ DUE = date(2031, 5, 20)
 def owed(stage: NoticeStage = NoticeStage.NONE, today: date = DUE, grace: int = 3) -> OwedBalance:
     return OwedBalance(
         tenant_id="t",
-        booking_id="bk_1",
-        instalment=ScheduledInstalment(2, InstalmentKind.BALANCE, 70_000, "usd", DUE, InstalmentStatus.DUE),
-        stage=stage,
-        grace_days=grace,
-        reminder_days=7,
-        overdue_action=OverdueAction.CANCEL_KEEP_DEPOSIT,
+        instalment=an_instalment(
+            "bk_1",
+            2,
+            amount_cents=70_000,
+            due_date=DUE,
+            timezone="Europe/Lisbon",
+            notice_stage=stage,
+            grace_days=grace,
+            overdue_action=OverdueAction.CANCEL_KEEP_DEPOSIT.value,
+        ),
         today=today,
     )
 
@@ -54,15 +57,3 @@ def test_only_the_cancelling_actions_cancel_and_only_one_refunds() -> None:
     assert notice_of(NoticeStage.ACTION) is None
     assert notice_of(NoticeStage.DUE_TODAY) is ScheduleNotice.DUE_TODAY
 
-
-def test_a_moved_due_date_starts_its_notices_from_what_applies_on_the_new_date() -> None:
-    today = date(2031, 5, 25)
-
-    def after(new_due: date) -> NoticeStage:
-        return stage_after_due_date_change(new_due_date=new_due, today=today, reminder_days=7, grace_days=3)
-
-    assert after(today + timedelta(days=30)) is NoticeStage.NONE
-    assert after(today + timedelta(days=3)) is NoticeStage.REMINDER
-    assert after(today) is NoticeStage.DUE_TODAY
-    # Moved into the past: the couple is told it is overdue before anything is done about it.
-    assert after(today - timedelta(days=10)) is NoticeStage.DUE_TODAY

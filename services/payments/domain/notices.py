@@ -12,13 +12,11 @@ from datetime import date, timedelta
 from enum import StrEnum
 
 from mais_runtime.payment_policy import OverdueAction
+from services.payments.domain.instalments import Instalment
 from services.payments.domain.money import RefundChoice
 from services.payments.domain.schedule import (
-    InstalmentKind,
-    InstalmentStatus,
     NoticeStage,
     next_notice,
-    notice_stage,
 )
 
 # The cancellation reason of a balance left unpaid past the grace days (booking words it for the
@@ -47,35 +45,39 @@ _NOTICE_OF_STAGE = {
 
 
 @dataclass(frozen=True)
-class ScheduledInstalment:
-    """One instalment of a booking's schedule, as the sweep reads it and booking is told it."""
-
-    seq: int
-    kind: InstalmentKind
-    amount_cents: int
-    currency: str
-    due_date: date
-    status: InstalmentStatus
-    paid_cents: int = 0
-    refunded_cents: int = 0
-    session_id: str = ""
-    paid_offline: bool = False
-    note: str = ""
-
-
-@dataclass(frozen=True)
 class OwedBalance:
-    """An owed balance whose notices are behind where its due date says they should be, with the
-    terms its schedule was made with and "today" in its tenant's calendar."""
+    """An owed balance whose notices are behind where its due date says they should be, with "today"
+    in its tenant's calendar. The instalment carries the terms its schedule was made with (grace and
+    reminder days, the overdue action) and how far its notices have gone."""
 
     tenant_id: str
-    booking_id: str
-    instalment: ScheduledInstalment
-    stage: NoticeStage
-    grace_days: int
-    reminder_days: int
-    overdue_action: OverdueAction
+    instalment: Instalment
     today: date
+
+    @property
+    def booking_id(self) -> str:
+        """The booking the balance is of."""
+        return self.instalment.booking_id
+
+    @property
+    def stage(self) -> NoticeStage:
+        """How far its notices have gone."""
+        return self.instalment.notice_stage
+
+    @property
+    def grace_days(self) -> int:
+        """Days after the due date before the overdue action."""
+        return self.instalment.grace_days
+
+    @property
+    def reminder_days(self) -> int:
+        """Days before the due date of the reminder."""
+        return self.instalment.reminder_days
+
+    @property
+    def overdue_action(self) -> OverdueAction:
+        """What happens once the grace days are over."""
+        return OverdueAction(self.instalment.overdue_action)
 
     def next_notice(self) -> NoticeStage | None:
         """The one stage to reach now (schedule.next_notice), or None."""
@@ -113,17 +115,3 @@ def overdue_refund(action: OverdueAction) -> RefundChoice:
     if action is OverdueAction.CANCEL_REFUND_DEPOSIT:
         return RefundChoice.full()
     return RefundChoice.none()
-
-
-def stage_after_due_date_change(
-    *, new_due_date: date, today: date, reminder_days: int, grace_days: int
-) -> NoticeStage:
-    """How far a balance's notices count as gone once the business moves its due date (UpdateInstalment
-    stores this with store_notices.reset_notice_stage): what applies on the new date today, so the
-    couple, just told the new date, is not reminded of it again at once, and a date moved later starts
-    its notices afresh (their request ids name the due date, so they are new requests). Never past
-    DUE_TODAY: a date moved into the past is told overdue before any overdue action is taken."""
-    applies = notice_stage(
-        due_date=new_due_date, today=today, reminder_days=reminder_days, grace_days=grace_days
-    )
-    return min(applies, NoticeStage.DUE_TODAY)

@@ -14,7 +14,7 @@ import { BookingDetail } from "./pages/BookingDetail";
 import { Overview } from "./pages/Overview";
 import { PlatformStats } from "./pages/PlatformStats";
 import { changeOf } from "./PaymentSchedule";
-import { fakeRequest } from "./pages/testing";
+import { button as buttonIn, click, fakeRequest, field as fieldIn, settle, submit as submitForm, text, type } from "./pages/testing";
 
 const ME = {
   userId: "u1", email: "owner@rose.test", role: "tenant_admin" as const, tenantId: "t1", csrfToken: "csrf-1",
@@ -57,10 +57,6 @@ function server(): typeof fetch {
   }) as typeof fetch;
 }
 
-async function settle() {
-  for (let i = 0; i < 6; i++) await act(async () => { await new Promise((r) => setTimeout(r, 0)); });
-}
-
 async function show(node: ComponentChild) {
   const api = createAdminApi({ fetch: server() });
   api.setCsrfToken("csrf-1");
@@ -69,32 +65,9 @@ async function show(node: ComponentChild) {
   await settle();
 }
 
-const text = (el: Element | null | undefined) => el?.textContent?.replace(/\s+/g, " ").trim() ?? "";
-function button(name: string): HTMLButtonElement {
-  const all = [...root.querySelectorAll("button")];
-  const found = all.find((b) => (b.getAttribute("aria-label") ?? text(b)) === name);
-  if (!found) throw new Error(`no button "${name}" in: ${all.map((b) => b.getAttribute("aria-label") ?? text(b)).join(" | ")}`);
-  return found;
-}
-function field(name: string): HTMLInputElement {
-  const label = [...root.querySelectorAll("label")].find((l) => text(l) === name);
-  if (!label) throw new Error(`no field "${name}"`);
-  return root.querySelector<HTMLInputElement>(`#${label.htmlFor}`)!;
-}
-async function click(el: HTMLElement) {
-  await act(async () => el.click());
-  await settle();
-}
-async function type(el: HTMLInputElement, value: string) {
-  await act(async () => {
-    el.value = value;
-    el.dispatchEvent(new Event("input", { bubbles: true }));
-  });
-}
-async function submit(el: Element) {
-  await act(async () => { el.closest("form")!.dispatchEvent(new Event("submit", { bubbles: true, cancelable: true })); });
-  await settle();
-}
+const button = (name: string) => buttonIn(root, name);
+const field = (name: string) => fieldIn(root, name);
+const submit = (el: Element) => submitForm(el.closest("form")!);
 const section = (title: string) => [...root.querySelectorAll("section")].find((s) => text(s.querySelector("h2")) === title);
 const said = () => [...root.querySelectorAll('[role="status"]')].map(text).filter(Boolean);
 const alerts = () => [...root.querySelectorAll('[role="alert"]')].map(text).filter(Boolean);
