@@ -179,6 +179,20 @@ async def pay_balance(clients: Clients, shop: Shop, booking_id: str) -> pb.PayIn
     )
 
 
+async def cancel_without_refund(clients: Clients, shop: Shop, booking_id: str) -> None:
+    """The business cancels the booking and keeps what was paid."""
+    await clients.payments.CancelAndRefund(
+        pb.CancelAndRefundRequest(
+            tenant_id=shop.tenant_id,
+            booking_id=booking_id,
+            reason="the couple called it off",
+            refund=pb.RefundChoice(none=True),
+            actor="tenant_admin:test",
+            request_id=f"cancel-{uuid.uuid4()}",
+        )
+    )
+
+
 def balance_delivery(platform: Platform, captured: Captured, checkout_url: str) -> tuple[bytes, str]:
     session_id = session_of(checkout_url)
     _pay(platform.sandbox_url, session_id)
@@ -334,17 +348,10 @@ async def test_a_balance_paid_after_the_booking_was_cancelled_is_refunded_in_ful
     shop = await deposit_shop(clients, platform)  # type: ignore[arg-type]
     answer = await confirmed_with_deposit(clients, platform, captured[0], shop, a_far_day())
     balance = await pay_balance(clients, shop, answer.booking_id)
-    await clients.payments.CancelAndRefund(
-        pb.CancelAndRefundRequest(
-            tenant_id=shop.tenant_id,
-            booking_id=answer.booking_id,
-            reason="the couple called it off",
-            refund=pb.RefundChoice(none=True),
-            actor="tenant_admin:test",
-            request_id=f"cancel-{uuid.uuid4()}",
-        )
-    )
-    result = await deliver(clients, balance_delivery(platform, captured[0], balance.checkout_url))
+    # Paid at Stripe; its event arrives only after the business cancelled.
+    late = balance_delivery(platform, captured[0], balance.checkout_url)
+    await cancel_without_refund(clients, shop, answer.booking_id)
+    result = await deliver(clients, late)
     assert result.status == pb.EVENT_STATUS_PROCESSED
     books = await ledger(clients, shop, answer.booking_id)
     assert (books.charged_cents, books.refunded_cents, books.fee_cents, books.fee_refunded_cents) == (
@@ -357,6 +364,28 @@ async def test_a_balance_paid_after_the_booking_was_cancelled_is_refunded_in_ful
     booking = await booking_with_history(clients, shop, answer.booking_id)
     assert (booking.status, booking.amount_paid_cents) == (booking_pb.BOOKING_STATUS_CANCELLED, 2_500)
     assert balance_lines(booking) == []
+
+
+async def test_cancelling_closes_the_balance_page_a_couple_still_has_open(
+    clients: Clients, platform: Platform, captured: tuple[Captured, str], admin_db: asyncpg.Connection
+) -> None:
+    shop = await deposit_shop(clients, platform)  # type: ignore[arg-type]
+    answer = await confirmed_with_deposit(clients, platform, captured[0], shop, a_far_day())
+    balance = await pay_balance(clients, shop, answer.booking_id)
+    session_id = session_of(balance.checkout_url)
+    await cancel_without_refund(clients, shop, answer.booking_id)
+    assert _stripe_get(platform.sandbox_url, f"/v1/checkout/sessions/{session_id}")["status"] == "expired"
+    status = await admin_db.fetchval("SELECT status FROM payments.payments WHERE session_id = $1", session_id)
+    assert status == "EXPIRED"
+    # Stripe's expiry event changes nothing more: the schedule stays cancelled, nothing is owed.
+    await deliver(clients, captured[0].wait_for("checkout.session.expired", session_id))
+    schedule = await schedule_of(clients, shop, answer.booking_id)
+    assert [i.status for i in schedule.instalments] == [
+        types_pb2.INSTALMENT_STATUS_PAID,
+        types_pb2.INSTALMENT_STATUS_CANCELLED,
+    ]
+    books = await ledger(clients, shop, answer.booking_id)
+    assert (books.charged_cents, books.refunded_cents) == (2_500, 0)
 
 
 async def test_an_expired_checkout_cancels_the_schedule_it_started_and_a_new_hold_plans_afresh(

@@ -1,9 +1,10 @@
 """Deposits and balances keep money and bookings agreeing however Stripe delivers: a balance paid by two
-sessions at once, the balance's event 20 times at once beside the deposit's, a balance paid after the
-business cancelled, and payments SIGKILLed between a balance payment and its webhook. Each balance is
-kept once or refunded in full (recorded NOT_OWED), each receipt is sent once, and in the end every
-booking's ledger reconciles with Stripe and with its instalments (charges - refunds = net = paid -
-refunded over the instalments).
+sessions at once, the balance's event 20 times at once beside the deposit's, a balance paid just before
+the business cancelled (its event after), a balance page left open at the cancellation (closed by it),
+and payments SIGKILLed between a balance payment and its webhook. Each balance is kept once or refunded
+in full (recorded NOT_OWED), each receipt is sent once, and in the end every booking's ledger
+reconciles with Stripe and with its instalments (charges - refunds = net = paid - refunded over the
+instalments).
 
 The tenants take a 30 % deposit with the balance due 30 days before the event (set as their admin
 would, `PATCH /v1/tenant-admin/settings` `paymentPolicy`); every date is at least 40 days away."""
@@ -341,10 +342,14 @@ def test_the_balance_event_twenty_times_at_once_beside_the_deposits_has_one_effe
 
 
 def test_a_balance_paid_after_the_business_cancelled_is_refunded_in_full(
-    stack: Stack, http: httpx.Client, shop: Shop, sandbox: Sandbox, figures: Figures
+    stack: Stack, http: httpx.Client, shop: Shop, held_deliveries: Sandbox, figures: Figures
 ) -> None:
+    sandbox = held_deliveries
     booking = confirmed_on_deposit(stack, http, sandbox, shop)
     url = balance_checkout(http, figures, booking)["checkoutUrl"]
+    # The couple pays the balance; its event is still on its way when the business cancels.
+    assert sandbox.pay(url).status_code == 200
+    late = sandbox.event_for(session_of(url), "checkout.session.completed")["id"]
     cancelled = http.post(
         f"/v1/tenant-admin/bookings/{booking.booking_id}/cancel",
         json={"refund": "none", "reason": "the venue closed"},
@@ -352,8 +357,7 @@ def test_a_balance_paid_after_the_business_cancelled_is_refunded_in_full(
     )
     figures.request(CATEGORY, cancelled.status_code, ok=cancelled.status_code == 200)
     assert cancelled.status_code == 200, cancelled.text
-    # The couple had the balance's page open and pays it anyway.
-    assert sandbox.pay(url).status_code == 200
+    deliver_at_once(sandbox, figures, [(late, 3)])
     books = wait_for(
         lambda: (b := ledger_of(http, shop, booking.booking_id))["totals"]["refundedCents"] == BALANCE and b,
         "the late balance's refund",
@@ -368,6 +372,31 @@ def test_a_balance_paid_after_the_business_cancelled_is_refunded_in_full(
     assert (view["status"], view["amountPaidCents"], view["amountRefundedCents"]) == ("CANCELLED", DEPOSIT, 0)
     assert [i["status"] for i in view["schedule"]["instalments"]] == ["PAID", "CANCELLED"]
     assert "booking.balance_receipt" not in tags(stack, booking.email)
+    reconciles(http, sandbox, shop, booking.booking_id, figures)
+
+
+def test_cancelling_closes_the_balance_page_so_it_cannot_be_paid(
+    stack: Stack, http: httpx.Client, shop: Shop, sandbox: Sandbox, figures: Figures
+) -> None:
+    booking = confirmed_on_deposit(stack, http, sandbox, shop)
+    url = balance_checkout(http, figures, booking)["checkoutUrl"]
+    cancelled = http.post(
+        f"/v1/tenant-admin/bookings/{booking.booking_id}/cancel",
+        json={"refund": "full", "reason": "the couple called it off"},
+        headers={**shop.tenant.admin_headers(), "Idempotency-Key": str(uuid.uuid4())},
+    )
+    figures.request(CATEGORY, cancelled.status_code, ok=cancelled.status_code == 200)
+    assert cancelled.status_code == 200, cancelled.text
+    assert sandbox.session(session_of(url))["status"] == "expired"
+    assert sandbox.pay(url).status_code >= 400
+    assert balance_payments(stack, booking.booking_id) == {session_of(url): "EXPIRED"}
+    refused = http.post(f"/v1/bookings/{booking.booking_id}/pay", params={"token": booking.token}, json={})
+    assert refused.status_code == 409, refused.text
+    books = wait_for(
+        lambda: (b := ledger_of(http, shop, booking.booking_id))["totals"]["refundedCents"] == DEPOSIT and b,
+        "the deposit's refund",
+    )
+    assert books["totals"]["chargedCents"] == DEPOSIT
     reconciles(http, sandbox, shop, booking.booking_id, figures)
 
 
