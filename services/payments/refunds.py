@@ -19,6 +19,7 @@ A retry with the same request id resumes where the last attempt stopped.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from mais_runtime.errors import Conflict, PreconditionFailed, ValidationError
@@ -28,6 +29,7 @@ from services.payments.domain import (
     BookingStatus,
     EntryKind,
     LedgerTotals,
+    PaymentStatus,
     RefundChoice,
     RefundKind,
     cancellation_request_id,
@@ -46,7 +48,14 @@ from services.payments.domain.instalments import (
 from services.payments.domain.schedule import InstalmentKind, PaidPart, allocate_refund
 from services.payments.metrics import REFUNDED_CENTS
 from services.payments.store import Payment, PaymentsStore, PaymentsTx, RefundRequest
-from services.payments.stripe_adapter import MoneyBack, PaymentProviderError, StripeAdapter
+from services.payments.stripe_adapter import (
+    MoneyBack,
+    PaymentProviderError,
+    SessionAlreadyPaid,
+    StripeAdapter,
+)
+
+log = logging.getLogger("mais.payments.refunds")
 
 # The actor of a couple's own cancellation (booking checks the tenant's window for it).
 COUPLE = "couple"
@@ -100,6 +109,7 @@ class Refunds:
             refund, fee_refund = await self._ask_stripe(payment, request)
             asked.append((payment, request, refund, fee_refund))
         totals = await self._record(tenant_id, booking_id, asked, reason=reason, actor=actor)
+        await self._close_balance_sessions(tenant_id, booking_id)
         return RefundOutcome(
             await self._answer(tenant_id, booking_id),
             sum(request.amount_cents for _, request in parts),
@@ -115,6 +125,22 @@ class Refunds:
             paid = await tx.paid_payments(booking_id)
             ledger, deposit_refundable = await _paid_ledger(tx, booking_id, paid)
         return couple_cancellation_terms(ledger, deposit_refundable=deposit_refundable)
+
+    async def _close_balance_sessions(self, tenant_id: str, booking_id: str) -> None:
+        """A cancelled booking owes nothing more: the balance pages still open are closed, so a couple
+        who kept one open cannot pay it (a refund gives the money back, but not Stripe's processing
+        fee). One that was paid meanwhile, or that cannot be closed now, is left to its webhook, which
+        refunds a balance of a booking no longer confirmed in full, and to the expiry sweep."""
+        async with self._store.tenant(tenant_id) as tx:
+            for payment in await tx.open_balance_payments(booking_id):
+                try:
+                    async with tx.conn.begin_nested():
+                        await self._stripe.expire_checkout_session(payment.session_id)
+                        await tx.set_payment_status(payment.session_id, PaymentStatus.EXPIRED)
+                except SessionAlreadyPaid:
+                    continue
+                except PaymentProviderError:
+                    log.warning("closing a cancelled booking's balance session failed", exc_info=True)
 
     async def _answer(self, tenant_id: str, booking_id: str) -> BookingState:
         """The booking as the cancellation left it, with its history: the caller answers with it."""

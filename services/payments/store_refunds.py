@@ -31,9 +31,26 @@ _REFUND_COLUMNS = (
 # An instalments row's columns, in the domain Instalment's order (every query of instalments reads
 # them all and builds one with instalment_of).
 _INSTALMENT_FIELDS = (
-    "booking_id", "seq", "kind", "amount_cents", "currency", "due_date", "timezone", "status", "session_id",
-    "paid_cents", "fee_cents", "refunded_cents", "paid_at", "paid_offline", "note", "notice_stage",
-    "grace_days", "reminder_days", "overdue_action", "deposit_refundable",
+    "booking_id",
+    "seq",
+    "kind",
+    "amount_cents",
+    "currency",
+    "due_date",
+    "timezone",
+    "status",
+    "session_id",
+    "paid_cents",
+    "fee_cents",
+    "refunded_cents",
+    "paid_at",
+    "paid_offline",
+    "note",
+    "notice_stage",
+    "grace_days",
+    "reminder_days",
+    "overdue_action",
+    "deposit_refundable",
 )
 
 
@@ -127,6 +144,18 @@ class RefundQueries:
             seq = int(values.pop("instalment_seq"))
             answer.append((Payment(**values), seq))
         return answer
+
+    async def open_balance_payments(self, booking_id: str) -> list[Any]:
+        """The booking's balance sessions (instalments after the first) still open for paying, locked
+        (the webhook of one paid meanwhile waits for whoever closes them)."""
+        from services.payments.store import Payment
+
+        sql = (
+            f"SELECT {_PAYMENT_COLUMNS}, instalment_seq FROM payments"  # noqa: S608 - constant columns
+            " WHERE booking_id = :b AND status = 'OPEN' AND instalment_seq > 1"
+            " ORDER BY created_at, session_id LIMIT 12 FOR UPDATE"
+        )
+        return [Payment(**dict(r._mapping)) for r in await self.conn.execute(text(sql), {"b": booking_id})]
 
     async def cancellation_parts(self, cancellation_id: str) -> list[Any]:
         """The refund requests (one per payment) of one cancellation, in the order they were reserved."""

@@ -2,21 +2,18 @@
 booking and payments processes: a checkout under deposit terms charges the deposit and writes both
 instalments, the couple's balance checkout, the balance webhook's one effect however often and in
 whatever order it comes, a balance paid twice (one kept, the other refunded) or after a cancellation
-(refunded).
+(refunded). Booking's own RecordInstalmentPayment records each balance payment once (its history and
+amount paid are what the tests read).
 
 Tenants here take a 25 % deposit with the balance 30 days before the event, set through the tenant
-service as an admin would (UpdateTenant, mask payment_policy). Booking's RecordInstalmentPayment is
-answered by a proxy in front of the real booking service (every other call goes through unchanged),
-which keeps the contract: once per session, BOOKING_NOT_CONFIRMED for a booking no longer confirmed."""
+service as an admin would (UpdateTenant, mask payment_policy)."""
 
 from __future__ import annotations
 
 import asyncio
-import threading
 import uuid
 from collections.abc import Iterator
-from concurrent import futures
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -29,7 +26,7 @@ from mais.payments.v1 import payments_service_pb2 as pb
 from mais.tenant.v1 import tenant_service_pb2 as tenant_pb
 
 from mais_runtime.payment_policy import PaymentPolicy
-from tests.integration.conftest import INTERNAL_TOKEN, Cluster, RunningService, spawn_service
+from tests.integration.conftest import Cluster, RunningService, spawn_service
 from tests.integration.test_payments_service import (
     FAST_ARGON2,
     SECRET,
@@ -52,7 +49,6 @@ from tests.integration.test_payments_service import (
     session_of,
 )
 from tests.integration.test_payments_service import Clients as Clients
-from tools.stack.launcher import free_port
 
 pytestmark = pytest.mark.filterwarnings("ignore:Use 'content=<...>' to upload raw bytes:DeprecationWarning")
 
@@ -60,75 +56,6 @@ pytestmark = pytest.mark.filterwarnings("ignore:Use 'content=<...>' to upload ra
 __all__ = ["admin_db", "captured", "clients", "sandbox_url"]
 
 DEPOSIT_TERMS = {"depositKind": "percent", "depositBps": 2500, "balanceDueDays": 30}
-_RECORD = "/mais.booking.v1.BookingService/RecordInstalmentPayment"
-
-
-@dataclass
-class RecordedPayments:
-    """What the booking proxy was told of later instalments."""
-
-    sessions: dict[str, booking_pb.RecordInstalmentPaymentRequest] = field(default_factory=dict)
-    calls: int = 0
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-
-class BookingProxy(grpc.GenericRpcHandler):
-    """Forwards every BookingService call to the real booking service as raw bytes, except
-    RecordInstalmentPayment, which it answers by the contract."""
-
-    def __init__(self, target: str, recorded: RecordedPayments) -> None:
-        self._channel = grpc.insecure_channel(target)
-        self._recorded = recorded
-
-    def service(self, details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler | None:
-        method = str(details.method)
-        if method == _RECORD:
-            return grpc.unary_unary_rpc_method_handler(
-                self._record,
-                request_deserializer=booking_pb.RecordInstalmentPaymentRequest.FromString,
-                response_serializer=booking_pb.RecordInstalmentPaymentResponse.SerializeToString,
-            )
-        forward: Any = self._channel.unary_unary(method, None, None)
-
-        def handle(request: bytes, context: Any) -> bytes:
-            metadata = [
-                (k, v)
-                for k, v in context.invocation_metadata()
-                if not k.startswith((":", "grpc-")) and k != "user-agent"
-            ]
-            try:
-                return bytes(forward(request, metadata=metadata, timeout=20))
-            except grpc.RpcError as error:
-                failure: Any = error
-                context.set_trailing_metadata(failure.trailing_metadata() or ())
-                context.abort(failure.code(), failure.details())
-                raise
-
-        return grpc.unary_unary_rpc_method_handler(handle)
-
-    def _record(
-        self, request: booking_pb.RecordInstalmentPaymentRequest, context: grpc.ServicerContext
-    ) -> booking_pb.RecordInstalmentPaymentResponse:
-        stub = self._channel.unary_unary(
-            "/mais.booking.v1.BookingService/GetBooking",
-            request_serializer=booking_pb.GetBookingRequest.SerializeToString,
-            response_deserializer=booking_pb.GetBookingResponse.FromString,
-        )
-        booking = stub(
-            booking_pb.GetBookingRequest(tenant_id=request.tenant_id, booking_id=request.booking_id),
-            metadata=(("x-mais-internal", INTERNAL_TOKEN),),
-            timeout=20,
-        ).booking
-        with self._recorded.lock:
-            self._recorded.calls += 1
-            if request.payment_session_id in self._recorded.sessions:
-                outcome = booking_pb.RECORD_PAYMENT_OUTCOME_ALREADY_RECORDED
-            elif booking.status != booking_pb.BOOKING_STATUS_CONFIRMED:
-                outcome = booking_pb.RECORD_PAYMENT_OUTCOME_BOOKING_NOT_CONFIRMED
-            else:
-                self._recorded.sessions[request.payment_session_id] = request
-                outcome = booking_pb.RECORD_PAYMENT_OUTCOME_RECORDED
-        return booking_pb.RecordInstalmentPaymentResponse(booking=booking, outcome=outcome)
 
 
 @dataclass
@@ -138,7 +65,6 @@ class Platform:
     booking: RunningService
     payments: RunningService
     sandbox_url: str
-    recorded: RecordedPayments
 
 
 @pytest.fixture(scope="module")
@@ -146,7 +72,6 @@ def platform(
     cluster: Cluster, sandbox_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Platform]:
     started: list[RunningService] = []
-    proxy: grpc.Server | None = None
     try:
         tenant = spawn_service(
             cluster, "services.tenant", "tenant", tmp_path_factory.mktemp("st"), FAST_ARGON2
@@ -169,12 +94,6 @@ def platform(
             },
         )
         started.append(booking)
-        recorded = RecordedPayments()
-        proxy = grpc.server(futures.ThreadPoolExecutor(max_workers=16))
-        proxy.add_generic_rpc_handlers((BookingProxy(booking.address, recorded),))
-        proxy_port = free_port()
-        proxy.add_insecure_port(f"127.0.0.1:{proxy_port}")
-        proxy.start()
         payments = spawn_service(
             cluster,
             "services.payments",
@@ -183,7 +102,7 @@ def platform(
             {
                 **peers,
                 "MAIS_CATALOG_ADDR": catalog.address,
-                "MAIS_BOOKING_ADDR": f"127.0.0.1:{proxy_port}",
+                "MAIS_BOOKING_ADDR": booking.address,
                 "STRIPE_SECRET_KEY": "sk_test_schedules_integration",
                 "STRIPE_WEBHOOK_SECRET": SECRET,
                 "MAIS_STRIPE_API_BASE": sandbox_url,
@@ -191,12 +110,10 @@ def platform(
             },
         )
         started.append(payments)
-        yield Platform(tenant, catalog, booking, payments, sandbox_url, recorded)
+        yield Platform(tenant, catalog, booking, payments, sandbox_url)
     finally:
         for service in reversed(started):
             service.stop()
-        if proxy is not None:
-            proxy.stop(grace=None)
 
 
 def day_in(days: int) -> str:
@@ -224,6 +141,18 @@ async def deposit_shop(clients: Clients, platform: Platform, **options: Any) -> 
     return shop
 
 
+async def booking_with_history(clients: Clients, shop: Shop, booking_id: str) -> Any:
+    answer = await clients.booking.GetBooking(
+        booking_pb.GetBookingRequest(tenant_id=shop.tenant_id, booking_id=booking_id, with_history=True)
+    )
+    return answer.booking
+
+
+def balance_lines(booking: Any) -> list[str]:
+    """The booking's history lines of balance payments."""
+    return [h.reason for h in booking.history if h.reason.startswith("balance of ")]
+
+
 async def schedule_of(clients: Clients, shop: Shop, booking_id: str) -> types_pb2.PaymentSchedule:
     answer: pb.GetScheduleResponse = await clients.payments.GetSchedule(
         pb.GetScheduleRequest(tenant_id=shop.tenant_id, booking_id=booking_id)
@@ -246,6 +175,20 @@ async def pay_balance(clients: Clients, shop: Shop, booking_id: str) -> pb.PayIn
             booking_id=booking_id,
             success_url="http://127.0.0.1:9/booking?paid=1",
             cancel_url="http://127.0.0.1:9/booking",
+        )
+    )
+
+
+async def cancel_without_refund(clients: Clients, shop: Shop, booking_id: str) -> None:
+    """The business cancels the booking and keeps what was paid."""
+    await clients.payments.CancelAndRefund(
+        pb.CancelAndRefundRequest(
+            tenant_id=shop.tenant_id,
+            booking_id=booking_id,
+            reason="the couple called it off",
+            refund=pb.RefundChoice(none=True),
+            actor="tenant_admin:test",
+            request_id=f"cancel-{uuid.uuid4()}",
         )
     )
 
@@ -355,8 +298,10 @@ async def test_the_balance_webhook_delivered_twenty_times_out_of_order_has_one_e
     books = await ledger(clients, shop, answer.booking_id)
     assert sorted(e.kind for e in books.entries) == ["application_fee"] * 2 + ["charge"] * 2
     assert (books.charged_cents, books.fee_cents, books.refunded_cents) == (10_000, 1_000, 0)
-    told = platform.recorded.sessions[session_of(first.checkout_url)]
-    assert (told.amount_cents, told.total_paid_cents) == (7_500, 10_000)
+    # Booking recorded the balance once, with the running total, however often it was told.
+    booking = await booking_with_history(clients, shop, answer.booking_id)
+    assert booking.amount_paid_cents == 10_000
+    assert balance_lines(booking) == [f"balance of 75.00 USD paid (session {session_of(first.checkout_url)})"]
     with pytest.raises(grpc.aio.AioRpcError) as nothing:
         await pay_balance(clients, shop, answer.booking_id)
     assert reason(nothing.value) == "NOTHING_DUE"
@@ -384,12 +329,17 @@ async def test_a_balance_paid_by_two_sessions_keeps_one_payment_and_refunds_the_
     assert (books.charged_cents, books.refunded_cents) == (17_500, 7_500)
     assert (books.fee_cents, books.fee_refunded_cents) == (1_750, 750)
     statuses = await admin_db.fetch(
-        "SELECT status FROM payments.payments WHERE booking_id = $1 AND instalment_seq = 2",
+        "SELECT status, session_id FROM payments.payments WHERE booking_id = $1 AND instalment_seq = 2",
         answer.booking_id,
     )
     assert sorted(r["status"] for r in statuses) == ["NOT_OWED", "PAID"]
     schedule = await schedule_of(clients, shop, answer.booking_id)
     assert (schedule.paid_cents, schedule.outstanding_cents) == (10_000, 0)
+    # Booking heard of the kept payment only.
+    kept = next(r["session_id"] for r in statuses if r["status"] == "PAID")
+    booking = await booking_with_history(clients, shop, answer.booking_id)
+    assert booking.amount_paid_cents == 10_000
+    assert balance_lines(booking) == [f"balance of 75.00 USD paid (session {kept})"]
 
 
 async def test_a_balance_paid_after_the_booking_was_cancelled_is_refunded_in_full(
@@ -398,17 +348,10 @@ async def test_a_balance_paid_after_the_booking_was_cancelled_is_refunded_in_ful
     shop = await deposit_shop(clients, platform)  # type: ignore[arg-type]
     answer = await confirmed_with_deposit(clients, platform, captured[0], shop, a_far_day())
     balance = await pay_balance(clients, shop, answer.booking_id)
-    await clients.payments.CancelAndRefund(
-        pb.CancelAndRefundRequest(
-            tenant_id=shop.tenant_id,
-            booking_id=answer.booking_id,
-            reason="the couple called it off",
-            refund=pb.RefundChoice(none=True),
-            actor="tenant_admin:test",
-            request_id=f"cancel-{uuid.uuid4()}",
-        )
-    )
-    result = await deliver(clients, balance_delivery(platform, captured[0], balance.checkout_url))
+    # Paid at Stripe; its event arrives only after the business cancelled.
+    late = balance_delivery(platform, captured[0], balance.checkout_url)
+    await cancel_without_refund(clients, shop, answer.booking_id)
+    result = await deliver(clients, late)
     assert result.status == pb.EVENT_STATUS_PROCESSED
     books = await ledger(clients, shop, answer.booking_id)
     assert (books.charged_cents, books.refunded_cents, books.fee_cents, books.fee_refunded_cents) == (
@@ -417,7 +360,32 @@ async def test_a_balance_paid_after_the_booking_was_cancelled_is_refunded_in_ful
         1_000,
         750,
     )
-    assert (await booking_of(clients, shop, answer.booking_id)).status == booking_pb.BOOKING_STATUS_CANCELLED
+    # Booking answered that it is no longer confirmed: nothing recorded there, the money went back.
+    booking = await booking_with_history(clients, shop, answer.booking_id)
+    assert (booking.status, booking.amount_paid_cents) == (booking_pb.BOOKING_STATUS_CANCELLED, 2_500)
+    assert balance_lines(booking) == []
+
+
+async def test_cancelling_closes_the_balance_page_a_couple_still_has_open(
+    clients: Clients, platform: Platform, captured: tuple[Captured, str], admin_db: asyncpg.Connection
+) -> None:
+    shop = await deposit_shop(clients, platform)  # type: ignore[arg-type]
+    answer = await confirmed_with_deposit(clients, platform, captured[0], shop, a_far_day())
+    balance = await pay_balance(clients, shop, answer.booking_id)
+    session_id = session_of(balance.checkout_url)
+    await cancel_without_refund(clients, shop, answer.booking_id)
+    assert _stripe_get(platform.sandbox_url, f"/v1/checkout/sessions/{session_id}")["status"] == "expired"
+    status = await admin_db.fetchval("SELECT status FROM payments.payments WHERE session_id = $1", session_id)
+    assert status == "EXPIRED"
+    # Stripe's expiry event changes nothing more: the schedule stays cancelled, nothing is owed.
+    await deliver(clients, captured[0].wait_for("checkout.session.expired", session_id))
+    schedule = await schedule_of(clients, shop, answer.booking_id)
+    assert [i.status for i in schedule.instalments] == [
+        types_pb2.INSTALMENT_STATUS_PAID,
+        types_pb2.INSTALMENT_STATUS_CANCELLED,
+    ]
+    books = await ledger(clients, shop, answer.booking_id)
+    assert (books.charged_cents, books.refunded_cents) == (2_500, 0)
 
 
 async def test_an_expired_checkout_cancels_the_schedule_it_started_and_a_new_hold_plans_afresh(

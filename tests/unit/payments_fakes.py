@@ -205,6 +205,13 @@ class FakeTx:
     async def set_payment_status(self, session_id: str, status: str) -> None:
         self.store.payments[session_id] = replace(self.store.payments[session_id], status=status)
 
+    async def open_balance_payments(self, booking_id: str) -> list[Payment]:
+        return [
+            p
+            for p in self.store.payments.values()
+            if p.booking_id == booking_id and p.status == PaymentStatus.OPEN and p.instalment_seq > 1
+        ]
+
     async def lapsed_open_payments(self, now: datetime, limit: int) -> list[Payment]:
         lapsed = [p for p in self.store.payments.values() if p.status == "OPEN" and p.expires_at <= now]
         return sorted(lapsed, key=lambda p: p.expires_at)[:limit]

@@ -528,6 +528,31 @@ describe("the manage page with a balance", () => {
     expect(location.search).toBe("?token=tok");
   });
 
+  it("says a booking cancelled for its unpaid balance was cancelled for that, and what was refunded", async () => {
+    const cancelled: CoupleBooking = {
+      ...BOOKED,
+      status: "CANCELLED",
+      cancelReason: "balance_unpaid",
+      amountRefundedCents: 84000,
+      cancellation: { allowedNow: false, lastDay: "2027-05-13", refundCents: 0 },
+      schedule: { ...DEPOSIT_PAID, outstandingCents: 0, instalments: [
+        { ...DEPOSIT_PAID.instalments[0], status: "REFUNDED", refundedCents: 84000 },
+        { ...DEPOSIT_PAID.instalments[1], status: "CANCELLED" },
+      ] },
+    };
+    await mount({ page: "manage", embedded: false, bookingId: "b1" }, fakeApi({ booking: async () => cancelled }).api);
+    expect(text($(".cancel-reason"))).toBe("This booking was cancelled because the balance was not paid by its due date. You were refunded $840.00.");
+    expect(() => button("Pay the balance ($1,960.00)")).toThrow();
+    expect(() => button("Cancel booking")).toThrow();
+    expect(await violations(root)).toEqual([]);
+  });
+
+  it("gives no such reason for a booking cancelled otherwise", async () => {
+    const cancelled = { ...BOOKED, status: "CANCELLED" as const, cancelReason: "the couple called", cancellation: { allowedNow: false, lastDay: null, refundCents: 0 } };
+    await mount({ page: "manage", embedded: false, bookingId: "b1" }, fakeApi({ booking: async () => cancelled }).api);
+    expect($$(".cancel-reason")).toEqual([]);
+  });
+
   it("says what the couple's cancellation keeps when the deposit is not refundable", async () => {
     const keeps = { ...BOOKED, amountPaidCents: 280000, schedule: ALL_PAID, cancellation: { allowedNow: true, lastDay: "2027-05-13", refundCents: 196000, keptCents: 84000 } };
     await mount({ page: "manage", embedded: false, bookingId: "b1" }, fakeApi({ booking: async () => keeps }).api);

@@ -240,6 +240,12 @@ export function ManageBooking({ initial, token, backFromPaying = false }: { init
           </>
         )}
       </dl>
+      {booking.status === "CANCELLED" && booking.cancelReason === "balance_unpaid" && (
+        <p class="notice cancel-reason">
+          This booking was cancelled because the balance was not paid by its due date.
+          {booking.amountRefundedCents > 0 && ` You were refunded ${money(booking.amountRefundedCents)}.`}
+        </p>
+      )}
       {refunded !== null && (
         <p class="notice success" role="status" tabIndex={-1} ref={resultRef}>
           Refunded {money(refunded)}
