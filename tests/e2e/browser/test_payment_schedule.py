@@ -269,7 +269,7 @@ def test_an_overdue_balance_cancels_the_booking_after_grace_and_both_pages_say_w
     sign_in_as(page, stack, tenant)
     page.goto(f"{stack.url}/admin/bookings/{booking_id}")
     header = page.get_by_role("paragraph").filter(has=page.locator(".badge.status-cancelled"))
-    expect(header).to_contain_text("Cancelled (reason: balance_unpaid)")
+    expect(header).to_contain_text("Cancelled (the balance was not paid by its due date)")
     section = page.get_by_role("region", name="Payment schedule")
     rows = section.locator("tbody tr")
     expect(rows).to_have_count(2)

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { actorWords } from "./format";
+import { actorWords, cancelReasonWords } from "./format";
 
 describe("who changed a booking, in words", () => {
   it("names the couple, the platform, the payment and the admins, never an id", () => {
@@ -10,5 +10,12 @@ describe("who changed a booking, in words", () => {
     expect(actorWords("tenant_admin:u_2", "u_1")).toBe("an admin of the business");
     expect(actorWords("tenant_admin:secret_key", "u_1")).toBe("your server (secret key)");
     expect(actorWords("platform_admin:p_1")).toBe("the platform's admin");
+  });
+});
+
+describe("cancelReasonWords", () => {
+  it("words the platform's own reasons and keeps an admin's as typed", () => {
+    expect(cancelReasonWords("balance_unpaid")).toBe("the balance was not paid by its due date");
+    expect(cancelReasonWords("the couple moved abroad")).toBe("the couple moved abroad");
   });
 });

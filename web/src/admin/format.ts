@@ -67,6 +67,13 @@ export const STATUS_WORDS: Record<string, string> = {
   CANCELLED: "Cancelled",
 };
 
+/** A cancellation's reason in words: the platform's own reasons are codes ("balance_unpaid"); an
+ * admin's are their own words, shown as typed. */
+export function cancelReasonWords(reason: string): string {
+  if (reason === "balance_unpaid") return "the balance was not paid by its due date";
+  return reason;
+}
+
 /** Who changed a booking, as its history says it ("by the couple", "by you"); history records
  * `couple`, `system`, `payments`, `tenant_admin:<user id or secret_key>` or `platform_admin:<id>`. */
 export function actorWords(actor: string, myUserId?: string | null): string {

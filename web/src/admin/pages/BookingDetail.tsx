@@ -9,7 +9,7 @@ import type { AdminBooking, Ledger } from "../api";
 import { cancelPlan, paidOfflineCents, refundableCents, refundSpread, type CancelChoice } from "../cancel";
 import { PaymentSchedule } from "../PaymentSchedule";
 import { useAdmin } from "../context";
-import { actorWords, dateText, errorText, STATUS_WORDS, timeText } from "../format";
+import { actorWords, cancelReasonWords, dateText, errorText, STATUS_WORDS, timeText } from "../format";
 import type { AdminPageProps } from "./types";
 import { BASE, Link } from "../router";
 import { Field, LoadingLine, PageTitle, Section, Status, useFocusWhen, useId } from "../ui";
@@ -84,7 +84,7 @@ export function BookingDetail({ params }: AdminPageProps) {
           <p class="lede">
             <span class={`badge status-${booking.status.toLowerCase()}`}>{STATUS_WORDS[booking.status] ?? booking.status}</span>
             {booking.holdExpiresAt && ` until ${timeText(booking.holdExpiresAt, locale)}`}
-            {booking.cancelReason && ` (reason: ${booking.cancelReason})`}
+            {booking.cancelReason && ` (${cancelReasonWords(booking.cancelReason)})`}
           </p>
           <p role="status" class={notice ? "notice success" : "alert-empty"} tabIndex={-1} ref={noticeLine}>
             {notice}
