@@ -12,6 +12,11 @@ import asyncpg
 SERVICES = ("tenant", "catalog", "booking", "payments")
 
 
+# Extensions a service's migrations need: booking's exclusion constraint over (tenant, resource, time)
+# needs btree_gist for `=` inside a gist index (services/booking/migrations/006_time_slots.sql).
+EXTENSIONS: dict[str, tuple[str, ...]] = {"booking": ("btree_gist",)}
+
+
 def role_name(service: str) -> str:
     """The login role of a service."""
     return f"mais_{service}"
@@ -39,6 +44,9 @@ async def provision(admin_url: str, passwords: dict[str, str], *, timeout: float
             await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {service} AUTHORIZATION {role}")
             await conn.execute(f"REVOKE ALL ON SCHEMA {service} FROM PUBLIC")
             await conn.execute(f"ALTER ROLE {role} SET search_path = {service}")
+            for extension in EXTENSIONS.get(service, ()):
+                # Created by the administrator (a service's role may not), in the service's own schema.
+                await conn.execute(f"CREATE EXTENSION IF NOT EXISTS {extension} WITH SCHEMA {service}")
         await conn.execute("SELECT pg_advisory_unlock(hashtextextended('mais.provision', 0))")
     finally:
         await conn.close()

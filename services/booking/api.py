@@ -420,6 +420,57 @@ class BookingServicer(pb_grpc.BookingServiceServicer):
         )
         return pb.NotifyScheduleResponse(done=done)
 
+    # --- time slots (issue 16): the contract is in the protos; these answer UNIMPLEMENTED until
+    # the slot use cases land.
+
+    async def ListSlots(
+        self, request: pb.ListSlotsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListSlotsResponse:
+        """Not built yet (issue 16)."""
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "time slots are not built yet")
+
+    async def RescheduleBooking(
+        self, request: pb.RescheduleBookingRequest, context: grpc.aio.ServicerContext
+    ) -> pb.RescheduleBookingResponse:
+        """Not built yet (issue 16)."""
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "time slots are not built yet")
+
+    async def ListResources(
+        self, request: pb.ListResourcesRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListResourcesResponse:
+        """Not built yet (issue 16)."""
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "time slots are not built yet")
+
+    async def CreateResource(
+        self, request: pb.CreateResourceRequest, context: grpc.aio.ServicerContext
+    ) -> pb.CreateResourceResponse:
+        """Not built yet (issue 16)."""
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "time slots are not built yet")
+
+    async def UpdateResource(
+        self, request: pb.UpdateResourceRequest, context: grpc.aio.ServicerContext
+    ) -> pb.UpdateResourceResponse:
+        """Not built yet (issue 16)."""
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "time slots are not built yet")
+
+    async def DeleteResource(
+        self, request: pb.DeleteResourceRequest, context: grpc.aio.ServicerContext
+    ) -> pb.DeleteResourceResponse:
+        """Not built yet (issue 16)."""
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "time slots are not built yet")
+
+    async def GetOpeningHours(
+        self, request: pb.GetOpeningHoursRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetOpeningHoursResponse:
+        """Not built yet (issue 16)."""
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "time slots are not built yet")
+
+    async def SetOpeningHours(
+        self, request: pb.SetOpeningHoursRequest, context: grpc.aio.ServicerContext
+    ) -> pb.SetOpeningHoursResponse:
+        """Not built yet (issue 16)."""
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "time slots are not built yet")
+
 
 def _required(value: str, field_name: str) -> str:
     if not value:

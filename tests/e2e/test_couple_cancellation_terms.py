@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 
 from tests.e2e.conftest import MakeTenant, eventually, mails_to
-from tests.e2e.test_payment_schedules import manage_token, reconciled_ledger
+from tests.e2e.test_payment_schedules import manage_token
 from tests.e2e.test_payments_flows import (
     Sandbox,
     Shop,
@@ -25,6 +25,7 @@ from tests.e2e.test_payments_flows import (
     status_becomes,
     text_of,
 )
+from tests.e2e.test_payments_flows import ledger as reconciled_ledger
 from tools.stack.launcher import Stack
 
 __all__ = ["sandbox"]
