@@ -3,9 +3,62 @@ internal credential, the trace context and a deadline (see ClientInterceptor).""
 
 from __future__ import annotations
 
+import functools
+import importlib
+import json
+
 import grpc
+from google.protobuf.descriptor import MethodDescriptor
+from google.protobuf.descriptor_pb2 import MethodOptions
 
 from mais_runtime.interceptors import ClientInterceptor
+
+# Verbs of RPCs that change nothing (the contract's style, docs/adr/0019, checks that no read is
+# marked as a mutation and every mutation declares how a retry is kept from acting twice).
+READ_VERBS = ("Get", "List", "Count", "Check", "Resolve", "Verify", "Describe", "Quote")
+_SERVICE_MODULES = (
+    "mais.booking.v1.booking_service_pb2",
+    "mais.catalog.v1.catalog_service_pb2",
+    "mais.payments.v1.payments_service_pb2",
+    "mais.tenant.v1.tenant_service_pb2",
+)
+# A call that found its peer unavailable (restarting, draining, its connection just lost) is tried
+# again, twice at most, within the call's own deadline: only calls that are safe to repeat. Other
+# calls fail fast and their callers decide (a checkout's hold, say, is made again with its key).
+_RETRY_POLICY = {
+    "maxAttempts": 3,
+    "initialBackoff": "0.1s",
+    "maxBackoff": "1s",
+    "backoffMultiplier": 2,
+    "retryableStatusCodes": ["UNAVAILABLE"],
+}
+
+
+def safe_to_repeat(method: MethodDescriptor) -> bool:
+    """A read, or a mutation the contract declares idempotent (repeating it changes nothing more)."""
+    level = method.GetOptions().idempotency_level
+    return method.name.startswith(READ_VERBS) or level in (
+        MethodOptions.IDEMPOTENT,
+        MethodOptions.NO_SIDE_EFFECTS,
+    )
+
+
+@functools.cache
+def service_config() -> str:
+    """The channels' service config: the retry policy for every RPC that is safe to repeat."""
+    names = []
+    for module_name in _SERVICE_MODULES:
+        module = importlib.import_module(module_name)
+        for service in module.DESCRIPTOR.services_by_name.values():
+            names += [
+                {"service": service.full_name, "method": method.name}
+                for method in service.methods
+                if safe_to_repeat(method)
+            ]
+    # waitForReady: while the peer's connection is being re-made (it restarted), such a call waits
+    # for it within its deadline instead of failing at once.
+    method_config = {"name": names, "retryPolicy": _RETRY_POLICY, "waitForReady": True}
+    return json.dumps({"methodConfig": [method_config]})
 
 
 class Channels:
@@ -29,6 +82,8 @@ class Channels:
                     # Reconnect quickly after a peer restarts instead of waiting out a long backoff.
                     ("grpc.initial_reconnect_backoff_ms", 200),
                     ("grpc.max_reconnect_backoff_ms", 2000),
+                    ("grpc.enable_retries", 1),
+                    ("grpc.service_config", service_config()),
                 ],
             )
             self._channels[target] = channel

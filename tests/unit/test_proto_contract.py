@@ -21,13 +21,14 @@ from google.protobuf.descriptor import (
 from google.protobuf.descriptor_pb2 import MethodOptions
 from mais.common.v1 import options_pb2
 
+from mais_runtime.channels import READ_VERBS
+
 PROTOS = Path(__file__).resolve().parents[2] / "protos"
 
 # Verbs of RPCs that change nothing. Every other RPC is a mutation and must say how a retry is kept
 # from acting twice: a `string request_id` in its request (AIP-155), or `option idempotency_level =
 # IDEMPOTENT;` when repeating it changes nothing more (it names its effect: a delete, an update to
 # given values, a confirmation by payment session, a cumulative amount).
-READ_VERBS = ("Get", "List", "Count", "Check", "Resolve", "Verify", "Describe", "Quote")
 
 # Violations left on purpose, each with why. Keys are "<rule>: <full name>".
 KNOWN_GAPS = {
@@ -191,3 +192,18 @@ def test_a_status_is_an_enum_not_a_string() -> None:
             if (field.name == "status" or field.name.endswith("_status")) and field.type != field.TYPE_ENUM:
                 found.add(f"string status: {field.full_name}")
     _check("string status", found)
+
+
+def test_only_calls_safe_to_repeat_are_retried_by_the_channels() -> None:
+    """The channels retry UNAVAILABLE (and wait for a restarting peer) for reads and for mutations
+    the contract declares idempotent, never for the others (a checkout, a new hold, a sign-in)."""
+    import json
+
+    from mais_runtime.channels import safe_to_repeat, service_config
+
+    retried = {(n["service"], n["method"]) for n in json.loads(service_config())["methodConfig"][0]["name"]}
+    methods = list(_methods())
+    assert retried == {(m.containing_service.full_name, m.name) for m in methods if safe_to_repeat(m)}
+    assert ("mais.payments.v1.PaymentsService", "GetSchedule") in retried
+    for never in ("StartCheckout", "HoldDate", "SignIn", "CreateTenant"):
+        assert not any(method == never for _, method in retried), never
