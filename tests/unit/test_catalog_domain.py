@@ -208,6 +208,14 @@ def test_every_bad_field_of_a_package_is_named_in_one_answer() -> None:
     )
 
 
+def test_a_photo_is_served_over_https_the_only_scheme_the_booking_pages_load() -> None:
+    with pytest.raises(ValidationError) as caught:
+        check_package(package(photos=(Photo("http://img.example.com/a.jpg", "The barn"),)))
+    assert fields_of(caught.value) == ["photos[0].url"]
+    kept = check_package(package(photos=(Photo(" https://img.example.com/a.jpg ", " The barn "),)))
+    assert kept.photos == (Photo("https://img.example.com/a.jpg", "The barn"),)
+
+
 def test_a_package_keeps_at_most_twenty_photos() -> None:
     photos = tuple(Photo(f"https://img.example.com/{n}.jpg", f"photo {n}") for n in range(21))
     with pytest.raises(ValidationError) as caught:

@@ -7,6 +7,7 @@ import { formatMoney } from "../../app/money";
 import { ConfirmButton, Loaded, OutcomeLine, Pager, useAction, usePaged } from "./common";
 import type { FieldSpec } from "./editing";
 import { Editor, type Versioned } from "./Editor";
+import { photosCodec, type Photo } from "./photos";
 import { packageTermsCodec, PAY_IN_FULL, type PaymentPolicy } from "./paymentTerms";
 import { allPages, isCode, withQuery, type AdminRequest, type Page, type PageProps } from "./request";
 
@@ -20,6 +21,8 @@ export interface AdminPackage extends Versioned {
   sortOrder: number;
   segmentId: string | null;
   maxGuests: number | null;
+  /** In the widget's order; the first is shown beside the package. */
+  photos: Photo[];
   /** The package's own terms; null: the business's. */
   paymentPolicy: PaymentPolicy | null;
 }
@@ -60,6 +63,7 @@ export function packageSpecs(segments: AdminSegment[], currency = "usd"): FieldS
     { key: "sortOrder", label: "Sort order", kind: "int", hint: "Lower comes first." },
     { key: "active", label: "On offer (active)", kind: "bool" },
     { key: "paymentPolicy", label: "Payment terms", kind: "terms", codec: packageTermsCodec(currency) },
+    { key: "photos", label: "Photos", kind: "photos", codec: photosCodec() },
   ];
 }
 

@@ -5,6 +5,7 @@ import { useEffect, useRef, useState } from "preact/hooks";
 import { ApiError } from "../../shared/api";
 import { Check, Field, OutcomeLine, Select, useAction } from "./common";
 import { changedFields, changes, fromForm, mergeTyped, shown, toForm, type FieldSpec, type FormValues, type Json } from "./editing";
+import { PackagePhotosField } from "./PackagePhotos";
 import { PAY_IN_FULL, type PaymentPolicy } from "./paymentTerms";
 import { PackageTermsField } from "./PaymentTerms";
 import { errorText, isCode, type AdminRequest } from "./request";
@@ -166,6 +167,8 @@ export function Editor<T extends Versioned>(props: EditorProps<T>) {
               errors={{ ...action.fields, ...errors }}
             />
           );
+        if (spec.kind === "photos")
+          return <PackagePhotosField key={spec.key} value={String(value)} onChange={(v) => set(spec.key, v)} errors={{ ...action.fields, ...errors }} />;
         if (spec.kind === "bool") return <Check key={spec.key} label={spec.label} checked={Boolean(value)} onChange={(v) => set(spec.key, v)} />;
         if (spec.kind === "select")
           return <Select key={spec.key} label={spec.label} value={String(value)} options={spec.options ?? []} onChange={(v) => set(spec.key, v)} />;

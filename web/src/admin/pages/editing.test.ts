@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { changedFields, changes, fromForm, mergeTyped, moneyInput, parseMoney, toForm, type FieldSpec } from "./editing";
+import { changedFields, changes, fromForm, mergeTyped, moneyInput, parseMoney, same, toForm, type FieldSpec } from "./editing";
 
 const SPECS: FieldSpec[] = [
   { key: "title", label: "Title", kind: "text", required: true },
@@ -56,5 +56,16 @@ describe("forms", () => {
     const merged = mergeTyped(SPECS, typed, pkg, theirs, "usd");
     expect(merged.title).toBe("Full day (10 h)");
     expect(merged.priceCents).toBe("2500.00");
+  });
+});
+
+describe("same", () => {
+  it("compares lists of ids as sets and other lists in order", () => {
+    expect(same(["a", "b"], ["b", "a"])).toBe(true);
+    const barn = { url: "https://img.test/barn.jpg", alt: "Barn" };
+    const garden = { url: "https://img.test/garden.jpg", alt: "Garden" };
+    expect(same([barn, garden], [barn, garden])).toBe(true);
+    expect(same([barn, garden], [garden, barn])).toBe(false);
+    expect(same([barn], [{ ...barn, alt: "The barn" }])).toBe(false);
   });
 });

@@ -5,9 +5,10 @@
 // sends the admin's changes against the new version.
 import { minorDigits } from "../../app/money";
 
-export type Kind = "text" | "textarea" | "money" | "int" | "bool" | "select" | "checks" | "terms";
+export type Kind = "text" | "textarea" | "money" | "int" | "bool" | "select" | "checks" | "terms" | "photos";
 
-/** A field whose form value is text of its own making (kind "terms": a package's payment terms). */
+/** A field whose form value is text of its own making (kind "terms": a package's payment terms; kind
+ * "photos": its photos). */
 export interface Codec {
   toForm(value: unknown): string;
   /** The JSON value of the form's text, or the problems by API field name. */
@@ -27,7 +28,7 @@ export interface FieldSpec {
   nullable?: boolean;
   /** Set when creating only (currency: the API takes it with the price). */
   createOnly?: boolean;
-  /** Kind "terms": how its value becomes form text and back. */
+  /** Kinds "terms" and "photos": how its value becomes form text and back. */
   codec?: Codec;
 }
 
@@ -56,10 +57,11 @@ export function toForm(specs: FieldSpec[], object: Json | null, currency: string
   const values: FormValues = {};
   for (const spec of specs) {
     const value = object?.[spec.key];
+    if (spec.codec) {
+      values[spec.key] = spec.codec.toForm(value);
+      continue;
+    }
     switch (spec.kind) {
-      case "terms":
-        values[spec.key] = spec.codec ? spec.codec.toForm(value) : "";
-        break;
       case "bool":
         values[spec.key] = object ? Boolean(value) : true;
         break;
@@ -90,7 +92,7 @@ export function fromForm(specs: FieldSpec[], values: FormValues, currency: strin
       body[spec.key] = Array.isArray(value) ? [...value] : [];
       continue;
     }
-    if (spec.kind === "terms" && spec.codec) {
+    if (spec.codec) {
       const read = spec.codec.fromForm(String(value ?? ""));
       if ("errors" in read) Object.assign(errors, read.errors);
       else body[spec.key] = read.value;
@@ -118,8 +120,10 @@ export function fromForm(specs: FieldSpec[], values: FormValues, currency: strin
 }
 
 export function same(a: unknown, b: unknown): boolean {
-  if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && [...a].sort().join("\u0000") === [...b].sort().join("\u0000");
-  // Objects (payment terms) are built in one key order, so their JSON compares them.
+  // A list of ids (an add-on's packages) is a set; any other list (photos) keeps its order.
+  const ids = (list: unknown[]) => list.every((item) => typeof item === "string");
+  if (Array.isArray(a) && Array.isArray(b) && ids(a) && ids(b)) return a.length === b.length && [...a].sort().join("\u0000") === [...b].sort().join("\u0000");
+  // Objects (payment terms, photos) are built in one key order, so their JSON compares them.
   if (a && b && typeof a === "object" && typeof b === "object") return JSON.stringify(a) === JSON.stringify(b);
   return (a ?? null) === (b ?? null);
 }
@@ -140,7 +144,7 @@ export function changedFields(specs: FieldSpec[], before: Json, after: Json, cur
 
 /** A value as the conflict note shows it. */
 export function shown(spec: FieldSpec, value: FormValue): string {
-  if (spec.kind === "terms" && spec.codec) return spec.codec.shown(String(value));
+  if (spec.codec) return spec.codec.shown(String(value));
   if (spec.kind === "bool") return value ? "yes" : "no";
   if (Array.isArray(value)) {
     const names = value.map((v) => spec.options?.find((o) => o.value === v)?.label ?? v);
