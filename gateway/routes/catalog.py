@@ -87,7 +87,7 @@ class PackageBody(_Body):
     price_cents: Int64
     active: StrictBool | None = None
     segment_id: Annotated[str, Field(max_length=64)] | None = None
-    photos: Annotated[list[PhotoBody], Field(max_length=100)] | None = None
+    photos: Annotated[list[PhotoBody], Field(max_length=20)] | None = None
     max_guests: Int32 | None = None
     sort_order: Int32 | None = None
     currency: Currency | None = None
@@ -103,7 +103,7 @@ class PackagePatch(_Body):
     price_cents: Int64 | None = None
     active: StrictBool | None = None
     segment_id: Annotated[str, Field(max_length=64)] | None = None
-    photos: Annotated[list[PhotoBody], Field(max_length=100)] | None = None
+    photos: Annotated[list[PhotoBody], Field(max_length=20)] | None = None
     max_guests: Int32 | None = None
     sort_order: Int32 | None = None
     currency: Currency | None = None

@@ -235,7 +235,7 @@ def _photos(photos: Sequence[Photo]) -> tuple[tuple[Photo, ...], list[FieldViola
             problems.append(FieldViolation(f"{where}.url", "must be an absolute https URL"))
         elif len(url) > PHOTO_URL_MAX:
             problems.append(FieldViolation(f"{where}.url", f"must be at most {PHOTO_URL_MAX} characters"))
-        problems += _text(alt, f"{where}.alt", required=False, limit=PHOTO_ALT_MAX)
+        problems += _text(alt, f"{where}.alt", required=True, limit=PHOTO_ALT_MAX)
         cleaned.append(Photo(url, alt))
     return tuple(cleaned), problems
 

@@ -231,7 +231,10 @@ def test_every_bad_field_is_named_and_nothing_is_created(http: httpx.Client, ten
     )
     status, code, fields = error(answer)
     assert (status, code) == (400, "VALIDATION_ERROR")
-    assert sorted(fields) == sorted(["slug", "title", "priceCents", "maxGuests", "photos[0].url"])
+    # A photo needs a description too (what a screen reader says of it).
+    assert sorted(fields) == sorted(
+        ["slug", "title", "priceCents", "maxGuests", "photos[0].url", "photos[0].alt"]
+    )
     # A well-formed package in a segment that does not exist is refused on its own.
     answer = http.post(
         "/v1/tenant-admin/packages",
