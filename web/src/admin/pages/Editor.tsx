@@ -7,6 +7,7 @@ import { Check, Field, OutcomeLine, Select, useAction } from "./common";
 import { changedFields, changes, fromForm, mergeTyped, shown, toForm, type FieldSpec, type FormValues, type Json } from "./editing";
 import { PAY_IN_FULL, type PaymentPolicy } from "./paymentTerms";
 import { PackageTermsField } from "./PaymentTerms";
+import { PackageKindField } from "./SlotTerms";
 import { errorText, isCode, type AdminRequest } from "./request";
 
 export interface Versioned extends Json {
@@ -166,6 +167,7 @@ export function Editor<T extends Versioned>(props: EditorProps<T>) {
               errors={{ ...action.fields, ...errors }}
             />
           );
+        if (spec.kind === "slot") return <PackageKindField key={spec.key} value={String(value)} onChange={(v) => set(spec.key, v)} errors={{ ...action.fields, ...errors }} />;
         if (spec.kind === "bool") return <Check key={spec.key} label={spec.label} checked={Boolean(value)} onChange={(v) => set(spec.key, v)} />;
         if (spec.kind === "select")
           return <Select key={spec.key} label={spec.label} value={String(value)} options={spec.options ?? []} onChange={(v) => set(spec.key, v)} />;

@@ -5,12 +5,13 @@
 // sends the admin's changes against the new version.
 import { minorDigits } from "../../app/money";
 
-export type Kind = "text" | "textarea" | "money" | "int" | "bool" | "select" | "checks" | "terms";
+export type Kind = "text" | "textarea" | "money" | "int" | "bool" | "select" | "checks" | "terms" | "slot";
 
-/** A field whose form value is text of its own making (kind "terms": a package's payment terms). */
+/** A field whose form value is text of its own making (kind "terms": a package's payment terms; kind
+ * "slot": a package's kind and slot terms, read from the whole object and sent as several fields). */
 export interface Codec {
   toForm(value: unknown): string;
-  /** The JSON value of the form's text, or the problems by API field name. */
+  /** The JSON value of the form's text (kind "slot": the body fields it sets), or the problems by API field name. */
   fromForm(text: string): { value: unknown } | { errors: Record<string, string> };
   /** The form's text in words (the conflict note). */
   shown(text: string): string;
@@ -60,6 +61,9 @@ export function toForm(specs: FieldSpec[], object: Json | null, currency: string
       case "terms":
         values[spec.key] = spec.codec ? spec.codec.toForm(value) : "";
         break;
+      case "slot":
+        values[spec.key] = spec.codec ? spec.codec.toForm(object) : "";
+        break;
       case "bool":
         values[spec.key] = object ? Boolean(value) : true;
         break;
@@ -90,9 +94,10 @@ export function fromForm(specs: FieldSpec[], values: FormValues, currency: strin
       body[spec.key] = Array.isArray(value) ? [...value] : [];
       continue;
     }
-    if (spec.kind === "terms" && spec.codec) {
+    if ((spec.kind === "terms" || spec.kind === "slot") && spec.codec) {
       const read = spec.codec.fromForm(String(value ?? ""));
       if ("errors" in read) Object.assign(errors, read.errors);
+      else if (spec.kind === "slot") Object.assign(body, read.value as Json);
       else body[spec.key] = read.value;
       continue;
     }
@@ -140,7 +145,7 @@ export function changedFields(specs: FieldSpec[], before: Json, after: Json, cur
 
 /** A value as the conflict note shows it. */
 export function shown(spec: FieldSpec, value: FormValue): string {
-  if (spec.kind === "terms" && spec.codec) return spec.codec.shown(String(value));
+  if ((spec.kind === "terms" || spec.kind === "slot") && spec.codec) return spec.codec.shown(String(value));
   if (spec.kind === "bool") return value ? "yes" : "no";
   if (Array.isArray(value)) {
     const names = value.map((v) => spec.options?.find((o) => o.value === v)?.label ?? v);
