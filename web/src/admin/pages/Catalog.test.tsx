@@ -106,4 +106,107 @@ describe("Catalog", () => {
     expect(alertText(root)).toContain("The package has live bookings");
     expect(alertText(root)).toContain("take it off offer instead");
   });
+
+  describe("time slots", () => {
+    const SLOT = { durationMinutes: 90, bufferBeforeMinutes: 15, bufferAfterMinutes: 30, intervalMinutes: 30, leadTimeMinutes: 1440, resourceId: "r-7" };
+    const CEREMONY = { ...PKG, id: "p3", slug: "ceremony", title: "Ceremony", kind: "SLOT", slot: SLOT };
+    const slotApi = (overrides: Record<string, unknown> = {}) =>
+      api({ "GET /v1/tenant-admin/packages?limit=20": { items: [{ ...PKG, kind: "DAY", slot: null }, CEREMONY], nextCursor: null }, ...overrides });
+
+    it("lists how each package is booked", async () => {
+      const root = await mount(<Catalog request={slotApi().request} />);
+      const rows = [...root.querySelectorAll("section[aria-labelledby='package-heading'] tbody tr")].map(text);
+      expect(rows[0]).toContain("Whole day");
+      expect(rows[1]).toContain("Time slot: 90 min, every 30 min, buffers 15/30 min");
+    });
+
+    it("creates a time-slot service with its terms and the default resource", async () => {
+      const fake = slotApi({ "POST /v1/tenant-admin/packages": (c: { body: object }) => ({ ...PKG, ...c.body, id: "p9", version: 1 }) });
+      const root = await mount(<Catalog request={fake.request} />);
+      await click(button(root, "New package"));
+      expect(field(root, "Whole day").checked).toBe(true);
+      await type(field(root, "Title"), "Shoot");
+      await type(field(root, "Slug"), "shoot");
+      await type(field(root, "Price (USD)"), "400");
+      await click(field(root, "Time slot"));
+      await type(field(root, "Duration (minutes)"), "90");
+      await type(field(root, "Buffer after (minutes)"), "30");
+      await submit(root.querySelector("form")!);
+      const post = fake.calls.find((c) => c.method === "POST")!;
+      expect(post.body).toMatchObject({
+        kind: "SLOT",
+        slot: { durationMinutes: 90, bufferBeforeMinutes: 0, bufferAfterMinutes: 30, intervalMinutes: 30, leadTimeMinutes: 0, resourceId: null },
+      });
+      expect(statusText(root)).toContain("The package was created.");
+    });
+
+    it("a whole-day package sends kind DAY without terms", async () => {
+      const fake = slotApi({ "POST /v1/tenant-admin/packages": (c: { body: object }) => ({ ...PKG, ...c.body, id: "p9", version: 1 }) });
+      const root = await mount(<Catalog request={fake.request} />);
+      await click(button(root, "New package"));
+      await type(field(root, "Title"), "Garden");
+      await type(field(root, "Slug"), "garden");
+      await type(field(root, "Price (USD)"), "1500");
+      expect(root.querySelector("fieldset.package-kind input[inputmode='numeric']")).toBeNull();
+      await submit(root.querySelector("form")!);
+      expect(fake.calls.find((c) => c.method === "POST")!.body).toMatchObject({ kind: "DAY", slot: null });
+    });
+
+    it("saves changed terms as a whole, keeping the resource, and a whole day again drops them", async () => {
+      const fake = slotApi({ "PATCH /v1/tenant-admin/packages/p3": (c: { body: object }) => ({ ...CEREMONY, ...c.body, version: 4 }) });
+      const root = await mount(<Catalog request={fake.request} />);
+      await click(button(root, "Edit Ceremony"));
+      expect(field(root, "Time slot").checked).toBe(true);
+      expect(field(root, "Lead time (minutes)").value).toBe("1440");
+      await type(field(root, "Duration (minutes)"), "120");
+      await submit(root.querySelector("form")!);
+      const patches = () => fake.calls.filter((c) => c.method === "PATCH");
+      expect(patches()[0].body).toEqual({ slot: { ...SLOT, durationMinutes: 120 }, version: 3 });
+
+      await click(field(root, "Whole day"));
+      await submit(root.querySelector("form")!);
+      expect(patches()[1].body).toEqual({ kind: "DAY", slot: null, version: 4 });
+    });
+
+    it("refuses minutes out of bounds beside the input and sends nothing", async () => {
+      const fake = slotApi();
+      const root = await mount(<Catalog request={fake.request} />);
+      await click(button(root, "Edit Ceremony"));
+      await type(field(root, "Start times every (minutes)"), "2");
+      await type(field(root, "Duration (minutes)"), "1.5");
+      await submit(root.querySelector("form")!);
+      expect(fake.calls.some((c) => c.method === "PATCH")).toBe(false);
+      expect(field(root, "Start times every (minutes)").getAttribute("aria-invalid")).toBe("true");
+      expect(field(root, "Duration (minutes)").getAttribute("aria-invalid")).toBe("true");
+      expect(text(root.querySelector("fieldset.package-kind"))).toContain("Write a whole number of minutes from 5 to 240.");
+    });
+
+    it("shows the server's refusal of a kind change in words", async () => {
+      const fake = slotApi({
+        "PATCH /v1/tenant-admin/packages/p1": () => {
+          throw new ApiError(409, "IN_USE", "1 live booking(s) were sold with this package as a whole-day package; its kind cannot change until they are over (make a new package instead)");
+        },
+      });
+      const root = await mount(<Catalog request={fake.request} />);
+      await click(button(root, "Edit Full day"));
+      await click(field(root, "Time slot"));
+      await submit(root.querySelector("form")!);
+      expect(fake.calls.find((c) => c.method === "PATCH")!.body).toMatchObject({ kind: "SLOT", slot: { durationMinutes: 60 } });
+      expect(alertText(root)).toContain("its kind cannot change");
+    });
+
+    it("shows a server field error beside its input", async () => {
+      const fake = slotApi({
+        "PATCH /v1/tenant-admin/packages/p3": () => {
+          throw new ApiError(400, "VALIDATION_ERROR", "the slot terms are not valid", [{ field: "slot.leadTimeMinutes", message: "must be between 0 and 43200 minutes" }]);
+        },
+      });
+      const root = await mount(<Catalog request={fake.request} />);
+      await click(button(root, "Edit Ceremony"));
+      await type(field(root, "Lead time (minutes)"), "1500");
+      await submit(root.querySelector("form")!);
+      expect(field(root, "Lead time (minutes)").getAttribute("aria-invalid")).toBe("true");
+      expect(text(root.querySelector("fieldset.package-kind"))).toContain("must be between 0 and 43200 minutes");
+    });
+  });
 });

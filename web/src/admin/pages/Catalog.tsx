@@ -9,6 +9,7 @@ import type { FieldSpec } from "./editing";
 import { Editor, type Versioned } from "./Editor";
 import { photosCodec, type Photo } from "./photos";
 import { packageTermsCodec, PAY_IN_FULL, type PaymentPolicy } from "./paymentTerms";
+import { kindCodec, kindSummary, type PackageKind, type SlotTerms } from "./slotTerms";
 import { allPages, isCode, withQuery, type AdminRequest, type Page, type PageProps } from "./request";
 
 export interface AdminPackage extends Versioned {
@@ -25,6 +26,9 @@ export interface AdminPackage extends Versioned {
   photos: Photo[];
   /** The package's own terms; null: the business's. */
   paymentPolicy: PaymentPolicy | null;
+  /** A whole day, or a time-slot service with its terms (null for a whole day). */
+  kind?: PackageKind;
+  slot?: SlotTerms | null;
 }
 
 export interface AdminAddOn extends Versioned {
@@ -52,6 +56,7 @@ export function packageSpecs(segments: AdminSegment[], currency = "usd"): FieldS
     { key: "slug", label: "Slug", kind: "text", required: true, hint: SLUG_HINT },
     { key: "description", label: "Description", kind: "textarea", nullable: true },
     { key: "priceCents", label: "Price", kind: "money", required: true },
+    { key: "kind", label: "Booked as", kind: "slot", codec: kindCodec },
     {
       key: "segmentId",
       label: "Segment",
@@ -131,6 +136,7 @@ export function Catalog({ request }: PageProps) {
         columns={[
           ["Title", (p) => p.title],
           ["Price", (p) => formatMoney(p.priceCents, p.currency)],
+          ["Booked as", (p) => kindSummary(p.kind, p.slot)],
           ["Segment", (p) => segments.find((s) => s.id === p.segmentId)?.name ?? "—"],
           ["Payment terms", (p) => (p.paymentPolicy ? "Its own" : "The business’s")],
           ["On offer", (p) => (p.active ? "Yes" : "No")],

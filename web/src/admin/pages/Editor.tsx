@@ -8,6 +8,7 @@ import { changedFields, changes, fromForm, mergeTyped, shown, toForm, type Field
 import { PackagePhotosField } from "./PackagePhotos";
 import { PAY_IN_FULL, type PaymentPolicy } from "./paymentTerms";
 import { PackageTermsField } from "./PaymentTerms";
+import { PackageKindField } from "./SlotTerms";
 import { errorText, isCode, type AdminRequest } from "./request";
 
 export interface Versioned extends Json {
@@ -169,6 +170,7 @@ export function Editor<T extends Versioned>(props: EditorProps<T>) {
           );
         if (spec.kind === "photos")
           return <PackagePhotosField key={spec.key} value={String(value)} onChange={(v) => set(spec.key, v)} errors={{ ...action.fields, ...errors }} />;
+        if (spec.kind === "slot") return <PackageKindField key={spec.key} value={String(value)} onChange={(v) => set(spec.key, v)} errors={{ ...action.fields, ...errors }} />;
         if (spec.kind === "bool") return <Check key={spec.key} label={spec.label} checked={Boolean(value)} onChange={(v) => set(spec.key, v)} />;
         if (spec.kind === "select")
           return <Select key={spec.key} label={spec.label} value={String(value)} options={spec.options ?? []} onChange={(v) => set(spec.key, v)} />;

@@ -11,7 +11,7 @@ import { PlatformWebhooks } from "./PlatformWebhooks";
 import type { PageProps } from "./request";
 import { Settings } from "./Settings";
 import { Team } from "./Team";
-import { button, click, fakeRequest, mount } from "./testing";
+import { button, click, fakeRequest, field, mount } from "./testing";
 import type { ComponentType } from "preact";
 
 const PKG = { id: "p1", slug: "full", title: "Full day", description: "", priceCents: 240000, currency: "usd", active: true, sortOrder: 0, photos: [], segmentId: null, maxGuests: null, version: 3 };
@@ -58,6 +58,14 @@ describe("axe", () => {
   it("the catalog's editor has no violations", async () => {
     const root = await mount(<Catalog request={request} />);
     await click(button(root, "Edit Full day"));
+    expect(await violations(root)).toEqual([]);
+  });
+
+  it("the catalog's editor with a time slot's terms open has no violations", async () => {
+    const root = await mount(<Catalog request={request} />);
+    await click(button(root, "Edit Full day"));
+    await click(field(root, "Time slot"));
+    expect(field(root, "Duration (minutes)").value).toBe("60");
     expect(await violations(root)).toEqual([]);
   });
 });

@@ -5,13 +5,14 @@
 // sends the admin's changes against the new version.
 import { minorDigits } from "../../app/money";
 
-export type Kind = "text" | "textarea" | "money" | "int" | "bool" | "select" | "checks" | "terms" | "photos";
+export type Kind = "text" | "textarea" | "money" | "int" | "bool" | "select" | "checks" | "terms" | "photos" | "slot";
 
 /** A field whose form value is text of its own making (kind "terms": a package's payment terms; kind
- * "photos": its photos). */
+ * "photos": its photos; kind "slot": a package's kind and slot terms, read from the whole object and
+ * sent as several fields). */
 export interface Codec {
   toForm(value: unknown): string;
-  /** The JSON value of the form's text, or the problems by API field name. */
+  /** The JSON value of the form's text (kind "slot": the body fields it sets), or the problems by API field name. */
   fromForm(text: string): { value: unknown } | { errors: Record<string, string> };
   /** The form's text in words (the conflict note). */
   shown(text: string): string;
@@ -58,7 +59,8 @@ export function toForm(specs: FieldSpec[], object: Json | null, currency: string
   for (const spec of specs) {
     const value = object?.[spec.key];
     if (spec.codec) {
-      values[spec.key] = spec.codec.toForm(value);
+      // A "slot" field reads the whole object (its kind and its terms).
+      values[spec.key] = spec.codec.toForm(spec.kind === "slot" ? object : value);
       continue;
     }
     switch (spec.kind) {
@@ -95,6 +97,7 @@ export function fromForm(specs: FieldSpec[], values: FormValues, currency: strin
     if (spec.codec) {
       const read = spec.codec.fromForm(String(value ?? ""));
       if ("errors" in read) Object.assign(errors, read.errors);
+      else if (spec.kind === "slot") Object.assign(body, read.value as Json);
       else body[spec.key] = read.value;
       continue;
     }
