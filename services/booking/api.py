@@ -115,8 +115,6 @@ class BookingServicer(pb_grpc.BookingServiceServicer):
         the tenant's notice window; HOLD_LIMIT_REACHED beyond the couple's or the address's bound of
         live holds); the same request id returns the same hold, and the same couple asking again for
         the date they hold gets that hold back (`resumed`)."""
-        if not request.HasField("quote"):
-            raise ValidationError.of("quote", "is required")
         slot = _slot_choice(request)
         # A slot's date is its start's in the tenant's calendar: optional, checked when given.
         day = (
@@ -127,6 +125,8 @@ class BookingServicer(pb_grpc.BookingServiceServicer):
         couple = CoupleDetails.checked(
             name=request.couple_name, email=request.email, phone=request.phone, notes=request.notes
         )
+        if not request.HasField("quote"):
+            raise ValidationError.of("quote", "is required")
         if len(request.request_id) > 255:
             raise ValidationError.of("request_id", "must be at most 255 characters")
         result = await self._bookings.hold(
