@@ -4,11 +4,13 @@ Connect onboarding, and the platform admin's view of every tenant's events."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import quote
 
 import grpc
 from fastapi import APIRouter, Depends, Header, Path, Query, Request
+from google.protobuf.timestamp_pb2 import Timestamp
 from mais.booking.v1 import booking_service_pb2 as booking_pb
 from mais.payments.v1 import payments_service_pb2 as pb
 from mais.tenant.v1 import tenant_service_pb2 as tenant_pb
@@ -25,6 +27,7 @@ from gateway.routes.schedules import booking_schedule_json, schedule_json
 from gateway.web import SESSION_ID
 from mais_runtime.errors import FieldViolation
 from mais_runtime.proto_time import json_time as _time
+from mais_runtime.proto_time import timestamp
 
 router = APIRouter(tags=["payments"])
 
@@ -73,7 +76,9 @@ class CheckoutBody(BaseModel):
     model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=False)
 
     package_id: StrictStr = Field(min_length=1, max_length=64)
-    event_date: StrictStr = Field(max_length=10)
+    # A time-slot service: the chosen start, RFC 3339 with an offset; the date may then be left out.
+    event_date: StrictStr = Field(default="", max_length=10)
+    starts_at: StrictStr | None = Field(default=None, max_length=40)
     couple_name: StrictStr = Field(max_length=200)
     email: StrictStr = Field(max_length=254)
     phone: StrictStr | None = Field(default=None, max_length=40)
@@ -81,6 +86,21 @@ class CheckoutBody(BaseModel):
     add_on_ids: list[StrictStr] | None = Field(default=None, max_length=20)
     # Where the couple goes back to after the return pages (the tenant's site embedding the widget).
     return_url: StrictStr | None = Field(default=None, max_length=web.MAX_RETURN_URL)
+
+
+def _instant(value: str | None, field_name: str) -> Timestamp | None:
+    """An RFC 3339 timestamp with its offset ("2027-03-28T03:00:00+02:00" or "...Z") as a Timestamp;
+    400 naming the field otherwise (a time without an offset names no instant)."""
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None or "T" not in value:
+        problem = "must be an RFC 3339 date and time with its offset"
+        raise ApiError("VALIDATION_ERROR", f"{field_name} {problem}", [FieldViolation(field_name, problem)])
+    return timestamp(moment)
 
 
 class CoupleCancelBody(BaseModel):
@@ -155,6 +175,7 @@ async def checkout(
             client_ip=client_ip(request),
             success_url=success_url,
             cancel_url=cancel_url,
+            starts_at=_instant(body.starts_at, "startsAt"),
         ),
         timeout=CHECKOUT_TIMEOUT_SECONDS,
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from datetime import UTC
 
 import grpc
 from google.protobuf import json_format
@@ -26,6 +27,7 @@ from services.booking.domain import (
     DateAvailability,
     Quote,
     Reason,
+    SlotChoice,
     Status,
 )
 from services.booking.schedules import (
@@ -36,6 +38,7 @@ from services.booking.schedules import (
     RecordOutcome,
     ScheduleNotice,
 )
+from services.booking.slots import SlotTerms
 from services.booking.use_cases import Bookings
 
 _CONFIRM_OUTCOMES = {
@@ -112,7 +115,13 @@ class BookingServicer(pb_grpc.BookingServiceServicer):
         the tenant's notice window; HOLD_LIMIT_REACHED beyond the couple's or the address's bound of
         live holds); the same request id returns the same hold, and the same couple asking again for
         the date they hold gets that hold back (`resumed`)."""
-        day = domain.parse_date(request.event_date, "eventDate")
+        slot = _slot_choice(request)
+        # A slot's date is its start's in the tenant's calendar: optional, checked when given.
+        day = (
+            None
+            if slot is not None and not request.event_date
+            else domain.parse_date(request.event_date, "eventDate")
+        )
         couple = CoupleDetails.checked(
             name=request.couple_name, email=request.email, phone=request.phone, notes=request.notes
         )
@@ -127,6 +136,7 @@ class BookingServicer(pb_grpc.BookingServiceServicer):
             quote=_quote(request.quote),
             request_id=request.request_id,
             client_address=_short(request.client_address, "client_address", 100),
+            slot=slot,
         )
         return pb.HoldDateResponse(booking=_booking(result.booking), resumed=result.resumed)
 
@@ -503,6 +513,28 @@ def _quote(snapshot: catalog_pb.QuoteSnapshot) -> Quote:
     )
 
 
+def _slot_choice(request: pb.HoldDateRequest) -> SlotChoice | None:
+    """A time-slot service's hold: the start and the quoted terms; a whole day's takes no start."""
+    if request.quote.kind != catalog_pb.PACKAGE_KIND_SLOT:
+        if request.HasField("starts_at"):
+            raise ValidationError.of("startsAt", "is only for a time-slot service")
+        return None
+    if not request.HasField("starts_at"):
+        raise ValidationError.of("startsAt", "is required for a time-slot service")
+    terms = request.quote.slot
+    return SlotChoice(
+        starts_at=request.starts_at.ToDatetime(tzinfo=UTC),
+        terms=SlotTerms(
+            duration_minutes=terms.duration_minutes,
+            buffer_before_minutes=terms.buffer_before_minutes,
+            buffer_after_minutes=terms.buffer_after_minutes,
+            interval_minutes=terms.interval_minutes,
+            lead_time_minutes=terms.lead_time_minutes,
+            resource_id=terms.resource_id,
+        ).checked("quote.slot"),
+    )
+
+
 def _availability(answer: DateAvailability) -> pb.DateAvailability:
     return pb.DateAvailability(
         date=answer.day.isoformat(),
@@ -532,6 +564,10 @@ def _booking(booking: Booking) -> pb.Booking:
         created_at=timestamp(booking.created_at),
         updated_at=timestamp(booking.updated_at),
         cancel_reason=booking.cancel_reason,
+        kind=catalog_pb.PACKAGE_KIND_SLOT if booking.kind == "SLOT" else catalog_pb.PACKAGE_KIND_DAY,
+        starts_at=timestamp(booking.starts_at),
+        ends_at=timestamp(booking.ends_at),
+        resource_id=booking.resource_id,
         history=[
             pb.HistoryEntry(
                 from_status=entry.from_status,

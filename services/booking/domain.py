@@ -24,6 +24,7 @@ from mais_runtime.errors import (
     ValidationError,
 )
 from mais_runtime.money import decimal_amount
+from services.booking.slots import Slot, SlotTerms
 
 MAX_RANGE_DAYS = 366
 DEFAULT_HOLD_MINUTES = 31
@@ -370,6 +371,24 @@ class Booking:
     # The address the couple asked from (bounded live holds per address); empty for internal callers.
     client_address: str = ""
     history: tuple[HistoryEntry, ...] = ()
+    # A time-slot booking (kind SLOT): the couple's start and end (buffers aside), the buffers kept
+    # free around it and the resource it takes. A whole-day booking (DAY) has none of them.
+    kind: str = "DAY"
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+    resource_id: str = ""
+    buffer_before_minutes: int = 0
+    buffer_after_minutes: int = 0
+
+    @property
+    def claim(self) -> tuple[datetime, datetime] | None:
+        """A slot booking's claim on its resource, buffers included: [start, end); None for a day."""
+        if self.starts_at is None or self.ends_at is None:
+            return None
+        return (
+            self.starts_at - timedelta(minutes=self.buffer_before_minutes),
+            self.ends_at + timedelta(minutes=self.buffer_after_minutes),
+        )
 
     def hold_expired(self, now: datetime) -> bool:
         """True when this is a hold whose time is up."""
@@ -381,6 +400,29 @@ class Booking:
         if self.hold_expired(now):
             return replace(self, status=Status.RELEASED)
         return self
+
+
+@dataclass(frozen=True)
+class SlotChoice:
+    """A couple's choice for a time-slot service: the start, and the service's terms as quoted."""
+
+    starts_at: datetime
+    terms: SlotTerms
+
+
+@dataclass(frozen=True)
+class SlotHold:
+    """What a time-slot hold takes: an offered slot of a service (its terms give the buffers) on one
+    resource."""
+
+    resource_id: str
+    slot: Slot
+    terms: SlotTerms
+
+    @property
+    def claim(self) -> tuple[datetime, datetime]:
+        """The resource's time it takes, buffers included: [start, end)."""
+        return self.slot.claim(self.terms)
 
 
 @dataclass(frozen=True)

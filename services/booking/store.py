@@ -44,14 +44,17 @@ from services.booking.domain import (
     LiveHolds,
     Quote,
     Reason,
+    SlotHold,
     Status,
 )
 from services.booking.metrics import LOCK_WAIT
+from services.booking.store_slots import SlotQueries
 
 _COLUMNS = (
     "id, tenant_id, event_date, status, customer_id, couple_name, email, phone, notes, package_id, quote,"
     " total_cents, currency, payment_session_id, hold_expires_at, amount_paid_cents, amount_refunded_cents,"
-    " cancel_reason, created_at, updated_at, client_address"
+    " cancel_reason, created_at, updated_at, client_address, kind, starts_at, ends_at, resource_id,"
+    " buffer_before_minutes, buffer_after_minutes"
 )
 _LIVE = "(status = 'CONFIRMED' OR (status = 'HELD' AND hold_expires_at > clock_timestamp()))"
 _LIVE_HOLD = "status = 'HELD' AND hold_expires_at > clock_timestamp()"
@@ -95,7 +98,7 @@ class BookingStore:
             yield BookingTx(conn, "")
 
 
-class BookingTx:
+class BookingTx(SlotQueries):
     """Queries inside one transaction (a tenant's, or the platform's when `tenant_id` is empty)."""
 
     def __init__(self, conn: AsyncConnection, tenant_id: str) -> None:
@@ -210,6 +213,23 @@ class BookingTx:
         )
         return _booking(row) if row else None
 
+    async def live_slot_hold_of(self, resource_id: str, starts_at: datetime, email: str) -> Booking | None:
+        """The couple's own live hold of the slot starting at `starts_at` on the resource, locked."""
+        row = (
+            (
+                await self.conn.execute(
+                    text(
+                        f"SELECT {_COLUMNS} FROM bookings WHERE kind = 'SLOT' AND resource_id = :r"
+                        f" AND starts_at = :at AND email = :email AND {_LIVE_HOLD} FOR UPDATE"
+                    ),
+                    {"r": resource_id, "at": starts_at, "email": email},
+                )
+            )
+            .mappings()
+            .first()
+        )
+        return _booking(row) if row else None
+
     async def live_holds(self, *, email: str = "", client_address: str = "") -> LiveHolds:
         """How many live holds the couple (or the address) has in this tenant, and when the first ends."""
         column, value = ("email", email) if email else ("client_address", client_address)
@@ -276,17 +296,27 @@ class BookingTx:
         request_id: str,
         client_address: str,
         minutes: int,
+        slot: SlotHold | None = None,
     ) -> None:
-        """A new HELD row, expiring `minutes` from now (the database's clock)."""
+        """A new HELD row, expiring `minutes` from now (the database's clock): a whole day, or with
+        `slot` a time slot of one resource (its claim is written beside it, see SlotQueries.claim)."""
         await self.conn.execute(
             text(
                 "INSERT INTO bookings (id, tenant_id, customer_id, event_date, status, couple_name,"
                 " email, phone, notes, package_id, quote, total_cents, currency, request_id, client_address,"
-                " hold_expires_at) VALUES (:id, CAST(:tenant_id AS uuid), :customer_id, :day, 'HELD',"
+                " hold_expires_at, kind, resource_id, starts_at, ends_at, buffer_before_minutes,"
+                " buffer_after_minutes) VALUES (:id, CAST(:tenant_id AS uuid), :customer_id, :day, 'HELD',"
                 " :name, :email, :phone, :notes, :package_id, CAST(:quote AS jsonb), :total, :currency,"
-                " :request_id, :address, clock_timestamp() + make_interval(mins => :minutes))"
+                " :request_id, :address, clock_timestamp() + make_interval(mins => :minutes),"
+                " :kind, :resource_id, :starts_at, :ends_at, :before, :after)"
             ),
             {
+                "kind": "SLOT" if slot else "DAY",
+                "resource_id": slot.resource_id if slot else None,
+                "starts_at": slot.slot.starts_at if slot else None,
+                "ends_at": slot.slot.ends_at if slot else None,
+                "before": slot.terms.buffer_before_minutes if slot else 0,
+                "after": slot.terms.buffer_after_minutes if slot else 0,
                 "id": booking_id,
                 "tenant_id": self.tenant_id,
                 "customer_id": customer_id,
@@ -746,4 +776,10 @@ def _booking(row: Any, history: tuple[HistoryEntry, ...] = ()) -> Booking:
         updated_at=row["updated_at"],
         client_address=row["client_address"] or "",
         history=history,
+        kind=row["kind"],
+        starts_at=row["starts_at"],
+        ends_at=row["ends_at"],
+        resource_id=row["resource_id"] or "",
+        buffer_before_minutes=row["buffer_before_minutes"],
+        buffer_after_minutes=row["buffer_after_minutes"],
     )

@@ -19,9 +19,9 @@ from sqlalchemy.exc import IntegrityError
 
 from mais_runtime import paging
 from mais_runtime.db import with_retries
-from mais_runtime.errors import Conflict, DomainError, NotFound, PreconditionFailed
+from mais_runtime.errors import Conflict, DomainError, NotFound, PreconditionFailed, ValidationError
 from mais_runtime.mail import Mail
-from services.booking import domain, emails, feeds, links, schedules
+from services.booking import claims, domain, emails, feeds, links, schedules
 from services.booking.domain import (
     AdminContact,
     Blackout,
@@ -33,6 +33,8 @@ from services.booking.domain import (
     HoldResult,
     Quote,
     Reason,
+    SlotChoice,
+    SlotHold,
     Status,
     TenantCalendar,
 )
@@ -123,16 +125,27 @@ class Bookings:
         self,
         tenant_id: str,
         *,
-        day: date,
+        day: date | None,
         couple: CoupleDetails,
         quote: Quote,
         request_id: str,
         client_address: str = "",
+        slot: SlotChoice | None = None,
     ) -> HoldResult:
         """Holds a date for a couple for the tenant's hold time, or resumes the same couple's live hold
         on it; refuses a date that is taken (DATE_UNAVAILABLE) and a hold beyond the couple's or the
-        address's bound (HOLD_LIMIT_REACHED)."""
+        address's bound (HOLD_LIMIT_REACHED). With `slot`, holds that start of a time-slot service
+        instead (see _hold_slot); `day` is then its date in the tenant's calendar, or None."""
         calendar = await self._tenants.calendar(tenant_id)
+        if slot is not None:
+            return await self._counted_hold(
+                tenant_id,
+                lambda tx: self._hold_slot(
+                    tx, calendar, day, slot, couple, quote, request_id, client_address
+                ),
+                day=slot.starts_at.astimezone(calendar.zone).date(),
+            )
+        assert day is not None
         # The calendar's own refusals (past, notice window) need no lock. A replay of an earlier hold is
         # answered with that hold whatever the calendar says now; it is looked up only when the calendar
         # refuses (the locked path below finds replays itself), which saves every hold a transaction.
@@ -143,10 +156,17 @@ class Bookings:
             if earlier is None:
                 self._count_refusal(reason.value)
                 raise domain.date_unavailable(day, reason)
+        return await self._counted_hold(
+            tenant_id,
+            lambda tx: self._hold(tx, calendar, day, couple, quote, request_id, client_address),
+            day=day,
+        )
+
+    async def _counted_hold(
+        self, tenant_id: str, hold: Callable[[BookingTx], Awaitable[HoldResult]], *, day: date
+    ) -> HoldResult:
         try:
-            result = await self._change(
-                tenant_id, lambda tx: self._hold(tx, calendar, day, couple, quote, request_id, client_address)
-            )
+            result = await self._change(tenant_id, hold)
         except DomainError as error:
             if error.reason == "DATE_UNAVAILABLE":
                 self._count_refusal(error.metadata.get("why", ""))
@@ -155,7 +175,9 @@ class Bookings:
             raise
         except IntegrityError as error:
             # Unreachable while every writer takes the date lock; kept as a clear answer if one does not.
-            if "bookings_one_live_per_date" in _constraint(error):
+            if "bookings_one_live_per_date" in _constraint(error) or "occupancy_no_overlap" in _constraint(
+                error
+            ):
                 raise domain.date_unavailable(day, Reason.HELD) from None
             if "bookings_by_request" in _constraint(error):
                 raise Conflict(
@@ -197,9 +219,9 @@ class Bookings:
         if await tx.blacked_out(day):
             raise domain.date_unavailable(day, Reason.BLACKOUT)
         await self._release_expired_on(tx, day)
-        minutes = calendar.policy.hold_length_minutes
         own = await tx.live_hold_of(day, couple.email)
         if own is not None:
+            minutes = calendar.policy.hold_length_minutes
             expires = await tx.renew_hold(own.id, couple=couple, quote=quote, minutes=minutes)
             extended = own.hold_expires_at is None or expires > own.hold_expires_at
             why = domain.RESUMED_EXTENDED if extended else domain.RESUMED
@@ -208,6 +230,24 @@ class Bookings:
         occupant = await tx.live_status(day)
         if occupant is not None:
             raise domain.date_unavailable(day, domain.occupying_reason(occupant))
+        # The whole day takes every resource: none of them may have a live slot that day.
+        whole_day = await claims.free_day(tx, day, calendar.zone)
+        booking_id = await self._insert_hold(tx, calendar, day, couple, quote, request_id, client_address)
+        await tx.claim(booking_id, whole_day.resources, whole_day.lo, whole_day.hi)
+        return HoldResult(await tx.booking(booking_id), created=True)
+
+    async def _insert_hold(
+        self,
+        tx: BookingTx,
+        calendar: TenantCalendar,
+        day: date,
+        couple: CoupleDetails,
+        quote: Quote,
+        request_id: str,
+        client_address: str,
+        slot: SlotHold | None = None,
+    ) -> str:
+        """The couple's new hold, within their and their address's bounds of live holds."""
         domain.check_hold_limits(
             calendar.policy,
             by_email=await tx.live_holds(email=couple.email),
@@ -224,9 +264,65 @@ class Bookings:
             quote=quote,
             request_id=request_id,
             client_address=client_address,
-            minutes=minutes,
+            minutes=calendar.policy.hold_length_minutes,
+            slot=slot,
         )
         await tx.record(booking_id, "", Status.HELD, COUPLE, domain.HELD_FOR_CHECKOUT)
+        return booking_id
+
+    async def _hold_slot(
+        self,
+        tx: BookingTx,
+        calendar: TenantCalendar,
+        day: date | None,
+        choice: SlotChoice,
+        couple: CoupleDetails,
+        quote: Quote,
+        request_id: str,
+        client_address: str,
+    ) -> HoldResult:
+        """A slot of a time-slot service: under the locks of its resource's days (claims.free_slot),
+        the start must be one offered_slots offers now; the booking and its claim are written in
+        this transaction. The same couple asking again for the same start gets their hold back."""
+        zone = calendar.zone
+        start = choice.starts_at.astimezone(UTC)
+        local_day = start.astimezone(zone).date()
+        if day is not None and day != local_day:
+            raise ValidationError.of(
+                "eventDate", f"must be the start's date in the business's calendar ({local_day.isoformat()})"
+            )
+        await tx.lock_holder(couple.email, client_address)
+        earlier = await tx.booking_by_request(request_id)
+        if earlier is not None:
+            if earlier.starts_at != start:
+                raise Conflict("this request id was used for another hold", reason="IDEMPOTENCY_KEY_REUSED")
+            return HoldResult(domain.check_replay(earlier, day=local_day, email=couple.email), created=False)
+        resource_id = await tx.bookable_resource(choice.terms.resource_id)
+        if resource_id is None:
+            raise claims.slot_unavailable(start, local_day, "not_offered")
+        now = self._clock()
+        own = await tx.live_slot_hold_of(resource_id, start, couple.email)
+        if own is not None:
+            minutes = calendar.policy.hold_length_minutes
+            expires = await tx.renew_hold(own.id, couple=couple, quote=quote, minutes=minutes)
+            extended = own.hold_expires_at is None or expires > own.hold_expires_at
+            why = domain.RESUMED_EXTENDED if extended else domain.RESUMED
+            await tx.record(own.id, Status.HELD, Status.HELD, COUPLE, why)
+            return HoldResult(await tx.booking(own.id), created=False, resumed=True)
+        slot = await claims.free_slot(
+            tx,
+            resource_id=resource_id,
+            start=start,
+            terms=choice.terms,
+            zone=zone,
+            today=calendar.today(now),
+            policy=calendar.policy,
+            now=now,
+        )
+        booking_id = await self._insert_hold(
+            tx, calendar, local_day, couple, quote, request_id, client_address, slot
+        )
+        await tx.claim(booking_id, [resource_id], *slot.claim)
         return HoldResult(await tx.booking(booking_id), created=True)
 
     async def _release_expired_on(self, tx: BookingTx, day: date, *, keep: str = "") -> None:
@@ -284,19 +380,23 @@ class Bookings:
             schedules.check_schedule(
                 schedule, total_cents=booking.quote.total_cents, currency=booking.quote.currency
             )
+            taken, reclaim = False, None
             if booking.status in (Status.RELEASED, Status.HELD):
                 # Another couple's expired hold would keep the unique slot; it gives way like in hold().
                 await self._release_expired_on(tx, day, keep=booking_id)
+                taken, reclaim = await self._taken_meanwhile(tx, booking, calendar)
             outcome = domain.decide_confirmation(
                 booking,
                 session_id,
                 amount_paid_cents=amount_paid_cents,
                 amount_due_cents=schedules.first_payment_cents(schedule, booking.quote.total_cents),
-                date_taken_by_other=await tx.live_status(day, other_than=booking_id) is not None,
+                date_taken_by_other=taken,
                 blacked_out=await tx.blacked_out(day),
             )
             if outcome is not ConfirmOutcome.CONFIRM:
                 return booking, outcome
+            if reclaim is not None:
+                await tx.claim(booking_id, *reclaim)
             late = booking.status is Status.RELEASED or await tx.hold_expired(booking_id)
             await tx.mark_confirmed(
                 booking_id,
@@ -326,6 +426,29 @@ class Bookings:
         booking, outcome = await self._change(tenant_id, confirm)
         CONFIRMATIONS.labels(outcome.value).inc()
         return booking, outcome
+
+    async def _taken_meanwhile(
+        self, tx: BookingTx, booking: Booking, calendar: TenantCalendar
+    ) -> tuple[bool, tuple[list[str], datetime, datetime] | None]:
+        """Whether another booking took a hold's date or slot while it was unpaid (a live hold still
+        has its claims; a released one gave them up), and the claims to write again when a released
+        one is confirmed: (resources, from, until)."""
+        if booking.kind == "SLOT":
+            if booking.status is not Status.RELEASED:
+                return False, None
+            claim = booking.claim
+            assert claim is not None
+            free = await claims.slot_still_free(tx, booking, calendar.zone)
+            return not free, ([booking.resource_id], *claim)
+        if await tx.live_status(booking.event_date, other_than=booking.id) is not None:
+            return True, None
+        if booking.status is not Status.RELEASED:
+            return False, None
+        try:
+            whole_day = await claims.free_day(tx, booking.event_date, calendar.zone, other_than=booking.id)
+        except DomainError:
+            return True, None
+        return False, (whole_day.resources, whole_day.lo, whole_day.hi)
 
     async def release(self, tenant_id: str, booking_id: str, *, reason: str, session_id: str = "") -> Booking:
         """Gives a hold's date back (checkout expired or abandoned); releasing again changes nothing,

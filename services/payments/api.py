@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC
+
 import grpc
 from mais.booking.v1 import booking_service_pb2 as booking_pb
 from mais.common.v1 import types_pb2
@@ -163,6 +165,7 @@ class PaymentsServicer(pb_grpc.PaymentsServiceServicer):
             email=request.email,
             phone=request.phone,
             notes=request.notes,
+            starts_at=request.starts_at.ToDatetime(tzinfo=UTC) if request.HasField("starts_at") else None,
         )
         urls = (
             Urls(request.success_url, request.cancel_url)

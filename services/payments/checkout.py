@@ -249,6 +249,7 @@ class Checkout:
             raise
         quote = await self._quotes.quote(tenant_id, request.package_id, request.add_on_ids)
         quote.check()
+        request = request.on_local_date(tenant_zone(payee.timezone))
         plan = self.plan(payee, quote, request.event_date)
         hold = await self._hold(tenant_id, HoldRequest(request, quote, request_id, client_ip[:64]))
         if hold.resumed:

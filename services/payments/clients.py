@@ -21,6 +21,7 @@ from mais.tenant.v1 import tenant_service_pb2_grpc
 
 from mais_runtime.channels import Channels
 from mais_runtime.payment_policy import OverdueAction, PaymentPolicy
+from mais_runtime.proto_time import timestamp
 from mais_runtime.settings import CommonSettings
 from mais_runtime.ttl_cache import TtlCache
 from services.payments.domain import (
@@ -244,6 +245,7 @@ class Bookings:
                 quote=snapshot,
                 request_id=request.request_id,
                 client_address=request.client_address,
+                starts_at=timestamp(checkout.starts_at),
             )
         )
         booking = answer.booking

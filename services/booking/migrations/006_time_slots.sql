@@ -81,3 +81,16 @@ CREATE TABLE occupancy (
 );
 CREATE INDEX occupancy_by_booking ON occupancy (booking_id);
 SELECT mais_isolate_by_tenant('occupancy');
+
+-- A booking that stops being live (released, expired and swept, cancelled) gives up its claims in
+-- the same statement, whichever path changed it: the sweep's one-statement release, a hold asked
+-- for again, payments' release, a cancellation. Confirming keeps them.
+CREATE FUNCTION booking_frees_its_claims() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM occupancy WHERE booking_id = NEW.id;
+    RETURN NULL;
+END;
+$$;
+CREATE TRIGGER bookings_free_claims AFTER UPDATE OF status ON bookings
+    FOR EACH ROW WHEN (NEW.status IN ('RELEASED', 'CANCELLED') AND OLD.status IS DISTINCT FROM NEW.status)
+    EXECUTE FUNCTION booking_frees_its_claims();

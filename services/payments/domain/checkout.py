@@ -7,9 +7,10 @@ import hashlib
 import json
 import re
 from collections.abc import Iterable
-from dataclasses import KW_ONLY, dataclass, field
+from dataclasses import KW_ONLY, dataclass, field, replace
 from datetime import date, datetime, timedelta
 from enum import StrEnum
+from zoneinfo import ZoneInfo
 
 from mais_runtime.errors import FieldViolation, PreconditionFailed, ValidationError
 from mais_runtime.payment_policy import PaymentPolicy
@@ -41,6 +42,9 @@ class CheckoutInput:
     email: str
     phone: str
     notes: str
+    # A time-slot service's chosen start (booking checks it is offered); its date in the tenant's
+    # calendar is `event_date`, filled from the start when the couple gave none (see on_local_date).
+    starts_at: datetime | None = None
 
     @classmethod
     def checked(
@@ -53,8 +57,10 @@ class CheckoutInput:
         email: str,
         phone: str,
         notes: str,
+        starts_at: datetime | None = None,
     ) -> CheckoutInput:
-        """The request, or one ValidationError naming every bad field (as the client spells them)."""
+        """The request, or one ValidationError naming every bad field (as the client spells them). With
+        `starts_at` (a time slot), the event date may be left out: it is the start's local date."""
         problems: list[FieldViolation] = []
         package_id = package_id.strip()
         if not package_id:
@@ -68,7 +74,8 @@ class CheckoutInput:
             problems.append(FieldViolation("addOnIds", "every entry must be a valid id"))
         elif len(set(add_ons)) != len(add_ons):
             problems.append(FieldViolation("addOnIds", "must not repeat an add-on"))
-        day = _parse_date(event_date, "eventDate", problems)
+        dated_by_start = starts_at is not None and not event_date
+        day = None if dated_by_start else _parse_date(event_date, "eventDate", problems)
         name = couple_name.strip()
         if not name:
             problems.append(FieldViolation("coupleName", "is required"))
@@ -87,8 +94,14 @@ class CheckoutInput:
             problems.append(FieldViolation("notes", f"at most {MAX_NOTES} characters"))
         if problems:
             raise ValidationError("the checkout request is not valid", problems)
-        assert day is not None
-        return cls(package_id, add_ons, day, name, normalised, phone, notes)
+        # A start without a date is dated by on_local_date once the tenant's zone is known.
+        return cls(package_id, add_ons, day or date.min, name, normalised, phone, notes, starts_at)
+
+    def on_local_date(self, zone: ZoneInfo) -> CheckoutInput:
+        """This request with a slot's event date filled in: its start's date in `zone`."""
+        if self.starts_at is None or self.event_date != date.min:
+            return self
+        return replace(self, event_date=self.starts_at.astimezone(zone).date())
 
     def fingerprint(self, redirects: tuple[str, ...] = ()) -> str:
         """A hash of what this request asks for: the same body gives the same hash. `redirects`, the
@@ -103,6 +116,8 @@ class CheckoutInput:
             "phone": self.phone,
             "notes": self.notes,
         }
+        if self.starts_at is not None:
+            fields["startsAt"] = self.starts_at.isoformat()
         if redirects:
             fields["redirects"] = list(redirects)
         canonical = json.dumps(
