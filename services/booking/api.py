@@ -17,6 +17,7 @@ from mais_runtime import paging
 from mais_runtime.errors import NotFound, ValidationError
 from mais_runtime.payment_policy import OverdueAction
 from mais_runtime.proto_time import timestamp
+from mais_runtime.slot_terms import SlotTerms
 from services.booking import domain, links
 from services.booking.domain import (
     Blackout,
@@ -38,7 +39,6 @@ from services.booking.schedules import (
     RecordOutcome,
     ScheduleNotice,
 )
-from services.booking.slots import SlotTerms
 from services.booking.use_cases import Bookings
 
 _CONFIRM_OUTCOMES = {

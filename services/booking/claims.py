@@ -16,9 +16,10 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from mais_runtime.errors import Conflict
+from mais_runtime.slot_terms import SlotTerms
 from services.booking import domain
 from services.booking.domain import Policy, Reason, SlotHold, Status
-from services.booking.slots import Busy, SlotTerms, offered, offered_slots
+from services.booking.slots import Busy, offered, offered_slots
 from services.booking.store import BookingTx
 
 # History's word for a hold past its expiry that gave way to a new claim.

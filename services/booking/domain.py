@@ -24,7 +24,8 @@ from mais_runtime.errors import (
     ValidationError,
 )
 from mais_runtime.money import decimal_amount
-from services.booking.slots import Slot, SlotTerms
+from mais_runtime.slot_terms import SlotTerms
+from services.booking.slots import Slot
 
 MAX_RANGE_DAYS = 366
 DEFAULT_HOLD_MINUTES = 31

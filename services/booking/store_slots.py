@@ -75,9 +75,7 @@ class SlotQueries:
 
     async def lock_resource_days(self, resource_ids: Iterable[str], days: Iterable[date]) -> None:
         """Waits for, then holds until commit, the lock of every (resource, day), in sorted order."""
-        keys = sorted(
-            {f"{self.tenant_id}:resource:{r}:{d.isoformat()}" for r in resource_ids for d in days}
-        )
+        keys = sorted({f"{self.tenant_id}:resource:{r}:{d.isoformat()}" for r in resource_ids for d in days})
         for key in keys:
             await self._timed_lock("pg_advisory_xact_lock", key)
 
