@@ -47,6 +47,7 @@ from services.booking.domain import (
     Status,
 )
 from services.booking.metrics import LOCK_WAIT
+from services.booking.store_hours import HoursQueries
 
 _COLUMNS = (
     "id, tenant_id, event_date, status, customer_id, couple_name, email, phone, notes, package_id, quote,"
@@ -95,7 +96,7 @@ class BookingStore:
             yield BookingTx(conn, "")
 
 
-class BookingTx:
+class BookingTx(HoursQueries):
     """Queries inside one transaction (a tenant's, or the platform's when `tenant_id` is empty)."""
 
     def __init__(self, conn: AsyncConnection, tenant_id: str) -> None:
