@@ -10,7 +10,7 @@ catalog service's own per-tenant cache is what keeps public reads fast and fresh
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import orjson
 from fastapi import APIRouter, Depends, Header, Path, Query, Request
@@ -24,9 +24,10 @@ from gateway.errors import ApiError
 from gateway.key_lookups import public_tenant_once
 from gateway.payment_terms import changed_terms, own_terms_json, with_fresh_read
 from gateway.read_cache import cached_public_read
-from mais_runtime.errors import FieldViolation
+from mais_runtime.errors import FieldViolation, ValidationError
 from mais_runtime.payment_policy import PaymentPolicy
 from mais_runtime.proto_time import json_time as _time
+from mais_runtime.slot_terms import SlotTerms
 
 router = APIRouter(tags=["catalog"])
 
@@ -49,6 +50,7 @@ ShortText = Annotated[str, Field(max_length=1000)]
 LongText = Annotated[str, Field(max_length=20000)]
 Version = Annotated[StrictInt, Field(ge=1, le=2**63 - 1)]
 Currency = Annotated[str, Field(max_length=16)]
+Kind = Literal["DAY", "SLOT"]
 _ETAG = re.compile(r'^(?:W/)?"?(\d{1,19})"?$')
 
 
@@ -94,6 +96,10 @@ class PackageBody(_Body):
     # The package's own deposit and balance terms (mais_runtime.payment_policy's JSON, unnamed
     # fields at their defaults); absent or null: the tenant's terms apply.
     payment_policy: dict[str, Any] | None = None
+    # A whole day (the default) or a time-slot service with its terms (mais_runtime.slot_terms'
+    # JSON; required for SLOT, refused for DAY).
+    kind: Kind | None = None
+    slot: dict[str, Any] | None = None
 
 
 class PackagePatch(_Body):
@@ -110,6 +116,10 @@ class PackagePatch(_Body):
     # Any subset of the fields of the package's own terms (of the defaults when it has none yet);
     # null drops them: the tenant's terms apply again.
     payment_policy: dict[str, Any] | None = None
+    # A new kind (refused with 409 IN_USE while live bookings were sold with the package); "DAY"
+    # drops the slot terms. `slot` replaces the terms as a whole (unnamed fields at their defaults).
+    kind: Kind | None = None
+    slot: dict[str, Any] | None = None
     version: Version | None = None
 
 
@@ -164,9 +174,21 @@ def package_json(package: pb.Package) -> dict[str, Any]:
         "segmentId": package.segment_id or None,
         "maxGuests": package.max_guests or None,
         "paymentPolicy": own_terms_json(package.payment_policy),
+        **kind_json(package, with_resource=True),
         "version": package.version,
         "updatedAt": _time(package.updated_at),
     }
+
+
+def kind_json(package: pb.Package, *, with_resource: bool) -> dict[str, Any]:
+    """`kind` ("DAY" or "SLOT") and `slot` (the terms, null for a whole day); couples see no resource
+    ids (the slots route answers which resource it lists)."""
+    if package.kind != pb.PACKAGE_KIND_SLOT:
+        return {"kind": "DAY", "slot": None}
+    terms = SlotTerms.from_proto(package.slot).to_json()
+    if not with_resource:
+        del terms["resourceId"]
+    return {"kind": "SLOT", "slot": terms}
 
 
 def public_segment_json(segment: pb.Segment) -> dict[str, Any]:
@@ -193,6 +215,7 @@ def public_package_json(package: pb.Package) -> dict[str, Any]:
         "photos": _photos_json(package.photos),
         "segmentId": package.segment_id or None,
         "maxGuests": package.max_guests or None,
+        **kind_json(package, with_resource=False),
         "addOns": [
             {
                 "id": a.id,
@@ -255,7 +278,7 @@ def _expected_version(body_version: int | None, if_match: str) -> int:
 
 
 # Fields a PATCH may set to null, and what null means for each.
-_NULL_MEANS = {"description": "", "segment_id": "", "max_guests": 0, "payment_policy": None}
+_NULL_MEANS = {"description": "", "segment_id": "", "max_guests": 0, "payment_policy": None, "slot": None}
 
 
 def _mask(body: BaseModel) -> list[str]:
@@ -296,6 +319,20 @@ def _segment(body: SegmentBody | SegmentPatch, segment_id: str = "") -> pb.Segme
     )
 
 
+_KINDS = {"DAY": pb.PACKAGE_KIND_DAY, "SLOT": pb.PACKAGE_KIND_SLOT}
+
+
+def _slot_terms(body: dict[str, Any] | None) -> pb.SlotTerms | None:
+    """The terms a body sends, on the wire (every field it leaves out at its default; no duration
+    is a missing duration, which the catalog names); 400 naming each unknown or mistyped field."""
+    if body is None:
+        return None
+    try:
+        return SlotTerms(duration_minutes=0).changed(body).to_proto()
+    except ValidationError as invalid:
+        raise ApiError("VALIDATION_ERROR", invalid.message, invalid.fields) from None
+
+
 def _package(body: PackageBody | PackagePatch, package_id: str = "") -> pb.Package:
     return pb.Package(
         id=package_id,
@@ -309,6 +346,8 @@ def _package(body: PackageBody | PackagePatch, package_id: str = "") -> pb.Packa
         segment_id=_value(body, "segment_id", ""),
         max_guests=_value(body, "max_guests", 0),
         currency=_value(body, "currency", ""),
+        kind=_KINDS.get(body.kind or "", pb.PACKAGE_KIND_UNSPECIFIED),
+        slot=_slot_terms(body.slot),
     )
 
 
@@ -449,8 +488,11 @@ async def list_packages(
 @router.post("/v1/tenant-admin/packages", status_code=201, summary="Create a package")
 async def create_package(request: Request, admin: TenantAdmin, body: PackageBody) -> Response:
     """`{slug, title, description?, priceCents, currency?, active?, segmentId?, photos?, maxGuests?,
-    sortOrder?}`, priced in `currency` or else the tenant's currency now (kept whatever the settings
-    say later); an active package needs a price above 0; 409 SLUG_TAKEN for a slug in use."""
+    sortOrder?, paymentPolicy?, kind?, slot?}`, priced in `currency` or else the tenant's currency now
+    (kept whatever the settings say later); an active package needs a price above 0; `kind` "SLOT"
+    needs `slot` `{durationMinutes, bufferBeforeMinutes?, bufferAfterMinutes?, intervalMinutes?,
+    leadTimeMinutes?, resourceId?}` (null resource: the tenant's default); 409 SLUG_TAKEN for a slug
+    in use."""
     package_pb = _package(body)
     if body.payment_policy is not None:
         package_pb.payment_policy.CopyFrom(changed_terms(PaymentPolicy(), body.payment_policy))
@@ -478,7 +520,9 @@ async def patch_package(
     stays as it is, the currency too (`currency` only together with `priceCents`); 409
     VERSION_CONFLICT when the version sent is stale. Every replica serves the change within 1 s.
     `paymentPolicy` changes the fields it names of the package's own terms (null: back to the
-    tenant's)."""
+    tenant's). `kind` changes a whole-day package into a time-slot one (with `slot`) or back (its
+    terms dropped), refused with 409 IN_USE while live bookings were sold with it; `slot` replaces
+    the terms as a whole."""
     catalog = request.app.state.clients.catalog
     mask = _mask(body)
     expected = _expected_version(body.version, if_match)

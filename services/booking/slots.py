@@ -14,6 +14,9 @@ One code path decides availability for the list (ListSlots) and for the hold (`o
   must be at least `lead` from now.
 - A slot is free when [start - buffer before, end + buffer after) overlaps no busy interval of its
   resource (other bookings' claims, which include their own buffers, and whole-day bookings).
+
+The terms themselves (their bounds, proto and JSON) are catalog's as much as booking's: they live in
+mais_runtime/slot_terms.py, one definition for both.
 """
 
 from __future__ import annotations
@@ -24,58 +27,12 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from mais_runtime.errors import FieldViolation, ValidationError
+from mais_runtime.errors import ValidationError
+from mais_runtime.slot_terms import SlotTerms
 
-MIN_DURATION, MAX_DURATION = 15, 720
-MAX_BUFFER = 240
-MIN_INTERVAL, MAX_INTERVAL = 5, 240
-MAX_LEAD = 43_200
 # ListSlots answers at most this many days at once.
 MAX_SLOT_DAYS = 31
 _HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$|^24:00$")
-
-
-@dataclass(frozen=True)
-class SlotTerms:
-    """How a time-slot service is booked (catalog's SlotTerms, checked)."""
-
-    duration_minutes: int
-    buffer_before_minutes: int = 0
-    buffer_after_minutes: int = 0
-    interval_minutes: int = 30
-    lead_time_minutes: int = 0
-    resource_id: str = ""
-
-    def checked(self, prefix: str = "slot") -> SlotTerms:
-        """These terms, or one ValidationError naming every bad field (`<prefix>.<field>`)."""
-        problems: list[FieldViolation] = []
-
-        def bounded(name: str, value: int, low: int, high: int) -> None:
-            if not low <= value <= high:
-                problems.append(
-                    FieldViolation(f"{prefix}.{name}", f"must be between {low} and {high} minutes")
-                )
-
-        bounded("durationMinutes", self.duration_minutes, MIN_DURATION, MAX_DURATION)
-        bounded("bufferBeforeMinutes", self.buffer_before_minutes, 0, MAX_BUFFER)
-        bounded("bufferAfterMinutes", self.buffer_after_minutes, 0, MAX_BUFFER)
-        bounded("intervalMinutes", self.interval_minutes, MIN_INTERVAL, MAX_INTERVAL)
-        bounded("leadTimeMinutes", self.lead_time_minutes, 0, MAX_LEAD)
-        if problems:
-            raise ValidationError("the slot terms are not valid", problems)
-        return self
-
-    @property
-    def duration(self) -> timedelta:
-        return timedelta(minutes=self.duration_minutes)
-
-    @property
-    def before(self) -> timedelta:
-        return timedelta(minutes=self.buffer_before_minutes)
-
-    @property
-    def after(self) -> timedelta:
-        return timedelta(minutes=self.buffer_after_minutes)
 
 
 @dataclass(frozen=True)

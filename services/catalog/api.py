@@ -12,11 +12,13 @@ from mais.common.v1 import types_pb2
 from mais_runtime.errors import ValidationError
 from mais_runtime.payment_policy import PaymentPolicy
 from mais_runtime.proto_time import timestamp
+from mais_runtime.slot_terms import SlotTerms
 from services.catalog.domain import (
     AddOn,
     AddOnDraft,
     Package,
     PackageDraft,
+    PackageKind,
     Photo,
     Quote,
     Segment,
@@ -118,7 +120,8 @@ class CatalogServicer(pb_grpc.CatalogServiceServicer):
     async def CreatePackage(
         self, request: pb.CreatePackageRequest, context: Context
     ) -> pb.CreatePackageResponse:
-        """A new package in the currency it names, else the tenant's currency now."""
+        """A new package in the currency it names, else the tenant's currency now; kind unset: a
+        whole day."""
         package = await self._admin.create_package(request.tenant_id, _package_draft(request.package))
         return pb.CreatePackageResponse(package=_package(package))
 
@@ -126,7 +129,10 @@ class CatalogServicer(pb_grpc.CatalogServiceServicer):
         self, request: pb.UpdatePackageRequest, context: Context
     ) -> pb.UpdatePackageResponse:
         """The masked fields of a package, with optimistic concurrency; "payment_policy" in the mask
-        sets the package's own terms, or with clear_payment_policy drops them (the tenant's apply)."""
+        sets the package's own terms, or with clear_payment_policy drops them (the tenant's apply);
+        "kind" (refused with IN_USE while live bookings exist) and "slot" (the whole terms)."""
+        if "kind" in request.update_mask and request.package.kind == pb.PACKAGE_KIND_UNSPECIFIED:
+            raise ValidationError.of("kind", "must be DAY or SLOT")
         change = _package_draft(request.package)
         if "payment_policy" in request.update_mask and not request.clear_payment_policy:
             if change.payment_policy is None:
@@ -207,7 +213,14 @@ def _package_draft(message: pb.Package) -> PackageDraft:
         max_guests=message.max_guests,
         currency=message.currency,
         payment_policy=_own_payment_policy(message),
+        kind=_KIND_OF_PROTO.get(message.kind, PackageKind.DAY),
+        slot=SlotTerms.from_proto(message.slot) if message.HasField("slot") else None,
     )
+
+
+_KIND_TO_PROTO = {PackageKind.DAY: pb.PACKAGE_KIND_DAY, PackageKind.SLOT: pb.PACKAGE_KIND_SLOT}
+# Unset (a caller from before time slots) is a whole day.
+_KIND_OF_PROTO = {pb.PACKAGE_KIND_UNSPECIFIED: PackageKind.DAY, **{v: k for k, v in _KIND_TO_PROTO.items()}}
 
 
 def _own_payment_policy(message: pb.Package) -> PaymentPolicy | None:
@@ -260,6 +273,8 @@ def _package(package: Package) -> pb.Package:
         segment_id=d.segment_id or "",
         max_guests=d.max_guests,
         payment_policy=d.payment_policy.to_proto() if d.payment_policy else None,
+        kind=_KIND_TO_PROTO[d.kind],
+        slot=d.slot.to_proto() if d.slot else None,
         add_ons=[
             pb.AddOn(
                 id=a.id,
@@ -321,4 +336,6 @@ def _quote(quote: Quote) -> pb.QuoteSnapshot:
         hash=quote.hash,
         quoted_at=timestamp(quote.quoted_at),
         payment_policy=quote.payment_policy.to_proto() if quote.payment_policy else None,
+        kind=_KIND_TO_PROTO[quote.kind],
+        slot=quote.slot.to_proto() if quote.slot else None,
     )

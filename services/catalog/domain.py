@@ -13,12 +13,14 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
+from enum import StrEnum
 from typing import Any, TypeVar
 
 from mais_runtime.errors import Conflict, DomainError, FieldViolation, GrpcCode, NotFound, ValidationError
 from mais_runtime.paging import decode_parts, invalid_cursor
 from mais_runtime.paging import encode_cursor as encode_parts
 from mais_runtime.payment_policy import PaymentPolicy
+from mais_runtime.slot_terms import SlotTerms
 
 PRICE_MAX_CENTS = 99_999_999
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}[a-z0-9]$")
@@ -59,6 +61,13 @@ class SegmentDraft:
     active: bool = True
 
 
+class PackageKind(StrEnum):
+    """What a couple books with a package: a whole day (a date) or a time slot (a start time)."""
+
+    DAY = "DAY"
+    SLOT = "SLOT"
+
+
 @dataclass(frozen=True)
 class PackageDraft:
     """What an admin says about a package. `segment_id` None: in no segment; `max_guests` 0: no limit."""
@@ -77,6 +86,9 @@ class PackageDraft:
     currency: str = ""
     # The package's own payment terms; None: the tenant's apply.
     payment_policy: PaymentPolicy | None = None
+    # A whole day, or a time-slot service booked by `slot` (set exactly when the kind is SLOT).
+    kind: PackageKind = PackageKind.DAY
+    slot: SlotTerms | None = None
 
 
 @dataclass(frozen=True)
@@ -288,6 +300,9 @@ def check_package(draft: PackageDraft) -> PackageDraft:
             draft.payment_policy.checked("paymentPolicy")
         except ValidationError as invalid:
             problems += invalid.fields
+    slot, slot_problems = _slot_terms(draft.kind, draft.slot)
+    problems += slot_problems
+    draft = replace(draft, slot=slot)
     if segment_id is not None:
         if is_id(segment_id):
             segment_id = str(uuid.UUID(segment_id))
@@ -295,6 +310,31 @@ def check_package(draft: PackageDraft) -> PackageDraft:
             problems.append(FieldViolation("segmentId", "no such segment"))
     _raise(problems, "package")
     return replace(draft, segment_id=segment_id)
+
+
+def _slot_terms(kind: PackageKind, slot: SlotTerms | None) -> tuple[SlotTerms | None, list[FieldViolation]]:
+    """A time-slot service needs its terms (checked, canonical resource id); a whole day has none."""
+    if kind is PackageKind.DAY:
+        if slot is not None:
+            return slot, [FieldViolation("slot", "a whole-day package has no slot terms; set kind SLOT")]
+        return None, []
+    if slot is None:
+        return None, [FieldViolation("slot", "is required for a time-slot package")]
+    try:
+        return slot.checked("slot"), []
+    except ValidationError as invalid:
+        return slot, list(invalid.fields)
+
+
+def check_kind_change(current: PackageKind, new: PackageKind, live_bookings: int) -> None:
+    """A package's kind changes only while no live booking was sold with it: a booking of a date
+    cannot become one of a slot (or back) behind the couple's back."""
+    if new is not current and live_bookings:
+        raise InUse(
+            f"{live_bookings} live booking(s) were sold with this package as a"
+            f" {'whole-day' if current is PackageKind.DAY else 'time-slot'} package; its kind cannot change"
+            " until they are over (make a new package instead)"
+        )
 
 
 def check_add_on(draft: AddOnDraft) -> AddOnDraft:
@@ -471,6 +511,9 @@ class PricedItem:
     package_ids: frozenset[str] = frozenset()
     # A package's own payment terms (None: the tenant's); never set on an add-on.
     payment_policy: PaymentPolicy | None = None
+    # A package's kind and slot terms; an add-on is neither.
+    kind: PackageKind = PackageKind.DAY
+    slot: SlotTerms | None = None
 
 
 @dataclass(frozen=True)
@@ -497,6 +540,9 @@ class Quote:
     quoted_at: datetime
     # The package's own payment terms when it has them (None: the tenant's apply).
     payment_policy: PaymentPolicy | None = None
+    # What the couple books: a date, or a slot by these terms (the hold takes them from here).
+    kind: PackageKind = PackageKind.DAY
+    slot: SlotTerms | None = None
 
 
 @dataclass(frozen=True)
@@ -575,6 +621,8 @@ def price_quote(
         hash=quote_hash(package.currency, lines),
         quoted_at=quoted_at,
         payment_policy=package.payment_policy,
+        kind=package.kind,
+        slot=package.slot,
     )
 
 

@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from mais_runtime.db import Database, sqlstate
 from mais_runtime.errors import NotFound, ValidationError
 from mais_runtime.payment_policy import PaymentPolicy
+from mais_runtime.slot_terms import SlotTerms
 from services.catalog.domain import (
     MAX_ADD_ONS_PER_PACKAGE,
     AddOn,
@@ -34,6 +35,7 @@ from services.catalog.domain import (
     InUse,
     Package,
     PackageDraft,
+    PackageKind,
     Photo,
     Position,
     PricedItem,
@@ -51,7 +53,7 @@ CHANGES_CHANNEL = "mais_catalog_changes"
 _SEGMENT_COLUMNS = "id, slug, name, description, sort_order, active, version, updated_at"
 _PACKAGE_COLUMNS = (
     "p.id, p.slug, p.title, p.description, p.price_cents, p.currency, p.active, p.sort_order, p.photos,"
-    " p.segment_id, p.max_guests, p.version, p.updated_at, p.payment_policy"
+    " p.segment_id, p.max_guests, p.version, p.updated_at, p.payment_policy, p.kind, p.slot"
 )
 _ADD_ON_COLUMNS = "id, slug, title, price_cents, currency, active, version, updated_at"
 # A package couples may see and buy: active, and in no segment or an active one.
@@ -99,15 +101,29 @@ def _package(row: RowMapping, add_ons: tuple[PublicAddOn, ...] = ()) -> Package:
         max_guests=row["max_guests"],
         currency=row["currency"],
         payment_policy=_payment_policy(row["payment_policy"]),
+        kind=PackageKind(row["kind"]),
+        slot=_slot_terms(row["slot"]),
     )
     return Package(_stamp(row), draft, add_ons)
 
 
+def _json(raw: Any) -> Any:
+    # asyncpg hands jsonb over as text.
+    return json.loads(raw) if isinstance(raw, str | bytes) else raw
+
+
 def _payment_policy(raw: Any) -> PaymentPolicy | None:
-    # asyncpg hands jsonb over as text; NULL: the package has no terms of its own.
+    # NULL: the package has no terms of its own.
     if raw is None:
         return None
-    return PaymentPolicy.from_stored(json.loads(raw) if isinstance(raw, str | bytes) else raw)
+    return PaymentPolicy.from_stored(_json(raw))
+
+
+def _slot_terms(raw: Any) -> SlotTerms | None:
+    # NULL: a whole-day package.
+    if raw is None:
+        return None
+    return SlotTerms.from_stored(_json(raw))
 
 
 def _add_on(row: RowMapping, package_ids: Sequence[str]) -> AddOn:
@@ -338,7 +354,7 @@ class CatalogReads:
         """The package and the add-ons a quote names, as they are now (the tenant's rows only)."""
         rows = await self._rows(
             "SELECT p.id, p.slug, p.title, p.price_cents, p.currency, p.version, p.payment_policy,"
-            f" {_OFFERED} AS offered"
+            f" p.kind, p.slot, {_OFFERED} AS offered"
             f" FROM {_WITH_SEGMENT} WHERE p.tenant_id = :tenant_id AND p.id = :id",
             id=package_id,
         )
@@ -354,6 +370,8 @@ class CatalogReads:
                 r["version"],
                 bool(r["offered"]),
                 payment_policy=_payment_policy(r["payment_policy"]),
+                kind=PackageKind(r["kind"]),
+                slot=_slot_terms(r["slot"]),
             )
         wellformed = [a for a in add_on_ids if is_id(a)]
         add_ons: dict[str, PricedItem] = {}
@@ -431,10 +449,10 @@ class CatalogWrites(CatalogReads):
         async with _guard("package", draft.slug):
             row = await self._one(
                 "INSERT INTO packages AS p (id, tenant_id, slug, title, description, price_cents, currency,"
-                " active, sort_order, photos, segment_id, max_guests, payment_policy)"
+                " active, sort_order, photos, segment_id, max_guests, payment_policy, kind, slot)"
                 " VALUES (:id, :tenant_id, :slug, :title, :description, :price_cents, :currency, :active,"
-                " :sort_order,"
-                " CAST(:photos AS jsonb), :segment_id, :max_guests, CAST(:payment_policy AS jsonb))"
+                " :sort_order, CAST(:photos AS jsonb), :segment_id, :max_guests,"
+                " CAST(:payment_policy AS jsonb), :kind, CAST(:slot AS jsonb))"
                 f" RETURNING {_PACKAGE_COLUMNS}",
                 id=str(uuid.uuid4()),
                 **_package_params(draft),
@@ -450,6 +468,7 @@ class CatalogWrites(CatalogReads):
                 " price_cents = :price_cents, currency = :currency, active = :active,"
                 " sort_order = :sort_order, photos = CAST(:photos AS jsonb), segment_id = :segment_id,"
                 " max_guests = :max_guests, payment_policy = CAST(:payment_policy AS jsonb),"
+                " kind = :kind, slot = CAST(:slot AS jsonb),"
                 " version = p.version + 1, updated_at = now()"
                 f" WHERE p.tenant_id = :tenant_id AND p.id = :id RETURNING {_PACKAGE_COLUMNS}",
                 id=package_id,
@@ -556,6 +575,8 @@ def _package_params(draft: PackageDraft) -> dict[str, Any]:
         "max_guests": draft.max_guests,
         "currency": draft.currency,
         "payment_policy": json.dumps(draft.payment_policy.to_json()) if draft.payment_policy else None,
+        "kind": draft.kind.value,
+        "slot": json.dumps(draft.slot.to_json()) if draft.slot else None,
     }
 
 

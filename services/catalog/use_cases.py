@@ -21,11 +21,14 @@ from services.catalog.domain import (
     InUse,
     Package,
     PackageDraft,
+    PackageKind,
     Quote,
     Segment,
     SegmentDraft,
+    VersionConflict,
     apply_update,
     check_add_on,
+    check_kind_change,
     check_offers,
     check_package,
     check_package_currency,
@@ -170,13 +173,31 @@ class CatalogAdmin:
         expected_version: int,
     ) -> Package:
         """The package with the masked fields changed and every other field (its currency too) as
-        it was, if `expected_version` (0: any) is current."""
+        it was, if `expected_version` (0: any) is current. A new kind is refused (IN_USE) while live
+        bookings were sold with the package; a package made a whole day again drops its slot terms
+        unless the mask names "slot" too."""
         package_id = parse_id(package_id, "package")
+        counted_kind = None
+        if "kind" in mask:
+            # Asked before the write transaction (never hold a row lock across a call to another
+            # service). A hold that lands meanwhile was quoted with the old kind and keeps it in its
+            # snapshot: the booking stays consistent with what the couple bought.
+            current = await self.get_package(tenant_id, package_id)
+            counted_kind = current.draft.kind
+            if change.kind is not counted_kind:
+                live = await self._bookings.live_count(tenant_id, package_id)
+                check_kind_change(current.draft.kind, change.kind, live)
 
         async def update(tx: CatalogWrites) -> Package:
             current = await tx.package(package_id, for_update=True)
             check_version("package", expected_version, current.stamp.version)
-            draft = check_package(apply_update(current.draft, change, mask))
+            if counted_kind is not None and current.draft.kind is not counted_kind:
+                # Another admin changed the kind since the bookings were counted against it.
+                raise VersionConflict("package", current.stamp.version)
+            updated = apply_update(current.draft, change, mask)
+            if updated.kind is PackageKind.DAY and "slot" not in mask:
+                updated = replace(updated, slot=None)
+            draft = check_package(updated)
             if draft.segment_id != current.draft.segment_id:
                 await _check_segment(tx, draft.segment_id)
             if draft.currency != current.currency:

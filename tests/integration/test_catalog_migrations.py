@@ -95,3 +95,37 @@ async def test_002_keeps_every_price_gives_offers_their_currency_and_drops_mixed
                 {"t": tenant, "a": flowers, "p": euros},
             )
     assert "add_on_packages_package_currency_fk" in str(caught.value)
+
+
+async def test_004_makes_every_existing_package_a_whole_day_and_the_database_pairs_kind_and_terms(
+    fresh_schema: Database, tmp_path: Path
+) -> None:
+    before = tmp_path / "migrations"
+    before.mkdir()
+    for path in sorted(MIGRATIONS.glob("00[1-3]_*.sql")):
+        shutil.copy(path, before)
+    await apply_migrations(fresh_schema, before)
+    tenant, garden = str(uuid.uuid4()), str(uuid.uuid4())
+    async with fresh_schema.tenant_transaction(tenant) as conn:
+        await conn.execute(
+            text(
+                "INSERT INTO packages (id, tenant_id, slug, title, price_cents, currency)"
+                " VALUES (:id, :t, 'garden', 'Garden', 150000, 'usd')"
+            ),
+            {"id": garden, "t": tenant},
+        )
+
+    assert "004_package_kind" in await apply_migrations(fresh_schema, MIGRATIONS)
+    async with fresh_schema.tenant_transaction(tenant) as conn:
+        rows = (await conn.execute(text("SELECT kind, slot FROM packages"))).all()
+    assert [tuple(r) for r in rows] == [("DAY", None)]
+
+    # A slot package without terms, or a whole day with some, never gets stored.
+    for kind, slot in (("SLOT", None), ("DAY", '{"durationMinutes": 90}')):
+        with pytest.raises(IntegrityError) as caught:
+            async with fresh_schema.tenant_transaction(tenant) as conn:
+                await conn.execute(
+                    text("UPDATE packages SET kind = :kind, slot = CAST(:slot AS jsonb) WHERE id = :id"),
+                    {"kind": kind, "slot": slot, "id": garden},
+                )
+        assert "packages_slot_terms_of_kind" in str(caught.value)

@@ -4,14 +4,18 @@ tokens, and how a quote is priced or refused."""
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
 
 from mais_runtime.errors import DomainError, NotFound, ValidationError
+from mais_runtime.slot_terms import SlotTerms
 from services.catalog.domain import (
     AddOnDraft,
+    InUse,
     PackageDraft,
+    PackageKind,
     Photo,
     Position,
     PricedItem,
@@ -20,6 +24,7 @@ from services.catalog.domain import (
     VersionConflict,
     apply_update,
     check_add_on,
+    check_kind_change,
     check_offers,
     check_package,
     check_package_currency,
@@ -400,3 +405,62 @@ def test_a_quote_without_a_package_is_refused_and_a_malformed_one_is_not_found()
     with pytest.raises(DomainError) as malformed:
         check_quote_request("pkg_garden", [])
     assert (malformed.value.reason, fields_of(malformed.value)) == ("NOT_FOUND", ["packageId"])
+
+
+# --- time slots ------------------------------------------------------------------------------
+
+
+def test_a_time_slot_package_needs_checked_terms_and_a_whole_day_has_none() -> None:
+    base = PackageDraft(slug="ceremony", title="Ceremony", price_cents=90000)
+    resource = str(uuid.uuid4())
+    checked = check_package(
+        replace(
+            base,
+            kind=PackageKind.SLOT,
+            slot=SlotTerms(duration_minutes=90, resource_id=f" {resource.upper()} "),
+        )
+    )
+    assert checked.slot == SlotTerms(duration_minutes=90, resource_id=resource)
+    assert check_package(base).slot is None
+
+    for kind, slot in ((PackageKind.SLOT, None), (PackageKind.DAY, SlotTerms(duration_minutes=90))):
+        with pytest.raises(ValidationError) as refused:
+            check_package(replace(base, kind=kind, slot=slot))
+        assert [f.field for f in refused.value.fields] == ["slot"]
+    with pytest.raises(ValidationError) as refused:
+        check_package(
+            replace(
+                base, title="", kind=PackageKind.SLOT, slot=SlotTerms(duration_minutes=0, resource_id="x")
+            )
+        )
+    assert {f.field for f in refused.value.fields} == {"title", "slot.durationMinutes", "slot.resourceId"}
+
+
+def test_a_kind_changes_only_without_live_bookings() -> None:
+    check_kind_change(PackageKind.DAY, PackageKind.SLOT, 0)
+    check_kind_change(PackageKind.DAY, PackageKind.DAY, 3)
+    with pytest.raises(InUse) as refused:
+        check_kind_change(PackageKind.SLOT, PackageKind.DAY, 2)
+    assert refused.value.reason == "IN_USE"
+    assert "2 live booking(s)" in str(refused.value)
+
+
+def test_a_quote_carries_the_packages_kind_and_slot_terms() -> None:
+    terms = SlotTerms(duration_minutes=60, interval_minutes=15)
+    package = PricedItem(ident(), "shoot", "Shoot", 50000, "eur", 1, True, kind=PackageKind.SLOT, slot=terms)
+    quote = price_quote(QuoteRequest(package.id), package, {}, NOW)
+    assert (quote.kind, quote.slot) == (PackageKind.SLOT, terms)
+
+
+def test_slot_terms_change_by_json_field_and_refuse_unknown_or_mistyped_fields() -> None:
+    terms = SlotTerms(duration_minutes=90).changed({"bufferAfterMinutes": 30, "resourceId": None})
+    assert terms == SlotTerms(duration_minutes=90, buffer_after_minutes=30)
+    assert SlotTerms.from_stored(terms.to_json()) == terms
+    assert SlotTerms.from_proto(terms.to_proto()) == terms
+    with pytest.raises(ValidationError) as refused:
+        SlotTerms(duration_minutes=90).changed({"durationMinutes": "90", "colour": "red", "resourceId": 7})
+    assert {f.field for f in refused.value.fields} == {
+        "slot.durationMinutes",
+        "slot.colour",
+        "slot.resourceId",
+    }
