@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import date
 
 import grpc
@@ -17,6 +18,7 @@ from mais_runtime import paging
 from mais_runtime.errors import NotFound, ValidationError
 from mais_runtime.payment_policy import OverdueAction
 from mais_runtime.proto_time import timestamp
+from mais_runtime.slot_terms import SlotTerms
 from services.booking import domain, links
 from services.booking.domain import (
     Blackout,
@@ -37,6 +39,7 @@ from services.booking.opening_hours import (
     checked_exceptions,
     checked_weekly,
     exception_span,
+    resource_id_or_none,
 )
 from services.booking.schedules import (
     MAX_INSTALMENTS,
@@ -46,7 +49,7 @@ from services.booking.schedules import (
     RecordOutcome,
     ScheduleNotice,
 )
-from services.booking.slots import Slot, SlotTerms, TimeRange
+from services.booking.slots import Slot, TimeRange
 from services.booking.use_cases import Bookings
 
 _CONFIRM_OUTCOMES = {
@@ -77,7 +80,6 @@ _STATUS_PREFIX = "INSTALMENT_STATUS_"
 
 _BOOKING_ID = re.compile(r"^bk_[a-z0-9]{26}$")
 _BLACKOUT_ID = re.compile(r"^bo_[a-z0-9]{26}$")
-_RESOURCE_ID = re.compile(r"^rs_[a-z0-9]{26}$")
 
 _STATUS_TO_PB = {
     Status.HELD: pb.BOOKING_STATUS_HELD,
@@ -654,20 +656,15 @@ def _paid_seq(request: pb.RecordInstalmentPaymentRequest) -> int:
 
 def _resource_id(value: str) -> str:
     # A malformed id names no resource of anyone's: the same answer as an unknown one.
-    if not _RESOURCE_ID.match(value):
+    canonical = resource_id_or_none(value) if len(value) <= 64 else None
+    if canonical is None:
         raise NotFound("resource")
-    return value
+    return canonical
 
 
 def _slot_terms(message: catalog_pb.SlotTerms) -> SlotTerms:
-    return SlotTerms(
-        duration_minutes=message.duration_minutes,
-        buffer_before_minutes=message.buffer_before_minutes,
-        buffer_after_minutes=message.buffer_after_minutes,
-        interval_minutes=message.interval_minutes,
-        lead_time_minutes=message.lead_time_minutes,
-        resource_id=_resource_id(message.resource_id) if message.resource_id else "",
-    )
+    terms = SlotTerms.from_proto(message).checked()
+    return replace(terms, resource_id=_resource_id(terms.resource_id)) if terms.resource_id else terms
 
 
 def _slot(slot: Slot) -> pb.Slot:

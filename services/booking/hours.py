@@ -22,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from mais_runtime import paging
 from mais_runtime.db import with_retries
 from mais_runtime.errors import PreconditionFailed, ValidationError
+from mais_runtime.slot_terms import SlotTerms
 from services.booking import domain
 from services.booking.domain import TenantCalendar
 from services.booking.opening_hours import (
@@ -35,9 +36,10 @@ from services.booking.opening_hours import (
     VersionConflict,
     checked_name,
     exception_span,
+    new_resource_id,
     whole_day,
 )
-from services.booking.slots import Slot, SlotTerms, TimeRange, offered_slots
+from services.booking.slots import Slot, TimeRange, offered_slots
 from services.booking.store import BookingStore, BookingTx
 from services.booking.use_cases import Tenants, utc_now
 
@@ -57,7 +59,7 @@ async def ensure_default_resource(tx: BookingTx, calendar: TenantCalendar, now: 
     found = await tx.default_resource()
     if found is not None:
         return found
-    resource = Resource(domain.new_id("rs_"), DEFAULT_RESOURCE_NAME, is_default=True)
+    resource = Resource(new_resource_id(), DEFAULT_RESOURCE_NAME, is_default=True)
     # The name may be taken by a resource the admin made before the default was needed.
     while await tx.name_taken(resource.name):
         resource = replace(resource, name=f"{DEFAULT_RESOURCE_NAME} {resource.id[-4:]}")
@@ -218,7 +220,7 @@ class Hours:
                 raise PreconditionFailed(f"a business may have at most {MAX_RESOURCES} resources")
             if await tx.name_taken(checked):
                 raise NameTaken()
-            resource = Resource(domain.new_id("rs_"), checked)
+            resource = Resource(new_resource_id(), checked)
             await tx.insert_resource(resource)
             await _claim_whole_days(tx, calendar, resource.id, now)
             return await tx.resource(resource.id)

@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from itertools import pairwise
+from uuid import UUID, uuid4
 from zoneinfo import ZoneInfo
 
 from mais_runtime.errors import Conflict, FieldViolation, ValidationError
@@ -61,6 +62,19 @@ class OpeningHours:
             if exception.day == day:
                 return exception.ranges
         return self.weekly.get(day.isoweekday(), ())
+
+
+def new_resource_id() -> str:
+    """A resource's id: a random UUID, the spelling catalog's slot terms carry (mais_runtime.slot_terms)."""
+    return str(uuid4())
+
+
+def resource_id_or_none(value: str) -> str | None:
+    """`value` as a canonical resource id, or None when it cannot be one."""
+    try:
+        return str(UUID(value))
+    except ValueError:
+        return None
 
 
 def checked_name(name: str, field_name: str = "name") -> str:
