@@ -50,7 +50,7 @@ class ResourcePatch(_Body):
     name: str | None = Field(default=None, max_length=200)
     active: bool | None = None
     # The version the admin read (optional: without it, the last write wins).
-    version: int | None = Field(default=None, ge=1)
+    version: int | None = Field(default=None, ge=1, le=2**63 - 1)
 
 
 class RangeBody(_Body):
@@ -59,7 +59,8 @@ class RangeBody(_Body):
 
 
 class WeekdayBody(_Body):
-    weekday: int
+    # 1..7 is the service's to check (it names the field as `weekly[0].weekday`); this keeps it an int32.
+    weekday: int = Field(ge=-(2**31), le=2**31 - 1)
     ranges: list[RangeBody] = Field(default_factory=list, max_length=6)
 
 
