@@ -280,7 +280,7 @@ class Hours:
             await self._change(tenant_id, delete)
         except IntegrityError as error:
             # A hold on the resource committed between the check and the delete.
-            if "resource" in str(error.orig):
+            if "_resource_id_fkey" in str(error.orig):
                 raise ResourceInUse() from None
             raise
 
