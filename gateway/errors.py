@@ -50,6 +50,7 @@ ERRORS: dict[str, PublicError] = {
     "DATE_UNAVAILABLE": PublicError(409, "the date is not available"),
     "SLUG_TAKEN": PublicError(409, "the slug is taken"),
     "EMAIL_TAKEN": PublicError(409, "the email is taken"),
+    "NAME_TAKEN": PublicError(409, "the name is taken"),
     "IDEMPOTENCY_KEY_REUSED": PublicError(409, "the idempotency key was used for another request"),
     "CONFLICT": PublicError(
         409, "the request conflicts with the current state", grpc_codes=(_C.ALREADY_EXISTS, _C.ABORTED)

@@ -13,6 +13,7 @@ from mais_runtime.outbox import OutboxDispatcher
 from mais_runtime.server import ServiceRuntime, main, run_service
 from services.booking.api import BookingServicer
 from services.booking.clients import TenantDirectory
+from services.booking.hours import Hours
 from services.booking.settings import BookingSettings
 from services.booking.store import BookingStore
 from services.booking.sweeps import expiry_sweep, reminder_sweep
@@ -33,7 +34,8 @@ def register(server: grpc.aio.Server, runtime: ServiceRuntime) -> None:
         link_key=settings.booking_link_key.encode(),
         public_url=settings.public_url,
     )
-    booking_service_pb2_grpc.add_BookingServiceServicer_to_server(BookingServicer(bookings), server)
+    hours = Hours(BookingStore(runtime.db), tenants)
+    booking_service_pb2_grpc.add_BookingServiceServicer_to_server(BookingServicer(bookings, hours), server)
     dispatcher = OutboxDispatcher(
         runtime.db,
         mailer_from_settings(MailSettings(mais_data_dir=settings.data_dir)),

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from datetime import UTC
+from dataclasses import replace
+from datetime import UTC, date
 
 import grpc
 from google.protobuf import json_format
@@ -31,6 +32,16 @@ from services.booking.domain import (
     SlotChoice,
     Status,
 )
+from services.booking.hours import Hours
+from services.booking.opening_hours import (
+    MAX_EXCEPTION_DAYS,
+    OpeningHours,
+    Resource,
+    checked_exceptions,
+    checked_weekly,
+    exception_span,
+    resource_id_or_none,
+)
 from services.booking.schedules import (
     MAX_INSTALMENTS,
     Instalment,
@@ -39,6 +50,7 @@ from services.booking.schedules import (
     RecordOutcome,
     ScheduleNotice,
 )
+from services.booking.slots import Slot, TimeRange
 from services.booking.use_cases import Bookings
 
 _CONFIRM_OUTCOMES = {
@@ -89,8 +101,9 @@ _REASON_TO_PB = {
 class BookingServicer(pb_grpc.BookingServiceServicer):
     """Availability, holds, bookings and blackouts; every RPC acts for the request's tenant."""
 
-    def __init__(self, bookings: Bookings) -> None:
+    def __init__(self, bookings: Bookings, hours: Hours) -> None:
         self._bookings = bookings
+        self._hours = hours
 
     async def GetAvailability(
         self, request: pb.GetAvailabilityRequest, context: grpc.aio.ServicerContext
@@ -430,56 +443,108 @@ class BookingServicer(pb_grpc.BookingServiceServicer):
         )
         return pb.NotifyScheduleResponse(done=done)
 
-    # --- time slots (issue 16): the contract is in the protos; these answer UNIMPLEMENTED until
-    # the slot use cases land.
+    # --- time slots (issue 16) --------------------------------------------------------------
 
     async def ListSlots(
         self, request: pb.ListSlotsRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListSlotsResponse:
-        """Not built yet (issue 16)."""
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "time slots are not built yet")
+        """Bookable starts of a time-slot service between two dates of the tenant's calendar (at most
+        31 days), each with its end, in the tenant's zone (services/booking/hours.py offered_in)."""
+        first = domain.parse_date(request.from_date, "from")
+        last = domain.parse_date(request.to_date, "to")
+        if not request.HasField("slot"):
+            raise ValidationError.of("slot", "is required")
+        resource, slots = await self._hours.list_slots(
+            request.tenant_id, _slot_terms(request.slot), first, last
+        )
+        return pb.ListSlotsResponse(slots=[_slot(s) for s in slots], resource_id=resource.id)
 
     async def RescheduleBooking(
         self, request: pb.RescheduleBookingRequest, context: grpc.aio.ServicerContext
     ) -> pb.RescheduleBookingResponse:
         """Not built yet (issue 16)."""
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "time slots are not built yet")
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "rescheduling is not built yet")
 
     async def ListResources(
         self, request: pb.ListResourcesRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListResourcesResponse:
-        """Not built yet (issue 16)."""
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "time slots are not built yet")
+        """A page of the tenant's resources, the default first (made on this first use if need be)."""
+        page, token = await self._hours.list_resources(
+            request.tenant_id, paging.page_size(request.page_size), request.page_token
+        )
+        return pb.ListResourcesResponse(resources=[_resource(r) for r in page], next_page_token=token)
 
     async def CreateResource(
         self, request: pb.CreateResourceRequest, context: grpc.aio.ServicerContext
     ) -> pb.CreateResourceResponse:
-        """Not built yet (issue 16)."""
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "time slots are not built yet")
+        """A new resource (NAME_TAKEN when the tenant has one of that name); it is taken at once on
+        the days of the tenant's live whole-day bookings."""
+        resource = await self._hours.create_resource(request.tenant_id, request.name)
+        return pb.CreateResourceResponse(resource=_resource(resource))
 
     async def UpdateResource(
         self, request: pb.UpdateResourceRequest, context: grpc.aio.ServicerContext
     ) -> pb.UpdateResourceResponse:
-        """Not built yet (issue 16)."""
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "time slots are not built yet")
+        """The masked fields ("name", "active") of a resource, with optimistic concurrency."""
+        resource = await self._hours.update_resource(
+            request.tenant_id,
+            _resource_id(request.resource.id),
+            change=Resource(
+                id=request.resource.id, name=request.resource.name, active=request.resource.active
+            ),
+            mask=list(request.update_mask),
+            expected_version=request.expected_version,
+        )
+        return pb.UpdateResourceResponse(resource=_resource(resource))
 
     async def DeleteResource(
         self, request: pb.DeleteResourceRequest, context: grpc.aio.ServicerContext
     ) -> pb.DeleteResourceResponse:
-        """Not built yet (issue 16)."""
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "time slots are not built yet")
+        """Removes a resource nothing was booked on (IN_USE otherwise); never the default."""
+        await self._hours.delete_resource(request.tenant_id, _resource_id(request.resource_id))
+        return pb.DeleteResourceResponse()
 
     async def GetOpeningHours(
         self, request: pb.GetOpeningHoursRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetOpeningHoursResponse:
-        """Not built yet (issue 16)."""
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "time slots are not built yet")
+        """A resource's weekly hours and its exceptions between two dates (default: a year from today)."""
+        first, last = _optional_dates(request.from_date, request.to_date)
+        hours, _, _ = await self._hours.opening_hours(
+            request.tenant_id, _resource_id(request.resource_id), first, last
+        )
+        return pb.GetOpeningHoursResponse(
+            resource_id=hours.resource_id, weekly=_weekly(hours), exceptions=_exceptions(hours)
+        )
 
     async def SetOpeningHours(
         self, request: pb.SetOpeningHoursRequest, context: grpc.aio.ServicerContext
     ) -> pb.SetOpeningHoursResponse:
-        """Not built yet (issue 16)."""
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "time slots are not built yet")
+        """Replaces a resource's weekly hours and its exceptions between two dates, in one transaction."""
+        resource_id = _resource_id(request.resource_id)
+        first, last = _optional_dates(request.from_date, request.to_date)
+        if len(request.weekly) > 7:
+            raise ValidationError.of("weekly", "at most one entry per weekday")
+        if len(request.exceptions) > MAX_EXCEPTION_DAYS:
+            raise ValidationError.of("exceptions", f"at most {MAX_EXCEPTION_DAYS}")
+        weekly = checked_weekly(
+            [(w.weekday, [(r.opens, r.closes) for r in w.ranges]) for w in request.weekly]
+        )
+        dates = [domain.parse_date(e.date, f"exceptions[{i}].date") for i, e in enumerate(request.exceptions)]
+        today = await self._hours.today(request.tenant_id)
+        span = exception_span(first, last, today)
+        exceptions = checked_exceptions(
+            [
+                (d, [(r.opens, r.closes) for r in e.ranges], e.reason)
+                for d, e in zip(dates, request.exceptions, strict=True)
+            ],
+            *span,
+        )
+        hours = await self._hours.set_opening_hours(
+            request.tenant_id, resource_id, weekly=weekly, span=span, exceptions=exceptions
+        )
+        return pb.SetOpeningHoursResponse(
+            resource_id=hours.resource_id, weekly=_weekly(hours), exceptions=_exceptions(hours)
+        )
 
 
 def _required(value: str, field_name: str) -> str:
@@ -621,3 +686,58 @@ def _paid_seq(request: pb.RecordInstalmentPaymentRequest) -> int:
         i.seq for i in request.schedule if i.paid_offline and i.status == types_pb2.INSTALMENT_STATUS_PAID
     ]
     return offline[-1] if offline else 0
+
+
+def _resource_id(value: str) -> str:
+    # A malformed id names no resource of anyone's: the same answer as an unknown one.
+    canonical = resource_id_or_none(value) if len(value) <= 64 else None
+    if canonical is None:
+        raise NotFound("resource")
+    return canonical
+
+
+def _slot_terms(message: catalog_pb.SlotTerms) -> SlotTerms:
+    terms = SlotTerms.from_proto(message).checked()
+    return replace(terms, resource_id=_resource_id(terms.resource_id)) if terms.resource_id else terms
+
+
+def _slot(slot: Slot) -> pb.Slot:
+    return pb.Slot(
+        starts_at=timestamp(slot.starts_at),
+        ends_at=timestamp(slot.ends_at),
+        local_date=slot.local_date.isoformat(),
+        local_time=slot.local_time,
+        utc_offset=slot.utc_offset,
+    )
+
+
+def _resource(resource: Resource) -> pb.Resource:
+    return pb.Resource(
+        id=resource.id,
+        name=resource.name,
+        is_default=resource.is_default,
+        active=resource.active,
+        version=resource.version,
+    )
+
+
+def _ranges(ranges: Sequence[TimeRange]) -> list[pb.TimeRange]:
+    return [pb.TimeRange(opens=o, closes=c) for o, c in (r.text() for r in ranges)]
+
+
+def _weekly(hours: OpeningHours) -> list[pb.WeeklyHours]:
+    return [pb.WeeklyHours(weekday=day, ranges=_ranges(hours.weekly[day])) for day in sorted(hours.weekly)]
+
+
+def _exceptions(hours: OpeningHours) -> list[pb.HoursException]:
+    return [
+        pb.HoursException(date=e.day.isoformat(), ranges=_ranges(e.ranges), reason=e.reason)
+        for e in hours.exceptions
+    ]
+
+
+def _optional_dates(first: str, last: str) -> tuple[date | None, date | None]:
+    return (
+        domain.parse_date(first, "from") if first else None,
+        domain.parse_date(last, "to") if last else None,
+    )

@@ -48,6 +48,7 @@ from services.booking.domain import (
     Status,
 )
 from services.booking.metrics import LOCK_WAIT
+from services.booking.store_hours import HoursQueries
 from services.booking.store_slots import SlotQueries
 
 _COLUMNS = (
@@ -98,7 +99,7 @@ class BookingStore:
             yield BookingTx(conn, "")
 
 
-class BookingTx(SlotQueries):
+class BookingTx(SlotQueries, HoursQueries):
     """Queries inside one transaction (a tenant's, or the platform's when `tenant_id` is empty)."""
 
     def __init__(self, conn: AsyncConnection, tenant_id: str) -> None:

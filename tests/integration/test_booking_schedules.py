@@ -19,6 +19,7 @@ from mais_runtime.db import Database
 from mais_runtime.errors import ValidationError
 from services.booking.api import BookingServicer
 from services.booking.domain import CoupleDetails, Policy, Quote, Status
+from services.booking.hours import Hours
 from services.booking.store import BookingStore
 from services.booking.use_cases import Bookings
 from tests.integration.conftest import Cluster, service_database
@@ -44,7 +45,7 @@ def servicer(booking_db: Database) -> BookingServicer:
         link_key=b"schedule-test-key",
         public_url="http://x.test",
     )
-    return BookingServicer(bookings)
+    return BookingServicer(bookings, Hours(bookings._store, bookings._tenants))
 
 
 @pytest.fixture
@@ -332,7 +333,8 @@ async def test_the_business_is_told_when_the_system_cancels_for_an_unpaid_balanc
             TenantsWithAdmins(Policy(reminder_days=0)),
             link_key=b"schedule-test-key",
             public_url="http://x.test",
-        )
+        ),
+        Hours(BookingStore(booking_db), TenantsWithAdmins(Policy(reminder_days=0))),
     )
     booking_id = await deposit_confirmed(told, new_tenant_id, n=5)
     await told._bookings.cancel(new_tenant_id, booking_id, actor="system", reason="balance_unpaid")
@@ -351,7 +353,8 @@ async def test_the_business_hears_of_a_balance_paid_through_stripe_once(
             TenantsWithAdmins(Policy(reminder_days=0)),
             link_key=b"schedule-test-key",
             public_url="http://x.test",
-        )
+        ),
+        Hours(BookingStore(booking_db), TenantsWithAdmins(Policy(reminder_days=0))),
     )
     booking_id = await deposit_confirmed(told, new_tenant_id, n=7)
     for _ in range(3):

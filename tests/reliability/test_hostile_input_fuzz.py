@@ -65,6 +65,8 @@ def world(
     assert segment.status_code == 201, segment.text
     blackout = http.post("/v1/tenant-admin/blackouts", json={"date": a_free_day()}, headers=admin)
     assert blackout.status_code == 201, blackout.text
+    resource = http.post("/v1/tenant-admin/resources", json={"name": "Fuzz"}, headers=admin)
+    assert resource.status_code == 201, resource.text
     held = http.post(
         "/v1/bookings/checkout", json=shop.checkout_body(a_free_day()), headers=shop.tenant.public_headers()
     )
@@ -80,6 +82,7 @@ def world(
         "add_on_id": shop.add_on_ids[0],
         "segment_id": segment.json()["id"],
         "blackout_id": blackout.json()["id"],
+        "resource_id": resource.json()["id"],
         "booking_id": held.json()["bookingId"],
         "name": "calendar",
     }

@@ -56,6 +56,8 @@ BODIES = {
     ("POST", "/v1/tenant-admin/bookings/{booking_id}/instalments/{seq}/waive"): {"note": "hijacked"},
     ("POST", "/v1/tenant-admin/bookings/{booking_id}/instalments/{seq}/mark-paid"): {"note": "hijacked"},
     ("PATCH", "/v1/tenant-admin/bookings/{booking_id}/instalments/{seq}"): {"dueDate": "2030-01-01"},
+    ("PATCH", "/v1/tenant-admin/resources/{resource_id}"): {"name": "hijacked", "active": False},
+    ("PUT", "/v1/tenant-admin/resources/{resource_id}/hours"): {"weekly": []},
 }
 
 
@@ -82,6 +84,13 @@ def victim(stack: Stack, api: httpx.Client, make_tenant: MakeTenant) -> Iterator
     assert segment.status_code == 201, segment.text
     blackout = api.post("/v1/tenant-admin/blackouts", json={"date": a_free_day()}, headers=admin)
     assert blackout.status_code == 201, blackout.text
+    resource = api.post("/v1/tenant-admin/resources", json={"name": "Ana"}, headers=admin)
+    assert resource.status_code == 201, resource.text
+    hours = {"weekly": [{"weekday": 6, "ranges": [{"opens": "10:00", "closes": "18:00"}]}]}
+    set_hours = api.put(
+        f"/v1/tenant-admin/resources/{resource.json()['id']}/hours", json=hours, headers=admin
+    )
+    assert set_hours.status_code == 200, set_hours.text
     secret = api.put("/v1/tenant-admin/secrets/a-only", json={"value": "s3cret"}, headers=admin)
     assert secret.status_code == 200, secret.text
     sandbox = Sandbox(stack)
@@ -101,6 +110,7 @@ def victim(stack: Stack, api: httpx.Client, make_tenant: MakeTenant) -> Iterator
         "package_id": a.package_id,
         "add_on_id": a.add_on_ids[0],
         "blackout_id": blackout.json()["id"],
+        "resource_id": resource.json()["id"],
         "booking_id": a_booking,
         # The booking's first instalment (its whole price, paid at checkout).
         "seq": "1",
@@ -133,6 +143,8 @@ def _snapshot(api: httpx.Client, shop: Shop, ids: dict[str, str]) -> dict[str, A
         "settings": "/v1/tenant-admin/settings",
         "packages": "/v1/tenant-admin/packages",
         "users": "/v1/tenant-admin/users",
+        "resources": "/v1/tenant-admin/resources",
+        "hours": f"/v1/tenant-admin/resources/{ids['resource_id']}/hours",
     }
     state = {}
     for key, path in reads.items():

@@ -12,6 +12,7 @@ import { PlatformStats } from "./PlatformStats";
 import { PlatformTenant, PlatformTenants } from "./PlatformTenants";
 import { PlatformWebhooks } from "./PlatformWebhooks";
 import type { AdminRequest, Method, PageProps } from "./request";
+import { Resources } from "./Resources";
 import { Settings } from "./Settings";
 import { Team } from "./Team";
 import type { AdminPage, AdminPageProps } from "./types";
@@ -45,6 +46,7 @@ const page = (path: string, title: string, component: ComponentType<PageProps>, 
 
 export const pages: AdminPage[] = [
   page("/admin/catalog", "Catalog", Catalog, "tenant_admin"),
+  page("/admin/resources", "Resources & hours", Resources, "tenant_admin"),
   page("/admin/settings", "Settings", Settings, "tenant_admin"),
   page("/admin/payments", "Payments", Payments, "tenant_admin"),
   page("/admin/team", "Team", Team, "tenant_admin"),
