@@ -159,6 +159,7 @@ class HoursQueries:
             text(
                 "INSERT INTO occupancy (tenant_id, resource_id, booking_id, during)"
                 " VALUES (CAST(:t AS uuid), :r, :b, tstzrange(:s, :e, '[)'))"
+                " ON CONFLICT (booking_id, resource_id) DO NOTHING"
             ),
             {"t": self.tenant_id, "r": resource_id, "b": booking_id, "s": start, "e": end},
         )

@@ -190,6 +190,10 @@ class SlotQueries:
             text(
                 "INSERT INTO occupancy (tenant_id, resource_id, booking_id, during)"
                 f" SELECT CAST(:t AS uuid), r, :b, {_DURING} FROM unnest(CAST(:rids AS text[])) AS r"
+                # A resource made in this transaction already wrote this booking's claim on it (its
+                # backfill of live whole days): the same claim, kept once. An overlap with another
+                # booking still fails on the exclusion constraint.
+                " ON CONFLICT (booking_id, resource_id) DO NOTHING"
             ),
             {"t": self.tenant_id, "b": booking_id, "rids": list(resource_ids), "lo": lo, "hi": hi},
         )

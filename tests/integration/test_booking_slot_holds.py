@@ -93,7 +93,7 @@ async def add_resource(
     closes: str = "24:00",
 ) -> str:
     """A resource open every day from `opens` to `closes` (wall clock of the tenant's zone)."""
-    resource_id = "rs_" + uuid.uuid4().hex[:26]
+    resource_id = str(uuid.uuid4())
     await admin.execute(
         "INSERT INTO booking.resources (id, tenant_id, name, is_default) VALUES ($1, $2::uuid, $3, $4)",
         resource_id,

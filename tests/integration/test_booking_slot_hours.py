@@ -200,6 +200,8 @@ async def claim(
         start,
         end,
     )
+    # Held as a whole day, it claimed the day on every resource: it becomes a slot's one claim.
+    await admin.execute("DELETE FROM booking.occupancy WHERE booking_id = $1", booking_id)
     await admin.execute(
         "INSERT INTO booking.occupancy (tenant_id, resource_id, booking_id, during)"
         " VALUES ($1, $2, $3, tstzrange($4, $5, '[)'))",
