@@ -23,11 +23,12 @@ _SERVICE_MODULES = (
     "mais.tenant.v1.tenant_service_pb2",
 )
 # A call that found its peer unavailable (restarting, draining, its connection just lost) is tried
-# again, twice at most, within the call's own deadline: only calls that are safe to repeat. Other
-# calls fail fast and their callers decide (a checkout's hold, say, is made again with its key).
+# again, three times at most (about 1.5 s in all), within the call's own deadline: only calls that are
+# safe to repeat. Other calls fail fast and their callers decide (a checkout's hold is made again with
+# its key).
 _RETRY_POLICY = {
-    "maxAttempts": 3,
-    "initialBackoff": "0.1s",
+    "maxAttempts": 4,
+    "initialBackoff": "0.2s",
     "maxBackoff": "1s",
     "backoffMultiplier": 2,
     "retryableStatusCodes": ["UNAVAILABLE"],
@@ -55,9 +56,10 @@ def service_config() -> str:
                 for method in service.methods
                 if safe_to_repeat(method)
             ]
-    # waitForReady: while the peer's connection is being re-made (it restarted), such a call waits
-    # for it within its deadline instead of failing at once.
-    method_config = {"name": names, "retryPolicy": _RETRY_POLICY, "waitForReady": True}
+    # No waitForReady: a peer that is down stays a fast UNAVAILABLE once the attempts are spent (a
+    # webhook answers 500 at once and Stripe retries; a page says so), the attempts covering the
+    # moment a restarted peer's connection is re-made.
+    method_config = {"name": names, "retryPolicy": _RETRY_POLICY}
     return json.dumps({"methodConfig": [method_config]})
 
 
