@@ -462,8 +462,23 @@ class BookingServicer(pb_grpc.BookingServiceServicer):
     async def RescheduleBooking(
         self, request: pb.RescheduleBookingRequest, context: grpc.aio.ServicerContext
     ) -> pb.RescheduleBookingResponse:
-        """Not built yet (issue 16)."""
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "rescheduling is not built yet")
+        """Moves a confirmed booking to a new date (whole day, `event_date`) or start (slot,
+        `starts_at`) when a hold could take it now, its claims with it, in one transaction; the couple
+        only inside their cancellation window. DATE_UNAVAILABLE (nothing changes) otherwise."""
+        day = domain.parse_date(request.event_date, "eventDate") if request.event_date else None
+        starts_at = request.starts_at.ToDatetime(tzinfo=UTC) if request.HasField("starts_at") else None
+        if day is None and starts_at is None:
+            raise ValidationError.of("eventDate", "a new date (eventDate) or start (startsAt) is required")
+        booking = await self._bookings.reschedule(
+            request.tenant_id,
+            _booking_id(request.booking_id),
+            day=day,
+            starts_at=starts_at,
+            actor=domain.parse_actor(request.actor),
+            reason=_short(request.reason, "reason"),
+            request_id=_short(request.request_id, "request_id", 255),
+        )
+        return pb.RescheduleBookingResponse(booking=_booking(booking))
 
     async def ListResources(
         self, request: pb.ListResourcesRequest, context: grpc.aio.ServicerContext
