@@ -43,4 +43,11 @@ def instant(value: str | None, field_name: str) -> Timestamp | None:
     if moment is None or moment.tzinfo is None or "T" not in value:
         problem = "must be an RFC 3339 date and time with its offset"
         raise ApiError("VALIDATION_ERROR", f"{field_name} {problem}", [FieldViolation(field_name, problem)])
-    return timestamp(moment)
+    try:
+        return timestamp(moment)
+    except OverflowError:
+        # The first or last hours of year 1 or 9999 with an offset that takes them out of range.
+        problem = "is outside the range of dates"
+        raise ApiError(
+            "VALIDATION_ERROR", f"{field_name} {problem}", [FieldViolation(field_name, problem)]
+        ) from None

@@ -148,6 +148,9 @@ def test_a_paid_slot_moved_by_the_business_shows_its_new_times_with_the_business
         "VALIDATION_ERROR",
         ["startsAt"],
     )
+    for edge in ("0001-01-01T00:30:00+01:00", "9999-12-31T23:30:00+00:00"):
+        refused = reschedule(http, tenant, booking_id, {"startsAt": edge})
+        assert error_of(refused) == (400, "VALIDATION_ERROR", ["startsAt"]), refused.text
     assert booking_of(http, tenant, booking_id)["startsAt"] == later.isoformat()
 
 

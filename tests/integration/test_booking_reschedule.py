@@ -254,6 +254,14 @@ async def test_a_slot_refused_target_changes_nothing(
         booking.RescheduleBooking(move_day(utc_tenant, confirmed.id, today() + timedelta(days=102)))
     )
     assert fields == ["eventDate"]
+    # A start at the edge of time is refused naming the field, for a move and for a hold alike.
+    edge = datetime(9999, 12, 31, 23, 30, tzinfo=UTC)
+    for call in (
+        booking.RescheduleBooking(move_slot(utc_tenant, confirmed.id, edge)),
+        booking.HoldDate(slot_request(utc_tenant, edge, 9, terms())),
+    ):
+        reason, _, fields = await failure(call)
+        assert (reason, fields) == ("VALIDATION_ERROR", ["startsAt"])
     # A hold is not rescheduled (it is released and held again).
     reason, _, _ = await failure(
         booking.RescheduleBooking(move_slot(utc_tenant, other.id, ten + timedelta(hours=5)))
