@@ -6,7 +6,9 @@ a booking is always in exactly one place.
 
 Locks, in the order every other writer takes them (store_slots.py): the booking's own move lock
 first (no other path takes it), then the dates (a whole day's old and new, sorted), then the
-resource set (shared) and the (resource, day) locks of the old and the new claim together, sorted.
+resource set (shared) and the (resource, day) locks of the old and the new claim together, sorted,
+and only then the booking's row. Only a confirmed booking moves, and it is refused before any lock
+otherwise (a late confirmation locks a released hold's row before its resource's days).
 """
 
 from __future__ import annotations

@@ -527,10 +527,14 @@ class Bookings:
             if effect and await tx.effect_known(effect):
                 return where
             target = domain.RescheduleTarget.checked(where, day=day, starts_at=starts_at)
+            now = self._clock()
+            today = calendar.today(now)
+            # Refused before any lock too: a late confirmation of a released hold holds its row and
+            # then wants its resource's days, the reverse of the order below.
+            domain.check_reschedule(where, actor=actor, today=today, policy=calendar.policy)
             await moves.lock_places(tx, where, target, calendar)
             booking = await tx.booking(booking_id, for_update=True)
-            now = self._clock()
-            domain.check_reschedule(booking, actor=actor, today=calendar.today(now), policy=calendar.policy)
+            domain.check_reschedule(booking, actor=actor, today=today, policy=calendar.policy)
             if target.is_where(booking):
                 return booking
             if effect:
