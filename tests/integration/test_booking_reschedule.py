@@ -373,3 +373,29 @@ async def test_concurrent_moves_of_a_whole_day_and_holds_racing_for_the_days_lea
         utc_tenant,
     )
     assert per_day == []
+
+
+# --- daylight saving -------------------------------------------------------------------------------
+
+
+async def test_a_slot_moved_onto_a_spring_forward_day_counts_elapsed_time_across_the_gap(
+    booking: Booking, admin: asyncpg.Connection, services: tuple[RunningService, ...]
+) -> None:
+    async with grpc.aio.insecure_channel(services[0].address) as channel:
+        tenant = await zoned_tenant(tenant_grpc.TenantServiceStub(channel), "Europe/Berlin")
+    room = await add_resource(admin, tenant, default=True)
+    spring = date(2027, 3, 28)
+    assert spring > today(), "the DST date below must be in the future; move it on"
+    midnight = datetime.combine(spring, datetime.min.time(), tzinfo=UTC)
+    confirmed = await confirmed_slot(booking, tenant, midnight - timedelta(days=2, hours=-9), 1)
+    # 01:30 winter time (00:30 UTC) would end at 03:30 summer time: taken by another couple, it
+    # blocks 03:00 summer time (01:00 UTC), half an hour later by the clock on the wall.
+    await booking.HoldDate(slot_request(tenant, midnight + timedelta(minutes=30), 2, terms()))
+    blocked = midnight + timedelta(hours=1)
+    reason, metadata, _ = await failure(booking.RescheduleBooking(move_slot(tenant, confirmed.id, blocked)))
+    assert (reason, metadata["why"]) == ("DATE_UNAVAILABLE", "held")
+    # 03:30 summer time is 01:30 UTC, and the booking's day is the 28th.
+    after_gap = midnight + timedelta(hours=3, minutes=30) - timedelta(hours=2)
+    moved = (await booking.RescheduleBooking(move_slot(tenant, confirmed.id, after_gap))).booking
+    assert (moved.starts_at.ToDatetime(tzinfo=UTC), moved.event_date) == (after_gap, spring.isoformat())
+    assert await claims_of(admin, confirmed.id) == [(room, after_gap, after_gap + timedelta(hours=1))]
