@@ -23,6 +23,7 @@ from gateway.auth import AdminContext, platform_admin, tenant_admin
 from gateway.errors import ApiError
 from gateway.ical import FeedEvent
 from gateway.ical import calendar as ical_calendar
+from gateway.instants import zone_of
 from gateway.routes.booking import admin_booking_json, package_title
 from gateway.routes.schedules import instalment_json
 from mais_runtime.errors import FieldViolation
@@ -174,8 +175,8 @@ async def overview(request: Request, admin: TenantAdmin) -> dict[str, Any]:
     return {
         "currency": tenant.currency,
         "today": today.isoformat(),
-        "holds": [admin_booking_json(b) for b in holds.bookings],
-        "upcoming": [admin_booking_json(b) for b in upcoming.bookings],
+        "holds": [admin_booking_json(b, zone_of(tenant.timezone)) for b in holds.bookings],
+        "upcoming": [admin_booking_json(b, zone_of(tenant.timezone)) for b in upcoming.bookings],
         **overview_money(tenant.currency, today, money.months),
         "outstanding": [outstanding_json(o) for o in money.outstanding],
         "overdue": await overdue_json(clients, admin.tenant_id, money.overdue),

@@ -5,7 +5,9 @@ dates and bookings."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo
 
 import orjson
 from fastapi import APIRouter, Depends, Header, Path, Query, Request
@@ -20,6 +22,7 @@ from starlette.responses import Response
 from gateway.auth import AdminContext, TenantContext, tenant_admin
 from gateway.couple_links import couple_booking as couple_link_booking
 from gateway.errors import ApiError
+from gateway.instants import UTC_ZONE, instant, local_time, zone_of
 from gateway.key_lookups import public_tenant_once
 from gateway.read_cache import cached_public_read
 from gateway.routes.schedules import booking_schedule, booking_schedule_json, optional_schedule_json
@@ -66,6 +69,13 @@ class BlackoutBody(_Body):
     reason: str = Field(default="", max_length=500)
 
 
+class RescheduleBody(_Body):
+    # A whole day: the new date; a time slot: the new start (RFC 3339 with its offset).
+    event_date: str | None = Field(default=None, max_length=10)
+    starts_at: str | None = Field(default=None, max_length=40)
+    reason: str = Field(default="", max_length=500)
+
+
 class RefundAmount(_Body):
     amount_cents: int = Field(ge=1)
 
@@ -108,12 +118,17 @@ def refund_json(outcome: payments_pb.CancelAndRefundResponse) -> dict[str, int]:
     }
 
 
-def booking_json(booking: pb.Booking) -> dict[str, Any]:
-    """A booking as its couple may see it (nothing of any other booking)."""
+def booking_json(booking: pb.Booking, zone: ZoneInfo = UTC_ZONE) -> dict[str, Any]:
+    """A booking as its couple may see it (nothing of any other booking). A time-slot booking's
+    `startsAt`/`endsAt` carry the business's offset (`zone`, see booking_zone); a whole day's are null."""
     return {
         "id": booking.id,
         "status": _STATUS_NAMES.get(booking.status, "UNKNOWN"),
+        "kind": "SLOT" if booking.kind == catalog_pb.PACKAGE_KIND_SLOT else "DAY",
         "eventDate": booking.event_date,
+        "startsAt": local_time(booking.starts_at, zone),
+        "endsAt": local_time(booking.ends_at, zone),
+        "resourceId": booking.resource_id or None,
         "coupleName": booking.customer.name,
         "email": booking.customer.email,
         "phone": booking.customer.phone or None,
@@ -129,6 +144,15 @@ def booking_json(booking: pb.Booking) -> dict[str, Any]:
         "createdAt": _time(booking.created_at),
         "updatedAt": _time(booking.updated_at),
     }
+
+
+async def booking_zone(request: Request, tenant_id: str, bookings: Iterable[pb.Booking]) -> ZoneInfo:
+    """The business's zone for showing these bookings' times: asked of the tenant service only when
+    one of them is a time slot (a whole day has no times to show)."""
+    if not any(b.kind == catalog_pb.PACKAGE_KIND_SLOT for b in bookings):
+        return UTC_ZONE
+    answer = await request.app.state.clients.tenant.GetTenant(tenant_pb.GetTenantRequest(tenant_id=tenant_id))
+    return zone_of(answer.tenant.timezone)
 
 
 def package_title(booking: pb.Booking) -> str | None:
@@ -149,7 +173,7 @@ def couple_view_json(
     window = booking.couple_cancellation
     branding = tenant_json(tenant)["branding"]
     return {
-        **booking_json(booking),
+        **booking_json(booking, zone_of(tenant.timezone)),
         "packageTitle": package_title(booking),
         "business": {
             "name": tenant.name,
@@ -167,9 +191,9 @@ def couple_view_json(
     }
 
 
-def admin_booking_json(booking: pb.Booking) -> dict[str, Any]:
+def admin_booking_json(booking: pb.Booking, zone: ZoneInfo = UTC_ZONE) -> dict[str, Any]:
     """A booking as its tenant's admin sees it: also the customer, the payment session and history."""
-    body = booking_json(booking)
+    body = booking_json(booking, zone)
     body["customerId"] = booking.customer.id
     body["paymentSessionId"] = booking.payment_session_id or None
     if booking.history:
@@ -345,8 +369,9 @@ async def list_bookings(
             customer_email=email,
         )
     )
+    zone = await booking_zone(request, admin.tenant_id, answer.bookings)
     return {
-        "items": [admin_booking_json(b) for b in answer.bookings],
+        "items": [admin_booking_json(b, zone) for b in answer.bookings],
         "nextCursor": answer.next_page_token or None,
     }
 
@@ -359,7 +384,8 @@ async def get_booking(request: Request, admin: TenantAdmin, booking_id: BookingI
         pb.GetBookingRequest(tenant_id=admin.tenant_id, booking_id=booking_id, with_history=True)
     )
     schedule = await booking_schedule_json(request, admin.tenant_id, answer.booking.id, admin=True)
-    return {**admin_booking_json(answer.booking), "schedule": schedule}
+    zone = await booking_zone(request, admin.tenant_id, [answer.booking])
+    return {**admin_booking_json(answer.booking, zone), "schedule": schedule}
 
 
 @router.post(
@@ -427,4 +453,75 @@ async def cancel_booking(
         ),
         timeout=14.0,
     )
-    return {**admin_booking_json(outcome.booking), "refund": refund_json(outcome)}
+    zone = await booking_zone(request, admin.tenant_id, [outcome.booking])
+    return {**admin_booking_json(outcome.booking, zone), "refund": refund_json(outcome)}
+
+
+# --- rescheduling ----------------------------------------------------------------------------
+
+
+def _reschedule_request(
+    tenant_id: str, booking_id: str, body: RescheduleBody, *, actor: str, request_id: str
+) -> pb.RescheduleBookingRequest:
+    return pb.RescheduleBookingRequest(
+        tenant_id=tenant_id,
+        booking_id=booking_id,
+        event_date=body.event_date or "",
+        starts_at=instant(body.starts_at, "startsAt"),
+        actor=actor,
+        reason=body.reason,
+        request_id=request_id,
+    )
+
+
+@router.post("/v1/tenant-admin/bookings/{booking_id}/reschedule", summary="Move a confirmed booking")
+async def reschedule_booking(
+    request: Request,
+    admin: TenantAdmin,
+    booking_id: BookingId,
+    body: RescheduleBody,
+    idempotency_key: Annotated[str, Header(alias="Idempotency-Key", max_length=255)] = "",
+) -> dict[str, Any]:
+    """`{eventDate}` for a whole day, `{startsAt}` (RFC 3339 with its offset) for a time slot (the
+    same service, on the same resource), and an optional `reason` for the history: the booking and
+    its claim move together, or nothing changes (409 DATE_UNAVAILABLE with `why`, as a checkout of
+    that date or start would be refused). The couple is emailed the old and the new time. With
+    `Idempotency-Key`, a retry moves once. 409 FAILED_PRECONDITION for a booking that is not
+    confirmed; 400 naming `eventDate` or `startsAt` for the wrong one for the booking's kind."""
+    answer = await request.app.state.clients.booking.RescheduleBooking(
+        _reschedule_request(
+            admin.tenant_id,
+            booking_id,
+            body,
+            actor=admin.actor,
+            request_id=idempotency_key or f"reschedule-{uuid.uuid4()}",
+        )
+    )
+    zone = await booking_zone(request, admin.tenant_id, [answer.booking])
+    return admin_booking_json(answer.booking, zone)
+
+
+@router.post("/v1/bookings/{booking_id}/reschedule", summary="The couple moves their booking")
+async def couple_reschedule(
+    request: Request,
+    booking_id: BookingId,
+    body: RescheduleBody,
+    token: Annotated[str, Query(max_length=200)] = "",
+    idempotency_key: Annotated[str, Header(alias="Idempotency-Key", max_length=255)] = "",
+) -> dict[str, Any]:
+    """With the signed link from their email, the couple moves their confirmed booking, as the
+    business would (`{eventDate}` or `{startsAt}`), while they could still cancel it (409
+    CANCELLATION_WINDOW_CLOSED after that). A wrong or expired link is 404. The answer is the
+    couple's booking JSON; their new link comes in the "your booking moved" email."""
+    tenant_id, _ = await couple_link_booking(request, booking_id, token)
+    answer = await request.app.state.clients.booking.RescheduleBooking(
+        _reschedule_request(
+            tenant_id,
+            booking_id,
+            body,
+            actor="couple",
+            request_id=idempotency_key or f"reschedule-{uuid.uuid4()}",
+        )
+    )
+    zone = await booking_zone(request, tenant_id, [answer.booking])
+    return booking_json(answer.booking, zone)

@@ -4,13 +4,11 @@ Connect onboarding, and the platform admin's view of every tenant's events."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import quote
 
 import grpc
 from fastapi import APIRouter, Depends, Header, Path, Query, Request
-from google.protobuf.timestamp_pb2 import Timestamp
 from mais.booking.v1 import booking_service_pb2 as booking_pb
 from mais.payments.v1 import payments_service_pb2 as pb
 from mais.tenant.v1 import tenant_service_pb2 as tenant_pb
@@ -22,12 +20,12 @@ from gateway import web
 from gateway.auth import AdminContext, TenantContext, client_ip, platform_admin, public_tenant, tenant_admin
 from gateway.couple_links import couple_booking
 from gateway.errors import ApiError, error_response, from_grpc
-from gateway.routes.booking import booking_json, package_title, refund_json
+from gateway.instants import instant
+from gateway.routes.booking import booking_json, booking_zone, package_title, refund_json
 from gateway.routes.schedules import booking_schedule_json, schedule_json
 from gateway.web import SESSION_ID
 from mais_runtime.errors import FieldViolation
 from mais_runtime.proto_time import json_time as _time
-from mais_runtime.proto_time import timestamp
 
 router = APIRouter(tags=["payments"])
 
@@ -86,21 +84,6 @@ class CheckoutBody(BaseModel):
     add_on_ids: list[StrictStr] | None = Field(default=None, max_length=20)
     # Where the couple goes back to after the return pages (the tenant's site embedding the widget).
     return_url: StrictStr | None = Field(default=None, max_length=web.MAX_RETURN_URL)
-
-
-def _instant(value: str | None, field_name: str) -> Timestamp | None:
-    """An RFC 3339 timestamp with its offset ("2027-03-28T03:00:00+02:00" or "...Z") as a Timestamp;
-    400 naming the field otherwise (a time without an offset names no instant)."""
-    if value is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        moment = None
-    if moment is None or moment.tzinfo is None or "T" not in value:
-        problem = "must be an RFC 3339 date and time with its offset"
-        raise ApiError("VALIDATION_ERROR", f"{field_name} {problem}", [FieldViolation(field_name, problem)])
-    return timestamp(moment)
 
 
 class CoupleCancelBody(BaseModel):
@@ -175,7 +158,7 @@ async def checkout(
             client_ip=client_ip(request),
             success_url=success_url,
             cancel_url=cancel_url,
-            starts_at=_instant(body.starts_at, "startsAt"),
+            starts_at=instant(body.starts_at, "startsAt"),
         ),
         timeout=CHECKOUT_TIMEOUT_SECONDS,
     )
@@ -271,7 +254,8 @@ async def couple_cancel(
         ),
         timeout=CHECKOUT_TIMEOUT_SECONDS,
     )
-    return {**booking_json(outcome.booking), "refund": refund_json(outcome)}
+    zone = await booking_zone(request, tenant_id, [outcome.booking])
+    return {**booking_json(outcome.booking, zone), "refund": refund_json(outcome)}
 
 
 # --- Stripe ------------------------------------------------------------------------------------

@@ -6,13 +6,10 @@ so a start and its end can carry different offsets across a clock change."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import orjson
 from fastapi import APIRouter, Depends, Path, Query, Request
-from google.protobuf.timestamp_pb2 import Timestamp
 from mais.booking.v1 import booking_service_pb2 as pb
 from mais.catalog.v1 import catalog_service_pb2 as catalog_pb
 from pydantic import BaseModel, ConfigDict, Field
@@ -21,6 +18,7 @@ from starlette.responses import Response
 
 from gateway.auth import AdminContext, TenantContext, tenant_admin
 from gateway.errors import ApiError
+from gateway.instants import local_time, zone_of
 from gateway.key_lookups import public_tenant_once
 from gateway.read_cache import cached_public_read
 from mais_runtime.errors import FieldViolation
@@ -81,21 +79,6 @@ class HoursBody(_Body):
 # --- JSON shapes -----------------------------------------------------------------------------
 
 
-def _zone(name: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(name or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
-
-
-def local_time(stamp: Timestamp, zone: ZoneInfo) -> str | None:
-    """An instant in RFC 3339 with `zone`'s offset at that instant; None when unset."""
-    if not stamp.seconds and not stamp.nanos:
-        return None
-    moment: datetime = stamp.ToDatetime(tzinfo=ZoneInfo("UTC"))
-    return moment.astimezone(zone).isoformat(timespec="seconds")
-
-
 def resource_json(resource: pb.Resource) -> dict[str, Any]:
     return {
         "id": resource.id,
@@ -151,7 +134,7 @@ async def list_slots(
         raise ApiError(
             "VALIDATION_ERROR", "packageId: is required", [FieldViolation("packageId", "is required")]
         )
-    zone = _zone(ctx.tenant.timezone)
+    zone = zone_of(ctx.tenant.timezone)
 
     async def render() -> bytes:
         found = await request.app.state.clients.catalog.GetPackage(

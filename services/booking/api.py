@@ -5,10 +5,11 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import UTC, date
+from datetime import UTC, date, datetime
 
 import grpc
 from google.protobuf import json_format
+from google.protobuf.timestamp_pb2 import Timestamp
 from mais.booking.v1 import booking_service_pb2 as pb
 from mais.booking.v1 import booking_service_pb2_grpc as pb_grpc
 from mais.catalog.v1 import catalog_service_pb2 as catalog_pb
@@ -96,6 +97,11 @@ _REASON_TO_PB = {
     Reason.PAST: pb.UNAVAILABLE_REASON_PAST,
     Reason.OUT_OF_RANGE: pb.UNAVAILABLE_REASON_OUT_OF_RANGE,
 }
+
+
+# A slot's start must lie inside these years: anything else is no booking, and its day's neighbours
+# would overflow the datetime range.
+_YEARS = (1970, 9000)
 
 
 class BookingServicer(pb_grpc.BookingServiceServicer):
@@ -462,8 +468,23 @@ class BookingServicer(pb_grpc.BookingServiceServicer):
     async def RescheduleBooking(
         self, request: pb.RescheduleBookingRequest, context: grpc.aio.ServicerContext
     ) -> pb.RescheduleBookingResponse:
-        """Not built yet (issue 16)."""
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "rescheduling is not built yet")
+        """Moves a confirmed booking to a new date (whole day, `event_date`) or start (slot,
+        `starts_at`) when a hold could take it now, its claims with it, in one transaction; the couple
+        only inside their cancellation window. DATE_UNAVAILABLE (nothing changes) otherwise."""
+        day = domain.parse_date(request.event_date, "eventDate") if request.event_date else None
+        starts_at = _start(request.starts_at) if request.HasField("starts_at") else None
+        if day is None and starts_at is None:
+            raise ValidationError.of("eventDate", "a new date (eventDate) or start (startsAt) is required")
+        booking = await self._bookings.reschedule(
+            request.tenant_id,
+            _booking_id(request.booking_id),
+            day=day,
+            starts_at=starts_at,
+            actor=domain.parse_actor(request.actor),
+            reason=_short(request.reason, "reason"),
+            request_id=_short(request.request_id, "request_id", 255),
+        )
+        return pb.RescheduleBookingResponse(booking=_booking(booking))
 
     async def ListResources(
         self, request: pb.ListResourcesRequest, context: grpc.aio.ServicerContext
@@ -588,7 +609,7 @@ def _slot_choice(request: pb.HoldDateRequest) -> SlotChoice | None:
         raise ValidationError.of("startsAt", "is required for a time-slot service")
     terms = request.quote.slot
     return SlotChoice(
-        starts_at=request.starts_at.ToDatetime(tzinfo=UTC),
+        starts_at=_start(request.starts_at),
         terms=SlotTerms(
             duration_minutes=terms.duration_minutes,
             buffer_before_minutes=terms.buffer_before_minutes,
@@ -598,6 +619,15 @@ def _slot_choice(request: pb.HoldDateRequest) -> SlotChoice | None:
             resource_id=terms.resource_id,
         ).checked("quote.slot"),
     )
+
+
+def _start(stamp: Timestamp) -> datetime:
+    """A slot's start off the wire; one far outside any calendar (a day either side of it would
+    leave the datetime range) names its field."""
+    start = stamp.ToDatetime(tzinfo=UTC)
+    if not _YEARS[0] <= start.year <= _YEARS[1]:
+        raise ValidationError.of("startsAt", f"must be between the years {_YEARS[0]} and {_YEARS[1]}")
+    return start
 
 
 def _availability(answer: DateAvailability) -> pb.DateAvailability:

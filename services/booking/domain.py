@@ -671,3 +671,54 @@ def refund_total(paid_cents: int, refunded_so_far: int, reported_total: int) -> 
     if paid_cents and reported_total > paid_cents:
         raise ValidationError.of("amount_refunded_cents", "must not exceed the amount paid")
     return max(refunded_so_far, reported_total)
+
+
+# --- rescheduling ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RescheduleTarget:
+    """Where a booking is to move: a whole day's new date, or a slot booking's new start (the same
+    service's terms, on the same resource)."""
+
+    day: date | None = None
+    starts_at: datetime | None = None
+
+    @classmethod
+    def checked(cls, booking: Booking, *, day: date | None, starts_at: datetime | None) -> RescheduleTarget:
+        """A whole day moves by date only, a slot by its start only."""
+        if booking.kind == "SLOT":
+            if day is not None:
+                raise ValidationError.of("eventDate", "a time-slot booking moves by its start (startsAt)")
+            if starts_at is None:
+                raise ValidationError.of("startsAt", "is required for a time-slot booking")
+            return cls(starts_at=starts_at.astimezone(UTC))
+        if starts_at is not None:
+            raise ValidationError.of("startsAt", "is only for a time-slot booking")
+        if day is None:
+            raise ValidationError.of("eventDate", "is required")
+        return cls(day=day)
+
+    def is_where(self, booking: Booking) -> bool:
+        """True when the booking is already there (moving changes nothing)."""
+        if self.starts_at is not None:
+            return booking.starts_at == self.starts_at
+        return booking.event_date == self.day
+
+
+def check_reschedule(booking: Booking, *, actor: str, today: date, policy: Policy) -> None:
+    """Only a confirmed booking moves (a hold is released and held again instead). The couple may
+    move it on their own only while they could cancel it (the same window, couple_cancellation)."""
+    if booking.status is not Status.CONFIRMED:
+        raise PreconditionFailed(f"a {booking.status.value} booking cannot be rescheduled")
+    if actor == "couple" and not couple_cancellation(booking, today=today, policy=policy).allowed_now:
+        raise PreconditionFailed(
+            "the couple can no longer reschedule this booking themselves",
+            reason="CANCELLATION_WINDOW_CLOSED",
+        )
+
+
+def rescheduled(before: str, after: str, reason: str) -> str:
+    """History's line for a move: from where, to where, and why when given."""
+    line = f"rescheduled from {before} to {after}"
+    return f"{line}: {reason}" if reason else line

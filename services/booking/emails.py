@@ -14,6 +14,7 @@ import html
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from mais_runtime.mail import Mail, sender_display
 from mais_runtime.money import decimal_amount
@@ -817,6 +818,62 @@ def admin_refund(
         admins,
         f"{tenant_name}: {amount} refunded for {day}",
         lines,
+        tenant_name=tenant_name,
+        reply_to=reply_to,
+    )
+
+
+# --- a moved booking ---------------------------------------------------------------------------
+
+
+def _when(booking: Booking, zone: ZoneInfo) -> str:
+    """A booking's date, and for a slot its start and end (an en dash between) in the business's
+    zone: "Saturday 12 June 2027, 14:00\u201315:30 (Europe/Berlin)"."""
+    if booking.starts_at is None or booking.ends_at is None:
+        return day_for_people(booking.event_date)
+    start, end = booking.starts_at.astimezone(zone), booking.ends_at.astimezone(zone)
+    return f"{day_for_people(start.date())}, {start:%H:%M}\u2013{end:%H:%M} ({zone.key})"
+
+
+def booking_moved(
+    before: Booking,
+    after: Booking,
+    tenant_name: str,
+    link: str,
+    *,
+    zone: ZoneInfo,
+    key: str,
+    reply_to: str = "",
+) -> Mail:
+    """ "Your booking moved": from when to when, and the couple's link (signed for the new date)."""
+    old, new = _when(before, zone), _when(after, zone)
+    subject = f"{tenant_name}: your booking moved to {new}"
+    text = "\n".join(
+        [
+            f"Hello {after.couple_name},",
+            "",
+            f"Your booking with {tenant_name} has moved.",
+            f"Was: {old}",
+            f"Now: {new}",
+            "Your booking, any time:",
+            link,
+            "",
+            f"Booking reference: {after.id}",
+        ]
+    )
+    paragraphs = [
+        f"Hello {html.escape(after.couple_name)},",
+        f"Your booking with {html.escape(tenant_name)} has moved.",
+        f"Was: {html.escape(old)}<br>Now: <strong>{html.escape(new)}</strong>",
+        f"Booking reference: {html.escape(after.id)}",
+    ]
+    return _mail(
+        "booking.moved",
+        key,
+        after,
+        subject,
+        text,
+        _page(subject, paragraphs, (link, "View your booking")),
         tenant_name=tenant_name,
         reply_to=reply_to,
     )

@@ -79,6 +79,12 @@ class SlotQueries:
         for key in keys:
             await self._timed_lock("pg_advisory_xact_lock", key)
 
+    async def lock_booking_move(self, booking_id: str) -> None:
+        """The booking's own lock, taken first by a reschedule (before any date or resource lock) so
+        that the position it reads stays the booking's until it commits: two moves of one booking
+        queue here instead of each locking the other's old place."""
+        await self._timed_lock("pg_advisory_xact_lock", f"{self.tenant_id}:move:{booking_id}")
+
     async def _timed_lock(self, function: str, key: str) -> None:
         started = time.perf_counter()
         await self.conn.execute(text(f"SELECT {function}(hashtextextended(:key, 0))"), {"key": key})
@@ -196,6 +202,35 @@ class SlotQueries:
                 " ON CONFLICT (booking_id, resource_id) DO NOTHING"
             ),
             {"t": self.tenant_id, "b": booking_id, "rids": list(resource_ids), "lo": lo, "hi": hi},
+        )
+
+    async def move_booking(
+        self,
+        booking_id: str,
+        *,
+        day: date,
+        slot: tuple[datetime, datetime, int, int] | None,
+        remind_at: datetime | None,
+    ) -> None:
+        """Puts a booking on its new date, and a slot booking on its new (start, end, buffer before,
+        buffer after); a reminder not sent yet goes out for the new date."""
+        starts, ends, before, after = slot if slot else (None, None, 0, 0)
+        await self.conn.execute(
+            text(
+                "UPDATE bookings SET event_date = :day, starts_at = :starts, ends_at = :ends,"
+                " buffer_before_minutes = :before, buffer_after_minutes = :after,"
+                " remind_at = CASE WHEN reminder_enqueued_at IS NULL THEN :remind_at ELSE remind_at END,"
+                " updated_at = clock_timestamp() WHERE id = :id"
+            ),
+            {
+                "id": booking_id,
+                "day": day,
+                "starts": starts,
+                "ends": ends,
+                "before": before,
+                "after": after,
+                "remind_at": remind_at,
+            },
         )
 
     async def free_claims(self, booking_id: str) -> None:

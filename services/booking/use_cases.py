@@ -21,7 +21,7 @@ from mais_runtime import paging
 from mais_runtime.db import with_retries
 from mais_runtime.errors import Conflict, DomainError, NotFound, PreconditionFailed, ValidationError
 from mais_runtime.mail import Mail
-from services.booking import claims, domain, emails, feeds, links, schedules
+from services.booking import claims, domain, emails, feeds, links, moves, schedules
 from services.booking.domain import (
     AdminContact,
     Blackout,
@@ -501,6 +501,82 @@ class Bookings:
             return cancelled
 
         return await self._change(tenant_id, cancel)
+
+    async def reschedule(
+        self,
+        tenant_id: str,
+        booking_id: str,
+        *,
+        day: date | None,
+        starts_at: datetime | None,
+        actor: str,
+        reason: str,
+        request_id: str,
+    ) -> Booking:
+        """Moves a confirmed booking to a new date (a whole day) or a new start (a slot of the same
+        service, on the same resource) when a hold could take it now, its claims with it, in one
+        transaction: DATE_UNAVAILABLE and nothing changes otherwise. The couple only while they could
+        cancel (CANCELLATION_WINDOW_CLOSED). A history line and the couple's "your booking moved"
+        email; a retry with the same `request_id` answers the booking without moving it again."""
+        calendar = await self._tenants.calendar(tenant_id)
+        effect = f"reschedule:{booking_id}:{request_id}" if request_id else ""
+
+        async def move(tx: BookingTx) -> Booking:
+            await tx.lock_booking_move(booking_id)
+            where = await tx.booking(booking_id)
+            if effect and await tx.effect_known(effect):
+                return where
+            target = domain.RescheduleTarget.checked(where, day=day, starts_at=starts_at)
+            now = self._clock()
+            today = calendar.today(now)
+            # Refused before any lock too: a late confirmation of a released hold holds its row and
+            # then wants its resource's days, the reverse of the order below.
+            domain.check_reschedule(where, actor=actor, today=today, policy=calendar.policy)
+            await moves.lock_places(tx, where, target, calendar)
+            booking = await tx.booking(booking_id, for_update=True)
+            domain.check_reschedule(booking, actor=actor, today=today, policy=calendar.policy)
+            if target.is_where(booking):
+                return booking
+            if effect:
+                await tx.claim_effect(booking_id, effect)
+            if target.starts_at is not None:
+                await moves.move_slot(tx, booking, target.starts_at, calendar, now)
+            else:
+                assert target.day is not None
+                await moves.move_day(tx, booking, target.day, calendar, now)
+            moved = await tx.booking(booking_id)
+            why = domain.rescheduled(
+                moves.place_of(booking, calendar.zone), moves.place_of(moved, calendar.zone), reason
+            )
+            await tx.record(booking_id, Status.CONFIRMED, Status.CONFIRMED, actor, why)
+            await tx.enqueue(
+                emails.booking_moved(
+                    booking,
+                    moved,
+                    calendar.name,
+                    self.manage_url(moved),
+                    zone=calendar.zone,
+                    key=f"moved:{booking_id}:{request_id or domain.new_id('mv_')}",
+                    reply_to=calendar.contact_email,
+                )
+            )
+            return moved
+
+        try:
+            return await self._change(tenant_id, move)
+        except DomainError as error:
+            if error.reason == "DATE_UNAVAILABLE":
+                CONFLICTS.labels(error.metadata.get("why", "")).inc()
+            raise
+        except IntegrityError as error:
+            if "occupancy_no_overlap" in _constraint(error) or "bookings_one_live_per_date" in _constraint(
+                error
+            ):
+                target_day = day or (starts_at.astimezone(calendar.zone).date() if starts_at else date.min)
+                raise moves.overlap_refusal(
+                    domain.RescheduleTarget(day=day, starts_at=starts_at), target_day
+                ) from None
+            raise
 
     async def record_refund(
         self,

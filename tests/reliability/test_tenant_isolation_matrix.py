@@ -40,6 +40,7 @@ BODIES = {
     ("PATCH", "/v1/tenant-admin/packages/{package_id}"): {"title": "hijacked", "priceCents": 1},
     ("PATCH", "/v1/tenant-admin/add-ons/{add_on_id}"): {"title": "hijacked", "priceCents": 1},
     ("POST", "/v1/tenant-admin/bookings/{booking_id}/cancel"): {"refund": "full", "reason": "hijacked"},
+    ("POST", "/v1/tenant-admin/bookings/{booking_id}/reschedule"): {"eventDate": "2030-01-01"},
     ("PUT", "/v1/tenant-admin/secrets/{name}"): {"value": "hijacked"},
     ("PATCH", "/v1/admin/tenants/{tenant_id}"): {"active": False},
     ("POST", "/v1/admin/tenants"): {
