@@ -81,7 +81,8 @@ class HoursBody(_Body):
 # --- JSON shapes -----------------------------------------------------------------------------
 
 
-def _zone(name: str) -> ZoneInfo:
+def business_zone(name: str) -> ZoneInfo:
+    """The business's zone by its IANA name (UTC for an unknown one)."""
     try:
         return ZoneInfo(name or "UTC")
     except (ZoneInfoNotFoundError, ValueError):
@@ -151,7 +152,7 @@ async def list_slots(
         raise ApiError(
             "VALIDATION_ERROR", "packageId: is required", [FieldViolation("packageId", "is required")]
         )
-    zone = _zone(ctx.tenant.timezone)
+    zone = business_zone(ctx.tenant.timezone)
 
     async def render() -> bytes:
         found = await request.app.state.clients.catalog.GetPackage(
