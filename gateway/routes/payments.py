@@ -216,11 +216,11 @@ def _return_pages(request: Request, tenant: TenantContext, return_url: str | Non
 )
 async def checkout_session(request: Request, tenant: PublicTenant, session_id: SessionId) -> dict[str, Any]:
     """`{bookingId, sessionStatus (open|complete|expired), status, eventDate, kind, startsAt, endsAt,
-    packageTitle, totalCents, currency, amountPaidCents, schedule}` of any session of one of the tenant's bookings (a resumed
-    hold's earlier ones too); nothing personal. `schedule` (the couple's view: what is paid, what is
-    due when) once the booking is confirmed, else null. `kind` "DAY" or "SLOT"; a slot's `startsAt` and
-    `endsAt` in RFC 3339 with the business's offset (null for a whole day). 404 NOT_FOUND for an unknown session or
-    another tenant's."""
+    packageTitle, totalCents, currency, amountPaidCents, schedule}` of any session of one of the
+    tenant's bookings (a resumed hold's earlier ones too); nothing personal. `schedule` (the couple's
+    view: what is paid, what is due when) once the booking is confirmed, else null. `kind` "DAY" or
+    "SLOT"; a slot's `startsAt` and `endsAt` in RFC 3339 with the business's offset (null for a whole
+    day). 404 NOT_FOUND for an unknown session or another tenant's."""
     if not SESSION_ID.match(session_id):
         raise ApiError("NOT_FOUND", "checkout session not found")
     found = await request.app.state.clients.payments.GetCheckoutSession(
