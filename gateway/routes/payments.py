@@ -10,6 +10,7 @@ from urllib.parse import quote
 import grpc
 from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from mais.booking.v1 import booking_service_pb2 as booking_pb
+from mais.catalog.v1 import catalog_service_pb2 as catalog_pb
 from mais.payments.v1 import payments_service_pb2 as pb
 from mais.tenant.v1 import tenant_service_pb2 as tenant_pb
 from pydantic import BaseModel, ConfigDict, Field, StrictStr
@@ -20,7 +21,7 @@ from gateway import web
 from gateway.auth import AdminContext, TenantContext, client_ip, platform_admin, public_tenant, tenant_admin
 from gateway.couple_links import couple_booking
 from gateway.errors import ApiError, error_response, from_grpc
-from gateway.instants import instant
+from gateway.instants import instant, local_time, zone_of
 from gateway.routes.booking import booking_json, booking_zone, package_title, refund_json
 from gateway.routes.schedules import booking_schedule_json, schedule_json
 from gateway.web import SESSION_ID
@@ -196,11 +197,12 @@ def _return_pages(request: Request, tenant: TenantContext, return_url: str | Non
     summary="What became of a Checkout Session (the couple's return page)",
 )
 async def checkout_session(request: Request, tenant: PublicTenant, session_id: SessionId) -> dict[str, Any]:
-    """`{bookingId, sessionStatus (open|complete|expired), status, eventDate, packageTitle, totalCents,
-    currency, amountPaidCents, schedule}` of any session of one of the tenant's bookings (a resumed
-    hold's earlier ones too); nothing personal. `schedule` (the couple's view: what is paid, what is
-    due when) once the booking is confirmed, else null. 404 NOT_FOUND for an unknown session or
-    another tenant's."""
+    """`{bookingId, sessionStatus (open|complete|expired), status, eventDate, kind, startsAt, endsAt,
+    packageTitle, totalCents, currency, amountPaidCents, schedule}` of any session of one of the
+    tenant's bookings (a resumed hold's earlier ones too); nothing personal. `schedule` (the couple's
+    view: what is paid, what is due when) once the booking is confirmed, else null. `kind` "DAY" or
+    "SLOT"; a slot's `startsAt` and `endsAt` in RFC 3339 with the business's offset (null for a whole
+    day). 404 NOT_FOUND for an unknown session or another tenant's."""
     if not SESSION_ID.match(session_id):
         raise ApiError("NOT_FOUND", "checkout session not found")
     found = await request.app.state.clients.payments.GetCheckoutSession(
@@ -216,6 +218,7 @@ async def checkout_session(request: Request, tenant: PublicTenant, session_id: S
         "sessionStatus": _SESSION_STATES.get(found.session_status, "open"),
         "status": booking_pb.BookingStatus.Name(booking.status).removeprefix("BOOKING_STATUS_"),
         "eventDate": booking.event_date,
+        **_slot_times(booking, tenant.tenant.timezone),
         "packageTitle": package_title(booking),
         "totalCents": booking.quote.total_cents,
         "currency": booking.quote.currency,
@@ -227,6 +230,19 @@ async def checkout_session(request: Request, tenant: PublicTenant, session_id: S
             if booking.status == booking_pb.BOOKING_STATUS_CONFIRMED
             else None
         ),
+    }
+
+
+def _slot_times(booking: booking_pb.Booking, timezone: str) -> dict[str, Any]:
+    """How the booking is booked, and a time slot's start and end on the business's clock (the return
+    page shows them beside the date)."""
+    if booking.kind != catalog_pb.PACKAGE_KIND_SLOT:
+        return {"kind": "DAY", "startsAt": None, "endsAt": None}
+    zone = zone_of(timezone)
+    return {
+        "kind": "SLOT",
+        "startsAt": local_time(booking.starts_at, zone),
+        "endsAt": local_time(booking.ends_at, zone),
     }
 
 

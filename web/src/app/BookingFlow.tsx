@@ -6,7 +6,7 @@ import { applyBranding } from "./branding";
 import { CheckoutResult } from "./CheckoutReturn";
 import { isHttpUrl } from "./config";
 import { useApp } from "./context";
-import { bounds as boundsOf, longDate, todayIn, weekStartOf } from "./dates";
+import { bounds as boundsOf, dateAndTimes, todayIn, weekStartOf } from "./dates";
 import { DatePicker } from "./DatePicker";
 import {
   checkoutBody, chosenPackage, DETAIL_FIELDS, flowReducer, initialFlow, keyFor, segmentsOf, totalCents, visiblePackages,
@@ -14,6 +14,7 @@ import {
 } from "./flow";
 import { formatMoney } from "./money";
 import { ScheduleQuoteLines } from "./Schedule";
+import { SlotPicker } from "./SlotPicker";
 import { Unavailable } from "./Unavailable";
 import { Alert, Brand, Loading, StepSection, useId } from "./ui";
 
@@ -135,20 +136,40 @@ export function BookingFlow({ tenant, packages, listedSegments }: FlowProps) {
         <PackagePicker state={state} dispatch={dispatch} packages={packages} segments={segments} currency={currency} focus={focus} />
       )}
       {state.step === "date" && (
-        <StepSection title="Choose a date" focus={focus}>
+        <StepSection title={state.kind === "SLOT" ? "Choose a date and time" : "Choose a date"} focus={focus}>
           <Alert message={state.alert} />
-          <DatePicker
-            bounds={b}
-            weekStart={weekStartOf(app.locale)}
-            selected={state.date}
-            near={state.takenDate}
-            taken={state.takenDates}
-            revision={state.calendarRevision}
-            onSelect={(date) => {
-              dispatch({ type: "date", date });
-              if (pkg) app.embed.post("date-selected", { date, packageId: pkg.id });
-            }}
-          />
+          {state.kind === "SLOT" && pkg ? (
+            <SlotPicker
+              key={pkg.id}
+              pkg={pkg}
+              bounds={b}
+              weekStart={weekStartOf(app.locale)}
+              date={state.date}
+              slot={state.slot}
+              near={state.takenDate}
+              takenStarts={state.takenStarts}
+              revision={state.calendarRevision}
+              timeZone={tenant.timezone}
+              onDate={(date) => dispatch({ type: "date", date })}
+              onSlot={(slot) => {
+                dispatch({ type: "slot", slot });
+                app.embed.post("date-selected", { date: slot.date, packageId: pkg.id });
+              }}
+            />
+          ) : (
+            <DatePicker
+              bounds={b}
+              weekStart={weekStartOf(app.locale)}
+              selected={state.date}
+              near={state.takenDate}
+              taken={state.takenDates}
+              revision={state.calendarRevision}
+              onSelect={(date) => {
+                dispatch({ type: "date", date });
+                if (pkg) app.embed.post("date-selected", { date, packageId: pkg.id });
+              }}
+            />
+          )}
           {state.date && <ScheduleQuoteLines quote={quote} locale={app.locale} />}
           <div class="actions">
             <button type="button" class="button secondary" onClick={() => dispatch({ type: "go", step: "package" })}>
@@ -161,7 +182,7 @@ export function BookingFlow({ tenant, packages, listedSegments }: FlowProps) {
         </StepSection>
       )}
       {state.step === "details" && pkg && (
-        <DetailsForm state={state} dispatch={dispatch} pkg={pkg} currency={currency} focus={focus} quote={quote} onSubmit={submit} />
+        <DetailsForm state={state} dispatch={dispatch} pkg={pkg} currency={currency} focus={focus} quote={quote} onSubmit={submit} tenantZone={tenant.timezone} />
       )}
     </main>
   );
@@ -349,6 +370,8 @@ interface DetailsProps {
   focus: boolean;
   quote: ScheduleQuote | null;
   onSubmit: () => void;
+  /** The business's zone, named beside a slot's times. */
+  tenantZone: string;
 }
 
 const INPUTS: { field: keyof Details; type: "text" | "email" | "tel" | "textarea"; autocomplete: string; required: boolean }[] = [
@@ -358,7 +381,7 @@ const INPUTS: { field: keyof Details; type: "text" | "email" | "tel" | "textarea
   { field: "notes", type: "textarea", autocomplete: "off", required: false },
 ];
 
-export function DetailsForm({ state, dispatch, pkg, currency, focus, quote, onSubmit }: DetailsProps) {
+export function DetailsForm({ state, dispatch, pkg, currency, focus, quote, onSubmit, tenantZone }: DetailsProps) {
   const { locale, config } = useApp();
   const form = useRef<HTMLFormElement>(null);
   const formId = useId("details");
@@ -416,8 +439,8 @@ export function DetailsForm({ state, dispatch, pkg, currency, focus, quote, onSu
                 <dd>{chosenAddOns.map((a) => a.title).join(", ")}</dd>
               </>
             )}
-            <dt>Date</dt>
-            <dd>{state.date ? longDate(state.date, locale) : ""}</dd>
+            <dt>{state.slot ? "Date and time" : "Date"}</dt>
+            <dd>{state.date ? dateAndTimes(state.date, state.slot?.startsAt, state.slot?.endsAt, tenantZone, locale) : ""}</dd>
             <dt>Total</dt>
             <dd>{formatMoney(totalCents(pkg, state.addOnIds), currency, locale)}</dd>
           </dl>

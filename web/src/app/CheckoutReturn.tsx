@@ -5,7 +5,7 @@ import { useEffect, useRef, useState } from "preact/hooks";
 import { ApiError, type CheckoutSession, type Tenant } from "../shared/api";
 import { applyBranding } from "./branding";
 import { useApp } from "./context";
-import { longDate } from "./dates";
+import { dateAndTimes } from "./dates";
 import { formatMoney } from "./money";
 import { ScheduleList } from "./Schedule";
 import { Alert, Brand, Loading, PageTitle } from "./ui";
@@ -154,7 +154,7 @@ export function CheckoutResult(props: { sessionId: string; tenant: Tenant | null
       </>
     );
   } else {
-    body = <SessionState session={poll.session} timedOut={poll.timedOut} locale={locale} />;
+    body = <SessionState session={poll.session} timedOut={poll.timedOut} locale={locale} timeZone={props.tenant?.timezone} />;
   }
   return (
     <main class="page">
@@ -167,11 +167,12 @@ export function CheckoutResult(props: { sessionId: string; tenant: Tenant | null
   );
 }
 
-function SessionState({ session, timedOut, locale }: { session: CheckoutSession; timedOut: boolean; locale: string }) {
+function SessionState(props: { session: CheckoutSession; timedOut: boolean; locale: string; timeZone?: string }) {
+  const { session, timedOut, locale } = props;
   const what = (
     <dl class="summary">
-      <dt>Date</dt>
-      <dd>{longDate(session.eventDate, locale)}</dd>
+      <dt>{session.startsAt ? "Date and time" : "Date"}</dt>
+      <dd>{dateAndTimes(session.eventDate, session.startsAt, session.endsAt, props.timeZone, locale)}</dd>
       <dt>Package</dt>
       <dd>{session.packageTitle}</dd>
       <dt>Total</dt>

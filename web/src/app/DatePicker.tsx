@@ -2,11 +2,10 @@
 // picked), one of them in the tab order (roving tabindex), moved by arrow keys, Home/End (the week)
 // and PageUp/PageDown (the month), across month edges within the booking window.
 import { useEffect, useRef, useState } from "preact/hooks";
-import type { UnavailableReason } from "../shared/api";
 import { useApp } from "./context";
 import {
   addMonths, CALENDAR_KEYS, endOfMonth, longDate, monthAllowed, monthGrid, monthTitle, moveFocus, reasonFor,
-  REASON_HELP, REASON_WORDS, startOfMonth, weekdayNames, type Bounds, type CalendarKey,
+  REASON_HELP, REASON_WORDS, startOfMonth, weekdayNames, type Bounds, type CalendarKey, type DayReason,
 } from "./dates";
 import { useId } from "./ui";
 
@@ -21,9 +20,17 @@ interface Props {
   revision: number;
   /** Dates checkout refused as just taken: unavailable (held) even if an older answer says free. */
   taken?: readonly string[];
+  /** Why days of a month cannot be picked, as the server says (default: the whole-day calendar). */
+  loadMonth?: (first: string, last: string) => Promise<Map<string, DayReason>>;
+  /** The reasons the legend explains. */
+  legend?: readonly DayReason[];
+  /** The "Selected: ..." line's words for the choice (default: the selected date). */
+  selection?: string;
 }
 
-type MonthState = { status: "loading" } | { status: "ready"; reasons: Map<string, UnavailableReason> } | { status: "failed"; message: string };
+type MonthState = { status: "loading" } | { status: "ready"; reasons: Map<string, DayReason> } | { status: "failed"; message: string };
+
+const DAY_LEGEND: readonly DayReason[] = ["booked", "held", "blackout"];
 
 /** The day focus starts on in a month: the selected day, else the first bookable one, else the 1st. */
 export function initialFocus(month: string, b: Bounds, selected: string | null): string {
@@ -41,8 +48,16 @@ export function openingMonth(b: Bounds, selected: string | null, near?: string |
   return b.firstMonth;
 }
 
-export function DatePicker({ bounds: b, weekStart, selected, near, onSelect, revision, taken = [] }: Props) {
+export function DatePicker({ bounds: b, weekStart, selected, near, onSelect, revision, taken = [], loadMonth, legend = DAY_LEGEND, selection }: Props) {
   const { api, locale } = useApp();
+  const load =
+    loadMonth ??
+    ((first: string, last: string) =>
+      api.calendar(first, last).then((answer) => {
+        const reasons = new Map<string, DayReason>();
+        for (const day of answer.unavailable) if (day.reason) reasons.set(day.date, day.reason);
+        return reasons;
+      }));
   const startMonth = openingMonth(b, selected, near);
   const [month, setMonth] = useState(startMonth);
   const [focusDate, setFocusDate] = useState(() => initialFocus(startMonth, b, selected));
@@ -69,11 +84,9 @@ export function DatePicker({ bounds: b, weekStart, selected, near, onSelect, rev
     }
     let live = true;
     setMonths({ ...known, [month]: { status: "loading" } });
-    api.calendar(month, endOfMonth(month)).then(
-      (answer) => {
+    load(month, endOfMonth(month)).then(
+      (reasons) => {
         if (!live) return;
-        const reasons = new Map<string, UnavailableReason>();
-        for (const day of answer.unavailable) if (day.reason) reasons.set(day.date, day.reason);
         setMonths((all) => ({ ...all, [month]: { status: "ready", reasons } }));
       },
       (error: Error) => {
@@ -90,7 +103,7 @@ export function DatePicker({ bounds: b, weekStart, selected, near, onSelect, rev
   }, [focusRequest]);
 
   const state = months[month] ?? { status: "loading" };
-  const reasons = state.status === "ready" ? state.reasons : new Map<string, UnavailableReason>();
+  const reasons = state.status === "ready" ? state.reasons : new Map<string, DayReason>();
   const reasonOf = (iso: string) => reasonFor(iso, b, reasons, taken);
   const canPrevious = monthAllowed(addMonths(month, -1), b);
   const canNext = monthAllowed(addMonths(month, 1), b);
@@ -179,19 +192,19 @@ export function DatePicker({ bounds: b, weekStart, selected, near, onSelect, rev
       </table>
       <ul class="legend" id={legendId}>
         <li><span class="swatch swatch-free" aria-hidden="true" />Free</li>
-        <li><span class="swatch swatch-booked" aria-hidden="true" />{REASON_HELP.booked}</li>
-        <li><span class="swatch swatch-held" aria-hidden="true" />{REASON_HELP.held}</li>
-        <li><span class="swatch swatch-blackout" aria-hidden="true" />{REASON_HELP.blackout}</li>
+        {legend.map((reason) => (
+          <li key={reason}><span class={`swatch swatch-${reason}`} aria-hidden="true" />{REASON_HELP[reason]}</li>
+        ))}
       </ul>
       <p class="selected-line" aria-live="polite">
-        {selected ? `Selected: ${longDate(selected, locale)}` : "No date selected yet."}
+        {selected ? `Selected: ${selection ?? longDate(selected, locale)}` : "No date selected yet."}
       </p>
     </div>
   );
 }
 
 function DayButton(props: {
-  iso: string; label: string; reason: UnavailableReason | null; today: boolean; selected: boolean; focusable: boolean;
+  iso: string; label: string; reason: DayReason | null; today: boolean; selected: boolean; focusable: boolean;
   onChoose: (iso: string) => void;
 }) {
   const { iso, reason } = props;

@@ -7,7 +7,7 @@ import { ApiError, newIdempotencyKey, type CoupleBooking } from "../shared/api";
 import { applyBranding } from "./branding";
 import { isHttpUrl } from "./config";
 import { useApp } from "./context";
-import { longDate, mediumDate } from "./dates";
+import { dateAndTimes, mediumDate } from "./dates";
 import { sentence } from "./flow";
 import { formatMoney } from "./money";
 import { nextOwed, ScheduleList } from "./Schedule";
@@ -209,8 +209,8 @@ export function ManageBooking({ initial, token, backFromPaying = false }: { init
       {business && <Brand name={business.name} logoUrl={business.branding.logoUrl} heading={false} />}
       <PageTitle>Your booking</PageTitle>
       <dl class="summary booking-facts">
-        <dt>Date</dt>
-        <dd>{longDate(booking.eventDate, locale)}</dd>
+        <dt>{booking.startsAt ? "Date and time" : "Date"}</dt>
+        <dd>{dateAndTimes(booking.eventDate, booking.startsAt, booking.endsAt, business?.timezone, locale)}</dd>
         <dt>Package</dt>
         <dd>{packageTitle}</dd>
         {addOns.length > 0 && (

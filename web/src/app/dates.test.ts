@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import {
-  addMonths, bounds, boundsReason, longDate, monthAllowed, monthGrid, monthTitle, moveFocus, reasonFor, todayIn, weekday,
+  addMonths, bounds, boundsReason, clockOf, dateAndTimes, dateOf, timeSpan, longDate, monthAllowed, monthGrid, monthTitle, moveFocus, reasonFor, todayIn, weekday,
   weekStartOf,
 } from "./dates";
 
@@ -129,5 +129,31 @@ describe("labels", () => {
     const locale = new Intl.Locale("en-US") as { getWeekInfo?: unknown; weekInfo?: unknown };
     expect(weekStartOf("de-DE")).toBe(1);
     expect(weekStartOf("en-US")).toBe(locale.getWeekInfo || locale.weekInfo ? 0 : 1);
+  });
+});
+
+describe("a time slot's times, on the business's clock as the API writes them", () => {
+  it("reads the clock and the date of an RFC 3339 stamp without converting it to the couple's zone", () => {
+    expect(clockOf("2027-06-12T14:00:00+02:00")).toBe("14:00");
+    expect(dateOf("2027-06-12T14:00:00+02:00")).toBe("2027-06-12");
+    expect(clockOf("not a time")).toBe("");
+    expect(clockOf(null)).toBe("");
+  });
+
+  it("spans a clock change with the clock readings the API gave (Berlin's spring-forward night)", () => {
+    expect(timeSpan("2027-03-28T01:30:00+01:00", "2027-03-28T04:00:00+02:00")).toBe("01:30\u201304:00");
+    expect(timeSpan("2027-06-12T23:30:00+02:00", "2027-06-13T01:00:00+02:00")).toBe("23:30\u201301:00 (+1)");
+    expect(timeSpan("2027-06-12T14:00:00+02:00", null)).toBe("14:00");
+    expect(timeSpan(undefined, "2027-06-12T14:00:00+02:00")).toBe("");
+  });
+
+  it("writes a slot booking's date, times and zone, and a whole day's date alone", () => {
+    expect(dateAndTimes("2027-06-12", "2027-06-12T14:00:00+02:00", "2027-06-12T15:30:00+02:00", "Europe/Berlin", "en-GB")).toBe(
+      "Saturday, 12 June 2027, 14:00\u201315:30 (Europe/Berlin)",
+    );
+    expect(dateAndTimes("2027-06-12", null, null, "Europe/Berlin", "en-GB")).toBe("Saturday, 12 June 2027");
+    expect(dateAndTimes("2027-06-12", "2027-06-12T14:00:00+02:00", "2027-06-12T15:30:00+02:00", undefined, "en-GB")).toBe(
+      "Saturday, 12 June 2027, 14:00\u201315:30",
+    );
   });
 });

@@ -98,6 +98,9 @@ export function bounds(today: string, policy: Pick<Policy, "minNoticeDays" | "ma
 }
 
 /** Why the calendar alone refuses a date (the server's calendar_reason, in the business's today). */
+/** Why a day cannot be picked: the calendar's reasons, or (a time-slot service) no free start that day. */
+export type DayReason = UnavailableReason | "full";
+
 export function boundsReason(iso: string, b: Bounds): UnavailableReason | null {
   if (iso < b.today) return "past";
   if (iso < b.firstBookable) return "out_of_range";
@@ -109,9 +112,9 @@ export function boundsReason(iso: string, b: Bounds): UnavailableReason | null {
 export function reasonFor(
   iso: string,
   b: Bounds,
-  server: ReadonlyMap<string, UnavailableReason>,
+  server: ReadonlyMap<string, DayReason>,
   taken: readonly string[] = [],
-): UnavailableReason | null {
+): DayReason | null {
   const local = boundsReason(iso, b);
   if (local === "past") return local;
   // A date checkout refused as taken is held by another couple, whatever an older answer said.
@@ -221,8 +224,9 @@ export function weekdayNames(locale: string, weekStart: number): [string, string
 }
 
 /** The words a screen reader hears after a date it cannot pick. */
-export const REASON_WORDS: Record<UnavailableReason, string> = {
+export const REASON_WORDS: Record<DayReason, string> = {
   booked: "booked",
+  full: "no free times",
   held: "held",
   blackout: "blackout",
   past: "past",
@@ -230,10 +234,46 @@ export const REASON_WORDS: Record<UnavailableReason, string> = {
 };
 
 /** The legend's explanation of each reason. */
-export const REASON_HELP: Record<UnavailableReason, string> = {
+export const REASON_HELP: Record<DayReason, string> = {
   booked: "Booked",
+  full: "Full: no free times that day",
   held: "Held: someone is paying for it right now",
   blackout: "Blackout: the business is closed",
   past: "Past",
   out_of_range: "Out of range: outside the booking window",
 };
+
+// --- time slots: the API writes each instant in RFC 3339 with the business's offset at it, so its
+// clock reading is already the business's local time; nothing is converted in the couple's browser.
+
+const RFC3339_LOCAL = /^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2})/;
+
+/** "14:00" of "2027-06-12T14:00:00+02:00" (the business's clock); "" when it is not such a stamp. */
+export function clockOf(stamp: string | null | undefined): string {
+  return RFC3339_LOCAL.exec(stamp ?? "")?.[2] ?? "";
+}
+
+/** "2027-06-12" of "2027-06-12T14:00:00+02:00"; "" when it is not such a stamp. */
+export function dateOf(stamp: string | null | undefined): string {
+  return RFC3339_LOCAL.exec(stamp ?? "")?.[1] ?? "";
+}
+
+/** "14:00–15:30" (an end on a later day is marked "+1"); "" without a readable start. */
+export function timeSpan(startsAt: string | null | undefined, endsAt: string | null | undefined): string {
+  const start = clockOf(startsAt);
+  if (!start) return "";
+  const end = clockOf(endsAt);
+  if (!end) return start;
+  const later = dateOf(endsAt) > dateOf(startsAt) ? " (+1)" : "";
+  return `${start}\u2013${end}${later}`;
+}
+
+/** "Saturday, 12 June 2027, 14:00–15:30 (Europe/Berlin)": a slot booking's date and times, or the
+ * long date alone for a whole day (no start). */
+export function dateAndTimes(eventDate: string, startsAt: string | null | undefined, endsAt: string | null | undefined, zone: string | null | undefined, locale: string): string {
+  const day = dateOf(startsAt) || eventDate;
+  const date = isIsoDate(day) ? longDate(day, locale) : day;
+  const span = timeSpan(startsAt, endsAt);
+  if (!span) return date;
+  return zone ? `${date}, ${span} (${zone})` : `${date}, ${span}`;
+}

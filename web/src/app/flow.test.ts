@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { ApiError, type Package } from "../shared/api";
 import {
-  checkoutBody, fieldMessage, flowReducer, initialFlow, JUST_TAKEN, keyFor, segmentsOf, totalCents, visiblePackages,
+  checkoutBody, fieldMessage, flowReducer, initialFlow, JUST_TAKEN, JUST_TAKEN_TIME, keyFor, segmentsOf, totalCents, visiblePackages,
   type FlowAction, type FlowState,
 } from "./flow";
 
@@ -168,5 +168,62 @@ describe("fieldMessage", () => {
     expect(fieldMessage("email", "is required")).toBe("Please enter your email address.");
     expect(fieldMessage("phone", "at most 40 printable characters")).toBe("Use at most 40 printable characters.");
     expect(fieldMessage("notes", "must be at most 2000 characters")).toBe("This must be at most 2000 characters.");
+  });
+});
+
+describe("a time-slot package", () => {
+  const SESSION: Package = { ...pkg("session", 30000), kind: "SLOT", slot: { durationMinutes: 90 } };
+  const ALL = [FULL, SESSION];
+  const start = { startsAt: "2027-03-28T03:00:00+02:00", endsAt: "2027-03-28T04:30:00+02:00", date: "2027-03-28", time: "03:00" };
+  const toDetails: FlowAction[] = [
+    { type: "package", packageId: "session", packages: ALL },
+    { type: "go", step: "date" },
+    { type: "date", date: "2027-03-28" },
+    { type: "slot", slot: start },
+    { type: "go", step: "details" },
+    { type: "field", field: "coupleName", value: "Ann & Bo" },
+    { type: "field", field: "email", value: "ann@example.com" },
+  ];
+
+  it("needs a time as well as a date before the details", () => {
+    const state = run(toDetails.slice(0, 3));
+    expect(state.kind).toBe("SLOT");
+    const refused = flowReducer(state, { type: "go", step: "details" });
+    expect(refused.step).toBe("date");
+    expect(refused.alert).toBe("Please choose a time first.");
+    expect(run(toDetails.slice(0, 5)).step).toBe("details");
+  });
+
+  it("sends the start as the API wrote it, with its local date as the event date", () => {
+    expect(checkoutBody(run(toDetails))).toEqual({
+      packageId: "session", eventDate: "2027-03-28", startsAt: "2027-03-28T03:00:00+02:00", coupleName: "Ann & Bo", email: "ann@example.com",
+    });
+  });
+
+  it("forgets the time on another day or another package, and the date on another kind", () => {
+    const chosenSlot = run(toDetails.slice(0, 4));
+    expect(flowReducer(chosenSlot, { type: "date", date: "2027-03-29" }).slot).toBeNull();
+    expect(flowReducer(chosenSlot, { type: "date", date: "2027-03-28" }).slot).toEqual(start);
+    const whole = flowReducer(chosenSlot, { type: "package", packageId: "full", packages: ALL });
+    expect([whole.kind, whole.date, whole.slot]).toEqual(["DAY", null, null]);
+    expect(checkoutBody(whole).startsAt).toBeUndefined();
+  });
+
+  it("keeps the day but drops the start, never to offer it again, when it was just taken", () => {
+    const state = run([
+      ...toDetails,
+      { type: "submit", key: "k1", fingerprint: "f" },
+      { type: "checkout-failed", error: new ApiError(409, "DATE_UNAVAILABLE", "the date is not available"), key: "k1", fingerprint: "f" },
+    ]);
+    expect([state.step, state.date, state.slot, state.alert]).toEqual(["date", "2027-03-28", null, JUST_TAKEN_TIME]);
+    expect(state.takenStarts).toEqual([start.startsAt]);
+    expect(state.calendarRevision).toBe(1);
+  });
+
+  it("goes back to the times on a field error about the start", () => {
+    const error = new ApiError(400, "VALIDATION_ERROR", "startsAt: is not an offered start", [{ field: "startsAt", message: "is not an offered start" }]);
+    const state = run([...toDetails, { type: "checkout-failed", error, key: "k", fingerprint: "f" }]);
+    expect([state.step, state.date, state.slot]).toEqual(["date", "2027-03-28", null]);
+    expect(state.alert).toBe("The chosen time is not an offered start.");
   });
 });

@@ -2,7 +2,7 @@
 // what the server said about it. The components only render it and dispatch; everything that decides
 // (the total, the checkout body, which Idempotency-Key, what an error means) is here and tested.
 
-import { ApiError, newIdempotencyKey, type CheckoutAnswer, type CheckoutRequest, type Package, type SegmentRef } from "../shared/api";
+import { ApiError, newIdempotencyKey, type CheckoutAnswer, type CheckoutRequest, type Package, type PackageKind, type SegmentRef, type Slot } from "../shared/api";
 
 export type Step = "package" | "date" | "details";
 
@@ -22,6 +22,7 @@ export const DETAIL_FIELDS = {
 } as const satisfies Record<keyof Details, string>;
 
 export const JUST_TAKEN = "Sorry, that date was just taken. Please choose another date.";
+export const JUST_TAKEN_TIME = "Sorry, that time was just taken. Please choose another time.";
 
 export interface FlowState {
   step: Step;
@@ -30,7 +31,13 @@ export interface FlowState {
   segmentId: string | null;
   packageId: string | null;
   addOnIds: string[];
+  /** How the chosen package is booked: a whole date, or a start time on a date. */
+  kind: PackageKind;
   date: string | null;
+  /** A time-slot package's chosen start, as the slots route answered it (on `date`). */
+  slot: Slot | null;
+  /** Starts checkout refused as just taken during this visit (hidden even from an older cached list). */
+  takenStarts: string[];
   /** The date that was just taken: the calendar opens at its month again. */
   takenDate: string | null;
   /** Every date the server refused as taken during this visit: the calendar shows them unavailable even
@@ -55,6 +62,7 @@ export type FlowAction =
   | { type: "add-on"; addOnId: string; on: boolean }
   | { type: "go"; step: Step }
   | { type: "date"; date: string }
+  | { type: "slot"; slot: Slot }
   | { type: "field"; field: keyof Details; value: string }
   | { type: "alert"; message: string | null }
   | { type: "submit"; key: string; fingerprint: string }
@@ -69,7 +77,10 @@ export function initialFlow(packages: Package[] = []): FlowState {
     segmentId: segments.length > 1 ? segments[0].id : null,
     packageId: packages.length === 1 ? packages[0].id : null,
     addOnIds: [],
+    kind: packages.length === 1 ? kindOf(packages[0]) : "DAY",
     date: null,
+    slot: null,
+    takenStarts: [],
     takenDate: null,
     takenDates: [],
     details: { coupleName: "", email: "", phone: "", notes: "" },
@@ -101,7 +112,18 @@ export function flowReducer(state: FlowState, action: FlowAction): FlowState {
       const chosen = action.packages.find((p) => p.id === action.packageId);
       if (!chosen) return state;
       const offered = new Set(chosen.addOns.map((a) => a.id));
-      return { ...state, packageId: chosen.id, addOnIds: state.addOnIds.filter((id) => offered.has(id)), alert: null };
+      const kind = kindOf(chosen);
+      // Another package has other slots (its own duration); another kind books another thing than the date.
+      const samePackage = chosen.id === state.packageId;
+      return {
+        ...state,
+        packageId: chosen.id,
+        addOnIds: state.addOnIds.filter((id) => offered.has(id)),
+        kind,
+        date: kind === state.kind ? state.date : null,
+        slot: samePackage ? state.slot : null,
+        alert: null,
+      };
     }
     case "add-on": {
       const rest = state.addOnIds.filter((id) => id !== action.addOnId);
@@ -111,10 +133,13 @@ export function flowReducer(state: FlowState, action: FlowAction): FlowState {
       if (action.step === state.step) return state;
       if (action.step !== "package" && !state.packageId) return { ...state, alert: "Please choose a package first." };
       if (action.step === "details" && !state.date) return { ...state, alert: "Please choose a date first." };
+      if (action.step === "details" && state.kind === "SLOT" && !state.slot) return { ...state, alert: "Please choose a time first." };
       return open(state, action.step);
     }
     case "date":
-      return { ...state, date: action.date, takenDate: null, alert: null };
+      return { ...state, date: action.date, slot: state.slot?.date === action.date ? state.slot : null, takenDate: null, alert: null };
+    case "slot":
+      return { ...state, date: action.slot.date, slot: action.slot, alert: null };
     case "field": {
       const fieldErrors = { ...state.fieldErrors };
       delete fieldErrors[action.field];
@@ -134,6 +159,18 @@ export function flowReducer(state: FlowState, action: FlowAction): FlowState {
 function failed(state: FlowState, error: ApiError, key: string, fingerprint: string): FlowState {
   // Without a definite answer the hold may exist: the same body goes again under the same key.
   const pending = error.indefinite ? { key, fingerprint } : null;
+  if (error.code === "DATE_UNAVAILABLE" && state.slot) {
+    // The day may still have other free times: it stays chosen, its list is fetched again.
+    const start = state.slot.startsAt;
+    return open(state, "date", {
+      slot: null,
+      takenDate: state.date,
+      takenStarts: state.takenStarts.includes(start) ? state.takenStarts : [...state.takenStarts, start],
+      pending: null,
+      alert: JUST_TAKEN_TIME,
+      calendarRevision: state.calendarRevision + 1,
+    });
+  }
   if (error.code === "DATE_UNAVAILABLE") {
     return open(state, "date", {
       date: null,
@@ -151,12 +188,17 @@ function failed(state: FlowState, error: ApiError, key: string, fingerprint: str
       if (problem.field in DETAIL_FIELDS) {
         const field = problem.field as keyof Details;
         fieldErrors[field] ??= fieldMessage(field, problem.message);
+      } else if (problem.field === "startsAt") {
+        others.push(sentence(`The chosen time ${problem.message.trim()}`));
       } else {
         others.push(sentence(problem.message, problem.field));
       }
     }
+    if (error.fields.some((f) => f.field === "startsAt")) {
+      return open(state, "date", { slot: null, pending, fieldErrors, alert: others.join(" ") || sentence(error.message) });
+    }
     if (error.fields.some((f) => f.field === "eventDate")) {
-      return open(state, "date", { date: null, pending, fieldErrors, alert: others.join(" ") || sentence(error.message) });
+      return open(state, "date", { date: null, slot: null, pending, fieldErrors, alert: others.join(" ") || sentence(error.message) });
     }
     return { ...state, pending, fieldErrors, alert: others.length ? others.join(" ") : null };
   }
@@ -194,6 +236,11 @@ export function fieldMessage(field: keyof Details, message: string): string {
 
 // --- derived --------------------------------------------------------------------------------
 
+/** How a package is booked ("DAY" when the API does not say). */
+export function kindOf(pkg: Package): PackageKind {
+  return pkg.kind === "SLOT" ? "SLOT" : "DAY";
+}
+
 export function chosenPackage(state: FlowState, packages: Package[]): Package | null {
   return packages.find((p) => p.id === state.packageId) ?? null;
 }
@@ -225,10 +272,11 @@ export function visiblePackages(state: FlowState, packages: Package[], segments:
 export function checkoutBody(state: FlowState, returnUrl?: string): CheckoutRequest {
   const body: CheckoutRequest = {
     packageId: state.packageId ?? "",
-    eventDate: state.date ?? "",
+    eventDate: state.slot?.date ?? state.date ?? "",
     coupleName: state.details.coupleName.trim(),
     email: state.details.email.trim(),
   };
+  if (state.kind === "SLOT" && state.slot) body.startsAt = state.slot.startsAt;
   if (state.details.phone.trim()) body.phone = state.details.phone.trim();
   if (state.details.notes.trim()) body.notes = state.details.notes.trim();
   if (state.addOnIds.length) body.addOnIds = [...state.addOnIds].sort();

@@ -108,6 +108,40 @@ export interface Package {
   segment?: SegmentRef | null;
   maxGuests: number | null;
   addOns: AddOn[];
+  /** "DAY" books a whole date (the calendar); "SLOT" a start time (the slots route). Absent: DAY. */
+  kind?: PackageKind;
+  /** A time-slot service's terms (null for a whole day). */
+  slot?: SlotTerms | null;
+}
+
+export type PackageKind = "DAY" | "SLOT";
+
+/** How a time-slot service is booked (mais_runtime/slot_terms.py), in minutes. */
+export interface SlotTerms {
+  durationMinutes: number;
+  bufferBeforeMinutes?: number;
+  bufferAfterMinutes?: number;
+  intervalMinutes?: number;
+  leadTimeMinutes?: number;
+}
+
+/** A bookable start: instants in RFC 3339 with the business's offset, and the start on its calendar. */
+export interface Slot {
+  startsAt: string;
+  endsAt: string;
+  /** YYYY-MM-DD in the business's zone. */
+  date: string;
+  /** HH:MM in the business's zone. */
+  time: string;
+}
+
+/** GET /v1/availability/slots (gateway/routes/slots.py). */
+export interface SlotsAnswer {
+  packageId: string;
+  resourceId: string;
+  /** The IANA zone the times are in (the business's). */
+  timezone: string;
+  slots: Slot[];
 }
 
 export interface PackagePage {
@@ -127,7 +161,10 @@ export interface CalendarAnswer {
 
 export interface CheckoutRequest {
   packageId: string;
+  /** The date; for a time-slot service the start's local date. */
   eventDate: string;
+  /** A time-slot service's chosen start (a slot's startsAt as the API gave it). */
+  startsAt?: string;
   coupleName: string;
   email: string;
   phone?: string;
@@ -227,6 +264,10 @@ export interface CheckoutSession {
   totalCents: number;
   currency: string;
   amountPaidCents: number;
+  /** A time-slot booking's start and end (RFC 3339 with the business's offset), when the gateway includes them. */
+  kind?: PackageKind;
+  startsAt?: string | null;
+  endsAt?: string | null;
   /** The booking's schedule, when the gateway includes it. */
   schedule?: Schedule | null;
 }
@@ -257,6 +298,12 @@ export interface BookingView {
   amountRefundedCents: number;
   holdExpiresAt: string | null;
   cancelReason: string | null;
+  /** A time-slot booking's start and end (RFC 3339 with the business's offset); optional until the
+   * gateway writes them (issue 16, helper "reschedule"). */
+  kind?: PackageKind;
+  startsAt?: string | null;
+  endsAt?: string | null;
+  resourceId?: string | null;
   createdAt?: string | null;
   updatedAt?: string | null;
 }
@@ -372,6 +419,10 @@ export function createApi(options: ApiOptions = {}) {
 
     calendar: (from: string, to: string) =>
       call<CalendarAnswer>(`/v1/availability/calendar?${new URLSearchParams({ from, to })}`),
+
+    /** The bookable starts of a time-slot package between two dates (at most 31 days). */
+    slots: (packageId: string, from: string, to: string) =>
+      call<SlotsAnswer>(`/v1/availability/slots?${new URLSearchParams({ packageId, from, to })}`),
 
     checkout: (body: CheckoutRequest, idempotencyKey: string) =>
       call<CheckoutAnswer>("/v1/bookings/checkout", {
