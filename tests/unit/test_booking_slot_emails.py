@@ -75,7 +75,9 @@ def invitation_of(mail: Mail) -> icalendar.Calendar:
     files = [part for part in parsed.walk() if part.get_content_disposition() == "attachment"]
     assert [(f.get_filename(), f.get_content_type()) for f in files] == [("booking.ics", "text/calendar")]
     assert files[0].get_param("method") == "PUBLISH"
-    return icalendar.Calendar.from_ical(files[0].get_payload(decode=True))
+    content = files[0].get_payload(decode=True)
+    assert isinstance(content, bytes)
+    return icalendar.Calendar.from_ical(content)
 
 
 def only_event(document: icalendar.Calendar) -> Any:
