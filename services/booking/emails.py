@@ -76,6 +76,16 @@ def when_for_people(booking: Booking, zone: ZoneInfo) -> str:
     return f"{first} to {day_for_people(end.date())}, {_clock(end, zone)} ({zone.key})"
 
 
+def when_in_subject(booking: Booking, zone: ZoneInfo) -> str:
+    """When the booking is, short enough for a subject line and in plain ASCII (a subject with an en
+    dash is folded by the mail library with a doubled space): the day, and a slot's start on the
+    business's clock ("Saturday 12 June 2027 at 14:00"); the body says the rest."""
+    if booking.starts_at is None:
+        return day_for_people(booking.event_date)
+    start = booking.starts_at.astimezone(zone)
+    return f"{day_for_people(start.date())} at {_clock(start, zone)}"
+
+
 def _lines(booking: Booking) -> list[tuple[str, int]]:
     lines: Iterable[Mapping[str, Any]] = booking.quote.document.get("lines", [])
     return [
@@ -182,7 +192,7 @@ def calendar_invitation(booking: Booking, tenant_name: str, link: str) -> Attach
 
 def _paid_in_full(booking: Booking, tenant_name: str, link: str, *, reply_to: str, zone: ZoneInfo) -> Mail:
     day = when_for_people(booking, zone)
-    subject = f"{tenant_name}: your booking for {day} is confirmed"
+    subject = f"{tenant_name}: your booking for {when_in_subject(booking, zone)} is confirmed"
     text_summary, html_summary = _summary(booking)
     text = "\n".join(
         [
@@ -268,7 +278,7 @@ def _deposit_receipt(
 ) -> Mail:
     day = when_for_people(booking, zone)
     currency = booking.quote.currency
-    subject = f"{tenant_name}: your deposit is received and {day} is booked"
+    subject = f"{tenant_name}: your deposit is received and {when_in_subject(booking, zone)} is booked"
     text_summary, html_summary = _summary(booking)
     still = _still_to_pay(schedule, currency)
     text = "\n".join(
@@ -557,7 +567,7 @@ def cancellation(
 ) -> Mail:
     """ "Your booking was cancelled" (any refund is told in its own email)."""
     day = when_for_people(booking, zone)
-    subject = f"{tenant_name}: your booking for {day} was cancelled"
+    subject = f"{tenant_name}: your booking for {when_in_subject(booking, zone)} was cancelled"
     reason = booking.cancel_reason
     unpaid = reason == BALANCE_UNPAID
     if unpaid:
@@ -662,7 +672,9 @@ def hold_lost_refund(
     """ "Your date was taken before your payment arrived; you have been refunded"."""
     amount = money(refund_cents, booking.quote.currency)
     day = when_for_people(booking, zone)
-    subject = f"{tenant_name}: {day} was no longer available - you have been refunded"
+    subject = (
+        f"{tenant_name}: {when_in_subject(booking, zone)} was no longer available - you have been refunded"
+    )
     text = "\n".join(
         [
             f"Hello {booking.couple_name},",
@@ -699,7 +711,7 @@ def reminder(
 ) -> Mail:
     """ "Your event is in N days"."""
     day = when_for_people(booking, zone)
-    subject = f"{tenant_name}: your event on {day} is coming up"
+    subject = f"{tenant_name}: your event on {when_in_subject(booking, zone)} is coming up"
     text = "\n".join(
         [
             f"Hello {booking.couple_name},",
@@ -787,7 +799,7 @@ def admin_new_booking(
         "booking.admin_new_booking",
         f"admin-new-booking:{booking.id}",
         admins,
-        f"{tenant_name}: new booking for {day}",
+        f"{tenant_name}: new booking for {when_in_subject(booking, zone)}",
         lines,
         tenant_name=tenant_name,
         reply_to=reply_to,
@@ -814,7 +826,7 @@ def admin_couple_cancelled(
         "booking.admin_cancellation",
         f"admin-cancellation:{booking.id}",
         admins,
-        f"{tenant_name}: {booking.couple_name} cancelled {day}",
+        f"{tenant_name}: {booking.couple_name} cancelled {when_in_subject(booking, zone)}",
         lines,
         tenant_name=tenant_name,
         reply_to=reply_to,
@@ -846,7 +858,7 @@ def admin_balance_paid(
         "booking.admin_balance_paid",
         key,
         admins,
-        f"{tenant_name}: {booking.couple_name} paid {amount} for {day}",
+        f"{tenant_name}: {booking.couple_name} paid {amount} for {when_in_subject(booking, zone)}",
         lines,
         tenant_name=tenant_name,
         reply_to=reply_to,
@@ -875,7 +887,7 @@ def admin_cancelled_for_non_payment(
         "booking.admin_cancellation",
         f"admin-cancellation:{booking.id}",
         admins,
-        f"{tenant_name}: {day} cancelled, balance unpaid",
+        f"{tenant_name}: {when_in_subject(booking, zone)} cancelled, balance unpaid",
         lines,
         tenant_name=tenant_name,
         reply_to=reply_to,
@@ -913,7 +925,7 @@ def admin_refund(
         "booking.admin_refund",
         f"{key}:{booking.id}:{refund_id}",
         admins,
-        f"{tenant_name}: {amount} refunded for {day}",
+        f"{tenant_name}: {amount} refunded for {when_in_subject(booking, zone)}",
         lines,
         tenant_name=tenant_name,
         reply_to=reply_to,
