@@ -8,6 +8,7 @@ a retried send after a crash never leaves two files; Postmark is at-least-once.
 from __future__ import annotations
 
 import asyncio
+import base64
 import os
 import re
 from dataclasses import dataclass
@@ -36,6 +37,28 @@ class MailSettings(BaseSettings):
 
 
 @dataclass(frozen=True)
+class Attachment:
+    """A file sent with a message (a calendar invitation, say): its name, MIME type and bytes."""
+
+    filename: str
+    content_type: str
+    content: bytes
+
+    def as_json(self) -> dict[str, str]:
+        """The form the outbox stores (the bytes as base64)."""
+        return {
+            "filename": self.filename,
+            "contentType": self.content_type,
+            "content": base64.b64encode(self.content).decode("ascii"),
+        }
+
+    @staticmethod
+    def from_json(value: dict[str, str]) -> Attachment:
+        """The attachment `as_json` stored."""
+        return Attachment(value["filename"], value["contentType"], base64.b64decode(value["content"]))
+
+
+@dataclass(frozen=True)
 class Mail:
     """One message, with both parts. Header values are made single-line before use."""
 
@@ -49,6 +72,7 @@ class Mail:
     # platform's, so SPF and DKIM hold), and where the reader's reply goes.
     from_name: str = ""
     reply_to: str = ""
+    attachments: tuple[Attachment, ...] = ()
 
 
 class MailError(Exception):
@@ -75,7 +99,8 @@ def from_header(mail: Mail, sender: str) -> str:
 
 
 def build_message(mail: Mail, sender: str) -> EmailMessage:
-    """The MIME form of a Mail (text and HTML alternatives), dated now."""
+    """The MIME form of a Mail (text and HTML alternatives, then any attachments: multipart/mixed),
+    dated now."""
     message = EmailMessage(policy=SMTP)
     message["From"] = from_header(mail, sender)
     message["To"] = one_line(mail.to)
@@ -90,6 +115,16 @@ def build_message(mail: Mail, sender: str) -> EmailMessage:
         message["X-MAIS-Tag"] = one_line(mail.tag)
     message.set_content(mail.text)
     message.add_alternative(mail.html, subtype="html")
+    for attachment in mail.attachments:
+        kind, *parameters = one_line(attachment.content_type).split(";")
+        maintype, _, subtype = kind.strip().partition("/")
+        message.add_attachment(
+            attachment.content,
+            maintype=maintype,
+            subtype=subtype,
+            filename=one_line(attachment.filename),
+            params=dict(p.strip().partition("=")[::2] for p in parameters if "=" in p),
+        )
     return message
 
 
@@ -138,6 +173,11 @@ class PostmarkMailer:
             "Tag": one_line(mail.tag)[:1000],
             "MessageStream": "outbound",
             "Headers": [{"Name": "X-MAIS-Message-Id", "Value": one_line(mail.message_id)}],
+            **(
+                {"Attachments": [_postmark_attachment(a) for a in mail.attachments]}
+                if mail.attachments
+                else {}
+            ),
         }
         headers = {"X-Postmark-Server-Token": self._token, "Accept": "application/json"}
         try:
@@ -147,6 +187,15 @@ class PostmarkMailer:
             raise MailError(f"postmark unreachable: {type(error).__name__}") from error
         if answer.status_code >= 300:
             raise MailError(f"postmark answered {answer.status_code}")
+
+
+def _postmark_attachment(attachment: Attachment) -> dict[str, str]:
+    """An attachment as Postmark's API takes it: Name, base64 Content, ContentType."""
+    return {
+        "Name": one_line(attachment.filename),
+        "Content": base64.b64encode(attachment.content).decode("ascii"),
+        "ContentType": one_line(attachment.content_type),
+    }
 
 
 def mailer_from_settings(settings: MailSettings | None = None) -> Mailer:

@@ -98,6 +98,9 @@ BEGIN
   -- Mail speaks for a business: its name as the From display name and its address as Reply-To.
   ALTER TABLE outbox ADD COLUMN IF NOT EXISTS from_name text NOT NULL DEFAULT '';
   ALTER TABLE outbox ADD COLUMN IF NOT EXISTS reply_to text NOT NULL DEFAULT '';
+  -- Files sent with the message (a confirmation's calendar invitation): [{filename, contentType,
+  -- content (base64)}].
+  ALTER TABLE outbox ADD COLUMN IF NOT EXISTS attachments jsonb NOT NULL DEFAULT '[]';
   CREATE INDEX IF NOT EXISTS outbox_due ON outbox (next_attempt_at) WHERE status = 'PENDING';
   IF NOT EXISTS (SELECT 1 FROM pg_policy WHERE polrelid = 'outbox'::regclass) THEN
     PERFORM mais_isolate_by_tenant('outbox');

@@ -18,6 +18,7 @@ in mais_runtime/migrations.py), in one line of a migration:
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from typing import Any
 
@@ -27,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mais_runtime.background import every
 from mais_runtime.db import Database
-from mais_runtime.mail import Mail, Mailer
+from mais_runtime.mail import Attachment, Mail, Mailer
 
 log = logging.getLogger("mais.outbox")
 
@@ -47,9 +48,9 @@ async def enqueue(conn: AsyncConnection, *, tenant_id: str | None, dedupe_key: s
     result = await conn.execute(
         text(
             "INSERT INTO outbox (tenant_id, dedupe_key, to_address, subject, text_body, html_body, tag,"
-            " from_name, reply_to)"
+            " from_name, reply_to, attachments)"
             " VALUES (CAST(:tenant_id AS uuid), :dedupe_key, :to, :subject, :text, :html, :tag,"
-            " :from_name, :reply_to)"
+            " :from_name, :reply_to, CAST(:attachments AS jsonb))"
             " ON CONFLICT (dedupe_key) DO NOTHING"
         ),
         {
@@ -62,6 +63,7 @@ async def enqueue(conn: AsyncConnection, *, tenant_id: str | None, dedupe_key: s
             "tag": mail.tag,
             "from_name": mail.from_name,
             "reply_to": mail.reply_to,
+            "attachments": json.dumps([a.as_json() for a in mail.attachments]),
         },
     )
     return bool(result.rowcount)
@@ -69,10 +71,15 @@ async def enqueue(conn: AsyncConnection, *, tenant_id: str | None, dedupe_key: s
 
 _CLAIM_ONE = text(
     "SELECT id, tenant_id, dedupe_key, to_address, subject, text_body, html_body, tag, from_name,"
-    " reply_to, attempts"
+    " reply_to, attachments, attempts"
     " FROM outbox WHERE status = 'PENDING' AND next_attempt_at <= now()"
     " ORDER BY next_attempt_at, id LIMIT 1 FOR UPDATE SKIP LOCKED"
 )
+
+
+def _json_list(value: Any) -> list[Any]:
+    # asyncpg hands jsonb over as text unless a codec is set; either way a list comes out.
+    return list(json.loads(value) if isinstance(value, str | bytes) else value or [])
 
 
 class OutboxDispatcher:
@@ -134,6 +141,7 @@ class OutboxDispatcher:
             tag=row["tag"],
             from_name=row["from_name"],
             reply_to=row["reply_to"],
+            attachments=tuple(Attachment.from_json(a) for a in _json_list(row["attachments"])),
         )
         try:
             await asyncio.wait_for(self._mailer.send(mail), timeout=self._send_timeout)

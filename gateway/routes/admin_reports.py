@@ -373,14 +373,22 @@ async def rotate_calendar_feed(
     responses={200: {"content": {"text/calendar": {}}, "description": "The feed, RFC 5545"}},
 )
 async def calendar_feed_document(request: Request, token: Annotated[str, Path(max_length=64)]) -> Response:
-    """One all-day event per CONFIRMED booking from a year ago on (at most 5,000): UID the booking id,
-    SUMMARY "<couple> — <package>"; nothing else about the couple or money. The token in the path is
-    the only credential; 404 NOT_FOUND for any other."""
+    """One event per CONFIRMED booking from a year ago on (at most 5,000): all-day for a whole day, a
+    time slot's start and end in UTC; UID the booking id, SUMMARY "<couple> — <package>"; nothing else
+    about the couple or money. The token in the path is the only credential; 404 NOT_FOUND for any
+    other."""
     clients = request.app.state.clients
     feed = await clients.booking.ListCalendarFeedEvents(booking_pb.ListCalendarFeedEventsRequest(token=token))
     tenant = (await clients.tenant.GetTenant(tenant_pb.GetTenantRequest(tenant_id=feed.tenant_id))).tenant
     events = [
-        FeedEvent(e.booking_id, date.fromisoformat(e.event_date), e.couple_name, e.package_title)
+        FeedEvent(
+            e.booking_id,
+            date.fromisoformat(e.event_date),
+            e.couple_name,
+            e.package_title,
+            e.starts_at.ToDatetime(tzinfo=UTC) if e.HasField("starts_at") else None,
+            e.ends_at.ToDatetime(tzinfo=UTC) if e.HasField("ends_at") else None,
+        )
         for e in feed.events
     ]
     return Response(

@@ -349,9 +349,14 @@ class BookingServicer(pb_grpc.BookingServiceServicer):
             tenant_id=tenant_id,
             events=[
                 pb.CalendarFeedEvent(
-                    booking_id=booking_id, event_date=day.isoformat(), couple_name=name, package_title=title
+                    booking_id=event.booking_id,
+                    event_date=event.event_date.isoformat(),
+                    couple_name=event.couple_name,
+                    package_title=event.package_title,
+                    starts_at=timestamp(event.starts_at),
+                    ends_at=timestamp(event.ends_at),
                 )
-                for booking_id, day, name, title in events
+                for event in events
             ],
         )
 

@@ -447,6 +447,18 @@ class BookingFilter:
 
 
 @dataclass(frozen=True)
+class FeedEntry:
+    """A confirmed booking as the tenant's calendar feed shows it: a day, or a slot's instants too."""
+
+    booking_id: str
+    event_date: date
+    couple_name: str
+    package_title: str
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+
+
+@dataclass(frozen=True)
 class Blackout:
     """A date the tenant does not take bookings on."""
 

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import html
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import date
+from dataclasses import replace
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from mais_runtime.mail import Mail, sender_display
+from mais_runtime.ical import CalendarEvent, document
+from mais_runtime.mail import Attachment, Mail, sender_display
 from mais_runtime.money import decimal_amount
 from services.booking.domain import AdminContact, Booking
 from services.booking.schedules import BALANCE_UNPAID, Instalment, has_balance, outstanding_cents
@@ -49,6 +51,39 @@ def day_for_people(day: date) -> str:
     """A date as a couple reads it, in every email: 2027-06-12 -> "Saturday 12 June 2027" (English
     names whatever the server's locale; the day's number first, which no reader misreads)."""
     return f"{_WEEKDAYS[day.weekday()]} {day.day} {_MONTHS[day.month - 1]} {day.year}"
+
+
+# Emails built without the tenant's zone (whole days need none) read a slot's times in UTC.
+UTC_ZONE = ZoneInfo("UTC")
+_EN_DASH = "\u2013"
+
+
+def _clock(moment: datetime, zone: ZoneInfo) -> str:
+    return f"{moment.astimezone(zone):%H:%M}"
+
+
+def when_for_people(booking: Booking, zone: ZoneInfo) -> str:
+    """When the booking is, as a couple reads it in every email: the day ("Saturday 12 June 2027")
+    for a whole day; for a time slot the day and its start and end on the business's clock, with the
+    zone named so a couple elsewhere is not misled ("Saturday 12 June 2027, 14:00\u201315:30
+    (Europe/Berlin)", an en dash between the times), the end's day too when the slot runs past midnight."""
+    if booking.starts_at is None or booking.ends_at is None:
+        return day_for_people(booking.event_date)
+    start, end = booking.starts_at.astimezone(zone), booking.ends_at.astimezone(zone)
+    first = f"{day_for_people(start.date())}, {_clock(start, zone)}"
+    if end.date() == start.date():
+        return f"{first}{_EN_DASH}{_clock(end, zone)} ({zone.key})"
+    return f"{first} to {day_for_people(end.date())}, {_clock(end, zone)} ({zone.key})"
+
+
+def when_in_subject(booking: Booking, zone: ZoneInfo) -> str:
+    """When the booking is, short enough for a subject line and in plain ASCII (a subject with an en
+    dash is folded by the mail library with a doubled space): the day, and a slot's start on the
+    business's clock ("Saturday 12 June 2027 at 14:00"); the body says the rest."""
+    if booking.starts_at is None:
+        return day_for_people(booking.event_date)
+    start = booking.starts_at.astimezone(zone)
+    return f"{day_for_people(start.date())} at {_clock(start, zone)}"
 
 
 def _lines(booking: Booking) -> list[tuple[str, int]]:
@@ -117,13 +152,47 @@ def confirmation(
     *,
     schedule: Sequence[Instalment] = (),
     reply_to: str = "",
+    zone: ZoneInfo = UTC_ZONE,
 ) -> Mail:
-    """ "Your date is booked", with the couple's private link. With a balance still to pay it is the
-    deposit's receipt: the schedule (what is paid, what is due when) and where to pay the rest."""
+    """ "Your date is booked", with the couple's private link and the booking as a calendar invitation
+    (`booking.ics`). With a balance still to pay it is the deposit's receipt: the schedule (what is
+    paid, what is due when) and where to pay the rest."""
     if has_balance(schedule):
-        return _deposit_receipt(booking, tenant_name, link, schedule, reply_to=reply_to)
-    day = day_for_people(booking.event_date)
-    subject = f"{tenant_name}: your booking for {day} is confirmed"
+        mail = _deposit_receipt(booking, tenant_name, link, schedule, reply_to=reply_to, zone=zone)
+    else:
+        mail = _paid_in_full(booking, tenant_name, link, reply_to=reply_to, zone=zone)
+    return replace(mail, attachments=(calendar_invitation(booking, tenant_name, link),))
+
+
+INVITATION_PRODID = "-//MAIS//Booking confirmation//EN"
+
+
+def package_title(booking: Booking) -> str:
+    """The booked package's title as quoted ("" when the quote has none)."""
+    lines: Iterable[Mapping[str, Any]] = booking.quote.document.get("lines", [])
+    return next((str(line.get("title") or "") for line in lines if line.get("kind") == "package"), "")
+
+
+def calendar_invitation(booking: Booking, tenant_name: str, link: str) -> Attachment:
+    """The booking as one event for the couple's calendar (METHOD:PUBLISH, UID the booking id): the
+    whole day as an all-day event, a slot from its start to its end in UTC (buffers are the business's,
+    not the couple's). DTSTAMP is the booking's last change, so a resend carries the same document."""
+    title = package_title(booking)
+    event = CalendarEvent(
+        uid=booking.id,
+        day=booking.event_date,
+        summary=f"{title} with {tenant_name}" if title else tenant_name,
+        starts_at=booking.starts_at,
+        ends_at=booking.ends_at,
+        description=f"Your booking: {link}\nBooking reference: {booking.id}",
+    )
+    content = document(INVITATION_PRODID, [event], booking.updated_at)
+    return Attachment("booking.ics", "text/calendar; method=PUBLISH; charset=utf-8", content.encode())
+
+
+def _paid_in_full(booking: Booking, tenant_name: str, link: str, *, reply_to: str, zone: ZoneInfo) -> Mail:
+    day = when_for_people(booking, zone)
+    subject = f"{tenant_name}: your booking for {when_in_subject(booking, zone)} is confirmed"
     text_summary, html_summary = _summary(booking)
     text = "\n".join(
         [
@@ -199,11 +268,17 @@ def _still_to_pay(schedule: Sequence[Instalment], currency: str) -> str:
 
 
 def _deposit_receipt(
-    booking: Booking, tenant_name: str, link: str, schedule: Sequence[Instalment], *, reply_to: str
+    booking: Booking,
+    tenant_name: str,
+    link: str,
+    schedule: Sequence[Instalment],
+    *,
+    reply_to: str,
+    zone: ZoneInfo,
 ) -> Mail:
-    day = day_for_people(booking.event_date)
+    day = when_for_people(booking, zone)
     currency = booking.quote.currency
-    subject = f"{tenant_name}: your deposit is received and {day} is booked"
+    subject = f"{tenant_name}: your deposit is received and {when_in_subject(booking, zone)} is booked"
     text_summary, html_summary = _summary(booking)
     still = _still_to_pay(schedule, currency)
     text = "\n".join(
@@ -261,11 +336,12 @@ def balance_reminder(
     due_today: bool,
     key: str,
     reply_to: str = "",
+    zone: ZoneInfo = UTC_ZONE,
 ) -> Mail:
     """ "Your balance is due on <date>" (some days before) or "... is due today"."""
     amount = money(instalment.amount_cents, instalment.currency)
     due = day_for_people(instalment.due_date)
-    event_day = day_for_people(booking.event_date)
+    event_day = when_for_people(booking, zone)
     what = instalment.label.lower()
     if due_today:
         subject = f"{tenant_name}: your {what} of {amount} is due today"
@@ -320,6 +396,7 @@ def balance_overdue(
     action_date: date | None,
     key: str,
     reply_to: str = "",
+    zone: ZoneInfo = UTC_ZONE,
 ) -> Mail:
     """ "Your balance is overdue", and what happens if it stays unpaid (and on which day)."""
     amount = money(instalment.amount_cents, instalment.currency)
@@ -335,7 +412,7 @@ def balance_overdue(
             f"Hello {booking.couple_name},",
             "",
             f"The {what} of {amount} for your booking with {tenant_name} on"
-            f" {day_for_people(booking.event_date)} was due on {due}, and it has not been paid yet.",
+            f" {when_for_people(booking, zone)} was due on {due}, and it has not been paid yet.",
             next_step,
             "",
             "You can pay it securely from your booking's page (this link is private to you):",
@@ -350,7 +427,7 @@ def balance_overdue(
     paragraphs = [
         f"Hello {html.escape(booking.couple_name)},",
         f"The {what} of <strong>{html.escape(amount)}</strong> for your booking with"
-        f" {html.escape(tenant_name)} on {day_for_people(booking.event_date)} was due on {due}, and it has"
+        f" {html.escape(tenant_name)} on {when_for_people(booking, zone)} was due on {due}, and it has"
         " not been paid yet.",
         f"<strong>{html.escape(next_step)}</strong>",
         _schedule_html(schedule),
@@ -380,11 +457,12 @@ def balance_receipt(
     note: str,
     key: str,
     reply_to: str = "",
+    zone: ZoneInfo = UTC_ZONE,
 ) -> Mail:
     """ "Thank you, your payment was received", with what (if anything) is left to pay."""
     currency = booking.quote.currency
     amount = money(amount_cents, currency)
-    day = day_for_people(booking.event_date)
+    day = when_for_people(booking, zone)
     subject = f"{tenant_name}: thank you, your payment of {amount} is received"
     how = (
         f"{tenant_name} has recorded your payment of {amount}"
@@ -441,6 +519,7 @@ def due_date_moved(
     note: str,
     key: str,
     reply_to: str = "",
+    zone: ZoneInfo = UTC_ZONE,
 ) -> Mail:
     """ "The due date of your balance is now <date>"."""
     amount = money(instalment.amount_cents, instalment.currency)
@@ -452,7 +531,7 @@ def due_date_moved(
             f"Hello {booking.couple_name},",
             "",
             f"{tenant_name} has moved the due date of your {what} of {amount} to {due}"
-            f" (your booking on {day_for_people(booking.event_date)}).",
+            f" (your booking on {when_for_people(booking, zone)}).",
             f"Their note: {note}" if note else "",
             "",
             *_schedule_text(schedule),
@@ -466,7 +545,7 @@ def due_date_moved(
     paragraphs = [
         f"Hello {html.escape(booking.couple_name)},",
         f"{html.escape(tenant_name)} has moved the due date of your {what} of {html.escape(amount)} to"
-        f" <strong>{due}</strong> (your booking on {day_for_people(booking.event_date)}).",
+        f" <strong>{due}</strong> (your booking on {when_for_people(booking, zone)}).",
     ]
     if note:
         paragraphs.append(f"Their note: {html.escape(note)}")
@@ -483,10 +562,12 @@ def due_date_moved(
     )
 
 
-def cancellation(booking: Booking, tenant_name: str, *, reply_to: str = "") -> Mail:
+def cancellation(
+    booking: Booking, tenant_name: str, *, reply_to: str = "", zone: ZoneInfo = UTC_ZONE
+) -> Mail:
     """ "Your booking was cancelled" (any refund is told in its own email)."""
-    day = day_for_people(booking.event_date)
-    subject = f"{tenant_name}: your booking for {day} was cancelled"
+    day = when_for_people(booking, zone)
+    subject = f"{tenant_name}: your booking for {when_in_subject(booking, zone)} was cancelled"
     reason = booking.cancel_reason
     unpaid = reason == BALANCE_UNPAID
     if unpaid:
@@ -533,6 +614,7 @@ def refund(
     *,
     kept_cents: int = 0,
     reply_to: str = "",
+    zone: ZoneInfo = UTC_ZONE,
 ) -> Mail:
     """ "You have been refunded" for one refund; with what the business keeps when the couple's own
     cancellation leaves it a non-refundable deposit."""
@@ -549,7 +631,7 @@ def refund(
         [
             f"Hello {booking.couple_name},",
             "",
-            f"{tenant_name} has refunded {amount} for your booking on {day_for_people(booking.event_date)}.",
+            f"{tenant_name} has refunded {amount} for your booking on {when_for_people(booking, zone)}.",
             f"Refunded so far: {total}.",
             *([kept] if kept else []),
             "Refunds usually reach your account within 5 to 10 business days.",
@@ -560,7 +642,7 @@ def refund(
     paragraphs = [
         f"Hello {html.escape(booking.couple_name)},",
         f"{html.escape(tenant_name)} has refunded <strong>{html.escape(amount)}</strong> for your booking on"
-        f" {day_for_people(booking.event_date)}.",
+        f" {when_for_people(booking, zone)}.",
         f"Refunded so far: {html.escape(total)}.",
         *([html.escape(kept)] if kept else []),
         "Refunds usually reach your account within 5 to 10 business days.",
@@ -579,12 +661,20 @@ def refund(
 
 
 def hold_lost_refund(
-    booking: Booking, tenant_name: str, refund_cents: int, refund_id: str, *, reply_to: str = ""
+    booking: Booking,
+    tenant_name: str,
+    refund_cents: int,
+    refund_id: str,
+    *,
+    reply_to: str = "",
+    zone: ZoneInfo = UTC_ZONE,
 ) -> Mail:
     """ "Your date was taken before your payment arrived; you have been refunded"."""
     amount = money(refund_cents, booking.quote.currency)
-    day = day_for_people(booking.event_date)
-    subject = f"{tenant_name}: {day} was no longer available - you have been refunded"
+    day = when_for_people(booking, zone)
+    subject = (
+        f"{tenant_name}: {when_in_subject(booking, zone)} was no longer available - you have been refunded"
+    )
     text = "\n".join(
         [
             f"Hello {booking.couple_name},",
@@ -616,10 +706,12 @@ def hold_lost_refund(
     )
 
 
-def reminder(booking: Booking, tenant_name: str, link: str, days: int, *, reply_to: str = "") -> Mail:
+def reminder(
+    booking: Booking, tenant_name: str, link: str, days: int, *, reply_to: str = "", zone: ZoneInfo = UTC_ZONE
+) -> Mail:
     """ "Your event is in N days"."""
-    day = day_for_people(booking.event_date)
-    subject = f"{tenant_name}: your event on {day} is coming up"
+    day = when_for_people(booking, zone)
+    subject = f"{tenant_name}: your event on {when_in_subject(booking, zone)} is coming up"
     text = "\n".join(
         [
             f"Hello {booking.couple_name},",
@@ -675,9 +767,9 @@ def _to_admins(
     )
 
 
-def _couple_lines(booking: Booking) -> list[str]:
+def _couple_lines(booking: Booking, zone: ZoneInfo) -> list[str]:
     return [
-        f"Date: {day_for_people(booking.event_date)}",
+        f"When: {when_for_people(booking, zone)}",
         f"Couple: {booking.couple_name} <{booking.email}>" + (f", {booking.phone}" if booking.phone else ""),
         f"Package: {booking.quote.package_id}",
         f"Total: {money(booking.quote.total_cents, booking.quote.currency)}",
@@ -686,15 +778,20 @@ def _couple_lines(booking: Booking) -> list[str]:
 
 
 def admin_new_booking(
-    booking: Booking, tenant_name: str, admins: Sequence[AdminContact], *, reply_to: str = ""
+    booking: Booking,
+    tenant_name: str,
+    admins: Sequence[AdminContact],
+    *,
+    reply_to: str = "",
+    zone: ZoneInfo = UTC_ZONE,
 ) -> Mail:
     """ "New booking": a couple paid and their date is confirmed."""
-    day = day_for_people(booking.event_date)
+    day = when_for_people(booking, zone)
     lines = [
         f"{booking.couple_name} booked {day} and paid "
         f"{money(booking.amount_paid_cents, booking.quote.currency)}.",
         "",
-        *_couple_lines(booking),
+        *_couple_lines(booking, zone),
     ]
     if booking.notes:
         lines.append(f"Their notes: {booking.notes}")
@@ -702,7 +799,7 @@ def admin_new_booking(
         "booking.admin_new_booking",
         f"admin-new-booking:{booking.id}",
         admins,
-        f"{tenant_name}: new booking for {day}",
+        f"{tenant_name}: new booking for {when_in_subject(booking, zone)}",
         lines,
         tenant_name=tenant_name,
         reply_to=reply_to,
@@ -710,21 +807,26 @@ def admin_new_booking(
 
 
 def admin_couple_cancelled(
-    booking: Booking, tenant_name: str, admins: Sequence[AdminContact], *, reply_to: str = ""
+    booking: Booking,
+    tenant_name: str,
+    admins: Sequence[AdminContact],
+    *,
+    reply_to: str = "",
+    zone: ZoneInfo = UTC_ZONE,
 ) -> Mail:
     """ "A couple cancelled": the date is free again."""
-    day = day_for_people(booking.event_date)
+    day = when_for_people(booking, zone)
     lines = [
         f"{booking.couple_name} cancelled their booking for {day}; the date is free again.",
         f"Their reason: {booking.cancel_reason}" if booking.cancel_reason else "",
         "",
-        *_couple_lines(booking),
+        *_couple_lines(booking, zone),
     ]
     return _to_admins(
         "booking.admin_cancellation",
         f"admin-cancellation:{booking.id}",
         admins,
-        f"{tenant_name}: {booking.couple_name} cancelled {day}",
+        f"{tenant_name}: {booking.couple_name} cancelled {when_in_subject(booking, zone)}",
         lines,
         tenant_name=tenant_name,
         reply_to=reply_to,
@@ -740,22 +842,23 @@ def admin_balance_paid(
     *,
     key: str,
     reply_to: str = "",
+    zone: ZoneInfo = UTC_ZONE,
 ) -> Mail:
     """ "A couple paid": a later instalment came in through Stripe."""
-    day = day_for_people(booking.event_date)
+    day = when_for_people(booking, zone)
     amount = money(amount_cents, booking.quote.currency)
     owed = outstanding_cents(schedule)
     lines = [
         f"{booking.couple_name} paid {amount} for {day}.",
         "They have now paid in full." if not owed else f"Still owed: {money(owed, booking.quote.currency)}.",
         "",
-        *_couple_lines(booking),
+        *_couple_lines(booking, zone),
     ]
     return _to_admins(
         "booking.admin_balance_paid",
         key,
         admins,
-        f"{tenant_name}: {booking.couple_name} paid {amount} for {day}",
+        f"{tenant_name}: {booking.couple_name} paid {amount} for {when_in_subject(booking, zone)}",
         lines,
         tenant_name=tenant_name,
         reply_to=reply_to,
@@ -763,23 +866,28 @@ def admin_balance_paid(
 
 
 def admin_cancelled_for_non_payment(
-    booking: Booking, tenant_name: str, admins: Sequence[AdminContact], *, reply_to: str = ""
+    booking: Booking,
+    tenant_name: str,
+    admins: Sequence[AdminContact],
+    *,
+    reply_to: str = "",
+    zone: ZoneInfo = UTC_ZONE,
 ) -> Mail:
     """ "A booking was cancelled because its balance was not paid" (the policy's overdue action)."""
-    day = day_for_people(booking.event_date)
+    day = when_for_people(booking, zone)
     lines = [
         f"{booking.couple_name}'s booking for {day} was cancelled automatically: the balance was not paid"
         " by its due date, nor within the days of grace after it. The date is free again.",
         f"Paid before: {money(booking.amount_paid_cents, booking.quote.currency)}. Any refund your payment"
         " terms give is sent separately.",
         "",
-        *_couple_lines(booking),
+        *_couple_lines(booking, zone),
     ]
     return _to_admins(
         "booking.admin_cancellation",
         f"admin-cancellation:{booking.id}",
         admins,
-        f"{tenant_name}: {day} cancelled, balance unpaid",
+        f"{tenant_name}: {when_in_subject(booking, zone)} cancelled, balance unpaid",
         lines,
         tenant_name=tenant_name,
         reply_to=reply_to,
@@ -795,10 +903,11 @@ def admin_refund(
     *,
     hold_lost: bool,
     reply_to: str = "",
+    zone: ZoneInfo = UTC_ZONE,
 ) -> Mail:
     """ "A refund was made": a cancellation's refund, or a payment that arrived after its hold was lost
     to another couple and went back automatically."""
-    day = day_for_people(booking.event_date)
+    day = when_for_people(booking, zone)
     amount = money(refund_cents, booking.quote.currency)
     why = (
         "The payment arrived after the couple's hold had run out and the date was taken; no booking was made."
@@ -809,14 +918,14 @@ def admin_refund(
         f"{amount} was refunded to {booking.couple_name} for {day} (refund {refund_id}).",
         why,
         "",
-        *_couple_lines(booking),
+        *_couple_lines(booking, zone),
     ]
     key = "admin-hold-lost" if hold_lost else "admin-refund"
     return _to_admins(
         "booking.admin_refund",
         f"{key}:{booking.id}:{refund_id}",
         admins,
-        f"{tenant_name}: {amount} refunded for {day}",
+        f"{tenant_name}: {amount} refunded for {when_in_subject(booking, zone)}",
         lines,
         tenant_name=tenant_name,
         reply_to=reply_to,

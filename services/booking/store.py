@@ -588,14 +588,15 @@ class BookingTx(SlotQueries, HoursQueries):
         )
         return None if value is None else str(value)
 
-    async def feed_events(self, since: date, limit: int) -> list[tuple[str, date, str, str]]:
-        """This tenant's CONFIRMED bookings from `since` in date order, at most `limit`: (id, event
-        date, couple's name, the package's title as quoted)."""
+    async def feed_events(self, since: date, limit: int) -> list[domain.FeedEntry]:
+        """This tenant's CONFIRMED bookings from `since` in date order (a day's slots by their start),
+        at most `limit`, each with the package's title as quoted."""
         rows = (
             await self.conn.execute(
                 text(
-                    "SELECT id, event_date, couple_name, quote FROM bookings"
-                    " WHERE status = 'CONFIRMED' AND event_date >= :since ORDER BY event_date, id LIMIT :n"
+                    "SELECT id, event_date, couple_name, quote, starts_at, ends_at FROM bookings"
+                    " WHERE status = 'CONFIRMED' AND event_date >= :since"
+                    " ORDER BY event_date, starts_at NULLS FIRST, id LIMIT :n"
                 ),
                 {"since": since, "n": limit},
             )
@@ -605,7 +606,9 @@ class BookingTx(SlotQueries, HoursQueries):
             quote = json.loads(row.quote) if isinstance(row.quote, str) else (row.quote or {})
             lines = quote.get("lines", [])
             title = next((str(x.get("title", "")) for x in lines if x.get("kind") == "package"), "")
-            events.append((row.id, row.event_date, row.couple_name, title))
+            events.append(
+                domain.FeedEntry(row.id, row.event_date, row.couple_name, title, row.starts_at, row.ends_at)
+            )
         return events
 
     async def count_all(self) -> dict[str, int]:

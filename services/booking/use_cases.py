@@ -415,11 +415,14 @@ class Bookings:
                     self.manage_url(confirmed),
                     schedule=schedule,
                     reply_to=reply_to,
+                    zone=calendar.zone,
                 )
             )
             if admins:
                 await tx.enqueue(
-                    emails.admin_new_booking(confirmed, calendar.name, admins, reply_to=reply_to)
+                    emails.admin_new_booking(
+                        confirmed, calendar.name, admins, reply_to=reply_to, zone=calendar.zone
+                    )
                 )
             return confirmed, outcome
 
@@ -494,10 +497,14 @@ class Bookings:
             await tx.record(booking_id, booking.status, Status.CANCELLED, actor, reason)
             cancelled = await tx.booking(booking_id)
             reply_to = calendar.contact_email
-            await tx.enqueue(emails.cancellation(cancelled, calendar.name, reply_to=reply_to))
+            await tx.enqueue(
+                emails.cancellation(cancelled, calendar.name, reply_to=reply_to, zone=calendar.zone)
+            )
             if admins:
                 tell = emails.admin_cancelled_for_non_payment if unpaid else emails.admin_couple_cancelled
-                await tx.enqueue(tell(cancelled, calendar.name, admins, reply_to=reply_to))
+                await tx.enqueue(
+                    tell(cancelled, calendar.name, admins, reply_to=reply_to, zone=calendar.zone)
+                )
             return cancelled
 
         return await self._change(tenant_id, cancel)
@@ -602,7 +609,13 @@ class Bookings:
             refreshed = await tx.booking(booking_id)
             reply_to = calendar.contact_email
             mail = emails.refund(
-                refreshed, calendar.name, refund_cents, refund_id, kept_cents=kept_cents, reply_to=reply_to
+                refreshed,
+                calendar.name,
+                refund_cents,
+                refund_id,
+                kept_cents=kept_cents,
+                reply_to=reply_to,
+                zone=calendar.zone,
             )
             if await tx.enqueue(mail):
                 why = domain.refund_recorded(refund_id, refund_cents, booking.quote.currency)
@@ -617,6 +630,7 @@ class Bookings:
                             refund_id,
                             hold_lost=False,
                             reply_to=reply_to,
+                            zone=calendar.zone,
                         )
                     )
             return refreshed
@@ -634,7 +648,9 @@ class Bookings:
         async def notify(tx: BookingTx) -> Booking:
             booking = await tx.booking(booking_id, for_update=True)
             reply_to = calendar.contact_email
-            mail = emails.hold_lost_refund(booking, calendar.name, refund_cents, refund_id, reply_to=reply_to)
+            mail = emails.hold_lost_refund(
+                booking, calendar.name, refund_cents, refund_id, reply_to=reply_to, zone=calendar.zone
+            )
             if await tx.enqueue(mail):
                 await tx.add_refunded(booking_id, refund_cents)
                 why = domain.hold_lost_refunded(refund_id, refund_cents, booking.quote.currency)
@@ -649,6 +665,7 @@ class Bookings:
                             refund_id,
                             hold_lost=True,
                             reply_to=reply_to,
+                            zone=calendar.zone,
                         )
                     )
             return await tx.booking(booking_id)
@@ -700,6 +717,7 @@ class Bookings:
                     note=payment.note,
                     key=f"balance-receipt:{booking_id}:{payment.effect_key}",
                     reply_to=calendar.contact_email,
+                    zone=calendar.zone,
                 )
             )
             if admins:
@@ -712,6 +730,7 @@ class Bookings:
                         shown,
                         key=f"admin-balance-paid:{booking_id}:{payment.effect_key}",
                         reply_to=calendar.contact_email,
+                        zone=calendar.zone,
                     )
                 )
             return paid, schedules.RecordOutcome.RECORDED
@@ -761,6 +780,7 @@ class Bookings:
                 due_today=notice.kind is Notice.DUE_TODAY,
                 key=key,
                 reply_to=reply_to,
+                zone=calendar.zone,
             )
         if notice.kind is Notice.OVERDUE:
             return emails.balance_overdue(
@@ -773,6 +793,7 @@ class Bookings:
                 action_date=notice.action_date,
                 key=key,
                 reply_to=reply_to,
+                zone=calendar.zone,
             )
         if notice.kind is Notice.DUE_DATE_CHANGED:
             return emails.due_date_moved(
@@ -784,6 +805,7 @@ class Bookings:
                 note=notice.note,
                 key=key,
                 reply_to=reply_to,
+                zone=calendar.zone,
             )
         return None
 
@@ -817,6 +839,7 @@ class Bookings:
                 self.manage_url(booking),
                 schedule=schedule,
                 reply_to=calendar.contact_email,
+                zone=calendar.zone,
             )
             await tx.enqueue(replace(mail, message_id=f"{mail.message_id}:resent:{request_id}"))
         return booking
@@ -898,7 +921,7 @@ class Bookings:
 
         return await self._change(tenant_id, rotate)
 
-    async def calendar_feed(self, token: str) -> tuple[str, list[tuple[str, date, str, str]]]:
+    async def calendar_feed(self, token: str) -> tuple[str, list[domain.FeedEntry]]:
         """The tenant a feed token opens and its CONFIRMED bookings from a year before its today on
         (at most FEED_LIMIT); NotFound for every other token."""
         if not feeds.well_formed(token):
@@ -1005,7 +1028,12 @@ class Bookings:
             booking = await tx.booking(booking_id)
             days = max((booking.event_date - calendar.today(moment)).days, 0)
             mail = emails.reminder(
-                booking, calendar.name, self.manage_url(booking), days, reply_to=calendar.contact_email
+                booking,
+                calendar.name,
+                self.manage_url(booking),
+                days,
+                reply_to=calendar.contact_email,
+                zone=calendar.zone,
             )
             return await tx.enqueue(mail)
 

@@ -240,7 +240,7 @@ def test_the_calendar_feed_holds_exactly_the_tenants_confirmed_bookings_and_rota
     assert summaries == {f"{long_name.strip()} — Garden day", "Cy & Di — Garden day"}
     for event in events.values():
         assert isinstance(event.decoded("DTSTART"), date)
-        assert set(event) <= {"UID", "DTSTAMP", "DTSTART", "SUMMARY", "TRANSP"}
+        assert set(event) <= {"UID", "DTSTAMP", "DTSTART", "DTEND", "SUMMARY", "TRANSP"}
     assert "@example.com" not in answer.text
 
     rotated = http.post("/v1/tenant-admin/calendar-feed/rotate", headers=shop.tenant.admin_headers())

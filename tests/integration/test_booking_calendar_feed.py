@@ -51,7 +51,9 @@ async def test_a_token_opens_only_its_tenants_confirmed_bookings(store: Bookings
 
     tenant, events = await store.calendar_feed(await store.calendar_feed_token(ours))
     assert tenant == ours
-    assert [(e[0], e[1], e[2]) for e in events] == [(kept.id, date(2032, 3, 1), "Couple 1")]
+    assert [(e.booking_id, e.event_date, e.couple_name, e.starts_at) for e in events] == [
+        (kept.id, date(2032, 3, 1), "Couple 1", None)
+    ]
     for bad in ("", "x" * 43, "A" * 43 + "=", "../" * 15):
         with pytest.raises(NotFound):
             await store.calendar_feed(bad)

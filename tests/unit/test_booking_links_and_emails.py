@@ -102,7 +102,13 @@ def test_a_name_with_line_breaks_cannot_add_headers() -> None:
     parsed = email.message_from_bytes(raw, policy=email_policy.default)
     assert parsed["Bcc"] is None
     assert "ann@example.com" in str(parsed["To"])
-    assert [part.get_content_type() for part in parsed.walk()][1:] == ["text/plain", "text/html"]
+    # The text and HTML alternatives, then the calendar invitation the confirmation carries.
+    assert [part.get_content_type() for part in parsed.walk()][1:] == [
+        "multipart/alternative",
+        "text/plain",
+        "text/html",
+        "text/calendar",
+    ]
 
 
 def test_amounts_are_shown_in_the_currency_of_the_quote() -> None:
