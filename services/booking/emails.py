@@ -935,15 +935,6 @@ def admin_refund(
 # --- a moved booking ---------------------------------------------------------------------------
 
 
-def _when(booking: Booking, zone: ZoneInfo) -> str:
-    """A booking's date, and for a slot its start and end (an en dash between) in the business's
-    zone: "Saturday 12 June 2027, 14:00\u201315:30 (Europe/Berlin)"."""
-    if booking.starts_at is None or booking.ends_at is None:
-        return day_for_people(booking.event_date)
-    start, end = booking.starts_at.astimezone(zone), booking.ends_at.astimezone(zone)
-    return f"{day_for_people(start.date())}, {start:%H:%M}\u2013{end:%H:%M} ({zone.key})"
-
-
 def booking_moved(
     before: Booking,
     after: Booking,
@@ -955,8 +946,8 @@ def booking_moved(
     reply_to: str = "",
 ) -> Mail:
     """ "Your booking moved": from when to when, and the couple's link (signed for the new date)."""
-    old, new = _when(before, zone), _when(after, zone)
-    subject = f"{tenant_name}: your booking moved to {new}"
+    old, new = when_for_people(before, zone), when_for_people(after, zone)
+    subject = f"{tenant_name}: your booking moved to {when_in_subject(after, zone)}"
     text = "\n".join(
         [
             f"Hello {after.couple_name},",
