@@ -84,7 +84,7 @@ def test_an_unpaid_balance_is_reminded_then_overdue_then_cancelled_and_refunded_
     # Everything paid (the deposit) comes back.
     mail_to(stack, couple, "refund of 30.00 USD")
     books = wait_until(
-        lambda: ((b := ledger(http, sandbox, shop, booking_id))["totals"]["refundedCents"] == 3_000 and b),
+        lambda: (b := ledger(http, sandbox, shop, booking_id))["totals"]["refundedCents"] == 3_000 and b,
         "the full refund in the ledger",
     )
     assert books["totals"]["netPaidCents"] == 0

@@ -408,6 +408,9 @@ def test_the_done_page_learns_a_sessions_booking_for_its_own_tenant_only(
         "currency": "usd",
         "amountPaidCents": 0,
         "schedule": None,
+        "kind": "DAY",
+        "startsAt": None,
+        "endsAt": None,
     }
     assert "private-couple" not in held.text and "Ana" not in held.text
     sandbox.pay(answer["checkoutUrl"])

@@ -404,7 +404,9 @@ async def test_cancelling_without_a_refund_cancels_what_is_owed_and_moves_no_mon
 
 
 async def test_refunds_made_in_stripe_tell_booking_the_bookings_refunded_total_over_all_its_payments(
-    world: World, new_tenant_id: str, captured: tuple[Captured, str]  # noqa: F811
+    world: World,
+    new_tenant_id: str,
+    captured: tuple[Captured, str],  # noqa: F811
 ) -> None:
     booking = await a_booking(world, new_tenant_id, parts=(3_000, 7_000))
     inbox = StripeInbox(world.store, payees=None, bookings=world.bookings, stripe=world.stripe)  # type: ignore[arg-type]

@@ -79,6 +79,7 @@ def an_instalment(booking_id: str, seq: int, **fields: Any) -> Instalment:
     }
     return Instalment(booking_id=booking_id, seq=seq, **{**owed, **fields})
 
+
 @dataclass
 class FakeTx:
     """The transaction verbs the use cases call, over the store's dictionaries."""

@@ -56,4 +56,3 @@ def test_only_the_cancelling_actions_cancel_and_only_one_refunds() -> None:
     assert overdue_refund(OverdueAction.CANCEL_REFUND_DEPOSIT) == RefundChoice.full()
     assert notice_of(NoticeStage.ACTION) is None
     assert notice_of(NoticeStage.DUE_TODAY) is ScheduleNotice.DUE_TODAY
-
