@@ -474,6 +474,23 @@ def _reschedule_request(
     )
 
 
+async def _shift_dues(request: Request, tenant_id: str, booking: pb.Booking, request_id: str) -> None:
+    """The balance moves with the event: payments shifts the owed due dates by the move (booking
+    never calls payments; the gateway, which asked for the move, tells it). Idempotent by value, so
+    a retry of the reschedule with the same Idempotency-Key (booking answers the same move) shifts
+    once; if payments fails here, the error reaches the caller and that retry completes it."""
+    if not booking.event_date:
+        return
+    await request.app.state.clients.payments.ShiftSchedule(
+        payments_pb.ShiftScheduleRequest(
+            tenant_id=tenant_id,
+            booking_id=booking.id,
+            event_date=booking.event_date,
+            request_id=f"shift-{request_id}"[:255],
+        )
+    )
+
+
 @router.post("/v1/tenant-admin/bookings/{booking_id}/reschedule", summary="Move a confirmed booking")
 async def reschedule_booking(
     request: Request,
@@ -488,15 +505,17 @@ async def reschedule_booking(
     that date or start would be refused). The couple is emailed the old and the new time. With
     `Idempotency-Key`, a retry moves once. 409 FAILED_PRECONDITION for a booking that is not
     confirmed; 400 naming `eventDate` or `startsAt` for the wrong one for the booking's kind."""
+    tenant_id, request_id = admin.tenant_id, idempotency_key or f"reschedule-{uuid.uuid4()}"
     answer = await request.app.state.clients.booking.RescheduleBooking(
         _reschedule_request(
             admin.tenant_id,
             booking_id,
             body,
             actor=admin.actor,
-            request_id=idempotency_key or f"reschedule-{uuid.uuid4()}",
+            request_id=request_id,
         )
     )
+    await _shift_dues(request, tenant_id, answer.booking, request_id)
     zone = await booking_zone(request, admin.tenant_id, [answer.booking])
     return admin_booking_json(answer.booking, zone)
 
@@ -514,14 +533,16 @@ async def couple_reschedule(
     CANCELLATION_WINDOW_CLOSED after that). A wrong or expired link is 404. The answer is the
     couple's booking JSON; their new link comes in the "your booking moved" email."""
     tenant_id, _ = await couple_link_booking(request, booking_id, token)
+    request_id = idempotency_key or f"reschedule-{uuid.uuid4()}"
     answer = await request.app.state.clients.booking.RescheduleBooking(
         _reschedule_request(
             tenant_id,
             booking_id,
             body,
             actor="couple",
-            request_id=idempotency_key or f"reschedule-{uuid.uuid4()}",
+            request_id=request_id,
         )
     )
+    await _shift_dues(request, tenant_id, answer.booking, request_id)
     zone = await booking_zone(request, tenant_id, [answer.booking])
     return booking_json(answer.booking, zone)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC
+from datetime import UTC, date
 
 import grpc
 from mais.booking.v1 import booking_service_pb2 as booking_pb
@@ -444,6 +444,27 @@ class PaymentsServicer(pb_grpc.PaymentsServiceServicer):
         )
         return pb.UpdateInstalmentResponse(
             schedule=schedule_pb(changed.booking_id, changed.instalments, today=changed.today, admin=True)
+        )
+
+    async def ShiftSchedule(
+        self, request: pb.ShiftScheduleRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ShiftScheduleResponse:
+        """Moves a rescheduled booking's owed due dates with its event; idempotent by value."""
+        if not request.booking_id:
+            raise ValidationError.of("bookingId", "is required")
+        try:
+            event_date = date.fromisoformat(request.event_date) if len(request.event_date) == 10 else None
+        except ValueError:
+            event_date = None
+        if event_date is None:
+            raise ValidationError.of("eventDate", "must be a date, YYYY-MM-DD")
+        check_request_id(request.request_id)
+        if self._instalments is None:
+            raise RuntimeError("the servicer was built without instalment changes")
+        changed, moved = await self._instalments.shift(request.tenant_id, request.booking_id, event_date)
+        return pb.ShiftScheduleResponse(
+            schedule=schedule_pb(changed.booking_id, changed.instalments, today=changed.today, admin=True),
+            moved=moved,
         )
 
 

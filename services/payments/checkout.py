@@ -268,7 +268,17 @@ class Checkout:
                 urls,
                 session_idempotency_key(tenant_id, hold.booking_id),
             )
-            answer = await self._record(tenant_id, payee, quote, plan, hold, session, tx, replacing=None)
+            answer = await self._record(
+                tenant_id,
+                payee,
+                quote,
+                plan,
+                hold,
+                session,
+                tx,
+                replacing=None,
+                event_date=request.event_date,
+            )
         except Exception:
             CHECKOUTS.labels("failed_after_hold").inc()
             await self._undo_hold(tenant_id, hold.booking_id, session.id if session else "")
@@ -349,7 +359,9 @@ class Checkout:
             urls,
             session_idempotency_key(tenant_id, hold.booking_id, replacing=replacing),
         )
-        return await self._record(tenant_id, payee, quote, plan, hold, session, tx, replacing=payment)
+        return await self._record(
+            tenant_id, payee, quote, plan, hold, session, tx, replacing=payment, event_date=request.event_date
+        )
 
     async def _create_session(
         self,
@@ -408,6 +420,7 @@ class Checkout:
         tx: PaymentsTx | None,
         *,
         replacing: Payment | None,
+        event_date: date,
     ) -> CheckoutAnswer:
         closes_at = datetime.fromtimestamp(session.expires_at, UTC)
         first = plan[0]
@@ -425,7 +438,7 @@ class Checkout:
             expires_at=closes_at,
         )
         policy = quote.policy or payee.policy
-        schedule = _Schedule(plan, quote.currency, payee.timezone, policy)
+        schedule = _Schedule(plan, quote.currency, payee.timezone, policy, event_date)
         if tx is not None:
             await _save(tx, payment, replacing, schedule)
         else:
@@ -464,6 +477,8 @@ class _Schedule:
     currency: str
     timezone: str
     policy: PaymentPolicy
+    # The event date the due dates were planned against (a reschedule shifts them by its move).
+    event_date: date
 
 
 async def _save(tx: PaymentsTx, payment: Payment, replacing: Payment | None, schedule: _Schedule) -> None:
@@ -482,6 +497,7 @@ async def _save(tx: PaymentsTx, payment: Payment, replacing: Payment | None, sch
         reminder_days=policy.reminder_days,
         overdue_action=policy.overdue_action.value,
         deposit_refundable=policy.deposit_refundable,
+        event_date=schedule.event_date,
     )
     await tx.set_instalment_session(payment.booking_id, 1, payment.session_id)
 

@@ -18,8 +18,14 @@ from zoneinfo import ZoneInfo
 from mais_runtime.errors import Conflict, NotFound, PreconditionFailed
 from services.payments.clients import Bookings
 from services.payments.domain import BookingStatus
-from services.payments.domain.instalments import Instalment, InstalmentAction, InstalmentChange
+from services.payments.domain.instalments import (
+    Instalment,
+    InstalmentAction,
+    InstalmentChange,
+    shifted_due_date,
+)
 from services.payments.domain.notices import ScheduleNotice
+from services.payments.domain.schedule import notice_stage
 from services.payments.store import PaymentsStore, PaymentsTx, utc_now
 
 
@@ -88,6 +94,39 @@ class InstalmentChanges:
                 tenant_id, booking_id, change, schedule, actor=actor, request_id=request_id
             )
         return ChangedSchedule(booking_id, schedule, today)
+
+    async def shift(self, tenant_id: str, booking_id: str, event_date: date) -> tuple[ChangedSchedule, int]:
+        """After a reschedule: moves each owed instalment's due date with the event (see
+        shifted_due_date), its notices restarting as on a due date change. Idempotent by value: the
+        schedule keeps the event date it counts from, so asking again for the same date moves
+        nothing. A booking without a schedule, or one that kept no event date (made before issue
+        16), is answered unchanged. Answers the schedule and how many moved."""
+        async with self._store.tenant(tenant_id) as tx:
+            await tx.wait_for_peers()
+            schedule = await tx.instalments(booking_id, lock=True)
+            if not schedule:
+                return ChangedSchedule(booking_id, [], self._clock().date()), 0
+            today = self._clock().astimezone(ZoneInfo(schedule[0].timezone)).date()
+            planned = await tx.schedule_event_date(booking_id)
+            if planned is None or planned == event_date:
+                return ChangedSchedule(booking_id, schedule, today), 0
+            moved = 0
+            for part in schedule:
+                if not part.owed:
+                    continue
+                due = shifted_due_date(
+                    part.due_date, planned_event=planned, event_date=event_date, today=today
+                )
+                if due == part.due_date:
+                    continue
+                stage = notice_stage(
+                    due_date=due, today=today, reminder_days=part.reminder_days, grace_days=part.grace_days
+                )
+                await tx.move_instalment_due_date(booking_id, part.seq, due, stage, "")
+                moved += 1
+            await tx.set_schedule_event_date(booking_id, event_date)
+            schedule = await tx.instalments(booking_id)
+        return ChangedSchedule(booking_id, schedule, today), moved
 
     async def _apply(
         self, tx: PaymentsTx, instalment: Instalment, change: InstalmentChange, today: date

@@ -477,6 +477,7 @@ class PaymentsTx(RefundQueries, NoticeQueries):
         reminder_days: int,
         overdue_action: str,
         deposit_refundable: bool,
+        event_date: date | None = None,
     ) -> None:
         """Writes a held booking's schedule, replacing the one an earlier session of the same hold
         planned (nothing of it was paid: the booking is not confirmed)."""
@@ -491,8 +492,8 @@ class PaymentsTx(RefundQueries, NoticeQueries):
             await self.conn.execute(
                 text(
                     "INSERT INTO instalments (tenant_id, booking_id, seq, kind, amount_cents, currency,"
-                    " due_date, timezone, grace_days, reminder_days, overdue_action, deposit_refundable)"
-                    " VALUES (CAST(:t AS uuid), :b, :q, :k, :a, :c, :d, :tz, :g, :r, :o, :dr)"
+                    " due_date, timezone, grace_days, reminder_days, overdue_action, deposit_refundable,"
+                    " event_date) VALUES (CAST(:t AS uuid), :b, :q, :k, :a, :c, :d, :tz, :g, :r, :o, :dr, :e)"
                     " ON CONFLICT (tenant_id, booking_id, seq) DO NOTHING"
                 ),
                 {
@@ -508,6 +509,7 @@ class PaymentsTx(RefundQueries, NoticeQueries):
                     "r": reminder_days,
                     "o": overdue_action,
                     "dr": deposit_refundable,
+                    "e": event_date,
                 },
             )
 
@@ -519,6 +521,22 @@ class PaymentsTx(RefundQueries, NoticeQueries):
         )
         rows = await self.conn.execute(text(sql + (" FOR UPDATE" if lock else "")), {"b": booking_id})
         return [instalment_of(r) for r in rows]
+
+    async def schedule_event_date(self, booking_id: str) -> date | None:
+        """The event date the booking's due dates were planned against (None before issue 16)."""
+        row = (
+            await self.conn.execute(
+                text("SELECT max(event_date) AS e FROM instalments WHERE booking_id = :b"), {"b": booking_id}
+            )
+        ).first()
+        return row.e if row is not None else None
+
+    async def set_schedule_event_date(self, booking_id: str, event_date: date) -> None:
+        """The booking's schedule now counts from `event_date`."""
+        await self.conn.execute(
+            text("UPDATE instalments SET event_date = :e, updated_at = now() WHERE booking_id = :b"),
+            {"b": booking_id, "e": event_date},
+        )
 
     async def instalment(self, booking_id: str, seq: int, *, lock: bool = False) -> Instalment | None:
         """One instalment (FOR UPDATE when `lock`: its payments queue here)."""

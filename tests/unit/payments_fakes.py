@@ -139,6 +139,7 @@ class FakeTx:
     async def replace_schedule(
         self, tenant_id: str, booking_id: str, planned: list[NewInstalment], **terms: Any
     ) -> None:
+        terms.pop("event_date", None)
         for key, part in list(self.store.instalments.items()):
             if (
                 key[0] == booking_id

@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 
 from mais_runtime.errors import FieldViolation, PreconditionFailed, ValidationError
@@ -156,6 +156,14 @@ class InstalmentChange:
             reminder_days=instalment.reminder_days,
             grace_days=instalment.grace_days,
         )
+
+
+def shifted_due_date(due_date: date, *, planned_event: date, event_date: date, today: date) -> date:
+    """An owed instalment's due date after its event moved from `planned_event` to `event_date`: as
+    many days before the new event as it was before the old one, never before tomorrow (a couple is
+    not made overdue by a move) and never after the event."""
+    moved = event_date - (planned_event - due_date)
+    return min(max(moved, today + timedelta(days=1)), max(event_date, today + timedelta(days=1)))
 
 
 # --- what a cancellation refunds ----------------------------------------------------------------
