@@ -9,7 +9,7 @@ import { dateAndTimes } from "../app/dates";
 import type { AdminBooking, RescheduleTarget } from "./api";
 import { useAdmin } from "./context";
 import { errorText } from "./format";
-import { Field, Section, Status, useId } from "./ui";
+import { Field, Section, useId } from "./ui";
 
 const ISO_DATE = /^\d{4}-\d{2}-\d{2}$/;
 
@@ -25,6 +25,7 @@ export function targetOf(slot: boolean, day: string, startsAt: string): { target
   return { target: { startsAt } };
 }
 
+/** The section; the page says the outcome of a move (`onMoved`'s message, in its focused notice line). */
 export function Reschedule({ booking, onMoved }: { booking: AdminBooking; onMoved: (b: AdminBooking, message: string) => void }) {
   const { api, locale, me } = useAdmin();
   const slot = isSlotBooking(booking);
@@ -37,7 +38,6 @@ export function Reschedule({ booking, onMoved }: { booking: AdminBooking; onMove
   const [loading, setLoading] = useState(false);
   const [fieldError, setFieldError] = useState<{ field: string; error: string } | null>(null);
   const [problem, setProblem] = useState<string | null>(null);
-  const [done, setDone] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const [key, setKey] = useState(newIdempotencyKey());
   const [publicKey, setPublicKey] = useState<string | null>(null);
@@ -91,12 +91,10 @@ export function Reschedule({ booking, onMoved }: { booking: AdminBooking; onMove
     }
     setFieldError(null);
     setProblem(null);
-    setDone(null);
     setBusy(true);
     try {
       const moved = await api.rescheduleBooking(booking.id, { ...read.target, reason: reason.trim() }, key);
       const when = dateAndTimes(moved.eventDate, moved.startsAt, moved.endsAt, slot ? zone : null, locale);
-      setDone(`The booking is moved to ${when}. The couple is emailed.`);
       setDay("");
       setStartsAt("");
       setReason("");
@@ -139,7 +137,6 @@ export function Reschedule({ booking, onMoved }: { booking: AdminBooking; onMove
         <button type="submit" class="button" aria-disabled={busy ? "true" : undefined}>
           {busy ? "Moving…" : "Move the booking"}
         </button>
-        <Status message={done} />
         <div role="alert" class={problem ? "alert" : "alert alert-empty"}>
           {problem}
         </div>
