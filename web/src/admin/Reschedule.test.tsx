@@ -11,7 +11,7 @@ import { longDate } from "../app/dates";
 import { createAdminApi, type AdminBooking } from "./api";
 import { Admin, type AdminContext } from "./context";
 import { BookingDetail } from "./pages/BookingDetail";
-import { byDay } from "./pages/Calendar";
+import { byDay, Calendar } from "./pages/Calendar";
 import { targetOf } from "./Reschedule";
 import { button as buttonIn, click, field as fieldIn, settle, submit as submitForm, text, type } from "./pages/testing";
 
@@ -177,5 +177,20 @@ describe("the calendar's slot bookings", () => {
     const late = { ...SLOT, id: "late", startsAt: "2027-06-12T16:00:00+02:00", endsAt: "2027-06-12T17:30:00+02:00" };
     const data = byDay([late, SLOT], []);
     expect(data.bookings.get("2027-06-12")!.map((b) => b.id)).toEqual(["b2", "late"]);
+  });
+
+  it("shows a day's slot bookings with their times in the day panel, in time order", async () => {
+    const late = { ...SLOT, id: "late", coupleName: "Cy & Di", startsAt: "2027-06-12T16:00:00+02:00", endsAt: "2027-06-12T17:30:00+02:00" };
+    routes["GET /v1/tenant-admin/bookings"] = () => ({ status: 200, body: { items: [late, SLOT], nextCursor: null } });
+    routes["GET /v1/tenant-admin/blackouts"] = () => ({ status: 200, body: { items: [], nextCursor: null } });
+    history.replaceState(null, "", "/admin/calendar?month=2027-06");
+    await show(<Calendar />);
+    await click(root.querySelector<HTMLButtonElement>('[data-date="2027-06-12"]')!);
+    const panel = root.querySelector(".day-panel")!;
+    expect([...panel.querySelectorAll("li")].map(text)).toEqual([
+      "14:00\u201315:30 Ana & Ben \u2014 Full day (Confirmed)",
+      "16:00\u201317:30 Cy & Di \u2014 Full day (Confirmed)",
+    ]);
+    expect(text(root.querySelector('[data-date="2027-06-12"] + .day-items'))).toBe("14:00 Ana & Ben16:00 Cy & Di");
   });
 });
