@@ -70,10 +70,11 @@ def confirmed_booking(
     couple_name: str,
     email: str,
     add_on_ids: tuple[str, ...] = (),
+    starts_at: str | None = None,
 ) -> dict[str, Any]:
     """A booking `tenant` sold and its couple paid for: a checkout through the public API, paid on the
     sandbox's hosted page (its form's own target), then CONFIRMED once the webhook came back. Returns
-    the tenant admin's view of the booking."""
+    the tenant admin's view of the booking. `starts_at` (RFC 3339) books a time-slot package's start."""
     body: dict[str, Any] = {
         "packageId": package_id,
         "eventDate": event_date.isoformat(),
@@ -82,6 +83,8 @@ def confirmed_booking(
     }
     if add_on_ids:
         body["addOnIds"] = list(add_on_ids)
+    if starts_at:
+        body["startsAt"] = starts_at
     with httpx.Client(base_url=stack.url, timeout=15.0) as http:
         held = http.post("/v1/bookings/checkout", json=body, headers=tenant.public_headers())
         assert held.status_code == 201, held.text

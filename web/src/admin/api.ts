@@ -2,7 +2,7 @@
 // (credentials "same-origin"), the session's CSRF token as X-CSRF-Token on every unsafe method, and
 // errors as the couple's client reads them (ApiError / errorOf of ../shared/api). A 401 on a signed-in
 // call means the session ended: the client tells its owner (who sends the admin to sign-in).
-import { ApiError, errorOf, type BookingStatus, type BookingView, type Instalment, type Policy, type Schedule } from "../shared/api";
+import { ApiError, errorOf, type BookingStatus, type BookingView, type Instalment, type Policy, type Schedule, type SlotsAnswer } from "../shared/api";
 
 export type Role = "tenant_admin" | "platform_admin";
 
@@ -53,6 +53,18 @@ export interface AdminBooking extends BookingView {
   history?: HistoryEntry[];
   /** The payment schedule with each instalment's fee (null for a booking that never reached checkout). */
   schedule?: Schedule | null;
+}
+
+/** Where a reschedule moves a booking: a date (whole day) or a start (time slot, RFC 3339). */
+export type RescheduleTarget = { eventDate: string } | { startsAt: string };
+
+/** GET /v1/tenant-admin/resources (gateway/routes/slots.py resource_json). */
+export interface AdminResource {
+  id: string;
+  name: string;
+  active: boolean;
+  isDefault?: boolean;
+  version: number;
 }
 
 /** The admin's changes to an instalment (the routes under .../instalments/{seq}). */
@@ -321,6 +333,21 @@ export function createAdminApi(options: AdminApiOptions = {}) {
       }
       return request<{ schedule: Schedule }>(`${base}/${change.action}`, { method: "POST", body: { note: change.note }, headers });
     },
+    /** Move a confirmed booking: `{eventDate}` for a whole day, `{startsAt}` for a time slot. */
+    rescheduleBooking: (bookingId: string, body: RescheduleTarget & { reason: string }, idempotencyKey: string) =>
+      request<AdminBooking>(`/v1/tenant-admin/bookings/${id(bookingId)}/reschedule`, {
+        method: "POST",
+        body,
+        headers: { "Idempotency-Key": idempotencyKey },
+        timeoutMs: 20_000,
+      }),
+    /** The business's settings; `publicKey` is the key its public routes (the slots) take. */
+    settings: () => request<TenantSettings & { publicKey?: string | null }>("/v1/tenant-admin/settings"),
+    resources: (cursor = "", limit = 100) => request<Page<AdminResource>>("/v1/tenant-admin/resources", { query: { cursor, limit } }),
+    /** A time-slot package's free starts, through the couples' route with the business's public key
+     * (the same answer a couple gets: one availability path). */
+    slots: (publicKey: string, packageId: string, from: string, to: string) =>
+      request<SlotsAnswer>("/v1/availability/slots", { query: { packageId, from, to }, headers: { "X-Tenant-Key": publicKey } }),
     resendConfirmation: (bookingId: string) =>
       request<{ queued: boolean }>(`/v1/tenant-admin/bookings/${id(bookingId)}/resend-confirmation`, { method: "POST", body: {} }),
     blackouts: (from: string, to: string, cursor = "", limit = 100) =>

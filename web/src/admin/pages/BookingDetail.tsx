@@ -5,9 +5,11 @@
 import { useEffect, useState } from "preact/hooks";
 import { ApiError, newIdempotencyKey } from "../../shared/api";
 import { formatMoney } from "../../app/money";
+import { dateAndTimes } from "../../app/dates";
 import type { AdminBooking, Ledger } from "../api";
 import { cancelPlan, paidOfflineCents, refundableCents, refundSpread, type CancelChoice } from "../cancel";
 import { PaymentSchedule } from "../PaymentSchedule";
+import { Reschedule } from "../Reschedule";
 import { useAdmin } from "../context";
 import { actorWords, cancelReasonWords, dateText, errorText, STATUS_WORDS, timeText } from "../format";
 import type { AdminPageProps } from "./types";
@@ -101,7 +103,7 @@ export function BookingDetail({ params }: AdminPageProps) {
                 <dt>Phone</dt>
                 <dd>{booking.phone ?? "—"}</dd>
                 <dt>Event date</dt>
-                <dd>{dateText(booking.eventDate, locale)}</dd>
+                <dd>{booking.startsAt ? dateAndTimes(booking.eventDate, booking.startsAt, booking.endsAt, me?.tenant?.timezone, locale) : dateText(booking.eventDate, locale)}</dd>
                 <dt>Notes</dt>
                 <dd class="pre">{booking.notes ?? "—"}</dd>
               </dl>
@@ -186,6 +188,16 @@ export function BookingDetail({ params }: AdminPageProps) {
               <p>No history recorded.</p>
             )}
           </Section>
+          {booking.status === "CONFIRMED" && (
+            <Reschedule
+              booking={booking}
+              onMoved={(moved, message) => {
+                setNotice(message);
+                setBooking({ ...booking, ...moved });
+                load();
+              }}
+            />
+          )}
           {booking.status === "CONFIRMED" && (
             <Section title="Actions">
               <Resend bookingId={booking.id} />

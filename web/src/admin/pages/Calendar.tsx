@@ -5,12 +5,14 @@ import { useEffect, useRef, useState } from "preact/hooks";
 import {
   addDays,
   CALENDAR_KEYS,
+  clockOf,
   endOfMonth,
   longDate,
   monthGrid,
   monthTitle,
   moveFocus,
   startOfMonth,
+  timeSpan,
   todayIn,
   weekdayNames,
   weekStartOf,
@@ -42,6 +44,8 @@ export function byDay(bookings: readonly AdminBooking[], blackouts: readonly Bla
     data.bookings.set(b.eventDate, list);
   }
   for (const b of blackouts) data.blackouts.set(b.date, b);
+  // A day's time slots in time order (a whole day, with no start, first).
+  for (const list of data.bookings.values()) list.sort((a, b) => (a.startsAt ?? "").localeCompare(b.startsAt ?? ""));
   return data;
 }
 
@@ -228,6 +232,7 @@ function DayButton(props: { iso: string; data: MonthData; locale: string; today:
       <ul class="day-items" aria-hidden="true">
         {list.map((b) => (
           <li key={b.id} class={`item-${b.status.toLowerCase()}`}>
+            {b.startsAt ? `${clockOf(b.startsAt)} ` : ""}
             {b.coupleName || b.email}
           </li>
         ))}
@@ -273,6 +278,7 @@ function DayPanel({ iso, data, today, onChanged }: { iso: string; data: MonthDat
         <ul class="plain">
           {list.map((b) => (
             <li key={b.id}>
+              {b.startsAt && <span class="slot-time">{timeSpan(b.startsAt, b.endsAt)} </span>}
               <Link href={`${BASE}/bookings/${encodeURIComponent(b.id)}`}>{b.coupleName || b.email}</Link>
               {` — ${packageTitleOf(b)} (${STATUS_WORDS[b.status] ?? b.status})`}
             </li>

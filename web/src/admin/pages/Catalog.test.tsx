@@ -195,6 +195,54 @@ describe("Catalog", () => {
       expect(alertText(root)).toContain("its kind cannot change");
     });
 
+    const RESOURCES = {
+      items: [
+        { id: "r-1", name: "Studio", active: true, isDefault: true, version: 1 },
+        { id: "r-7", name: "Anna", active: true, isDefault: false, version: 2 },
+        { id: "r-8", name: "Old room", active: false, isDefault: false, version: 3 },
+      ],
+      nextCursor: null,
+    };
+
+    it("picks the resource of a slot package from the business's resources", async () => {
+      const fake = slotApi({
+        "GET /v1/tenant-admin/resources*": RESOURCES,
+        "POST /v1/tenant-admin/packages": (c: { body: object }) => ({ ...PKG, ...c.body, id: "p9", version: 1 }),
+      });
+      const root = await mount(<Catalog request={fake.request} />);
+      await click(button(root, "New package"));
+      await type(field(root, "Title"), "Shoot");
+      await type(field(root, "Slug"), "shoot");
+      await type(field(root, "Price (USD)"), "400");
+      await click(field(root, "Time slot"));
+      const picker = field(root, "Resource") as unknown as HTMLSelectElement;
+      // The default as "none set", the active others; an inactive one is not offered.
+      expect([...picker.options].map((o) => [o.value, text(o)])).toEqual([
+        ["", "The default resource (Studio)"],
+        ["r-7", "Anna"],
+      ]);
+      expect(picker.value).toBe("");
+      await type(picker as unknown as HTMLInputElement, "r-7");
+      await submit(root.querySelector("form")!);
+      expect(fake.calls.find((c) => c.method === "POST")!.body).toMatchObject({ kind: "SLOT", slot: { resourceId: "r-7" } });
+    });
+
+    it("keeps a package's inactive resource selectable, and back to the default sends null", async () => {
+      const fake = slotApi({
+        "GET /v1/tenant-admin/resources*": RESOURCES,
+        "GET /v1/tenant-admin/packages?limit=20": { items: [{ ...CEREMONY, slot: { ...SLOT, resourceId: "r-8" } }], nextCursor: null },
+        "PATCH /v1/tenant-admin/packages/p3": (c: { body: object }) => ({ ...CEREMONY, ...c.body, version: 4 }),
+      });
+      const root = await mount(<Catalog request={fake.request} />);
+      await click(button(root, "Edit Ceremony"));
+      const picker = field(root, "Resource") as unknown as HTMLSelectElement;
+      expect([...picker.options].map((o) => text(o))).toEqual(["The default resource (Studio)", "Anna", "Old room (inactive)"]);
+      expect(picker.value).toBe("r-8");
+      await type(picker as unknown as HTMLInputElement, "");
+      await submit(root.querySelector("form")!);
+      expect(fake.calls.find((c) => c.method === "PATCH")!.body).toEqual({ slot: { ...SLOT, resourceId: null }, version: 3 });
+    });
+
     it("shows a server field error beside its input", async () => {
       const fake = slotApi({
         "PATCH /v1/tenant-admin/packages/p3": () => {

@@ -170,7 +170,7 @@ export function Editor<T extends Versioned>(props: EditorProps<T>) {
           );
         if (spec.kind === "photos")
           return <PackagePhotosField key={spec.key} value={String(value)} onChange={(v) => set(spec.key, v)} errors={{ ...action.fields, ...errors }} />;
-        if (spec.kind === "slot") return <PackageKindField key={spec.key} value={String(value)} onChange={(v) => set(spec.key, v)} errors={{ ...action.fields, ...errors }} />;
+        if (spec.kind === "slot") return <PackageKindField key={spec.key} value={String(value)} onChange={(v) => set(spec.key, v)} errors={{ ...action.fields, ...errors }} request={props.request} />;
         if (spec.kind === "bool") return <Check key={spec.key} label={spec.label} checked={Boolean(value)} onChange={(v) => set(spec.key, v)} />;
         if (spec.kind === "select")
           return <Select key={spec.key} label={spec.label} value={String(value)} options={spec.options ?? []} onChange={(v) => set(spec.key, v)} />;

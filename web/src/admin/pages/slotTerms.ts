@@ -1,8 +1,8 @@
 // A package's kind in the catalog form: a whole day, or a time-slot service with its terms (duration,
 // buffers, start interval, lead time; mais_runtime/slot_terms.py has the same bounds). The form keeps
 // both as one text value (JSON of what the inputs hold) and sends `kind` and `slot` together, so a
-// PATCH names both whenever either changed. The resource stays as the API has it (null: the business's
-// default resource) until the resources page lands with a picker.
+// PATCH names both whenever either changed. The resource is the picker's (SlotTerms.tsx; null: the
+// business's default resource).
 import type { Codec, Json } from "./editing";
 
 export type PackageKind = "DAY" | "SLOT";
