@@ -18,6 +18,7 @@ from tests.reliability.shop import (
     a_free_day,
     assert_error,
     booking_as_admin,
+    couple_link,
     envelope_problem,
     wait_for,
 )
@@ -351,7 +352,7 @@ def paid_slot(api: httpx.Client, stack: Stack, shop: Shop) -> dict[str, Any]:
         sandbox.close()
     booking_id = started.json()["bookingId"]
     wait_for(lambda: booking_as_admin(api, shop, booking_id)["status"] == "CONFIRMED", "the slot booking")
-    return {"bookingId": booking_id, "free": others[-1]}
+    return {"bookingId": booking_id, "free": others[-1], "email": body["email"]}
 
 
 @pytest.mark.parametrize(
@@ -399,3 +400,64 @@ def test_reschedule_bodies_with_both_neither_or_bad_targets_are_refused_and_move
         before["endsAt"],
         before["eventDate"],
     )
+
+
+@pytest.mark.parametrize(
+    ("params", "field_name"),
+    [
+        ({"from": "2027-07-10", "to": "2027-07-01"}, "to"),
+        ({"from": "0001-01-01", "to": "9999-12-31"}, "to"),
+        ({"from": "2027-02-30"}, "from"),
+        ({"to": "tomorrow"}, "to"),
+    ],
+    ids=["reversed", "years", "impossible", "word"],
+)
+def test_reading_hours_over_a_bad_span_is_refused_naming_the_field(
+    sent: httpx.Client, shop: Shop, params: dict[str, str], field_name: str
+) -> None:
+    resource = shop.extra["resource_id"]
+    answer = sent.get(
+        f"/v1/tenant-admin/resources/{resource}/hours", params=params, headers=shop.tenant.admin_headers()
+    )
+    assert_error(answer, 400, "VALIDATION_ERROR", field_name)
+
+
+def test_a_start_whose_event_date_is_another_day_is_refused_naming_eventDate_and_holds_nothing(
+    sent: httpx.Client, api: httpx.Client, shop: Shop
+) -> None:
+    day = a_free_day()
+    [start, *_] = starts_on(api, shop, day)
+    before = len(_bookings_of(sent, shop))
+    body = {**slot_body(shop, start), "eventDate": a_free_day()}
+    answer = sent.post("/v1/bookings/checkout", json=body, headers=shop.tenant.public_headers())
+    assert_error(answer, 400, "VALIDATION_ERROR", "eventDate")
+    assert len(_bookings_of(sent, shop)) == before
+    assert start in starts_on(api, shop, day)
+
+
+@pytest.mark.parametrize(
+    ("body", "field_name"),
+    [
+        ({}, "eventDate"),
+        ({"eventDate": "2027-07-01", "startsAt": "2027-07-01T10:00:00Z"}, "eventDate"),
+        ({"startsAt": "2027-07-01T10:00Z"}, "startsAt"),
+        ({"startsAt": "9999-12-31T23:59:59-01:00"}, "startsAt"),
+        ({"startsAt": ["2027-07-01T10:00:00Z"]}, "startsAt"),
+    ],
+    ids=["neither", "both", "no-seconds", "year-9999", "list"],
+)
+def test_the_couples_reschedule_refuses_the_same_bodies_and_moves_nothing(
+    sent: httpx.Client,
+    stack: Stack,
+    shop: Shop,
+    paid_slot: dict[str, Any],
+    body: dict[str, Any],
+    field_name: str,
+) -> None:
+    booking_id, token = couple_link(stack, paid_slot["email"])
+    assert booking_id == paid_slot["bookingId"]
+    before = booking_as_admin(sent, shop, booking_id)
+    answer = sent.post(f"/v1/bookings/{booking_id}/reschedule", params={"token": token}, json=body)
+    assert_error(answer, 400, "VALIDATION_ERROR", field_name)
+    after = booking_as_admin(sent, shop, booking_id)
+    assert after == before
