@@ -169,6 +169,10 @@ def check_slot_range(first: date, last: date) -> None:
             raise ValidationError.of(
                 name, f"must be between {FIRST_LISTABLE.isoformat()} and {LAST_LISTABLE.isoformat()}"
             )
+    _check_span(first, last)
+
+
+def _check_span(first: date, last: date) -> None:
     if last < first:
         raise ValidationError.of("to", "must not be before from")
     if (last - first).days + 1 > MAX_SLOT_DAYS:
@@ -189,8 +193,9 @@ def offered_slots(
     """The bookable starts between `first` and `last` (both included, the tenant's calendar):
     `hours_of(day)` gives the day's ranges (its exception's, or its weekday's), `closed_days` are
     blackouts (and the tenant's days outside its notice/advance window), `busy` the resource's claims.
-    The same function decides a hold: a start is bookable iff it is in this list."""
-    check_slot_range(first, last)
+    The same function decides a hold: a start is bookable iff it is in this list (a hold's day far
+    off the calendar is simply not offered: the listable bounds are the list's, check_slot_range)."""
+    _check_span(first, last)
     closed = set(closed_days)
     earliest = now + timedelta(minutes=terms.lead_time_minutes)
     slots: list[Slot] = []
