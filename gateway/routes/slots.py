@@ -12,7 +12,7 @@ import orjson
 from fastapi import APIRouter, Depends, Path, Query, Request
 from mais.booking.v1 import booking_service_pb2 as pb
 from mais.catalog.v1 import catalog_service_pb2 as catalog_pb
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 from pydantic.alias_generators import to_camel
 from starlette.responses import Response
 
@@ -41,24 +41,25 @@ class _Body(BaseModel):
 
 
 class ResourceBody(_Body):
-    name: str = Field(max_length=200)
+    name: StrictStr = Field(max_length=200)
 
 
 class ResourcePatch(_Body):
-    name: str | None = Field(default=None, max_length=200)
-    active: bool | None = None
+    name: StrictStr | None = Field(default=None, max_length=200)
+    # Strict: "yes" or "1" are refused rather than read as true or 1.
+    active: StrictBool | None = None
     # The version the admin read (optional: without it, the last write wins).
-    version: int | None = Field(default=None, ge=1, le=2**63 - 1)
+    version: StrictInt | None = Field(default=None, ge=1, le=2**63 - 1)
 
 
 class RangeBody(_Body):
-    opens: str = Field(max_length=5)
-    closes: str = Field(max_length=5)
+    opens: StrictStr = Field(max_length=5)
+    closes: StrictStr = Field(max_length=5)
 
 
 class WeekdayBody(_Body):
     # 1..7 is the service's to check (it names the field as `weekly[0].weekday`); this keeps it an int32.
-    weekday: int = Field(ge=-(2**31), le=2**31 - 1)
+    weekday: StrictInt = Field(ge=-(2**31), le=2**31 - 1)
     ranges: list[RangeBody] = Field(default_factory=list, max_length=6)
 
 

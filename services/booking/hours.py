@@ -39,7 +39,7 @@ from services.booking.opening_hours import (
     new_resource_id,
     whole_day,
 )
-from services.booking.slots import Slot, TimeRange, offered_slots
+from services.booking.slots import Slot, TimeRange, check_slot_range, offered_slots
 from services.booking.store import BookingStore, BookingTx
 from services.booking.use_cases import Tenants, utc_now
 
@@ -98,6 +98,7 @@ async def offered_in(
 ) -> list[Slot]:
     """The slots of `resource` a service with `terms` offers between two dates of the tenant's
     calendar (the one rule for the list and the hold); an inactive resource offers none."""
+    check_slot_range(first, last)
     if not resource.active:
         # Nothing is open; offered_slots still checks the range.
         return offered_slots(
@@ -175,6 +176,7 @@ class Hours:
         """The bookable starts of a service between two dates (at most 31), and the resource its
         terms resolved to."""
         terms = terms.checked()
+        check_slot_range(first, last)
         calendar = await self._tenants.calendar(tenant_id)
         now = self._clock()
 

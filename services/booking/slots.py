@@ -32,6 +32,11 @@ from mais_runtime.slot_terms import SlotTerms
 
 # ListSlots answers at most this many days at once.
 MAX_SLOT_DAYS = 31
+# The calendar the slot list may be asked about: its readers look a day or two either side (buffers,
+# slots past midnight), which Python's dates cannot do at year 1 or 9999; every such day is past or
+# beyond any advance window anyway.
+FIRST_LISTABLE = date(1900, 1, 1)
+LAST_LISTABLE = date(9000, 12, 31)
 _HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$|^24:00$")
 
 
@@ -155,6 +160,25 @@ def _overlaps(start: datetime, end: datetime, busy: Iterable[Busy]) -> bool:
 HoursOf = Callable[[date], Sequence[TimeRange]]
 
 
+def check_slot_range(first: date, last: date) -> None:
+    """The span a slot list may cover (at most MAX_SLOT_DAYS days, in order, inside the listable
+    calendar), or ValidationError naming `from` or `to`: checked before anything is read, so an
+    absurd span costs nothing."""
+    for value, name in ((first, "from"), (last, "to")):
+        if not FIRST_LISTABLE <= value <= LAST_LISTABLE:
+            raise ValidationError.of(
+                name, f"must be between {FIRST_LISTABLE.isoformat()} and {LAST_LISTABLE.isoformat()}"
+            )
+    _check_span(first, last)
+
+
+def _check_span(first: date, last: date) -> None:
+    if last < first:
+        raise ValidationError.of("to", "must not be before from")
+    if (last - first).days + 1 > MAX_SLOT_DAYS:
+        raise ValidationError.of("to", f"at most {MAX_SLOT_DAYS} days from from")
+
+
 def offered_slots(
     first: date,
     last: date,
@@ -169,11 +193,9 @@ def offered_slots(
     """The bookable starts between `first` and `last` (both included, the tenant's calendar):
     `hours_of(day)` gives the day's ranges (its exception's, or its weekday's), `closed_days` are
     blackouts (and the tenant's days outside its notice/advance window), `busy` the resource's claims.
-    The same function decides a hold: a start is bookable iff it is in this list."""
-    if last < first:
-        raise ValidationError.of("to", "must not be before from")
-    if (last - first).days + 1 > MAX_SLOT_DAYS:
-        raise ValidationError.of("to", f"at most {MAX_SLOT_DAYS} days from from")
+    The same function decides a hold: a start is bookable iff it is in this list (a hold's day far
+    off the calendar is simply not offered: the listable bounds are the list's, check_slot_range)."""
+    _check_span(first, last)
     closed = set(closed_days)
     earliest = now + timedelta(minutes=terms.lead_time_minutes)
     slots: list[Slot] = []

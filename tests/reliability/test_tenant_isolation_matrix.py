@@ -92,6 +92,19 @@ def victim(stack: Stack, api: httpx.Client, make_tenant: MakeTenant) -> Iterator
         f"/v1/tenant-admin/resources/{resource.json()['id']}/hours", json=hours, headers=admin
     )
     assert set_hours.status_code == 200, set_hours.text
+    slot_package = api.post(
+        "/v1/tenant-admin/packages",
+        json={
+            "slug": "portrait-hour",
+            "title": "Portrait hour",
+            "priceCents": 9_000,
+            "active": True,
+            "kind": "SLOT",
+            "slot": {"durationMinutes": 60, "resourceId": resource.json()["id"]},
+        },
+        headers=admin,
+    )
+    assert slot_package.status_code == 201, slot_package.text
     secret = api.put("/v1/tenant-admin/secrets/a-only", json={"value": "s3cret"}, headers=admin)
     assert secret.status_code == 200, secret.text
     sandbox = Sandbox(stack)
@@ -112,6 +125,7 @@ def victim(stack: Stack, api: httpx.Client, make_tenant: MakeTenant) -> Iterator
         "add_on_id": a.add_on_ids[0],
         "blackout_id": blackout.json()["id"],
         "resource_id": resource.json()["id"],
+        "slot_package_id": slot_package.json()["id"],
         "booking_id": a_booking,
         # The booking's first instalment (its whole price, paid at checkout).
         "seq": "1",
@@ -219,6 +233,32 @@ def test_another_tenants_public_key_finds_none_of_its_packages_or_dates(
         http, figures, "GET", f"/v1/availability?date={a_booking['eventDate']}", "", b_public, 200
     )
     assert available.json()["available"] is True
+
+
+def _next_saturday() -> str:
+    today = datetime.now(UTC).date()
+    return (today + timedelta(days=(5 - today.weekday()) % 7 + 7)).isoformat()
+
+
+def test_another_tenants_public_key_lists_no_slots_of_its_time_slot_service(
+    http: httpx.Client, victim: Victim, figures: Figures
+) -> None:
+    package_id, resource_id = victim.ids["slot_package_id"], victim.ids["resource_id"]
+    saturday = _next_saturday()
+    query = f"packageId={package_id}&from={saturday}&to={saturday}"
+    # A's own key lists A's Saturday (10:00 to 18:00), so the refusal below is B's, not an empty shop.
+    own = _send(
+        http, figures, "GET", f"/v1/availability/slots?{query}", "", victim.a.tenant.public_headers(), 200
+    )
+    assert own.status_code == 200 and own.json()["slots"], own.text
+    # B asks while A's answer sits in the micro-cache (twice: Envoy may pick either gateway).
+    for _ in range(2):
+        answer = _send(
+            http, figures, "GET", f"/v1/availability/slots?{query}", "", victim.b.tenant.public_headers(), 404
+        )
+        assert_error(answer, 404, "NOT_FOUND")
+        assert resource_id not in answer.text and victim.a.tenant.id not in answer.text
+        assert "startsAt" not in answer.text
 
 
 def test_a_couples_link_opens_only_its_own_booking(

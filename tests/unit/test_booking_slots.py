@@ -16,6 +16,7 @@ from services.booking.slots import (
     Busy,
     SlotTerms,
     TimeRange,
+    check_slot_range,
     day_slots,
     offered,
     offered_slots,
@@ -182,3 +183,25 @@ def test_every_offered_slot_starts_at_a_real_wall_time_once_and_fits_the_day(
         assert local.strftime("%H:%M") == slot.local_time
         assert slot.ends_at - slot.starts_at == timedelta(minutes=duration)
         assert slot.ends_at <= datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone).astimezone(UTC)
+
+
+@pytest.mark.parametrize(
+    ("first", "last", "field_name"),
+    [
+        (date(2027, 7, 10), date(2027, 7, 1), "to"),
+        (date(2027, 7, 1), date(2027, 8, 1), "to"),
+        (date(1, 1, 1), date(1, 1, 2), "from"),
+        (date(9999, 12, 31), date(9999, 12, 31), "from"),
+        (date(9000, 12, 31), date(9001, 1, 1), "to"),
+    ],
+)
+def test_a_slot_range_reversed_too_long_or_off_the_calendar_is_refused_before_any_read(
+    first: date, last: date, field_name: str
+) -> None:
+    with pytest.raises(ValidationError) as refused:
+        check_slot_range(first, last)
+    assert [v.field for v in refused.value.fields] == [field_name]
+
+
+def test_a_month_of_slots_is_a_listable_range() -> None:
+    check_slot_range(date(2027, 7, 1), date(2027, 7, 31))

@@ -75,7 +75,12 @@ class CheckoutInput:
         elif len(set(add_ons)) != len(add_ons):
             problems.append(FieldViolation("addOnIds", "must not repeat an add-on"))
         dated_by_start = starts_at is not None and not event_date
-        day = None if dated_by_start else _parse_date(event_date, "eventDate", problems)
+        if starts_at is None and not event_date:
+            # Payments does not know the package's kind yet: say what either kind needs.
+            problems.append(FieldViolation("eventDate", "is required (a time-slot service takes startsAt)"))
+            day = None
+        else:
+            day = None if dated_by_start else _parse_date(event_date, "eventDate", problems)
         name = couple_name.strip()
         if not name:
             problems.append(FieldViolation("coupleName", "is required"))
