@@ -7,21 +7,21 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 
 import asyncpg
 import grpc
 import pytest
 from mais.booking.v1 import booking_service_pb2 as pb
-from mais.booking.v1 import booking_service_pb2_grpc as pb_grpc
 from mais.tenant.v1 import tenant_service_pb2_grpc as tenant_grpc
 
 from services.booking.emails import day_for_people
-from tests.integration.conftest import Cluster, RunningService, spawn_service
-from tests.integration.test_booking_holds import zoned_tenant
+from tests.integration.conftest import Cluster, RunningService
+
+# The services (tenant and booking processes, a fast expiry sweep) and their clients, as in the holds suite.
+from tests.integration.test_booking_holds import booking, services, tenants, zoned_tenant
 from tests.integration.test_booking_service import (
-    FAST_ARGON2,
     Booking,
     confirmed_booking,
     deadlocks,
@@ -38,32 +38,7 @@ from tests.integration.test_booking_slot_holds import (
     terms,
 )
 
-
-@pytest.fixture(scope="module")
-def services(
-    cluster: Cluster, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[RunningService, ...]]:
-    tenant = spawn_service(
-        cluster, "services.tenant", "tenant", tmp_path_factory.mktemp("tenant-for-moves"), FAST_ARGON2
-    )
-    booking = spawn_service(
-        cluster,
-        "services.booking",
-        "booking",
-        tmp_path_factory.mktemp("booking-moves"),
-        {"MAIS_TENANT_ADDR": tenant.address, "MAIS_TENANT_CACHE_SECONDS": "0"},
-    )
-    try:
-        yield tenant, booking
-    finally:
-        booking.stop()
-        tenant.stop()
-
-
-@pytest.fixture
-async def booking(services: tuple[RunningService, ...]) -> AsyncIterator[Booking]:
-    async with grpc.aio.insecure_channel(services[1].address) as channel:
-        yield Booking(pb_grpc.BookingServiceStub(channel))
+__all__ = ["booking", "services", "tenants"]
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 
 import asyncpg
@@ -18,14 +18,14 @@ import grpc
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 from mais.booking.v1 import booking_service_pb2 as pb
-from mais.booking.v1 import booking_service_pb2_grpc as pb_grpc
 from mais.catalog.v1 import catalog_service_pb2 as catalog_pb
 from mais.tenant.v1 import tenant_service_pb2_grpc as tenant_grpc
 
-from tests.integration.conftest import Cluster, RunningService, spawn_service
-from tests.integration.test_booking_holds import zoned_tenant
+from tests.integration.conftest import Cluster
+
+# The services (tenant and booking processes, a fast expiry sweep) and their clients, as in the holds suite.
+from tests.integration.test_booking_holds import booking, services, tenants, zoned_tenant
 from tests.integration.test_booking_service import (
-    FAST_ARGON2,
     Booking,
     deadlocks,
     expire,
@@ -34,42 +34,7 @@ from tests.integration.test_booking_service import (
     today,
 )
 
-
-@pytest.fixture(scope="module")
-def services(
-    cluster: Cluster, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[RunningService, ...]]:
-    tenant = spawn_service(
-        cluster, "services.tenant", "tenant", tmp_path_factory.mktemp("tenant-for-slots"), FAST_ARGON2
-    )
-    booking = spawn_service(
-        cluster,
-        "services.booking",
-        "booking",
-        tmp_path_factory.mktemp("booking-slots"),
-        {
-            "MAIS_TENANT_ADDR": tenant.address,
-            "MAIS_TENANT_CACHE_SECONDS": "0",
-            "MAIS_HOLD_EXPIRY_SWEEP_SECONDS": "0.3",
-        },
-    )
-    try:
-        yield tenant, booking
-    finally:
-        booking.stop()
-        tenant.stop()
-
-
-@pytest.fixture
-async def booking(services: tuple[RunningService, ...]) -> AsyncIterator[Booking]:
-    async with grpc.aio.insecure_channel(services[1].address) as channel:
-        yield Booking(pb_grpc.BookingServiceStub(channel))
-
-
-@pytest.fixture
-async def tenants(services: tuple[RunningService, ...]) -> AsyncIterator[tenant_grpc.TenantServiceAsyncStub]:
-    async with grpc.aio.insecure_channel(services[0].address) as channel:
-        yield tenant_grpc.TenantServiceStub(channel)
+__all__ = ["booking", "services", "tenants"]
 
 
 @pytest.fixture
