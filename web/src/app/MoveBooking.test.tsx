@@ -41,7 +41,7 @@ function gateway(routes: Record<string, (sent: Sent) => [number, unknown]>) {
 
 const BRANDING = { primaryColor: "#1f4d3a", secondaryColor: "", logoUrl: null, font: "" };
 const DAY_BOOKING: CoupleBooking = {
-  id: "b1", status: "CONFIRMED", eventDate: "2027-01-20", kind: "DAY", startsAt: null, endsAt: null, coupleName: "Ana & Bo",
+  id: "b1", status: "CONFIRMED", eventDate: "2026-12-30", kind: "DAY", startsAt: null, endsAt: null, coupleName: "Ana & Bo",
   email: "ana@example.com", phone: null, notes: null, packageId: "p-day", totalCents: 200000, currency: "eur",
   quote: { packageId: "p-day", lines: [{ kind: "package", id: "p-day", slug: "day", title: "Full day", priceCents: 200000 }], totalCents: 200000, currency: "eur" },
   amountPaidCents: 200000, amountRefundedCents: 0, holdExpiresAt: null, cancelReason: null, packageTitle: "Full day",
@@ -165,7 +165,7 @@ describe("moving a whole-day booking", () => {
     await click(button("Move my booking to this date"));
     expect(text($(".move-booking [role=alert]"))).toBe("That date is no longer free. Please choose another date.");
     expect(day("2026-12-22").getAttribute("aria-label")).toContain("unavailable");
-    expect(text($(".booking-facts"))).toContain("Wednesday, 20 January 2027");
+    expect(text($(".booking-facts"))).toContain("Wednesday, 30 December 2026");
     refuse = false;
     await click(day("2026-12-23"));
     await click(button("Move my booking to this date"));

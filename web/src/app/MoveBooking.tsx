@@ -1,6 +1,6 @@
 // Moving a confirmed booking from the manage page, while the couple could still cancel it: a whole
 // day picks another date in the widget's calendar, a time slot another start in the widget's day
-// view; the move is asked with one Idempotency-Key per choice, and said in words either way.
+// view (both open at the booking's month); the move is asked with one Idempotency-Key per choice, and said in words either way.
 import { useMemo, useRef, useState } from "preact/hooks";
 import { ApiError, newIdempotencyKey, type CoupleBooking, type Slot } from "../shared/api";
 import { Ctx, useApp } from "./context";
@@ -118,6 +118,7 @@ export function MoveBooking({ booking, token, onMoved, onStale }: Props) {
               weekStart={weekStartOf(locale)}
               date={date}
               slot={slot}
+              near={booking.eventDate}
               takenStarts={taken}
               revision={revision}
               onDate={(d) => {
@@ -128,7 +129,7 @@ export function MoveBooking({ booking, token, onMoved, onStale }: Props) {
               timeZone={zone}
             />
           ) : (
-            <DatePicker bounds={b} weekStart={weekStartOf(locale)} selected={date} onSelect={setDate} revision={revision} taken={taken} />
+            <DatePicker bounds={b} weekStart={weekStartOf(locale)} selected={date} near={booking.eventDate} onSelect={setDate} revision={revision} taken={taken} />
           )}
           <div class="actions">
             <button type="button" class="button" aria-disabled={busy || !choice ? "true" : undefined} onClick={move}>
