@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
+import grpc
 import orjson
 from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from mais.booking.v1 import booking_service_pb2 as pb
@@ -164,7 +165,10 @@ def package_title(booking: pb.Booking) -> str | None:
 
 
 def couple_view_json(
-    booking: pb.Booking, tenant: tenant_pb.Tenant, terms: payments_pb.GetScheduleResponse
+    booking: pb.Booking,
+    tenant: tenant_pb.Tenant,
+    terms: payments_pb.GetScheduleResponse,
+    public_key: str = "",
 ) -> dict[str, Any]:
     """The couple's booking with what their manage page shows beside it: the package's title, the
     business, whether they may cancel it themselves now (booking's rule, the one their cancellation
@@ -181,6 +185,13 @@ def couple_view_json(
             "branding": branding,
             "timezone": tenant.timezone,
             "contactEmail": tenant.contact_email or None,
+            # What moving the booking needs: the availability routes take the public key, and the
+            # calendar the booking window.
+            "publicKey": public_key or None,
+            "policy": {
+                "minNoticeDays": tenant.policy.min_notice_days,
+                "maxAdvanceDays": tenant.policy.max_advance_days,
+            },
         },
         "cancellation": {
             "allowedNow": window.allowed_now,
@@ -272,7 +283,9 @@ async def couple_booking(
 ) -> dict[str, Any]:
     """Needs no tenant key: the signed token names the tenant and grants exactly this booking until the
     day after the event. A wrong, expired or other booking's token answers 404, like a missing booking.
-    Besides the booking: `packageTitle`, `business` {name, slug, branding, timezone, contactEmail} and
+    Besides the booking: `packageTitle`, `business` {name, slug, branding, timezone, contactEmail,
+    publicKey (for the availability routes when moving the booking; null without a working key),
+    policy {minNoticeDays, maxAdvanceDays}} and
     `cancellation` {allowedNow, lastDay (YYYY-MM-DD, null when the business never lets couples cancel),
     refundCents (what cancelling refunds: all paid through Stripe and not refunded yet, but a
     non-refundable deposit), keptCents (what of that deposit stays with the business)}, and `schedule`
@@ -280,8 +293,17 @@ async def couple_booking(
     tenant_id, booking = await couple_link_booking(request, booking_id, token)
     tenant = await request.app.state.clients.tenant.GetTenant(tenant_pb.GetTenantRequest(tenant_id=tenant_id))
     terms = await booking_schedule(request, tenant_id, booking.id)
+    try:
+        keys = await request.app.state.clients.tenant.ResolveTenantSlug(
+            tenant_pb.ResolveTenantSlugRequest(slug=tenant.tenant.slug)
+        )
+        public_key = keys.public_key
+    except grpc.aio.AioRpcError as error:
+        if error.code() != grpc.StatusCode.NOT_FOUND:  # every key revoked: nothing to look up with
+            raise
+        public_key = ""
     return {
-        **couple_view_json(booking, tenant.tenant, terms),
+        **couple_view_json(booking, tenant.tenant, terms, public_key),
         "schedule": optional_schedule_json(terms, admin=False),
     }
 

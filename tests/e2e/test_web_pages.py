@@ -499,6 +499,12 @@ def test_the_email_opens_the_manage_page_and_the_booking_says_until_when_the_cou
         "branding": shop.tenant.body["tenant"]["branding"],
         "timezone": "UTC",
         "contactEmail": shop.tenant.admin_email,
+        # What moving the booking from the manage page needs: the availability routes' key, the window.
+        "publicKey": shop.tenant.public_key,
+        "policy": {
+            "minNoticeDays": shop.tenant.body["tenant"]["policy"]["minNoticeDays"],
+            "maxAdvanceDays": shop.tenant.body["tenant"]["policy"]["maxAdvanceDays"],
+        },
     }
     last_day = (date.fromisoformat(day) - timedelta(days=14)).isoformat()
     assert body["cancellation"] == {

@@ -2,7 +2,9 @@
 booked through the API and paid on the sandbox, is rescheduled from the booking page's "Reschedule"
 section to another day's free start (the day's times listed from the public slots route, as a couple
 would see them); the page says where it moved, the couple gets "your booking moved" naming the new
-day and times, and their manage page (from that email's link) shows the new times."""
+day and times, and their manage page (from that email's link) shows the new times. And the couple
+moves a whole-day booking themselves from their manage page (inside their cancellation window), in
+the widget's calendar."""
 
 from __future__ import annotations
 
@@ -18,8 +20,8 @@ from playwright.sync_api import Page, expect
 
 from services.booking.emails import day_for_people
 from tests.e2e.browser.admin import check_admin_page, confirmed_booking, sign_in_as
-from tests.e2e.browser.conftest import FIRST_DAY_AHEAD, couple_email
-from tests.e2e.browser.pages import MANAGE_LINK, check_page
+from tests.e2e.browser.conftest import FIRST_DAY_AHEAD, Shop, couple_email
+from tests.e2e.browser.pages import MANAGE_LINK, check_page, manage_link
 from tests.e2e.conftest import MakeTenant, TenantHandle, eventually, mails_to
 from tools.stack.launcher import Stack
 
@@ -133,3 +135,49 @@ def test_the_admin_moves_a_slot_booking_to_another_time_and_the_couple_sees_it(
     expect(facts).to_contain_text(f"{NEW_SPAN} ({ZONE})")
     expect(facts).not_to_contain_text("10:00")
     check_page(page, page, "slot-reschedule-manage")
+
+
+def test_the_couple_moves_their_whole_day_booking_from_the_manage_page(
+    page: Page, stack: Stack, shop: Shop
+) -> None:
+    day, later = shop.next_date(), shop.next_date()
+    address = couple_email()
+    booking = confirmed_booking(
+        stack,
+        shop.tenant,
+        package_id=shop.packages["Garden day"]["id"],
+        event_date=day,
+        couple_name="Cy & Di",
+        email=address,
+    )
+    page.goto(manage_link(stack, address, booking["id"]))
+    section = page.get_by_role("region", name="Move to another date")
+    expect(section).to_be_visible()
+    with page.expect_response(lambda r: "/v1/availability/calendar?" in r.url) as listed:
+        section.get_by_role("button", name="Choose another date").click()
+    assert listed.value.status == 200, listed.value.text()
+    if later.month != day.month:
+        section.get_by_role("button", name="Next month").click()
+    section.locator(f'button[data-date="{later.isoformat()}"]').click()
+    check_page(page, page, "couple-move-date")
+
+    to_move = re.compile(r"/v1/bookings/[^/]+/reschedule\?token=")
+    with page.expect_request(to_move) as sent, page.expect_response(to_move) as moved:
+        section.get_by_role("button", name="Move my booking to this date").click()
+    assert moved.value.status == 200, moved.value.text()
+    assert json.loads(sent.value.post_data or "{}") == {"eventDate": later.isoformat()}
+    assert sent.value.headers.get("idempotency-key"), "the reschedule carries an Idempotency-Key"
+    expect(section.get_by_role("status")).to_contain_text("Your booking is moved to")
+    expect(section.get_by_role("status")).to_contain_text("An email with the new date is on its way.")
+    check_page(page, page, "couple-move-done")
+
+    text, _ = _moved_mail_link(stack, address)
+    assert day_for_people(later) in text, text
+    page.reload()
+    facts = page.locator(".booking-facts")
+    for word in (later.strftime("%A"), later.strftime("%B"), f"{later.day}"):
+        expect(facts).to_contain_text(word)
+    expect(facts).not_to_contain_text(day.strftime("%A"))
+    with httpx.Client(base_url=stack.url, timeout=10.0, headers=shop.tenant.admin_headers()) as admin:
+        admin_view = admin.get(f"/v1/tenant-admin/bookings/{booking['id']}").json()
+    assert admin_view["eventDate"] == later.isoformat()

@@ -1,7 +1,8 @@
 // The couple's own booking, opened from the link in their email: what they booked and paid, the
 // business's cancellation policy, and cancelling within it, with the refund shown before they confirm;
 // with a deposit paid, the payment schedule and paying the balance in Stripe Checkout (back here with
-// `&paid=1`, the page waits until the balance reads paid).
+// `&paid=1`, the page waits until the balance reads paid); moving the booking within that window
+// (MoveBooking.tsx).
 import { useEffect, useRef, useState } from "preact/hooks";
 import { ApiError, newIdempotencyKey, type CoupleBooking } from "../shared/api";
 import { applyBranding } from "./branding";
@@ -10,6 +11,7 @@ import { useApp } from "./context";
 import { dateAndTimes, mediumDate } from "./dates";
 import { sentence } from "./flow";
 import { formatMoney } from "./money";
+import { MoveBooking, MoveClosed } from "./MoveBooking";
 import { nextOwed, ScheduleList } from "./Schedule";
 import { Alert, Brand, Loading, PageTitle, useId } from "./ui";
 
@@ -311,6 +313,21 @@ export function ManageBooking({ initial, token, backFromPaying = false }: { init
             )}
         </p>
       )}
+      {booking.status === "CONFIRMED" && refunded === null &&
+        (canCancel ? (
+          <MoveBooking
+            booking={booking}
+            token={token}
+            onMoved={(moved) => {
+              setBooking((b) => ({ ...b, ...moved, packageTitle: b.packageTitle, business: b.business }));
+              // The window's last day and the dues move with the date: read them again.
+              api.booking(booking.id, token).then((fresh) => setBooking((b) => ({ ...b, ...fresh })), () => {});
+            }}
+            onStale={() => api.booking(booking.id, token).then((fresh) => setBooking((b) => ({ ...b, ...fresh })), () => {})}
+          />
+        ) : (
+          <MoveClosed businessName={businessName} contactEmail={business?.contactEmail} />
+        ))}
       <Alert message={alert} />
       {canCancel && !confirming && (
         <p class="actions">

@@ -10,7 +10,7 @@ import { DatePicker } from "./DatePicker";
 import { useId } from "./ui";
 
 interface Props {
-  pkg: Package;
+  pkg: Pick<Package, "id">;
   bounds: Bounds;
   weekStart: number;
   date: string | null;

@@ -317,6 +317,10 @@ export interface CoupleBooking extends BookingView {
     branding: Branding;
     timezone: string;
     contactEmail: string | null;
+    /** The business's public key, for the availability routes when moving the booking. */
+    publicKey?: string | null;
+    /** The booking window a move must stay in. */
+    policy?: Pick<Policy, "minNoticeDays" | "maxAdvanceDays">;
   };
   cancellation?: {
     allowedNow: boolean;
@@ -399,6 +403,9 @@ export function createApi(options: ApiOptions = {}) {
   }
 
   return {
+    /** The same client with a tenant's public key (the manage page learns it from the booking). */
+    withKey: (publicKey: string) => createApi({ ...options, publicKey }),
+
     tenant: () => call<Tenant>("/v1/tenant"),
 
     /** Every package on offer (following nextCursor), in the business's order. */
@@ -454,6 +461,15 @@ export function createApi(options: ApiOptions = {}) {
     /** The couple's booking by the signed link: needs no tenant key. */
     booking: (bookingId: string, token: string) =>
       call<CoupleBooking>(`/v1/bookings/${encodeURIComponent(bookingId)}?${new URLSearchParams({ token })}`, {
+        tenantKey: false,
+      }),
+
+    /** Moves the couple's confirmed booking (while they may cancel it): a new date or a new start. */
+    rescheduleBooking: (bookingId: string, token: string, to: { eventDate: string } | { startsAt: string }, idempotencyKey: string) =>
+      call<CoupleBooking>(`/v1/bookings/${encodeURIComponent(bookingId)}/reschedule?${new URLSearchParams({ token })}`, {
+        method: "POST",
+        body: to,
+        headers: { "Idempotency-Key": idempotencyKey },
         tenantKey: false,
       }),
 
