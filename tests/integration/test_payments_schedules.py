@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -26,11 +24,9 @@ from mais.payments.v1 import payments_service_pb2 as pb
 from mais.tenant.v1 import tenant_service_pb2 as tenant_pb
 
 from mais_runtime.payment_policy import PaymentPolicy
-from tests.integration.conftest import Cluster, RunningService, spawn_service
 from tests.integration.test_payments_service import (
-    FAST_ARGON2,
-    SECRET,
     Captured,
+    Platform,
     Shop,
     _expire_now,
     _pay,
@@ -44,6 +40,7 @@ from tests.integration.test_payments_service import (
     ledger,
     make_shop,
     paid,
+    platform,
     reason,
     sandbox_url,
     session_of,
@@ -53,67 +50,9 @@ from tests.integration.test_payments_service import Clients as Clients
 pytestmark = pytest.mark.filterwarnings("ignore:Use 'content=<...>' to upload raw bytes:DeprecationWarning")
 
 # Fixtures shared with the payments suite (imported so pytest finds them here).
-__all__ = ["admin_db", "captured", "clients", "sandbox_url"]
+__all__ = ["admin_db", "captured", "clients", "platform", "sandbox_url"]
 
 DEPOSIT_TERMS = {"depositKind": "percent", "depositBps": 2500, "balanceDueDays": 30}
-
-
-@dataclass
-class Platform:
-    tenant: RunningService
-    catalog: RunningService
-    booking: RunningService
-    payments: RunningService
-    sandbox_url: str
-
-
-@pytest.fixture(scope="module")
-def platform(
-    cluster: Cluster, sandbox_url: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Platform]:
-    started: list[RunningService] = []
-    try:
-        tenant = spawn_service(
-            cluster, "services.tenant", "tenant", tmp_path_factory.mktemp("st"), FAST_ARGON2
-        )
-        started.append(tenant)
-        peers = {"MAIS_TENANT_ADDR": tenant.address}
-        catalog = spawn_service(cluster, "services.catalog", "catalog", tmp_path_factory.mktemp("sc"), peers)
-        started.append(catalog)
-        booking = spawn_service(
-            cluster,
-            "services.booking",
-            "booking",
-            tmp_path_factory.mktemp("sb"),
-            {
-                **peers,
-                "MAIS_CATALOG_ADDR": catalog.address,
-                "MAIS_TENANT_CACHE_SECONDS": "0",
-                "MAIS_BOOKING_LINK_KEY": "schedules-integration-link-key-0123456789abcdef",
-                "MAIS_OUTBOX_POLL_SECONDS": "0.1",
-            },
-        )
-        started.append(booking)
-        payments = spawn_service(
-            cluster,
-            "services.payments",
-            "payments",
-            tmp_path_factory.mktemp("sp"),
-            {
-                **peers,
-                "MAIS_CATALOG_ADDR": catalog.address,
-                "MAIS_BOOKING_ADDR": booking.address,
-                "STRIPE_SECRET_KEY": "sk_test_schedules_integration",
-                "STRIPE_WEBHOOK_SECRET": SECRET,
-                "MAIS_STRIPE_API_BASE": sandbox_url,
-                "MAIS_RPC_TIMEOUT_SECONDS": "10",
-            },
-        )
-        started.append(payments)
-        yield Platform(tenant, catalog, booking, payments, sandbox_url)
-    finally:
-        for service in reversed(started):
-            service.stop()
 
 
 def day_in(days: int) -> str:
@@ -130,7 +69,7 @@ def a_far_day() -> str:
 
 async def deposit_shop(clients: Clients, platform: Platform, **options: Any) -> Shop:
     """A shop (make_shop) whose tenant takes DEPOSIT_TERMS."""
-    shop = await make_shop(clients, platform, **options)  # type: ignore[arg-type]
+    shop = await make_shop(clients, platform, **options)
     await clients.tenant.UpdateTenant(
         tenant_pb.UpdateTenantRequest(
             tenant_id=shop.tenant_id,
@@ -164,7 +103,7 @@ async def confirmed_with_deposit(
     clients: Clients, platform: Platform, captured: Captured, shop: Shop, day: str
 ) -> Any:
     answer = await clients.payments.StartCheckout(checkout_request(shop, day))
-    await deliver(clients, await paid(clients, platform, captured, answer))  # type: ignore[arg-type]
+    await deliver(clients, await paid(clients, platform, captured, answer))
     return answer
 
 
@@ -202,7 +141,7 @@ def balance_delivery(platform: Platform, captured: Captured, checkout_url: str) 
 async def test_a_deposit_checkout_charges_the_deposit_writes_both_instalments_and_confirms_on_it(
     clients: Clients, platform: Platform, captured: tuple[Captured, str], admin_db: asyncpg.Connection
 ) -> None:
-    shop = await deposit_shop(clients, platform, commission_bps=1_000, price=9_000, extra=1_001)  # type: ignore[arg-type]
+    shop = await deposit_shop(clients, platform, commission_bps=1_000, price=9_000, extra=1_001)
     day = a_far_day()
     quoted = await clients.payments.QuoteSchedule(
         pb.QuoteScheduleRequest(
@@ -233,7 +172,7 @@ async def test_a_deposit_checkout_charges_the_deposit_writes_both_instalments_an
     )
     assert [tuple(r) for r in rows] == [(1, "DEPOSIT", 2_500, "DUE"), (2, "BALANCE", 7_501, "DUE")]
 
-    await deliver(clients, await paid(clients, platform, captured[0], answer))  # type: ignore[arg-type]
+    await deliver(clients, await paid(clients, platform, captured[0], answer))
     booking = await booking_of(clients, shop, answer.booking_id)
     assert (booking.status, booking.amount_paid_cents) == (booking_pb.BOOKING_STATUS_CONFIRMED, 2_500)
     schedule = await schedule_of(clients, shop, answer.booking_id)
@@ -253,18 +192,18 @@ async def test_a_deposit_checkout_charges_the_deposit_writes_both_instalments_an
 async def test_inside_the_balance_window_the_couple_pays_in_full_at_checkout(
     clients: Clients, platform: Platform, captured: tuple[Captured, str]
 ) -> None:
-    shop = await deposit_shop(clients, platform)  # type: ignore[arg-type]
+    shop = await deposit_shop(clients, platform)
     answer = await clients.payments.StartCheckout(checkout_request(shop, day_in(20)))
     assert answer.amount_due_now_cents == answer.total_cents == 10_000
     assert [i.kind for i in answer.schedule.instalments] == [types_pb2.INSTALMENT_KIND_FULL]
-    await deliver(clients, await paid(clients, platform, captured[0], answer))  # type: ignore[arg-type]
+    await deliver(clients, await paid(clients, platform, captured[0], answer))
     with pytest.raises(grpc.aio.AioRpcError) as nothing:
         await pay_balance(clients, shop, answer.booking_id)
     assert reason(nothing.value) == "NOTHING_DUE"
 
 
 async def test_a_held_booking_has_no_balance_to_pay_yet(clients: Clients, platform: Platform) -> None:
-    shop = await deposit_shop(clients, platform)  # type: ignore[arg-type]
+    shop = await deposit_shop(clients, platform)
     answer = await clients.payments.StartCheckout(checkout_request(shop, a_far_day()))
     with pytest.raises(grpc.aio.AioRpcError) as refused:
         await pay_balance(clients, shop, answer.booking_id)
@@ -277,9 +216,9 @@ async def test_a_held_booking_has_no_balance_to_pay_yet(clients: Clients, platfo
 async def test_the_balance_webhook_delivered_twenty_times_out_of_order_has_one_effect(
     clients: Clients, platform: Platform, captured: tuple[Captured, str]
 ) -> None:
-    shop = await deposit_shop(clients, platform)  # type: ignore[arg-type]
+    shop = await deposit_shop(clients, platform)
     answer = await clients.payments.StartCheckout(checkout_request(shop, a_far_day()))
-    deposit = await paid(clients, platform, captured[0], answer)  # type: ignore[arg-type]
+    deposit = await paid(clients, platform, captured[0], answer)
     await deliver(clients, deposit)
     # Five clicks at once, then one more while it is open: one session, never a second one.
     clicks = await asyncio.gather(*(pay_balance(clients, shop, answer.booking_id) for _ in range(5)))
@@ -310,7 +249,7 @@ async def test_the_balance_webhook_delivered_twenty_times_out_of_order_has_one_e
 async def test_a_balance_paid_by_two_sessions_keeps_one_payment_and_refunds_the_other_in_full(
     clients: Clients, platform: Platform, captured: tuple[Captured, str], admin_db: asyncpg.Connection
 ) -> None:
-    shop = await deposit_shop(clients, platform)  # type: ignore[arg-type]
+    shop = await deposit_shop(clients, platform)
     answer = await confirmed_with_deposit(clients, platform, captured[0], shop, a_far_day())
     one = await pay_balance(clients, shop, answer.booking_id)
     # The first session lapses in our records while Stripe still has it open (the race a sweep and a
@@ -345,7 +284,7 @@ async def test_a_balance_paid_by_two_sessions_keeps_one_payment_and_refunds_the_
 async def test_a_balance_paid_after_the_booking_was_cancelled_is_refunded_in_full(
     clients: Clients, platform: Platform, captured: tuple[Captured, str]
 ) -> None:
-    shop = await deposit_shop(clients, platform)  # type: ignore[arg-type]
+    shop = await deposit_shop(clients, platform)
     answer = await confirmed_with_deposit(clients, platform, captured[0], shop, a_far_day())
     balance = await pay_balance(clients, shop, answer.booking_id)
     # Paid at Stripe; its event arrives only after the business cancelled.
@@ -369,7 +308,7 @@ async def test_a_balance_paid_after_the_booking_was_cancelled_is_refunded_in_ful
 async def test_cancelling_closes_the_balance_page_a_couple_still_has_open(
     clients: Clients, platform: Platform, captured: tuple[Captured, str], admin_db: asyncpg.Connection
 ) -> None:
-    shop = await deposit_shop(clients, platform)  # type: ignore[arg-type]
+    shop = await deposit_shop(clients, platform)
     answer = await confirmed_with_deposit(clients, platform, captured[0], shop, a_far_day())
     balance = await pay_balance(clients, shop, answer.booking_id)
     session_id = session_of(balance.checkout_url)
@@ -391,7 +330,7 @@ async def test_cancelling_closes_the_balance_page_a_couple_still_has_open(
 async def test_an_expired_checkout_cancels_the_schedule_it_started_and_a_new_hold_plans_afresh(
     clients: Clients, platform: Platform, captured: tuple[Captured, str]
 ) -> None:
-    shop = await deposit_shop(clients, platform)  # type: ignore[arg-type]
+    shop = await deposit_shop(clients, platform)
     day = a_far_day()
     answer = await clients.payments.StartCheckout(checkout_request(shop, day))
     session_id = session_of(answer.checkout_url)
@@ -408,7 +347,7 @@ async def test_an_expired_checkout_cancels_the_schedule_it_started_and_a_new_hol
 async def test_a_deposit_for_a_lost_hold_goes_back_and_its_schedule_is_cancelled(
     clients: Clients, platform: Platform, captured: tuple[Captured, str], admin_db: asyncpg.Connection
 ) -> None:
-    shop = await deposit_shop(clients, platform)  # type: ignore[arg-type]
+    shop = await deposit_shop(clients, platform)
     day = a_far_day()
     late = await clients.payments.StartCheckout(checkout_request(shop, day, n=1))
     await admin_db.execute(
@@ -416,7 +355,7 @@ async def test_a_deposit_for_a_lost_hold_goes_back_and_its_schedule_is_cancelled
         late.booking_id,
     )
     second = await confirmed_with_deposit(clients, platform, captured[0], shop, day)
-    await deliver(clients, await paid(clients, platform, captured[0], late))  # type: ignore[arg-type]
+    await deliver(clients, await paid(clients, platform, captured[0], late))
     books = await ledger(clients, shop, late.booking_id)
     assert (books.charged_cents, books.refunded_cents, books.fee_cents, books.fee_refunded_cents) == (
         2_500,

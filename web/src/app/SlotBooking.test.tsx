@@ -12,6 +12,7 @@ import type { PageConfig } from "./config";
 import type { AppContext } from "./context";
 import type { Embed } from "./embed";
 import { JUST_TAKEN_TIME } from "./flow";
+import { gateway, type Sent } from "./testing";
 
 const TENANT: Tenant = {
   slug: "studio", name: "Studio Licht", timezone: "Europe/Berlin", currency: "eur",
@@ -33,33 +34,6 @@ const slot = (date: string, start: string, end: string): Slot => ({
 const MONDAY = [slot("2026-12-14", "10:00", "11:30"), slot("2026-12-14", "11:30", "13:00")];
 const TUESDAY = [slot("2026-12-16", "09:00", "10:30")];
 
-interface Sent {
-  method: string;
-  path: string;
-  query: URLSearchParams;
-  headers: Record<string, string>;
-  body: unknown;
-}
-
-/** A fetch that answers like the gateway, one route at a time, and keeps what it was sent. */
-function gateway(routes: Record<string, (sent: Sent) => [number, unknown]>) {
-  const sent: Sent[] = [];
-  const impl = (async (input: RequestInfo | URL, init?: RequestInit) => {
-    const url = new URL(String(input), "http://platform.test");
-    const request: Sent = {
-      method: init?.method ?? "GET",
-      path: url.pathname,
-      query: url.searchParams,
-      headers: (init?.headers ?? {}) as Record<string, string>,
-      body: init?.body ? JSON.parse(String(init.body)) : undefined,
-    };
-    sent.push(request);
-    const route = routes[`${request.method} ${request.path}`];
-    const [status, body] = route ? route(request) : [404, { error: "NOT_FOUND", message: "not found" }];
-    return new Response(JSON.stringify(body), { status, headers: { "Content-Type": "application/json" } });
-  }) as typeof fetch;
-  return { impl, sent };
-}
 
 const BASE_ROUTES = {
   "GET /v1/tenant": (): [number, unknown] => [200, TENANT],
