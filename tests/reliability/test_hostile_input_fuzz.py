@@ -6,6 +6,7 @@ and only Hypothesis' generate phase (no shrinking; every bad answer is collected
 from __future__ import annotations
 
 import contextlib
+import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -56,6 +57,16 @@ class FuzzWorld:
             headers={"Authorization": f"Bearer {self.platform_token}"},
         )
         assert answer.status_code == 200, answer.text
+        # Each gateway keeps what a key stands for a moment (ADR 0009): wait until every one of them
+        # (Envoy spreads requests over both) sees the business on again, bounded.
+        deadline = time.monotonic() + 15
+        seen_on = 0
+        while seen_on < 6 and time.monotonic() < deadline:
+            probe = self.client.get("/v1/tenant", headers=self.shop.tenant.public_headers())
+            seen_on = seen_on + 1 if probe.status_code == 200 else 0
+            if seen_on == 0:
+                time.sleep(0.2)
+        assert seen_on >= 6, "the business never read as active again"
 
     def credentials(self, path: str) -> dict[str, str]:
         """What a legitimate caller of this route would send (so generated input reaches the services)."""
