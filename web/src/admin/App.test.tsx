@@ -227,3 +227,14 @@ describe("the dashboards' shell", () => {
     expect(h1()).toBe("Sign in");
   });
 });
+
+describe("the bookings list", () => {
+  it("gives a time-slot booking's times beside its date, and a whole day its date alone", async () => {
+    signedIn = true;
+    const slot: AdminBooking = { ...BOOKING, id: "b2", eventDate: "2030-06-16", coupleName: "Cleo & Dan", kind: "SLOT", startsAt: "2030-06-16T14:00:00+02:00", endsAt: "2030-06-16T15:30:00+02:00" } as AdminBooking;
+    routes["GET /v1/tenant-admin/bookings"] = () => ({ status: 200, body: { items: [BOOKING, slot], nextCursor: null } });
+    await start("/admin/bookings");
+    const rows = Array.from(root.querySelectorAll("tbody tr")).map((row) => row.querySelector("td")?.textContent?.trim());
+    expect(rows).toEqual([expect.stringMatching(/15 June 2030$/), expect.stringMatching(/16 June 2030 14:00\u201315:30$/)]);
+  });
+});

@@ -1,5 +1,7 @@
-// Bookings as a table: the event date, the couple (a link to the booking's page), the package, the
-// status and the money.
+// Bookings as a table: the event date (with the times of a time-slot booking, in the tenant's zone as
+// the booking carries them), the couple (a link to the booking's page), the package, the status and the
+// money.
+import { timeSpan } from "../app/dates";
 import { formatMoney } from "../app/money";
 import { packageTitleOf, type AdminBooking } from "./api";
 import { dateText, STATUS_WORDS } from "./format";
@@ -12,7 +14,7 @@ export function BookingTable({ bookings, locale, caption }: { bookings: readonly
         <caption class="visually-hidden">{caption}</caption>
         <thead>
           <tr>
-            <th scope="col">Event date</th>
+            <th scope="col">When</th>
             <th scope="col">Couple</th>
             <th scope="col">Package</th>
             <th scope="col">Status</th>
@@ -23,7 +25,10 @@ export function BookingTable({ bookings, locale, caption }: { bookings: readonly
         <tbody>
           {bookings.map((b) => (
             <tr key={b.id}>
-              <td>{dateText(b.eventDate, locale)}</td>
+              <td>
+                {dateText(b.eventDate, locale)}
+                {b.startsAt && <span class="slot-time"> {timeSpan(b.startsAt, b.endsAt)}</span>}
+              </td>
               <td>
                 <Link href={`${BASE}/bookings/${encodeURIComponent(b.id)}`}>{b.coupleName || b.email}</Link>
               </td>
