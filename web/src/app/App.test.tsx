@@ -1,14 +1,15 @@
 // The pages rendered in happy-dom against a fake API: the structure and names the browser tests and
 // screen readers rely on (the brief's UI contract), and the flow's wiring to the API and the host.
-import { render } from "preact";
 import { act } from "preact/test-utils";
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import axe from "axe-core";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ApiError, type Api, type CoupleBooking, type Instalment, type Package, type Schedule, type ScheduleQuote, type Tenant } from "../shared/api";
-import { App } from "./App";
 import type { PageConfig } from "./config";
 import type { AppContext } from "./context";
 import type { Embed } from "./embed";
+import { screen, violations } from "./testing";
+
+const ui = screen();
+const { $, $$, text, button, labelled, click, type, settle } = ui;
 
 const TENANT: Tenant = {
   slug: "rose", name: "Rose & Thorn", timezone: "UTC", currency: "usd",
@@ -66,63 +67,21 @@ function fakeEmbed(connected = false) {
   return { embed, posted };
 }
 
-let root: HTMLElement;
 const assigned: string[] = [];
 
 async function mount(config: PageConfig, api: Api, embed: Embed = fakeEmbed().embed) {
   const context: AppContext = { api, embed, config, locale: "en-US", assign: (url) => void assigned.push(url) };
-  await act(async () => {
-    render(<App context={context} />, root);
-  });
-  await settle();
+  await ui.mount(context);
 }
 
-async function settle() {
-  for (let i = 0; i < 3; i++) {
-    await act(async () => {
-      await new Promise((resolve) => setTimeout(resolve, 0));
-    });
-  }
-}
 
-const $ = <T extends Element = HTMLElement>(selector: string) => root.querySelector<T>(selector);
-const $$ = (selector: string) => [...root.querySelectorAll<HTMLElement>(selector)];
-const text = (el: Element | null) => el?.textContent?.replace(/\s+/g, " ").trim() ?? "";
-function button(name: string): HTMLButtonElement {
-  const found = $$("button").find((b) => (b.getAttribute("aria-label") ?? text(b)) === name);
-  if (!found) throw new Error(`no button "${name}" in: ${$$("button").map((b) => b.getAttribute("aria-label") ?? text(b)).join(" | ")}`);
-  return found as HTMLButtonElement;
-}
-function labelled(name: string): HTMLInputElement {
-  const label = $$("label").find((l) => text(l) === name);
-  const input = label?.getAttribute("for") ? root.querySelector<HTMLInputElement>(`#${label.getAttribute("for")}`) : label?.querySelector("input");
-  if (!input) throw new Error(`no field labelled "${name}"`);
-  return input as HTMLInputElement;
-}
-async function click(el: HTMLElement) {
-  await act(async () => el.click());
-  await settle();
-}
-async function type(el: HTMLInputElement, value: string) {
-  await act(async () => {
-    el.value = value;
-    el.dispatchEvent(new Event("input", { bubbles: true }));
-  });
-}
 
 beforeEach(() => {
-  vi.useFakeTimers({ toFake: ["Date"] });
-  vi.setSystemTime(new Date("2026-12-10T12:00:00Z"));
-  root = document.createElement("div");
-  document.body.append(root);
+  ui.open();
   assigned.length = 0;
 });
 
-afterEach(() => {
-  render(null, root);
-  root.remove();
-  vi.useRealTimers();
-});
+afterEach(() => ui.close());
 
 const BOOK: PageConfig = { page: "book", embedded: false, publicKey: "pk_test", slug: "rose" };
 
@@ -131,7 +90,7 @@ describe("the booking page", () => {
     await mount(BOOK, fakeApi().api);
     expect(text($("h1"))).toBe("Rose & Thorn");
     expect(text($("section h2"))).toBe("Choose a package");
-    expect($$("input[type=radio][name=package]").map((r) => text(root.querySelector(`label[for="${r.id}"]`)))).toEqual(["Full day", "Half day"]);
+    expect($$("input[type=radio][name=package]").map((r) => text(ui.root.querySelector(`label[for="${r.id}"]`)))).toEqual(["Full day", "Half day"]);
     await click(labelled("Full day"));
     expect(labelled("Full day").checked).toBe(true);
     const addOn = $$("label.check").map(text);
@@ -150,7 +109,7 @@ describe("the booking page", () => {
     await click(button("Choose a date"));
     expect(document.activeElement?.textContent).toBe("Choose a date");
     const grid = $("[role=grid]")!;
-    expect(text(root.querySelector(`#${grid.getAttribute("aria-labelledby")}`))).toBe("December 2026");
+    expect(text(ui.root.querySelector(`#${grid.getAttribute("aria-labelledby")}`))).toBe("December 2026");
     expect(calls.find((c) => c.name === "calendar")?.args).toEqual(["2026-12-01", "2026-12-31"]);
     expect(button("Previous month").disabled).toBe(true);
     const day = (iso: string) => $<HTMLButtonElement>(`button[data-date="${iso}"]`)!;
@@ -176,7 +135,7 @@ describe("the booking page", () => {
       day("2026-12-19").dispatchEvent(new KeyboardEvent("keydown", { key: "PageDown", bubbles: true }));
     });
     await settle();
-    expect(text(root.querySelector(`#${$("[role=grid]")!.getAttribute("aria-labelledby")}`))).toBe("January 2027");
+    expect(text(ui.root.querySelector(`#${$("[role=grid]")!.getAttribute("aria-labelledby")}`))).toBe("January 2027");
     expect(document.activeElement?.getAttribute("data-date")).toBe("2027-01-19");
     await click(day("2027-01-19"));
     expect(day("2027-01-19").getAttribute("aria-pressed")).toBe("true");
@@ -207,7 +166,7 @@ describe("the booking page", () => {
     await click(button("Continue to payment"));
     const email = labelled("Email");
     expect(email.getAttribute("aria-invalid")).toBe("true");
-    expect(text(root.querySelector(`#${email.getAttribute("aria-describedby")}`))).toBe("This is not a valid email address.");
+    expect(text(ui.root.querySelector(`#${email.getAttribute("aria-describedby")}`))).toBe("This is not a valid email address.");
     expect(document.activeElement).toBe(email);
   });
 
@@ -378,10 +337,6 @@ describe("the manage page", () => {
   });
 });
 
-async function violations(where: HTMLElement) {
-  const result = await axe.run(where, { rules: { "color-contrast": { enabled: false }, region: { enabled: false } } });
-  return result.violations.map((v) => `${v.id}: ${v.nodes.map((n) => n.html).join(" ")}`);
-}
 
 describe("the schedule in the booking flow", () => {
   it("shows what is due today and the balance by its date once package, add-ons and date are chosen", async () => {
@@ -399,7 +354,7 @@ describe("the schedule in the booking flow", () => {
     const summary = $$("section").find((s) => s.getAttribute("aria-label") === "Your choice")!;
     expect(text(summary)).toContain("Total$2,800.00");
     expect(text(summary)).toContain("Due today: $840.00Then $1,960.00 by May 13, 2027");
-    expect(await violations(root)).toEqual([]);
+    expect(await violations(ui.root)).toEqual([]);
   });
 
   it("says the whole price is paid today without a deposit, and asks again for another date", async () => {
@@ -491,7 +446,7 @@ describe("the manage page with a balance", () => {
     expect(pay.args.slice(0, 2)).toEqual(["b1", "tok"]);
     expect(pay.args[2]).toMatch(/^[0-9a-f]{32}$/);
     expect(assigned).toEqual(["https://checkout.example/cs_2"]);
-    expect(await violations(root)).toEqual([]);
+    expect(await violations(ui.root)).toEqual([]);
   });
 
   it("says in words why the balance cannot be paid, and reads the booking again", async () => {
@@ -544,7 +499,7 @@ describe("the manage page with a balance", () => {
     expect(text($(".cancel-reason"))).toBe("This booking was cancelled because the balance was not paid by its due date. You were refunded $840.00.");
     expect(() => button("Pay the balance ($1,960.00)")).toThrow();
     expect(() => button("Cancel booking")).toThrow();
-    expect(await violations(root)).toEqual([]);
+    expect(await violations(ui.root)).toEqual([]);
   });
 
   it("gives no such reason for a booking cancelled otherwise", async () => {

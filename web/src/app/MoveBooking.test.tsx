@@ -2,15 +2,13 @@
 // a whole day picks another date in the widget's calendar, a time slot another start in its day view;
 // the move is POSTed with the signed token and an Idempotency-Key, and its answer or refusal is said in
 // words; outside the cancellation window the page says whom to ask.
-import { render } from "preact";
-import { act } from "preact/test-utils";
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import axe from "axe-core";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createApi, type CoupleBooking, type Slot } from "../shared/api";
-import { App } from "./App";
 import type { AppContext } from "./context";
-import type { Embed } from "./embed";
-import { gateway, type Sent } from "./testing";
+import { gateway, type Sent, noEmbed, screen, violations } from "./testing";
+
+const ui = screen();
+const { $, text, button, click } = ui;
 
 
 const BRANDING = { primaryColor: "#1f4d3a", secondaryColor: "", logoUrl: null, font: "" };
@@ -34,59 +32,24 @@ const SLOT_BOOKING: CoupleBooking = {
 };
 const FREE = [slot("2026-12-16", "09:00", "10:30"), slot("2026-12-16", "13:00", "14:30")];
 
-const noEmbed: Embed = { connected: false, post: () => {}, onHost: () => () => {}, watchHeight: () => () => {} };
-let root: HTMLElement;
 
 async function mount(fetchImpl: typeof fetch) {
   const api = createApi({ fetch: fetchImpl });
   const context: AppContext = { api, embed: noEmbed, config: { page: "manage", embedded: false, bookingId: "b1" }, locale: "en-GB", assign: () => {} };
-  await act(async () => {
-    render(<App context={context} />, root);
-  });
-  await settle();
+  await ui.mount(context);
 }
 
-async function settle() {
-  for (let i = 0; i < 5; i++) {
-    await act(async () => {
-      await new Promise((resolve) => setTimeout(resolve, 0));
-    });
-  }
-}
 
-const $ = <T extends Element = HTMLElement>(selector: string) => root.querySelector<T>(selector);
-const $$ = (selector: string) => [...root.querySelectorAll<HTMLElement>(selector)];
-const text = (el: Element | null) => el?.textContent?.replace(/\s+/g, " ").trim() ?? "";
-function button(name: string): HTMLButtonElement {
-  const found = $$("button").find((b) => (b.getAttribute("aria-label") ?? text(b)) === name);
-  if (!found) throw new Error(`no button "${name}" in: ${$$("button").map((b) => text(b)).join(" | ")}`);
-  return found as HTMLButtonElement;
-}
-async function click(el: HTMLElement) {
-  await act(async () => el.click());
-  await settle();
-}
 const day = (iso: string) => $<HTMLButtonElement>(`button[data-date="${iso}"]`)!;
 const radio = (startsAt: string) => $<HTMLInputElement>(`input[type=radio][name=slot][value="${startsAt}"]`)!;
 
-async function violations(where: HTMLElement) {
-  const result = await axe.run(where, { rules: { "color-contrast": { enabled: false }, region: { enabled: false } } });
-  return result.violations.map((v) => `${v.id}: ${v.nodes.map((n) => n.html).join(" ")}`);
-}
 
 beforeEach(() => {
-  vi.useFakeTimers({ toFake: ["Date"] });
-  vi.setSystemTime(new Date("2026-12-10T12:00:00Z"));
-  root = document.createElement("div");
-  document.body.append(root);
+  ui.open();
   history.replaceState(null, "", "/booking/b1?token=tok");
 });
 
-afterEach(() => {
-  render(null, root);
-  root.remove();
-  vi.useRealTimers();
-});
+afterEach(() => ui.close());
 
 const reschedules = (server: { sent: Sent[] }) => server.sent.filter((s) => s.method === "POST" && s.path === "/v1/bookings/b1/reschedule");
 
@@ -110,7 +73,7 @@ describe("moving a whole-day booking", () => {
     expect(asked.headers["X-Tenant-Key"]).toBe("pk_test_studio");
     expect(day("2026-12-19").getAttribute("aria-label")).toContain("unavailable");
     expect(day("2026-12-11").getAttribute("aria-label")).toContain("unavailable: out of range");
-    expect(await violations(root)).toEqual([]);
+    expect(await violations(ui.root)).toEqual([]);
     await click(day("2026-12-22"));
     await click(button("Move my booking to this date"));
     const [move] = reschedules(server);
@@ -122,7 +85,7 @@ describe("moving a whole-day booking", () => {
       "Your booking is moved to Tuesday, 22 December 2026. An email with the new date is on its way.",
     );
     expect(text($(".booking-facts"))).toContain("DateTuesday, 22 December 2026Package");
-    expect(await violations(root)).toEqual([]);
+    expect(await violations(ui.root)).toEqual([]);
   });
 
   it("says a date taken meanwhile is no longer free, and a retry of another date uses a new key", async () => {
@@ -172,7 +135,7 @@ describe("moving a whole-day booking", () => {
     await mount(server.impl);
     expect($(".move-booking")).toBeNull();
     expect(text($(".move-closed"))).toContain("please ask Studio Licht at hello@studio.example to move it");
-    expect(await violations(root)).toEqual([]);
+    expect(await violations(ui.root)).toEqual([]);
   });
 });
 
@@ -194,7 +157,7 @@ describe("moving a time-slot booking", () => {
     expect(asked.headers["X-Tenant-Key"]).toBe("pk_test_studio");
     await click(day("2026-12-16"));
     await click(radio("2026-12-16T13:00:00+01:00"));
-    expect(await violations(root)).toEqual([]);
+    expect(await violations(ui.root)).toEqual([]);
     await click(button("Move my booking to this time"));
     expect(reschedules(server)[0].body).toEqual({ startsAt: "2026-12-16T13:00:00+01:00" });
     expect(text($(".move-booking [role=status]"))).toBe(

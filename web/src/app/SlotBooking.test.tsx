@@ -3,16 +3,15 @@
 // zone, as the API writes them), checkout sends the chosen startsAt, a start just taken is not offered
 // again, and the return and manage pages show the date with its start and end.
 import { render } from "preact";
-import { act } from "preact/test-utils";
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import axe from "axe-core";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createApi, type Package, type Slot, type Tenant } from "../shared/api";
-import { App } from "./App";
 import type { PageConfig } from "./config";
 import type { AppContext } from "./context";
-import type { Embed } from "./embed";
 import { JUST_TAKEN_TIME } from "./flow";
-import { gateway, type Sent } from "./testing";
+import { gateway, type Sent, noEmbed, screen, violations } from "./testing";
+
+const ui = screen();
+const { $, $$, text, button, labelled, labelOf, click, type } = ui;
 
 const TENANT: Tenant = {
   slug: "studio", name: "Studio Licht", timezone: "Europe/Berlin", currency: "eur",
@@ -50,73 +49,25 @@ function slotsRoute(answers: Slot[][]) {
   };
 }
 
-const noEmbed: Embed = { connected: false, post: () => {}, onHost: () => () => {}, watchHeight: () => () => {} };
-let root: HTMLElement;
 const assigned: string[] = [];
 
 async function mount(config: PageConfig, fetchImpl: typeof fetch) {
   const api = createApi({ publicKey: "pk_test_slots", fetch: fetchImpl });
   const context: AppContext = { api, embed: noEmbed, config, locale: "en-GB", assign: (url) => void assigned.push(url) };
-  await act(async () => {
-    render(<App context={context} />, root);
-  });
-  await settle();
+  await ui.mount(context);
 }
 
-async function settle() {
-  for (let i = 0; i < 5; i++) {
-    await act(async () => {
-      await new Promise((resolve) => setTimeout(resolve, 0));
-    });
-  }
-}
 
-const $ = <T extends Element = HTMLElement>(selector: string) => root.querySelector<T>(selector);
-const $$ = (selector: string) => [...root.querySelectorAll<HTMLElement>(selector)];
-const text = (el: Element | null) => el?.textContent?.replace(/\s+/g, " ").trim() ?? "";
-const labelOf = (input: Element) => text(root.querySelector(`label[for="${input.id}"]`));
-function button(name: string): HTMLButtonElement {
-  const found = $$("button").find((b) => (b.getAttribute("aria-label") ?? text(b)) === name);
-  if (!found) throw new Error(`no button "${name}"`);
-  return found as HTMLButtonElement;
-}
-function labelled(name: string): HTMLInputElement {
-  const label = $$("label").find((l) => text(l) === name);
-  const input = label ? root.querySelector<HTMLInputElement>(`#${label.getAttribute("for")}`) : null;
-  if (!input) throw new Error(`no field labelled "${name}" in: ${$$("label").map(text).join(" | ")}`);
-  return input;
-}
-async function click(el: HTMLElement) {
-  await act(async () => el.click());
-  await settle();
-}
-async function type(el: HTMLInputElement, value: string) {
-  await act(async () => {
-    el.value = value;
-    el.dispatchEvent(new Event("input", { bubbles: true }));
-  });
-}
 const day = (iso: string) => $<HTMLButtonElement>(`button[data-date="${iso}"]`)!;
 const slotRadios = () => $$("input[type=radio][name=slot]") as HTMLInputElement[];
 
-async function violations(where: HTMLElement) {
-  const result = await axe.run(where, { rules: { "color-contrast": { enabled: false }, region: { enabled: false } } });
-  return result.violations.map((v) => `${v.id}: ${v.nodes.map((n) => n.html).join(" ")}`);
-}
 
 beforeEach(() => {
-  vi.useFakeTimers({ toFake: ["Date"] });
-  vi.setSystemTime(new Date("2026-12-10T12:00:00Z"));
-  root = document.createElement("div");
-  document.body.append(root);
+  ui.open();
   assigned.length = 0;
 });
 
-afterEach(() => {
-  render(null, root);
-  root.remove();
-  vi.useRealTimers();
-});
+afterEach(() => ui.close());
 
 const BOOK: PageConfig = { page: "book", embedded: false, publicKey: "pk_test_slots", slug: "studio" };
 
@@ -159,7 +110,7 @@ describe("a time-slot service's date step", () => {
     await click(labelled("11:30–13:00"));
     expect(labelled("11:30–13:00").checked).toBe(true);
     expect(text($(".selected-line"))).toBe("Selected: Monday, 14 December 2026, 11:30–13:00 (Europe/Berlin)");
-    expect(await violations(root)).toEqual([]);
+    expect(await violations(ui.root)).toEqual([]);
     // Another day forgets the time: it is a start on that day only.
     await click(day("2026-12-16"));
     expect(slotRadios().map(labelOf)).toEqual(["09:00–10:30"]);
@@ -254,7 +205,7 @@ describe("a time-slot booking after paying and on its own page", () => {
     // Without the fields (a whole day, or a gateway from before them): the date alone.
     const { startsAt: _s, endsAt: _e, kind: _k, ...whole } = booking;
     const older = gateway({ "GET /v1/bookings/b1": () => [200, whole] });
-    render(null, root);
+    render(null, ui.root);
     await mount({ page: "manage", embedded: false, bookingId: "b1" }, older.impl);
     expect(text($(".booking-facts"))).toContain("DateMonday, 14 December 2026Package");
   });
