@@ -4,7 +4,7 @@
 // what to do instead.
 import { useEffect, useState } from "preact/hooks";
 import { formatMoney } from "../../app/money";
-import { ConfirmButton, Loaded, OutcomeLine, Pager, useAction, usePaged } from "./common";
+import { ConfirmButton, OutcomeLine, PagedTable, useAction, usePaged } from "./common";
 import type { FieldSpec } from "./editing";
 import { Editor, type Versioned } from "./Editor";
 import { photosCodec, type Photo } from "./photos";
@@ -218,52 +218,25 @@ function Collection<T extends Versioned>(props: CollectionProps<T>) {
   return (
     <section aria-labelledby={`${noun}-heading`}>
       <h2 id={`${noun}-heading`}>{props.title}</h2>
-      <Loaded loading={paged.loading && !paged.page} error={paged.error}>
-        {paged.page && paged.page.items.length === 0 ? (
-          <p>No {noun}s yet.</p>
-        ) : (
-          <div class="table-wrap">
-            <table class="list">
-              <caption class="visually-hidden">{props.title}</caption>
-              <thead>
-                <tr>
-                  {props.columns.map(([label]) => (
-                    <th scope="col" key={label}>
-                      {label}
-                    </th>
-                  ))}
-                  <th scope="col">Actions</th>
-                </tr>
-              </thead>
-              <tbody>
-                {paged.page?.items.map((item) => (
-                  <tr key={item.id}>
-                    {props.columns.map(([label, cell]) => (
-                      <td key={label}>{cell(item)}</td>
-                    ))}
-                    <td>
-                      <span class="row-actions">
-                        <button type="button" class="button secondary" aria-label={`Edit ${name(item)}`} onClick={() => open(item)}>
-                          Edit
-                        </button>
-                        <ConfirmButton
-                          label="Delete"
-                          name={`Delete ${name(item)}`}
-                          question={`Delete the ${noun} “${name(item)}”?`}
-                          confirm="Yes, delete"
-                          busy={action.busy}
-                          onConfirm={() => remove(item)}
-                        />
-                      </span>
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
-        )}
-      </Loaded>
-      <Pager paged={paged} label={props.title} />
+      <PagedTable paged={paged} label={props.title} columns={[...props.columns.map(([label]) => label), "Actions"]} empty={`No ${noun}s yet.`}>
+        {(items) =>
+          items.map((item) => (
+            <tr key={item.id}>
+              {props.columns.map(([label, cell]) => (
+                <td key={label}>{cell(item)}</td>
+              ))}
+              <td>
+                <span class="row-actions">
+                  <button type="button" class="button secondary" aria-label={`Edit ${name(item)}`} onClick={() => open(item)}>
+                    Edit
+                  </button>
+                  <ConfirmButton label="Delete" name={`Delete ${name(item)}`} question={`Delete the ${noun} “${name(item)}”?`} confirm="Yes, delete" busy={action.busy} onConfirm={() => remove(item)} />
+                </span>
+              </td>
+            </tr>
+          ))
+        }
+      </PagedTable>
       <OutcomeLine outcome={action.outcome} />
       {editing === null ? (
         <button type="button" class="button" onClick={() => open("new")}>

@@ -2,7 +2,7 @@
 // processed again (replay), and the answer says how it ended.
 import { Link } from "../router";
 import { useState } from "preact/hooks";
-import { formatTime, Loaded, OutcomeLine, Pager, Select, useAction, usePaged } from "./common";
+import { formatTime, OutcomeLine, PagedTable, Select, useAction, usePaged, type Column } from "./common";
 import { withQuery, type AdminRequest, type Page, type PageProps } from "./request";
 
 export interface PaymentEvent {
@@ -42,6 +42,8 @@ export function replayOutcome(event: PaymentEvent): { ok: boolean; text: string 
   return { ok: false, text: `The event ${event.stripeEventId} failed again${event.lastError ? `: ${event.lastError}` : ""}.` };
 }
 
+const EVENT_COLUMNS: Column[] = ["Received", "Type", "State", ["Attempts", "num"], "Last error", "Booking", "Actions"];
+
 export function Payments({ request }: PageProps) {
   const [status, setStatus] = useState("");
   const paged = usePaged<PaymentEvent>((cursor) => request<Page<PaymentEvent>>("GET", withQuery("/v1/tenant-admin/payments/events", { status, limit: 25, cursor })), [status]);
@@ -50,34 +52,13 @@ export function Payments({ request }: PageProps) {
       <h1>Payment events</h1>
       <p>What Stripe told the platform about your payments. A failed event is retried by Stripe; you can also process it again here.</p>
       <Select label="Show" value={status} options={EVENT_STATES} onChange={setStatus} />
-      <Loaded loading={paged.loading && !paged.page} error={paged.error}>
-        {paged.page?.items.length === 0 ? (
-          <p>No event{status ? " in this state" : " yet"}.</p>
-        ) : (
-          <div class="table-wrap">
-            <table class="list">
-              <caption class="visually-hidden">Payment events</caption>
-              <thead>
-                <tr>
-                  <th scope="col">Received</th>
-                  <th scope="col">Type</th>
-                  <th scope="col">State</th>
-                  <th scope="col" class="num">Attempts</th>
-                  <th scope="col">Last error</th>
-                  <th scope="col">Booking</th>
-                  <th scope="col">Actions</th>
-                </tr>
-              </thead>
-              <tbody>
-                {paged.page?.items.map((event) => (
-                  <EventRow key={event.id} request={request} event={event} onChange={(next) => paged.replace((items) => items.map((e) => (e.id === next.id ? next : e)))} />
-                ))}
-              </tbody>
-            </table>
-          </div>
-        )}
-      </Loaded>
-      <Pager paged={paged} label="Payment events" />
+      <PagedTable paged={paged} label="Payment events" columns={EVENT_COLUMNS} empty={`No event${status ? " in this state" : " yet"}.`}>
+        {(events) =>
+          events.map((event) => (
+            <EventRow key={event.id} request={request} event={event} onChange={(next) => paged.replace((items) => items.map((e) => (e.id === next.id ? next : e)))} />
+          ))
+        }
+      </PagedTable>
     </div>
   );
 }

@@ -2,7 +2,7 @@
 // one with its keys and first admin's password shown once; commission, activation and Connect state.
 import { Link } from "../router";
 import { useEffect, useState } from "preact/hooks";
-import { ConfirmButton, CopyButton, Field, Loaded, OutcomeLine, Pager, useAction, useDebounced, usePaged } from "./common";
+import { ConfirmButton, CopyButton, Field, Loaded, OutcomeLine, PagedTable, useAction, useDebounced, usePaged } from "./common";
 import { errorText, isCode, withQuery, type AdminRequest, type Page, type PageProps } from "./request";
 
 export interface PlatformTenant {
@@ -68,33 +68,23 @@ export function PlatformTenants({ request }: PageProps) {
       <section aria-labelledby="tenants-heading">
         <h2 id="tenants-heading">Businesses</h2>
         <Field label="Search by name, slug or admin email" value={search} onInput={setSearch} error={"error" in parsed ? parsed.error : null} hint="Any part of it, in any case." type="text" />
-        <Loaded loading={paged.loading && !paged.page} error={paged.error}>
-          <p role="status" class="visually-hidden">
-            {paged.page && !paged.loading && asked ? matchLine(shown.length, Boolean(paged.page.nextCursor), asked) : ""}
-          </p>
-          <div class="table-wrap">
-            <table class="list">
-              <caption class="visually-hidden">Businesses</caption>
-              <thead>
-                <tr>
-                  <th scope="col">Business</th>
-                  <th scope="col">Slug</th>
-                  <th scope="col" class="num">Commission</th>
-                  <th scope="col">Stripe Connect</th>
-                  <th scope="col">State</th>
-                  <th scope="col">Actions</th>
-                </tr>
-              </thead>
-              <tbody>
-                {shown.map((tenant) => (
-                  <TenantRow key={tenant.id} request={request} tenant={tenant} onChange={(next) => paged.replace((items) => items.map((t) => (t.id === next.id ? next : t)))} />
-                ))}
-              </tbody>
-            </table>
-          </div>
-          {paged.page && !paged.loading && shown.length === 0 && <p>{asked ? `No business matches “${asked}”.` : "No business yet."}</p>}
-        </Loaded>
-        <Pager paged={paged} label="Businesses" />
+        <PagedTable
+          paged={paged}
+          label="Businesses"
+          columns={["Business", "Slug", ["Commission", "num"], "Stripe Connect", "State", "Actions"]}
+          empty={asked ? `No business matches “${asked}”.` : "No business yet."}
+          status={
+            <p role="status" class="visually-hidden">
+              {paged.page && !paged.loading && asked ? matchLine(shown.length, Boolean(paged.page.nextCursor), asked) : ""}
+            </p>
+          }
+        >
+          {(tenants) =>
+            tenants.map((tenant) => (
+              <TenantRow key={tenant.id} request={request} tenant={tenant} onChange={(next) => paged.replace((items) => items.map((t) => (t.id === next.id ? next : t)))} />
+            ))
+          }
+        </PagedTable>
       </section>
       <section aria-labelledby="new-tenant-heading">
         <h2 id="new-tenant-heading">New business</h2>

@@ -2,7 +2,7 @@
 // the oldest not yet processed, failures per tenant) and the failed events themselves, paged.
 import { Link } from "../router";
 import { useEffect, useState } from "preact/hooks";
-import { formatTime, Loaded, Pager, usePaged } from "./common";
+import { formatTime, Loaded, PagedTable, usePaged } from "./common";
 import type { PaymentEvent } from "./Payments";
 import { errorText, withQuery, type Page, type PageProps } from "./request";
 
@@ -75,38 +75,19 @@ export function PlatformWebhooks({ request }: PageProps) {
       </Loaded>
       <section aria-labelledby="failed-events">
         <h2 id="failed-events">Failed events</h2>
-        <Loaded loading={failed.loading && !failed.page} error={failed.error}>
-          {failed.page?.items.length === 0 ? (
-            <p>No failed event.</p>
-          ) : (
-            <div class="table-wrap">
-              <table class="list">
-                <caption class="visually-hidden">Failed events</caption>
-                <thead>
-                  <tr>
-                    <th scope="col">Received</th>
-                    <th scope="col">Business</th>
-                    <th scope="col">Type</th>
-                    <th scope="col" class="num">Attempts</th>
-                    <th scope="col">Last error</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {failed.page?.items.map((e) => (
-                    <tr key={e.id}>
-                      <td>{formatTime(e.receivedAt)}</td>
-                      <td>{e.tenantId ?? "unknown"}</td>
-                      <td>{e.type}</td>
-                      <td class="num">{e.attempts}</td>
-                      <td>{e.lastError ?? "—"}</td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            </div>
-          )}
-        </Loaded>
-        <Pager paged={failed} label="Failed events" />
+        <PagedTable paged={failed} label="Failed events" columns={["Received", "Business", "Type", ["Attempts", "num"], "Last error"]} empty="No failed event.">
+          {(events) =>
+            events.map((e) => (
+              <tr key={e.id}>
+                <td>{formatTime(e.receivedAt)}</td>
+                <td>{e.tenantId ?? "unknown"}</td>
+                <td>{e.type}</td>
+                <td class="num">{e.attempts}</td>
+                <td>{e.lastError ?? "—"}</td>
+              </tr>
+            ))
+          }
+        </PagedTable>
       </section>
     </div>
   );

@@ -5,7 +5,7 @@
 // at midnight. Saving replaces the weekly hours and the year's exceptions in one change; the server's
 // field errors (`weekly[0].ranges[1]`, `exceptions[2].date`) are shown beside the row they name.
 import { useEffect, useState } from "preact/hooks";
-import { Check, ConfirmButton, Field, Loaded, OutcomeLine, Pager, useAction, usePaged } from "./common";
+import { Check, ConfirmButton, Field, Loaded, OutcomeLine, PagedTable, useAction, usePaged } from "./common";
 import { errorText, withQuery, type Page, type PageProps } from "./request";
 
 export interface Resource {
@@ -138,74 +138,61 @@ export function Resources({ request }: PageProps) {
       <p class="field-hint">A time-slot service takes one resource (a person, a room) for its time. A whole-day booking takes every resource that day.</p>
       <section aria-labelledby="resources-list">
         <h2 id="resources-list">Resources</h2>
-        <Loaded loading={paged.loading && !paged.page} error={paged.error}>
-          <div class="table-wrap">
-            <table class="list">
-              <caption class="visually-hidden">Resources</caption>
-              <thead>
-                <tr>
-                  <th scope="col">Name</th>
-                  <th scope="col">State</th>
-                  <th scope="col">Actions</th>
-                </tr>
-              </thead>
-              <tbody>
-                {paged.page?.items.map((resource) => (
-                  <tr key={resource.id}>
-                    <td>
-                      {renaming?.id === resource.id ? (
-                        <form
-                          onSubmit={(e) => {
-                            e.preventDefault();
-                            patch(resource, { name: renaming.name.trim() }, `Renamed to ${renaming.name.trim()}.`);
-                          }}
-                          noValidate
-                        >
-                          <Field label={`New name for ${resource.name}`} value={renaming.name} onInput={(value) => setRenaming({ id: resource.id, name: value })} error={change.fields.name ?? null} />
-                          <div class="actions">
-                            <button type="submit" class="button">
-                              Save name
-                            </button>
-                            <button type="button" class="button secondary" onClick={() => setRenaming(null)}>
-                              Cancel
-                            </button>
-                          </div>
-                        </form>
-                      ) : (
-                        resource.name
-                      )}
-                    </td>
-                    <td>{[resource.isDefault ? "Default" : "", resource.active ? "Active" : "Inactive (offers no slots)"].filter(Boolean).join(", ")}</td>
-                    <td>
+        <PagedTable paged={paged} label="Resources" columns={["Name", "State", "Actions"]}>
+          {(resources) =>
+            resources.map((resource) => (
+              <tr key={resource.id}>
+                <td>
+                  {renaming?.id === resource.id ? (
+                    <form
+                      onSubmit={(e) => {
+                        e.preventDefault();
+                        patch(resource, { name: renaming.name.trim() }, `Renamed to ${renaming.name.trim()}.`);
+                      }}
+                      noValidate
+                    >
+                      <Field label={`New name for ${resource.name}`} value={renaming.name} onInput={(value) => setRenaming({ id: resource.id, name: value })} error={change.fields.name ?? null} />
                       <div class="actions">
-                        <button type="button" class="button secondary" aria-label={`Hours of ${resource.name}`} aria-pressed={editing?.id === resource.id ? "true" : "false"} onClick={() => setEditing(resource)}>
-                          Hours
+                        <button type="submit" class="button">
+                          Save name
                         </button>
-                        <button type="button" class="button secondary" aria-label={`Rename ${resource.name}`} onClick={() => setRenaming({ id: resource.id, name: resource.name })}>
-                          Rename
+                        <button type="button" class="button secondary" onClick={() => setRenaming(null)}>
+                          Cancel
                         </button>
-                        {!resource.isDefault && (
-                          <button
-                            type="button"
-                            class="button secondary"
-                            aria-label={`${resource.active ? "Deactivate" : "Activate"} ${resource.name}`}
-                            onClick={() => patch(resource, { active: !resource.active }, resource.active ? `${resource.name} offers no slots now.` : `${resource.name} is active again.`)}
-                          >
-                            {resource.active ? "Deactivate" : "Activate"}
-                          </button>
-                        )}
-                        {!resource.isDefault && (
-                          <ConfirmButton label="Remove" name={`Remove ${resource.name}`} question={`Remove ${resource.name}?`} confirm="Yes, remove" busy={change.busy} onConfirm={() => remove(resource)} />
-                        )}
                       </div>
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
-        </Loaded>
-        <Pager paged={paged} label="Resources" />
+                    </form>
+                  ) : (
+                    resource.name
+                  )}
+                </td>
+                <td>{[resource.isDefault ? "Default" : "", resource.active ? "Active" : "Inactive (offers no slots)"].filter(Boolean).join(", ")}</td>
+                <td>
+                  <div class="actions">
+                    <button type="button" class="button secondary" aria-label={`Hours of ${resource.name}`} aria-pressed={editing?.id === resource.id ? "true" : "false"} onClick={() => setEditing(resource)}>
+                      Hours
+                    </button>
+                    <button type="button" class="button secondary" aria-label={`Rename ${resource.name}`} onClick={() => setRenaming({ id: resource.id, name: resource.name })}>
+                      Rename
+                    </button>
+                    {!resource.isDefault && (
+                      <button
+                        type="button"
+                        class="button secondary"
+                        aria-label={`${resource.active ? "Deactivate" : "Activate"} ${resource.name}`}
+                        onClick={() => patch(resource, { active: !resource.active }, resource.active ? `${resource.name} offers no slots now.` : `${resource.name} is active again.`)}
+                      >
+                        {resource.active ? "Deactivate" : "Activate"}
+                      </button>
+                    )}
+                    {!resource.isDefault && (
+                      <ConfirmButton label="Remove" name={`Remove ${resource.name}`} question={`Remove ${resource.name}?`} confirm="Yes, remove" busy={change.busy} onConfirm={() => remove(resource)} />
+                    )}
+                  </div>
+                </td>
+              </tr>
+            ))
+          }
+        </PagedTable>
         <OutcomeLine outcome={change.outcome} />
       </section>
       <section aria-labelledby="resources-add">

@@ -2,7 +2,7 @@
 // and removal (the API refuses to remove the last active admin: 409, shown in words).
 import { useState } from "preact/hooks";
 import { newIdempotencyKey } from "../../shared/api";
-import { ConfirmButton, Field, formatTime, Loaded, OutcomeLine, Pager, useAction, usePaged } from "./common";
+import { ConfirmButton, Field, formatTime, OutcomeLine, PagedTable, useAction, usePaged } from "./common";
 import { withQuery, type Page, type PageProps } from "./request";
 
 export interface TeamUser {
@@ -48,34 +48,20 @@ export function Team({ request }: PageProps) {
       <h1>Team</h1>
       <section aria-labelledby="team-list">
         <h2 id="team-list">Admins</h2>
-        <Loaded loading={paged.loading && !paged.page} error={paged.error}>
-          <div class="table-wrap">
-            <table class="list">
-              <caption class="visually-hidden">Admins</caption>
-              <thead>
-                <tr>
-                  <th scope="col">Email</th>
-                  <th scope="col">State</th>
-                  <th scope="col">Since</th>
-                  <th scope="col">Actions</th>
-                </tr>
-              </thead>
-              <tbody>
-                {paged.page?.items.map((user) => (
-                  <tr key={user.id}>
-                    <td>{user.email}</td>
-                    <td>{user.active ? "Active" : "Invited (has not set a password yet)"}</td>
-                    <td>{formatTime(user.createdAt)}</td>
-                    <td>
-                      <ConfirmButton label="Remove" name={`Remove ${user.email}`} question={`Remove ${user.email} from the team?`} confirm="Yes, remove" busy={remove.busy} onConfirm={() => removeUser(user)} />
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
-        </Loaded>
-        <Pager paged={paged} label="Admins" />
+        <PagedTable paged={paged} label="Admins" columns={["Email", "State", "Since", "Actions"]}>
+          {(users) =>
+            users.map((user) => (
+              <tr key={user.id}>
+                <td>{user.email}</td>
+                <td>{user.active ? "Active" : "Invited (has not set a password yet)"}</td>
+                <td>{formatTime(user.createdAt)}</td>
+                <td>
+                  <ConfirmButton label="Remove" name={`Remove ${user.email}`} question={`Remove ${user.email} from the team?`} confirm="Yes, remove" busy={remove.busy} onConfirm={() => removeUser(user)} />
+                </td>
+              </tr>
+            ))
+          }
+        </PagedTable>
         <OutcomeLine outcome={remove.outcome} />
       </section>
       <section aria-labelledby="team-invite">

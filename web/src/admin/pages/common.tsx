@@ -164,7 +164,10 @@ export function usePaged<T>(load: (cursor: string) => Promise<Page<T>>, deps: un
   };
 }
 
-export function Pager({ paged, label }: { paged: ReturnType<typeof usePaged<any>>; label: string }) {
+export type Paged<T> = ReturnType<typeof usePaged<T>>;
+
+// `any`: the pager reads no item, so it takes a list of anything.
+export function Pager({ paged, label }: { paged: Paged<any>; label: string }) {
   const hasNext = Boolean(paged.page?.nextCursor);
   if (!hasNext && paged.pageNumber === 1) return null;
   return (
@@ -177,6 +180,54 @@ export function Pager({ paged, label }: { paged: ReturnType<typeof usePaged<any>
         Next page
       </button>
     </nav>
+  );
+}
+
+/** A column heading of a PagedTable: its words, and "num" for a right-aligned number. */
+export type Column = string | readonly [string, "num"];
+
+/** One cursor-paged list as a table: its loading line or error, the words for an empty page (else the
+ * table, captioned for screen readers with `label`), the rows `children` makes of the page's items,
+ * and the pager. `status` is read out above the table (a search's count). */
+export function PagedTable<T>(props: {
+  paged: Paged<T>;
+  label: string;
+  columns: readonly Column[];
+  empty?: string;
+  status?: ComponentChildren;
+  children: (items: T[]) => ComponentChildren;
+}) {
+  const { paged, label } = props;
+  const items = paged.page?.items ?? [];
+  return (
+    <>
+      <Loaded loading={paged.loading && !paged.page} error={paged.error}>
+        {props.status}
+        {paged.page && items.length === 0 && props.empty ? (
+          <p>{props.empty}</p>
+        ) : (
+          <div class="table-wrap">
+            <table class="list">
+              <caption class="visually-hidden">{label}</caption>
+              <thead>
+                <tr>
+                  {props.columns.map((column) => {
+                    const [words, kind] = typeof column === "string" ? [column, ""] : column;
+                    return (
+                      <th scope="col" class={kind === "num" ? "num" : undefined} key={words}>
+                        {words}
+                      </th>
+                    );
+                  })}
+                </tr>
+              </thead>
+              <tbody>{props.children(items)}</tbody>
+            </table>
+          </div>
+        )}
+      </Loaded>
+      <Pager paged={paged} label={label} />
+    </>
   );
 }
 
