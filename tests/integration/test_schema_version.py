@@ -3,10 +3,12 @@ migrations Job's entry point (python -m mais_runtime.migrate) brings a schema to
 
 from __future__ import annotations
 
+import asyncio
 import os
+import secrets
 import subprocess
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import asyncpg
@@ -15,8 +17,11 @@ from sqlalchemy import text
 
 from mais_runtime.db import Database
 from mais_runtime.migrations import MigrationRefused, apply_migrations, check_schema
+from mais_runtime.provision import SERVICES, provision
 from mais_runtime.server import _migrate_when_reachable
-from tests.integration.conftest import REPO, Cluster
+from tests.integration.conftest import REPO, Cluster, spawn_service
+from tools.stack.launcher import Ports, Stack, StackOptions
+from tools.stack.pgserver import EmbeddedPostgres
 
 SCHEMA = "schema_version_test"
 
@@ -120,3 +125,59 @@ def test_the_migrations_job_entry_rejects_an_unknown_service_naming_it() -> None
     wrong = _migrate("billing", "postgresql://nobody@127.0.0.1:1/none")
     assert wrong.returncode == 2
     assert "service must be one of tenant, catalog, booking, payments: 'billing'" in wrong.stderr
+
+
+@pytest.fixture(scope="module")
+def fresh_cluster(data_root: Path) -> Iterator[Cluster]:
+    """A PostgreSQL of its own, provisioned (roles and schemas) but with no service migrated yet: what
+    a new cluster's database administrator hands over before the first migrations Job."""
+    data_dir = data_root / "fresh-cluster"
+    passwords = {s: secrets.token_urlsafe(16) for s in SERVICES}
+    server = EmbeddedPostgres(data_dir, Ports.free().postgres, durable=False)
+    server.start()
+    try:
+        asyncio.run(provision(server.admin_url, passwords))
+        helper = Stack(StackOptions(data_dir=data_dir, ports=Ports(), database_url=server.admin_url))
+        helper.admin_database_url = server.admin_url
+        yield Cluster(server.admin_url, {s: helper.role_url(s, passwords[s]) for s in SERVICES})
+    finally:
+        server.stop("immediate")
+
+
+def test_a_service_refuses_an_unmigrated_schema_until_the_job_ran_then_serves(
+    fresh_cluster: Cluster, tmp_path: Path
+) -> None:
+    no_migrating = {"MAIS_MIGRATE_ON_START": "false"}
+    with pytest.raises(RuntimeError, match=r"(?s)exited.*schema tenant is older than this release"):
+        spawn_service(fresh_cluster, "services.tenant", "tenant", tmp_path, no_migrating)
+    done = _migrate("tenant", fresh_cluster.role_urls["tenant"])
+    assert done.returncode == 0, done.stderr
+    service = spawn_service(fresh_cluster, "services.tenant", "tenant", tmp_path, no_migrating)
+    service.stop()
+
+
+def test_a_service_refuses_a_schema_a_later_release_migrated_even_when_it_migrates_at_start(
+    fresh_cluster: Cluster, tmp_path: Path
+) -> None:
+    assert _migrate("catalog", fresh_cluster.role_urls["catalog"]).returncode == 0
+
+    async def record(sql: str) -> None:
+        admin = await asyncpg.connect(fresh_cluster.admin_url)
+        try:
+            await admin.execute(sql)
+        finally:
+            await admin.close()
+
+    later = "999_from_a_later_release"
+    asyncio.run(record(f"INSERT INTO catalog.schema_migrations (version) VALUES ('{later}')"))
+    try:
+        with pytest.raises(RuntimeError, match=rf"(?s)exited.*newer than this release supports.*{later}"):
+            spawn_service(fresh_cluster, "services.catalog", "catalog", tmp_path)
+        # The migrations Job of this (older) release refuses too, and says why.
+        refused = _migrate("catalog", fresh_cluster.role_urls["catalog"])
+        assert refused.returncode == 1
+        assert later in refused.stderr
+    finally:
+        asyncio.run(record(f"DELETE FROM catalog.schema_migrations WHERE version = '{later}'"))
+    service = spawn_service(fresh_cluster, "services.catalog", "catalog", tmp_path)
+    service.stop()
