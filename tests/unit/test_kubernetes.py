@@ -313,3 +313,33 @@ def test_the_files_the_image_ships_are_enough_to_import_every_entry_point(tmp_pa
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "ok"
+
+
+async def test_the_config_maps_dns_targets_work_with_the_platform_s_channels() -> None:
+    """The manifests give every process `dns:///service:port` (headless Services): mais_runtime's channels
+    take that form as they take host:port (here against a real gRPC server on loopback)."""
+    import grpc
+    from grpc_health.v1 import _async as health_aio
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    from mais_runtime.channels import Channels
+
+    maps = _by(render(KUBERNETES / "overlays" / "production"), "ConfigMap")
+    (config,) = [o for name, o in maps.items() if name.startswith("mais-config-")]
+    for service, port in GRPC_PORTS.items():
+        assert config["data"][f"MAIS_{service.upper()}_ADDR"] == f"dns:///{service}:{port}"
+
+    server = grpc.aio.server()
+    health = health_aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health, server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    channels = Channels(internal_token="t", default_timeout=5.0)
+    try:
+        await health.set("", health_pb2.HealthCheckResponse.SERVING)
+        stub = health_pb2_grpc.HealthStub(channels.get(f"dns:///localhost:{port}"))
+        answer = await stub.Check(health_pb2.HealthCheckRequest(service=""), timeout=5)
+        assert answer.status == health_pb2.HealthCheckResponse.SERVING
+    finally:
+        await channels.close()
+        await server.stop(None)
