@@ -38,9 +38,19 @@ GRPC_PORTS = {"tenant": 50061, "catalog": 50062, "booking": 50063, "payments": 5
 Obj = dict[str, Any]
 
 
-@pytest.fixture(scope="module", params=["small", "production"])
+_RENDERED: dict[str, list[Obj]] = {}
+
+
+def _overlay(name: str) -> list[Obj]:
+    """An overlay's objects, rendered once per test session (Kustomize takes a second or two)."""
+    if name not in _RENDERED:
+        _RENDERED[name] = render(KUBERNETES / "overlays" / name)
+    return _RENDERED[name]
+
+
+@pytest.fixture(params=["small", "production"])
 def rendered(request: pytest.FixtureRequest) -> tuple[str, list[Obj]]:
-    return request.param, render(KUBERNETES / "overlays" / request.param)
+    return request.param, _overlay(request.param)
 
 
 def _by(objects: list[Obj], kind: str) -> dict[str, Obj]:
@@ -283,7 +293,7 @@ def test_the_dockerfile_is_multi_stage_slim_pinned_and_non_root() -> None:
     assert "COPY --from=python /src/build/gen build/gen" in final
     # The Kubernetes manifests run what the image has: every container's args start with python -m.
     for overlay in ("small", "production"):
-        for obj in render(KUBERNETES / "overlays" / overlay):
+        for obj in _overlay(overlay):
             pod = pod_spec(obj)
             for container in [] if pod is None else [*pod.get("initContainers", []), *pod["containers"]]:
                 if "mais/platform" in container["image"]:
@@ -324,7 +334,7 @@ async def test_the_config_maps_dns_targets_work_with_the_platform_s_channels() -
 
     from mais_runtime.channels import Channels
 
-    maps = _by(render(KUBERNETES / "overlays" / "production"), "ConfigMap")
+    maps = _by(_overlay("production"), "ConfigMap")
     (config,) = [o for name, o in maps.items() if name.startswith("mais-config-")]
     for service, port in GRPC_PORTS.items():
         assert config["data"][f"MAIS_{service.upper()}_ADDR"] == f"dns:///{service}:{port}"
@@ -343,3 +353,19 @@ async def test_the_config_maps_dns_targets_work_with_the_platform_s_channels() -
     finally:
         await channels.close()
         await server.stop(None)
+
+
+def test_each_pod_gets_only_the_secrets_it_uses(rendered: tuple[str, list[Obj]]) -> None:
+    _, objects = rendered
+    used = {name: secret_names([d]) for name, d in _by(objects, "Deployment").items()}
+    mail = {"mais-postmark"}
+    assert used == {
+        "tenant": {"mais-internal", "mais-database-tenant", "mais-tenant-keys", "mais-platform-admin", *mail},
+        "catalog": {"mais-internal", "mais-database-catalog"},
+        "booking": {"mais-internal", "mais-database-booking", "mais-booking-link", *mail},
+        "payments": {"mais-internal", "mais-database-payments", "mais-stripe"},
+        "gateway": {"mais-internal"},
+        "envoy": set(),
+        "otel-collector": set(),
+    }
+    assert secret_names([_by(objects, "Job")["migrate"]]) == {f"mais-database-{s}" for s in SERVICES}
