@@ -369,3 +369,48 @@ def test_each_pod_gets_only_the_secrets_it_uses(rendered: tuple[str, list[Obj]])
         "otel-collector": set(),
     }
     assert secret_names([_by(objects, "Job")["migrate"]]) == {f"mais-database-{s}" for s in SERVICES}
+
+
+def _variables(settings: type[Any]) -> set[str]:
+    """The environment variables a pydantic-settings class reads (its prefix + field, or the alias)."""
+    prefix = settings.model_config.get("env_prefix", "")
+    names = set()
+    for field_name, field in settings.model_fields.items():
+        alias = field.validation_alias
+        names.add(alias if isinstance(alias, str) else f"{prefix}{field_name}".upper())
+    return names
+
+
+def test_every_variable_the_manifests_set_is_one_the_process_reads(rendered: tuple[str, list[Obj]]) -> None:
+    """Settings ignore unknown variables, so a misspelt one would be silently without effect."""
+    from gateway.settings import GatewaySettings
+    from mais_runtime.mail import MailSettings
+    from mais_runtime.settings import ServiceSettings
+    from services.booking.settings import BookingSettings
+    from services.catalog.settings import CatalogSettings
+    from services.payments.settings import PaymentsSettings
+    from services.tenant.settings import TenantSettings
+
+    python = {"PYTHONUNBUFFERED", "PYTHONDONTWRITEBYTECODE"}
+    mail = _variables(MailSettings)
+    reads = {
+        "tenant": _variables(TenantSettings) | mail,
+        "catalog": _variables(CatalogSettings),
+        "booking": _variables(BookingSettings) | mail,
+        "payments": _variables(PaymentsSettings),
+        "gateway": _variables(GatewaySettings),
+        "migrate": _variables(ServiceSettings),
+    }
+    # The shared ConfigMap goes to all of them: each of its keys must be read by at least one.
+    _, objects = rendered
+    (config,) = [o for n, o in _by(objects, "ConfigMap").items() if n.startswith("mais-config-")]
+    everyone = set().union(*reads.values())
+    assert set(config["data"]) - python - everyone == set()
+    # A variable set on one container must be read by that container's process.
+    workloads = {**_by(objects, "Deployment"), **_by(objects, "Job")}
+    for name, known in reads.items():
+        pod = pod_spec(workloads[name])
+        assert pod is not None
+        for container in [*pod.get("initContainers", []), *pod["containers"]]:
+            own = {e["name"] for e in container.get("env", [])}
+            assert own - known == set(), (name, container["name"])
