@@ -133,6 +133,10 @@ class MigrationRefused(RuntimeError):
     """The schema and the migration files disagree; the service must not start on it."""
 
 
+class SchemaBehind(MigrationRefused):
+    """The schema lacks migrations of this release: the migrations Job has not run (yet)."""
+
+
 def migration_files(folder: Path) -> list[tuple[str, Path]]:
     """The migration files of a folder as (version, path), in order; rejects stray names."""
     files = []
@@ -241,7 +245,7 @@ async def check_schema(db: Database, folder: Path) -> None:
     _refuse_newer(db.schema, recorded, files)
     missing = sorted(files - recorded)
     if missing:
-        raise MigrationRefused(
+        raise SchemaBehind(
             f"schema {db.schema} is older than this release: migration(s) {', '.join(missing)} not applied; "
             "run the migrations Job (python -m mais_runtime.migrate) first"
         )

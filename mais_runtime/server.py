@@ -38,7 +38,7 @@ from mais_runtime.interceptors import (
     TracingInterceptor,
     platform_scoped_methods,
 )
-from mais_runtime.migrations import apply_migrations, check_schema
+from mais_runtime.migrations import SchemaBehind, apply_migrations, check_schema
 from mais_runtime.settings import ServiceSettings
 from mais_runtime.telemetry import setup_logging, setup_tracing
 
@@ -106,7 +106,10 @@ async def run_service(
         lock_timeout_ms=settings.db_lock_timeout_ms,
         connect_timeout_seconds=settings.db_connect_timeout_seconds,
     )
-    await _migrate_when_reachable(db, migrations, apply=settings.migrate_on_start)
+    # Not migrating here, the service waits up to a minute for the migrations Job (within the manifests'
+    # start-up probe, 90 s), then refuses.
+    apply = settings.migrate_on_start
+    await _migrate_when_reachable(db, migrations, attempts=30 if apply else 60, apply=apply)
     channels = Channels(internal_token=settings.internal_token, default_timeout=settings.rpc_timeout_seconds)
     runtime = ServiceRuntime(name, settings, db, channels)
     if extra_setup is not None:
@@ -164,6 +167,12 @@ async def _migrate_when_reachable(
                 log.info("migrations applied: %s", ", ".join(applied))
             await check_schema(db, migrations)
             return
+        except SchemaBehind as error:
+            # Where a migrations Job migrates, it may still be running: wait for it (bounded), then refuse.
+            if apply or n == attempts - 1:
+                raise
+            log.warning("waiting for the migrations Job: %s", error)
+            await asyncio.sleep(1)
         except (TimeoutError, OSError) as error:
             if n == attempts - 1:
                 raise
