@@ -15,7 +15,7 @@ WEB_SOURCES := $(shell find web/src web/scripts -type f 2>/dev/null) web/index.h
 # Browser tests drive Debian's Chromium (never a browser downloaded by a test tool).
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: all run test test-unit test-integration test-e2e test-web lint trace bench clean proto venv web
+.PHONY: all run test test-unit test-integration test-e2e test-web lint trace bench clean proto venv web k8s-check
 
 all: $(GENERATED)
 
@@ -73,6 +73,11 @@ test-unit: $(GENERATED) $(WEB_BUILT)
 lint: $(GENERATED)
 	$(PY) -m ruff check .
 	$(PY) -m mypy mais_runtime services gateway tools stripe_sandbox
+
+# Renders every Kubernetes overlay (deploy/kubernetes) and checks it offline: the Kubernetes schemas and
+# the policy of tools/k8s/checks.py (also part of `make test`: tests/unit/test_kubernetes.py).
+k8s-check: $(INSTALLED)
+	$(PY) -m tools.k8s
 
 # Prints one request's span tree across services: make trace ID=<trace id>
 trace: $(GENERATED)

@@ -16,6 +16,10 @@ Around the files the runner keeps three promises (docs/adr/0020):
   adopts the files' current checksums once.
 - After migrating it checks that every table with a `tenant_id` column has row-level security enabled,
   forced and a policy, and refuses to start naming the table if not.
+- `check_schema`, which a service runs at start (after migrating, or alone where a migrations Job
+  migrates before a release starts: Kubernetes, MAIS_MIGRATE_ON_START=false), refuses a schema newer
+  than the files (a version recorded that no file of this release has: a later release migrated it) or
+  older (a file not applied yet).
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ import logging
 import re
 from pathlib import Path
 from typing import Any
+
+from sqlalchemy import text
 
 from mais_runtime.db import Database
 
@@ -127,6 +133,10 @@ class MigrationRefused(RuntimeError):
     """The schema and the migration files disagree; the service must not start on it."""
 
 
+class SchemaBehind(MigrationRefused):
+    """The schema lacks migrations of this release: the migrations Job has not run (yet)."""
+
+
 def migration_files(folder: Path) -> list[tuple[str, Path]]:
     """The migration files of a folder as (version, path), in order; rejects stray names."""
     files = []
@@ -213,3 +223,29 @@ async def _check_isolation(driver: Any, schema: str) -> None:
                 f"security (enabled {row['enabled']}, forced {row['forced']}, policy {row['has_policy']}); "
                 f"add `SELECT mais_isolate_by_tenant('{row['name']}');` in a migration"
             )
+
+
+def _refuse_newer(schema: str, recorded: set[str], known: set[str]) -> None:
+    unknown = sorted(recorded - known)
+    if unknown:
+        raise MigrationRefused(
+            f"schema {schema} is newer than this release supports: it has migration(s) "
+            f"{', '.join(unknown)} that this release does not ship; run the release that applied them"
+        )
+
+
+async def check_schema(db: Database, folder: Path) -> None:
+    """Refuses (MigrationRefused) unless the schema is exactly at this release's migrations: none missing
+    (older: the migrations Job has not run yet) and none unknown (newer). Changes nothing."""
+    files = {version for version, _ in migration_files(folder)}
+    async with db.platform_transaction() as conn:
+        exists = (await conn.execute(text("SELECT to_regclass('schema_migrations') IS NOT NULL"))).scalar()
+        rows = (await conn.execute(text("SELECT version FROM schema_migrations"))).all() if exists else []
+    recorded = {row[0] for row in rows}
+    _refuse_newer(db.schema, recorded, files)
+    missing = sorted(files - recorded)
+    if missing:
+        raise SchemaBehind(
+            f"schema {db.schema} is older than this release: migration(s) {', '.join(missing)} not applied; "
+            "run the migrations Job (python -m mais_runtime.migrate) first"
+        )

@@ -38,7 +38,7 @@ from mais_runtime.interceptors import (
     TracingInterceptor,
     platform_scoped_methods,
 )
-from mais_runtime.migrations import apply_migrations
+from mais_runtime.migrations import SchemaBehind, apply_migrations, check_schema
 from mais_runtime.settings import ServiceSettings
 from mais_runtime.telemetry import setup_logging, setup_tracing
 
@@ -106,7 +106,10 @@ async def run_service(
         lock_timeout_ms=settings.db_lock_timeout_ms,
         connect_timeout_seconds=settings.db_connect_timeout_seconds,
     )
-    await _migrate_when_reachable(db, migrations)
+    # Not migrating here, the service waits up to a minute for the migrations Job (within the manifests'
+    # start-up probe, 90 s), then refuses.
+    apply = settings.migrate_on_start
+    await _migrate_when_reachable(db, migrations, attempts=30 if apply else 60, apply=apply)
     channels = Channels(internal_token=settings.internal_token, default_timeout=settings.rpc_timeout_seconds)
     runtime = ServiceRuntime(name, settings, db, channels)
     if extra_setup is not None:
@@ -152,14 +155,24 @@ async def run_service(
     log.info("stopped")
 
 
-async def _migrate_when_reachable(db: Database, migrations: Path, attempts: int = 30) -> None:
-    """Applies migrations, waiting for the database to come up (bounded)."""
+async def _migrate_when_reachable(
+    db: Database, migrations: Path, attempts: int = 30, apply: bool = True
+) -> None:
+    """Applies migrations (unless apply=False: a migrations Job did) and checks the schema is exactly this
+    release's (MigrationRefused if newer or older), waiting for the database to come up (bounded)."""
     for n in range(attempts):
         try:
-            applied = await apply_migrations(db, migrations)
+            applied = await apply_migrations(db, migrations) if apply else []
             if applied:
                 log.info("migrations applied: %s", ", ".join(applied))
+            await check_schema(db, migrations)
             return
+        except SchemaBehind as error:
+            # Where a migrations Job migrates, it may still be running: wait for it (bounded), then refuse.
+            if apply or n == attempts - 1:
+                raise
+            log.warning("waiting for the migrations Job: %s", error)
+            await asyncio.sleep(1)
         except (TimeoutError, OSError) as error:
             if n == attempts - 1:
                 raise

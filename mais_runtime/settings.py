@@ -48,3 +48,6 @@ class ServiceSettings(CommonSettings):
     db_lock_timeout_ms: int = 2000
     db_connect_timeout_seconds: float = 5.0
     shutdown_grace_seconds: float = 10.0
+    # Apply the service's migrations at start (one machine). False where a migrations Job runs them before
+    # a release starts (Kubernetes): the service then only checks the schema is exactly its own, or refuses.
+    migrate_on_start: bool = True
