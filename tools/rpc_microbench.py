@@ -5,6 +5,7 @@ runtime's `Channels`, or a bare channel), reporting calls/s and the CPU per call
     python -m tools.rpc_microbench [--calls 4000] [--concurrency 16] [--server full|none]
                                    [--client channels|bare]
     python -m tools.rpc_microbench --matrix        # every combination, one line each
+    python -m tools.rpc_microbench --middleware    # the gateway's ASGI middleware alone, in-process
 
 Loopback only, bounded by --calls and a 120 s cap, and the server process is stopped at the end
 whatever happens.
@@ -155,6 +156,46 @@ def _line(server: str, client: str, result: dict[str, float]) -> str:
     )
 
 
+async def _middleware_cost(requests: int) -> tuple[float, float]:
+    """CPU per request of gateway.middleware.ObservabilityMiddleware around an app that answers 200
+    at once, and of the bare app, in µs (JSON log lines to a temporary file)."""
+    from gateway.middleware import ObservabilityMiddleware
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await send(
+            {"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]}
+        )
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Any) -> None:
+        return None
+
+    class _Route:
+        path = "/v1/packages"
+
+    headers = [
+        (b"host", b"127.0.0.1"),
+        (b"x-tenant-key", b"pk_test_abc"),
+        (b"traceparent", f"00-{uuid.uuid4().hex}-{uuid.uuid4().hex[:16]}-01".encode()),
+        (b"accept", b"application/json"),
+        (b"user-agent", b"bench"),
+    ]
+    scope = {"type": "http", "method": "GET", "path": "/v1/packages", "query_string": b"", "headers": headers}
+    wrapped = ObservabilityMiddleware(app, max_body_bytes=1 << 20)
+    costs = []
+    for handler in (wrapped, app):
+        for _ in range(200):
+            await handler({**scope, "route": _Route()}, receive, send)
+        cpu = _own_cpu()
+        for _ in range(requests):
+            await handler({**scope, "route": _Route()}, receive, send)
+        costs.append((_own_cpu() - cpu) / requests * 1e6)
+    return costs[0], costs[1]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -164,6 +205,7 @@ def main() -> None:
     parser.add_argument("--server", default="full")
     parser.add_argument("--client", default="channels", choices=("channels", "bare"))
     parser.add_argument("--matrix", action="store_true", help="every server chain against both clients")
+    parser.add_argument("--middleware", action="store_true", help="the gateway middleware alone")
     parser.add_argument("--serve", help=argparse.SUPPRESS)
     parser.add_argument("--port-file", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--data-dir", type=Path, help=argparse.SUPPRESS)
@@ -178,6 +220,17 @@ def main() -> None:
     print(f"load average {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f}", flush=True)
     client_traces = tempfile.TemporaryDirectory(prefix="rpc-microbench-client-")
     setup_tracing("bench-client", Path(client_traces.name))
+    if args.middleware:
+        from mais_runtime.telemetry import setup_logging
+
+        log_fd = os.open(Path(client_traces.name) / "gateway.log", os.O_WRONLY | os.O_CREAT)
+        os.dup2(log_fd, 2)
+        setup_logging("bench-gateway")
+        wrapped, bare = asyncio.run(_middleware_cost(args.calls))
+        print(
+            f"gateway middleware {wrapped - bare:6.0f} µs/request (app alone {bare:.0f} µs)", file=sys.stdout
+        )
+        return
     runs = [(args.server, args.client)]
     if args.matrix:
         runs = [("none", "bare"), ("full", "bare"), ("none", "channels"), ("full", "channels")]
