@@ -176,14 +176,15 @@ class ServerChain(grpc.aio.ServerInterceptor):
                 attributes={TENANT_ATTRIBUTE: tenant_id} if tenant_id else None,
             )
             attached = otel_context.attach(trace.set_span_in_context(span, parent))
+            well_formed = _tenant_of(request)
             tenant = None
             try:
                 try:
                     if refuse:
                         raise _unauthenticated()
-                    if scoped:
-                        _require_tenant_id(request)
-                    tenant = current_tenant.set(_tenant_of(request))
+                    if scoped and well_formed is None:
+                        _require_tenant_id(request)  # raises, naming what is wrong with it
+                    tenant = current_tenant.set(well_formed)
                     _refuse_nul_characters(request)
                     return await inner(request, context)
                 except DomainError as error:
@@ -214,7 +215,7 @@ class ServerChain(grpc.aio.ServerInterceptor):
                         "rpc": method,
                         "code": code,
                         "duration_ms": round(elapsed * 1000, 2),
-                        "tenant_id": _tenant_of(request),
+                        "tenant_id": well_formed,
                     },
                 )
                 if tenant is not None:
