@@ -50,11 +50,11 @@ def _chain(kind: str) -> list[grpc.aio.ServerInterceptor]:
     raise SystemExit(f"--server: unknown {kind!r}")
 
 
-async def _serve(kind: str, port_file: Path, data_dir: Path) -> None:
+async def _serve(kind: str, port_file: Path, data_dir: Path, sample_ratio: float) -> None:
     from mais_runtime.telemetry import setup_logging, setup_tracing
 
     setup_logging("bench-server")
-    provider = setup_tracing("bench-server", data_dir)
+    provider = setup_tracing("bench-server", data_dir, sample_ratio=sample_ratio)
     server = grpc.aio.server(interceptors=_chain(kind))
     pb_grpc.add_TenantServiceServicer_to_server(_Echo(), server)  # type: ignore[abstract]
     port = server.add_insecure_port("127.0.0.1:0")
@@ -110,7 +110,9 @@ async def _drive(
     return {"calls": done, "seconds": elapsed, "client_cpu": client_cpu, "server_cpu": server_cpu}
 
 
-def run_one(server: str, client: str, calls: int, concurrency: int) -> dict[str, float]:
+def run_one(
+    server: str, client: str, calls: int, concurrency: int, sample_ratio: float = 1.0
+) -> dict[str, float]:
     """One measurement: a fresh server process, `calls` calls from this process."""
     with tempfile.TemporaryDirectory(prefix="rpc-microbench-") as tmp:
         data_dir = Path(tmp)
@@ -205,13 +207,14 @@ def main() -> None:
     parser.add_argument("--server", default="full")
     parser.add_argument("--client", default="channels", choices=("channels", "bare"))
     parser.add_argument("--matrix", action="store_true", help="every server chain against both clients")
+    parser.add_argument("--sample-ratio", type=float, default=1.0, help="share of calls traced (0..1)")
     parser.add_argument("--middleware", action="store_true", help="the gateway middleware alone")
     parser.add_argument("--serve", help=argparse.SUPPRESS)
     parser.add_argument("--port-file", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--data-dir", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
-        asyncio.run(_serve(args.serve, args.port_file, args.data_dir))
+        asyncio.run(_serve(args.serve, args.port_file, args.data_dir, args.sample_ratio))
         return
     if not 1 <= args.calls <= 1_000_000 or not 1 <= args.concurrency <= 1000:
         raise SystemExit("--calls must be 1..1000000 and --concurrency 1..1000")
@@ -219,7 +222,9 @@ def main() -> None:
 
     print(f"load average {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f}", flush=True)
     client_traces = tempfile.TemporaryDirectory(prefix="rpc-microbench-client-")
-    setup_tracing("bench-client", Path(client_traces.name))
+    if not 0.0 <= args.sample_ratio <= 1.0:
+        raise SystemExit("--sample-ratio must be 0..1")
+    setup_tracing("bench-client", Path(client_traces.name), sample_ratio=args.sample_ratio)
     if args.middleware:
         from mais_runtime.telemetry import setup_logging
 
@@ -235,7 +240,10 @@ def main() -> None:
     if args.matrix:
         runs = [("none", "bare"), ("full", "bare"), ("none", "channels"), ("full", "channels")]
     for server, client in runs:
-        print(_line(server, client, run_one(server, client, args.calls, args.concurrency)), flush=True)
+        print(
+            _line(server, client, run_one(server, client, args.calls, args.concurrency, args.sample_ratio)),
+            flush=True,
+        )
     print(f"load average {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f}", flush=True)
 
 
