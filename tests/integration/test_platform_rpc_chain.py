@@ -96,11 +96,32 @@ class Pair:
     front_seen: Seen
     back_seen: Seen
     back_address: str
+    channels: Channels
+
+
+STREAM_METHOD = "/mais.test.v1.Stream/Repeat"
+
+
+async def _repeat(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+    """A server-streaming method (as a change feed is): three answers naming the caller's trace."""
+    metadata = dict(context.invocation_metadata() or ())
+    for n in range(3):
+        yield pb.GetTenantResponse(
+            tenant=pb.Tenant(id=request.tenant_id, name=f"{n} {metadata.get('traceparent')}")
+        )
 
 
 async def _serve(servicer: _Servicer) -> tuple[grpc.aio.Server, str]:
     server = grpc.aio.server(interceptors=server_interceptors(internal_token=TOKEN, services=[SERVICE]))
     pb_grpc.add_TenantServiceServicer_to_server(servicer, server)  # type: ignore[abstract]
+    stream = grpc.unary_stream_rpc_method_handler(
+        _repeat,
+        request_deserializer=pb.GetTenantRequest.FromString,
+        response_serializer=pb.GetTenantResponse.SerializeToString,
+    )
+    server.add_generic_rpc_handlers(
+        (grpc.method_handlers_generic_handler("mais.test.v1.Stream", {"Repeat": stream}),)
+    )
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()
     return server, f"127.0.0.1:{port}"
@@ -115,7 +136,7 @@ async def pair() -> AsyncIterator[Pair]:
     front, front_address = await _serve(_Servicer(front_seen, back_stub))
     front_stub = pb_grpc.TenantServiceStub(channels.get(front_address))
     try:
-        yield Pair(front_stub, back_stub, front_seen, back_seen, back_address)
+        yield Pair(front_stub, back_stub, front_seen, back_seen, back_address, channels)
     finally:
         await channels.close()
         await front.stop(None)
@@ -196,6 +217,26 @@ async def test_nul_characters_are_refused_by_field_name(pair: Pair) -> None:
     assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "tenant.name" in (refused.value.details() or "")
     assert pair.front_seen.deadlines == []  # refused before the servicer ran
+
+
+async def test_a_stream_needs_the_credential_and_gets_it_and_the_trace_from_the_channels(pair: Pair) -> None:
+    tenant_id = str(uuid.uuid4())
+    request = pb.GetTenantRequest(tenant_id=tenant_id)
+    options = {
+        "request_serializer": pb.GetTenantRequest.SerializeToString,
+        "response_deserializer": pb.GetTenantResponse.FromString,
+    }
+    async with grpc.aio.insecure_channel(pair.back_address) as bare:
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            async for _ in bare.unary_stream(STREAM_METHOD, **options)(request, timeout=5):
+                pass
+    assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    repeat = pair.channels.get(pair.back_address).unary_stream(STREAM_METHOD, **options)
+    with trace.get_tracer("test").start_as_current_span("caller") as caller:
+        names = [answer.tenant.name async for answer in repeat(request, timeout=5)]
+    trace_id = format(caller.get_span_context().trace_id, "032x")
+    assert [name.split(" ")[0] for name in names] == ["0", "1", "2"]
+    assert all(name.split(" ")[1].split("-")[1] == trace_id for name in names)
 
 
 @pytest.fixture
