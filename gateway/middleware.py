@@ -7,8 +7,10 @@ from __future__ import annotations
 import logging
 import re
 import time
+from typing import Any
 from urllib.parse import parse_qsl
 
+from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from prometheus_client import Counter, Histogram
@@ -16,6 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.errors import ApiError, error_response
 from mais_runtime.errors import FieldViolation
+from mais_runtime.telemetry import info_line
 
 log = logging.getLogger("mais.gateway")
 tracer = trace.get_tracer("mais.gateway")
@@ -78,16 +81,18 @@ class ObservabilityMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
-        parent = propagate.extract(headers)
-        method = scope["method"]
         started = time.perf_counter()
+        carrier, length = _trace_headers_and_length(scope["headers"])
+        parent = propagate.extract(carrier) if carrier else None
+        method = scope["method"]
         status_holder = {"status": 500, "started": False}
 
-        with tracer.start_as_current_span(f"HTTP {method}", context=parent, kind=SpanKind.SERVER) as span:
-            ctx = span.get_span_context()
-            request_id = format(ctx.trace_id, "032x").encode()
-            span.set_attribute("http.method", method)
+        span = tracer.start_span(
+            f"HTTP {method}", context=parent, kind=SpanKind.SERVER, attributes={"http.method": method}
+        )
+        attached = otel_context.attach(trace.set_span_in_context(span, parent))
+        try:
+            request_id = format(span.get_span_context().trace_id, "032x").encode()
 
             async def send_with_headers(message: Message) -> None:
                 if message["type"] == "http.response.start":
@@ -98,10 +103,6 @@ class ObservabilityMiddleware:
                     message = {**message, "headers": [*own, *extra]}
                 await send(message)
 
-            try:
-                length = int(headers.get("content-length", "0") or 0)
-            except ValueError:
-                length = 0
             cut_off = {"body": False}
 
             async def send_unless_cut_off(message: Message) -> None:
@@ -132,21 +133,23 @@ class ObservabilityMiddleware:
                 route = _route_template(scope)
                 status = int(status_holder["status"])
                 span.update_name(f"{method} {route}")
-                span.set_attribute("http.route", route)
-                span.set_attribute("http.status_code", status)
+                span.set_attributes({"http.route": route, "http.status_code": status})
                 if status >= 500:
                     span.set_status(Status(StatusCode.ERROR))
                 elapsed = time.perf_counter() - started
-                HTTP_TOTAL.labels(method, route, str(status)).inc()
-                HTTP_SECONDS.labels(method, route).observe(elapsed)
+                _REQUEST_METRICS.observe(method, route, status, elapsed)
                 if route not in ("/health", "/metrics"):
-                    log.info(
-                        "%s %s %d",
-                        method,
-                        route,
-                        status,
-                        extra={"route": route, "status": status, "duration_ms": round(elapsed * 1000, 2)},
+                    info_line(
+                        log,
+                        f"{method} {route} {status}",
+                        {"route": route, "status": status, "duration_ms": round(elapsed * 1000, 2)},
                     )
+        except BaseException as error:
+            span.set_status(Status(StatusCode.ERROR, type(error).__name__))
+            raise
+        finally:
+            span.end()
+            otel_context.detach(attached)
 
     def _limited(self, receive: Receive, cut_off: dict[str, bool]) -> Receive:
         seen = 0
@@ -163,6 +166,56 @@ class ObservabilityMiddleware:
             return message
 
         return limited_receive
+
+
+# Header names a trace context can come in (W3C traceparent/tracestate, baggage), as the global
+# propagator names them.
+_TRACE_FIELDS = frozenset(name.encode("latin-1") for name in propagate.get_global_textmap().fields)
+
+
+def _trace_headers_and_length(headers: list[tuple[bytes, bytes]]) -> tuple[dict[str, str], int]:
+    """The trace-context headers of a request (decoded) and its Content-Length (0 when absent or
+    not a number), read in one pass without decoding the other headers."""
+    carrier: dict[str, str] = {}
+    length = 0
+    for name, value in headers:
+        if name == b"content-length":
+            try:
+                length = int(value or b"0")
+            except ValueError:
+                length = 0
+        elif name in _TRACE_FIELDS:
+            carrier[name.decode("latin-1")] = value.decode("latin-1")
+    return carrier, length
+
+
+class _RequestMetrics:
+    """The request counter and histogram, their children looked up once per (method, route, status)
+    rather than on every request; routes are the app's templates, so the keys are few (bounded all
+    the same: past the bound a child is looked up each time)."""
+
+    _MAX = 4096
+
+    def __init__(self) -> None:
+        self._counters: dict[tuple[str, str, int], Any] = {}
+        self._histograms: dict[tuple[str, str], Any] = {}
+
+    def observe(self, method: str, route: str, status: int, seconds: float) -> None:
+        counter = self._counters.get((method, route, status))
+        if counter is None:
+            counter = HTTP_TOTAL.labels(method, route, str(status))
+            if len(self._counters) < self._MAX:
+                self._counters[(method, route, status)] = counter
+        counter.inc()
+        histogram = self._histograms.get((method, route))
+        if histogram is None:
+            histogram = HTTP_SECONDS.labels(method, route)
+            if len(self._histograms) < self._MAX:
+                self._histograms[(method, route)] = histogram
+        histogram.observe(seconds)
+
+
+_REQUEST_METRICS = _RequestMetrics()
 
 
 def _refuse_nul_in_query(scope: Scope) -> None:

@@ -1,17 +1,19 @@
 """Outgoing gRPC: one channel per target for the life of the process, every call with the
-internal credential, the trace context and a deadline (see ClientInterceptor)."""
+internal credential, the trace context and a deadline (see OutgoingCalls)."""
 
 from __future__ import annotations
 
 import functools
 import importlib
 import json
+from typing import Any
 
 import grpc
 from google.protobuf.descriptor import MethodDescriptor
 from google.protobuf.descriptor_pb2 import MethodOptions
+from opentelemetry.trace import Status, StatusCode
 
-from mais_runtime.interceptors import ClientInterceptor
+from mais_runtime.interceptors import OutgoingCalls
 
 # Verbs of RPCs that change nothing (the contract's style, docs/adr/0019, checks that no read is
 # marked as a mutation and every mutation declares how a retry is kept from acting twice).
@@ -63,20 +65,123 @@ def service_config() -> str:
     return json.dumps({"methodConfig": [method_config]})
 
 
+class _UnaryUnary:
+    """A channel's unary-unary callable with OutgoingCalls applied: awaiting it gives the answer."""
+
+    __slots__ = ("_calls", "_inner", "_span_name")
+
+    def __init__(self, inner: Any, method: str, calls: OutgoingCalls) -> None:
+        self._inner = inner
+        self._span_name = method.lstrip("/")
+        self._calls = calls
+
+    async def __call__(
+        self,
+        request: Any,
+        *,
+        timeout: float | None = None,
+        metadata: Any = None,
+        credentials: grpc.CallCredentials | None = None,
+        wait_for_ready: bool | None = None,
+        compression: grpc.Compression | None = None,
+    ) -> Any:
+        calls = self._calls
+        span = calls.start_span(self._span_name, request)
+        try:
+            return await self._inner(
+                request,
+                timeout=calls.timeout(timeout),
+                metadata=calls.metadata(span, metadata),
+                credentials=credentials,
+                wait_for_ready=wait_for_ready,
+                compression=compression,
+            )
+        except grpc.aio.AioRpcError as error:
+            span.set_status(Status(StatusCode.ERROR, error.code().name))
+            raise
+        finally:
+            span.end()
+
+
+class _UnaryStream:
+    """A channel's unary-stream callable with the credential and the trace context added (no default
+    deadline: a stream such as a change feed lives as long as its caller wants)."""
+
+    __slots__ = ("_calls", "_inner", "_span_name")
+
+    def __init__(self, inner: Any, method: str, calls: OutgoingCalls) -> None:
+        self._inner = inner
+        self._span_name = method.lstrip("/")
+        self._calls = calls
+
+    def __call__(self, request: Any, *, metadata: Any = None, **options: Any) -> Any:
+        span = self._calls.start_span(self._span_name, request)
+        try:
+            return self._inner(request, metadata=self._calls.metadata(span, metadata), **options)
+        finally:
+            span.end()
+
+
+class InstrumentedChannel(grpc.aio.Channel):
+    """A grpc.aio channel whose unary-unary and unary-stream callables apply OutgoingCalls; the rest
+    (close, state, the streaming-request kinds) is the wrapped channel's own."""
+
+    def __init__(self, channel: grpc.aio.Channel, calls: OutgoingCalls) -> None:
+        self._channel = channel
+        self._calls = calls
+
+    def unary_unary(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        """As grpc.aio.Channel.unary_unary."""
+        return _UnaryUnary(self._channel.unary_unary(method, *args, **kwargs), method, self._calls)
+
+    def unary_stream(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        """As grpc.aio.Channel.unary_stream."""
+        return _UnaryStream(self._channel.unary_stream(method, *args, **kwargs), method, self._calls)
+
+    def stream_unary(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        """As grpc.aio.Channel.stream_unary (not instrumented: no service has such an RPC)."""
+        return self._channel.stream_unary(method, *args, **kwargs)
+
+    def stream_stream(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        """As grpc.aio.Channel.stream_stream (not instrumented: no service has such an RPC)."""
+        return self._channel.stream_stream(method, *args, **kwargs)
+
+    async def __aenter__(self) -> InstrumentedChannel:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self._channel.close(None)
+
+    async def close(self, grace: float | None = None) -> None:
+        """Closes the wrapped channel."""
+        await self._channel.close(grace)
+
+    def get_state(self, try_to_connect: bool = False) -> grpc.ChannelConnectivity:
+        """As grpc.aio.Channel.get_state."""
+        return self._channel.get_state(try_to_connect)
+
+    async def wait_for_state_change(self, last_observed_state: grpc.ChannelConnectivity) -> None:
+        """As grpc.aio.Channel.wait_for_state_change."""
+        await self._channel.wait_for_state_change(last_observed_state)
+
+    async def channel_ready(self) -> None:
+        """As grpc.aio.Channel.channel_ready."""
+        await self._channel.channel_ready()
+
+
 class Channels:
     """Owns the process's client channels; close() at shutdown."""
 
     def __init__(self, *, internal_token: str, default_timeout: float) -> None:
-        self._interceptor = ClientInterceptor(internal_token=internal_token, default_timeout=default_timeout)
-        self._channels: dict[str, grpc.aio.Channel] = {}
+        self._calls = OutgoingCalls(internal_token=internal_token, default_timeout=default_timeout)
+        self._channels: dict[str, InstrumentedChannel] = {}
 
-    def get(self, target: str) -> grpc.aio.Channel:
+    def get(self, target: str) -> InstrumentedChannel:
         """The channel for `host:port`, created on first use and reused after."""
         channel = self._channels.get(target)
         if channel is None:
-            channel = grpc.aio.insecure_channel(
+            raw = grpc.aio.insecure_channel(
                 target,
-                interceptors=[self._interceptor],  # type: ignore[list-item]
                 options=[
                     ("grpc.keepalive_time_ms", 30000),
                     ("grpc.keepalive_timeout_ms", 5000),
@@ -88,7 +193,7 @@ class Channels:
                     ("grpc.service_config", service_config()),
                 ],
             )
-            self._channels[target] = channel
+            channel = self._channels[target] = InstrumentedChannel(raw, self._calls)
         return channel
 
     async def close(self) -> None:

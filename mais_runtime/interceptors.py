@@ -1,6 +1,8 @@
-"""Server and client interceptors, one concern each, as grpc's examples chain them: tracing, deadlines,
-structured logs, metrics, error mapping, the internal credential, the tenant scope and the refusal of
-NUL characters. `mais_runtime.server.server_interceptors` puts them in order for every service."""
+"""What every served and every outgoing call gets. Served: one interceptor, `ServerChain`, doing
+tracing, deadlines, the structured log line, metrics, error mapping, the internal credential, the
+tenant scope and the refusal of NUL characters in that order, its per-method part built once.
+Outgoing: `OutgoingCalls`, applied by `mais_runtime.channels` (credential, trace context, deadline).
+Measured with `python -m tools.rpc_microbench` (docs/performance.md)."""
 
 from __future__ import annotations
 
@@ -9,20 +11,20 @@ import hmac
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
 from typing import Any
 
 import grpc
 from google.protobuf.descriptor import FieldDescriptor, ServiceDescriptor
 from google.protobuf.message import Message
 from mais.common.v1 import options_pb2
+from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from prometheus_client import Counter, Histogram
 
 from mais_runtime.errors import DependencyUnavailable, DomainError, GrpcCode, ValidationError
 from mais_runtime.rpc_errors import remote_to_domain, to_status
-from mais_runtime.telemetry import TENANT_ATTRIBUTE
+from mais_runtime.telemetry import TENANT_ATTRIBUTE, info_line
 from mais_runtime.tenancy import current_tenant, is_tenant_id
 
 log = logging.getLogger("mais.rpc")
@@ -56,46 +58,29 @@ def platform_scoped_methods(services: Iterable[ServiceDescriptor]) -> frozenset[
 
 
 Behaviour = Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]]
+Handler = grpc.RpcMethodHandler
+Continuation = Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]]
+
+# Wrapped handlers kept per method (a process serves a few dozen); a bound all the same.
+_MAX_METHODS = 4096
 
 
-@dataclass(frozen=True)
-class Call:
-    """What an interceptor knows of the call besides its request: the method path and the metadata."""
+class _MethodMetrics:
+    """One method's metric children, looked up once instead of on every call."""
 
-    method: str
-    metadata: tuple[tuple[str, Any], ...]
+    __slots__ = ("_by_code", "_method", "_seconds")
 
+    def __init__(self, method: str) -> None:
+        self._method = method
+        self._seconds = RPC_SECONDS.labels(method)
+        self._by_code: dict[str, Any] = {}
 
-class UnaryInterceptor(grpc.aio.ServerInterceptor):
-    """One concern around every unary-unary RPC: a subclass says what it does `around` the next
-    behaviour in the chain (the next interceptor's, and at the end the servicer's). Streaming
-    handlers (reflection, health watches) pass through untouched."""
-
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
-        details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
-        handler = await continuation(details)
-        if handler is None or handler.unary_unary is None:
-            return handler
-        inner: Behaviour = handler.unary_unary  # type: ignore[assignment]  # aio handlers are async
-        call = Call(details.method, tuple(details.invocation_metadata or ()))
-
-        async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> Any:
-            return await self.around(inner, request, context, call)
-
-        return grpc.unary_unary_rpc_method_handler(
-            wrapped,
-            request_deserializer=handler.request_deserializer,
-            response_serializer=handler.response_serializer,
-        )
-
-    async def around(
-        self, inner: Behaviour, request: Any, context: grpc.aio.ServicerContext, call: Call
-    ) -> Any:
-        """Runs `inner` with this interceptor's concern around it."""
-        raise NotImplementedError
+    def observe(self, code: str, seconds: float) -> None:
+        counter = self._by_code.get(code)
+        if counter is None:
+            counter = self._by_code[code] = RPC_TOTAL.labels(self._method, code)
+        counter.inc()
+        self._seconds.observe(seconds)
 
 
 def _tenant_of(request: Any) -> str | None:
@@ -108,166 +93,142 @@ def _code_of(context: grpc.aio.ServicerContext) -> str:
     return code.name if isinstance(code, grpc.StatusCode) else "OK"
 
 
-class TracingInterceptor(UnaryInterceptor):
-    """A server span per call, continuing the caller's trace (W3C traceparent in the metadata)."""
+class ServerChain(grpc.aio.ServerInterceptor):
+    """Every concern of a served call in one interceptor, in this order from the outside in:
 
-    async def around(
-        self, inner: Behaviour, request: Any, context: grpc.aio.ServicerContext, call: Call
-    ) -> Any:
-        parent = propagate.extract({k: v for k, v in call.metadata if isinstance(v, str)})
-        with tracer.start_as_current_span(
-            call.method.lstrip("/"), context=parent, kind=SpanKind.SERVER
-        ) as span:
-            tenant_id = getattr(request, "tenant_id", "")
-            if tenant_id:
-                span.set_attribute(TENANT_ATTRIBUTE, tenant_id)
-            return await inner(request, context)
+    - a server span continuing the caller's trace (W3C traceparent in the metadata), named after the
+      method and carrying the request's tenant;
+    - the caller's deadline made the bound of every call this one makes (`current_deadline`, read by
+      the outgoing calls);
+    - one structured log line (method, status code, duration, tenant when well-formed) and the
+      metrics (calls by method and code, latency), both after the error mapping set the status;
+    - the error mapping, the one place a failure becomes a gRPC status: a domain error with its
+      ErrorInfo and BadRequest, a peer's error passed on (its text only when it is one of our
+      domain errors), anything else INTERNAL with a generic message (details to the log and span);
+    - the internal credential (docs/adr/0004; health checks need none), refused inside the mapping
+      so that a refusal is answered, logged and counted like any other error;
+    - the tenant scope: a tenant-scoped RPC needs a well-formed `tenant_id` and runs with it as the
+      current tenant (platform-scoped ones, `(mais.common.v1.scope) = RPC_SCOPE_PLATFORM`, and
+      health need none);
+    - the refusal of U+0000 in any string of the request, naming the field.
 
+    The per-method part (span name, scope, metric children, the wrapped handler) is built on a
+    method's first call and reused; a call costs one wrapper, not one per concern. Streaming handlers
+    (reflection, health watches, change feeds) get the credential check only."""
 
-class DeadlineInterceptor(UnaryInterceptor):
-    """Makes the caller's deadline the bound of every call this one makes (see ClientInterceptor)."""
-
-    async def around(
-        self, inner: Behaviour, request: Any, context: grpc.aio.ServicerContext, call: Call
-    ) -> Any:
-        remaining = context.time_remaining()
-        token = current_deadline.set(time.monotonic() + remaining if remaining is not None else None)
-        try:
-            return await inner(request, context)
-        finally:
-            current_deadline.reset(token)
-
-
-class LoggingInterceptor(UnaryInterceptor):
-    """One structured line per call: method, status code, duration (inside the span: it carries the
-    trace id, and the tenant when the request names a well-formed one)."""
-
-    async def around(
-        self, inner: Behaviour, request: Any, context: grpc.aio.ServicerContext, call: Call
-    ) -> Any:
-        started = time.perf_counter()
-        try:
-            return await inner(request, context)
-        finally:
-            code = _code_of(context)
-            log.info(
-                "rpc %s %s",
-                call.method,
-                code,
-                extra={
-                    "rpc": call.method,
-                    "code": code,
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-                    "tenant_id": _tenant_of(request),
-                },
-            )
-
-
-class MetricsInterceptor(UnaryInterceptor):
-    """Calls served by method and status code, and their latency."""
-
-    async def around(
-        self, inner: Behaviour, request: Any, context: grpc.aio.ServicerContext, call: Call
-    ) -> Any:
-        started = time.perf_counter()
-        try:
-            return await inner(request, context)
-        finally:
-            RPC_TOTAL.labels(call.method, _code_of(context)).inc()
-            RPC_SECONDS.labels(call.method).observe(time.perf_counter() - started)
-
-
-class ErrorMappingInterceptor(UnaryInterceptor):
-    """The one place a service's failures become gRPC statuses: a domain error with its ErrorInfo and
-    BadRequest, a peer's error passed on (its text only when it is one of our domain errors), anything
-    else INTERNAL with a generic message (the details go to the log and the span)."""
-
-    async def around(
-        self, inner: Behaviour, request: Any, context: grpc.aio.ServicerContext, call: Call
-    ) -> Any:
-        span = trace.get_current_span()
-        try:
-            return await inner(request, context)
-        except DomainError as error:
-            span.set_status(Status(StatusCode.ERROR, error.reason))
-            span.set_attribute("mais.error_reason", error.reason)
-            await _abort(context, error)
-        except grpc.aio.AioRpcError as error:
-            # A downstream call failed: pass its reason on rather than hiding it as INTERNAL.
-            domain = remote_to_domain(error)
-            span.set_status(Status(StatusCode.ERROR, domain.reason))
-            await _abort(context, domain)
-        except Exception as error:
-            if _is_abort(error):
-                raise
-            span.record_exception(error)
-            span.set_status(Status(StatusCode.ERROR, type(error).__name__))
-            log.exception("unhandled error in %s", call.method, extra={"rpc": call.method})
-            await _abort(context, DomainError("internal error", "INTERNAL", GrpcCode.INTERNAL))
-
-
-class CredentialInterceptor(grpc.aio.ServerInterceptor):
-    """Refuses every call without the internal credential (docs/adr/0004), streaming ones included;
-    health checks need none (probes, load balancers)."""
-
-    def __init__(self, internal_token: str) -> None:
-        self._token = internal_token.encode()
+    def __init__(self, *, internal_token: str | None, platform_methods: frozenset[str] = frozenset()) -> None:
+        self._token = internal_token.encode() if internal_token is not None else None
+        self._platform = platform_methods
+        # method -> (the servicer's handler, its wrapped form, its refusing form)
+        self._wrapped: dict[str, tuple[Handler, Handler, Handler]] = {}
 
     async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
-        details: grpc.HandlerCallDetails,
+        self, continuation: Continuation, details: grpc.HandlerCallDetails
     ) -> grpc.RpcMethodHandler:
         handler = await continuation(details)
-        if handler is None or details.method.startswith("/grpc.health.") or self._authorised(details):
+        if handler is None:
             return handler
-        if handler.unary_unary is not None:
-            # Raised, so that the interceptors outside map, log and count it like any other refusal.
-            async def refuse(request: Any, context: grpc.aio.ServicerContext) -> Any:
-                raise _unauthenticated()
-
-            return grpc.unary_unary_rpc_method_handler(
-                refuse,
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
+        method = details.method
+        allowed = (
+            self._token is None
+            or method.startswith("/grpc.health.")
+            or self._authorised(details.invocation_metadata)
+        )
+        if handler.unary_unary is None:
+            return handler if allowed else _reject_unauthenticated(handler)
+        entry = self._wrapped.get(method)
+        if entry is None or entry[0] is not handler:
+            entry = (
+                handler,
+                self._wrap(handler, method, refuse=False),
+                self._wrap(handler, method, refuse=True),
             )
-        return _reject_unauthenticated(handler)
+            if len(self._wrapped) < _MAX_METHODS:
+                self._wrapped[method] = entry
+        return entry[1] if allowed else entry[2]
 
-    def _authorised(self, details: grpc.HandlerCallDetails) -> bool:
-        for key, value in details.invocation_metadata or ():
+    def _authorised(self, metadata: Iterable[tuple[str, Any]] | None) -> bool:
+        assert self._token is not None
+        for key, value in metadata or ():
             if key == INTERNAL_TOKEN_HEADER:
                 given = value.encode() if isinstance(value, str) else value
                 return hmac.compare_digest(given, self._token)
         return False
 
+    def _wrap(self, handler: grpc.RpcMethodHandler, method: str, *, refuse: bool) -> grpc.RpcMethodHandler:
+        inner: Behaviour = handler.unary_unary  # type: ignore[assignment]  # aio handlers are async
+        span_name = method.lstrip("/")
+        scoped = method not in self._platform and not method.startswith(_UNSCOPED_PREFIXES)
+        metrics = _MethodMetrics(method)
 
-class TenantScopeInterceptor(UnaryInterceptor):
-    """A tenant-scoped RPC needs a well-formed `tenant_id` and runs with it as the current tenant;
-    platform-scoped ones (`(mais.common.v1.scope) = RPC_SCOPE_PLATFORM`) and health need none."""
+        async def serve(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            started = time.perf_counter()
+            remaining = context.time_remaining()
+            deadline = current_deadline.set(time.monotonic() + remaining if remaining is not None else None)
+            parent = propagate.extract(
+                {k: v for k, v in context.invocation_metadata() or () if isinstance(v, str)}
+            )
+            tenant_id = getattr(request, "tenant_id", "")
+            span = tracer.start_span(
+                span_name,
+                context=parent,
+                kind=SpanKind.SERVER,
+                attributes={TENANT_ATTRIBUTE: tenant_id} if tenant_id else None,
+            )
+            attached = otel_context.attach(trace.set_span_in_context(span, parent))
+            well_formed = _tenant_of(request)
+            tenant = None
+            try:
+                try:
+                    if refuse:
+                        raise _unauthenticated()
+                    if scoped and well_formed is None:
+                        _require_tenant_id(request)  # raises, naming what is wrong with it
+                    tenant = current_tenant.set(well_formed)
+                    _refuse_nul_characters(request)
+                    return await inner(request, context)
+                except DomainError as error:
+                    span.set_status(Status(StatusCode.ERROR, error.reason))
+                    span.set_attribute("mais.error_reason", error.reason)
+                    await _abort(context, error)
+                except grpc.aio.AioRpcError as error:
+                    # A downstream call failed: pass its reason on rather than hiding it as INTERNAL.
+                    domain = remote_to_domain(error)
+                    span.set_status(Status(StatusCode.ERROR, domain.reason))
+                    await _abort(context, domain)
+                except Exception as error:
+                    if _is_abort(error):
+                        span.set_status(Status(StatusCode.ERROR, type(error).__name__))
+                        raise
+                    span.record_exception(error)
+                    span.set_status(Status(StatusCode.ERROR, type(error).__name__))
+                    log.exception("unhandled error in %s", method, extra={"rpc": method})
+                    await _abort(context, DomainError("internal error", "INTERNAL", GrpcCode.INTERNAL))
+            finally:
+                code = _code_of(context)
+                elapsed = time.perf_counter() - started
+                metrics.observe(code, elapsed)
+                info_line(
+                    log,
+                    f"rpc {method} {code}",
+                    {
+                        "rpc": method,
+                        "code": code,
+                        "duration_ms": round(elapsed * 1000, 2),
+                        "tenant_id": well_formed,
+                    },
+                )
+                if tenant is not None:
+                    current_tenant.reset(tenant)
+                span.end()
+                otel_context.detach(attached)
+                current_deadline.reset(deadline)
 
-    def __init__(self, platform_methods: frozenset[str]) -> None:
-        self._platform = platform_methods
-
-    async def around(
-        self, inner: Behaviour, request: Any, context: grpc.aio.ServicerContext, call: Call
-    ) -> Any:
-        if call.method not in self._platform and not call.method.startswith(_UNSCOPED_PREFIXES):
-            _require_tenant_id(request)
-        token = current_tenant.set(_tenant_of(request))
-        try:
-            return await inner(request, context)
-        finally:
-            current_tenant.reset(token)
-
-
-class NulCharacterInterceptor(UnaryInterceptor):
-    """Refuses a request holding U+0000 in any string, naming the field (see `nul_field`)."""
-
-    async def around(
-        self, inner: Behaviour, request: Any, context: grpc.aio.ServicerContext, call: Call
-    ) -> Any:
-        _refuse_nul_characters(request)
-        return await inner(request, context)
+        return grpc.unary_unary_rpc_method_handler(
+            serve,
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
 
 
 def _unauthenticated() -> DomainError:
@@ -287,10 +248,31 @@ def _require_tenant_id(request: Any) -> None:
 def _refuse_nul_characters(request: Any) -> None:
     # PostgreSQL text cannot hold U+0000: refused here, for every caller, as the field it came in,
     # rather than failing deep in a store as an internal error.
-    if isinstance(request, Message):
+    if isinstance(request, Message) and _may_hold_strings(request.DESCRIPTOR):
         field = nul_field(request)
         if field is not None:
             raise ValidationError.of(field, "must not contain NUL characters")
+
+
+_HOLDS_STRINGS: dict[Any, bool] = {}
+
+
+def _may_hold_strings(descriptor: Any) -> bool:
+    """Whether a message of this type can hold a string anywhere (nested messages and maps
+    included), decided once per type: a request of numbers and flags alone is not walked."""
+    known = _HOLDS_STRINGS.get(descriptor)
+    if known is None:
+        _HOLDS_STRINGS[descriptor] = True  # a recursive type is assumed to, while it is looked at
+        known = any(
+            field.type == FieldDescriptor.TYPE_STRING
+            or (field.type == FieldDescriptor.TYPE_MESSAGE and _may_hold_strings(field.message_type))
+            for field in descriptor.fields
+        )
+        if len(_HOLDS_STRINGS) < _MAX_METHODS:
+            _HOLDS_STRINGS[descriptor] = known
+        else:
+            _HOLDS_STRINGS.pop(descriptor, None)
+    return known
 
 
 def nul_field(message: Message, prefix: str = "") -> str | None:
@@ -355,50 +337,38 @@ def _reject_unauthenticated(handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHan
     )
 
 
-class ClientInterceptor(grpc.aio.UnaryUnaryClientInterceptor):
-    """Adds the internal credential, the trace context and a deadline to every outgoing call."""
+class OutgoingCalls:
+    """What every outgoing call gets (see `mais_runtime.channels.Channels`): the internal credential,
+    a CLIENT span whose context travels as W3C traceparent, and a deadline, the caller's own or the
+    default, never past the deadline of the call being served (`current_deadline`). Applied by the
+    channel's callables rather than a grpc client interceptor: grpc.aio runs an intercepted call as an
+    extra task with its own call objects, which cost as much as the rest of the call."""
 
     def __init__(self, *, internal_token: str, default_timeout: float) -> None:
-        self._token = internal_token
+        self._credential = (INTERNAL_TOKEN_HEADER, internal_token)
         self._default_timeout = default_timeout
 
-    async def intercept_unary_unary(
-        self,
-        continuation: Callable[[grpc.aio.ClientCallDetails, Any], Awaitable[Any]],
-        details: grpc.aio.ClientCallDetails,
-        request: Any,
-    ) -> Any:
-        method = details.method.decode() if isinstance(details.method, bytes) else details.method
-        with tracer.start_as_current_span(method.lstrip("/"), kind=SpanKind.CLIENT) as span:
-            tenant_id = getattr(request, "tenant_id", "")
-            if tenant_id:
-                span.set_attribute(TENANT_ATTRIBUTE, tenant_id)
-            carrier: dict[str, str] = {}
-            propagate.inject(carrier)
-            metadata = list(details.metadata or ())
-            metadata.extend(carrier.items())
-            metadata.append((INTERNAL_TOKEN_HEADER, self._token))
-            new_details = grpc.aio.ClientCallDetails(
-                method=details.method,
-                timeout=self._timeout(details.timeout),
-                metadata=grpc.aio.Metadata(*metadata),
-                credentials=details.credentials,
-                wait_for_ready=details.wait_for_ready,
-            )
-            call = await continuation(new_details, request)
-            try:
-                await call
-            except grpc.aio.AioRpcError as error:
-                span.set_status(Status(StatusCode.ERROR, error.code().name))
-                raise
-            return call
+    def metadata(self, span: trace.Span, given: Any) -> tuple[tuple[str, Any], ...]:
+        """The call's metadata: what the caller gave, the trace context of `span`, the credential."""
+        carrier: dict[str, str] = {}
+        propagate.inject(carrier, context=trace.set_span_in_context(span))
+        items = tuple(given) if given else ()
+        return (*items, *carrier.items(), self._credential)
 
-    def _timeout(self, asked: float | None) -> float:
+    def timeout(self, asked: float | None) -> float:
+        """The call's timeout in seconds."""
         timeout = asked if asked is not None else self._default_timeout
         deadline = current_deadline.get()
         if deadline is not None:
             timeout = min(timeout, max(deadline - time.monotonic(), 0.001))
         return timeout
+
+    def start_span(self, name: str, request: Any) -> trace.Span:
+        """The CLIENT span of one call (the caller ends it)."""
+        tenant_id = getattr(request, "tenant_id", "")
+        return tracer.start_span(
+            name, kind=SpanKind.CLIENT, attributes={TENANT_ATTRIBUTE: tenant_id} if tenant_id else None
+        )
 
 
 def unavailable(service: str) -> DependencyUnavailable:

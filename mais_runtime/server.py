@@ -27,17 +27,7 @@ from prometheus_client import start_http_server
 from mais_runtime.background import Job, every
 from mais_runtime.channels import Channels
 from mais_runtime.db import Database
-from mais_runtime.interceptors import (
-    CredentialInterceptor,
-    DeadlineInterceptor,
-    ErrorMappingInterceptor,
-    LoggingInterceptor,
-    MetricsInterceptor,
-    NulCharacterInterceptor,
-    TenantScopeInterceptor,
-    TracingInterceptor,
-    platform_scoped_methods,
-)
+from mais_runtime.interceptors import ServerChain, platform_scoped_methods
 from mais_runtime.migrations import SchemaBehind, apply_migrations, check_schema
 from mais_runtime.settings import ServiceSettings
 from mais_runtime.telemetry import setup_logging, setup_tracing
@@ -65,20 +55,11 @@ Register = Callable[[grpc.aio.Server, ServiceRuntime], None]
 def server_interceptors(
     *, internal_token: str, services: Sequence[ServiceDescriptor]
 ) -> list[grpc.aio.ServerInterceptor]:
-    """Every service's interceptors, outermost first. The span encloses everything, so the log line and
-    every error carry the trace id; logs and metrics read the status the error mapping set; the
-    mapping encloses the checks, so a refused credential, tenant id or NUL character is answered,
-    logged and counted like any other error."""
-    return [
-        TracingInterceptor(),
-        DeadlineInterceptor(),
-        LoggingInterceptor(),
-        MetricsInterceptor(),
-        ErrorMappingInterceptor(),
-        CredentialInterceptor(internal_token),
-        TenantScopeInterceptor(platform_scoped_methods(services)),
-        NulCharacterInterceptor(),
-    ]
+    """Every service's interceptors: one chain (see ServerChain for its order). The span encloses
+    everything, so the log line and every error carry the trace id; logs and metrics read the status
+    the error mapping set; the mapping encloses the checks, so a refused credential, tenant id or NUL
+    character is answered, logged and counted like any other error."""
+    return [ServerChain(internal_token=internal_token, platform_methods=platform_scoped_methods(services))]
 
 
 async def run_service(

@@ -8,8 +8,8 @@ Spans go to OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set, otherwise to JSON line
 from __future__ import annotations
 
 import logging
+import os
 import re
-import sys
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -126,42 +126,156 @@ def record_http_status(span: Span, status: int) -> None:
         span.set_status(Status(StatusCode.ERROR))
 
 
+_LINE_FIELDS = ("rpc", "code", "duration_ms", "status", "route", "sqlstate", "event")
+
+
+class _Timestamps:
+    """`2026-01-31T12:00:00.123Z` for a time.time(), the part up to the second made once a second."""
+
+    def __init__(self) -> None:
+        self._second = -1
+        self._prefix = ""
+
+    def __call__(self, created: float) -> str:
+        second = int(created)
+        if second != self._second:
+            self._prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+            self._second = second
+        return f"{self._prefix}.{int((created - second) * 1000):03d}Z"
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object a line, with the trace and tenant the line belongs to."""
 
     def __init__(self, service: str) -> None:
         super().__init__()
         self.service = service
+        self._timestamp = _Timestamps()
 
-    def format(self, record: logging.LogRecord) -> str:
+    def line(
+        self,
+        created: float,
+        level: str,
+        logger: str,
+        message: str,
+        fields: dict[str, Any],
+        exc: str | None = None,
+    ) -> bytes:
+        """The JSON line (without its newline) of one record."""
         ctx = trace.get_current_span().get_span_context()
         line: dict[str, Any] = {
-            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
-            + f".{int(record.msecs):03d}Z",
-            "level": record.levelname,
+            "ts": self._timestamp(created),
+            "level": level,
             "service": self.service,
-            "logger": record.name,
-            "msg": record.getMessage(),
+            "logger": logger,
+            "msg": message,
             "trace_id": format(ctx.trace_id, "032x") if ctx.is_valid else None,
         }
-        tenant = getattr(record, "tenant_id", None) or current_tenant.get()
+        tenant = fields.get("tenant_id") or current_tenant.get()
         if tenant:
             line["tenant_id"] = tenant
-        for key in ("rpc", "code", "duration_ms", "status", "route", "sqlstate", "event"):
-            value = getattr(record, key, None)
+        for key in _LINE_FIELDS:
+            value = fields.get(key)
             if value is not None:
                 line[key] = value
-        if record.exc_info:
-            line["exc"] = self.formatException(record.exc_info)
-        return orjson.dumps(line).decode()
+        if exc is not None:
+            line["exc"] = exc
+        return orjson.dumps(line)
+
+    def format(self, record: logging.LogRecord) -> str:
+        fields = {key: getattr(record, key, None) for key in ("tenant_id", *_LINE_FIELDS)}
+        exc = self.formatException(record.exc_info) if record.exc_info else None
+        return self.line(
+            record.created, record.levelname, record.name, record.getMessage(), fields, exc
+        ).decode()
+
+
+class JsonLinesHandler(logging.Handler):
+    """Writes JSON lines to a file descriptor (stderr) through a buffer: a warning or worse is written
+    at once, anything else within `flush_seconds` (a background thread) or when the buffer fills, and
+    at exit (logging.shutdown flushes every handler). One write call per batch instead of per line."""
+
+    def __init__(
+        self, formatter: JsonFormatter, fd: int = 2, flush_seconds: float = 0.2, max_buffer: int = 64 * 1024
+    ) -> None:
+        super().__init__()
+        self.setFormatter(formatter)
+        self.json = formatter
+        self._fd = fd
+        self._max_buffer = max_buffer
+        self._buffer = bytearray()
+        self._buffer_lock = threading.Lock()
+        self._stopped = threading.Event()
+        self._flush_seconds = flush_seconds
+        self._flusher = threading.Thread(target=self._flush_regularly, name="log flusher", daemon=True)
+        self._flusher.start()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            line = self.format(record).encode()
+        except Exception:
+            self.handleError(record)
+            return
+        self.write(line, urgent=record.levelno >= logging.WARNING)
+
+    def write(self, line: bytes, *, urgent: bool = False) -> None:
+        """Adds one line (without its newline) to the buffer."""
+        with self._buffer_lock:
+            self._buffer += line
+            self._buffer += b"\n"
+            if urgent or len(self._buffer) >= self._max_buffer:
+                self._write_out()
+
+    def flush(self) -> None:
+        with self._buffer_lock:
+            self._write_out()
+
+    def close(self) -> None:
+        self._stopped.set()
+        self.flush()
+        super().close()
+
+    def _write_out(self) -> None:
+        data = memoryview(bytes(self._buffer))
+        self._buffer.clear()
+        while data:
+            try:
+                written = os.write(self._fd, data)
+            except OSError:
+                return  # stderr closed: nothing to tell anyone
+            data = data[written:]
+
+    def _flush_regularly(self) -> None:
+        while not self._stopped.wait(self._flush_seconds):
+            self.flush()
+
+
+_handler: JsonLinesHandler | None = None
+
+
+def info_line(logger: logging.Logger, message: str, fields: dict[str, Any]) -> None:
+    """An INFO record of `logger` with `fields` (the structured keys of JsonFormatter) written straight
+    as its JSON line, without building a LogRecord: the per-call lines of the RPC chain and the
+    gateway. Goes through the logging module as usual when this process's logging is not (only) the
+    handler `setup_logging` installed, or INFO is off for the logger."""
+    handler = _handler
+    if not logger.isEnabledFor(logging.INFO):
+        return
+    if handler is None or logging.root.handlers != [handler] or logger.handlers or not logger.propagate:
+        logger.info(message, extra=fields)
+        return
+    handler.write(handler.json.line(time.time(), "INFO", logger.name, message, fields))
 
 
 def setup_logging(service: str, level: str = "INFO") -> None:
     """Sends every log record of this process to stderr as JSON lines."""
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter(service))
+    global _handler
+    previous = _handler
+    _handler = JsonLinesHandler(JsonFormatter(service))
+    if previous is not None:
+        previous.close()
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    root.handlers[:] = [_handler]
     root.setLevel(level)
     for noisy in ("sqlalchemy", "asyncio", "uvicorn.access", "httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
