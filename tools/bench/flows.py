@@ -238,7 +238,8 @@ async def open_loop(
         _, late = await asyncio.wait(pending, timeout=FLOW_SECONDS)
         for task in late:
             task.cancel()
-        run.failures["not answered in time"] += len(late)
+        if late:
+            run.failures["not answered in time"] += len(late)
     run.load_share = (_own_cpu() - cpu) / max(time.perf_counter() - wall, 1e-9)
     platform.close()
     for pool in sandboxes.values():

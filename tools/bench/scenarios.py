@@ -15,7 +15,7 @@ import httpx
 import orjson
 import psutil
 
-from tools.bench.cpu import CpuSnapshot, find_postmaster, stack_roots
+from tools.bench.cpu import CpuSnapshot, find_postmaster, platform_sum, stack_roots
 from tools.bench.flows import (
     MAX_OPEN_SECONDS,
     OPEN_RATES,
@@ -50,6 +50,7 @@ READ_CALENDAR = "GET /v1/availability/calendar (1 year)"
 READ_SLOTS = "GET /v1/availability/slots (30 days)"
 SLOT_HOURS = {"opens": "09:00", "closes": "17:00"}
 SLOT_DAYS = 30
+IDLE_SECONDS = 2.0
 
 
 @dataclass
@@ -267,7 +268,12 @@ async def closed_loop_flow(
     """`bookings` flows on distinct dates, 32 at a time; confirmed/s, and the CPU of every process of
     the stack from the first checkout until the last booking is CONFIRMED, per confirmed booking."""
     roots = _stack_roots(stack)
+    # What the stack spends doing nothing (sweeps, pings, telemetry), so the per-booking figure can be
+    # read against it.
+    idle_before = CpuSnapshot.take(roots)
+    await asyncio.sleep(IDLE_SECONDS)
     before = CpuSnapshot.take(roots)
+    idle = platform_sum(before.since(idle_before)) / IDLE_SECONDS
     run = await closed_loop(stack.ports.public, _couples(tenants), bookings, first, FLOW_CONNECTIONS)
     confirmed = await wait_confirmed(stack.admin_database_url, run.booked)
     used = CpuSnapshot.take(roots).since(before)
@@ -295,6 +301,13 @@ async def closed_loop_flow(
         )
     cpu = CpuPerBooking.of(used, confirmed)
     report.add(SECTION_CPU, "CPU per confirmed booking (ms)", cpu.describe())
+    measured = (dt.datetime.now(dt.UTC) - run.started_wall).total_seconds()
+    report.add(
+        SECTION_CPU,
+        "the platform idle, for scale",
+        f"{idle * 1000:,.0f} ms of CPU per second (over {IDLE_SECONDS:g}s before the load): "
+        f"{idle * 1000 * measured / max(confirmed, 1):.1f} ms per booking over the {measured:.0f}s measured",
+    )
     return rate, cpu
 
 
