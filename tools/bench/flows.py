@@ -258,12 +258,41 @@ RECEIVED_AT = (
 )
 
 
-async def wait_confirmed(database_url: str, booking_ids: list[str]) -> int:
-    """Waits (one count a tenth of a second on one connection) until every booking is CONFIRMED, or
-    none was for STALL_SECONDS, or SETTLE_SECONDS pass; the count of those CONFIRMED."""
+SESSIONS = "SELECT sessions FROM pg_stat_database WHERE datname = current_database()"
+BACKENDS = (
+    "SELECT usename, count(*) FROM pg_stat_activity"
+    " WHERE datname = current_database() AND backend_type = 'client backend' AND pid <> pg_backend_pid()"
+    " GROUP BY usename"
+)
+# PostgreSQL's shared statistics are flushed by each backend at most once a second.
+STATS_FLUSH_SECONDS = 1.2
+
+
+@dataclass
+class PgConnections:
+    """Sessions PostgreSQL has opened on the database so far, and its client backends by role."""
+
+    sessions: int
+    backends: dict[str, int]
+
+
+async def pg_connections(conn: Any) -> PgConnections:
+    """What `conn` (the bench's own, left out) sees of the database's connections now."""
+    await conn.execute("SELECT pg_stat_clear_snapshot()", timeout=10)
+    sessions = int(await conn.fetchval(SESSIONS, timeout=10) or 0)
+    rows = await conn.fetch(BACKENDS, timeout=10)
+    return PgConnections(sessions, {str(r[0]): int(r[1]) for r in rows})
+
+
+async def wait_confirmed(database_url: str, booking_ids: list[str], conn: Any = None) -> int:
+    """Waits (one count a tenth of a second on one connection: `conn`, else a new one) until every
+    booking is CONFIRMED, or none was for STALL_SECONDS, or SETTLE_SECONDS pass; the count of those
+    CONFIRMED."""
     if not booking_ids:
         return 0
-    conn = await asyncpg.connect(database_url, timeout=10)
+    own = conn is None
+    if own:
+        conn = await asyncpg.connect(database_url, timeout=10)
     try:
         deadline = time.monotonic() + SETTLE_SECONDS
         last, last_change = -1, time.monotonic()
@@ -276,7 +305,8 @@ async def wait_confirmed(database_url: str, booking_ids: list[str]) -> int:
                 return done
             await asyncio.sleep(0.1)
     finally:
-        await conn.close(timeout=5)
+        if own:
+            await conn.close(timeout=5)
 
 
 async def confirmations(database_url: str, booking_ids: list[str]) -> Confirmations:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 import orjson
 import psutil
@@ -19,12 +20,14 @@ from tools.bench.cpu import CpuSnapshot, find_postmaster, platform_sum, stack_ro
 from tools.bench.flows import (
     MAX_OPEN_SECONDS,
     OPEN_RATES,
+    STATS_FLUSH_SECONDS,
     Couple,
     CpuPerBooking,
     checkout_request,
     closed_loop,
     confirmations,
     open_loop,
+    pg_connections,
     rank,
     summary,
     wait_confirmed,
@@ -272,12 +275,31 @@ async def closed_loop_flow(
     # read against it.
     idle_before = CpuSnapshot.take(roots)
     await asyncio.sleep(IDLE_SECONDS)
-    before = CpuSnapshot.take(roots)
-    idle = platform_sum(before.since(idle_before)) / IDLE_SECONDS
-    run = await closed_loop(stack.ports.public, _couples(tenants), bookings, first, FLOW_CONNECTIONS)
-    confirmed = await wait_confirmed(stack.admin_database_url, run.booked)
-    used = CpuSnapshot.take(roots).since(before)
+    idle_after = CpuSnapshot.take(roots)
+    idle = platform_sum(idle_after.since(idle_before)) / IDLE_SECONDS
+    probe = await asyncpg.connect(stack.admin_database_url, timeout=10)
+    try:
+        await asyncio.sleep(STATS_FLUSH_SECONDS)
+        pg_before = await pg_connections(probe)
+        before, window = CpuSnapshot.take(roots), time.perf_counter()
+        run = await closed_loop(stack.ports.public, _couples(tenants), bookings, first, FLOW_CONNECTIONS)
+        confirmed = await wait_confirmed(stack.admin_database_url, run.booked, probe)
+        used = CpuSnapshot.take(roots).since(before)
+        window = time.perf_counter() - window
+        pg_during = await pg_connections(probe)
+        await asyncio.sleep(STATS_FLUSH_SECONDS)
+        pg_after = await pg_connections(probe)
+    finally:
+        await probe.close(timeout=5)
     times = await confirmations(stack.admin_database_url, run.booked)
+    opened = pg_after.sessions - pg_before.sessions
+    report.add(
+        SECTION_CPU,
+        "PostgreSQL connections",
+        f"{opened} opened during the closed loop ({opened / max(bookings, 1):.2f} per booking); "
+        f"{sum(pg_during.backends.values())} client backends at its end "
+        f"({', '.join(f'{k} {v}' for k, v in sorted(pg_during.backends.items()))})",
+    )
     report.add(
         SECTION_FLOW,
         f"closed loop, {FLOW_CONNECTIONS} couples: CONFIRMED",
@@ -301,12 +323,11 @@ async def closed_loop_flow(
         )
     cpu = CpuPerBooking.of(used, confirmed)
     report.add(SECTION_CPU, "CPU per confirmed booking (ms)", cpu.describe())
-    measured = (dt.datetime.now(dt.UTC) - run.started_wall).total_seconds()
     report.add(
         SECTION_CPU,
         "the platform idle, for scale",
         f"{idle * 1000:,.0f} ms of CPU per second (over {IDLE_SECONDS:g}s before the load): "
-        f"{idle * 1000 * measured / max(confirmed, 1):.1f} ms per booking over the {measured:.0f}s measured",
+        f"{idle * 1000 * window / max(confirmed, 1):.1f} ms per booking over the {window:.0f}s measured",
     )
     return rate, cpu
 
