@@ -34,6 +34,7 @@ from pathlib import Path
 from tools.bench.flows import OPEN_RATES
 from tools.bench.report import Report
 from tools.bench.scenarios import (
+    READ_PACKAGES,
     ceiling_envoy_direct,
     ceiling_pgbench,
     closed_loop_flow,
@@ -72,6 +73,44 @@ def stack_env() -> dict[str, str]:
     }
 
 
+def replica_counts(text: str) -> tuple[int, ...]:
+    """`--replicas 1,2`: distinct counts from 1 to 4, at most three."""
+    try:
+        counts = tuple(dict.fromkeys(int(part) for part in text.split(",") if part.strip()))
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"--replicas: not a list of numbers: {text!r}") from error
+    if not counts or len(counts) > 3 or not all(1 <= n <= 4 for n in counts):
+        raise argparse.ArgumentTypeError("--replicas: one to three counts, each from 1 to 4")
+    return counts
+
+
+def replica_run(folder: Path, count: int, seconds: float, bookings: int, report: Report) -> None:
+    """A stack of its own with `count` gateway replicas behind Envoy (one process per service: the
+    launcher has no service replicas yet), the same 20 tenants seeded: the packages read with wrk and
+    the closed-loop booking flow, its rows printed under `replicas=<count>`."""
+    options = StackOptions(
+        data_dir=folder,
+        ports=Ports.free(gateways=count),
+        restart=False,
+        gateways=count,
+        log_level="WARNING",
+        env=stack_env(),
+    )
+    stack = Stack(options)
+    stack.start(timeout=180)
+    part = Report()
+    try:
+        tenants = seed_tenants(stack, ADMIN_EMAIL, ADMIN_PASSWORD, count=len(ROTATED_TENANTS))
+        gateway_health(stack, part, seconds, folder / "wrk")
+        public_reads(stack, tenants, part, seconds, folder / "wrk", only=(READ_PACKAGES,))
+        first = dt.date.today() + dt.timedelta(days=60)
+        asyncio.run(closed_loop_flow(stack, tenants, part, bookings, first))
+    finally:
+        stack.stop()
+    for section, what, value in part.rows:
+        report.add(f"replicas={count} gateways", f"{section}: {what}", value)
+
+
 def main() -> int:
     """Runs every measurement and prints the table."""
     parser = argparse.ArgumentParser(prog="make bench")
@@ -81,6 +120,12 @@ def main() -> int:
     parser.add_argument("--render-runs", type=int, default=7, help="cold widget renders to time (max 30)")
     parser.add_argument(
         "--open-seconds", type=float, default=5.0, help="duration of each open-loop offered rate (max 30)"
+    )
+    parser.add_argument(
+        "--replicas",
+        type=replica_counts,
+        default=(),
+        help="also compare throughput with these gateway replica counts, e.g. 1,2 (each 1-4, at most 3)",
     )
     args = parser.parse_args()
     seconds = min(max(args.seconds, 1.0), 60.0)
@@ -131,8 +176,12 @@ def main() -> int:
         figures.pss_mib = memory(stack, report)
     finally:
         stack.stop()
-    figures.ready_s = startup_time(root / "make-run", stack_env(), report)
-    shutil.rmtree(root, ignore_errors=True)
+    try:
+        figures.ready_s = startup_time(root / "make-run", stack_env(), report)
+        for count in args.replicas:
+            replica_run(root / f"replicas-{count}", count, seconds, bookings, report)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
     judge(figures, report)
     report.note(f"whole benchmark run: {time.monotonic() - run_started:.0f}s")
     report.print(sys.stdout)

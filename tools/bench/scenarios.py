@@ -237,12 +237,20 @@ def read_requests(tenants: list[BenchTenant], today: dt.date) -> dict[str, list[
 
 
 def public_reads(
-    stack: Stack, tenants: list[BenchTenant], report: Report, seconds: float, folder: Path
+    stack: Stack,
+    tenants: list[BenchTenant],
+    report: Report,
+    seconds: float,
+    folder: Path,
+    only: tuple[str, ...] = (),
 ) -> dict[str, WrkResult]:
-    """Each public read through Envoy with wrk, 64 connections, every tenant's key in turn, after a
-    one-second warm-up at 8 connections (caches filled the way steady traffic would)."""
+    """Each public read (or those named in `only`) through Envoy with wrk, 64 connections, every
+    tenant's key in turn, after a one-second warm-up at 8 connections (caches filled the way steady
+    traffic would)."""
     results = {}
     for label, requests in read_requests(tenants, dt.date.today()).items():
+        if only and label not in only:
+            continue
         run_wrk("warm-up", stack.ports.public, requests, folder=folder, seconds=1, connections=8)
         result = run_wrk(label, stack.ports.public, requests, folder=folder, seconds=seconds)
         report.wrk(SECTION_READS, result)
