@@ -5,6 +5,7 @@ targets' verdicts. Sizes and counts are asserted, never speed."""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import datetime as dt
 import io
@@ -272,3 +273,13 @@ def test_a_contention_with_two_winners_or_a_wrong_retry_is_missed() -> None:
         judge(Figures(contention=figures), report)
         [target] = [t for t in report.targets if t.name == "contention, one date"]
         assert target.verdict == "MISSED"
+
+
+def test_replica_counts_are_bounded_and_named_when_refused() -> None:
+    from tools.bench.__main__ import replica_counts
+
+    assert replica_counts("1,2") == (1, 2)
+    assert replica_counts("2, 2,1") == (2, 1)
+    for bad in ("0", "1,2,3,4", "5", "", "one"):
+        with pytest.raises(argparse.ArgumentTypeError, match="--replicas"):
+            replica_counts(bad)
