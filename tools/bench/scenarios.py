@@ -359,13 +359,16 @@ async def open_loop_flows(
     confirmations waited for before the next rate; distinct dates throughout."""
     figures: dict[float, OpenLoopFigures] = {}
     couples = _couples(tenants)
+    roots = _stack_roots(stack)
     day, numbered = first, 200_000
     for offered in OPEN_RATES:
+        before = CpuSnapshot.take(roots)
         run = await open_loop(stack.ports.public, couples, offered, seconds, day, numbered)
         count = max(1, round(offered * min(max(seconds, 1.0), MAX_OPEN_SECONDS)))
         day += dt.timedelta(days=count // len(couples) + 1)
         numbered += count
         confirmed = await wait_confirmed(stack.admin_database_url, run.booked)
+        cpu = CpuPerBooking.of(CpuSnapshot.take(roots).since(before), confirmed)
         times = await confirmations(stack.admin_database_url, run.booked)
         achieved, _ = times.rate(run.started_wall)
         lags = times.lags_ms()
@@ -377,7 +380,8 @@ async def open_loop_flows(
             SECTION_OPEN,
             f"offered {offered}/s for {seconds:g}s",
             f"webhook → CONFIRMED p50 {rank(lags, 50):.1f} ms  p99 {rank(lags, 99):.1f} ms; "
-            f"achieved {achieved:,.1f} confirmed/s; {confirmed} of {count} CONFIRMED "
+            f"achieved {achieved:,.1f} confirmed/s; {confirmed} of {count} CONFIRMED; "
+            f"platform CPU {cpu.platform_ms:.1f} ms per confirmed booking "
             f"(failures: {summary(run.failures)}; sent late p99 {rank(late, 99):.1f} ms; "
             f"load generator at {run.load_share:.0%} of a core)",
         )
