@@ -73,6 +73,12 @@ def stack_env() -> dict[str, str]:
     }
 
 
+def loads(report: Report, when: str) -> None:
+    """The machine's load average now, as a note: figures of a shared machine are read against it."""
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    report.note(f"load average {when}: {load} ({os.cpu_count()} cores)")
+
+
 def replica_counts(text: str) -> tuple[int, ...]:
     """`--replicas 1,2`: distinct counts from 1 to 4, at most three."""
     try:
@@ -144,8 +150,7 @@ def main() -> int:
         env=stack_env(),
     )
     report = Report()
-    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
-    report.note(f"load average before the run: {load} ({os.cpu_count()} cores)")
+    loads(report, "before the run")
     run_started = time.monotonic()
     stack = Stack(options)
     started = time.monotonic()
@@ -157,6 +162,7 @@ def main() -> int:
         tenants = seed_tenants(stack, ADMIN_EMAIL, ADMIN_PASSWORD, count=len(ROTATED_TENANTS))
         first = tenants[0]
         widget_in_browser(stack, first.public_key, first.slug, first.admin_token, report, args.render_runs)
+        loads(report, "before the reads")
         ceiling_envoy_direct(stack, report, seconds, scratch)
         gateway_health(stack, report, seconds, scratch)
         figures.reads = public_reads(stack, tenants, report, seconds, scratch)
@@ -168,6 +174,7 @@ def main() -> int:
         open_first = closed_first + dt.timedelta(days=bookings // len(tenants) + 2)
         open_days = sum(round(r * open_seconds) // len(tenants) + 1 for r in OPEN_RATES)
         contended = open_first + dt.timedelta(days=open_days + 2)
+        loads(report, "before the booking flows")
         closed = closed_loop_flow(stack, tenants, report, bookings, closed_first)
         figures.rate, figures.cpu = asyncio.run(closed)
         figures.open_loop = asyncio.run(open_loop_flows(stack, tenants, report, open_seconds, open_first))
@@ -183,6 +190,7 @@ def main() -> int:
     finally:
         shutil.rmtree(root, ignore_errors=True)
     judge(figures, report)
+    loads(report, "after the run")
     report.note(f"whole benchmark run: {time.monotonic() - run_started:.0f}s")
     report.print(sys.stdout)
     return 0
