@@ -79,7 +79,14 @@ class TinyServer:
                 self.arrivals.append((time.monotonic(), path))
                 if path == "/hang" or key == "hang":
                     await asyncio.sleep(3600)
-                if path == "/v1/bookings/checkout":
+                if path == "/v1/bookings/checkout" and key == "elsewhere":
+                    body, status = (
+                        b'{"bookingId": "b1", "checkoutUrl": "https://pay.example/cs_1"}',
+                        b"201 Created",
+                    )
+                elif path == "/v1/bookings/checkout" and key == "garbled":
+                    body, status = b"{not json", b"201 Created"
+                elif path == "/v1/bookings/checkout":
                     n = len(self.arrivals)
                     body = (
                         f'{{"bookingId": "b{n}", "checkoutUrl": "http://127.0.0.1:{self.port}/pay/cs_{n}"}}'
@@ -283,3 +290,21 @@ def test_replica_counts_are_bounded_and_named_when_refused() -> None:
     for bad in ("0", "1,2,3,4", "5", "", "one"):
         with pytest.raises(argparse.ArgumentTypeError, match="--replicas"):
             replica_counts(bad)
+
+
+async def test_the_flows_pay_only_on_loopback_and_count_unreadable_answers(server: TinyServer) -> None:
+    with pytest.raises(ValueError, match="checkoutUrl: the benchmark pays only on a loopback sandbox"):
+        await open_loop(
+            server.port,
+            [Couple("elsewhere", "pkg")],
+            rate=10,
+            seconds=1,
+            first=dt.date(2030, 1, 1),
+            first_n=0,
+        )
+    assert server.arrivals and all(not path.startswith("/pay") for _, path in server.arrivals)
+    run = await open_loop(
+        server.port, [Couple("garbled", "pkg")], rate=5, seconds=1, first=dt.date(2030, 1, 1), first_n=0
+    )
+    assert run.failures == Counter({"checkout answer unreadable": 5})
+    assert run.booked == []

@@ -153,8 +153,14 @@ async def _flow(
     if status != 201:
         run.failures[f"checkout {status}"] += 1
         return
-    answer = orjson.loads(body)
-    port, pay = pay_request(answer["checkoutUrl"])
+    try:
+        answer = orjson.loads(body)
+        checkout_url, booking_id = answer["checkoutUrl"], answer["bookingId"]
+    except (orjson.JSONDecodeError, KeyError, TypeError):
+        run.failures["checkout answer unreadable"] += 1
+        return
+    # Not loopback: the bench stops (ValueError), it never pays elsewhere.
+    port, pay = pay_request(checkout_url)
     pool = sandboxes.setdefault(port, Connections(port))
     connection = pool.take()
     try:
@@ -167,7 +173,7 @@ async def _flow(
     if status != 200:
         run.failures[f"pay {status}"] += 1
         return
-    run.booked.append(answer["bookingId"])
+    run.booked.append(booking_id)
 
 
 def _own_cpu() -> float:
@@ -216,6 +222,7 @@ async def open_loop(
     platform = Connections(port)
     sandboxes: dict[int, Connections] = {}
     tasks: set[asyncio.Task[None]] = set()
+    started_tasks: list[asyncio.Task[None]] = []
     cpu, wall = _own_cpu(), time.perf_counter()
     run.started_wall = dt.datetime.now(dt.UTC)
     started = time.perf_counter()
@@ -225,6 +232,8 @@ async def open_loop(
         if delay > 0:
             await asyncio.sleep(delay)
         run.lateness_ms.append(max(0.0, time.perf_counter() - due) * 1000)
+        if any(_error_of(t) is not None for t in tasks):
+            break  # a flow failed in a way that stops the bench (raised below)
         tasks = {t for t in tasks if not t.done()}
         if len(tasks) >= MAX_IN_FLIGHT:
             run.failures[f"not started ({MAX_IN_FLIGHT} in flight)"] += 1
@@ -232,19 +241,31 @@ async def open_loop(
         couple = couples[i % len(couples)]
         date = first + dt.timedelta(days=i // len(couples))
         request = checkout_request(couple, date, first_n + i)
-        tasks.add(asyncio.create_task(_flow(platform, sandboxes, request, run)))
+        task = asyncio.create_task(_flow(platform, sandboxes, request, run))
+        tasks.add(task)
+        started_tasks.append(task)
     pending = {t for t in tasks if not t.done()}
     if pending:
         _, late = await asyncio.wait(pending, timeout=FLOW_SECONDS)
         for task in late:
             task.cancel()
+        await asyncio.gather(*late, return_exceptions=True)
         if late:
             run.failures["not answered in time"] += len(late)
     run.load_share = (_own_cpu() - cpu) / max(time.perf_counter() - wall, 1e-9)
     platform.close()
     for pool in sandboxes.values():
         pool.close()
+    # Every task's outcome is read (so none is reported as never retrieved); the first error stops the bench.
+    errors = [_error_of(t) for t in started_tasks]
+    first_error = next((e for e in errors if e is not None), None)
+    if first_error is not None:
+        raise first_error
     return run
+
+
+def _error_of(task: asyncio.Task[None]) -> BaseException | None:
+    return None if not task.done() or task.cancelled() else task.exception()
 
 
 CONFIRMED_COUNT = "SELECT count(*) FROM booking.bookings WHERE id = ANY($1::text[]) AND status = 'CONFIRMED'"
