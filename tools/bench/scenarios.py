@@ -16,7 +16,14 @@ import httpx
 import orjson
 import psutil
 
-from tools.bench.cpu import CpuSnapshot, find_postmaster, platform_sum, stack_roots
+from tools.bench.cpu import (
+    LOAD_GENERATOR,
+    SANDBOX,
+    CpuSnapshot,
+    find_postmaster,
+    platform_sum,
+    stack_roots,
+)
 from tools.bench.flows import (
     MAX_OPEN_SECONDS,
     OPEN_RATES,
@@ -248,12 +255,25 @@ def public_reads(
     tenant's key in turn, after a one-second warm-up at 8 connections (caches filled the way steady
     traffic would)."""
     results = {}
+    roots = _stack_roots(stack)
     for label, requests in read_requests(tenants, dt.date.today()).items():
         if only and label not in only:
             continue
         run_wrk("warm-up", stack.ports.public, requests, folder=folder, seconds=1, connections=8)
+        before, wall = CpuSnapshot.take(roots), time.perf_counter()
         result = run_wrk(label, stack.ports.public, requests, folder=folder, seconds=seconds)
+        used = CpuSnapshot.take(roots).since(before)
+        wall = time.perf_counter() - wall
         report.wrk(SECTION_READS, result)
+        busiest = sorted(
+            ((n, t) for n, t in used.items() if n not in (SANDBOX, LOAD_GENERATOR)), key=lambda item: -item[1]
+        )
+        report.add(
+            SECTION_READS,
+            f"{label}: CPU by process, % of a core",
+            ", ".join(f"{n} {t / wall:.0%}" for n, t in busiest if t / wall >= 0.01)
+            + f"; wrk {result.cpu_share:.0%}",
+        )
         against = [
             ratio(result.rate, report.ceiling_rate, "Envoy direct"),
             ratio(result.rate, report.health_rate, "GET /health"),
