@@ -14,6 +14,8 @@ WEB_BUILT := build/web/.built
 WEB_SOURCES := $(shell find web/src web/scripts -type f 2>/dev/null) web/index.html web/admin.html web/vite.config.ts web/vite.loader.config.ts web/tsconfig.json
 # Browser tests drive Debian's Chromium (never a browser downloaded by a test tool).
 CHROMIUM := /usr/bin/chromium
+# make bench's read load generator: Debian's wrk.
+WRK := /usr/bin/wrk
 
 .PHONY: all run test test-unit test-integration test-e2e test-web lint trace bench clean proto venv web k8s-check
 
@@ -53,6 +55,11 @@ $(CHROMIUM):
 	DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y --no-install-recommends chromium \
 	|| { $$SUDO apt-get update && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y --no-install-recommends chromium; }
 
+$(WRK):
+	@if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y --no-install-recommends wrk \
+	|| { $$SUDO apt-get update && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y --no-install-recommends wrk; }
+
 # The whole platform: embedded PostgreSQL (unless DATABASE_URL), four services, gateway, Envoy,
 # the local Stripe sandbox (unless STRIPE_SECRET_KEY), a demo tenant. Ctrl-C stops everything.
 run: $(GENERATED) $(WEB_BUILT)
@@ -84,7 +91,7 @@ trace: $(GENERATED)
 	$(PY) -m tools.trace $(ID)
 
 # The platform's speed beside this machine's ceilings, in one bounded run (a few minutes, loopback only).
-bench: $(GENERATED) $(WEB_BUILT) $(CHROMIUM)
+bench: $(GENERATED) $(WEB_BUILT) $(CHROMIUM) $(WRK)
 	$(PY) -m tools.bench
 
 clean:

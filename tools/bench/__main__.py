@@ -2,23 +2,28 @@
 
 Starts its own stack on free 127.0.0.1 ports (throw-away data, durable like `make run`), seeds 20
 tenants, and measures:
-1. public reads through Envoy (packages, a year's calendar) at 32 connections, and the reads the widget
-   makes per visitor (tenant, packages, this month's and next month's calendar);
-2. the booking flow: checkout → sandbox payment → webhook → CONFIRMED on distinct dates;
-3. contention: 200 concurrent checkouts for one date;
-4. ceilings: Envoy answering directly on the same load (and the gateway's bare /health), and pgbench
-   running the hold transaction straight against the same PostgreSQL;
+1. public reads through Envoy with `wrk` (packages, a year's calendar, 30 days of slots) at 64
+   connections, 20 tenants' keys rotated per request, and the reads the widget makes per visitor;
+2. the booking flow: checkout → sandbox payment → webhook → CONFIRMED on distinct dates, closed loop
+   (confirmed/s, and the CPU of every process per confirmed booking) and open loop at offered rates of
+   10, 25, 50 and 100 per second (webhook → CONFIRMED p50/p99 and the achieved rate at each);
+3. contention: 200 concurrent checkouts for one date, then a keyed retry of the winner;
+4. ceilings: Envoy answering directly on the same wrk load (and the gateway's bare /health), and
+   pgbench running the hold transaction straight against the same PostgreSQL;
 5. cost: memory of every process, and `make run`'s start-up time when already built;
 6. the widget in headless Chromium (before any load, on a quiet stack): the bytes on the wire of its
    first view on a host page up to the calendar, against the build's size budgets, and the time to
    its first render, via the loader and standalone (median of cold runs).
 Every load is bounded in count and time and targets 127.0.0.1 only; the whole run takes a few minutes.
+Last, every target of issue 17 is printed with its figure, its ratio to the ceiling of the same run,
+and met/missed (tools/bench/targets.py).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime as dt
 import os
 import shutil
 import sys
@@ -26,20 +31,26 @@ import tempfile
 import time
 from pathlib import Path
 
+from tools.bench.flows import OPEN_RATES
 from tools.bench.report import Report
 from tools.bench.scenarios import (
-    booking_flow,
+    READ_PACKAGES,
     ceiling_envoy_direct,
     ceiling_pgbench,
+    closed_loop_flow,
     contention,
     gateway_health,
     memory,
+    open_loop_flows,
     public_reads,
     seed_tenants,
     startup_time,
 )
+from tools.bench.targets import Figures, judge
 from tools.bench.widget import widget_in_browser, widget_reads
 from tools.stack.launcher import Ports, Stack, StackOptions, free_port
+
+ROTATED_TENANTS = range(20)
 
 ADMIN_EMAIL = "bench-admin@mais.local"
 ADMIN_PASSWORD = "bench-admin-password-1"  # noqa: S105 - a throw-away stack's admin
@@ -62,6 +73,50 @@ def stack_env() -> dict[str, str]:
     }
 
 
+def loads(report: Report, when: str) -> None:
+    """The machine's load average now, as a note: figures of a shared machine are read against it."""
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    report.note(f"load average {when}: {load} ({os.cpu_count()} cores)")
+
+
+def replica_counts(text: str) -> tuple[int, ...]:
+    """`--replicas 1,2`: distinct counts from 1 to 4, at most three."""
+    try:
+        counts = tuple(dict.fromkeys(int(part) for part in text.split(",") if part.strip()))
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"--replicas: not a list of numbers: {text!r}") from error
+    if not counts or len(counts) > 3 or not all(1 <= n <= 4 for n in counts):
+        raise argparse.ArgumentTypeError("--replicas: one to three counts, each from 1 to 4")
+    return counts
+
+
+def replica_run(folder: Path, count: int, seconds: float, bookings: int, report: Report) -> None:
+    """A stack of its own with `count` gateway replicas behind Envoy (one process per service: the
+    launcher has no service replicas yet), the same 20 tenants seeded: the packages read with wrk and
+    the closed-loop booking flow, its rows printed under `replicas=<count>`."""
+    options = StackOptions(
+        data_dir=folder,
+        ports=Ports.free(gateways=count),
+        restart=False,
+        gateways=count,
+        log_level="WARNING",
+        env=stack_env(),
+    )
+    stack = Stack(options)
+    stack.start(timeout=180)
+    part = Report()
+    try:
+        tenants = seed_tenants(stack, ADMIN_EMAIL, ADMIN_PASSWORD, count=len(ROTATED_TENANTS))
+        gateway_health(stack, part, seconds, folder / "wrk")
+        public_reads(stack, tenants, part, seconds, folder / "wrk", only=(READ_PACKAGES,))
+        first = dt.date.today() + dt.timedelta(days=60)
+        asyncio.run(closed_loop_flow(stack, tenants, part, bookings, first))
+    finally:
+        stack.stop()
+    for section, what, value in part.rows:
+        report.add(f"replicas={count} gateways", f"{section}: {what}", value)
+
+
 def main() -> int:
     """Runs every measurement and prints the table."""
     parser = argparse.ArgumentParser(prog="make bench")
@@ -69,10 +124,20 @@ def main() -> int:
     parser.add_argument("--bookings", type=int, default=600, help="booking flows to run (max 5000)")
     parser.add_argument("--contenders", type=int, default=200, help="checkouts for one date (max 500)")
     parser.add_argument("--render-runs", type=int, default=7, help="cold widget renders to time (max 30)")
+    parser.add_argument(
+        "--open-seconds", type=float, default=5.0, help="duration of each open-loop offered rate (max 30)"
+    )
+    parser.add_argument(
+        "--replicas",
+        type=replica_counts,
+        default=(),
+        help="also compare throughput with these gateway replica counts, e.g. 1,2 (each 1-4, at most 3)",
+    )
     args = parser.parse_args()
     seconds = min(max(args.seconds, 1.0), 60.0)
     bookings = min(max(args.bookings, 1), 5000)
     contenders = min(max(args.contenders, 2), 500)
+    open_seconds = min(max(args.open_seconds, 1.0), 30.0)
 
     root = Path(tempfile.mkdtemp(prefix="mais-bench-"))
     options = StackOptions(
@@ -85,29 +150,47 @@ def main() -> int:
         env=stack_env(),
     )
     report = Report()
-    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
-    report.note(f"load average before the run: {load} ({os.cpu_count()} cores)")
+    loads(report, "before the run")
     run_started = time.monotonic()
     stack = Stack(options)
     started = time.monotonic()
     stack.start(timeout=180)
     report.note(f"benchmark stack (2 gateways) ready in {time.monotonic() - started:.1f}s on fresh data")
+    figures = Figures()
+    scratch = root / "wrk"
     try:
-        tenants = seed_tenants(stack, ADMIN_EMAIL, ADMIN_PASSWORD, count=20)
+        tenants = seed_tenants(stack, ADMIN_EMAIL, ADMIN_PASSWORD, count=len(ROTATED_TENANTS))
         first = tenants[0]
         widget_in_browser(stack, first.public_key, first.slug, first.admin_token, report, args.render_runs)
-        asyncio.run(ceiling_envoy_direct(stack, report, seconds))
-        asyncio.run(gateway_health(stack, report, seconds))
-        asyncio.run(public_reads(stack, tenants, report, seconds))
+        loads(report, "before the reads")
+        ceiling_envoy_direct(stack, report, seconds, scratch)
+        gateway_health(stack, report, seconds, scratch)
+        figures.reads = public_reads(stack, tenants, report, seconds, scratch)
         asyncio.run(widget_reads(stack, [t.public_key for t in tenants], report, seconds))
-        rate = asyncio.run(booking_flow(stack, tenants, report, bookings))
-        asyncio.run(contention(stack, tenants, report, contenders))
-        ceiling_pgbench(stack, report, int(seconds), rate)
-        memory(stack, report)
+        # Distinct dates for every flow: the closed loop's days, then each offered rate's, then the
+        # contenders' one date after them all.
+        today = dt.date.today()
+        closed_first = today + dt.timedelta(days=60)
+        open_first = closed_first + dt.timedelta(days=bookings // len(tenants) + 2)
+        open_days = sum(round(r * open_seconds) // len(tenants) + 1 for r in OPEN_RATES)
+        contended = open_first + dt.timedelta(days=open_days + 2)
+        loads(report, "before the booking flows")
+        closed = closed_loop_flow(stack, tenants, report, bookings, closed_first)
+        figures.rate, figures.cpu = asyncio.run(closed)
+        figures.open_loop = asyncio.run(open_loop_flows(stack, tenants, report, open_seconds, open_first))
+        figures.contention = asyncio.run(contention(stack, tenants, report, contenders, contended))
+        ceiling_pgbench(stack, report, int(seconds), figures.rate)
+        figures.pss_mib = memory(stack, report)
     finally:
         stack.stop()
-    startup_time(root / "make-run", stack_env(), report)
-    shutil.rmtree(root, ignore_errors=True)
+    try:
+        figures.ready_s = startup_time(root / "make-run", stack_env(), report)
+        for count in args.replicas:
+            replica_run(root / f"replicas-{count}", count, seconds, bookings, report)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    judge(figures, report)
+    loads(report, "after the run")
     report.note(f"whole benchmark run: {time.monotonic() - run_started:.0f}s")
     report.print(sys.stdout)
     return 0

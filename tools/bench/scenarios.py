@@ -4,32 +4,63 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import resource
 import subprocess
 import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
+import asyncpg
 import httpx
 import orjson
 import psutil
 
-from tools.bench.loadgen import HttpConnection, build_request, run_load
-from tools.bench.report import Report
+from tools.bench.cpu import (
+    LOAD_GENERATOR,
+    SANDBOX,
+    CpuSnapshot,
+    find_postmaster,
+    platform_sum,
+    stack_roots,
+)
+from tools.bench.flows import (
+    MAX_OPEN_SECONDS,
+    OPEN_RATES,
+    STATS_FLUSH_SECONDS,
+    Couple,
+    CpuPerBooking,
+    checkout_request,
+    closed_loop,
+    confirmations,
+    open_loop,
+    pg_connections,
+    rank,
+    summary,
+    wait_confirmed,
+)
+from tools.bench.loadgen import HttpConnection
+from tools.bench.report import Report, ratio
+from tools.bench.wrk import CONNECTIONS as READ_CONNECTIONS
+from tools.bench.wrk import WrkRequest, WrkResult, run_wrk
 from tools.stack.demo import ensure_demo
 from tools.stack.launcher import Ports, Stack, StackOptions
 
-CONNECTIONS = 32
+# The booking flow's closed loop and pgbench's clients.
+FLOW_CONNECTIONS = 32
 TENANT_PACKAGES = 5
 # A 5xx while seeding is retried (the stack may still be warming up); the figures never are.
 SEED_TRIES = 5
-# Every flow and every wait of the booking scenarios is bounded by this.
-FLOW_SECONDS = 120.0
-SECTION_READS = "public reads (20 tenants, 32 conns)"
+SECTION_READS = f"public reads (20 tenants, wrk, {READ_CONNECTIONS} conns)"
 SECTION_FLOW = "booking flow"
+SECTION_OPEN = "booking flow, open loop"
+SECTION_CPU = "booking cost"
+READ_PACKAGES = "GET /v1/packages"
+READ_CALENDAR = "GET /v1/availability/calendar (1 year)"
+READ_SLOTS = "GET /v1/availability/slots (30 days)"
+SLOT_HOURS = {"opens": "09:00", "closes": "17:00"}
+SLOT_DAYS = 30
+IDLE_SECONDS = 2.0
 
 
 @dataclass
@@ -41,29 +72,8 @@ class BenchTenant:
     admin_token: str
     package_id: str
     slug: str
-
-
-@dataclass
-class Cpu:
-    """This process's CPU time over a phase, as a share of one core."""
-
-    started_cpu: float
-    started_wall: float
-
-    @classmethod
-    def start(cls) -> Cpu:
-        """Starts counting."""
-        return cls(_own_cpu_seconds(), time.perf_counter())
-
-    def share(self) -> float:
-        """CPU seconds used per wall-clock second since start."""
-        wall = time.perf_counter() - self.started_wall
-        return (_own_cpu_seconds() - self.started_cpu) / wall if wall > 0 else 0.0
-
-
-def _own_cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
+    # A time-slot package on the default resource, open every day (the slots route's reads).
+    slot_package_id: str = ""
 
 
 def _send(http: httpx.Client, method: str, path: str, **kwargs: Any) -> httpx.Response:
@@ -142,6 +152,7 @@ def seed_tenants(stack: Stack, admin_email: str, admin_password: str, count: int
                     },
                 )
                 package_ids.append(package.json()["id"])
+            slot_package = _slot_package(http, admin)
             _onboard(stack, http, admin)
             # The load comes from one address, which the live-hold bound per address would stop after
             # five: a bench tenant allows as many as the tenant settings do.
@@ -153,264 +164,311 @@ def seed_tenants(stack: Stack, admin_email: str, admin_password: str, count: int
                 json={"policy": {"maxLiveHoldsPerAddress": 100}},
             )
             tenants.append(
-                BenchTenant(body["tenant"]["id"], body["publicKey"], token, package_ids[0], f"bench-{n}")
+                BenchTenant(
+                    body["tenant"]["id"], body["publicKey"], token, package_ids[0], f"bench-{n}", slot_package
+                )
             )
-        # The read scenarios would measure nothing if the packages were not on offer.
-        listed = _send(http, "GET", "/v1/packages", headers={"X-Tenant-Key": tenants[0].public_key})
-        assert len(listed.json()["items"]) == TENANT_PACKAGES, listed.text
+        # The read scenarios would measure nothing if the packages and slots were not on offer.
+        key = {"X-Tenant-Key": tenants[0].public_key}
+        listed = _send(http, "GET", "/v1/packages", headers=key)
+        assert len(listed.json()["items"]) == TENANT_PACKAGES + 1, listed.text
+        slots = _send(http, "GET", slots_path(tenants[0], dt.date.today()), headers=key)
+        assert slots.json()["slots"], slots.text
     return tenants
 
 
-async def ceiling_envoy_direct(stack: Stack, report: Report, seconds: float) -> None:
+def _slot_package(http: httpx.Client, admin: dict[str, str]) -> str:
+    """An hourly service on the tenant's default resource, open 09:00-17:00 every day; its id. Its slug
+    sorts after the whole-day packages, so the widget's first package is still a whole-day one."""
+    resources = _send(http, "GET", "/v1/tenant-admin/resources", headers=admin).json()["items"]
+    [default] = [r for r in resources if r["isDefault"]]
+    hours = {"weekly": [{"weekday": d, "ranges": [SLOT_HOURS]} for d in range(1, 8)]}
+    _send(http, "PUT", f"/v1/tenant-admin/resources/{default['id']}/hours", headers=admin, json=hours)
+    package = _send(
+        http,
+        "POST",
+        "/v1/tenant-admin/packages",
+        headers=admin,
+        json={
+            "slug": "session-by-the-hour",
+            "title": "Session by the hour",
+            "priceCents": 20_000,
+            "kind": "SLOT",
+            "slot": {"durationMinutes": 60, "intervalMinutes": 60},
+        },
+    )
+    return str(package.json()["id"])
+
+
+def slots_path(tenant: BenchTenant, today: dt.date) -> str:
+    """The slots route for the next 30 days of the tenant's slot package."""
+    end = today + dt.timedelta(days=SLOT_DAYS)
+    return f"/v1/availability/slots?packageId={tenant.slot_package_id}&from={today}&to={end}"
+
+
+def ceiling_envoy_direct(stack: Stack, report: Report, seconds: float, folder: Path) -> None:
     """Envoy answering by itself, on the same load shape: the most any route through it can do."""
     port = stack.options.envoy_direct_port
     assert port is not None
-    request = build_request("GET", "/v1/packages")
-    result = await run_load(
-        "envoy direct_response", port, lambda n: request, connections=CONNECTIONS, seconds=seconds
-    )
-    report.load("ceiling", result)
+    result = run_wrk("envoy direct_response", port, [WrkRequest("/")], folder=folder, seconds=seconds)
+    report.wrk("ceiling", result)
     report.ceiling_rate = result.rate
 
 
-async def gateway_health(stack: Stack, report: Report, seconds: float) -> None:
+def gateway_health(stack: Stack, report: Report, seconds: float, folder: Path) -> None:
     """GET /health through Envoy: the cost of the gateway's HTTP stack alone (no service call)."""
-    request = build_request("GET", "/health")
-    result = await run_load(
+    result = run_wrk(
         "GET /health (no service call)",
         stack.ports.public,
-        lambda n: request,
-        connections=CONNECTIONS,
+        [WrkRequest("/health")],
+        folder=folder,
         seconds=seconds,
     )
-    report.load("ceiling", result)
+    report.wrk("ceiling", result)
+    report.health_rate = result.rate
 
 
-async def public_reads(stack: Stack, tenants: list[BenchTenant], report: Report, seconds: float) -> None:
-    """GET /v1/packages and a year's calendar through Envoy, spread over every tenant."""
-    packages = [build_request("GET", "/v1/packages", {"X-Tenant-Key": t.public_key}) for t in tenants]
-    start = dt.date.today()
-    end = start + dt.timedelta(days=365)
-    calendar = [
-        build_request(
-            "GET", f"/v1/availability/calendar?from={start}&to={end}", {"X-Tenant-Key": t.public_key}
-        )
-        for t in tenants
-    ]
-    for label, requests in (
-        ("GET /v1/packages", packages),
-        ("GET /v1/availability/calendar (1 year)", calendar),
-    ):
-        # A short warm-up fills caches the way steady traffic would.
-        def pick(n: int, pool: list[bytes] = requests) -> bytes:
-            return pool[n % len(pool)]
+def read_requests(tenants: list[BenchTenant], today: dt.date) -> dict[str, list[WrkRequest]]:
+    """The public reads, each rotated over every tenant's key: packages, a year's calendar, 30 days of
+    slots."""
+    end = today + dt.timedelta(days=365)
 
-        await run_load("warm-up", stack.ports.public, pick, connections=8, total=400)
-        result = await run_load(label, stack.ports.public, pick, connections=CONNECTIONS, seconds=seconds)
-        report.load(SECTION_READS, result)
-        if report.ceiling_rate:
-            report.add(SECTION_READS, f"{label} / envoy ceiling", f"{result.rate / report.ceiling_rate:.1%}")
+    def keyed(path: str, tenant: BenchTenant) -> WrkRequest:
+        return WrkRequest(path, (("X-Tenant-Key", tenant.public_key),))
 
-
-def _checkout_request(tenant: BenchTenant, date: dt.date, n: int) -> bytes:
-    body = orjson.dumps(
-        {
-            "packageId": tenant.package_id,
-            "eventDate": date.isoformat(),
-            "coupleName": f"Couple {n}",
-            "email": f"couple{n}@bench.local",
-        }
-    )
-    headers = {"X-Tenant-Key": tenant.public_key, "Content-Type": "application/json"}
-    return build_request("POST", "/v1/bookings/checkout", headers, body)
-
-
-def _pay_request(checkout_url: str) -> tuple[int, bytes]:
-    """The sandbox's port and the request its hosted page's form sends (`{url}/pay`, as the e2e tests)."""
-    url = urlsplit(checkout_url)
-    if url.hostname != "127.0.0.1" or url.port is None:
-        raise ValueError(f"the benchmark pays only on a loopback sandbox, not {url.hostname}")
-    return url.port, build_request("POST", f"{url.path}/pay", {"Accept": "application/json"})
-
-
-async def booking_flow(
-    stack: Stack, tenants: list[BenchTenant], report: Report, bookings: int, first_day: int = 60
-) -> float:
-    """Checkout → sandbox payment → webhook → CONFIRMED on distinct dates, CONNECTIONS flows at a time.
-
-    Confirmations are timed by the payments inbox itself (the webhook event's processing end), so that
-    no polling adds load while the flows run; every booking is then checked to be CONFIRMED.
-    Returns confirmed bookings per second."""
-    first = dt.date.today() + dt.timedelta(days=first_day)
-    booked: list[tuple[BenchTenant, str]] = []
-    failures: Counter[str] = Counter()
-    flows = iter(range(bookings))
-
-    async def worker() -> None:
-        platform = HttpConnection(stack.ports.public)
-        sandbox: HttpConnection | None = None
-        try:
-            for n in flows:
-                tenant = tenants[n % len(tenants)]
-                date = first + dt.timedelta(days=n // len(tenants))
-                try:
-                    status, body = await platform.send(_checkout_request(tenant, date, n))
-                    if status != 201:
-                        failures[f"checkout {status}"] += 1
-                        continue
-                    answer = orjson.loads(body)
-                    port, pay = _pay_request(answer["checkoutUrl"])
-                    sandbox = sandbox or HttpConnection(port)
-                    status, _ = await sandbox.send(pay)
-                except (OSError, TimeoutError, asyncio.IncompleteReadError) as error:
-                    failures[type(error).__name__] += 1
-                    continue
-                if status != 200:
-                    failures[f"pay {status}"] += 1
-                    continue
-                booked.append((tenant, answer["bookingId"]))
-        finally:
-            platform.close()
-            if sandbox is not None:
-                sandbox.close()
-
-    cpu = Cpu.start()
-    started_at = dt.datetime.now(dt.UTC)
-    try:
-        await asyncio.wait_for(asyncio.gather(*(worker() for _ in range(CONNECTIONS))), FLOW_SECONDS)
-    except TimeoutError:
-        failures["not run in time"] += bookings - len(booked) - sum(failures.values())
-    load_share = cpu.share()
-    async with httpx.AsyncClient(base_url=stack.url, timeout=30) as http:
-        events = await _processed_checkout_events(http, tenants, len(booked), time.monotonic() + FLOW_SECONDS)
-        confirmed_at = await _confirmation_times(http, booked)
-    report.add(
-        SECTION_FLOW,
-        "bookings CONFIRMED",
-        f"{len(confirmed_at)} of {bookings} (failures: {dict(failures) or 0}; "
-        f"load generator at {load_share:.0%} of a core)",
-    )
-    if not confirmed_at:
-        return 0.0
-    # The webhook's arrival is the inbox row's receipt; CONFIRMED is the booking's own history entry.
-    received = {
-        e["bookingId"]: dt.datetime.fromisoformat(e["receivedAt"]) for e in events if e.get("bookingId")
+    return {
+        READ_PACKAGES: [keyed("/v1/packages", t) for t in tenants],
+        READ_CALENDAR: [keyed(f"/v1/availability/calendar?from={today}&to={end}", t) for t in tenants],
+        READ_SLOTS: [keyed(slots_path(t, today), t) for t in tenants],
     }
-    elapsed = (max(confirmed_at.values()) - started_at).total_seconds()
-    rate = len(confirmed_at) / elapsed if elapsed > 0 else 0.0
+
+
+def public_reads(
+    stack: Stack,
+    tenants: list[BenchTenant],
+    report: Report,
+    seconds: float,
+    folder: Path,
+    only: tuple[str, ...] = (),
+) -> dict[str, WrkResult]:
+    """Each public read (or those named in `only`) through Envoy with wrk, 64 connections, every
+    tenant's key in turn, after a one-second warm-up at 8 connections (caches filled the way steady
+    traffic would)."""
+    results = {}
+    roots = _stack_roots(stack)
+    for label, requests in read_requests(tenants, dt.date.today()).items():
+        if only and label not in only:
+            continue
+        run_wrk("warm-up", stack.ports.public, requests, folder=folder, seconds=1, connections=8)
+        before, wall = CpuSnapshot.take(roots), time.perf_counter()
+        result = run_wrk(label, stack.ports.public, requests, folder=folder, seconds=seconds)
+        used = CpuSnapshot.take(roots).since(before)
+        wall = time.perf_counter() - wall
+        report.wrk(SECTION_READS, result)
+        busiest = sorted(
+            ((n, t) for n, t in used.items() if n not in (SANDBOX, LOAD_GENERATOR)), key=lambda item: -item[1]
+        )
+        report.add(
+            SECTION_READS,
+            f"{label}: CPU by process, % of a core",
+            ", ".join(f"{n} {t / wall:.0%}" for n, t in busiest if t / wall >= 0.01)
+            + f"; wrk {result.cpu_share:.0%}",
+        )
+        against = [
+            ratio(result.rate, report.ceiling_rate, "Envoy direct"),
+            ratio(result.rate, report.health_rate, "GET /health"),
+        ]
+        report.add(SECTION_READS, f"{label}: against the ceilings", "; ".join(a for a in against if a) or "-")
+        results[label] = result
+    return results
+
+
+def _couples(tenants: list[BenchTenant]) -> list[Couple]:
+    return [Couple(t.public_key, t.package_id) for t in tenants]
+
+
+def _stack_roots(stack: Stack) -> dict[str, int]:
+    postmaster = find_postmaster(str(stack.postgres.pgdata)) if stack.postgres is not None else None
+    return stack_roots(((name, proc.pid) for name, proc in stack.processes.items()), postmaster)
+
+
+async def closed_loop_flow(
+    stack: Stack, tenants: list[BenchTenant], report: Report, bookings: int, first: dt.date
+) -> tuple[float, CpuPerBooking | None]:
+    """`bookings` flows on distinct dates, 32 at a time; confirmed/s, and the CPU of every process of
+    the stack from the first checkout until the last booking is CONFIRMED, per confirmed booking."""
+    roots = _stack_roots(stack)
+    # What the stack spends doing nothing (sweeps, pings, telemetry), so the per-booking figure can be
+    # read against it.
+    idle_before = CpuSnapshot.take(roots)
+    await asyncio.sleep(IDLE_SECONDS)
+    idle_after = CpuSnapshot.take(roots)
+    idle = platform_sum(idle_after.since(idle_before)) / IDLE_SECONDS
+    probe = await asyncpg.connect(stack.admin_database_url, timeout=10)
+    try:
+        await asyncio.sleep(STATS_FLUSH_SECONDS)
+        pg_before = await pg_connections(probe)
+        before, window = CpuSnapshot.take(roots), time.perf_counter()
+        run = await closed_loop(stack.ports.public, _couples(tenants), bookings, first, FLOW_CONNECTIONS)
+        confirmed = await wait_confirmed(stack.admin_database_url, run.booked, probe)
+        used = CpuSnapshot.take(roots).since(before)
+        window = time.perf_counter() - window
+        pg_during = await pg_connections(probe)
+        await asyncio.sleep(STATS_FLUSH_SECONDS)
+        pg_after = await pg_connections(probe)
+    finally:
+        await probe.close(timeout=5)
+    times = await confirmations(stack.admin_database_url, run.booked)
+    opened = pg_after.sessions - pg_before.sessions
+    report.add(
+        SECTION_CPU,
+        "PostgreSQL connections",
+        f"{opened} opened during the closed loop ({opened / max(bookings, 1):.2f} per booking); "
+        f"{sum(pg_during.backends.values())} client backends at its end "
+        f"({', '.join(f'{k} {v}' for k, v in sorted(pg_during.backends.items()))})",
+    )
     report.add(
         SECTION_FLOW,
-        "throughput",
-        f"{rate:,.1f} confirmed bookings/s ({len(confirmed_at)} in {elapsed:.1f}s)",
+        f"closed loop, {FLOW_CONNECTIONS} couples: CONFIRMED",
+        f"{confirmed} of {bookings} (failures: {summary(run.failures)}; "
+        f"load generator at {run.load_share:.0%} of a core)",
     )
-    lags = sorted(
-        (at - received[booking_id]).total_seconds() * 1000
-        for booking_id, at in confirmed_at.items()
-        if booking_id in received
+    if not times.confirmed_at:
+        return 0.0, None
+    rate, span = times.rate(run.started_wall)
+    report.add(
+        SECTION_FLOW,
+        "closed loop: throughput",
+        f"{rate:,.1f} confirmed bookings/s ({len(times.confirmed_at)} in {span:.1f}s)",
     )
+    lags = times.lags_ms()
     if lags:
         report.add(
             SECTION_FLOW,
-            "webhook arrival → CONFIRMED",
-            f"p50 {_rank(lags, 50):.1f} ms  p99 {_rank(lags, 99):.1f} ms  max {lags[-1]:.1f} ms",
+            "closed loop: webhook arrival → CONFIRMED",
+            f"p50 {rank(lags, 50):.1f} ms  p99 {rank(lags, 99):.1f} ms  max {lags[-1]:.1f} ms",
         )
-    return rate
+    cpu = CpuPerBooking.of(used, confirmed)
+    report.add(SECTION_CPU, "CPU per confirmed booking (ms)", cpu.describe())
+    report.add(
+        SECTION_CPU,
+        "the platform idle, for scale",
+        f"{idle * 1000:,.0f} ms of CPU per second (over {IDLE_SECONDS:g}s before the load): "
+        f"{idle * 1000 * window / max(confirmed, 1):.1f} ms per booking over the {window:.0f}s measured",
+    )
+    return rate, cpu
 
 
-def _rank(ordered: list[float], p: float) -> float:
-    return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered)) - 1))]
+@dataclass
+class OpenLoopFigures:
+    """One offered rate's figures."""
+
+    offered: float
+    started: int
+    confirmed: int
+    achieved: float
+    p50_ms: float
+    p99_ms: float
 
 
-async def _processed_checkout_events(
-    http: httpx.AsyncClient, tenants: list[BenchTenant], expected: int, deadline: float
-) -> list[dict[str, Any]]:
-    """Every tenant's processed checkout.session.completed events, once `expected` are in (or at the
-    deadline)."""
-    events: list[dict[str, Any]] = []
-    while True:
-        events = []
-        for tenant in tenants:
-            events.extend(await _events_of(http, tenant))
-        if len(events) >= expected or time.monotonic() > deadline:
-            return events
-        await asyncio.sleep(0.25)
-
-
-async def _events_of(http: httpx.AsyncClient, tenant: BenchTenant) -> list[dict[str, Any]]:
-    found: list[dict[str, Any]] = []
-    cursor = ""
-    for _ in range(100):  # pages of 100: bounded
-        params: dict[str, Any] = {"status": "PROCESSED", "limit": 100}
-        if cursor:
-            params["cursor"] = cursor
-        answer = await http.get(
-            "/v1/tenant-admin/payments/events",
-            params=params,
-            headers={"Authorization": f"Bearer {tenant.admin_token}"},
+async def open_loop_flows(
+    stack: Stack, tenants: list[BenchTenant], report: Report, seconds: float, first: dt.date
+) -> dict[float, OpenLoopFigures]:
+    """Checkouts and payments started on schedule at each offered rate for `seconds`, then the
+    confirmations waited for before the next rate; distinct dates throughout."""
+    figures: dict[float, OpenLoopFigures] = {}
+    couples = _couples(tenants)
+    roots = _stack_roots(stack)
+    day, numbered = first, 200_000
+    for offered in OPEN_RATES:
+        before = CpuSnapshot.take(roots)
+        run = await open_loop(stack.ports.public, couples, offered, seconds, day, numbered)
+        count = max(1, round(offered * min(max(seconds, 1.0), MAX_OPEN_SECONDS)))
+        day += dt.timedelta(days=count // len(couples) + 1)
+        numbered += count
+        confirmed = await wait_confirmed(stack.admin_database_url, run.booked)
+        cpu = CpuPerBooking.of(CpuSnapshot.take(roots).since(before), confirmed)
+        times = await confirmations(stack.admin_database_url, run.booked)
+        achieved, _ = times.rate(run.started_wall)
+        lags = times.lags_ms()
+        late = sorted(run.lateness_ms)
+        figures[offered] = OpenLoopFigures(
+            offered, len(run.lateness_ms), confirmed, achieved, rank(lags, 50), rank(lags, 99)
         )
-        if answer.status_code != 200:
-            return found
-        body = answer.json()
-        found.extend(e for e in body["items"] if e.get("type") == "checkout.session.completed")
-        cursor = body.get("nextCursor") or ""
-        if not cursor:
-            return found
-    return found
+        report.add(
+            SECTION_OPEN,
+            f"offered {offered}/s for {seconds:g}s",
+            f"webhook → CONFIRMED p50 {rank(lags, 50):.1f} ms  p99 {rank(lags, 99):.1f} ms; "
+            f"achieved {achieved:,.1f} confirmed/s; {confirmed} of {count} CONFIRMED; "
+            f"platform CPU {cpu.platform_ms:.1f} ms per confirmed booking "
+            f"(failures: {summary(run.failures)}; sent late p99 {rank(late, 99):.1f} ms; "
+            f"load generator at {run.load_share:.0%} of a core)",
+        )
+    return figures
 
 
-async def _confirmation_times(
-    http: httpx.AsyncClient, booked: list[tuple[BenchTenant, str]]
-) -> dict[str, dt.datetime]:
-    """When each booking became CONFIRMED, from its history (bookings not CONFIRMED are left out)."""
-    semaphore = asyncio.Semaphore(8)
+@dataclass
+class ContentionFigures:
+    """What the contention scenario saw."""
 
-    async def confirmed(tenant: BenchTenant, booking_id: str) -> dt.datetime | None:
-        async with semaphore:
-            answer = await http.get(
-                f"/v1/tenant-admin/bookings/{booking_id}",
-                headers={"Authorization": f"Bearer {tenant.admin_token}"},
-            )
-        if answer.status_code != 200 or answer.json().get("status") != "CONFIRMED":
-            return None
-        moments = [h["at"] for h in answer.json().get("history", []) if h.get("to") == "CONFIRMED"]
-        return dt.datetime.fromisoformat(moments[0]) if moments else None
-
-    moments = await asyncio.gather(*(confirmed(t, b) for t, b in booked))
-    return {b: at for (_, b), at in zip(booked, moments, strict=True) if at is not None}
+    elapsed_ms: float
+    winners: int
+    keyed_retry_ok: bool
 
 
-async def contention(stack: Stack, tenants: list[BenchTenant], report: Report, contenders: int) -> None:
-    """`contenders` couples asking for one date of one tenant at once, each on its own connection."""
+async def contention(
+    stack: Stack, tenants: list[BenchTenant], report: Report, contenders: int, date: dt.date
+) -> ContentionFigures:
+    """`contenders` couples asking for one date of one tenant at once, each on its own connection and
+    with its own Idempotency-Key; then the winner's request sent again with its key must get its own
+    hold back (same booking), and a loser's again still 409."""
     tenant = tenants[-1]
-    date = dt.date.today() + dt.timedelta(days=300)
+    couple = Couple(tenant.public_key, tenant.package_id)
     connections = [HttpConnection(stack.ports.public) for _ in range(contenders)]
     # Connections are opened first, so the figure is the platform's, not the client's connecting.
     await asyncio.gather(*(c.open() for c in connections))
-    requests = [_checkout_request(tenant, date, 100_000 + n) for n in range(contenders)]
+    requests = [
+        checkout_request(couple, date, 100_000 + n, f"bench-contender-{date}-{n}") for n in range(contenders)
+    ]
 
-    async def one(connection: HttpConnection, request: bytes) -> tuple[int, float]:
+    async def one(connection: HttpConnection, request: bytes) -> tuple[int, float, bytes]:
         sent = time.perf_counter()
         try:
-            status, _ = await connection.send(request)
+            status, body = await connection.send(request)
         except (OSError, TimeoutError, asyncio.IncompleteReadError):
-            status = 0
-        return status, time.perf_counter() - sent
+            status, body = 0, b""
+        return status, time.perf_counter() - sent, body
 
     started = time.perf_counter()
     answers = await asyncio.gather(*(one(c, r) for c, r in zip(connections, requests, strict=True)))
     elapsed = time.perf_counter() - started
+    statuses = Counter(status for status, _, _ in answers)
+    latencies = sorted(seconds * 1000 for _, seconds, _ in answers)
+    winners = [n for n, (status, _, _) in enumerate(answers) if status == 201]
+    retry = "no winner to retry"
+    keyed_ok = False
+    if len(winners) == 1:
+        won = winners[0]
+        again = await one(connections[won], requests[won])
+        loser = next((n for n, (status, _, _) in enumerate(answers) if status == 409), None)
+        lost_again = await one(connections[loser], requests[loser]) if loser is not None else None
+        own = orjson.loads(answers[won][2])["bookingId"]
+        same = again[0] == 201 and orjson.loads(again[2])["bookingId"] == own
+        keyed_ok = same and (lost_again is None or lost_again[0] == 409)
+        retry = (
+            f"keyed retry of the winner: {again[0]}, {'its own hold' if same else 'NOT its own hold'}; "
+            f"of a loser: {lost_again[0] if lost_again else 'none'}"
+        )
     for connection in connections:
         connection.close()
-    statuses = Counter(status for status, _ in answers)
-    latencies = sorted(seconds * 1000 for _, seconds in answers)
-    winners = statuses.get(201, 0)
     report.add(
         "contention",
         f"{contenders} checkouts, one date",
-        f"all answered in {elapsed * 1000:,.0f} ms (p50 {_rank(latencies, 50):,.0f} ms); "
-        f"winners {winners}{'' if winners == 1 else ' (MUST BE 1)'}; "
-        f"statuses {dict(sorted(statuses.items()))}",
+        f"all answered in {elapsed * 1000:,.0f} ms (p50 {rank(latencies, 50):,.0f} ms); "
+        f"winners {len(winners)}{'' if len(winners) == 1 else ' (MUST BE 1)'}; "
+        f"statuses {dict(sorted(statuses.items()))}; {retry}",
     )
+    return ContentionFigures(elapsed * 1000, len(winners), keyed_ok)
 
 
 def ceiling_pgbench(stack: Stack, report: Report, seconds: int, booking_rate: float) -> None:
@@ -436,7 +494,7 @@ def ceiling_pgbench(stack: Stack, report: Report, seconds: int, booking_rate: fl
             stack.postgres.bin("pgbench"),
             "-n",
             "-c",
-            str(CONNECTIONS),
+            str(FLOW_CONNECTIONS),
             "-j",
             "2",
             "-T",
@@ -462,9 +520,10 @@ def ceiling_pgbench(stack: Stack, report: Report, seconds: int, booking_rate: fl
         return
     report.add(
         "ceiling",
-        f"pgbench hold transaction ({CONNECTIONS} clients)",
+        f"pgbench hold transaction ({FLOW_CONNECTIONS} clients)",
         f"{tps:,.0f} tx/s  latency average {latency}",
     )
+    report.pgbench_tps = tps
     if booking_rate:
         report.add(SECTION_FLOW, "confirmed/s / pgbench hold tx/s", f"{booking_rate / tps:.1%}")
 
@@ -494,7 +553,7 @@ COMMIT;
 """
 
 
-def memory(stack: Stack, report: Report) -> None:
+def memory(stack: Stack, report: Report) -> float:
     """Memory of every process of the stack, PostgreSQL's included: resident (RSS) per process, and the
     proportional share (PSS) for the whole, since PostgreSQL's backends all map the same shared buffers
     and summing their RSS would count those once per backend."""
@@ -535,9 +594,10 @@ def memory(stack: Stack, report: Report) -> None:
         "whole stack",
         f"PSS {total_pss / 2**20:,.0f} MiB (RSS summed {total_rss / 2**20:,.0f} MiB)",
     )
+    return total_pss / 2**20
 
 
-def startup_time(data_dir: Path, env: dict[str, str], report: Report) -> None:
+def startup_time(data_dir: Path, env: dict[str, str], report: Report) -> float:
     """`make run`'s start-up (the same Stack and demo data, one gateway, durable database, supervisor):
     once on a fresh data folder, then again on the data it left (built and provisioned)."""
     figures = []
@@ -556,3 +616,4 @@ def startup_time(data_dir: Path, env: dict[str, str], report: Report) -> None:
         "make run start-up (ready + demo data)",
         f"{figures[1]:.1f} s when built (first run on fresh data: {figures[0]:.1f} s)",
     )
+    return figures[1]

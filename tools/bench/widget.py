@@ -168,6 +168,8 @@ def _page_weight(browser: Any, platform: str, url: str, report: Report) -> None:
         _open_calendar(_widget_frame(page))
         page.wait_for_load_state("networkidle", timeout=WAIT_MS)
     finally:
+        # A request that finishes while the context closes has no body left to read.
+        context.remove_listener("requestfinished", finished)
         context.close()
     widget = [k for k in wire if k != "host page"]
     for kind in ("loader", "frame HTML", "app JS", "app CSS", "API answers", "other"):
