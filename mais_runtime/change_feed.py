@@ -24,7 +24,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import asyncpg
 import grpc
@@ -129,7 +129,9 @@ class ChangeFanout:
             getter = asyncio.ensure_future(subscriber.queue.get())
             cut = asyncio.ensure_future(subscriber.cut.wait())
             try:
-                await asyncio.wait({getter, cut}, timeout=self._heartbeat, return_when=asyncio.FIRST_COMPLETED)
+                await asyncio.wait(
+                    {getter, cut}, timeout=self._heartbeat, return_when=asyncio.FIRST_COMPLETED
+                )
             finally:
                 cut.cancel()
                 if not getter.done():
@@ -250,14 +252,16 @@ class PgListener:
 class ChangeHub:
     """A replica's feed: its LISTEN connection and the fan-out to its WatchChanges streams."""
 
-    def __init__(self, dsn: str, channel: str, *, application_name: str, **timings: float) -> None:
+    def __init__(
+        self, dsn: str, channel: str, *, application_name: str, connect_timeout_seconds: float = 5.0
+    ) -> None:
         self.listener = PgListener(
             dsn,
             channel,
             on_change=self._changed,
             on_lost=self._lost,
             application_name=application_name,
-            **timings,
+            connect_timeout_seconds=connect_timeout_seconds,
         )
         self.fanout = ChangeFanout(self.listener.live)
         self._local: list[Callable[[str | None], None]] = []
@@ -292,12 +296,6 @@ async def _first(*events: asyncio.Event) -> None:
 # --- client side ---------------------------------------------------------------------------------
 
 
-class _Stream(Protocol):
-    async def read(self) -> Any: ...
-
-    def cancel(self) -> bool: ...
-
-
 class ChangeSubscription:
     """Keeps one WatchChanges stream open (see the module docstring); `run` is a background job.
 
@@ -307,7 +305,7 @@ class ChangeSubscription:
     def __init__(
         self,
         name: str,
-        open_stream: Callable[[tuple[tuple[str, str], ...]], _Stream],
+        open_stream: Callable[[tuple[tuple[str, str], ...]], Any],
         *,
         internal_token: str,
         on_ready: Callable[[], None],
@@ -367,7 +365,7 @@ class ChangeSubscription:
                         return self._ready
                     raise TimeoutError
                 message = reading.result()
-                if message is grpc.aio.EOF:
+                if message is grpc.aio.EOF:  # type: ignore[attr-defined]
                     return self._ready
                 self._heard = self._clock()
                 if message.kind == READY:
@@ -396,7 +394,9 @@ async def wait_healthy(subscriptions: list[ChangeSubscription], timeout: float) 
     return False
 
 
-async def serve_changes(fanout: ChangeFanout | None, context: grpc.aio.ServicerContext, response: Any) -> None:
+async def serve_changes(
+    fanout: ChangeFanout | None, context: grpc.aio.ServicerContext, response: Any
+) -> None:
     """A servicer's WatchChanges: `response` is the service's WatchChangesResponse message class."""
     if fanout is None:
         await context.abort(grpc.StatusCode.UNAVAILABLE, "this process has no change feed")

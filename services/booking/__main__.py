@@ -12,8 +12,6 @@ from mais_runtime.change_feed import ChangeHub
 from mais_runtime.mail import MailSettings, mailer_from_settings
 from mais_runtime.outbox import OutboxDispatcher
 from mais_runtime.server import ServiceRuntime, main, run_service
-
-CHANGES_CHANNEL = "mais_booking_changes"
 from services.booking.api import BookingServicer
 from services.booking.clients import TenantDirectory
 from services.booking.hours import Hours
@@ -21,6 +19,8 @@ from services.booking.settings import BookingSettings
 from services.booking.store import BookingStore
 from services.booking.sweeps import expiry_sweep, reminder_sweep
 from services.booking.use_cases import Bookings
+
+CHANGES_CHANNEL = "mais_booking_changes"
 
 
 def register(server: grpc.aio.Server, runtime: ServiceRuntime) -> None:

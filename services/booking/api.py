@@ -15,8 +15,8 @@ from mais.booking.v1 import booking_service_pb2_grpc as pb_grpc
 from mais.catalog.v1 import catalog_service_pb2 as catalog_pb
 from mais.common.v1 import types_pb2
 
-from mais_runtime.change_feed import ChangeFanout, serve_changes
 from mais_runtime import paging
+from mais_runtime.change_feed import ChangeFanout, serve_changes
 from mais_runtime.errors import NotFound, ValidationError
 from mais_runtime.payment_policy import OverdueAction
 from mais_runtime.proto_time import timestamp
@@ -113,7 +113,9 @@ class BookingServicer(pb_grpc.BookingServiceServicer):
         self._hours = hours
         self._changes = changes
 
-    async def WatchChanges(self, request: pb.WatchChangesRequest, context: grpc.aio.ServicerContext) -> None:
+    async def WatchChanges(  # type: ignore[override]  # writes with context.write, returns nothing
+        self, request: pb.WatchChangesRequest, context: grpc.aio.ServicerContext
+    ) -> None:
         """The tenants whose data changed, as a stream (mais_runtime/change_feed.py)."""
         await serve_changes(self._changes, context, pb.WatchChangesResponse)
 

@@ -1,8 +1,8 @@
 """python -m services.catalog: read config, wire, serve.
 
 Environment (besides the common MAIS_* settings): MAIS_PUBLIC_CACHE_TTL_SECONDS,
-MAIS_PUBLIC_CACHE_MAX_ENTRIES and the change feed's (which also serves WatchChanges) MAIS_CHANGE_FEED_* timings; see
-services/catalog/settings.py.
+MAIS_PUBLIC_CACHE_MAX_ENTRIES and the change feed's MAIS_CHANGE_FEED_* timings (the feed also serves
+WatchChanges); see services/catalog/settings.py.
 """
 
 from __future__ import annotations
@@ -62,7 +62,8 @@ def register(server: grpc.aio.Server, runtime: ServiceRuntime) -> None:
         changed,
     )
     public = PublicCatalog(store, cache, feed.live)
-    catalog_service_pb2_grpc.add_CatalogServiceServicer_to_server(CatalogServicer(admin, public, changes=fanout), server)
+    servicer = CatalogServicer(admin, public, changes=fanout)
+    catalog_service_pb2_grpc.add_CatalogServiceServicer_to_server(servicer, server)
     runtime.background.append(feed.run)
 
 

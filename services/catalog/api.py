@@ -41,7 +41,9 @@ class CatalogServicer(pb_grpc.CatalogServiceServicer):
         self._public = public
         self._changes = changes
 
-    async def WatchChanges(self, request: pb.WatchChangesRequest, context: grpc.aio.ServicerContext) -> None:
+    async def WatchChanges(  # type: ignore[override]  # writes with context.write, returns nothing
+        self, request: pb.WatchChangesRequest, context: grpc.aio.ServicerContext
+    ) -> None:
         """The tenants whose data changed, as a stream (mais_runtime/change_feed.py)."""
         await serve_changes(self._changes, context, pb.WatchChangesResponse)
 

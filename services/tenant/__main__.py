@@ -15,8 +15,8 @@ from pathlib import Path
 import grpc
 from mais.tenant.v1 import tenant_service_pb2, tenant_service_pb2_grpc
 
-from mais_runtime.change_feed import ChangeHub
 from mais_runtime.background import every
+from mais_runtime.change_feed import ChangeHub
 from mais_runtime.errors import DomainError
 from mais_runtime.mail import MailSettings, mailer_from_settings
 from mais_runtime.outbox import OutboxDispatcher

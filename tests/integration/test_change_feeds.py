@@ -37,7 +37,9 @@ class Services:
 
 @pytest.fixture(scope="module")
 def services(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
-    tenant = spawn_service(cluster, "services.tenant", "tenant", tmp_path_factory.mktemp("feed-tenant"), FAST_ARGON2)
+    tenant = spawn_service(
+        cluster, "services.tenant", "tenant", tmp_path_factory.mktemp("feed-tenant"), FAST_ARGON2
+    )
     booking = spawn_service(
         cluster,
         "services.booking",
@@ -100,7 +102,9 @@ class Feeds:
 
 @pytest.fixture
 async def feeds(services: Services) -> AsyncIterator[Feeds]:
-    channels = [grpc.aio.insecure_channel(s.address) for s in (services.tenant, services.booking, services.catalog)]
+    channels = [
+        grpc.aio.insecure_channel(s.address) for s in (services.tenant, services.booking, services.catalog)
+    ]
     tenants = tenant_grpc.TenantServiceStub(channels[0])
     bookings = booking_grpc.BookingServiceStub(channels[1])
     catalogs = catalog_grpc.CatalogServiceStub(channels[2])
@@ -123,7 +127,9 @@ async def feeds(services: Services) -> AsyncIterator[Feeds]:
     stop = asyncio.Event()
     tasks = [asyncio.create_task(s.run(stop)) for s in subscriptions]
     try:
-        assert await wait_healthy(subscriptions, timeout=10), [s.name for s in subscriptions if not s.healthy()]
+        assert await wait_healthy(subscriptions, timeout=10), [
+            s.name for s in subscriptions if not s.healthy()
+        ]
         yield heard
     finally:
         stop.set()
@@ -191,7 +197,9 @@ async def test_a_key_rotation_is_a_tenant_change(feeds: Feeds) -> None:
 
 async def test_a_stream_without_the_credential_is_refused(services: Services) -> None:
     async with grpc.aio.insecure_channel(services.booking.address) as channel:
-        call = booking_grpc.BookingServiceStub(channel).WatchChanges(booking_pb.WatchChangesRequest(), timeout=5)
+        call = booking_grpc.BookingServiceStub(channel).WatchChanges(
+            booking_pb.WatchChangesRequest(), timeout=5
+        )
         with pytest.raises(grpc.aio.AioRpcError) as caught:
             await call.read()
         assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED
