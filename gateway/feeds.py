@@ -13,10 +13,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 
 from mais.booking.v1 import booking_service_pb2
 from mais.catalog.v1 import catalog_service_pb2
 from mais.tenant.v1 import tenant_service_pb2
+from prometheus_client import Counter, Gauge
 
 from gateway.auth import AuthCaches
 from gateway.clients import ServiceClients
@@ -24,6 +26,12 @@ from gateway.read_cache import PublicReadCache
 from mais_runtime.change_feed import ChangeSubscription
 
 log = logging.getLogger("mais.gateway.feeds")
+
+FEED_HEALTHY = Gauge(
+    "mais_gateway_change_feed_healthy", "1 while the service's change feed is open and heard from", ["feed"]
+)
+FEED_CHANGES = Counter("mais_gateway_change_feed_changes_total", "Tenant changes heard, by feed", ["feed"])
+FEED_READY = Counter("mais_gateway_change_feed_ready_total", "Streams that became ready, by feed", ["feed"])
 
 
 class GatewayFeeds:
@@ -39,8 +47,8 @@ class GatewayFeeds:
                     tenant_service_pb2.WatchChangesRequest(), metadata=metadata
                 ),
                 internal_token=internal_token,
-                on_ready=self.cache.reset,
-                on_change=self._tenant_changed,
+                on_ready=self._ready("tenant"),
+                on_change=self._counted("tenant", self._tenant_changed),
                 on_lost=self.cache.reset,
             ),
             ChangeSubscription(
@@ -49,8 +57,8 @@ class GatewayFeeds:
                     catalog_service_pb2.WatchChangesRequest(), metadata=metadata
                 ),
                 internal_token=internal_token,
-                on_ready=self.cache.reset,
-                on_change=self.cache.changed,
+                on_ready=self._ready("catalog"),
+                on_change=self._counted("catalog", self.cache.changed),
                 on_lost=self.cache.reset,
             ),
             ChangeSubscription(
@@ -59,11 +67,13 @@ class GatewayFeeds:
                     booking_service_pb2.WatchChangesRequest(), metadata=metadata
                 ),
                 internal_token=internal_token,
-                on_ready=self.cache.reset,
-                on_change=self.cache.changed,
+                on_ready=self._ready("booking"),
+                on_change=self._counted("booking", self.cache.changed),
                 on_lost=self.cache.reset,
             ),
         ]
+        for subscription in self.subscriptions:
+            FEED_HEALTHY.labels(subscription.name).set_function(_health_of(subscription))
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -80,6 +90,29 @@ class GatewayFeeds:
             with contextlib.suppress(Exception, asyncio.CancelledError):
                 await asyncio.wait_for(task, timeout=2)
 
+    def _ready(self, feed: str) -> Callable[[], None]:
+        counter = FEED_READY.labels(feed)
+
+        def ready() -> None:
+            counter.inc()
+            self.cache.reset()
+
+        return ready
+
+    @staticmethod
+    def _counted(feed: str, then: Callable[[str], None]) -> Callable[[str], None]:
+        counter = FEED_CHANGES.labels(feed)
+
+        def changed(tenant_id: str) -> None:
+            counter.inc()
+            then(tenant_id)
+
+        return changed
+
     def _tenant_changed(self, tenant_id: str) -> None:
         self._auth.forget_tenant(tenant_id)
         self.cache.changed(tenant_id)
+
+
+def _health_of(subscription: ChangeSubscription) -> Callable[[], float]:
+    return lambda: 1.0 if subscription.healthy() else 0.0
