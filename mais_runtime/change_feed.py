@@ -344,6 +344,9 @@ class ChangeSubscription:
                 log.info("change feed %s ended: %s", self.name, error.code().name)
             except TimeoutError:
                 log.warning("change feed %s silent for %.1fs; reconnecting", self.name, self._lease)
+            except Exception:
+                # Never given up on: the caches fall back to their short TTL meanwhile.
+                log.exception("change feed %s failed; reconnecting", self.name)
             self._lose()
             await wait_or_stop(stop, delay)
             delay = min(delay * 2, self._max)
