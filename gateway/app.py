@@ -20,7 +20,9 @@ from gateway.auth import AuthCaches
 from gateway.clients import ServiceClients
 from gateway.cors import CorsMiddleware
 from gateway.errors import ApiError, error_response, from_grpc, request_id
+from gateway.feeds import GatewayFeeds
 from gateway.middleware import ObservabilityMiddleware
+from gateway.read_cache import STATE_ATTRIBUTE as READ_CACHE_ATTRIBUTE
 from gateway.routes import (
     admin_reports,
     booking,
@@ -54,11 +56,21 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         app.state.clients = ServiceClients.connect(channels, settings)
         app.state.settings = settings
         app.state.auth_caches = AuthCaches.create()
+        feeds = None
+        if settings.change_feeds:
+            feeds = GatewayFeeds(
+                app.state.clients, internal_token=settings.internal_token, auth=app.state.auth_caches
+            )
+            setattr(app.state, READ_CACHE_ATTRIBUTE, feeds.cache)
+            feeds.start()
+            app.state.feeds = feeds
         # Read once: the built pages change only with a rebuild, which a restart picks up.
         app.state.web = WebBuild(settings.web_dir)
         try:
             yield
         finally:
+            if feeds is not None:
+                await feeds.stop()
             await channels.close()
 
     app = FastAPI(

@@ -119,6 +119,15 @@ class AuthCaches:
     refreshing: set[asyncio.Task[None]] = field(default_factory=set)
     refreshing_keys: set[str] = field(default_factory=set)
 
+    def forget_tenant(self, tenant_id: str) -> None:
+        """The tenant changed (its keys, its status): its cached keys and slugs are asked about again."""
+        self.keys.discard_where(
+            lambda value: isinstance(value, TenantContext) and value.tenant_id == tenant_id
+        )
+        self.slugs.discard_where(
+            lambda value: isinstance(value, SlugContext) and value.tenant.id == tenant_id
+        )
+
     @classmethod
     def create(cls, ttl: float = AUTH_CACHE_SECONDS) -> AuthCaches:
         """Fresh caches."""

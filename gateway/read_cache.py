@@ -1,15 +1,23 @@
-"""A per-gateway micro-cache of public read answers (packages, and the widget's calendar).
+"""A per-gateway micro-cache of public read answers (packages, the tenant, the calendar, slots).
 
 Every entry is keyed by (tenant id, path and query), so an answer rendered for one tenant can only
 ever be served again to a request already resolved to that same tenant (the public key is checked
-first, on every request, exactly as without the cache). Entries live at most `ttl` seconds (0.5 s)
-and are never invalidated, so an answer may miss a price change, hold, booking or blackout of the
-last half second: inside the catalog's 1 s freshness promise; the single-date check and the hold at
-checkout always ask the booking service, which alone decides (see
-docs/adr/0009-gateway-micro-cache-of-public-reads.md). Only successful answers are kept, as the exact
-bytes sent; a miss that others are already loading waits for that load instead of asking the service
-again, and an answer still in use near its end is reloaded in the background while it keeps being
-served.
+first, on every request, exactly as without the cache). Only successful answers are kept, as the
+exact bytes sent; a miss that others are already loading waits for that load instead of asking the
+service again, and an answer still in use near its end is reloaded in the background while it keeps
+being served.
+
+How long an answer lives depends on the change feeds (gateway/feeds.py, mais_runtime/change_feed.py):
+- While every feed is healthy, an answer lives until its tenant's change arrives, capped at
+  `fed_ttl` (a few seconds: what time alone changes, such as notice windows, lead times and a hold
+  running out, is seen within the cap). On a change, an entry used since it was loaded is reloaded in
+  the background and served meanwhile (for `ttl` at most); one unused since is dropped.
+- While any feed is down (or a feed has just come back: what changed meanwhile is unknown), answers
+  live `ttl` (0.5 s) as before the feeds, which is inside the catalog's 1 s freshness promise
+  (docs/adr/0009-gateway-micro-cache-of-public-reads.md).
+- An answer whose load began before its tenant's last change (or within `settle` after it, while the
+  services' own caches catch up), or before a feed came back, lives `ttl` only.
+The single-date check and the hold at checkout always ask the booking service, which alone decides.
 """
 
 from __future__ import annotations
@@ -19,20 +27,47 @@ import contextlib
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 from starlette.requests import Request
 from starlette.responses import Response
 
 # Short enough that a couple browsing the calendar sees a date taken within about a second.
 TTL_SECONDS = 0.5
+# While the change feeds are healthy: the cap for what time alone changes.
+FED_TTL_SECONDS = 5.0
+# An answer loaded this soon after its tenant's change is kept `TTL_SECONDS` only (another replica or a
+# service's own cache may still answer from before the change).
+SETTLE_SECONDS = 0.5
 # An answer still asked for this close to its end is reloaded in the background while it is served:
 # its data is then at most TTL_SECONDS old when served, and no request waits for the reload.
 REFRESH_AHEAD_SECONDS = 0.2
 # Rendered answers are kept whole; the bound is on their bytes, not their count.
 MAX_BYTES = 32 * 2**20
+# Tenants whose last change is remembered (for loads in flight); past it, every load in flight is short-lived.
+MAX_MARKS = 10_000
 STATE_ATTRIBUTE = "public_read_cache"
 
 Key = tuple[str, str]
+Load = Callable[[], Awaitable[bytes]]
+
+
+@dataclass(slots=True)
+class _Entry:
+    loaded_at: float
+    expires: float
+    body: bytes
+    # Loaded under healthy feeds with no change since: may live `fed_ttl` while the feeds stay healthy.
+    fed: bool
+    epoch: int
+    load: Load | None
+    used: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class _Ticket:
+    epoch: int
+    counter: int
 
 
 class PublicReadCache:
@@ -45,19 +80,69 @@ class PublicReadCache:
         max_bytes: int = MAX_BYTES,
         clock: Callable[[], float] = time.monotonic,
         refresh_ahead_seconds: float = REFRESH_AHEAD_SECONDS,
+        feeds_healthy: Callable[[], bool] = lambda: False,
+        fed_ttl_seconds: float = FED_TTL_SECONDS,
+        settle_seconds: float = SETTLE_SECONDS,
     ) -> None:
         self._ttl = ttl_seconds
+        self._fed_ttl = max(fed_ttl_seconds, ttl_seconds)
+        self._settle = settle_seconds
         self._max_bytes = max_bytes
         self._clock = clock
-        self._entries: OrderedDict[Key, tuple[float, bytes]] = OrderedDict()
+        self._healthy = feeds_healthy
+        self._entries: OrderedDict[Key, _Entry] = OrderedDict()
+        self._by_tenant: dict[str, set[str]] = {}
         self._bytes = 0
         self._loading: dict[Key, asyncio.Future[bytes]] = {}
         self._refresh_ahead = refresh_ahead_seconds
         # Background reloads, referenced until done.
         self._refreshing: set[asyncio.Task[None]] = set()
+        # Moves on every change and reset; a load's ticket is where it stood when the load began.
+        self._counter = 0
+        self._floor = 0
+        self._epoch = 0
+        self._marks: OrderedDict[str, tuple[int, float]] = OrderedDict()
+        self.reloads_on_change = 0
 
     def __len__(self) -> int:
         return len(self._entries)
+
+    # --- the feeds' side ------------------------------------------------------------------------
+
+    def changed(self, tenant_id: str) -> None:
+        """The tenant's data changed: its used answers are reloaded in the background (served
+        meanwhile for `ttl` at most), the others dropped; loads in flight keep theirs briefly only."""
+        now = self._clock()
+        self._counter += 1
+        self._marks[tenant_id] = (self._counter, now)
+        self._marks.move_to_end(tenant_id)
+        if len(self._marks) > MAX_MARKS:
+            self._marks.clear()
+            self._floor = self._counter
+        for target in list(self._by_tenant.get(tenant_id, ())):
+            key = (tenant_id, target)
+            entry = self._entries.get(key)
+            if entry is None:
+                continue
+            if entry.used and entry.load is not None and now < self._expiry(entry, now):
+                # Served as it is while the reload runs, for `ttl` at most if the reload fails.
+                entry.fed = False
+                entry.loaded_at = now
+                entry.expires = now + self._ttl
+                if key not in self._loading:
+                    self.reloads_on_change += 1
+                    self._refresh(key, entry.load)
+            else:
+                self._drop(key)
+
+    def reset(self) -> None:
+        """A feed was lost or has just come back: nothing kept so far may outlive `ttl`."""
+        self._epoch += 1
+        self._counter += 1
+        self._floor = self._counter
+        self._marks.clear()
+
+    # --- the requests' side ---------------------------------------------------------------------
 
     def get(self, tenant_id: str, target: str) -> bytes | None:
         """The live answer of this tenant for `target` (path and query), if any."""
@@ -65,32 +150,43 @@ class PublicReadCache:
         entry = self._entries.get(key)
         if entry is None:
             return None
-        expires, body = entry
-        if expires <= self._clock():
+        if self._expiry(entry, self._clock()) <= self._clock():
             self._drop(key)
             return None
-        return body
+        entry.used = True
+        return entry.body
 
-    def put(self, tenant_id: str, target: str, body: bytes) -> None:
-        """Keeps `body` for `ttl` seconds; the oldest entries leave when over the byte bound."""
+    def put(
+        self, tenant_id: str, target: str, body: bytes, *, fed: bool = False, load: Load | None = None
+    ) -> None:
+        """Keeps `body` (for `fed_ttl` when `fed` and the feeds stay healthy, else `ttl`); the oldest
+        entries leave when over the byte bound."""
         key = (tenant_id, target)
         self._drop(key)
         if len(body) > self._max_bytes:
             return
-        self._entries[key] = (self._clock() + self._ttl, body)
+        now = self._clock()
+        life = self._fed_ttl if fed else self._ttl
+        self._entries[key] = _Entry(now, now + life, body, fed, self._epoch, load)
+        self._by_tenant.setdefault(tenant_id, set()).add(target)
         self._bytes += len(body)
         while self._bytes > self._max_bytes:
-            _, (_, old) = self._entries.popitem(last=False)
-            self._bytes -= len(old)
+            old_key = next(iter(self._entries))
+            self._drop(old_key)
 
-    async def answer(self, tenant_id: str, target: str, load: Callable[[], Awaitable[bytes]]) -> bytes:
+    async def answer(self, tenant_id: str, target: str, load: Load) -> bytes:
         """The cached answer, or `load()`'s (shared with every request that misses meanwhile). An
         answer in the last `refresh_ahead` seconds of its life is still served while one background
         `load()` replaces it, so a busy answer is reloaded without any request waiting for it."""
         body = self.get(tenant_id, target)
         key = (tenant_id, target)
         if body is not None:
-            if key not in self._loading and self._expires_within(key, self._refresh_ahead):
+            entry = self._entries[key]
+            entry.load = load
+            if (
+                key not in self._loading
+                and self._expiry(entry, self._clock()) - self._clock() < self._refresh_ahead
+            ):
                 self._refresh(key, load)
             return body
         pending = self._loading.get(key)
@@ -105,6 +201,23 @@ class PublicReadCache:
                 return await load()
         return await self._load(key, self._start(key), load)
 
+    def _expiry(self, entry: _Entry, now: float) -> float:
+        if entry.fed and entry.epoch == self._epoch and self._healthy():
+            return entry.expires
+        return min(entry.expires, entry.loaded_at + self._ttl)
+
+    def _ticket(self) -> _Ticket:
+        return _Ticket(self._epoch, self._counter)
+
+    def _may_be_fed(self, tenant_id: str, ticket: _Ticket) -> bool:
+        if not self._healthy() or ticket.epoch != self._epoch or ticket.counter < self._floor:
+            return False
+        mark = self._marks.get(tenant_id)
+        if mark is None:
+            return True
+        counter, at = mark
+        return counter <= ticket.counter and self._clock() - at >= self._settle
+
     def _start(self, key: Key) -> asyncio.Future[bytes]:
         """Registers the one load of `key` that others may wait for (at once, before any await, so a
         second request can never start a second load)."""
@@ -112,10 +225,9 @@ class PublicReadCache:
         self._loading[key] = future
         return future
 
-    async def _load(
-        self, key: Key, future: asyncio.Future[bytes], load: Callable[[], Awaitable[bytes]]
-    ) -> bytes:
+    async def _load(self, key: Key, future: asyncio.Future[bytes], load: Load) -> bytes:
         """Runs `load()` for the registered `future` of `key`, settles it and keeps the answer."""
+        ticket = self._ticket()
         try:
             body = await load()
         except Exception as error:
@@ -129,14 +241,14 @@ class PublicReadCache:
             if self._loading.get(key) is future:
                 del self._loading[key]
         future.set_result(body)
-        self.put(key[0], key[1], body)
+        self.put(key[0], key[1], body, fed=self._may_be_fed(key[0], ticket), load=load)
         return body
 
-    def _refresh(self, key: Key, load: Callable[[], Awaitable[bytes]]) -> None:
+    def _refresh(self, key: Key, load: Load) -> None:
         future = self._start(key)
 
         async def refresh() -> None:
-            # A failed refresh keeps nothing: the entry runs out and the next request loads itself.
+            # A failed refresh keeps nothing new: the entry runs out and the next request loads itself.
             with contextlib.suppress(Exception):
                 await self._load(key, future, load)
 
@@ -151,14 +263,15 @@ class PublicReadCache:
         self._refreshing.add(task)
         task.add_done_callback(done)
 
-    def _expires_within(self, key: Key, seconds: float) -> bool:
-        entry = self._entries.get(key)
-        return entry is not None and entry[0] - self._clock() < seconds
-
     def _drop(self, key: Key) -> None:
         entry = self._entries.pop(key, None)
         if entry is not None:
-            self._bytes -= len(entry[1])
+            self._bytes -= len(entry.body)
+            targets = self._by_tenant.get(key[0])
+            if targets is not None:
+                targets.discard(key[1])
+                if not targets:
+                    del self._by_tenant[key[0]]
 
 
 def _cache_of(request: Request) -> PublicReadCache:

@@ -17,7 +17,8 @@ from mais_runtime.interceptors import OutgoingCalls
 
 # Verbs of RPCs that change nothing (the contract's style, docs/adr/0019, checks that no read is
 # marked as a mutation and every mutation declares how a retry is kept from acting twice).
-READ_VERBS = ("Get", "List", "Count", "Check", "Resolve", "Verify", "Describe", "Quote")
+# "Watch": a server stream of changes (mais_runtime/change_feed.py) changes nothing either.
+READ_VERBS = ("Get", "List", "Count", "Check", "Resolve", "Verify", "Describe", "Quote", "Watch")
 _SERVICE_MODULES = (
     "mais.booking.v1.booking_service_pb2",
     "mais.catalog.v1.catalog_service_pb2",

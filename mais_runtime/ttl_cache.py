@@ -46,6 +46,13 @@ class TtlCache(Generic[K, V]):
         while len(self._entries) > self._max:
             self._entries.popitem(last=False)
 
+    def discard_where(self, doomed: Callable[[V], bool]) -> int:
+        """Forgets every entry whose value is `doomed` (a change feed said so); how many."""
+        keys = [key for key, (_, value) in self._entries.items() if doomed(value)]
+        for key in keys:
+            del self._entries[key]
+        return len(keys)
+
     def discard(self, key: K) -> None:
         """Forgets `key` at once (the caller learnt its value is wrong)."""
         self._entries.pop(key, None)

@@ -8,6 +8,7 @@ import grpc
 from mais.booking.v1 import booking_service_pb2, booking_service_pb2_grpc
 from mais.tenant.v1 import tenant_service_pb2_grpc
 
+from mais_runtime.change_feed import ChangeHub
 from mais_runtime.mail import MailSettings, mailer_from_settings
 from mais_runtime.outbox import OutboxDispatcher
 from mais_runtime.server import ServiceRuntime, main, run_service
@@ -18,6 +19,8 @@ from services.booking.settings import BookingSettings
 from services.booking.store import BookingStore
 from services.booking.sweeps import expiry_sweep, reminder_sweep
 from services.booking.use_cases import Bookings
+
+CHANGES_CHANNEL = "mais_booking_changes"
 
 
 def register(server: grpc.aio.Server, runtime: ServiceRuntime) -> None:
@@ -35,7 +38,17 @@ def register(server: grpc.aio.Server, runtime: ServiceRuntime) -> None:
         public_url=settings.public_url,
     )
     hours = Hours(BookingStore(runtime.db), tenants)
-    booking_service_pb2_grpc.add_BookingServiceServicer_to_server(BookingServicer(bookings, hours), server)
+    # Holds, bookings, blackouts, hours, resources and occupancy notify at commit (migration 008).
+    changes = ChangeHub(
+        settings.database_url,
+        CHANGES_CHANNEL,
+        application_name="mais-booking-changes",
+        connect_timeout_seconds=settings.db_connect_timeout_seconds,
+    )
+    runtime.background.append(changes.run)
+    booking_service_pb2_grpc.add_BookingServiceServicer_to_server(
+        BookingServicer(bookings, hours, changes=changes.fanout), server
+    )
     dispatcher = OutboxDispatcher(
         runtime.db,
         mailer_from_settings(MailSettings(mais_data_dir=settings.data_dir)),

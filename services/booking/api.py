@@ -16,6 +16,7 @@ from mais.catalog.v1 import catalog_service_pb2 as catalog_pb
 from mais.common.v1 import types_pb2
 
 from mais_runtime import paging
+from mais_runtime.change_feed import ChangeFanout, serve_changes
 from mais_runtime.errors import NotFound, ValidationError
 from mais_runtime.payment_policy import OverdueAction
 from mais_runtime.proto_time import timestamp
@@ -107,9 +108,16 @@ _YEARS = (1970, 9000)
 class BookingServicer(pb_grpc.BookingServiceServicer):
     """Availability, holds, bookings and blackouts; every RPC acts for the request's tenant."""
 
-    def __init__(self, bookings: Bookings, hours: Hours) -> None:
+    def __init__(self, bookings: Bookings, hours: Hours, *, changes: ChangeFanout | None = None) -> None:
         self._bookings = bookings
         self._hours = hours
+        self._changes = changes
+
+    async def WatchChanges(  # type: ignore[override]  # writes with context.write, returns nothing
+        self, request: pb.WatchChangesRequest, context: grpc.aio.ServicerContext
+    ) -> None:
+        """The tenants whose data changed, as a stream (mais_runtime/change_feed.py)."""
+        await serve_changes(self._changes, context, pb.WatchChangesResponse)
 
     async def GetAvailability(
         self, request: pb.GetAvailabilityRequest, context: grpc.aio.ServicerContext

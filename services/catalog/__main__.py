@@ -1,8 +1,8 @@
 """python -m services.catalog: read config, wire, serve.
 
 Environment (besides the common MAIS_* settings): MAIS_PUBLIC_CACHE_TTL_SECONDS,
-MAIS_PUBLIC_CACHE_MAX_ENTRIES and the change feed's MAIS_CHANGE_FEED_* timings; see
-services/catalog/settings.py.
+MAIS_PUBLIC_CACHE_MAX_ENTRIES and the change feed's MAIS_CHANGE_FEED_* timings (the feed also serves
+WatchChanges); see services/catalog/settings.py.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from mais.booking.v1 import booking_service_pb2_grpc
 from mais.catalog.v1 import catalog_service_pb2, catalog_service_pb2_grpc
 from mais.tenant.v1 import tenant_service_pb2_grpc
 
+from mais_runtime.change_feed import ChangeFanout
 from mais_runtime.server import ServiceRuntime, main, run_service
 from services.catalog.api import CatalogServicer
 from services.catalog.cache import PublicCache
@@ -41,6 +42,8 @@ def register(server: grpc.aio.Server, runtime: ServiceRuntime) -> None:
         connect_timeout_seconds=settings.db_connect_timeout_seconds,
         reconnect_max_seconds=settings.change_feed_reconnect_max_seconds,
     )
+    fanout = ChangeFanout(feed.live)
+    feed.attach(fanout)
     FEED_LIVE.set_function(lambda: 1.0 if feed.live() else 0.0)
 
     def changed(tenant_id: str) -> None:
@@ -59,7 +62,8 @@ def register(server: grpc.aio.Server, runtime: ServiceRuntime) -> None:
         changed,
     )
     public = PublicCatalog(store, cache, feed.live)
-    catalog_service_pb2_grpc.add_CatalogServiceServicer_to_server(CatalogServicer(admin, public), server)
+    servicer = CatalogServicer(admin, public, changes=fanout)
+    catalog_service_pb2_grpc.add_CatalogServiceServicer_to_server(servicer, server)
     runtime.background.append(feed.run)
 
 

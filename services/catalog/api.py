@@ -9,6 +9,7 @@ from mais.catalog.v1 import catalog_service_pb2 as pb
 from mais.catalog.v1 import catalog_service_pb2_grpc as pb_grpc
 from mais.common.v1 import types_pb2
 
+from mais_runtime.change_feed import ChangeFanout, serve_changes
 from mais_runtime.errors import ValidationError
 from mais_runtime.payment_policy import PaymentPolicy
 from mais_runtime.proto_time import timestamp
@@ -33,9 +34,18 @@ Context = grpc.aio.ServicerContext
 class CatalogServicer(pb_grpc.CatalogServiceServicer):
     """Every RPC of mais.catalog.v1.CatalogService (see the proto for the contract)."""
 
-    def __init__(self, admin: CatalogAdmin, public: PublicCatalog) -> None:
+    def __init__(
+        self, admin: CatalogAdmin, public: PublicCatalog, *, changes: ChangeFanout | None = None
+    ) -> None:
         self._admin = admin
         self._public = public
+        self._changes = changes
+
+    async def WatchChanges(  # type: ignore[override]  # writes with context.write, returns nothing
+        self, request: pb.WatchChangesRequest, context: grpc.aio.ServicerContext
+    ) -> None:
+        """The tenants whose data changed, as a stream (mais_runtime/change_feed.py)."""
+        await serve_changes(self._changes, context, pb.WatchChangesResponse)
 
     # --- public --------------------------------------------------------------------------------
 

@@ -10,6 +10,10 @@ feed is *live*: the connection is up and a ping over it was answered within the 
 the 1 s freshness promise). A connection that dies silently therefore stops the cache within the
 lease instead of leaving it to serve what it can no longer hear about; after a reconnect the whole
 cache is dropped, since whatever changed meanwhile is unknown.
+
+The same notifications feed the catalog's WatchChanges streams (`attach`, mais_runtime/change_feed.py),
+each published after this process dropped the tenant's entries, so that a subscriber asking again
+on hearing of a change is not answered from this replica's stale cache.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from collections.abc import Callable
 import asyncpg
 
 from mais_runtime.background import wait_or_stop
+from mais_runtime.change_feed import ChangeFanout
 from services.catalog.cache import PublicCache
 from services.catalog.metrics import INVALIDATIONS
 from services.catalog.store import CHANGES_CHANNEL
@@ -53,6 +58,11 @@ class ChangeFeed:
         self._reconnect_max = reconnect_max_seconds
         self._clock = clock
         self._live_until = 0.0
+        self._fanout: ChangeFanout | None = None
+
+    def attach(self, fanout: ChangeFanout) -> None:
+        """Also publishes every change to `fanout`, and ends its streams when the feed is lost."""
+        self._fanout = fanout
 
     def live(self) -> bool:
         """True while the cache may answer: listening, and the last ping is recent enough."""
@@ -110,13 +120,19 @@ class ChangeFeed:
             log.warning("unexpected catalog change payload; clearing the cache")
             self._cache.clear()
             INVALIDATIONS.labels("reset").inc()
+            if self._fanout is not None:
+                self._fanout.lost()
             return
         self._cache.invalidate(tenant_id)
         INVALIDATIONS.labels("notification").inc()
+        if self._fanout is not None:
+            self._fanout.publish(tenant_id)
 
     def _down(self) -> None:
         self._live_until = 0.0
         self._cache.clear()
+        if self._fanout is not None:
+            self._fanout.lost()
 
 
 async def _first(*events: asyncio.Event) -> None:

@@ -16,6 +16,7 @@ import grpc
 from mais.tenant.v1 import tenant_service_pb2, tenant_service_pb2_grpc
 
 from mais_runtime.background import every
+from mais_runtime.change_feed import ChangeHub
 from mais_runtime.errors import DomainError
 from mais_runtime.mail import MailSettings, mailer_from_settings
 from mais_runtime.outbox import OutboxDispatcher
@@ -29,6 +30,8 @@ from services.tenant.keyring import KeyRing
 from services.tenant.settings import TenantSettings
 from services.tenant.store import TenantStore
 from services.tenant.team import AdminTeam, InviteSettings
+
+CHANGES_CHANNEL = "mais_tenant_changes"
 
 log = logging.getLogger("mais.tenant")
 
@@ -79,7 +82,15 @@ def build(runtime: ServiceRuntime, settings: TenantSettings) -> TenantServicer:
         ResetSettings(settings.reset_token_ttl_seconds, settings.reset_mails_per_hour, settings.public_url),
     )
     team = AdminTeam(store, InviteSettings(settings.invite_ttl_seconds, settings.public_url))
-    return TenantServicer(directory, identity, team)
+    # Tenants (settings, allowed origins) and API keys notify at commit (migration 008).
+    changes = ChangeHub(
+        settings.database_url,
+        CHANGES_CHANNEL,
+        application_name="mais-tenant-changes",
+        connect_timeout_seconds=settings.db_connect_timeout_seconds,
+    )
+    runtime.background.append(changes.run)
+    return TenantServicer(directory, identity, team, changes=changes.fanout)
 
 
 async def serve() -> None:

@@ -6,6 +6,7 @@ import grpc
 from mais.tenant.v1 import tenant_service_pb2 as pb
 from mais.tenant.v1 import tenant_service_pb2_grpc as pb_grpc
 
+from mais_runtime.change_feed import ChangeFanout, serve_changes
 from mais_runtime.errors import ValidationError
 from mais_runtime.payment_policy import PaymentPolicy
 from mais_runtime.proto_time import timestamp
@@ -123,10 +124,24 @@ def _who(signed: SignedIn) -> pb.VerifyTokenResponse:
 class TenantServicer(pb_grpc.TenantServiceServicer):
     """Tenants, keys, secrets, admins and sign-in."""
 
-    def __init__(self, directory: TenantDirectory, identity: Identity, team: AdminTeam) -> None:
+    def __init__(
+        self,
+        directory: TenantDirectory,
+        identity: Identity,
+        team: AdminTeam,
+        *,
+        changes: ChangeFanout | None = None,
+    ) -> None:
         self._directory = directory
         self.identity = identity
         self._team = team
+        self._changes = changes
+
+    async def WatchChanges(  # type: ignore[override]  # writes with context.write, returns nothing
+        self, request: pb.WatchChangesRequest, context: grpc.aio.ServicerContext
+    ) -> None:
+        """The tenants whose data changed, as a stream (mais_runtime/change_feed.py)."""
+        await serve_changes(self._changes, context, pb.WatchChangesResponse)
 
     async def GetTenant(
         self, request: pb.GetTenantRequest, context: grpc.aio.ServicerContext

@@ -129,3 +129,109 @@ async def test_an_answer_near_its_end_is_served_while_one_background_load_replac
     assert loads == 1, "five requests near the end started one reload"
     assert cache.get(A, PACKAGES) == b"new"
     assert cache.get(B, PACKAGES) is None
+
+
+# --- with the change feeds (gateway/feeds.py) ---------------------------------------------------
+
+
+class Feeds:
+    def __init__(self) -> None:
+        self.ok = True
+
+    def __call__(self) -> bool:
+        return self.ok
+
+
+class Loader:
+    """A service answer that counts its loads and may be held back."""
+
+    def __init__(self, body: bytes = b"v1") -> None:
+        self.body = body
+        self.loads = 0
+        self.gate: asyncio.Event | None = None
+
+    async def __call__(self) -> bytes:
+        self.loads += 1
+        if self.gate is not None:
+            await self.gate.wait()
+        return self.body
+
+
+async def settle() -> None:
+    for _ in range(5):
+        await asyncio.sleep(0)
+
+
+def fed_cache(clock: Clock, feeds: Feeds) -> PublicReadCache:
+    return PublicReadCache(
+        clock=clock, feeds_healthy=feeds, ttl_seconds=0.5, fed_ttl_seconds=5.0, settle_seconds=0.5
+    )
+
+
+async def test_while_the_feeds_are_healthy_an_answer_lives_until_its_tenant_changes_capped() -> None:
+    clock, feeds, load = Clock(), Feeds(), Loader()
+    cache = fed_cache(clock, feeds)
+    assert await cache.answer(A, PACKAGES, load) == b"v1"
+    clock.now += 3.0  # far past the 0.5 s TTL: still the cached answer, nothing asked again
+    assert await cache.answer(A, PACKAGES, load) == b"v1"
+    assert load.loads == 1
+    clock.now += 2.0  # past the cap: gone
+    assert cache.get(A, PACKAGES) is None
+
+
+async def test_a_change_reloads_a_used_answer_in_the_background_and_drops_an_unused_one() -> None:
+    clock, feeds = Clock(), Feeds()
+    cache = fed_cache(clock, feeds)
+    used, unused = Loader(b"packages v1"), Loader(b"calendar v1")
+    await cache.answer(A, PACKAGES, used)
+    await cache.answer(A, "/v1/availability/calendar?", unused)
+    await cache.answer(B, PACKAGES, Loader(b"other tenant"))
+    clock.now += 1.0
+    assert await cache.answer(A, PACKAGES, used) == b"packages v1"  # used since its load
+    used.body, used.gate = b"packages v2", asyncio.Event()
+    cache.changed(A)
+    # The old answer is still served while the one reload runs: nobody waits.
+    assert await asyncio.wait_for(cache.answer(A, PACKAGES, used), 0.1) == b"packages v1"
+    await settle()
+    assert used.loads == 2
+    used.gate.set()
+    await settle()
+    assert cache.get(A, PACKAGES) == b"packages v2"
+    assert cache.get(A, "/v1/availability/calendar?") is None  # not used since: dropped, not reloaded
+    assert unused.loads == 1
+    assert cache.get(B, PACKAGES) == b"other tenant"  # another tenant's answers are untouched
+
+
+async def test_an_answer_loaded_across_a_change_or_just_after_lives_the_short_ttl() -> None:
+    clock, feeds = Clock(), Feeds()
+    cache = fed_cache(clock, feeds)
+    load = Loader(b"read before the change")
+    load.gate = asyncio.Event()
+    pending = asyncio.create_task(cache.answer(A, PACKAGES, load))
+    await settle()
+    cache.changed(A)  # committed while the load was in flight
+    load.gate.set()
+    assert await pending == b"read before the change"
+    clock.now += 0.5
+    assert cache.get(A, PACKAGES) is None, "an answer that may predate the change outlived the TTL"
+    # Loaded 0.5 s after the change: long-lived again.
+    assert await cache.answer(A, PACKAGES, Loader(b"after")) == b"after"
+    clock.now += 2.0
+    assert cache.get(A, PACKAGES) == b"after"
+
+
+async def test_while_a_feed_is_down_or_just_back_answers_live_the_short_ttl() -> None:
+    clock, feeds = Clock(), Feeds()
+    cache = fed_cache(clock, feeds)
+    await cache.answer(A, PACKAGES, Loader(b"fed"))
+    clock.now += 1.0
+    feeds.ok = False  # lost: the long-lived answer is now past the short TTL
+    assert cache.get(A, PACKAGES) is None
+    await cache.answer(A, PACKAGES, Loader(b"unfed"))
+    feeds.ok = True
+    clock.now += 0.6
+    assert cache.get(A, PACKAGES) is None, "loaded while a feed was down, so it lives the short TTL"
+    await cache.answer(A, PACKAGES, Loader(b"fed again"))
+    cache.reset()  # a feed came back: what changed meanwhile is unknown
+    clock.now += 0.6
+    assert cache.get(A, PACKAGES) is None

@@ -185,6 +185,21 @@ def test_no_read_is_marked_as_a_mutation() -> None:
     assert not marked, f"reads need no retry story: {marked}"
 
 
+def test_a_stream_is_a_read() -> None:
+    """Streams (the change feeds) change nothing: named as reads, with no retry story to declare."""
+    streams = [method for method in _methods() if method.server_streaming or method.client_streaming]
+    assert {m.full_name for m in streams} >= {
+        "mais.catalog.v1.CatalogService.WatchChanges",
+        "mais.booking.v1.BookingService.WatchChanges",
+        "mais.tenant.v1.TenantService.WatchChanges",
+    }
+    for method in streams:
+        assert not method.client_streaming, method.full_name
+        assert method.name.startswith(READ_VERBS), method.full_name
+        assert not method.GetOptions().HasField("idempotency_level"), method.full_name
+        assert _platform_scoped(method), f"{method.full_name}: a feed of every tenant's changes"
+
+
 def test_a_status_is_an_enum_not_a_string() -> None:
     found = set()
     for message in _all_messages():

@@ -41,3 +41,11 @@ def test_an_entry_is_expiring_only_in_its_last_moments() -> None:
     assert not cache.expiring("a", 0.5)
     clock.now += 1.6
     assert cache.expiring("a", 0.5)
+
+
+def test_discard_where_forgets_only_the_doomed_values() -> None:
+    cache: TtlCache[str, str] = TtlCache(10.0, 10)
+    for key, value in (("k1", "tenant-a"), ("k2", "tenant-b"), ("k3", "tenant-a")):
+        cache.put(key, value)
+    assert cache.discard_where(lambda value: value == "tenant-a") == 2
+    assert (cache.get("k1"), cache.get("k2"), cache.get("k3")) == (None, "tenant-b", None)
