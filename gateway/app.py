@@ -59,7 +59,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         feeds = None
         if settings.change_feeds:
             feeds = GatewayFeeds(
-                app.state.clients, internal_token=settings.internal_token, auth=app.state.auth_caches
+                app.state.clients, auth=app.state.auth_caches
             )
             setattr(app.state, READ_CACHE_ATTRIBUTE, feeds.cache)
             feeds.start()

@@ -37,36 +37,27 @@ FEED_READY = Counter("mais_gateway_change_feed_ready_total", "Streams that becam
 class GatewayFeeds:
     """See the module docstring."""
 
-    def __init__(self, clients: ServiceClients, *, internal_token: str, auth: AuthCaches) -> None:
+    def __init__(self, clients: ServiceClients, *, auth: AuthCaches) -> None:
         self._auth = auth
         self.cache = PublicReadCache(feeds_healthy=self.healthy)
         self.subscriptions = [
             ChangeSubscription(
                 "tenant",
-                lambda metadata: clients.tenant.WatchChanges(
-                    tenant_service_pb2.WatchChangesRequest(), metadata=metadata
-                ),
-                internal_token=internal_token,
+                lambda: clients.tenant.WatchChanges(tenant_service_pb2.WatchChangesRequest()),
                 on_ready=self._ready("tenant"),
                 on_change=self._counted("tenant", self._tenant_changed),
                 on_lost=self.cache.reset,
             ),
             ChangeSubscription(
                 "catalog",
-                lambda metadata: clients.catalog.WatchChanges(
-                    catalog_service_pb2.WatchChangesRequest(), metadata=metadata
-                ),
-                internal_token=internal_token,
+                lambda: clients.catalog.WatchChanges(catalog_service_pb2.WatchChangesRequest()),
                 on_ready=self._ready("catalog"),
                 on_change=self._counted("catalog", self.cache.changed),
                 on_lost=self.cache.reset,
             ),
             ChangeSubscription(
                 "booking",
-                lambda metadata: clients.booking.WatchChanges(
-                    booking_service_pb2.WatchChangesRequest(), metadata=metadata
-                ),
-                internal_token=internal_token,
+                lambda: clients.booking.WatchChanges(booking_service_pb2.WatchChangesRequest()),
                 on_ready=self._ready("booking"),
                 on_change=self._counted("booking", self.cache.changed),
                 on_lost=self.cache.reset,

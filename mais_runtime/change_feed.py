@@ -31,7 +31,6 @@ import grpc
 from mais.common.v1 import types_pb2
 
 from mais_runtime.background import wait_or_stop
-from mais_runtime.interceptors import INTERNAL_TOKEN_HEADER
 
 log = logging.getLogger("mais.change_feed")
 
@@ -299,15 +298,14 @@ async def _first(*events: asyncio.Event) -> None:
 class ChangeSubscription:
     """Keeps one WatchChanges stream open (see the module docstring); `run` is a background job.
 
-    `open_stream(metadata)` starts the call (for example `stub.WatchChanges(request, metadata=...)`);
-    the internal credential is added here, since the channels' interceptor covers unary calls only."""
+    `open_stream()` starts the call (for example `stub.WatchChanges(request)` on a stub over a channel
+    of mais_runtime.channels.Channels, which adds the internal credential and the trace context)."""
 
     def __init__(
         self,
         name: str,
-        open_stream: Callable[[tuple[tuple[str, str], ...]], Any],
+        open_stream: Callable[[], Any],
         *,
-        internal_token: str,
         on_ready: Callable[[], None],
         on_change: Callable[[str], None],
         on_lost: Callable[[], None],
@@ -318,7 +316,6 @@ class ChangeSubscription:
     ) -> None:
         self.name = name
         self._open = open_stream
-        self._metadata = ((INTERNAL_TOKEN_HEADER, internal_token),)
         self._on_ready = on_ready
         self._on_change = on_change
         self._on_lost = on_lost
@@ -353,7 +350,7 @@ class ChangeSubscription:
 
     async def _follow(self, stop: asyncio.Event) -> bool:
         """Reads one stream until it ends; True when it had become ready."""
-        call = self._open(self._metadata)
+        call = self._open()
         self.connects += 1
         stopping = asyncio.ensure_future(stop.wait())
         try:

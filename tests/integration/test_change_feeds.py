@@ -22,6 +22,7 @@ from mais.tenant.v1 import tenant_service_pb2 as tenant_pb
 from mais.tenant.v1 import tenant_service_pb2_grpc as tenant_grpc
 
 from mais_runtime.change_feed import ChangeFanout, ChangeSubscription, serve_changes, wait_healthy
+from mais_runtime.channels import Channels
 from tests.integration.conftest import INTERNAL_TOKEN, Cluster, RunningService, spawn_service
 
 CREDENTIAL = (("x-mais-internal", INTERNAL_TOKEN),)
@@ -102,9 +103,8 @@ class Feeds:
 
 @pytest.fixture
 async def feeds(services: Services) -> AsyncIterator[Feeds]:
-    channels = [
-        grpc.aio.insecure_channel(s.address) for s in (services.tenant, services.booking, services.catalog)
-    ]
+    owner = Channels(internal_token=INTERNAL_TOKEN, default_timeout=5.0)
+    channels = [owner.get(s.address) for s in (services.tenant, services.booking, services.catalog)]
     tenants = tenant_grpc.TenantServiceStub(channels[0])
     bookings = booking_grpc.BookingServiceStub(channels[1])
     catalogs = catalog_grpc.CatalogServiceStub(channels[2])
@@ -112,8 +112,7 @@ async def feeds(services: Services) -> AsyncIterator[Feeds]:
     subscriptions = [
         ChangeSubscription(
             name,
-            lambda metadata, watch=watch, request=request: watch(request, metadata=metadata),
-            internal_token=INTERNAL_TOKEN,
+            lambda watch=watch, request=request: watch(request),
             on_ready=hears.ready,
             on_change=hears.change,
             on_lost=hears.lost,
@@ -134,8 +133,7 @@ async def feeds(services: Services) -> AsyncIterator[Feeds]:
     finally:
         stop.set()
         await asyncio.wait_for(asyncio.gather(*tasks), 5)
-        for channel in channels:
-            await channel.close()
+        await owner.close()
 
 
 async def make_tenant(tenants: tenant_grpc.TenantServiceStub) -> str:
