@@ -100,11 +100,12 @@ async def run_service(
         schema=name,
         application_name=f"mais-{name}",
         pool_size=settings.db_pool_size,
-        max_overflow=settings.db_max_overflow,
         pool_timeout_seconds=settings.db_pool_timeout_seconds,
         statement_timeout_ms=settings.db_statement_timeout_ms,
         lock_timeout_ms=settings.db_lock_timeout_ms,
         connect_timeout_seconds=settings.db_connect_timeout_seconds,
+        statement_cache_size=settings.db_statement_cache_size,
+        transaction_pooler=settings.db_transaction_pooler,
     )
     await _migrate_when_reachable(db, migrations)
     channels = Channels(internal_token=settings.internal_token, default_timeout=settings.rpc_timeout_seconds)

@@ -12,9 +12,8 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import text
 
-from mais_runtime.db import Database
+from mais_runtime.db import Database, text
 from services.payments.domain import EntryKind, EventStatus
 from services.payments.expiry import ExpirySweep
 from services.payments.store import Payment, PaymentsStore
