@@ -27,6 +27,7 @@ import logging
 import random
 import re
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from functools import lru_cache
@@ -468,9 +469,8 @@ class Database:
             )
         self._begin_platform = f"BEGIN{local}; SELECT set_config('mais.scope', 'platform', true)"
         self._begin_tenant = f"BEGIN{local}; SELECT set_config('mais.tenant_id', '{{}}', true)"
-        self._free: asyncio.Queue[_Slot] = asyncio.Queue()
-        for _ in range(pool_size):
-            self._free.put_nowait(_Slot())
+        self._idle: deque[_Slot] = deque(_Slot() for _ in range(pool_size))
+        self._waiters: deque[asyncio.Future[_Slot]] = deque()
         self._suspect_before = 0.0
         self._closed = False
         self.connects = 0  # connections opened over the pool's life (a fixed pool: each slot once)
@@ -525,19 +525,29 @@ class Database:
     async def _acquire(self) -> _Slot:
         if self._closed:
             raise DependencyUnavailable("database pool is closed")
-        try:
-            slot = self._free.get_nowait()
-        except asyncio.QueueEmpty:
-            try:
-                slot = await asyncio.wait_for(self._free.get(), self._pool_timeout)
-            except TimeoutError:
-                raise DependencyUnavailable("database pool exhausted") from None
+        slot = self._idle.pop() if self._idle and not self._waiters else await self._wait_for_slot()
         try:
             await self._ready(slot)
         except BaseException:
             self._release(slot, healthy=slot.conn is not None)
             raise
         return slot
+
+    async def _wait_for_slot(self) -> _Slot:
+        """First come, first served: a returned slot goes to the longest waiter, never to a newcomer."""
+        waiter: asyncio.Future[_Slot] = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        expiry = asyncio.get_running_loop().call_later(self._pool_timeout, _expire, waiter)
+        try:
+            return await waiter
+        except BaseException:
+            if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
+                self._release(waiter.result(), healthy=True)  # handed over as this caller gave up
+            raise
+        finally:
+            expiry.cancel()
+            if not waiter.done():
+                waiter.cancel()
 
     async def _ready(self, slot: _Slot) -> None:
         """Makes the slot's connection usable: opened if missing, pinged (and replaced) if it sat idle
@@ -589,7 +599,12 @@ class Database:
             slot.conn.terminate()
             slot.conn = None
         slot.returned_at = time.monotonic()
-        self._free.put_nowait(slot)
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(slot)
+                return
+        self._idle.append(slot)  # taken from the same end: the busiest connections stay warm
 
     # --- the rest of the API ----------------------------------------------------------------------
 
@@ -618,17 +633,22 @@ class Database:
     async def close(self) -> None:
         """Closes every pooled connection (one in use is closed when it comes back)."""
         self._closed = True
-        slots: list[_Slot] = []
-        while not self._free.empty():
-            slots.append(self._free.get_nowait())
-        for slot in slots:
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_exception(DependencyUnavailable("database pool is closed"))
+        for slot in self._idle:
             if slot.conn is not None:
                 try:
                     await asyncio.wait_for(slot.conn.close(), _HOUSEKEEPING_TIMEOUT_SECONDS)
                 except (Exception, asyncio.CancelledError):
                     slot.conn.terminate()
                 slot.conn = None
-            self._free.put_nowait(slot)
+
+
+def _expire(waiter: asyncio.Future[_Slot]) -> None:
+    if not waiter.done():
+        waiter.set_exception(DependencyUnavailable("database pool exhausted"))
 
 
 def dsn(url: str) -> str:
