@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import grpc
+import uvloop
 from google.protobuf.descriptor import ServiceDescriptor
 from grpc_health.v1 import _async as health_aio
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -191,5 +192,6 @@ def _database_watch(db: Database, health_servicer: health_aio.HealthServicer) ->
 
 
 def main(run: Callable[[], Coroutine[Any, Any, None]]) -> None:
-    """The process entry point of a service: runs `run` on an event loop until it returns."""
-    asyncio.run(run())
+    """The process entry point of a service: runs `run` on uvloop until it returns (grpc.aio, asyncpg
+    and the background jobs all run on it; the gateway's uvicorn uses it too)."""
+    uvloop.run(run())

@@ -1,7 +1,7 @@
 """Client CPU per transaction of the hold path's statements through `BookingStore`, on a throw-away
 embedded PostgreSQL (loopback only, bounded, stops by itself).
 
-    .venv/bin/python -m tools.db_micro [--transactions 2000] [--concurrency 16]
+    .venv/bin/python -m tools.db_micro [--transactions 2000] [--concurrency 16] [--loop uvloop]
 
 Runs the read-and-lock half of a hold (glance, holder and date locks, the request, blackout, own-hold,
 occupant and live-hold checks: ten statements in one tenant transaction) and prints this process's CPU
@@ -90,6 +90,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--transactions", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--loop", choices=("asyncio", "uvloop"), default="asyncio")
     args = parser.parse_args()
     if not 1 <= args.transactions <= 100_000 or not 1 <= args.concurrency <= 64:
         parser.error("--transactions must be 1..100000 and --concurrency 1..64")
@@ -98,7 +99,12 @@ def main() -> None:
         server = EmbeddedPostgres(Path(folder) / "pg", Ports.free().postgres, durable=False)
         server.start()
         try:
-            asyncio.run(_run(args, server.admin_url, Path(folder)))
+            if args.loop == "uvloop":
+                import uvloop
+
+                uvloop.run(_run(args, server.admin_url, Path(folder)))
+            else:
+                asyncio.run(_run(args, server.admin_url, Path(folder)))
         finally:
             server.stop("immediate")
     print(f"load average after: {os.getloadavg()}")
