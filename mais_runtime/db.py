@@ -60,6 +60,7 @@ CONNECTIONS_OPENED = Counter(
     ["reason"],
 )
 
+_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
@@ -444,6 +445,8 @@ class Database:
             raise ValueError("pool_size must be at least 1")
         if statement_cache_size < 0:
             raise ValueError("statement_cache_size must be 0 (off) or more")
+        if not _IDENTIFIER.match(schema):
+            raise ValueError("schema must be a plain lower-case identifier")
         self.schema = schema
         self._dsn = dsn(url)
         self._pool_timeout = pool_timeout_seconds
@@ -462,11 +465,13 @@ class Database:
         }
         local = ""
         if transaction_pooler:
+            # PgBouncer refuses startup parameters it does not track: only the name goes at connect.
             local = "".join(
                 f"; SET LOCAL {name} = '{value}'"
                 for name, value in self._settings.items()
                 if name != "application_name"
             )
+            self._settings = {"application_name": application_name}
         self._begin_platform = f"BEGIN{local}; SELECT set_config('mais.scope', 'platform', true)"
         self._begin_tenant = f"BEGIN{local}; SELECT set_config('mais.tenant_id', '{{}}', true)"
         self._idle: deque[_Slot] = deque(_Slot() for _ in range(pool_size))

@@ -14,13 +14,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import os
 import secrets
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 import mais_runtime.db as db_module
 from mais_runtime.db import Database
@@ -64,6 +67,24 @@ async def _measure(db: Database, transactions: int, concurrency: int) -> tuple[f
     return (time.process_time() - cpu) / transactions, (time.perf_counter() - wall) / transactions
 
 
+def _opened_counter(db: Database) -> Callable[[], int]:
+    """Connections the pool has opened so far: the asyncpg layer counts them; SQLAlchemy's engine
+    (the layer before it) is counted through its connect event."""
+    if hasattr(db, "connects"):
+        return lambda: int(db.connects)
+    # Only on a checkout from before the asyncpg layer (SQLAlchemy is no requirement any more).
+    event = importlib.import_module("sqlalchemy").event
+
+    opened = [0]
+    engine: Any = db.engine  # type: ignore[attr-defined]
+
+    def count(*_: object) -> None:
+        opened[0] += 1
+
+    event.listen(engine.sync_engine, "connect", count)
+    return lambda: opened[0]
+
+
 async def _run(args: argparse.Namespace, admin_url: str, data_dir: Path) -> None:
     passwords = {s: secrets.token_urlsafe(16) for s in SERVICES}
     await provision(admin_url, passwords)
@@ -73,15 +94,16 @@ async def _run(args: argparse.Namespace, admin_url: str, data_dir: Path) -> None
         helper.role_url("booking", passwords["booking"]), schema="booking", application_name="micro"
     )
     try:
+        opened = _opened_counter(db)
         await apply_migrations(db, REPO / "services" / "booking" / "migrations")
         for concurrency in (1, args.concurrency):
+            before = opened()
             cpu, wall = await _measure(db, args.transactions, concurrency)
             print(
                 f"hold reads, {concurrency:>2} in flight: {cpu * 1000:.3f} ms CPU/tx,"
-                f" {wall * 1000:.3f} ms wall/tx ({1 / wall:,.0f} tx/s), {args.transactions} tx"
+                f" {wall * 1000:.3f} ms wall/tx ({1 / wall:,.0f} tx/s), {args.transactions} tx,"
+                f" connections opened: {opened() - before} (pool total {opened()})"
             )
-        opened = getattr(db, "connects", None)
-        print(f"connections opened by the pool: {opened if opened is not None else 'not counted'}")
     finally:
         await db.close()
 
