@@ -157,10 +157,7 @@ async def apply_migrations(db: Database, folder: Path) -> list[str]:
     """Applies the folder's pending migrations to the service's schema; returns what it applied.
     Raises MigrationRefused when an applied file changed or a tenant table is not isolated."""
     applied: list[str] = []
-    async with db.engine.connect() as conn:
-        raw = await conn.get_raw_connection()
-        driver = raw.driver_connection  # asyncpg: runs a file of several statements in one call
-        assert driver is not None
+    async with db.connection() as driver:  # asyncpg: runs a file of several statements in one call
         lock_key = f"mais.migrate.{db.schema}"
         await driver.execute("SELECT pg_advisory_lock(hashtextextended($1, 0))", lock_key)
         try:

@@ -23,11 +23,9 @@ import logging
 from typing import Any
 
 from prometheus_client import Counter, Gauge
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mais_runtime.background import every
-from mais_runtime.db import Database
+from mais_runtime.db import AsyncConnection, Database, text
 from mais_runtime.mail import Attachment, Mail, Mailer
 
 log = logging.getLogger("mais.outbox")

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import grpc
+import uvloop
 from google.protobuf.descriptor import ServiceDescriptor
 from grpc_health.v1 import _async as health_aio
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -81,11 +82,12 @@ async def run_service(
         schema=name,
         application_name=f"mais-{name}",
         pool_size=settings.db_pool_size,
-        max_overflow=settings.db_max_overflow,
         pool_timeout_seconds=settings.db_pool_timeout_seconds,
         statement_timeout_ms=settings.db_statement_timeout_ms,
         lock_timeout_ms=settings.db_lock_timeout_ms,
         connect_timeout_seconds=settings.db_connect_timeout_seconds,
+        statement_cache_size=settings.db_statement_cache_size,
+        transaction_pooler=settings.db_transaction_pooler,
     )
     # Not migrating here, the service waits up to a minute for the migrations Job (within the manifests'
     # start-up probe, 90 s), then refuses.
@@ -184,5 +186,6 @@ def _database_watch(db: Database, health_servicer: health_aio.HealthServicer) ->
 
 
 def main(run: Callable[[], Coroutine[Any, Any, None]]) -> None:
-    """The process entry point of a service: runs `run` on an event loop until it returns."""
-    asyncio.run(run())
+    """The process entry point of a service: runs `run` on uvloop until it returns (grpc.aio, asyncpg
+    and the background jobs all run on it; the gateway's uvicorn uses it too)."""
+    uvloop.run(run())

@@ -41,12 +41,17 @@ class ServiceSettings(CommonSettings):
     metrics_port: int = 0
     # This service's own login role; the stack launcher provisions it.
     database_url: str = ""
-    db_pool_size: int = 10
-    db_max_overflow: int = 5
+    # A fixed pool (connections are opened on first use and kept): what SQLAlchemy's 10 + 5 overflow allowed.
+    db_pool_size: int = 15
     db_pool_timeout_seconds: float = 5.0
     db_statement_timeout_ms: int = 5000
     db_lock_timeout_ms: int = 2000
     db_connect_timeout_seconds: float = 5.0
+    # asyncpg's prepared statements per connection (0 turns them off).
+    db_statement_cache_size: int = 100
+    # A transaction-mode pooler (PgBouncer) sits in front: no named prepared statements, and the session
+    # settings (search_path, timeouts) are sent as SET LOCAL with every BEGIN.
+    db_transaction_pooler: bool = False
     shutdown_grace_seconds: float = 10.0
     # Apply the service's migrations at start (one machine). False where a migrations Job runs them before
     # a release starts (Kubernetes): the service then only checks the schema is exactly its own, or refuses.

@@ -17,10 +17,8 @@ from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import TypeVar
 
-from sqlalchemy.exc import IntegrityError
-
 from mais_runtime import paging
-from mais_runtime.db import with_retries
+from mais_runtime.db import IntegrityError, with_retries
 from mais_runtime.errors import PreconditionFailed, ValidationError
 from mais_runtime.slot_terms import SlotTerms
 from services.booking import domain

@@ -27,10 +27,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection
-
-from mais_runtime.db import Database
+from mais_runtime.db import AsyncConnection, Database, text
 from mais_runtime.errors import NotFound
 from mais_runtime.mail import Mail
 from mais_runtime.outbox import enqueue

@@ -18,9 +18,7 @@ import json
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection
-
+from mais_runtime.db import AsyncConnection, text
 from mais_runtime.errors import NotFound
 from services.booking.opening_hours import HoursException, Resource, ranges_text
 from services.booking.slots import Busy, TimeRange

@@ -21,9 +21,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection
-
+from mais_runtime.db import AsyncConnection, text
 from services.booking.domain import Status
 from services.booking.metrics import LOCK_WAIT
 from services.booking.slots import Busy, TimeRange

@@ -15,10 +15,8 @@ from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Protocol, TypeVar
 
-from sqlalchemy.exc import IntegrityError
-
 from mais_runtime import paging
-from mais_runtime.db import with_retries
+from mais_runtime.db import IntegrityError, with_retries
 from mais_runtime.errors import Conflict, DomainError, NotFound, PreconditionFailed, ValidationError
 from mais_runtime.mail import Mail
 from services.booking import claims, domain, emails, feeds, links, moves, schedules

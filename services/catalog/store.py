@@ -19,12 +19,7 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import text
-from sqlalchemy.engine import RowMapping
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection
-
-from mais_runtime.db import Database, sqlstate
+from mais_runtime.db import AsyncConnection, Database, IntegrityError, RowMapping, sqlstate, text
 from mais_runtime.errors import NotFound, ValidationError
 from mais_runtime.payment_policy import PaymentPolicy
 from mais_runtime.slot_terms import SlotTerms

@@ -20,9 +20,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
-from sqlalchemy.exc import DBAPIError
-
-from mais_runtime.db import sqlstate
+from mais_runtime.db import DatabaseError, sqlstate
 from mais_runtime.errors import DomainError, GrpcCode, NotFound, PreconditionFailed, ValidationError
 from mais_runtime.paging import decode_cursor, encode_cursor
 from mais_runtime.paging import page_size as page_size_of
@@ -181,7 +179,7 @@ class StripeInbox:
                     await tx.mark_event(event.id, EventStatus.FAILED, error=failure)
                 result = await tx.event_by_stripe_id(event.id)
                 assert result is not None
-        except DBAPIError as error:
+        except DatabaseError as error:
             if sqlstate(error) in _BUSY_SQLSTATES:
                 # Another delivery of this event holds it; it will settle it. Ask Stripe to come back.
                 raise ProcessingFailed("Busy:" + (sqlstate(error) or "")) from error

@@ -16,10 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection
-
-from mais_runtime.db import Database
+from mais_runtime.db import AsyncConnection, Database, text
 from mais_runtime.errors import Conflict
 from services.payments.domain import EntryKind, EventStatus, LedgerEntry, LedgerTotals
 from services.payments.domain.instalments import Instalment

@@ -16,9 +16,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection
-
+from mais_runtime.db import AsyncConnection, text
 from mais_runtime.payment_policy import MAX_REMINDER_DAYS
 from services.payments.domain.instalments import Instalment
 from services.payments.domain.notices import OwedBalance

@@ -9,9 +9,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection
-
+from mais_runtime.db import AsyncConnection, text
 from services.payments.domain import EntryKind, LedgerTotals
 from services.payments.domain.instalments import Instalment
 from services.payments.domain.schedule import InstalmentKind, InstalmentStatus, NoticeStage

@@ -11,10 +11,8 @@ from datetime import UTC, date, datetime, timedelta
 
 import asyncpg
 import pytest
-from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError
 
-from mais_runtime.db import Database
+from mais_runtime.db import Database, DatabaseError, text
 from mais_runtime.errors import Conflict, DomainError, NotFound, PreconditionFailed
 from services.booking.domain import (
     AdminContact,
@@ -420,7 +418,7 @@ async def test_row_level_security_hides_rows_from_a_query_that_forgets_its_tenan
     other = str(uuid.uuid4())
     async with booking_db.tenant_transaction(other) as conn:
         assert (await conn.execute(text("SELECT count(*) FROM bookings"))).scalar() == 0
-    with pytest.raises(DBAPIError, match="row-level security"):
+    with pytest.raises(DatabaseError, match="row-level security"):
         async with booking_db.tenant_transaction(other) as conn:
             # Writing a row for another tenant is refused by the policy's WITH CHECK.
             await conn.execute(

@@ -11,10 +11,8 @@ from pathlib import Path
 
 import asyncpg
 import pytest
-from sqlalchemy import text
-from sqlalchemy.exc import IntegrityError
 
-from mais_runtime.db import Database
+from mais_runtime.db import Database, IntegrityError, text
 from mais_runtime.migrations import apply_migrations
 from tests.integration.conftest import Cluster
 

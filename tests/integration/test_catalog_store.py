@@ -11,10 +11,8 @@ from dataclasses import replace
 
 import asyncpg
 import pytest
-from sqlalchemy import text
-from sqlalchemy.exc import IntegrityError
 
-from mais_runtime.db import Database
+from mais_runtime.db import Database, IntegrityError, text
 from mais_runtime.errors import NotFound, ValidationError
 from services.catalog.domain import AddOnDraft, InUse, PackageDraft, SegmentDraft, SlugTaken
 from services.catalog.store import CHANGES_CHANNEL, CatalogStore

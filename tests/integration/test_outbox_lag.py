@@ -5,9 +5,8 @@ from __future__ import annotations
 import uuid
 
 from prometheus_client import REGISTRY
-from sqlalchemy import text
 
-from mais_runtime.db import Database
+from mais_runtime.db import Database, text
 from mais_runtime.outbox import OutboxDispatcher, enqueue
 from tests.integration.test_platform_outbox import FlakyMailer, _mail, outbox_db  # noqa: F401 - the fixture
 

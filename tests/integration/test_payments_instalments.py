@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from mais.common.v1 import types_pb2 as common_pb
 from mais.payments.v1 import payments_service_pb2 as pb
-from sqlalchemy import text
 
+from mais_runtime.db import text
 from mais_runtime.errors import Conflict, PreconditionFailed, ValidationError
 from services.payments.api import PaymentsServicer
 from services.payments.domain import BookingState, BookingStatus

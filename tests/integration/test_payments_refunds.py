@@ -15,8 +15,8 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from mais.booking.v1 import booking_service_pb2 as booking_pb
-from sqlalchemy import text
 
+from mais_runtime.db import text
 from mais_runtime.errors import PreconditionFailed, ValidationError
 from services.payments.domain import BookingState, BookingStatus, EntryKind, RefundChoice, commission_cents
 from services.payments.inbox import StripeInbox

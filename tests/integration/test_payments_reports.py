@@ -12,9 +12,8 @@ from typing import Any
 
 import pytest
 from mais.payments.v1 import payments_service_pb2 as pb
-from sqlalchemy import text
 
-from mais_runtime.db import Database
+from mais_runtime.db import Database, text
 from mais_runtime.errors import ValidationError
 from services.payments.api import PaymentsServicer
 from services.payments.domain import EntryKind

@@ -9,8 +9,8 @@ from datetime import date, timedelta
 
 import pytest
 from mais.payments.v1 import payments_service_pb2 as pb
-from sqlalchemy import text
 
+from mais_runtime.db import text
 from mais_runtime.errors import ValidationError
 from services.payments.domain.schedule import NoticeStage
 from tests.integration.test_payments_instalments import EVENT, NOW, World, a_booking, world

@@ -12,9 +12,8 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import text
 
-from mais_runtime.db import Database
+from mais_runtime.db import Database, text
 from services.payments.domain import EntryKind, EventStatus
 from services.payments.expiry import ExpirySweep
 from services.payments.store import Payment, PaymentsStore
@@ -238,7 +237,7 @@ async def test_a_slot_comes_back_once_its_checkout_leaves_the_window(
     await asyncio.sleep(1.1)
     assert await _slot(store, new_tenant_id, "203.0.113.9", 1, 1) is None
     async with store.tenant(new_tenant_id) as tx:
-        rows = await tx.conn.exec_driver_sql("SELECT count(*) FROM checkout_attempts")
+        rows = await tx.conn.execute("SELECT count(*) FROM checkout_attempts")
         # The expired attempt was removed on the way; only the new one is left.
         assert rows.scalar() == 1
 

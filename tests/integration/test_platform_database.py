@@ -9,9 +9,8 @@ from pathlib import Path
 
 import asyncpg
 import pytest
-from sqlalchemy import text
 
-from mais_runtime.db import Database
+from mais_runtime.db import Database, text
 from mais_runtime.migrations import MigrationRefused, apply_migrations, checksum
 from tests.integration.conftest import Cluster, service_database
 
@@ -99,11 +98,11 @@ async def test_migrations_apply_once_even_when_two_replicas_start_together(
         results = await asyncio.gather(*(apply_migrations(db, folder) for db in replicas))
         assert sorted(len(r) for r in results) == [0, 2]
         assert await apply_migrations(replicas[0], folder) == []
-        async with replicas[0].engine.connect() as conn:
+        async with replicas[0].platform_transaction() as conn:
             rows = [r[0] for r in await conn.execute(text("SELECT n FROM migration_probe ORDER BY n"))]
         assert rows == [1, 2]
     finally:
-        async with replicas[0].engine.begin() as conn:
+        async with replicas[0].platform_transaction() as conn:
             await conn.execute(text("DROP TABLE IF EXISTS migration_probe"))
             await conn.execute(
                 text("DELETE FROM schema_migrations WHERE version IN ('001_counter', '002_more')")
@@ -144,7 +143,7 @@ async def probe_db(cluster: Cluster) -> AsyncIterator[Database]:
     """The payments role's schema for migration probes; every probe table and record is removed after."""
     db = Database(cluster.role_urls["payments"], schema="payments", application_name="test-probe")
     yield db
-    async with db.engine.begin() as conn:
+    async with db.platform_transaction() as conn:
         await conn.execute(text("DROP TABLE IF EXISTS probe_rows, probe_leak"))
         await conn.execute(text("DELETE FROM schema_migrations WHERE version LIKE '%probe%'"))
     await db.close()
@@ -165,7 +164,7 @@ async def test_a_migration_changed_after_it_was_applied_stops_start_up_naming_th
     _migration(folder, "002_probe_more.sql", "INSERT INTO probe_rows VALUES (1);")
     with pytest.raises(MigrationRefused, match=r"001_probe_rows\.sql changed after it was applied"):
         await apply_migrations(probe_db, folder)
-    async with probe_db.engine.connect() as conn:
+    async with probe_db.platform_transaction() as conn:
         pending = await conn.scalar(
             text("SELECT count(*) FROM schema_migrations WHERE version = '002_probe_more'")
         )
@@ -178,13 +177,13 @@ async def test_a_database_recorded_before_checksums_adopts_the_files_once(
     folder = tmp_path / "migrations"
     _migration(folder, "001_probe_rows.sql", "CREATE TABLE probe_rows (n int);")
     await apply_migrations(probe_db, folder)
-    async with probe_db.engine.begin() as conn:
+    async with probe_db.platform_transaction() as conn:
         await conn.execute(
             text("UPDATE schema_migrations SET checksum = NULL WHERE version = '001_probe_rows'")
         )
     # The file's text today is taken as what ran (the rows cannot say otherwise) ...
     assert await apply_migrations(probe_db, folder) == []
-    async with probe_db.engine.connect() as conn:
+    async with probe_db.platform_transaction() as conn:
         recorded = await conn.scalar(
             text("SELECT checksum FROM schema_migrations WHERE version = '001_probe_rows'")
         )
@@ -205,7 +204,7 @@ async def test_a_tenant_table_left_without_row_level_security_stops_start_up_nam
     ):
         await apply_migrations(probe_db, folder)
     # Enabled but not forced (the owning service role would still see every tenant) is refused too.
-    async with probe_db.engine.begin() as conn:
+    async with probe_db.platform_transaction() as conn:
         await conn.execute(text("ALTER TABLE probe_leak ENABLE ROW LEVEL SECURITY"))
     with pytest.raises(MigrationRefused, match="probe_leak"):
         await apply_migrations(probe_db, folder)

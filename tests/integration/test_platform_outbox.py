@@ -9,9 +9,8 @@ from pathlib import Path
 
 import asyncpg
 import pytest
-from sqlalchemy import text
 
-from mais_runtime.db import Database
+from mais_runtime.db import Database, text
 from mais_runtime.mail import FileMailer, Mail, MailError
 from mais_runtime.migrations import apply_migrations
 from mais_runtime.outbox import OutboxDispatcher, enqueue
@@ -27,12 +26,12 @@ async def outbox_db(cluster: Cluster, tmp_path: Path) -> AsyncIterator[Database]
     finally:
         await admin.close()
     db = Database(cluster.role_urls["payments"], schema="outbox_test", application_name="outbox-test")
-    async with db.engine.begin() as conn:
+    async with db.platform_transaction() as conn:
         await conn.execute(text("DROP TABLE IF EXISTS outbox"))
     (tmp_path / "001_outbox.sql").write_text("SELECT mais_create_outbox();")
     await apply_migrations(db, tmp_path)
     yield db
-    async with db.engine.begin() as conn:
+    async with db.platform_transaction() as conn:
         await conn.execute(text("DROP TABLE IF EXISTS outbox"))
         await conn.execute(text("DELETE FROM schema_migrations WHERE version = '001_outbox'"))
     await db.close()

@@ -11,9 +11,8 @@ import secrets
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import text
 
-from mais_runtime.db import Database
+from mais_runtime.db import Database, text
 from mais_runtime.errors import (
     Conflict,
     DomainError,

@@ -8,9 +8,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
-from mais_runtime.db import Database
+from mais_runtime.db import AsyncConnection, Database
 from services.tenant.store.identity import AdminUser, IdentityQueries
 from services.tenant.store.tenants import TenantQueries
 

@@ -11,9 +11,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy.engine import RowMapping
-from sqlalchemy.exc import IntegrityError
-
+from mais_runtime.db import IntegrityError, RowMapping
 from mais_runtime.errors import Conflict
 from services.tenant.domain import FailureHistory, Role
 from services.tenant.store.rows import Queries, is_unique_violation

@@ -4,12 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import text
-from sqlalchemy.engine import RowMapping
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection
-
-from mais_runtime.db import sqlstate
+from mais_runtime.db import AsyncConnection, IntegrityError, RowMapping, sqlstate, text
 
 
 class Queries:

@@ -9,9 +9,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-from sqlalchemy.engine import RowMapping
-from sqlalchemy.exc import IntegrityError
-
+from mais_runtime.db import IntegrityError, RowMapping
 from mais_runtime.errors import Conflict
 from mais_runtime.payment_policy import PaymentPolicy
 from services.tenant.domain import BookingPolicy, Branding, ConnectState, Tenant
