@@ -41,13 +41,14 @@ async def migrate(service: str, settings: ServiceSettings) -> list[str]:
         schema=service,
         application_name=f"mais-migrate-{service}",
         pool_size=1,
-        max_overflow=0,
         pool_timeout_seconds=settings.db_pool_timeout_seconds,
         # A migration may rewrite a large table: ten minutes a statement (bounded), but a lock is never
         # waited for long (a migration queued behind a long transaction would block every query after it).
         statement_timeout_ms=600_000,
         lock_timeout_ms=settings.db_lock_timeout_ms,
         connect_timeout_seconds=settings.db_connect_timeout_seconds,
+        statement_cache_size=settings.db_statement_cache_size,
+        transaction_pooler=settings.db_transaction_pooler,
     )
     try:
         applied = await apply_migrations(db, migrations_folder(service))

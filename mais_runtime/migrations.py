@@ -30,9 +30,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import text
-
-from mais_runtime.db import Database
+from mais_runtime.db import Database, text
 
 log = logging.getLogger(__name__)
 

@@ -15,9 +15,8 @@ from pathlib import Path
 
 import asyncpg
 import pytest
-from sqlalchemy import text
 
-from mais_runtime.db import Database
+from mais_runtime.db import Database, text
 from mais_runtime.migrations import MigrationRefused, apply_migrations, check_schema
 from mais_runtime.provision import SERVICES, provision
 from mais_runtime.server import _migrate_when_reachable
