@@ -31,6 +31,11 @@ REFRESH_AHEAD_SECONDS = 0.2
 # Rendered answers are kept whole; the bound is on their bytes, not their count.
 MAX_BYTES = 32 * 2**20
 STATE_ATTRIBUTE = "public_read_cache"
+# The edge (Envoy, deploy/edge_cache.lua) may keep an answer that carries this header for that many
+# milliseconds: at most EDGE_TTL_MS, and never past this cache's own entry, so that the edge adds no age
+# to what the gateway would serve (docs/adr/0026-public-reads-answered-at-the-edge.md).
+EDGE_TTL_HEADER = "x-mais-edge-ttl-ms"
+EDGE_TTL_MS = 500
 
 Key = tuple[str, str]
 
@@ -70,6 +75,11 @@ class PublicReadCache:
             self._drop(key)
             return None
         return body
+
+    def remaining_ms(self, tenant_id: str, target: str) -> int:
+        """How many more milliseconds this tenant's answer for `target` stays live here (0 if none)."""
+        entry = self._entries.get((tenant_id, target))
+        return 0 if entry is None else max(0, int((entry[0] - self._clock()) * 1000))
 
     def put(self, tenant_id: str, target: str, body: bytes) -> None:
         """Keeps `body` for `ttl` seconds; the oldest entries leave when over the byte bound."""
@@ -177,5 +187,8 @@ async def cached_public_read(
     the service and returns the answer's bytes; call this only after the tenant was resolved."""
     query = request.scope.get("query_string", b"").decode("latin-1")
     target = f"{request.url.path}?{query}"
-    body = await _cache_of(request).answer(tenant_id, target, render)
-    return Response(body, media_type="application/json")
+    cache = _cache_of(request)
+    body = await cache.answer(tenant_id, target, render)
+    edge_ms = min(EDGE_TTL_MS, cache.remaining_ms(tenant_id, target))
+    headers = {EDGE_TTL_HEADER: str(edge_ms)} if edge_ms > 0 else None
+    return Response(body, media_type="application/json", headers=headers)
