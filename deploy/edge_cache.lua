@@ -19,7 +19,7 @@
 local TTL_HEADER = "x-mais-edge-ttl-ms"
 local METADATA = "mais.edge"
 local REFRESH_AHEAD_MS = 150   -- an answer asked for this close to its end is refilled by that request
-local STALE_MS = 300           -- how long past its end an answer may be served while one refill runs
+local STALE_MS = 200           -- how long past its end an answer may be served while one refill runs
 local REFILL_CLAIM_MS = 2000   -- a refill not back by then (its client went away) is given up
 local MAX_TTL_MS = 5000        -- whatever the header says
 local MAX_ENTRIES = 4096       -- per worker
