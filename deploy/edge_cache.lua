@@ -119,7 +119,7 @@ function envoy_on_request(handle)
   local now = handle:timestamp()
   local entry = entries[key]
   if entry ~= nil then
-    if now < entry.expires - REFRESH_AHEAD_MS or (now < entry.expires and now < entry.refilling_until) then
+    if now < entry.refresh_at or (now < entry.expires and now < entry.refilling_until) then
       serve(handle, entry, headers:get("x-request-id"), "hit")
       return
     end
@@ -186,7 +186,14 @@ function envoy_on_response(handle)
   ttl_ms = math.min(ttl_ms, MAX_TTL_MS)
   drop(key)
   make_room(now, #body)
+  -- An answer kept only briefly (the gateway's own entry was near its end, and is being reloaded there)
+  -- is not refilled ahead: at its end the gateway has the new one.
+  local refresh_at = now + ttl_ms
+  if ttl_ms > 2 * REFRESH_AHEAD_MS then
+    refresh_at = refresh_at - REFRESH_AHEAD_MS
+  end
   entries[key] = {
+    refresh_at = refresh_at,
     expires = now + ttl_ms,
     stale_until = now + ttl_ms + STALE_MS,
     refilling_until = 0,
