@@ -160,6 +160,16 @@ def test_a_marked_answer_is_kept_and_every_hit_has_its_own_request_id(edge: tupl
     assert all(EDGE_HEADER not in a.headers and a.headers["cache-control"] == "no-store" for a in answers)
 
 
+def test_a_hit_is_the_kept_answer_byte_for_byte_up_to_the_size_bound(edge: tuple[str, StandIn]) -> None:
+    url, stand_in = edge
+    stand_in.set("/large", ttl=2000, size=200_000)  # a year's calendar is far smaller
+    with httpx.Client(base_url=url) as client:
+        miss, hit = client.get("/large", headers=KEY), client.get("/large", headers=KEY)
+    assert (miss.headers["x-cache"], hit.headers["x-cache"]) == ("miss", "hit")
+    assert hit.content == miss.content and len(hit.content) > 200_000
+    assert hit.headers["content-type"] == "application/json"
+
+
 @pytest.mark.parametrize(
     ("path", "how"),
     [
