@@ -250,3 +250,15 @@ def test_a_stale_answer_is_served_only_while_one_refill_runs_and_within_its_boun
         assert (during.headers["x-cache"], during.json()["serial"]) == ("stale", first)
     # Past the bound, a request waits for an answer of its own.
     assert beyond.headers["x-cache"] == "miss" and beyond.json()["serial"] != first
+
+
+def test_envoys_own_replies_keep_their_error_envelope_and_security_headers(edge: tuple[str, StandIn]) -> None:
+    url, _ = edge
+    answer = httpx.post(
+        f"{url}/v1/auth/login", content=b"x" * (1024 * 1024 + 1), headers={"content-type": "application/json"}
+    )
+    assert answer.status_code == 413
+    assert answer.json()["error"] == "PAYLOAD_TOO_LARGE"
+    assert answer.json()["requestId"] == answer.headers["x-request-id"]
+    assert answer.headers["x-content-type-options"] == "nosniff"
+    assert "x-cache" not in answer.headers
