@@ -47,6 +47,11 @@ MAX_BYTES = 32 * 2**20
 # Tenants whose last change is remembered (for loads in flight); past it, every load in flight is short-lived.
 MAX_MARKS = 10_000
 STATE_ATTRIBUTE = "public_read_cache"
+# The edge (Envoy, deploy/edge_cache.lua) may keep an answer that carries this header for that many
+# milliseconds: at most EDGE_TTL_MS, and never past this cache's own entry, so that the edge adds no age
+# to what the gateway would serve (docs/adr/0026-public-reads-answered-at-the-edge.md).
+EDGE_TTL_HEADER = "x-mais-edge-ttl-ms"
+EDGE_TTL_MS = 500
 
 Key = tuple[str, str]
 Load = Callable[[], Awaitable[bytes]]
@@ -155,6 +160,14 @@ class PublicReadCache:
             return None
         entry.used = True
         return entry.body
+
+    def remaining_ms(self, tenant_id: str, target: str) -> int:
+        """How many more milliseconds this tenant's answer for `target` stays live here (0 if none)."""
+        entry = self._entries.get((tenant_id, target))
+        if entry is None:
+            return 0
+        now = self._clock()
+        return max(0, int((self._expiry(entry, now) - now) * 1000))
 
     def put(
         self, tenant_id: str, target: str, body: bytes, *, fed: bool = False, load: Load | None = None
@@ -290,5 +303,8 @@ async def cached_public_read(
     the service and returns the answer's bytes; call this only after the tenant was resolved."""
     query = request.scope.get("query_string", b"").decode("latin-1")
     target = f"{request.url.path}?{query}"
-    body = await _cache_of(request).answer(tenant_id, target, render)
-    return Response(body, media_type="application/json")
+    cache = _cache_of(request)
+    body = await cache.answer(tenant_id, target, render)
+    edge_ms = min(EDGE_TTL_MS, cache.remaining_ms(tenant_id, target))
+    headers = {EDGE_TTL_HEADER: str(edge_ms)} if edge_ms > 0 else None
+    return Response(body, media_type="application/json", headers=headers)

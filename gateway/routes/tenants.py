@@ -32,6 +32,7 @@ from gateway.auth import (
 )
 from gateway.errors import ApiError
 from gateway.payment_terms import changed_terms, terms_json, with_fresh_read
+from gateway.read_cache import EDGE_TTL_HEADER, EDGE_TTL_MS
 from mais_runtime.errors import FieldViolation
 from mais_runtime.payment_policy import PaymentPolicy
 from mais_runtime.proto_time import json_time as _time
@@ -286,8 +287,9 @@ async def _update_tenant(
 
 
 @router.get("/v1/tenant", summary="The business behind the public key (for the widget)")
-async def public_profile(ctx: PublicTenant) -> dict[str, Any]:
+async def public_profile(ctx: PublicTenant, response: Response) -> dict[str, Any]:
     """Name, branding, timezone, currency and booking policy; nothing about money or accounts."""
+    response.headers[EDGE_TTL_HEADER] = str(EDGE_TTL_MS)  # the edge may keep it as briefly (ADR 0026)
     full = tenant_json(ctx.tenant)
     return {key: full[key] for key in ("slug", "name", "branding", "timezone", "currency", "policy")}
 

@@ -131,6 +131,19 @@ async def test_an_answer_near_its_end_is_served_while_one_background_load_replac
     assert cache.get(B, PACKAGES) is None
 
 
+def test_the_edge_may_keep_an_answer_only_as_long_as_this_cache_still_does() -> None:
+    clock = Clock()
+    cache = PublicReadCache(clock=clock, ttl_seconds=0.5)
+    assert cache.remaining_ms(A, PACKAGES) == 0
+    cache.put(A, PACKAGES, b"A's packages")
+    assert cache.remaining_ms(A, PACKAGES) == 500
+    assert cache.remaining_ms(B, PACKAGES) == 0
+    clock.now += 0.3
+    assert cache.remaining_ms(A, PACKAGES) == 200
+    clock.now += 0.3
+    assert cache.remaining_ms(A, PACKAGES) == 0
+
+
 # --- with the change feeds (gateway/feeds.py) ---------------------------------------------------
 
 
