@@ -1,4 +1,4 @@
-"""The edge cache's rules (deploy/edge_cache.lua, ADR 0026) on the real Envoy with the real config, in front
+"""The edge cache's rules (deploy/kubernetes/base/envoy/edge_cache.lua, ADR 0026) on the real Envoy with the real config, in front
 of a stand-in gateway whose answers the test chooses: what the real gateways never send (Set-Cookie on a
 marked answer, an oversized or non-JSON one, a refill refused) is never kept either, and a stale answer is
 served only while one refill runs and within its bound."""
@@ -101,7 +101,7 @@ def edge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, StandI
         MAX_BODY_BYTES=1048576,
         GATEWAY_ENDPOINTS=endpoint,
         EXTRA_LISTENERS="",
-        EDGE_CACHE_LUA=REPO / "deploy" / "edge_cache.lua",
+        EDGE_CACHE_LUA=REPO / "deploy" / "kubernetes" / "base" / "envoy" / "edge_cache.lua",
     )
     (folder / "envoy.yaml").write_text(config)
     with (folder / "envoy.log").open("w") as log:

