@@ -6,13 +6,14 @@ from pathlib import Path
 
 import grpc
 from mais.booking.v1 import booking_service_pb2, booking_service_pb2_grpc
+from mais.catalog.v1 import catalog_service_pb2_grpc
 from mais.tenant.v1 import tenant_service_pb2_grpc
 
 from mais_runtime.mail import MailSettings, mailer_from_settings
 from mais_runtime.outbox import OutboxDispatcher
 from mais_runtime.server import ServiceRuntime, main, run_service
 from services.booking.api import BookingServicer
-from services.booking.clients import TenantDirectory
+from services.booking.clients import CatalogQuotes, TenantDirectory
 from services.booking.hours import Hours
 from services.booking.settings import BookingSettings
 from services.booking.store import BookingStore
@@ -35,7 +36,12 @@ def register(server: grpc.aio.Server, runtime: ServiceRuntime) -> None:
         public_url=settings.public_url,
     )
     hours = Hours(BookingStore(runtime.db), tenants)
-    booking_service_pb2_grpc.add_BookingServiceServicer_to_server(BookingServicer(bookings, hours), server)
+    quotes = CatalogQuotes(
+        catalog_service_pb2_grpc.CatalogServiceStub(runtime.channels.get(settings.catalog_addr))
+    )
+    booking_service_pb2_grpc.add_BookingServiceServicer_to_server(
+        BookingServicer(bookings, hours, quotes), server
+    )
     dispatcher = OutboxDispatcher(
         runtime.db,
         mailer_from_settings(MailSettings(mais_data_dir=settings.data_dir)),

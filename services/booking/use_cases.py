@@ -40,7 +40,7 @@ from services.booking.domain import (
 )
 from services.booking.metrics import CONFIRMATIONS, CONFLICTS, HOLDS, HOLDS_EXPIRED, REMINDERS
 from services.booking.schedules import Instalment, Notice
-from services.booking.store import BookingStore, BookingTx
+from services.booking.store import BookingStore, BookingTx, DateGlance
 
 # The calendar feed's bound: a calendar app fetches it every few hours.
 FEED_LIMIT = 5_000
@@ -131,12 +131,15 @@ class Bookings:
         request_id: str,
         client_address: str = "",
         slot: SlotChoice | None = None,
+        calendar: TenantCalendar | None = None,
+        glanced: bool = False,
     ) -> HoldResult:
         """Holds a date for a couple for the tenant's hold time, or resumes the same couple's live hold
         on it; refuses a date that is taken (DATE_UNAVAILABLE) and a hold beyond the couple's or the
         address's bound (HOLD_LIMIT_REACHED). With `slot`, holds that start of a time-slot service
-        instead (see _hold_slot); `day` is then its date in the tenant's calendar, or None."""
-        calendar = await self._tenants.calendar(tenant_id)
+        instead (see _hold_slot); `day` is then its date in the tenant's calendar, or None. `calendar`
+        is the tenant as the caller just read it (else the tenant service's, cached)."""
+        calendar = calendar or await self._tenants.calendar(tenant_id)
         if slot is not None:
             return await self._counted_hold(
                 tenant_id,
@@ -158,9 +161,58 @@ class Bookings:
                 raise domain.date_unavailable(day, reason)
         return await self._counted_hold(
             tenant_id,
-            lambda tx: self._hold(tx, calendar, day, couple, quote, request_id, client_address),
+            lambda tx: self._hold(tx, calendar, day, couple, quote, request_id, client_address, glanced),
             day=day,
         )
+
+    async def hold_quoting(
+        self,
+        tenant_id: str,
+        *,
+        day: date | None,
+        whole_day: bool,
+        couple: CoupleDetails,
+        price: Callable[[], Awaitable[tuple[Quote, SlotChoice | None]]],
+        request_id: str,
+        client_address: str = "",
+        calendar: TenantCalendar | None = None,
+    ) -> HoldResult:
+        """`hold`, with the quote asked for (`price`) only once the date is not plainly taken: of many
+        couples wanting one whole day, each loser costs one read and no quote. The refusals before the
+        quote are exactly the early ones of the locked path (a request never seen, from a couple with
+        no live hold of the date, on a date blacked out or with a live booking), so a replay of an
+        earlier hold and the same couple's resumed hold are never refused here."""
+        calendar = calendar or await self._tenants.calendar(tenant_id)
+        glanced = False
+        if whole_day and day is not None:
+            reason = domain.calendar_reason(day, today=calendar.today(self._clock()), policy=calendar.policy)
+            if reason is None:
+                await self._refuse_if_taken(tenant_id, day, request_id, couple.email)
+                glanced = True
+        quote, slot = await price()
+        return await self.hold(
+            tenant_id,
+            day=day,
+            couple=couple,
+            quote=quote,
+            request_id=request_id,
+            client_address=client_address,
+            slot=slot,
+            calendar=calendar,
+            glanced=glanced and slot is None,
+        )
+
+    async def _refuse_if_taken(self, tenant_id: str, day: date, request_id: str, email: str) -> None:
+        """DATE_UNAVAILABLE when the glance shows the day taken for this request (see _glance_refusal)."""
+
+        async def glance() -> domain.Reason | None:
+            async with self._store.tenant(tenant_id) as tx:
+                return _glance_refusal(await tx.glance(day, request_id, email))
+
+        reason = await with_retries(glance, tries=self._retries)
+        if reason is not None:
+            self._count_refusal(reason.value)
+            raise domain.date_unavailable(day, reason)
 
     async def _counted_hold(
         self, tenant_id: str, hold: Callable[[BookingTx], Awaitable[HoldResult]], *, day: date
@@ -200,17 +252,14 @@ class Bookings:
         quote: Quote,
         request_id: str,
         client_address: str,
+        glanced: bool = False,
     ) -> HoldResult:
         # When many couples want one date, the losers after the first answer in one round trip instead
-        # of queueing behind the lock. Only what the locked checks below would refuse for a request
-        # never seen, from a couple with no live hold on the date, is refused here; anything else
-        # (expired holds included) goes on to the lock, which alone decides that a date is free.
-        glance = await tx.glance(day, request_id, couple.email)
-        if not glance.request_known and not glance.own_hold:
-            if glance.blacked_out:
-                raise domain.date_unavailable(day, Reason.BLACKOUT)
-            if glance.live is not None:
-                raise domain.date_unavailable(day, domain.occupying_reason(glance.live))
+        # of queueing behind the lock (unless hold_quoting's own glance just did so).
+        if not glanced:
+            refusal = _glance_refusal(await tx.glance(day, request_id, couple.email))
+            if refusal is not None:
+                raise domain.date_unavailable(day, refusal)
         await tx.lock_holder(couple.email, client_address)
         await tx.lock_date(day)
         earlier = await tx.booking_by_request(request_id)
@@ -1036,6 +1085,19 @@ class Bookings:
                 zone=calendar.zone,
             )
             return await tx.enqueue(mail)
+
+
+def _glance_refusal(glance: DateGlance) -> Reason | None:
+    """Only what the locked checks of a hold would refuse for a request never seen, from a couple with
+    no live hold on the date, is refused on a glance; anything else (expired holds included) goes on
+    to the date's lock, which alone decides that a date is free."""
+    if glance.request_known or glance.own_hold:
+        return None
+    if glance.blacked_out:
+        return Reason.BLACKOUT
+    if glance.live is not None:
+        return domain.occupying_reason(glance.live)
+    return None
 
 
 def _position(cursor: str) -> tuple[date, str] | None:
