@@ -60,13 +60,15 @@ _COLUMNS = (
 _LIVE = "(status = 'CONFIRMED' OR (status = 'HELD' AND hold_expires_at > clock_timestamp()))"
 _LIVE_HOLD = "status = 'HELD' AND hold_expires_at > clock_timestamp()"
 _EXPIRED_HOLD = "status = 'HELD' AND hold_expires_at <= clock_timestamp()"
-# What a hold may be refused for before taking the date's lock (see BookingTx.glance).
+# What a hold may be refused for before taking the date's lock, and what it must do under it (see
+# BookingTx.glance).
 _GLANCE = (
     "SELECT EXISTS (SELECT 1 FROM bookings WHERE request_id = :rid) AS known,"
     " EXISTS (SELECT 1 FROM blackouts WHERE date = :day) AS blacked_out,"
     " (SELECT status FROM bookings WHERE event_date = :day AND " + _LIVE + " LIMIT 1) AS live,"
     " EXISTS (SELECT 1 FROM bookings WHERE event_date = :day AND " + _LIVE_HOLD + " AND email = :email)"
-    " AS own_hold"
+    " AS own_hold,"
+    " EXISTS (SELECT 1 FROM bookings WHERE event_date = :day AND " + _EXPIRED_HOLD + ") AS expired"
 )
 
 
@@ -78,6 +80,8 @@ class DateGlance:
     blacked_out: bool
     live: Status | None
     own_hold: bool
+    # A hold of the date whose time ran out (it still takes the date's place in the unique index).
+    expired_hold: bool = False
 
 
 class BookingStore:
@@ -183,10 +187,15 @@ class BookingTx(SlotQueries, HoursQueries):
         return day  # type: ignore[no-any-return]
 
     async def glance(self, day: date, request_id: str, email: str) -> DateGlance:
-        """The date's state without its lock, in one round trip."""
+        """The date's state in one round trip: before its lock, enough to refuse a hopeless hold;
+        under it (the date's and the couple's locks held), everything a whole-day hold decides on."""
         row = (await self.conn.execute(text(_GLANCE), {"rid": request_id, "day": day, "email": email})).one()
         return DateGlance(
-            bool(row.known), bool(row.blacked_out), Status(row.live) if row.live else None, bool(row.own_hold)
+            bool(row.known),
+            bool(row.blacked_out),
+            Status(row.live) if row.live else None,
+            bool(row.own_hold),
+            bool(row.expired),
         )
 
     async def live_status(self, day: date, *, other_than: str = "") -> Status | None:
@@ -230,6 +239,24 @@ class BookingTx(SlotQueries, HoursQueries):
             .first()
         )
         return _booking(row) if row else None
+
+    async def live_holds_of(self, email: str, client_address: str) -> tuple[LiveHolds, LiveHolds | None]:
+        """`live_holds` of the couple and (when given) of the client address, in one round trip."""
+        if not client_address:
+            return await self.live_holds(email=email), None
+        row = (
+            await self.conn.execute(
+                text(
+                    "SELECT count(*) FILTER (WHERE email = :e) AS ne,"
+                    " min(hold_expires_at) FILTER (WHERE email = :e) AS fe,"
+                    " count(*) FILTER (WHERE client_address = :a) AS na,"
+                    " min(hold_expires_at) FILTER (WHERE client_address = :a) AS fa"
+                    f" FROM bookings WHERE (email = :e OR client_address = :a) AND {_LIVE_HOLD}"
+                ),
+                {"e": email, "a": client_address},
+            )
+        ).one()
+        return LiveHolds(int(row.ne), row.fe), LiveHolds(int(row.na), row.fa)
 
     async def live_holds(self, *, email: str = "", client_address: str = "") -> LiveHolds:
         """How many live holds the couple (or the address) has in this tenant, and when the first ends."""

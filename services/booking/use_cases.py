@@ -262,13 +262,16 @@ class Bookings:
                 raise domain.date_unavailable(day, refusal)
         await tx.lock_holder(couple.email, client_address)
         await tx.lock_date(day)
-        earlier = await tx.booking_by_request(request_id)
+        # Under the locks, one read says what this hold does; only what it finds is read further.
+        look = await tx.glance(day, request_id, couple.email)
+        earlier = await tx.booking_by_request(request_id) if look.request_known else None
         if earlier is not None:
             return HoldResult(domain.check_replay(earlier, day=day, email=couple.email), created=False)
-        if await tx.blacked_out(day):
+        if look.blacked_out:
             raise domain.date_unavailable(day, Reason.BLACKOUT)
-        await self._release_expired_on(tx, day)
-        own = await tx.live_hold_of(day, couple.email)
+        if look.expired_hold:
+            await self._release_expired_on(tx, day)
+        own = await tx.live_hold_of(day, couple.email) if look.own_hold else None
         if own is not None:
             minutes = calendar.policy.hold_length_minutes
             expires = await tx.renew_hold(own.id, couple=couple, quote=quote, minutes=minutes)
@@ -276,7 +279,8 @@ class Bookings:
             why = domain.RESUMED_EXTENDED if extended else domain.RESUMED
             await tx.record(own.id, Status.HELD, Status.HELD, COUPLE, why)
             return HoldResult(await tx.booking(own.id), created=False, resumed=True)
-        occupant = await tx.live_status(day)
+        # The couple's own hold is not live (or was just found gone): any live booking is another's.
+        occupant = look.live if not look.own_hold else await tx.live_status(day)
         if occupant is not None:
             raise domain.date_unavailable(day, domain.occupying_reason(occupant))
         # The whole day takes every resource: none of them may have a live slot that day.
@@ -297,12 +301,8 @@ class Bookings:
         slot: SlotHold | None = None,
     ) -> str:
         """The couple's new hold, within their and their address's bounds of live holds."""
-        domain.check_hold_limits(
-            calendar.policy,
-            by_email=await tx.live_holds(email=couple.email),
-            by_address=await tx.live_holds(client_address=client_address) if client_address else None,
-            now=self._clock(),
-        )
+        by_email, by_address = await tx.live_holds_of(couple.email, client_address)
+        domain.check_hold_limits(calendar.policy, by_email=by_email, by_address=by_address, now=self._clock())
         customer_id = await tx.upsert_customer(couple)
         booking_id = domain.new_booking_id()
         await tx.insert_hold(
