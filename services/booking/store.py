@@ -72,6 +72,40 @@ _GLANCE = (
 )
 
 
+# A date's live bookings read at most this many at once for a shared early refusal (a whole day has
+# one; time slots may have more): beyond it the date is not judged on the shared read.
+MAX_LIVE_SEEN = 50
+_OCCUPANCY = (
+    "SELECT EXISTS (SELECT 1 FROM blackouts WHERE date = :day) AS blacked_out,"
+    " b.status, b.email, b.request_id FROM (SELECT 1) AS one"
+    " LEFT JOIN LATERAL (SELECT status, email, request_id FROM bookings"
+    " WHERE event_date = :day AND " + _LIVE + f" LIMIT {MAX_LIVE_SEEN + 1}) AS b ON true"
+)
+
+
+@dataclass(frozen=True)
+class LiveBooking:
+    """A live booking of a date, as much as an early refusal needs of it."""
+
+    status: Status
+    email: str
+    request_id: str
+
+
+@dataclass(frozen=True)
+class DateOccupancy:
+    """A date's blackout and live bookings without its lock: what any couple's hold would be refused
+    for before its lock, read once for every hold of the date asking at that moment."""
+
+    blacked_out: bool
+    live: tuple[LiveBooking, ...]
+
+    @property
+    def complete(self) -> bool:
+        """False when the date has more live bookings than were read."""
+        return len(self.live) <= MAX_LIVE_SEEN
+
+
 @dataclass(frozen=True)
 class DateGlance:
     """What a date looks like before its lock is taken: enough to refuse a hopeless hold early."""
@@ -196,6 +230,14 @@ class BookingTx(SlotQueries, HoursQueries):
             Status(row.live) if row.live else None,
             bool(row.own_hold),
             bool(row.expired),
+        )
+
+    async def occupancy(self, day: date) -> DateOccupancy:
+        """The date's blackout and live bookings (at most MAX_LIVE_SEEN + 1), in one round trip."""
+        rows = (await self.conn.execute(text(_OCCUPANCY), {"day": day})).all()
+        return DateOccupancy(
+            bool(rows[0].blacked_out) if rows else False,
+            tuple(LiveBooking(Status(r.status), r.email or "", r.request_id or "") for r in rows if r.status),
         )
 
     async def live_status(self, day: date, *, other_than: str = "") -> Status | None:

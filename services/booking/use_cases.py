@@ -9,6 +9,7 @@ and lock timeouts; emails are enqueued in the same transaction as the change tha
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
@@ -40,7 +41,7 @@ from services.booking.domain import (
 )
 from services.booking.metrics import CONFIRMATIONS, CONFLICTS, HOLDS, HOLDS_EXPIRED, REMINDERS
 from services.booking.schedules import Instalment, Notice
-from services.booking.store import BookingStore, BookingTx, DateGlance
+from services.booking.store import BookingStore, BookingTx, DateGlance, DateOccupancy
 
 # The calendar feed's bound: a calendar app fetches it every few hours.
 FEED_LIMIT = 5_000
@@ -99,6 +100,9 @@ class Bookings:
         self._public_url = public_url
         self._clock = clock
         self._retries = retries
+        # Occupancy reads of (tenant, date) in flight, shared by the holds asking meanwhile (see
+        # _occupancy_once); bounded by the holds in flight.
+        self._occupancy_reads: dict[tuple[str, date], asyncio.Future[DateOccupancy | None]] = {}
 
     async def _change(self, tenant_id: str, change: Callable[[BookingTx], Awaitable[T]]) -> T:
         """Runs `change` in one tenant transaction, again from the start on a transient conflict."""
@@ -203,16 +207,42 @@ class Bookings:
         )
 
     async def _refuse_if_taken(self, tenant_id: str, day: date, request_id: str, email: str) -> None:
-        """DATE_UNAVAILABLE when the glance shows the day taken for this request (see _glance_refusal)."""
+        """DATE_UNAVAILABLE when the day is taken for this request (see _occupancy_refusal): judged on
+        the date's occupancy read once for every hold of the date asking at that moment (a crowd of
+        couples for one date costs a read or two, not a transaction each), else on its own glance."""
+        occupancy = await self._occupancy_once(tenant_id, day)
+        if occupancy is not None and occupancy.complete:
+            reason = _occupancy_refusal(occupancy, request_id, email)
+        else:
 
-        async def glance() -> domain.Reason | None:
-            async with self._store.tenant(tenant_id) as tx:
-                return _glance_refusal(await tx.glance(day, request_id, email))
+            async def glance() -> domain.Reason | None:
+                async with self._store.tenant(tenant_id) as tx:
+                    return _glance_refusal(await tx.glance(day, request_id, email))
 
-        reason = await with_retries(glance, tries=self._retries)
+            reason = await with_retries(glance, tries=self._retries)
         if reason is not None:
             self._count_refusal(reason.value)
             raise domain.date_unavailable(day, reason)
+
+    async def _occupancy_once(self, tenant_id: str, day: date) -> DateOccupancy | None:
+        """The date's occupancy; holds of one date asking while a read of it runs share that read
+        (never an older one: nothing is kept once it is answered). None when the shared read failed:
+        each hold then reads for itself."""
+        key = (tenant_id, day)
+        pending = self._occupancy_reads.get(key)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        done: asyncio.Future[DateOccupancy | None] = asyncio.get_running_loop().create_future()
+        self._occupancy_reads[key] = done
+        occupancy: DateOccupancy | None = None
+        try:
+            async with self._store.tenant(tenant_id) as tx:
+                occupancy = await tx.occupancy(day)
+            return occupancy
+        finally:
+            if self._occupancy_reads.get(key) is done:
+                del self._occupancy_reads[key]
+            done.set_result(occupancy)
 
     async def _counted_hold(
         self, tenant_id: str, hold: Callable[[BookingTx], Awaitable[HoldResult]], *, day: date
@@ -1085,6 +1115,22 @@ class Bookings:
                 zone=calendar.zone,
             )
             return await tx.enqueue(mail)
+
+
+def _occupancy_refusal(occupancy: DateOccupancy, request_id: str, email: str) -> Reason | None:
+    """_glance_refusal on a date's shared occupancy: a request that made one of the date's live
+    bookings (a keyed retry) and a couple with a live hold of the date (resuming it) are never
+    refused; otherwise a blackout or another live booking refuses the hold."""
+    live = occupancy.live
+    if any(b.request_id == request_id for b in live if request_id):
+        return None
+    if any(b.status is Status.HELD and b.email == email for b in live):
+        return None
+    if occupancy.blacked_out:
+        return Reason.BLACKOUT
+    if live:
+        return domain.occupying_reason(live[0].status)
+    return None
 
 
 def _glance_refusal(glance: DateGlance) -> Reason | None:

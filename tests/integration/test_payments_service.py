@@ -712,6 +712,25 @@ async def test_a_taken_date_is_refused_before_any_quote_and_its_holder_still_get
     assert (held.quote.package_id, held.quote.total_cents) == (shop.package_id, 9_000)
     replayed = (await clients.booking.HoldDate(direct)).booking
     assert replayed.id == held.id
+    # A crowd for that date at once: the holder's retry (same request id) and the same couple (same
+    # email, another request) get the hold back; every other couple is refused.
+    crowd = []
+    for n in range(30):
+        other = booking_pb.HoldDateRequest()
+        other.CopyFrom(direct)
+        other.request_id, other.email = f"crowd-{n}-{uuid.uuid4()}", f"crowd{n}@example.com"
+        crowd.append(other)
+    same_couple = booking_pb.HoldDateRequest()
+    same_couple.CopyFrom(direct)
+    same_couple.request_id = f"again-{uuid.uuid4()}"
+    answers = await asyncio.gather(
+        *(clients.booking.HoldDate(r) for r in [*crowd[:15], direct, same_couple, *crowd[15:]]),
+        return_exceptions=True,
+    )
+    kept = [a for a in answers if not isinstance(a, BaseException)]
+    refused = [reason(a) for a in answers if isinstance(a, grpc.aio.AioRpcError)]
+    assert [a.booking.id for a in kept] == [held.id, held.id]
+    assert refused == ["DATE_UNAVAILABLE"] * 30
     # On a free date the unknown package is the answer, and nothing is held for it.
     unknown.event_date = a_free_day()
     with pytest.raises(grpc.aio.AioRpcError) as missing:
