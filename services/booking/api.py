@@ -180,8 +180,10 @@ class BookingServicer(pb_grpc.BookingServiceServicer):
         if self._quotes is None:
             raise ValidationError.of("quote", "is required")
         quotes = self._quotes
-        if len(request.package_id) > 64 or len(request.add_on_ids) > 20:
-            raise ValidationError.of("package_id", "at most 64 characters and 20 add-ons")
+        if len(request.package_id) > 64:
+            raise ValidationError.of("package_id", "must be at most 64 characters")
+        if len(request.add_on_ids) > 20 or any(len(a) > 64 for a in request.add_on_ids):
+            raise ValidationError.of("add_on_ids", "at most 20 ids of at most 64 characters each")
         # Without a start it is a whole day (a time-slot service's quote then says startsAt is required).
         whole_day = not request.HasField("starts_at")
         day = domain.parse_date(request.event_date, "eventDate") if request.event_date or whole_day else None
