@@ -19,7 +19,8 @@ and `tenant_of_slug` (`/book/{slug}`, through the tenant service's ResolveTenant
 
 Public keys and slugs are cached briefly (AUTH_CACHE_SECONDS, bounded in size), so a rotation or a
 deactivation is seen by every gateway replica within that time without a service call on every
-request. Admin
+request; a key missing from the cache is looked up once however many requests carry it at that
+moment (every public route, the checkout's too). Admin
 credentials are verified on every call (only refusals are cached): a signed-out token, a removed
 user or a revoked secret key stops at once on every replica.
 """
@@ -118,6 +119,9 @@ class AuthCaches:
     # Keys being refreshed ahead of expiry, and the tasks doing it (kept referenced until done).
     refreshing: set[asyncio.Task[None]] = field(default_factory=set)
     refreshing_keys: set[str] = field(default_factory=set)
+    # Public keys being looked up after a miss: the one lookup that the other requests carrying the
+    # key wait for (an entry lives only while its lookup runs, so it is bounded by requests in flight).
+    key_lookups: dict[str, asyncio.Future[TenantContext | ApiError | None]] = field(default_factory=dict)
 
     def forget_tenant(self, tenant_id: str) -> None:
         """The tenant changed (its keys, its status): its cached keys and slugs are asked about again."""
@@ -163,8 +167,7 @@ async def tenant_of_public_key(request: Request, key: str) -> TenantContext:
     caches: AuthCaches = request.app.state.auth_caches
     cached = caches.keys.get(key)
     if cached is None:
-        cached = await _resolve_key(request, key)
-        caches.keys.put(key, cached)
+        cached = await _resolve_key_once(request, caches, key)
     elif caches.keys.expiring(key, KEY_REFRESH_AHEAD_SECONDS):
         _refresh_key_ahead(request, caches, key)
     if isinstance(cached, ApiError):
@@ -234,6 +237,32 @@ def _refresh_key_ahead(request: Request, caches: AuthCaches, key: str) -> None:
     task = asyncio.get_running_loop().create_task(refresh())
     caches.refreshing.add(task)
     task.add_done_callback(caches.refreshing.discard)
+
+
+async def _resolve_key_once(request: Request, caches: AuthCaches, key: str) -> TenantContext | ApiError:
+    """A key missing from the cache, looked up once however many requests carry it at that moment
+    (a burst of checkouts for one business, a burst of widget reads): the first request asks the
+    tenant service and stores the answer; the others wait for it. If that lookup fails (or its request
+    is cancelled), each waiter asks for itself, so one failure is not shared by every request."""
+    pending = caches.key_lookups.get(key)
+    if pending is not None:
+        shared = await asyncio.shield(pending)
+        if shared is not None:
+            return shared
+        own = await _resolve_key(request, key)
+        caches.keys.put(key, own)
+        return own
+    done: asyncio.Future[TenantContext | ApiError | None] = asyncio.get_running_loop().create_future()
+    caches.key_lookups[key] = done
+    answer: TenantContext | ApiError | None = None
+    try:
+        answer = await _resolve_key(request, key)
+        caches.keys.put(key, answer)
+        return answer
+    finally:
+        if caches.key_lookups.get(key) is done:
+            del caches.key_lookups[key]
+        done.set_result(answer)
 
 
 async def _resolve_key(request: Request, key: str) -> TenantContext | ApiError:

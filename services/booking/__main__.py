@@ -6,6 +6,7 @@ from pathlib import Path
 
 import grpc
 from mais.booking.v1 import booking_service_pb2, booking_service_pb2_grpc
+from mais.catalog.v1 import catalog_service_pb2_grpc
 from mais.tenant.v1 import tenant_service_pb2_grpc
 
 from mais_runtime.change_feed import ChangeHub
@@ -13,7 +14,7 @@ from mais_runtime.mail import MailSettings, mailer_from_settings
 from mais_runtime.outbox import OutboxDispatcher
 from mais_runtime.server import ServiceRuntime, main, run_service
 from services.booking.api import BookingServicer
-from services.booking.clients import TenantDirectory
+from services.booking.clients import CatalogQuotes, TenantDirectory
 from services.booking.hours import Hours
 from services.booking.settings import BookingSettings
 from services.booking.store import BookingStore
@@ -46,8 +47,11 @@ def register(server: grpc.aio.Server, runtime: ServiceRuntime) -> None:
         connect_timeout_seconds=settings.db_connect_timeout_seconds,
     )
     runtime.background.append(changes.run)
+    quotes = CatalogQuotes(
+        catalog_service_pb2_grpc.CatalogServiceStub(runtime.channels.get(settings.catalog_addr))
+    )
     booking_service_pb2_grpc.add_BookingServiceServicer_to_server(
-        BookingServicer(bookings, hours, changes=changes.fanout), server
+        BookingServicer(bookings, hours, quotes, changes=changes.fanout), server
     )
     dispatcher = OutboxDispatcher(
         runtime.db,

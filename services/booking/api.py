@@ -17,11 +17,12 @@ from mais.common.v1 import types_pb2
 
 from mais_runtime import paging
 from mais_runtime.change_feed import ChangeFanout, serve_changes
-from mais_runtime.errors import NotFound, ValidationError
+from mais_runtime.errors import NotFound, PreconditionFailed, ValidationError
 from mais_runtime.payment_policy import OverdueAction
 from mais_runtime.proto_time import timestamp
 from mais_runtime.slot_terms import SlotTerms
 from services.booking import domain, links
+from services.booking.clients import Quoter, calendar_of
 from services.booking.domain import (
     Blackout,
     Booking,
@@ -29,10 +30,12 @@ from services.booking.domain import (
     ConfirmOutcome,
     CoupleDetails,
     DateAvailability,
+    HoldResult,
     Quote,
     Reason,
     SlotChoice,
     Status,
+    TenantCalendar,
 )
 from services.booking.hours import Hours
 from services.booking.opening_hours import (
@@ -108,9 +111,18 @@ _YEARS = (1970, 9000)
 class BookingServicer(pb_grpc.BookingServiceServicer):
     """Availability, holds, bookings and blackouts; every RPC acts for the request's tenant."""
 
-    def __init__(self, bookings: Bookings, hours: Hours, *, changes: ChangeFanout | None = None) -> None:
+    def __init__(
+        self,
+        bookings: Bookings,
+        hours: Hours,
+        quotes: Quoter | None = None,
+        *,
+        changes: ChangeFanout | None = None,
+    ) -> None:
         self._bookings = bookings
         self._hours = hours
+        # Catalog, for holds that name their package instead of carrying its quote.
+        self._quotes = quotes
         self._changes = changes
 
     async def WatchChanges(  # type: ignore[override]  # writes with context.write, returns nothing
@@ -141,31 +153,74 @@ class BookingServicer(pb_grpc.BookingServiceServicer):
         """Holds a date for a couple (DATE_UNAVAILABLE when booked, held, blacked out, past or out of
         the tenant's notice window; HOLD_LIMIT_REACHED beyond the couple's or the address's bound of
         live holds); the same request id returns the same hold, and the same couple asking again for
-        the date they hold gets that hold back (`resumed`)."""
-        slot = _slot_choice(request)
-        # A slot's date is its start's in the tenant's calendar: optional, checked when given.
-        day = (
-            None
-            if slot is not None and not request.event_date
-            else domain.parse_date(request.event_date, "eventDate")
-        )
+        the date they hold gets that hold back (`resumed`). With `package_id` instead of `quote`, a
+        whole day that is plainly taken is refused before catalog is asked for the quote."""
         couple = CoupleDetails.checked(
             name=request.couple_name, email=request.email, phone=request.phone, notes=request.notes
         )
-        if not request.HasField("quote"):
-            raise ValidationError.of("quote", "is required")
         if len(request.request_id) > 255:
             raise ValidationError.of("request_id", "must be at most 255 characters")
-        result = await self._bookings.hold(
+        calendar = (
+            calendar_of(request.tenant)
+            if request.HasField("tenant") and request.tenant.id == request.tenant_id
+            else None
+        )
+        client_address = _short(request.client_address, "client_address", 100)
+        if request.HasField("quote"):
+            slot = _slot_choice(request.quote, request)
+            result = await self._bookings.hold(
+                request.tenant_id,
+                day=_hold_day(request, slot),
+                couple=couple,
+                quote=_quote(request.quote),
+                request_id=request.request_id,
+                client_address=client_address,
+                slot=slot,
+                calendar=calendar,
+            )
+        elif request.package_id:
+            result = await self._hold_quoting(request, couple, client_address, calendar)
+        else:
+            raise ValidationError.of("quote", "is required")
+        return pb.HoldDateResponse(booking=_booking(result.booking), resumed=result.resumed)
+
+    async def _hold_quoting(
+        self,
+        request: pb.HoldDateRequest,
+        couple: CoupleDetails,
+        client_address: str,
+        calendar: TenantCalendar | None,
+    ) -> HoldResult:
+        """A hold whose quote booking asks catalog for, once the date is not plainly taken."""
+        if self._quotes is None:
+            raise ValidationError.of("quote", "is required")
+        quotes = self._quotes
+        if len(request.package_id) > 64:
+            raise ValidationError.of("package_id", "must be at most 64 characters")
+        if len(request.add_on_ids) > 20 or any(len(a) > 64 for a in request.add_on_ids):
+            raise ValidationError.of("add_on_ids", "at most 20 ids of at most 64 characters each")
+        # Without a start it is a whole day (a time-slot service's quote then says startsAt is required).
+        whole_day = not request.HasField("starts_at")
+        day = domain.parse_date(request.event_date, "eventDate") if request.event_date or whole_day else None
+
+        async def priced() -> tuple[Quote, SlotChoice | None]:
+            snapshot = await quotes.quote(request.tenant_id, request.package_id, request.add_on_ids)
+            check_chargeable(snapshot)
+            slot = _slot_choice(snapshot, request)
+            if slot is None and day is None:
+                raise ValidationError.of("eventDate", "is required")
+            return _quote(snapshot), slot
+
+        return await self._bookings.hold_quoting(
             request.tenant_id,
             day=day,
+            whole_day=whole_day,
             couple=couple,
-            quote=_quote(request.quote),
+            price=priced,
             request_id=request.request_id,
-            client_address=_short(request.client_address, "client_address", 100),
-            slot=slot,
+            client_address=client_address,
+            calendar=calendar,
         )
-        return pb.HoldDateResponse(booking=_booking(result.booking), resumed=result.resumed)
 
     async def AttachPaymentSession(
         self, request: pb.AttachPaymentSessionRequest, context: grpc.aio.ServicerContext
@@ -612,15 +667,31 @@ def _quote(snapshot: catalog_pb.QuoteSnapshot) -> Quote:
     )
 
 
-def _slot_choice(request: pb.HoldDateRequest) -> SlotChoice | None:
+def _hold_day(request: pb.HoldDateRequest, slot: SlotChoice | None) -> date | None:
+    """A slot's date is its start's in the tenant's calendar: optional, checked when given."""
+    if slot is not None and not request.event_date:
+        return None
+    return domain.parse_date(request.event_date, "eventDate")
+
+
+def check_chargeable(snapshot: catalog_pb.QuoteSnapshot) -> None:
+    """A quote taken for a payment: a positive total that its lines add up to (payments' own rule,
+    checked here so that nothing is held for a quote nobody can pay)."""
+    if snapshot.total_cents <= 0:
+        raise PreconditionFailed("the quoted total must be positive to start a payment")
+    if sum(line.price_cents for line in snapshot.lines) != snapshot.total_cents:
+        raise PreconditionFailed("the quote's lines do not add up to its total")
+
+
+def _slot_choice(snapshot: catalog_pb.QuoteSnapshot, request: pb.HoldDateRequest) -> SlotChoice | None:
     """A time-slot service's hold: the start and the quoted terms; a whole day's takes no start."""
-    if request.quote.kind != catalog_pb.PACKAGE_KIND_SLOT:
+    if snapshot.kind != catalog_pb.PACKAGE_KIND_SLOT:
         if request.HasField("starts_at"):
             raise ValidationError.of("startsAt", "is only for a time-slot service")
         return None
     if not request.HasField("starts_at"):
         raise ValidationError.of("startsAt", "is required for a time-slot service")
-    terms = request.quote.slot
+    terms = snapshot.slot
     return SlotChoice(
         starts_at=_start(request.starts_at),
         terms=SlotTerms(

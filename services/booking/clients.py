@@ -1,12 +1,16 @@
 """Adapters for the services booking calls: the tenant service, for a tenant's calendar, policy and
-admins, translated into booking's domain values at this edge."""
+admins, translated into booking's domain values at this edge; catalog, for the quote of a hold that
+names its package (payments' checkout)."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from typing import Protocol
 
 import grpc
+from mais.catalog.v1 import catalog_service_pb2 as catalog_pb
+from mais.catalog.v1 import catalog_service_pb2_grpc as catalog_grpc
 from mais.tenant.v1 import tenant_service_pb2 as tenant_pb
 from mais.tenant.v1 import tenant_service_pb2_grpc as tenant_grpc
 
@@ -17,6 +21,32 @@ log = logging.getLogger("mais.booking.clients")
 
 # A tenant's team is small; the bound keeps one answer (and one email's recipient list) bounded.
 MAX_ADMINS = 50
+
+
+class Quoter(Protocol):
+    """Where a hold's quote comes from when the caller names the package instead (catalog)."""
+
+    async def quote(
+        self, tenant_id: str, package_id: str, add_on_ids: Sequence[str]
+    ) -> catalog_pb.QuoteSnapshot:
+        """The package and add-ons priced now."""
+        ...
+
+
+class CatalogQuotes:
+    """Catalog's Quote: prices from the database as they are now (never cached here either)."""
+
+    def __init__(self, stub: catalog_grpc.CatalogServiceAsyncStub) -> None:
+        self._stub = stub
+
+    async def quote(
+        self, tenant_id: str, package_id: str, add_on_ids: Sequence[str]
+    ) -> catalog_pb.QuoteSnapshot:
+        """The quote; a catalog error (NOT_FOUND, VALIDATION_ERROR, ...) passes through to the caller."""
+        answer = await self._stub.Quote(
+            catalog_pb.QuoteRequest(tenant_id=tenant_id, package_id=package_id, add_on_ids=list(add_on_ids))
+        )
+        return answer.quote
 
 
 class TenantDirectory:

@@ -57,14 +57,50 @@ _COLUMNS = (
 _LIVE = "(status = 'CONFIRMED' OR (status = 'HELD' AND hold_expires_at > clock_timestamp()))"
 _LIVE_HOLD = "status = 'HELD' AND hold_expires_at > clock_timestamp()"
 _EXPIRED_HOLD = "status = 'HELD' AND hold_expires_at <= clock_timestamp()"
-# What a hold may be refused for before taking the date's lock (see BookingTx.glance).
+# What a hold may be refused for before taking the date's lock, and what it must do under it (see
+# BookingTx.glance).
 _GLANCE = (
     "SELECT EXISTS (SELECT 1 FROM bookings WHERE request_id = :rid) AS known,"
     " EXISTS (SELECT 1 FROM blackouts WHERE date = :day) AS blacked_out,"
     " (SELECT status FROM bookings WHERE event_date = :day AND " + _LIVE + " LIMIT 1) AS live,"
     " EXISTS (SELECT 1 FROM bookings WHERE event_date = :day AND " + _LIVE_HOLD + " AND email = :email)"
-    " AS own_hold"
+    " AS own_hold,"
+    " EXISTS (SELECT 1 FROM bookings WHERE event_date = :day AND " + _EXPIRED_HOLD + ") AS expired"
 )
+
+
+# A date's live bookings read at most this many at once for a shared early refusal (a whole day has
+# one; time slots may have more): beyond it the date is not judged on the shared read.
+MAX_LIVE_SEEN = 50
+_OCCUPANCY = (
+    "SELECT EXISTS (SELECT 1 FROM blackouts WHERE date = :day) AS blacked_out,"
+    " b.status, b.email, b.request_id FROM (SELECT 1) AS one"
+    " LEFT JOIN LATERAL (SELECT status, email, request_id FROM bookings"
+    " WHERE event_date = :day AND " + _LIVE + f" LIMIT {MAX_LIVE_SEEN + 1}) AS b ON true"
+)
+
+
+@dataclass(frozen=True)
+class LiveBooking:
+    """A live booking of a date, as much as an early refusal needs of it."""
+
+    status: Status
+    email: str
+    request_id: str
+
+
+@dataclass(frozen=True)
+class DateOccupancy:
+    """A date's blackout and live bookings without its lock: what any couple's hold would be refused
+    for before its lock, read once for every hold of the date asking at that moment."""
+
+    blacked_out: bool
+    live: tuple[LiveBooking, ...]
+
+    @property
+    def complete(self) -> bool:
+        """False when the date has more live bookings than were read."""
+        return len(self.live) <= MAX_LIVE_SEEN
 
 
 @dataclass(frozen=True)
@@ -75,6 +111,8 @@ class DateGlance:
     blacked_out: bool
     live: Status | None
     own_hold: bool
+    # A hold of the date whose time ran out (it still takes the date's place in the unique index).
+    expired_hold: bool = False
 
 
 class BookingStore:
@@ -180,10 +218,23 @@ class BookingTx(SlotQueries, HoursQueries):
         return day  # type: ignore[no-any-return]
 
     async def glance(self, day: date, request_id: str, email: str) -> DateGlance:
-        """The date's state without its lock, in one round trip."""
+        """The date's state in one round trip: before its lock, enough to refuse a hopeless hold;
+        under it (the date's and the couple's locks held), everything a whole-day hold decides on."""
         row = (await self.conn.execute(text(_GLANCE), {"rid": request_id, "day": day, "email": email})).one()
         return DateGlance(
-            bool(row.known), bool(row.blacked_out), Status(row.live) if row.live else None, bool(row.own_hold)
+            bool(row.known),
+            bool(row.blacked_out),
+            Status(row.live) if row.live else None,
+            bool(row.own_hold),
+            bool(row.expired),
+        )
+
+    async def occupancy(self, day: date) -> DateOccupancy:
+        """The date's blackout and live bookings (at most MAX_LIVE_SEEN + 1), in one round trip."""
+        rows = (await self.conn.execute(text(_OCCUPANCY), {"day": day})).all()
+        return DateOccupancy(
+            bool(rows[0].blacked_out) if rows else False,
+            tuple(LiveBooking(Status(r.status), r.email or "", r.request_id or "") for r in rows if r.status),
         )
 
     async def live_status(self, day: date, *, other_than: str = "") -> Status | None:
@@ -227,6 +278,24 @@ class BookingTx(SlotQueries, HoursQueries):
             .first()
         )
         return _booking(row) if row else None
+
+    async def live_holds_of(self, email: str, client_address: str) -> tuple[LiveHolds, LiveHolds | None]:
+        """`live_holds` of the couple and (when given) of the client address, in one round trip."""
+        if not client_address:
+            return await self.live_holds(email=email), None
+        row = (
+            await self.conn.execute(
+                text(
+                    "SELECT count(*) FILTER (WHERE email = :e) AS ne,"
+                    " min(hold_expires_at) FILTER (WHERE email = :e) AS fe,"
+                    " count(*) FILTER (WHERE client_address = :a) AS na,"
+                    " min(hold_expires_at) FILTER (WHERE client_address = :a) AS fa"
+                    f" FROM bookings WHERE (email = :e OR client_address = :a) AND {_LIVE_HOLD}"
+                ),
+                {"e": email, "a": client_address},
+            )
+        ).one()
+        return LiveHolds(int(row.ne), row.fe), LiveHolds(int(row.na), row.fa)
 
     async def live_holds(self, *, email: str = "", client_address: str = "") -> LiveHolds:
         """How many live holds the couple (or the address) has in this tenant, and when the first ends."""

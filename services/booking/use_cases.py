@@ -9,6 +9,7 @@ and lock timeouts; emails are enqueued in the same transaction as the change tha
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
@@ -38,7 +39,7 @@ from services.booking.domain import (
 )
 from services.booking.metrics import CONFIRMATIONS, CONFLICTS, HOLDS, HOLDS_EXPIRED, REMINDERS
 from services.booking.schedules import Instalment, Notice
-from services.booking.store import BookingStore, BookingTx
+from services.booking.store import BookingStore, BookingTx, DateGlance, DateOccupancy
 
 # The calendar feed's bound: a calendar app fetches it every few hours.
 FEED_LIMIT = 5_000
@@ -97,6 +98,9 @@ class Bookings:
         self._public_url = public_url
         self._clock = clock
         self._retries = retries
+        # Occupancy reads of (tenant, date) in flight, shared by the holds asking meanwhile (see
+        # _occupancy_once); bounded by the holds in flight.
+        self._occupancy_reads: dict[tuple[str, date], asyncio.Future[DateOccupancy | None]] = {}
 
     async def _change(self, tenant_id: str, change: Callable[[BookingTx], Awaitable[T]]) -> T:
         """Runs `change` in one tenant transaction, again from the start on a transient conflict."""
@@ -129,12 +133,15 @@ class Bookings:
         request_id: str,
         client_address: str = "",
         slot: SlotChoice | None = None,
+        calendar: TenantCalendar | None = None,
+        glanced: bool = False,
     ) -> HoldResult:
         """Holds a date for a couple for the tenant's hold time, or resumes the same couple's live hold
         on it; refuses a date that is taken (DATE_UNAVAILABLE) and a hold beyond the couple's or the
         address's bound (HOLD_LIMIT_REACHED). With `slot`, holds that start of a time-slot service
-        instead (see _hold_slot); `day` is then its date in the tenant's calendar, or None."""
-        calendar = await self._tenants.calendar(tenant_id)
+        instead (see _hold_slot); `day` is then its date in the tenant's calendar, or None. `calendar`
+        is the tenant as the caller just read it (else the tenant service's, cached)."""
+        calendar = calendar or await self._tenants.calendar(tenant_id)
         if slot is not None:
             return await self._counted_hold(
                 tenant_id,
@@ -156,9 +163,84 @@ class Bookings:
                 raise domain.date_unavailable(day, reason)
         return await self._counted_hold(
             tenant_id,
-            lambda tx: self._hold(tx, calendar, day, couple, quote, request_id, client_address),
+            lambda tx: self._hold(tx, calendar, day, couple, quote, request_id, client_address, glanced),
             day=day,
         )
+
+    async def hold_quoting(
+        self,
+        tenant_id: str,
+        *,
+        day: date | None,
+        whole_day: bool,
+        couple: CoupleDetails,
+        price: Callable[[], Awaitable[tuple[Quote, SlotChoice | None]]],
+        request_id: str,
+        client_address: str = "",
+        calendar: TenantCalendar | None = None,
+    ) -> HoldResult:
+        """`hold`, with the quote asked for (`price`) only once the date is not plainly taken: of many
+        couples wanting one whole day, each loser costs one read and no quote. The refusals before the
+        quote are exactly the early ones of the locked path (a request never seen, from a couple with
+        no live hold of the date, on a date blacked out or with a live booking), so a replay of an
+        earlier hold and the same couple's resumed hold are never refused here."""
+        calendar = calendar or await self._tenants.calendar(tenant_id)
+        glanced = False
+        if whole_day and day is not None:
+            reason = domain.calendar_reason(day, today=calendar.today(self._clock()), policy=calendar.policy)
+            if reason is None:
+                await self._refuse_if_taken(tenant_id, day, request_id, couple.email)
+                glanced = True
+        quote, slot = await price()
+        return await self.hold(
+            tenant_id,
+            day=day,
+            couple=couple,
+            quote=quote,
+            request_id=request_id,
+            client_address=client_address,
+            slot=slot,
+            calendar=calendar,
+            glanced=glanced and slot is None,
+        )
+
+    async def _refuse_if_taken(self, tenant_id: str, day: date, request_id: str, email: str) -> None:
+        """DATE_UNAVAILABLE when the day is taken for this request (see _occupancy_refusal): judged on
+        the date's occupancy read once for every hold of the date asking at that moment (a crowd of
+        couples for one date costs a read or two, not a transaction each), else on its own glance."""
+        occupancy = await self._occupancy_once(tenant_id, day)
+        if occupancy is not None and occupancy.complete:
+            reason = _occupancy_refusal(occupancy, request_id, email)
+        else:
+
+            async def glance() -> domain.Reason | None:
+                async with self._store.tenant(tenant_id) as tx:
+                    return _glance_refusal(await tx.glance(day, request_id, email))
+
+            reason = await with_retries(glance, tries=self._retries)
+        if reason is not None:
+            self._count_refusal(reason.value)
+            raise domain.date_unavailable(day, reason)
+
+    async def _occupancy_once(self, tenant_id: str, day: date) -> DateOccupancy | None:
+        """The date's occupancy; holds of one date asking while a read of it runs share that read
+        (never an older one: nothing is kept once it is answered). None when the shared read failed:
+        each hold then reads for itself."""
+        key = (tenant_id, day)
+        pending = self._occupancy_reads.get(key)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        done: asyncio.Future[DateOccupancy | None] = asyncio.get_running_loop().create_future()
+        self._occupancy_reads[key] = done
+        occupancy: DateOccupancy | None = None
+        try:
+            async with self._store.tenant(tenant_id) as tx:
+                occupancy = await tx.occupancy(day)
+            return occupancy
+        finally:
+            if self._occupancy_reads.get(key) is done:
+                del self._occupancy_reads[key]
+            done.set_result(occupancy)
 
     async def _counted_hold(
         self, tenant_id: str, hold: Callable[[BookingTx], Awaitable[HoldResult]], *, day: date
@@ -198,26 +280,26 @@ class Bookings:
         quote: Quote,
         request_id: str,
         client_address: str,
+        glanced: bool = False,
     ) -> HoldResult:
         # When many couples want one date, the losers after the first answer in one round trip instead
-        # of queueing behind the lock. Only what the locked checks below would refuse for a request
-        # never seen, from a couple with no live hold on the date, is refused here; anything else
-        # (expired holds included) goes on to the lock, which alone decides that a date is free.
-        glance = await tx.glance(day, request_id, couple.email)
-        if not glance.request_known and not glance.own_hold:
-            if glance.blacked_out:
-                raise domain.date_unavailable(day, Reason.BLACKOUT)
-            if glance.live is not None:
-                raise domain.date_unavailable(day, domain.occupying_reason(glance.live))
+        # of queueing behind the lock (unless hold_quoting's own glance just did so).
+        if not glanced:
+            refusal = _glance_refusal(await tx.glance(day, request_id, couple.email))
+            if refusal is not None:
+                raise domain.date_unavailable(day, refusal)
         await tx.lock_holder(couple.email, client_address)
         await tx.lock_date(day)
-        earlier = await tx.booking_by_request(request_id)
+        # Under the locks, one read says what this hold does; only what it finds is read further.
+        look = await tx.glance(day, request_id, couple.email)
+        earlier = await tx.booking_by_request(request_id) if look.request_known else None
         if earlier is not None:
             return HoldResult(domain.check_replay(earlier, day=day, email=couple.email), created=False)
-        if await tx.blacked_out(day):
+        if look.blacked_out:
             raise domain.date_unavailable(day, Reason.BLACKOUT)
-        await self._release_expired_on(tx, day)
-        own = await tx.live_hold_of(day, couple.email)
+        if look.expired_hold:
+            await self._release_expired_on(tx, day)
+        own = await tx.live_hold_of(day, couple.email) if look.own_hold else None
         if own is not None:
             minutes = calendar.policy.hold_length_minutes
             expires = await tx.renew_hold(own.id, couple=couple, quote=quote, minutes=minutes)
@@ -225,7 +307,8 @@ class Bookings:
             why = domain.RESUMED_EXTENDED if extended else domain.RESUMED
             await tx.record(own.id, Status.HELD, Status.HELD, COUPLE, why)
             return HoldResult(await tx.booking(own.id), created=False, resumed=True)
-        occupant = await tx.live_status(day)
+        # The couple's own hold is not live (or was just found gone): any live booking is another's.
+        occupant = look.live if not look.own_hold else await tx.live_status(day)
         if occupant is not None:
             raise domain.date_unavailable(day, domain.occupying_reason(occupant))
         # The whole day takes every resource: none of them may have a live slot that day.
@@ -246,12 +329,8 @@ class Bookings:
         slot: SlotHold | None = None,
     ) -> str:
         """The couple's new hold, within their and their address's bounds of live holds."""
-        domain.check_hold_limits(
-            calendar.policy,
-            by_email=await tx.live_holds(email=couple.email),
-            by_address=await tx.live_holds(client_address=client_address) if client_address else None,
-            now=self._clock(),
-        )
+        by_email, by_address = await tx.live_holds_of(couple.email, client_address)
+        domain.check_hold_limits(calendar.policy, by_email=by_email, by_address=by_address, now=self._clock())
         customer_id = await tx.upsert_customer(couple)
         booking_id = domain.new_booking_id()
         await tx.insert_hold(
@@ -1034,6 +1113,35 @@ class Bookings:
                 zone=calendar.zone,
             )
             return await tx.enqueue(mail)
+
+
+def _occupancy_refusal(occupancy: DateOccupancy, request_id: str, email: str) -> Reason | None:
+    """_glance_refusal on a date's shared occupancy: a request that made one of the date's live
+    bookings (a keyed retry) and a couple with a live hold of the date (resuming it) are never
+    refused; otherwise a blackout or another live booking refuses the hold."""
+    live = occupancy.live
+    if any(b.request_id == request_id for b in live if request_id):
+        return None
+    if any(b.status is Status.HELD and b.email == email for b in live):
+        return None
+    if occupancy.blacked_out:
+        return Reason.BLACKOUT
+    if live:
+        return domain.occupying_reason(live[0].status)
+    return None
+
+
+def _glance_refusal(glance: DateGlance) -> Reason | None:
+    """Only what the locked checks of a hold would refuse for a request never seen, from a couple with
+    no live hold on the date, is refused on a glance; anything else (expired holds included) goes on
+    to the date's lock, which alone decides that a date is free."""
+    if glance.request_known or glance.own_hold:
+        return None
+    if glance.blacked_out:
+        return Reason.BLACKOUT
+    if glance.live is not None:
+        return domain.occupying_reason(glance.live)
+    return None
 
 
 def _position(cursor: str) -> tuple[date, str] | None:

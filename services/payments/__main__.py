@@ -71,7 +71,6 @@ def build(runtime: ServiceRuntime, settings: PaymentsSettings, stripe: StripeAda
     checkout = Checkout(
         store,
         payees=payees,
-        quotes=quotes,
         bookings=bookings,
         stripe=stripe,
         default_urls=default_urls,

@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 
 from mais_runtime.errors import NotFound, RateLimited, ValidationError
 from mais_runtime.payment_policy import PaymentPolicy
-from services.payments.clients import Bookings, CatalogQuotes, TenantPayees
+from services.payments.clients import Bookings, TenantPayees
 from services.payments.domain import (
     BookingStatus,
     CheckoutInput,
@@ -142,7 +142,6 @@ class Checkout:
         store: PaymentsStore,
         *,
         payees: TenantPayees,
-        quotes: CatalogQuotes,
         bookings: Bookings,
         stripe: StripeAdapter,
         default_urls: Urls,
@@ -152,7 +151,6 @@ class Checkout:
         self._rate_limit = rate_limit
         self._store = store
         self._payees = payees
-        self._quotes = quotes
         self._bookings = bookings
         self._stripe = stripe
         self._default_urls = default_urls
@@ -247,17 +245,23 @@ class Checkout:
         except Exception:
             CHECKOUTS.labels("tenant_not_onboarded").inc()
             raise
-        quote = await self._quotes.quote(tenant_id, request.package_id, request.add_on_ids)
-        quote.check()
         request = request.on_local_date(tenant_zone(payee.timezone))
-        plan = self.plan(payee, quote, request.event_date)
-        hold = await self._hold(tenant_id, HoldRequest(request, quote, request_id, client_ip[:64]))
+        # Booking quotes the package itself once the date is not plainly taken (and refuses a quote
+        # nobody can pay before holding): a couple who lost the date costs one call, no quote.
+        hold = await self._hold(
+            tenant_id, HoldRequest(request, None, request_id, client_ip[:64], tenant=payee.record)
+        )
         if hold.resumed:
+            # Their hold stays theirs whatever happens here.
+            quote = _quote_of(hold)
+            plan = self.plan(payee, quote, request.event_date)
             answer = await self._resume(tenant_id, payee, quote, plan, request, hold, urls, tx)
             CHECKOUTS.labels("resumed").inc()
             return answer
         session: CreatedSession | None = None
         try:
+            quote = _quote_of(hold)
+            plan = self.plan(payee, quote, request.event_date)
             session = await self._create_session(
                 tenant_id,
                 payee,
@@ -298,7 +302,9 @@ class Checkout:
         for _ in range(_MAX_HOLD_ATTEMPTS):
             hold = await self._bookings.hold(
                 tenant_id,
-                HoldRequest(request.checkout, request.quote, request_id, request.client_address),
+                HoldRequest(
+                    request.checkout, request.quote, request_id, request.client_address, request.tenant
+                ),
             )
             if hold.live:
                 return hold
@@ -526,6 +532,14 @@ async def _answer_of(tx: PaymentsTx, payment: Payment, total_cents: int) -> Chec
             PlannedInstalment(i.seq, InstalmentKind(i.kind), i.amount_cents, i.due_date) for i in stored
         ),
     )
+
+
+def _quote_of(hold: Hold) -> Quote:
+    """The quote booking took for the hold, checked as every charged quote is."""
+    if hold.quote is None:
+        raise RuntimeError("booking answered a hold without its quote")
+    hold.quote.check()
+    return hold.quote
 
 
 def tenant_zone(name: str) -> ZoneInfo:

@@ -102,6 +102,7 @@ class TenantPayees:
                 onboarded=tenant.connect_state == tenant_pb.CONNECT_STATE_ONBOARDED,
                 policy=self._policy_of(tenant),
                 timezone=tenant.timezone or "UTC",
+                record=tenant,
             )
             # Only a payable tenant is kept: the moment onboarding completes, its next checkout sells.
             if payee.onboarded:
@@ -163,17 +164,22 @@ class CatalogQuotes:
                 )
             )
         ).quote
-        return Quote(
-            lines=tuple(
-                QuoteLine(line.title or line.slug or "Booking", line.price_cents) for line in snapshot.lines
-            ),
-            total_cents=snapshot.total_cents,
-            currency=snapshot.currency,
-            record=snapshot,
-            policy=PaymentPolicy.from_proto(snapshot.payment_policy)
-            if snapshot.HasField("payment_policy") and snapshot.payment_policy.deposit_kind != 0
-            else None,
-        )
+        return quote_of(snapshot)
+
+
+def quote_of(snapshot: catalog_pb.QuoteSnapshot) -> Quote:
+    """Payments' view of catalog's quote (as catalog answered it, or as a hold carries it)."""
+    return Quote(
+        lines=tuple(
+            QuoteLine(line.title or line.slug or "Booking", line.price_cents) for line in snapshot.lines
+        ),
+        total_cents=snapshot.total_cents,
+        currency=snapshot.currency,
+        record=snapshot,
+        policy=PaymentPolicy.from_proto(snapshot.payment_policy)
+        if snapshot.HasField("payment_policy") and snapshot.payment_policy.deposit_kind != 0
+        else None,
+    )
 
 
 _STATUSES = {
@@ -231,23 +237,29 @@ class Bookings:
         """Holds the date for the couple (DATE_UNAVAILABLE for another couple's date, HOLD_LIMIT_REACHED
         past the live-hold bounds); the same couple's live hold of that date comes back `resumed`."""
         checkout = request.checkout
-        snapshot = request.quote.record
-        if not isinstance(snapshot, catalog_pb.QuoteSnapshot):
-            raise TypeError("a hold needs the quote as catalog answered it")
-        answer = await self._stub.HoldDate(
-            booking_pb.HoldDateRequest(
-                tenant_id=tenant_id,
-                event_date=checkout.event_date.isoformat(),
-                couple_name=checkout.couple_name,
-                email=checkout.email,
-                phone=checkout.phone,
-                notes=checkout.notes,
-                quote=snapshot,
-                request_id=request.request_id,
-                client_address=request.client_address,
-                starts_at=timestamp(checkout.starts_at),
-            )
+        wire = booking_pb.HoldDateRequest(
+            tenant_id=tenant_id,
+            event_date=checkout.event_date.isoformat(),
+            couple_name=checkout.couple_name,
+            email=checkout.email,
+            phone=checkout.phone,
+            notes=checkout.notes,
+            request_id=request.request_id,
+            client_address=request.client_address,
+            starts_at=timestamp(checkout.starts_at),
         )
+        if request.quote is None:
+            # Booking quotes, after refusing a date that is plainly taken: a loser costs no quote.
+            wire.package_id = checkout.package_id
+            wire.add_on_ids.extend(checkout.add_on_ids)
+        else:
+            snapshot = request.quote.record
+            if not isinstance(snapshot, catalog_pb.QuoteSnapshot):
+                raise TypeError("a hold needs the quote as catalog answered it")
+            wire.quote.CopyFrom(snapshot)
+        if isinstance(request.tenant, tenant_pb.Tenant) and request.tenant.id == tenant_id:
+            wire.tenant.CopyFrom(request.tenant)
+        answer = await self._stub.HoldDate(wire)
         booking = answer.booking
         return Hold(
             booking_id=booking.id,
@@ -257,6 +269,7 @@ class Bookings:
             else None,
             payment_session_id=booking.payment_session_id,
             resumed=answer.resumed,
+            quote=quote_of(booking.quote) if booking.HasField("quote") else None,
         )
 
     async def attach_session(

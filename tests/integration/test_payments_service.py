@@ -680,6 +680,66 @@ async def test_concurrent_checkouts_with_one_idempotency_key_make_one_hold_and_o
     assert reason(reused.value) == "IDEMPOTENCY_KEY_REUSED"
 
 
+async def test_a_taken_date_is_refused_before_any_quote_and_its_holder_still_gets_the_hold_back(
+    clients: Clients, platform: Platform
+) -> None:
+    shop = await make_shop(clients, platform)
+    day = a_free_day()
+    key = f"key-{uuid.uuid4()}"
+    first = await clients.payments.StartCheckout(checkout_request(shop, day, key=key))
+    # Another couple names a package that does not exist: the date is refused first, so no quote was
+    # taken (catalog would have answered NOT_FOUND).
+    unknown = checkout_request(shop, day, n=2)
+    unknown.package_id = str(uuid.uuid4())
+    with pytest.raises(grpc.aio.AioRpcError) as taken:
+        await clients.payments.StartCheckout(unknown)
+    assert reason(taken.value) == "DATE_UNAVAILABLE"
+    # The keyed retry replays its answer; the same couple without a key resumes their hold.
+    again = await clients.payments.StartCheckout(checkout_request(shop, day, key=key))
+    assert (again.booking_id, again.checkout_url) == (first.booking_id, first.checkout_url)
+    resumed = await clients.payments.StartCheckout(checkout_request(shop, day))
+    assert resumed.booking_id == first.booking_id
+    # A hold whose request id booking has seen is never refused on the glance: it is replayed.
+    direct = booking_pb.HoldDateRequest(
+        tenant_id=shop.tenant_id,
+        event_date=a_free_day(),
+        couple_name="Couple 3",
+        email="couple3@example.com",
+        package_id=shop.package_id,
+        request_id=f"direct-{uuid.uuid4()}",
+    )
+    held = (await clients.booking.HoldDate(direct)).booking
+    assert (held.quote.package_id, held.quote.total_cents) == (shop.package_id, 9_000)
+    replayed = (await clients.booking.HoldDate(direct)).booking
+    assert replayed.id == held.id
+    # A crowd for that date at once: the holder's retry (same request id) and the same couple (same
+    # email, another request) get the hold back; every other couple is refused.
+    crowd = []
+    for n in range(30):
+        other = booking_pb.HoldDateRequest()
+        other.CopyFrom(direct)
+        other.request_id, other.email = f"crowd-{n}-{uuid.uuid4()}", f"crowd{n}@example.com"
+        crowd.append(other)
+    same_couple = booking_pb.HoldDateRequest()
+    same_couple.CopyFrom(direct)
+    same_couple.request_id = f"again-{uuid.uuid4()}"
+    answers = await asyncio.gather(
+        *(clients.booking.HoldDate(r) for r in [*crowd[:15], direct, same_couple, *crowd[15:]]),
+        return_exceptions=True,
+    )
+    kept = [a for a in answers if not isinstance(a, BaseException)]
+    refused = [reason(a) for a in answers if isinstance(a, grpc.aio.AioRpcError)]
+    assert [a.booking.id for a in kept] == [held.id, held.id]
+    assert refused == ["DATE_UNAVAILABLE"] * 30
+    # On a free date the unknown package is the answer, and nothing is held for it.
+    unknown.event_date = a_free_day()
+    with pytest.raises(grpc.aio.AioRpcError) as missing:
+        await clients.payments.StartCheckout(unknown)
+    assert missing.value.code() == grpc.StatusCode.NOT_FOUND
+    listed = await clients.booking.ListBookings(booking_pb.ListBookingsRequest(tenant_id=shop.tenant_id))
+    assert sorted(b.id for b in listed.bookings) == sorted([first.booking_id, held.id])
+
+
 async def test_a_payment_whose_hold_was_lost_is_refunded_in_full_with_the_platform_fee(
     clients: Clients, platform: Platform, captured: tuple[Captured, str], admin_db: asyncpg.Connection
 ) -> None:

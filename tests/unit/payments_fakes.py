@@ -423,8 +423,10 @@ class FakeBookings:
     """Booking's contract: one live hold per date; the same couple (email) holding again gets their
     hold back `resumed`, extended to a full hold when less was left; another couple DATE_UNAVAILABLE."""
 
-    def __init__(self, clock: Clock, hold_minutes: int = 31) -> None:
+    def __init__(self, clock: Clock, hold_minutes: int = 31, quotes: FakeQuotes | None = None) -> None:
         self.clock = clock
+        # Booking quotes a hold that names its package, after refusing a taken date.
+        self.quotes = quotes or FakeQuotes()
         self.hold_time = timedelta(minutes=hold_minutes)
         self.instalments_recorded: dict[str, int] = {}
         self.bookings: dict[str, FakeBooking] = {}
@@ -442,14 +444,31 @@ class FakeBookings:
             if booking.date == day and booking.status is BookingStatus.HELD and booking.expires_at > now:
                 if booking.email != request.checkout.email:
                     raise Conflict(f"{day} is not available (held)", reason="DATE_UNAVAILABLE")
+                quote = await self._quote(tenant_id, request)
                 if booking.expires_at - now < self.hold_time:
                     booking.expires_at = now + self.hold_time
-                return Hold(booking.id, booking.status, booking.expires_at, booking.session_id, resumed=True)
+                return Hold(
+                    booking.id,
+                    booking.status,
+                    booking.expires_at,
+                    booking.session_id,
+                    resumed=True,
+                    quote=quote,
+                )
+        quote = await self._quote(tenant_id, request)
         booking = FakeBooking(
             f"b{next(self._ids)}", request.checkout.email, day, BookingStatus.HELD, now + self.hold_time
         )
         self.bookings[booking.id] = booking
-        return Hold(booking.id, booking.status, booking.expires_at, "", resumed=False)
+        return Hold(booking.id, booking.status, booking.expires_at, "", resumed=False, quote=quote)
+
+    async def _quote(self, tenant_id: str, request: HoldRequest) -> Quote:
+        """As booking does: catalog's quote, refused before anything is held when nobody can pay it."""
+        quote = request.quote or await self.quotes.quote(
+            tenant_id, request.checkout.package_id, request.checkout.add_on_ids
+        )
+        quote.check()
+        return quote
 
     async def attach_session(
         self, tenant_id: str, booking_id: str, session_id: str, *, replaces: str = ""
@@ -646,12 +665,11 @@ class CheckoutWorld:
         self.store = FakeStore()
         self.payees = FakePayees(payee or Payee(1_000, "acct_tenant", onboarded=True))
         self.quotes = FakeQuotes()
-        self.bookings = FakeBookings(self.clock)
+        self.bookings = FakeBookings(self.clock, quotes=self.quotes)
         self.stripe = FakeStripe(self.clock)
         self.checkout = Checkout(
             self.store,  # type: ignore[arg-type]
             payees=self.payees,  # type: ignore[arg-type]
-            quotes=self.quotes,  # type: ignore[arg-type]
             bookings=self.bookings,  # type: ignore[arg-type]
             stripe=self.stripe,  # type: ignore[arg-type]
             default_urls=Urls("https://x.test/ok", "https://x.test/back?b={BOOKING_ID}"),

@@ -1,6 +1,7 @@
 """The gateway's public-key cache refreshes a busy key in the background shortly before its entry runs
 out: requests keep being answered from the entry, one lookup runs per key, and what the tenant service
-says next (a deactivation) replaces the entry."""
+says next (a deactivation) replaces the entry. A key missing from the cache is looked up once for
+every request carrying it at that moment (the checkout route's burst of contenders too)."""
 
 from __future__ import annotations
 
@@ -80,3 +81,42 @@ async def test_a_refresh_carries_a_deactivation_into_the_entry(monkeypatch: pyte
     with pytest.raises(ApiError) as refused:
         await public_tenant(request)
     assert refused.value.code == "TENANT_INACTIVE"
+
+
+async def test_concurrent_requests_with_an_uncached_key_share_one_lookup() -> None:
+    caches, service = AuthCaches.create(), TenantService()
+    service.release.clear()
+    request = _request(caches, service)
+    waiting = [asyncio.ensure_future(public_tenant(request)) for _ in range(50)]
+    await asyncio.sleep(0.01)
+    assert service.calls == 1, "one lookup for fifty requests"
+    service.release.set()
+    answers = await asyncio.gather(*waiting)
+    assert {a.tenant_id for a in answers} == {TENANT}
+    assert service.calls == 1 and caches.key_lookups == {}
+
+
+async def test_a_failed_shared_lookup_lets_each_waiter_ask_for_itself() -> None:
+    caches = AuthCaches.create()
+
+    class Flaky(TenantService):
+        async def ResolvePublicKey(self, request: Any) -> Any:
+            self.calls += 1
+            if self.calls == 1:
+                await self.release.wait()
+                raise RuntimeError("the tenant service is restarting")
+            return await super().ResolvePublicKey(request)
+
+    service = Flaky()
+    service.release.clear()
+    request = _request(caches, service)
+    first = asyncio.ensure_future(public_tenant(request))
+    await asyncio.sleep(0)
+    others = [asyncio.ensure_future(public_tenant(request)) for _ in range(3)]
+    await asyncio.sleep(0.01)
+    service.release.set()
+    with pytest.raises(RuntimeError):
+        await first
+    answers = await asyncio.gather(*others)
+    assert {a.tenant_id for a in answers} == {TENANT}
+    assert caches.key_lookups == {}

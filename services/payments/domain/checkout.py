@@ -216,6 +216,9 @@ class Payee:
     # calendar (what "today" and a due date mean).
     policy: PaymentPolicy = field(default_factory=PaymentPolicy)
     timezone: str = "UTC"
+    # The tenant as the tenant service answered it, passed on to booking with the hold so that booking
+    # need not read it again (payments never reads it).
+    record: object = field(default=None, compare=False, repr=False)
 
     def check_can_be_paid(self) -> str:
         """The Connect account a destination charge pays, or TENANT_NOT_ONBOARDED: no payment is
@@ -293,12 +296,15 @@ class InstalmentRecorded(StrEnum):
 
 @dataclass(frozen=True)
 class HoldRequest:
-    """What booking is asked to hold: the couple, their date, the quote, and where they come from."""
+    """What booking is asked to hold: the couple, their date, the quote, and where they come from.
+    Without a quote, booking quotes the checkout's package and add-ons itself once the date is not
+    plainly taken (the hold's `quote` is then the one it took); `tenant` is the payee's record."""
 
     checkout: CheckoutInput
-    quote: Quote
+    quote: Quote | None
     request_id: str
     client_address: str
+    tenant: object = None
 
 
 @dataclass(frozen=True)
@@ -311,6 +317,8 @@ class Hold:
     expires_at: datetime | None
     payment_session_id: str
     resumed: bool
+    # The quote the hold carries (booking's copy of catalog's answer).
+    quote: Quote | None = None
 
     @property
     def live(self) -> bool:
