@@ -47,9 +47,9 @@ MAX_BYTES = 32 * 2**20
 # Tenants whose last change is remembered (for loads in flight); past it, every load in flight is short-lived.
 MAX_MARKS = 10_000
 STATE_ATTRIBUTE = "public_read_cache"
-# The edge (Envoy, deploy/kubernetes/base/envoy/edge_cache.lua) may keep an answer that carries this header for that many
-# milliseconds: at most EDGE_TTL_MS, and never past this cache's own entry, so that the edge adds no age
-# to what the gateway would serve (docs/adr/0026-public-reads-answered-at-the-edge.md).
+# The edge (Envoy, deploy/kubernetes/base/envoy/edge_cache.lua) may keep an answer that carries this
+# header for that many milliseconds: at most EDGE_TTL_MS, and never past this cache's own entry, so that
+# the edge adds no age to what the gateway would serve (docs/adr/0026-public-reads-answered-at-the-edge.md).
 EDGE_TTL_HEADER = "x-mais-edge-ttl-ms"
 EDGE_TTL_MS = 500
 

@@ -1,8 +1,8 @@
-"""Public reads answered by Envoy itself (deploy/kubernetes/base/envoy/edge_cache.lua, ADR 0026), through the real Envoy in front
-of both real gateways: never one tenant's answer to another, never one origin's CORS answer to another,
-nothing kept without a tenant key, every answer with its own request id, the gateway's edge header never
-shown, a revoked key refused within about a second of the gateways refusing it, and an admin's change
-served by every Envoy worker within the 1 s freshness promise."""
+"""Public reads answered by Envoy itself (deploy/kubernetes/base/envoy/edge_cache.lua, ADR 0026), through the
+real Envoy in front of both real gateways: never one tenant's answer to another, never one origin's CORS
+answer to another, nothing kept without a tenant key, every answer with its own request id, the gateway's
+edge header never shown, a revoked key refused within about a second of the gateways refusing it, and an
+admin's change served by every Envoy worker within the 1 s freshness promise."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
-"""The edge cache's rules (deploy/kubernetes/base/envoy/edge_cache.lua, ADR 0026) on the real Envoy with the real config, in front
-of a stand-in gateway whose answers the test chooses: what the real gateways never send (Set-Cookie on a
-marked answer, an oversized or non-JSON one, a refill refused) is never kept either, and a stale answer is
-served only while one refill runs and within its bound."""
+"""The edge cache's rules (deploy/kubernetes/base/envoy/edge_cache.lua, ADR 0026) on the real Envoy with the
+real config, in front of a stand-in gateway whose answers the test chooses: what the real gateways never
+send (Set-Cookie on a marked answer, an oversized or non-JSON one, a refill refused) is never kept either,
+and a stale answer is served only while one refill runs and within its bound."""
 
 from __future__ import annotations
 

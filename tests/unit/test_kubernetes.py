@@ -432,11 +432,20 @@ def test_the_cluster_s_envoy_answers_clients_as_the_one_machine_template_does() 
     """The ingress's public listener keeps the template's error envelope, routes and filters (the edge
     cache among them, its Lua shipped in the same ConfigMap), so a client sees one platform."""
     template = string.Template((REPO / "deploy" / "envoy.yaml").read_text()).safe_substitute(
-        MAX_BODY_BYTES=1048576, EDGE_CACHE_LUA="/etc/envoy/edge_cache.lua", EXTRA_LISTENERS="", GATEWAY_ENDPOINTS=""
+        MAX_BODY_BYTES=1048576,
+        EDGE_CACHE_LUA="/etc/envoy/edge_cache.lua",
+        EXTRA_LISTENERS="",
+        GATEWAY_ENDPOINTS="",
     )
     local = _public_http_manager(yaml.safe_load(template.replace("${", "{")))
     cluster = _public_http_manager(yaml.safe_load((KUBERNETES / "base" / "envoy" / "envoy.yaml").read_text()))
-    for part in ("local_reply_config", "route_config", "http_filters", "generate_request_id", "max_request_headers_kb"):
+    for part in (
+        "local_reply_config",
+        "route_config",
+        "http_filters",
+        "generate_request_id",
+        "max_request_headers_kb",
+    ):
         assert cluster[part] == local[part], part
     generator = yaml.safe_load((KUBERNETES / "base" / "kustomization.yaml").read_text())["configMapGenerator"]
     (envoy_files,) = [g["files"] for g in generator if g["name"] == "envoy-config"]
