@@ -463,7 +463,12 @@ def _paid(part: Instalment, session_id: str, facts: PaymentFacts) -> Instalment:
 
 def _payment_from(event: StripeEvent, tenant_id: str, facts: PaymentFacts) -> Payment:
     """A payment rebuilt from Stripe's session, for a session paid whose row was never written (the
-    checkout died between creating the session and recording it)."""
+    checkout died between creating the session and recording it, or the session was made elsewhere).
+
+    Recorded as paid, never OPEN: its money has arrived, and this event's transaction gives it its
+    final status (PAID, NOT_OWED, HOLD_LOST) before anyone sees it. As OPEN it would collide with the
+    instalment's own open session (one OPEN payment per instalment), and the event would fail for as
+    long as that session stays open: the 500 once seen for two sessions paying one balance at once."""
     return Payment(
         session_id=event.field("id"),
         tenant_id=tenant_id,
@@ -473,7 +478,7 @@ def _payment_from(event: StripeEvent, tenant_id: str, facts: PaymentFacts) -> Pa
         commission_bps=0,
         fee_cents=facts.application_fee_cents,
         destination_account=facts.destination_account,
-        status=PaymentStatus.OPEN,
+        status=PaymentStatus.PAID,
         checkout_url=event.field("url") or "about:blank",
         expires_at=datetime.fromtimestamp(event.amount("expires_at"), UTC),
         instalment_seq=_seq_of(event),
