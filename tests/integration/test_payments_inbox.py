@@ -6,30 +6,26 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from services.payments.domain import InstalmentRecorded, PaymentStatus, commission_cents
+from services.payments.domain import InstalmentRecorded, PaymentStatus
 from services.payments.inbox import StripeInbox
-from services.payments.store import Payment
-from services.payments.stripe_adapter import LineItem
 from tests.integration.test_payments_refunds import (  # noqa: F401 - the fixtures
-    COMMISSION_BPS,
+    BALANCE,
     World,
     a_booking,
+    balance_session,
+    open_balance,
     world,
 )
 from tests.integration.test_payments_service import (  # noqa: F401 - the sandbox's fixtures
     Captured,
     _intent_of,
     _pay,
-    _spec,
     adapter,
     captured,
     sandbox_url,
 )
-
-BALANCE = 7_000
 
 
 @dataclass
@@ -55,25 +51,6 @@ class Recording:
         return InstalmentRecorded.RECORDED
 
 
-async def balance_session(
-    world: World,  # noqa: F811 - the fixture's value
-    tenant_id: str,
-    booking_id: str,
-) -> tuple[str, str]:
-    """A balance session (instalment 2) at the sandbox, with the metadata our balance checkout gives
-    it: its (id, url)."""
-    session = await world.stripe.create_checkout_session(
-        _spec(
-            line_items=(LineItem("Balance", BALANCE),),
-            destination_account=world.account,
-            application_fee_cents=commission_cents(BALANCE, COMMISSION_BPS),
-            client_reference_id=booking_id,
-            metadata={"tenant_id": tenant_id, "booking_id": booking_id, "instalment_seq": "2"},
-        )
-    )
-    return session.id, session.url
-
-
 async def test_a_balance_paid_through_a_session_never_recorded_while_ours_is_open_is_kept_at_once(
     world: World,  # noqa: F811
     new_tenant_id: str,
@@ -85,24 +62,7 @@ async def test_a_balance_paid_through_a_session_never_recorded_while_ours_is_ope
     index for as long as ours stayed open), the balance PAID by it; ours, paid next, is refunded in
     full as NOT_OWED, and booking heard of one balance payment only."""
     booking = await a_booking(world, new_tenant_id, parts=(3_000, BALANCE), paid=1)
-    ours, ours_url = await balance_session(world, new_tenant_id, booking)
-    async with world.store.tenant(new_tenant_id) as tx:
-        await tx.insert_payment(
-            Payment(
-                session_id=ours,
-                tenant_id=new_tenant_id,
-                booking_id=booking,
-                amount_cents=BALANCE,
-                currency="usd",
-                commission_bps=COMMISSION_BPS,
-                fee_cents=commission_cents(BALANCE, COMMISSION_BPS),
-                destination_account=world.account,
-                status=PaymentStatus.OPEN,
-                checkout_url=ours_url,
-                expires_at=datetime.now(UTC) + timedelta(hours=1),
-                instalment_seq=2,
-            )
-        )
+    ours = await open_balance(world, new_tenant_id, booking)
     theirs, _ = await balance_session(world, new_tenant_id, booking)
     recording = Recording()
     inbox = StripeInbox(world.store, payees=None, bookings=recording, stripe=world.stripe)  # type: ignore[arg-type]
