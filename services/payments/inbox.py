@@ -155,8 +155,11 @@ class StripeInbox:
         if handler is None or tenant_id is None:
             # Not an event payments acts on, or not about any tenant of ours: acknowledge it.
             return await self._settle_platform(event.id, EventStatus.IGNORED)
-        async with self._store.platform() as tx:
-            await tx.set_event_tenant(event.id, tenant_id, event.booking_id)
+        if event.tenant_id is None:
+            # Stored without its tenant (a connected account's event): name it now. An event that
+            # carried its tenant was stored with it; no transaction is spent on saying so again.
+            async with self._store.platform() as tx:
+                await tx.set_event_tenant(event.id, tenant_id, event.booking_id)
         return await self._process_for(tenant_id, event, handler)
 
     async def _process_for(self, tenant_id: str, event: StripeEvent, handler: Handler) -> InboxEvent:
