@@ -500,9 +500,9 @@ class Stack:
                     "MAIS_PAYMENTS_ROLE": "webhooks",
                     "MAIS_GRPC_PORT": str(self.ports.payments_webhooks),
                     "MAIS_METRICS_PORT": str(self.ports.metrics_payments_webhooks),
+                    # The pool as payments' own (MAIS_DB_POOL_SIZE): an event holds its connection
+                    # through its Stripe and booking calls, and a burst of them is what it is for.
                     "MAIS_DATABASE_URL": self.role_url("payments", role_passwords["payments"]),
-                    # One event at a time per connection; a few suffice.
-                    "MAIS_DB_POOL_SIZE": "6",
                 },
             )
             webhooks["MAIS_PAYMENTS_WEBHOOK_ADDR"] = f"127.0.0.1:{self.ports.payments_webhooks}"
