@@ -22,6 +22,8 @@ class ServiceClients:
     catalog: catalog_service_pb2_grpc.CatalogServiceStub
     booking: booking_service_pb2_grpc.BookingServiceStub
     payments: payments_service_pb2_grpc.PaymentsServiceStub
+    # Stripe's webhooks only: payments' webhook worker when configured, else the same as `payments`.
+    payments_webhooks: payments_service_pb2_grpc.PaymentsServiceStub
     health: dict[str, health_pb2_grpc.HealthStub]
 
     @classmethod
@@ -33,10 +35,17 @@ class ServiceClients:
             "booking": settings.booking_addr,
             "payments": settings.payments_addr,
         }
+        webhook_addr = getattr(settings, "payments_webhook_addr", "") or addrs["payments"]
+        health_addrs = dict(addrs)
+        if webhook_addr != addrs["payments"]:
+            health_addrs["payments-webhooks"] = webhook_addr
         return cls(
             tenant=tenant_service_pb2_grpc.TenantServiceStub(channels.get(addrs["tenant"])),
             catalog=catalog_service_pb2_grpc.CatalogServiceStub(channels.get(addrs["catalog"])),
             booking=booking_service_pb2_grpc.BookingServiceStub(channels.get(addrs["booking"])),
             payments=payments_service_pb2_grpc.PaymentsServiceStub(channels.get(addrs["payments"])),
-            health={name: health_pb2_grpc.HealthStub(channels.get(addr)) for name, addr in addrs.items()},
+            payments_webhooks=payments_service_pb2_grpc.PaymentsServiceStub(channels.get(webhook_addr)),
+            health={
+                name: health_pb2_grpc.HealthStub(channels.get(addr)) for name, addr in health_addrs.items()
+            },
         )

@@ -23,6 +23,12 @@ class GatewaySettings(CommonSettings):
     # Subscribe to the services' change feeds (gateway/feeds.py): cached public answers then live until
     # their tenant changes (a few seconds at most) instead of 0.5 s. Off: the 0.5 s TTL only.
     change_feeds: bool = True
+    # Payments' webhook worker (MAIS_PAYMENTS_WEBHOOK_ADDR; `python -m services.payments` with
+    # MAIS_PAYMENTS_ROLE=webhooks): Stripe's webhooks go there on their own channel, so they never queue
+    # behind checkouts. Empty: the payments service itself (MAIS_PAYMENTS_ADDR) takes them.
+    payments_webhook_addr: str = ""
+    # How long the webhook route waits for payments (under Stripe's own 10 s patience).
+    payments_webhook_timeout_seconds: float = 9.0
     # How long a readiness probe waits for each service.
     readiness_timeout_seconds: float = 1.0
     # The URL couples and businesses see (MAIS_PUBLIC_URL; a proxy in front sets it).

@@ -285,9 +285,10 @@ async def stripe_webhook(request: Request) -> Response:
     payload = await request.body()
     signature = request.headers.get("stripe-signature", "")
     try:
-        await request.app.state.clients.payments.HandleStripeWebhook(
+        # Payments' webhook worker, on its own channel (MAIS_PAYMENTS_WEBHOOK_ADDR), when there is one.
+        await request.app.state.clients.payments_webhooks.HandleStripeWebhook(
             pb.HandleStripeWebhookRequest(payload=payload, signature_header=signature),
-            timeout=WEBHOOK_TIMEOUT_SECONDS,
+            timeout=request.app.state.settings.payments_webhook_timeout_seconds,
         )
     except grpc.aio.AioRpcError as error:
         refused = from_grpc(error)

@@ -45,6 +45,7 @@ from services.booking.domain import (
     Status,
 )
 from services.booking.metrics import LOCK_WAIT
+from services.booking.store_confirm import ConfirmQueries
 from services.booking.store_hours import HoursQueries
 from services.booking.store_slots import SlotQueries
 
@@ -134,7 +135,7 @@ class BookingStore:
             yield BookingTx(conn, "")
 
 
-class BookingTx(SlotQueries, HoursQueries):
+class BookingTx(SlotQueries, HoursQueries, ConfirmQueries):
     """Queries inside one transaction (a tenant's, or the platform's when `tenant_id` is empty)."""
 
     def __init__(self, conn: AsyncConnection, tenant_id: str) -> None:
@@ -439,19 +440,6 @@ class BookingTx(SlotQueries, HoursQueries):
                 " WHERE id = :id"
             ),
             {"session": session_id, "id": booking_id},
-        )
-
-    async def mark_confirmed(
-        self, booking_id: str, *, session_id: str, amount_paid_cents: int, remind_at: datetime | None
-    ) -> None:
-        """CONFIRMED, paid, with its reminder time."""
-        await self.conn.execute(
-            text(
-                "UPDATE bookings SET status = 'CONFIRMED', payment_session_id = :session,"
-                " amount_paid_cents = :paid, remind_at = :remind_at, updated_at = clock_timestamp()"
-                " WHERE id = :id"
-            ),
-            {"session": session_id, "paid": amount_paid_cents, "remind_at": remind_at, "id": booking_id},
         )
 
     async def mark_cancelled(self, booking_id: str, reason: str) -> None:

@@ -451,8 +451,7 @@ class Bookings:
         schedule = schedules.with_paid(schedule, 1)
 
         async def confirm(tx: BookingTx) -> tuple[Booking, ConfirmOutcome]:
-            day = await tx.date_of(booking_id)
-            await tx.lock_date(day)
+            day = await tx.lock_date_of(booking_id)
             booking = await tx.booking(booking_id, for_update=True)
             schedules.check_schedule(
                 schedule, total_cents=booking.quote.total_cents, currency=booking.quote.currency
@@ -462,20 +461,21 @@ class Bookings:
                 # Another couple's expired hold would keep the unique slot; it gives way like in hold().
                 await self._release_expired_on(tx, day, keep=booking_id)
                 taken, reclaim = await self._taken_meanwhile(tx, booking, calendar)
+            blacked_out, expired = await tx.confirm_checks(day, booking_id)
             outcome = domain.decide_confirmation(
                 booking,
                 session_id,
                 amount_paid_cents=amount_paid_cents,
                 amount_due_cents=schedules.first_payment_cents(schedule, booking.quote.total_cents),
                 date_taken_by_other=taken,
-                blacked_out=await tx.blacked_out(day),
+                blacked_out=blacked_out,
             )
             if outcome is not ConfirmOutcome.CONFIRM:
                 return booking, outcome
             if reclaim is not None:
                 await tx.claim(booking_id, *reclaim)
-            late = booking.status is Status.RELEASED or await tx.hold_expired(booking_id)
-            await tx.mark_confirmed(
+            late = booking.status is Status.RELEASED or expired
+            confirmed = await tx.mark_confirmed(
                 booking_id,
                 session_id=session_id,
                 amount_paid_cents=amount_paid_cents,
@@ -483,7 +483,6 @@ class Bookings:
             )
             why = domain.PAYMENT_RECEIVED_LATE if late else domain.PAYMENT_RECEIVED
             await tx.record(booking_id, booking.status, Status.CONFIRMED, PAYMENTS, why)
-            confirmed = await tx.booking(booking_id)
             reply_to = calendar.contact_email
             await tx.enqueue(
                 emails.confirmation(
@@ -535,7 +534,7 @@ class Bookings:
         and neither does the end of a session the hold no longer has."""
 
         async def release(tx: BookingTx) -> Booking:
-            await tx.lock_date(await tx.date_of(booking_id))
+            await tx.lock_date_of(booking_id)
             booking = await tx.booking(booking_id, for_update=True)
             if not domain.check_release(booking, session_id=session_id):
                 return booking

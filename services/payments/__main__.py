@@ -113,6 +113,9 @@ async def serve() -> None:
     def register(server: grpc.aio.Server, runtime: ServiceRuntime) -> None:
         wiring = build(runtime, settings, stripe)
         payments_service_pb2_grpc.add_PaymentsServiceServicer_to_server(wiring.servicer, server)
+        if settings.payments_role == "webhooks":
+            log.info("serving as the webhook worker: no sweeps in this process")
+            return
         runtime.background.append(
             every(settings.expiry_sweep_seconds, wiring.expiry.one_pass, name="closing lapsed checkouts")
         )
@@ -132,7 +135,7 @@ async def serve() -> None:
 
     try:
         await run_service(
-            name="payments",
+            name="payments",  # the schema; the webhook worker shares it
             settings=settings,
             services=[payments_service_pb2.DESCRIPTOR.services_by_name["PaymentsService"]],
             register=register,

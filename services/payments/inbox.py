@@ -153,8 +153,11 @@ class StripeInbox:
         if handler is None or tenant_id is None:
             # Not an event payments acts on, or not about any tenant of ours: acknowledge it.
             return await self._settle_platform(event.id, EventStatus.IGNORED)
-        async with self._store.platform() as tx:
-            await tx.set_event_tenant(event.id, tenant_id, event.booking_id)
+        if event.tenant_id is None:
+            # Stored without its tenant (a connected account's event): name it now. An event that
+            # carried its tenant was stored with it; no transaction is spent on saying so again.
+            async with self._store.platform() as tx:
+                await tx.set_event_tenant(event.id, tenant_id, event.booking_id)
         return await self._process_for(tenant_id, event, handler)
 
     async def _process_for(self, tenant_id: str, event: StripeEvent, handler: Handler) -> InboxEvent:
@@ -461,7 +464,12 @@ def _paid(part: Instalment, session_id: str, facts: PaymentFacts) -> Instalment:
 
 def _payment_from(event: StripeEvent, tenant_id: str, facts: PaymentFacts) -> Payment:
     """A payment rebuilt from Stripe's session, for a session paid whose row was never written (the
-    checkout died between creating the session and recording it)."""
+    checkout died between creating the session and recording it, or the session was made elsewhere).
+
+    Recorded as paid, never OPEN: its money has arrived, and this event's transaction gives it its
+    final status (PAID, NOT_OWED, HOLD_LOST) before anyone sees it. As OPEN it would collide with the
+    instalment's own open session (one OPEN payment per instalment), and the event would fail for as
+    long as that session stays open: the 500 once seen for two sessions paying one balance at once."""
     return Payment(
         session_id=event.field("id"),
         tenant_id=tenant_id,
@@ -471,7 +479,7 @@ def _payment_from(event: StripeEvent, tenant_id: str, facts: PaymentFacts) -> Pa
         commission_bps=0,
         fee_cents=facts.application_fee_cents,
         destination_account=facts.destination_account,
-        status=PaymentStatus.OPEN,
+        status=PaymentStatus.PAID,
         checkout_url=event.field("url") or "about:blank",
         expires_at=datetime.fromtimestamp(event.amount("expires_at"), UTC),
         instalment_seq=_seq_of(event),

@@ -29,7 +29,6 @@ from services.payments.domain import (
     BookingStatus,
     EntryKind,
     LedgerTotals,
-    PaymentStatus,
     RefundChoice,
     RefundKind,
     cancellation_request_id,
@@ -130,17 +129,28 @@ class Refunds:
         """A cancelled booking owes nothing more: the balance pages still open are closed, so a couple
         who kept one open cannot pay it (a refund gives the money back, but not Stripe's processing
         fee). One that was paid meanwhile, or that cannot be closed now, is left to its webhook, which
-        refunds a balance of a booking no longer confirmed in full, and to the expiry sweep."""
+        refunds a balance of a booking no longer confirmed in full, and to the expiry sweep.
+
+        Stripe is asked after the cancellation has committed and outside any transaction, as the
+        refunds are (a slow Stripe must not hold row locks and a pooled connection): the open sessions
+        are read, each is closed at Stripe, and EXPIRED is recorded only over a payment still OPEN, so
+        a webhook that settled one meanwhile keeps its outcome."""
         async with self._store.tenant(tenant_id) as tx:
-            for payment in await tx.open_balance_payments(booking_id):
-                try:
-                    async with tx.conn.begin_nested():
-                        await self._stripe.expire_checkout_session(payment.session_id)
-                        await tx.set_payment_status(payment.session_id, PaymentStatus.EXPIRED)
-                except SessionAlreadyPaid:
-                    continue
-                except PaymentProviderError:
-                    log.warning("closing a cancelled booking's balance session failed", exc_info=True)
+            sessions = [p.session_id for p in await tx.open_balance_payments(booking_id)]
+        closed = []
+        for session_id in sessions:
+            try:
+                await self._stripe.expire_checkout_session(session_id)
+            except SessionAlreadyPaid:
+                continue
+            except PaymentProviderError:
+                log.warning("closing a cancelled booking's balance session failed", exc_info=True)
+                continue
+            closed.append(session_id)
+        if closed:
+            async with self._store.tenant(tenant_id) as tx:
+                for session_id in closed:
+                    await tx.expire_open_payment(session_id)
 
     async def _answer(self, tenant_id: str, booking_id: str) -> BookingState:
         """The booking as the cancellation left it, with its history: the caller answers with it."""

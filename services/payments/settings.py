@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 
 from mais_runtime.settings import ServiceSettings
@@ -17,6 +19,12 @@ class PaymentsSettings(ServiceSettings):
     stripe_webhook_secret: str = Field(default=DEV_WEBHOOK_SECRET, validation_alias="STRIPE_WEBHOOK_SECRET")
     # The sandbox's base URL (MAIS_STRIPE_API_BASE); empty talks to api.stripe.com.
     stripe_api_base: str = ""
+    # MAIS_PAYMENTS_ROLE. "all": every RPC and the background sweeps. "webhooks": a worker the
+    # gateways send Stripe's webhooks to (MAIS_PAYMENTS_WEBHOOK_ADDR), so that checkouts queued in the
+    # main process's event loop never delay a confirmation; same inbox, same exactly-once rules (the
+    # event's row is written first and processed under its lock, whichever process receives it), and
+    # no sweeps of its own.
+    payments_role: Literal["all", "webhooks"] = "all"
     # Per HTTP request to Stripe; the SDK retries network failures this many times.
     stripe_timeout_seconds: float = 8.0
     stripe_max_network_retries: int = 2

@@ -381,13 +381,16 @@ class PaymentsTx(RefundQueries, NoticeQueries):
     # --- payments -------------------------------------------------------------------------
 
     async def insert_payment(self, payment: Payment) -> Payment:
-        """Records a new Checkout Session; the row already there when the session is not new."""
+        """Records a new Checkout Session (in `payment.status`: OPEN, or PAID for one rebuilt from
+        its paid event); the row already there when the session is not new."""
         await self.conn.execute(
             text(
                 "INSERT INTO payments (session_id, tenant_id, booking_id, amount_cents, currency,"
-                " commission_bps, fee_cents, destination_account, checkout_url, expires_at, instalment_seq)"
+                " commission_bps, fee_cents, destination_account, checkout_url, expires_at, instalment_seq,"
+                " status)"
                 " VALUES (:session_id, CAST(:tenant_id AS uuid), :booking_id, :amount_cents, :currency,"
-                " :commission_bps, :fee_cents, :destination_account, :checkout_url, :expires_at, :seq)"
+                " :commission_bps, :fee_cents, :destination_account, :checkout_url, :expires_at, :seq,"
+                " :status)"
                 " ON CONFLICT (session_id) DO NOTHING"
             ),
             {
@@ -402,6 +405,7 @@ class PaymentsTx(RefundQueries, NoticeQueries):
                 "checkout_url": payment.checkout_url,
                 "expires_at": payment.expires_at,
                 "seq": payment.instalment_seq,
+                "status": str(payment.status),
             },
         )
         stored = await self.payment_by_session(payment.session_id)

@@ -144,16 +144,28 @@ class RefundQueries:
         return answer
 
     async def open_balance_payments(self, booking_id: str) -> list[Any]:
-        """The booking's balance sessions (instalments after the first) still open for paying, locked
-        (the webhook of one paid meanwhile waits for whoever closes them)."""
+        """The booking's balance sessions (instalments after the first) still open for paying (not
+        locked: they are closed at Stripe after this transaction, see `expire_open_payment`)."""
         from services.payments.store import Payment
 
         sql = (
             f"SELECT {_PAYMENT_COLUMNS}, instalment_seq FROM payments"  # noqa: S608 - constant columns
             " WHERE booking_id = :b AND status = 'OPEN' AND instalment_seq > 1"
-            " ORDER BY created_at, session_id LIMIT 12 FOR UPDATE"
+            " ORDER BY created_at, session_id LIMIT 12"
         )
         return [Payment(**dict(r._mapping)) for r in await self.conn.execute(text(sql), {"b": booking_id})]
+
+    async def expire_open_payment(self, session_id: str) -> bool:
+        """EXPIRED for a session Stripe has closed, unless its payment moved on meanwhile (a webhook
+        recorded it PAID or NOT_OWED, or EXPIRED already): False then."""
+        result = await self.conn.execute(
+            text(
+                "UPDATE payments SET status = 'EXPIRED', updated_at = now()"
+                " WHERE session_id = :s AND status = 'OPEN'"
+            ),
+            {"s": session_id},
+        )
+        return bool(result.rowcount)
 
     async def cancellation_parts(self, cancellation_id: str) -> list[Any]:
         """The refund requests (one per payment) of one cancellation, in the order they were reserved."""

@@ -231,7 +231,7 @@ def test_the_data_folder_records_every_port_the_stack_listens_on(stack: Stack) -
     assert httpx.get(f"http://127.0.0.1:{ports['envoy_admin']}/ready", timeout=5).status_code == 200
     sandbox = httpx.get(f"http://127.0.0.1:{ports['stripe']}/v1/events", auth=("sk_test_x", ""), timeout=5)
     assert sandbox.status_code == 200
-    for service in ("tenant", "catalog", "booking", "payments"):
+    for service in ("tenant", "catalog", "booking", "payments", "payments_webhooks"):
         assert "python_info" in metrics_text(ports[f"metrics_{service}"])
     assert record["operator"]["gateway"] == f"http://127.0.0.1:{ports['metrics_gateway']}/metrics"
 
@@ -292,7 +292,7 @@ def test_log_level_warning_keeps_info_lines_out_of_every_process_log(
 ) -> None:
     assert http.get("/v1/packages", headers={"X-Tenant-Key": "pk_live_nobody"}).status_code == 401
     logs = stack.data_dir / "logs"
-    for name in ("gateway", "tenant", "catalog", "booking", "payments"):
+    for name in ("gateway", "tenant", "catalog", "booking", "payments", "payments-webhooks"):
         for line in (logs / f"{name}.log").read_text().splitlines():
             if line.startswith("{"):
                 assert json.loads(line)["level"] not in ("DEBUG", "INFO"), (name, line)
@@ -430,7 +430,8 @@ def test_money_metrics_are_labelled_by_currency(stack: Stack, shop: Shop) -> Non
         == 200
     )
     wanted = f'mais_payments_charged_cents_total{{currency="{currency}"}}'
-    assert eventually(lambda: wanted in metrics_text(stack.ports.metrics_payments), timeout=WAIT)
+    # Counted where the webhook is processed: payments' webhook worker.
+    assert eventually(lambda: wanted in metrics_text(stack.ports.metrics_payments_webhooks), timeout=WAIT)
 
 
 def test_every_outbox_reports_the_age_of_its_oldest_pending_message(stack: Stack) -> None:

@@ -31,6 +31,8 @@ def test_ready_through_envoy_reports_every_service_and_the_database(http: httpx.
         "catalog": "ok",
         "booking": "ok",
         "payments": "ok",
+        # Payments' webhook worker, which the gateways send Stripe's webhooks to.
+        "payments-webhooks": "ok",
         "database": "ok",
     }
     assert len(answer.headers["x-request-id"]) == 32

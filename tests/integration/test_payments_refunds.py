@@ -12,11 +12,12 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import pytest
 from mais.booking.v1 import booking_service_pb2 as booking_pb
 
-from mais_runtime.db import text
+from mais_runtime.db import DatabaseError, text
 from mais_runtime.errors import PreconditionFailed, ValidationError
 from services.payments.domain import BookingState, BookingStatus, EntryKind, RefundChoice, commission_cents
 from services.payments.inbox import StripeInbox
@@ -30,6 +31,7 @@ from tests.integration.test_payments_service import (  # noqa: F401 - the sandbo
     _onboarded_account,
     _pay,
     _spec,
+    _stripe_get,
     adapter,
     captured,
     sandbox_url,
@@ -199,6 +201,47 @@ async def pay_instalment(world: World, tenant_id: str, booking_id: str, seq: int
             {"f": facts.application_fee_cents, "s": session.id, "b": booking_id, "q": seq},
         )
     return session.id
+
+
+BALANCE = 7_000
+
+
+async def balance_session(world: World, tenant_id: str, booking_id: str) -> tuple[str, str]:
+    """A balance session (instalment 2) at the sandbox, with the metadata our balance checkout gives
+    it: its (id, url)."""
+    session = await world.stripe.create_checkout_session(
+        _spec(
+            line_items=(LineItem("Balance", BALANCE),),
+            destination_account=world.account,
+            application_fee_cents=commission_cents(BALANCE, COMMISSION_BPS),
+            client_reference_id=booking_id,
+            metadata={"tenant_id": tenant_id, "booking_id": booking_id, "instalment_seq": "2"},
+        )
+    )
+    return session.id, session.url
+
+
+async def open_balance(world: World, tenant_id: str, booking_id: str) -> str:
+    """A balance session recorded OPEN, as the couple's `pay` opens it: its id."""
+    session_id, url = await balance_session(world, tenant_id, booking_id)
+    async with world.store.tenant(tenant_id) as tx:
+        await tx.insert_payment(
+            Payment(
+                session_id=session_id,
+                tenant_id=tenant_id,
+                booking_id=booking_id,
+                amount_cents=BALANCE,
+                currency="usd",
+                commission_bps=COMMISSION_BPS,
+                fee_cents=commission_cents(BALANCE, COMMISSION_BPS),
+                destination_account=world.account,
+                status="OPEN",
+                checkout_url=url,
+                expires_at=datetime.now(UTC) + timedelta(hours=1),
+                instalment_seq=2,
+            )
+        )
+    return session_id
 
 
 async def instalments(world: World, tenant_id: str, booking_id: str) -> list[tuple[int, str, int]]:
@@ -430,3 +473,59 @@ async def test_refunds_made_in_stripe_tell_booking_the_bookings_refunded_total_o
         (booking, 1_000, 1_000),
         (booking, 3_500, 2_500),
     ]
+
+
+@dataclass
+class ClosingWatch:
+    """The Stripe adapter with a look at the database whenever a session is closed: whether its
+    payment's row could be locked by someone else at that moment (it cannot while a transaction of
+    the caller holds it), and optionally a webhook settling the payment just before Stripe answers."""
+
+    inner: StripeAdapter
+    store: PaymentsStore
+    tenant_id: str
+    settle_as: str = ""
+    row_free: list[bool] = field(default_factory=list)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    async def expire_checkout_session(self, session_id: str) -> None:
+        async with self.store.tenant(self.tenant_id) as tx:
+            try:
+                await tx.conn.execute(
+                    text("SELECT 1 FROM payments WHERE session_id = :s FOR UPDATE NOWAIT"), {"s": session_id}
+                )
+                self.row_free.append(True)
+            except DatabaseError:
+                self.row_free.append(False)
+                raise
+        if self.settle_as:
+            async with self.store.tenant(self.tenant_id) as tx:
+                await tx.set_payment_status(session_id, self.settle_as)
+        await self.inner.expire_checkout_session(session_id)
+
+
+async def _status_of(world: World, tenant_id: str, session_id: str) -> str:
+    async with world.store.tenant(tenant_id) as tx:
+        payment = await tx.payment_by_session(session_id)
+    assert payment is not None
+    return str(payment.status)
+
+
+@pytest.mark.parametrize("settled_meanwhile", ["", "NOT_OWED"])
+async def test_a_cancellation_closes_an_open_balance_session_at_stripe_outside_its_transactions(
+    world: World, new_tenant_id: str, settled_meanwhile: str
+) -> None:
+    booking = await a_booking(world, new_tenant_id, paid=1)
+    session_id = await open_balance(world, new_tenant_id, booking)
+    watch = ClosingWatch(world.stripe, world.store, new_tenant_id, settle_as=settled_meanwhile)
+    refunds = Refunds(world.store, world.bookings, watch)  # type: ignore[arg-type]
+    await refunds.cancel_and_refund(
+        new_tenant_id, booking, reason="venue closed", choice=RefundChoice.none(), actor="system"
+    )
+    # Stripe was asked while nobody held the payment's row (the old code asked under FOR UPDATE).
+    assert watch.row_free == [True]
+    assert _stripe_get(world.sandbox, f"/v1/checkout/sessions/{session_id}")["status"] == "expired"
+    # EXPIRED recorded only over a payment still OPEN: a webhook's outcome meanwhile is kept.
+    assert await _status_of(world, new_tenant_id, session_id) == (settled_meanwhile or "EXPIRED")

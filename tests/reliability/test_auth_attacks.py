@@ -442,7 +442,7 @@ def test_the_public_entry_does_not_route_to_internal_grpc_services(
 
 def test_service_ports_listen_on_loopback_only(stack: Stack) -> None:
     listening = _listening_addresses()
-    for service in ("tenant", "catalog", "booking", "payments"):
+    for service in ("tenant", "catalog", "booking", "payments", "payments_webhooks"):
         port = getattr(stack.ports, service)
         hosts = {host for host, p in listening if p == port}
         assert hosts == {"127.0.0.1"}, f"{service} listens on {hosts}"

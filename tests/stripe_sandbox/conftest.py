@@ -42,6 +42,8 @@ class Delivery:
     event: dict[str, Any]
     status: int
     received_at: float
+    # The sender's port: deliveries on one kept-alive connection share it.
+    client_port: int = 0
 
     @property
     def object_id(self) -> str:
@@ -60,7 +62,7 @@ class Receiver:
     max_in_flight: int = 0
     cond: threading.Condition = field(default_factory=threading.Condition)
 
-    def handle(self, body: bytes, signature: str) -> int:
+    def handle(self, body: bytes, signature: str, client_port: int = 0) -> int:
         event = json.loads(body)
         object_id = str(event["data"]["object"]["id"])
         with self.cond:
@@ -75,7 +77,7 @@ class Receiver:
             time.sleep(delay)
         with self.cond:
             self.in_flight -= 1
-            self.deliveries.append(Delivery(body, signature, event, status, time.monotonic()))
+            self.deliveries.append(Delivery(body, signature, event, status, time.monotonic(), client_port))
             self.cond.notify_all()
         return status
 
@@ -118,9 +120,12 @@ class Receiver:
 
 def _handler_for(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
+        # Keep-alive, as Envoy in front of the gateways speaks it.
+        protocol_version = "HTTP/1.1"
+
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-            status = receiver.handle(body, self.headers.get("Stripe-Signature", ""))
+            status = receiver.handle(body, self.headers.get("Stripe-Signature", ""), self.client_address[1])
             reply = json.dumps({"received": status == 200}).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")

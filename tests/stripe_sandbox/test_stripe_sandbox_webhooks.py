@@ -129,6 +129,33 @@ def test_deliver_control_sends_duplicates_concurrently(
     assert elapsed < 5 * 0.4  # sequential sending would take at least 2 s
 
 
+def test_a_burst_of_deliveries_reuses_its_kept_alive_connections(
+    sandbox: Any,
+    client: stripe.StripeClient,
+    receiver: Any,
+    pay: Pay,
+    session_params: SessionParams,
+) -> None:
+    """Two bursts of 30 concurrent deliveries, one after the other: the second goes over the
+    connections the first opened (httpx's default keeps 20 alive and would open 10 more)."""
+    session = client.v1.checkout.sessions.create(params=session_params())
+    pay(session)
+    [first] = receiver.wait_for("checkout.session.completed", session.id)
+    event_id = first.event["id"]
+    # Slow answers make the first burst open one connection per copy.
+    receiver.slow[session.id] = 0.3
+    for burst in (1, 2):
+        response = sandbox.control(
+            "POST", f"/_sandbox/events/{event_id}/deliver", {"times": 30, "concurrent": True, "wait": True}
+        )
+        assert response.status_code == 200
+        assert [a["status_code"] for a in response.json()["attempts"]] == [200] * 30, burst
+    copies = receiver.wait_for("checkout.session.completed", session.id, count=61)[1:]
+    ports = [c.client_port for c in copies]
+    assert len(ports) == 60 and all(ports)
+    assert len(set(ports)) <= 30, f"{len(set(ports))} connections for two bursts of 30"
+
+
 def test_deliver_control_sequential_and_late(
     sandbox: Any, client: stripe.StripeClient, receiver: Any, pay: Pay, session_params: SessionParams
 ) -> None:

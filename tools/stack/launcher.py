@@ -38,6 +38,8 @@ DEV_WEBHOOK_SECRET = "whsec_mais_dev_sandbox_secret"  # noqa: S105 - the sandbox
 # What a stack records about itself in its data folder (ports, URLs, where spans go).
 STACK_RECORD = "stack.json"
 _LIST_FIELDS = ("extra_gateways", "extra_gateway_metrics")
+# The process name of payments' webhook worker.
+WEBHOOK_WORKER = "payments-webhooks"
 
 
 class PortInUse(RuntimeError):
@@ -80,12 +82,15 @@ class Ports:
     catalog: int = 0
     booking: int = 0
     payments: int = 0
+    # Payments' webhook worker (the same service with MAIS_PAYMENTS_ROLE=webhooks).
+    payments_webhooks: int = 0
     postgres: int = 0
     stripe: int = 0
     metrics_tenant: int = 0
     metrics_catalog: int = 0
     metrics_booking: int = 0
     metrics_payments: int = 0
+    metrics_payments_webhooks: int = 0
     extra_gateways: list[int] = field(default_factory=list)
     extra_gateway_metrics: list[int] = field(default_factory=list)
 
@@ -166,6 +171,9 @@ class StackOptions:
     # When set, Envoy also answers `GET /` on this port itself (direct_response): the benchmark's
     # ceiling for "Envoy answering directly".
     envoy_direct_port: int | None = None
+    # Stripe's webhooks on a second payments process of their own (the gateways call it on their own
+    # channel), so that checkouts in payments' event loop never delay a confirmation.
+    webhook_worker: bool = True
 
 
 class Stack:
@@ -207,6 +215,8 @@ class Stack:
         }
         for service in SERVICES:
             urls[service] = f"http://127.0.0.1:{getattr(self.ports, f'metrics_{service}')}/metrics"
+        if self.options.webhook_worker:
+            urls[WEBHOOK_WORKER] = f"http://127.0.0.1:{self.ports.metrics_payments_webhooks}/metrics"
         urls["envoy"] = f"http://127.0.0.1:{self.ports.envoy_admin}/stats/prometheus"
         return urls
 
@@ -268,6 +278,7 @@ class Stack:
             "envoy",
             *[n for n in self.processes if n.startswith("gateway")],
             "payments",
+            WEBHOOK_WORKER,
             "booking",
             "catalog",
             "tenant",
@@ -347,6 +358,9 @@ class Stack:
         for service in SERVICES:
             needed.append((service, "127.0.0.1", getattr(p, service)))
             needed.append((f"{service} metrics", "127.0.0.1", getattr(p, f"metrics_{service}")))
+        if self.options.webhook_worker:
+            needed.append(("payments' webhook worker", "127.0.0.1", p.payments_webhooks))
+            needed.append(("payments' webhook worker metrics", "127.0.0.1", p.metrics_payments_webhooks))
         if not self.options.database_url:
             needed.append(("PostgreSQL", "127.0.0.1", p.postgres))
         if self.uses_sandbox:
@@ -477,12 +491,27 @@ class Stack:
                     "MAIS_DATABASE_URL": self.role_url(service, role_passwords[service]),
                 },
             )
+        webhooks: dict[str, str] = {}
+        if self.options.webhook_worker:
+            add(
+                WEBHOOK_WORKER,
+                [python, "-m", "services.payments"],
+                {
+                    "MAIS_PAYMENTS_ROLE": "webhooks",
+                    "MAIS_GRPC_PORT": str(self.ports.payments_webhooks),
+                    "MAIS_METRICS_PORT": str(self.ports.metrics_payments_webhooks),
+                    # The pool as payments' own (MAIS_DB_POOL_SIZE): an event holds its connection
+                    # through its Stripe and booking calls, and a burst of them is what it is for.
+                    "MAIS_DATABASE_URL": self.role_url("payments", role_passwords["payments"]),
+                },
+            )
+            webhooks["MAIS_PAYMENTS_WEBHOOK_ADDR"] = f"127.0.0.1:{self.ports.payments_webhooks}"
         gateway_ports = [self.ports.gateway, *self.ports.extra_gateways]
         for n, (port, metrics) in enumerate(self.ports.gateway_pairs()):
             add(
                 "gateway" if n == 0 else f"gateway-{n + 1}",
                 [python, "-m", "gateway"],
-                {"MAIS_GATEWAY_PORT": str(port), "MAIS_GATEWAY_OPERATOR_PORT": str(metrics)},
+                {"MAIS_GATEWAY_PORT": str(port), "MAIS_GATEWAY_OPERATOR_PORT": str(metrics), **webhooks},
             )
         add(
             "envoy",
