@@ -415,12 +415,16 @@ class StripeInbox:
         # payments), as a cancellation's refunds tell it.
         totals = await tx.booking_totals(payment.booking_id)
         for refund in new_refunds:
+            # A part of a cancellation's refund (reserved before Stripe was asked) carries what the
+            # couple's own cancellation keeps back: booking says it in the refund email, whoever tells first.
+            reserved = await tx.refund_request(refund.request_id) if refund.request_id else None
             await self._bookings.record_refund(
                 tenant_id,
                 payment.booking_id,
                 total_refunded_cents=totals.refunded,
                 refund_cents=refund.amount_cents,
                 refund_id=refund.id,
+                kept_cents=reserved.kept_cents if reserved else 0,
             )
         return EventStatus.PROCESSED
 

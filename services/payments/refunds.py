@@ -178,6 +178,12 @@ class Refunds:
                 )
             ledger, deposit_refundable = await _paid_ledger(tx, booking_id, paid)
             refundable = refundable_parts(ledger, by_couple=by_couple, deposit_refundable=deposit_refundable)
+            # Recorded with each part, so that whoever tells booking of a refund first says it.
+            kept = (
+                couple_cancellation_terms(ledger, deposit_refundable=deposit_refundable).kept_cents
+                if by_couple
+                else 0
+            )
             if by_couple and not any(part.refundable > 0 for part in refundable):
                 # The couple cancels; what they paid is the business's to keep (a non-refundable deposit).
                 return []
@@ -200,6 +206,7 @@ class Refunds:
                     status="PENDING",
                     stripe_refund_id=None,
                     stripe_fee_refund_id=None,
+                    kept_cents=kept,
                 )
                 await tx.reserve_refund_part(tenant_id, request_id, request)
                 answer.append((payments[part.session_id], request))
@@ -255,11 +262,9 @@ class Refunds:
         the whole cancellation)."""
         async with self._store.tenant(tenant_id) as tx:
             await tx.wait_for_peers()
-            paid = await tx.paid_payments(booking_id, lock=True)
-            kept = 0
-            if actor == COUPLE:
-                ledger, deposit_refundable = await _paid_ledger(tx, booking_id, paid)
-                kept = couple_cancellation_terms(ledger, deposit_refundable=deposit_refundable).kept_cents
+            await tx.paid_payments(booking_id, lock=True)
+            # As reserved (the charge.refunded webhook, which may record a part first, tells the same).
+            kept = max((request.kept_cents for _, request, _, _ in asked), default=0)
             new: list[MoneyBack] = []
             for payment, request, refund, fee_refund in asked:
                 # Whoever records a refund first (this, or the charge.refunded webhook) tells booking.

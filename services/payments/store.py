@@ -90,6 +90,8 @@ class RefundRequest:
     status: str
     stripe_refund_id: str | None
     stripe_fee_refund_id: str | None
+    # What the couple's own cancellation keeps back (a non-refundable deposit); 0 otherwise.
+    kept_cents: int = 0
 
 
 _PAYMENT_COLUMNS = (
@@ -104,7 +106,7 @@ _EVENT_COLUMNS = (
 )
 _REFUND_COLUMNS = (
     "request_id, booking_id, session_id, choice, amount_cents, fee_refund_cents, status,"
-    " stripe_refund_id, stripe_fee_refund_id"
+    " stripe_refund_id, stripe_fee_refund_id, kept_cents"
 )
 
 

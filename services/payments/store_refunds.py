@@ -22,10 +22,6 @@ _PAYMENT_COLUMNS = (
     " fee_cents, destination_account, status, checkout_url, expires_at, payment_intent_id, charge_id,"
     " application_fee_id"
 )
-_REFUND_COLUMNS = (
-    "request_id, booking_id, session_id, choice, amount_cents, fee_refund_cents, status,"
-    " stripe_refund_id, stripe_fee_refund_id"
-)
 # An instalments row's columns, in the domain Instalment's order (every query of instalments reads
 # them all and builds one with instalment_of).
 _INSTALMENT_FIELDS = (
@@ -169,7 +165,7 @@ class RefundQueries:
 
     async def cancellation_parts(self, cancellation_id: str) -> list[Any]:
         """The refund requests (one per payment) of one cancellation, in the order they were reserved."""
-        from services.payments.store import RefundRequest
+        from services.payments.store import _REFUND_COLUMNS, RefundRequest
 
         sql = (
             f"SELECT {_REFUND_COLUMNS} FROM refund_requests"  # noqa: S608 - constant columns
@@ -183,8 +179,8 @@ class RefundQueries:
         await self.conn.execute(
             text(
                 "INSERT INTO refund_requests (tenant_id, request_id, cancellation_id, booking_id, session_id,"
-                " choice, amount_cents, fee_refund_cents)"
-                " VALUES (CAST(:t AS uuid), :r, :c, :b, :s, :ch, :a, :f)"
+                " choice, amount_cents, fee_refund_cents, kept_cents)"
+                " VALUES (CAST(:t AS uuid), :r, :c, :b, :s, :ch, :a, :f, :k)"
             ),
             {
                 "t": tenant_id,
@@ -195,6 +191,7 @@ class RefundQueries:
                 "ch": request.choice,
                 "a": request.amount_cents,
                 "f": request.fee_refund_cents,
+                "k": request.kept_cents,
             },
         )
 

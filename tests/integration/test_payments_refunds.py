@@ -392,6 +392,39 @@ async def test_a_couples_cancellation_keeps_a_non_refundable_deposit_and_refunds
     assert (terms.refund_cents, terms.kept_cents) == (0, 3_333)
 
 
+async def test_a_kept_deposit_is_told_to_booking_even_when_the_refund_webhook_records_the_refund_first(
+    world: World,
+    new_tenant_id: str,
+    captured: tuple[Captured, str],  # noqa: F811
+) -> None:
+    """The webhook worker may handle Stripe's charge.refunded before the cancellation that asked for the
+    refund commits: it tells booking then, and says the same kept deposit the cancellation would."""
+    booking = await a_booking(world, new_tenant_id, deposit_refundable=False)
+    inbox = StripeInbox(world.store, payees=None, bookings=world.bookings, stripe=world.stripe)  # type: ignore[arg-type]
+    async with world.store.tenant(new_tenant_id) as tx:
+        charges = {p.payment_intent_id: p.charge_id or "" for p, _ in await tx.paid_payments(booking)}
+
+    class WebhookFirst:
+        """Stripe whose charge.refunded is handled before the refund call returns."""
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(world.stripe, name)
+
+        async def refund(self, **asked: Any) -> Any:
+            refund = await world.stripe.refund(**asked)
+            await inbox.receive(*captured[0].wait_for("charge.refunded", charges[asked["payment_intent_id"]]))
+            return refund
+
+    refunds = Refunds(world.store, world.bookings, WebhookFirst())  # type: ignore[arg-type]
+    outcome = await refunds.cancel_and_refund(
+        new_tenant_id, booking, reason="", choice=RefundChoice.full(), actor=COUPLE
+    )
+    assert outcome.refunded_cents == 6_667
+    # Told once (by the webhook, which recorded it first), with what the business keeps.
+    assert [(b, cents) for b, _, cents, _ in world.bookings.refunds] == [(booking, 6_667)]
+    assert world.bookings.kept[booking] == 3_333
+
+
 async def test_what_the_couples_view_says_is_what_their_cancellation_then_refunds(
     world: World, new_tenant_id: str
 ) -> None:
