@@ -509,10 +509,11 @@ def test_booking_killed_mid_webhook_answers_500_and_stripes_retry_after_restart_
     codes = [d["status_code"] for d in sandbox.deliveries(event_id)]
     assert codes[0] == 500 and codes[-1] == 200 and codes.count(200) == 1
     status_becomes(http, shop, answer["bookingId"], "CONFIRMED")
-    on_the_day = http.get(
+    listed = http.get(
         "/v1/tenant-admin/bookings", params={"from": day, "to": day}, headers=shop.tenant.admin_headers()
-    ).json()["items"]
-    assert [(b["id"], b["status"]) for b in on_the_day] == [(answer["bookingId"], "CONFIRMED")]
+    )
+    assert listed.status_code == 200, listed.text
+    assert [(b["id"], b["status"]) for b in listed.json()["items"]] == [(answer["bookingId"], "CONFIRMED")]
     books = ledger(http, sandbox, shop, answer["bookingId"])
     assert sorted(e["kind"] for e in books["entries"]) == ["application_fee", "charge"]
     [event] = [e for e in events_of(http, shop) if e["stripeEventId"] == event_id]

@@ -113,4 +113,4 @@ def test_the_platform_admin_finds_a_business_beyond_the_first_page_by_searching(
     page.get_by_label("Search by name, slug or admin email").fill(f"no such business {tag}")
     nothing = f"No business matches “no such business {tag}”."
     expect(page.get_by_role("paragraph").filter(has_text=nothing)).to_be_visible()
-    expect(businesses.get_by_role("row")).to_have_count(1)
+    expect(businesses).to_have_count(0)  # the words instead of an empty table
