@@ -49,8 +49,14 @@ IDLE_PING_SECONDS = 10.0
 # SQLSTATEs worth retrying: serialization failure, deadlock, lock timeout.
 RETRYABLE_SQLSTATES = frozenset({"40001", "40P01", "55P03"})
 # The server is going away or not back yet (admin shutdown, crash shutdown, starting up / shutting
-# down): the database is unavailable, not the request wrong.
-SERVER_GOING_AWAY_SQLSTATES = frozenset({"57P01", "57P02", "57P03"})
+# down), or it ended this session (idle in a transaction, idle session): the database is unavailable,
+# not the request wrong, and the connection is gone.
+SERVER_GOING_AWAY_SQLSTATES = frozenset({"57P01", "57P02", "57P03", "25P03", "57P05"})
+# The database is up but could not do this work in time: a lock or statement timeout, a deadlock or a
+# serialization failure (after the caller's retries, for the retryable ones), or its resources ran out
+# (class 53: too many connections, out of memory, disk full). The platform is busy, not the request
+# wrong: DatabaseBusy, answered 503 UNAVAILABLE like any dependency that did not answer.
+BUSY_SQLSTATES = frozenset({"40001", "40P01", "55P03", "57014"})
 # How long ROLLBACK or a ping may take before the connection is given up on.
 _HOUSEKEEPING_TIMEOUT_SECONDS = 2.0
 
@@ -82,6 +88,27 @@ class IntegrityError(DatabaseError):
     """A constraint refused a write (SQLSTATE class 23: unique, exclusion, foreign key, check, not null)."""
 
 
+class DatabaseBusy(DependencyUnavailable, DatabaseError):
+    """The database could not do the work in time (BUSY_SQLSTATES, class 53). Both a DatabaseError
+    (`with_retries` and the stores still read its `sqlstate`) and a DependencyUnavailable (what reaches
+    the caller is 503 UNAVAILABLE, never 500): a timeout under load is the platform being slow."""
+
+    def __init__(self, orig: BaseException) -> None:
+        state = getattr(orig, "sqlstate", None)
+        DependencyUnavailable.__init__(self, f"database busy ({_BUSY_WORDS.get(state or '', 'overloaded')})")
+        self.orig = orig
+        self.sqlstate = state
+        self.constraint_name = getattr(orig, "constraint_name", None)
+
+
+_BUSY_WORDS = {
+    "40001": "serialization failure",
+    "40P01": "deadlock",
+    "55P03": "lock timeout",
+    "57014": "statement timeout",
+}
+
+
 class ResultError(LookupError):
     """A result did not have the number of rows the caller demanded (`one()`, `scalar_one()`)."""
 
@@ -97,9 +124,15 @@ def sqlstate(error: BaseException) -> str | None:
     return None
 
 
+# What the driver raises when the connection is gone or its protocol state is lost: the socket
+# (OSError, ConnectionError's "unexpected connection_lost()"), its command timeout, its interface
+# ("connection is closed", "another operation is in progress") and internal client errors.
+_LOST = (OSError, TimeoutError, asyncpg.InterfaceError, asyncpg.InternalClientError)
+
+
 def _unreachable(error: BaseException) -> bool:
     """The database could not be reached or went away (rather than refusing the statement)."""
-    if isinstance(error, (OSError, TimeoutError, asyncpg.InterfaceError)):
+    if isinstance(error, _LOST):
         return True
     state = getattr(error, "sqlstate", None) or ""
     return state.startswith("08") or state in SERVER_GOING_AWAY_SQLSTATES
@@ -107,7 +140,11 @@ def _unreachable(error: BaseException) -> bool:
 
 def _translate(error: asyncpg.PostgresError) -> DatabaseError:
     state = error.sqlstate or ""
-    return IntegrityError(error) if state.startswith("23") else DatabaseError(error)
+    if state.startswith("23"):
+        return IntegrityError(error)
+    if state in BUSY_SQLSTATES or state.startswith("53"):
+        return DatabaseBusy(error)
+    return DatabaseError(error)
 
 
 class _ConnectionLost(Exception):
@@ -335,7 +372,7 @@ class Connection:
                 self.lost = True
                 raise _ConnectionLost() from error
             raise _translate(error) from error
-        except (OSError, TimeoutError, asyncpg.InterfaceError) as error:
+        except _LOST as error:
             self.lost = True
             raise _ConnectionLost() from error
         return Result(rows, status)
@@ -354,7 +391,7 @@ class Connection:
                 self.lost = True
                 raise _ConnectionLost() from error
             raise _translate(error) from error
-        except (OSError, TimeoutError, asyncpg.InterfaceError) as error:
+        except _LOST as error:
             self.lost = True
             raise _ConnectionLost() from error
         return Result([], None)
@@ -386,7 +423,7 @@ class Connection:
                 self.lost = True
                 raise _ConnectionLost() from error
             raise _translate(error) from error
-        except (OSError, TimeoutError, asyncpg.InterfaceError) as error:
+        except _LOST as error:
             self.lost = True
             raise _ConnectionLost() from error
 
@@ -514,6 +551,9 @@ class Database:
         except _ConnectionLost as lost:
             self._suspect_before = time.monotonic()
             raise DependencyUnavailable("database unavailable") from lost.__cause__
+        except DatabaseBusy as busy:
+            log.warning("%s", busy.message, extra={"sqlstate": busy.sqlstate})
+            raise
         except (TimeoutError, OSError) as error:
             raise DependencyUnavailable("database unavailable") from error
         finally:
@@ -575,7 +615,7 @@ class Database:
         slot.conn = None
         try:
             slot.conn = await self._connect()
-        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+        except (*_LOST, asyncpg.PostgresError) as error:
             raise DependencyUnavailable("database unavailable") from error
         slot.opened = True
         self.connects += 1
