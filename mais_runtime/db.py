@@ -536,12 +536,9 @@ class Database:
 
     @asynccontextmanager
     async def _transaction(self, begin: str) -> AsyncIterator[Connection]:
-        slot = await self._acquire()
-        assert slot.conn is not None
-        conn = Connection(slot.conn)
+        slot, conn = await self._begin(begin)
         try:
             try:
-                await conn._simple(begin)
                 yield conn
             except BaseException:
                 if not conn.lost:
@@ -558,6 +555,30 @@ class Database:
             raise DependencyUnavailable("database unavailable") from error
         finally:
             self._release(slot, healthy=not conn.lost)
+
+    async def _begin(self, begin: str) -> tuple[_Slot, Connection]:
+        """A slot with its transaction begun. A pooled connection that BEGIN finds dead (its backend
+        ended while it sat in the pool, and the driver had not yet seen the socket close) had nothing
+        done on it: BEGIN runs once more on a fresh connection, so a restart costs no request there."""
+        for attempt in (1, 2):
+            slot = await self._acquire()
+            assert slot.conn is not None
+            conn = Connection(slot.conn)
+            try:
+                await conn._simple(begin)
+            except _ConnectionLost as lost:
+                self._suspect_before = time.monotonic()
+                self._release(slot, healthy=False)
+                if attempt == 2:
+                    raise DependencyUnavailable("database unavailable") from lost.__cause__
+                continue
+            except BaseException:
+                if not conn.lost:
+                    await self._rollback(conn)
+                self._release(slot, healthy=not conn.lost)
+                raise
+            return slot, conn
+        raise AssertionError("unreachable")
 
     async def _rollback(self, conn: Connection) -> None:
         try:

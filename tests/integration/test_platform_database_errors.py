@@ -220,3 +220,30 @@ async def test_connections_killed_at_random_moments_under_load_fail_only_as_unav
             assert await conn.scalar(text("SELECT 1")) == 1
     finally:
         await db.close()
+
+
+async def test_a_pooled_connection_killed_while_idle_costs_no_request(cluster: Cluster) -> None:
+    # What a PostgreSQL restart or a failover does to a warm pool between requests: the next BEGIN
+    # finds the connection dead (often before the driver saw the socket close: "another operation is
+    # in progress") with nothing done on it, so the transaction begins again on a fresh connection.
+    name = f"test-err-idle-{uuid.uuid4().hex[:6]}"
+    db = _db(cluster, name, pool_size=1)
+    admin = await asyncpg.connect(cluster.admin_url, timeout=10)
+    failures: list[str] = []
+    try:
+        for n in range(12):
+            async with db.platform_transaction() as conn:
+                await conn.execute(text("SELECT 1"))
+            kill = "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = $1"
+            assert await admin.fetchval(kill, name) == 1
+            await asyncio.sleep(0.002 * n)  # from "at once" to "the hang-up has arrived"
+            try:
+                async with db.platform_transaction() as conn:
+                    assert await conn.scalar(text("SELECT :n::int"), {"n": n}) == n
+            except DependencyUnavailable as error:
+                failures.append(f"{n}: {error.__cause__!r}")
+        assert not failures, failures
+        assert db.connects == 13
+    finally:
+        await admin.close()
+        await db.close()
