@@ -162,9 +162,11 @@ async def test_a_rate_limit_from_a_service_says_when_to_retry(peers: Peers) -> N
 async def test_a_busy_or_lost_database_and_a_peer_past_its_deadline_answer_503_not_500(
     peers: Peers, token: str
 ) -> None:
-    got, body, _ = await _answer(peers.ours, token)
+    got, body, headers = await _answer(peers.ours, token)
     assert (got, body["error"], body["message"]) == (503, "UNAVAILABLE", "a service did not answer")
     assert "hunter2" not in str(body)
+    # Our own services say when to come back; a peer past its deadline is passed on as UNAVAILABLE.
+    assert headers.get("retry-after") == (None if token == "slow-peer" else "1")
 
 
 async def test_a_service_slower_than_the_gateways_deadline_answers_503_not_500(peers: Peers) -> None:
