@@ -88,17 +88,15 @@ class IntegrityError(DatabaseError):
     """A constraint refused a write (SQLSTATE class 23: unique, exclusion, foreign key, check, not null)."""
 
 
-class DatabaseBusy(DependencyUnavailable, DatabaseError):
-    """The database could not do the work in time (BUSY_SQLSTATES, class 53). Both a DatabaseError
-    (`with_retries` and the stores still read its `sqlstate`) and a DependencyUnavailable (what reaches
-    the caller is 503 UNAVAILABLE, never 500): a timeout under load is the platform being slow."""
+class DatabaseBusy(DatabaseError):
+    """The database could not do the work in time (BUSY_SQLSTATES, class 53): the platform being slow,
+    not the request wrong. A DatabaseError like any other inside the service (`with_retries` and the
+    stores read its `sqlstate`; nothing that catches domain errors mistakes it for a refusal); the
+    server chain answers it UNAVAILABLE (`as_unavailable()`, 503 at the gateway), never INTERNAL."""
 
-    def __init__(self, orig: BaseException) -> None:
-        state = getattr(orig, "sqlstate", None)
-        DependencyUnavailable.__init__(self, f"database busy ({_BUSY_WORDS.get(state or '', 'overloaded')})")
-        self.orig = orig
-        self.sqlstate = state
-        self.constraint_name = getattr(orig, "constraint_name", None)
+    def as_unavailable(self) -> DependencyUnavailable:
+        """What the caller is told: the database is busy, and why in a few words (no server text)."""
+        return DependencyUnavailable(f"database busy ({_BUSY_WORDS.get(self.sqlstate or '', 'overloaded')})")
 
 
 _BUSY_WORDS = {
@@ -549,7 +547,7 @@ class Database:
             self._suspect_before = time.monotonic()
             raise DependencyUnavailable("database unavailable") from lost.__cause__
         except DatabaseBusy as busy:
-            log.warning("%s", busy.message, extra={"sqlstate": busy.sqlstate})
+            log.warning("database busy: %s", busy.sqlstate, extra={"sqlstate": busy.sqlstate})
             raise
         except (TimeoutError, OSError) as error:
             raise DependencyUnavailable("database unavailable") from error

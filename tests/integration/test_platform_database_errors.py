@@ -18,7 +18,7 @@ import asyncpg
 import pytest
 
 from mais_runtime.db import Database, DatabaseBusy, DatabaseError, IntegrityError, text, with_retries
-from mais_runtime.errors import DependencyUnavailable, GrpcCode
+from mais_runtime.errors import DependencyUnavailable, DomainError, GrpcCode
 from tests.integration.conftest import Cluster
 
 LOCK_KEY = "SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"
@@ -57,14 +57,20 @@ async def test_a_lock_wait_past_the_lock_timeout_is_the_database_busy_not_an_int
     try:
         async with holder.transaction():
             await holder.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", key)
-            with pytest.raises(DependencyUnavailable) as caught:
+            with pytest.raises(DatabaseBusy) as caught:
                 async with db.platform_transaction() as conn:
                     await conn.execute(text(LOCK_KEY), {"k": key})
         error = caught.value
-        # Still a DatabaseError with its SQLSTATE (retries and the stores read it), answered UNAVAILABLE.
-        assert isinstance(error, DatabaseBusy) and isinstance(error, DatabaseError)
-        assert (error.sqlstate, error.code, error.reason) == ("55P03", GrpcCode.UNAVAILABLE, "UNAVAILABLE")
-        assert "lock timeout" in error.message
+        # A DatabaseError with its SQLSTATE (retries and the stores read it), never a domain refusal;
+        # what the server chain answers for it is UNAVAILABLE.
+        assert isinstance(error, DatabaseError) and not isinstance(error, DomainError)
+        assert error.sqlstate == "55P03"
+        told = error.as_unavailable()
+        assert (told.code, told.reason, told.message) == (
+            GrpcCode.UNAVAILABLE,
+            "UNAVAILABLE",
+            "database busy (lock timeout)",
+        )
         async with db.platform_transaction() as conn:  # the connection was fine: rolled back, reused
             await conn.execute(text(LOCK_KEY), {"k": key})
         assert db.connects == 1
@@ -75,10 +81,10 @@ async def test_a_lock_wait_past_the_lock_timeout_is_the_database_busy_not_an_int
 async def test_a_statement_past_the_statement_timeout_is_the_database_busy(cluster: Cluster) -> None:
     db = _db(cluster, "test-err-statement", statement_timeout_ms=100)
     try:
-        with pytest.raises(DependencyUnavailable) as caught:
+        with pytest.raises(DatabaseBusy) as caught:
             async with db.platform_transaction() as conn:
                 await conn.execute(text("SELECT pg_sleep(2)"))
-        assert isinstance(caught.value, DatabaseBusy) and caught.value.sqlstate == "57014"
+        assert caught.value.sqlstate == "57014"
     finally:
         await db.close()
 
@@ -99,7 +105,7 @@ async def test_retries_that_run_out_on_a_held_lock_answer_busy_after_every_attem
     try:
         async with holder.transaction():
             await holder.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", key)
-            with pytest.raises(DependencyUnavailable):
+            with pytest.raises(DatabaseBusy):
                 await with_retries(attempt, tries=3, base_delay=0.001)
         assert attempts == 3
     finally:
@@ -114,11 +120,11 @@ async def test_a_statement_refused_on_its_merits_stays_a_database_error(
         with pytest.raises(DatabaseError) as caught:
             async with db.platform_transaction() as conn:
                 await conn.execute(text("SELECT no_such_column FROM pg_class"))
-        assert not isinstance(caught.value, DependencyUnavailable) and caught.value.sqlstate == "42703"
+        assert not isinstance(caught.value, DatabaseBusy) and caught.value.sqlstate == "42703"
         with pytest.raises(DatabaseError) as caught:
             async with db.platform_transaction() as conn:
                 await conn.execute(text("SELECT 1 / :zero"), {"zero": 0})
-        assert not isinstance(caught.value, (DependencyUnavailable, IntegrityError))
+        assert not isinstance(caught.value, (DatabaseBusy, IntegrityError))
     finally:
         await db.close()
 
