@@ -1,9 +1,10 @@
-"""No 500 for a database that is slow, busy or gone: every way PostgreSQL (or the road to it) fails
-under load answers DependencyUnavailable (503 UNAVAILABLE at the gateway), and only a statement the
-database refused on its merits stays a DatabaseError. Each cause reproduced on a real server: a lock
-or statement timeout, retries running out, a backend killed mid-transaction (in a statement, between
-statements, at COMMIT), a server that hangs up during the connection's start, and kills at random
-moments under a busy pool."""
+"""No 500 for a database that is slow, busy or gone. A database gone (a backend killed mid-transaction:
+in a statement, between statements, at COMMIT; a server hanging up while a connection starts; kills at
+random moments under a busy pool) is DependencyUnavailable; a database busy (a lock or statement timeout,
+retries running out) is DatabaseBusy, which the server chain answers UNAVAILABLE (503 at the gateway,
+tests/integration/test_platform_gateway_errors.py); only a statement refused on its merits stays a plain
+DatabaseError. Each cause reproduced on a real server, and a pooled connection killed while idle costs
+no request at all."""
 
 from __future__ import annotations
 
