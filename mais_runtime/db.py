@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import random
 import re
 import time
@@ -57,6 +58,8 @@ SERVER_GOING_AWAY_SQLSTATES = frozenset({"57P01", "57P02", "57P03", "25P03", "57
 # (class 53: too many connections, out of memory, disk full). The platform is busy, not the request
 # wrong: DatabaseBusy, answered 503 UNAVAILABLE like any dependency that did not answer.
 BUSY_SQLSTATES = frozenset({"40001", "40P01", "55P03", "57014"})
+# A COMMIT the server answered this recently is proof enough that the database answers (ping).
+PING_EVIDENCE_SECONDS = 1.0
 # How long ROLLBACK or a ping may take before the connection is given up on.
 _HOUSEKEEPING_TIMEOUT_SECONDS = 2.0
 
@@ -514,6 +517,7 @@ class Database:
         self._suspect_before = 0.0
         self._closed = False
         self.connects = 0  # connections opened over the pool's life (a fixed pool: each slot once)
+        self._last_commit = -math.inf  # time.monotonic() of the latest COMMIT the server answered
 
     # --- transactions -----------------------------------------------------------------------------
 
@@ -543,6 +547,7 @@ class Database:
                     await self._rollback(conn)
                 raise
             await conn._simple("COMMIT")
+            self._last_commit = time.monotonic()
         except _ConnectionLost as lost:
             self._suspect_before = time.monotonic()
             raise DependencyUnavailable("database unavailable") from lost.__cause__
@@ -685,7 +690,12 @@ class Database:
             self._release(slot, healthy=healthy)
 
     async def ping(self) -> bool:
-        """True when the database answers a trivial query within the pool's timeouts."""
+        """True when the database answers: a COMMIT answered in the last `PING_EVIDENCE_SECONDS` is
+        the answer (a pool saturated by a busy but working database is not a database down, so the
+        health watch does not report one while every slot is busy), otherwise a trivial query within
+        the pool's timeouts."""
+        if not self._closed and time.monotonic() - self._last_commit < PING_EVIDENCE_SECONDS:
+            return True
         try:
             async with self.connection() as conn:
                 await conn.execute("SELECT 1")

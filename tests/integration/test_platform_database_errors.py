@@ -254,3 +254,33 @@ async def test_a_pooled_connection_killed_while_idle_costs_no_request(cluster: C
     finally:
         await admin.close()
         await db.close()
+
+
+async def test_a_pool_saturated_by_a_working_database_still_pings_as_reachable(cluster: Cluster) -> None:
+    # The health watch pings every second with a 2 s bound: a pool whose every slot is busy with
+    # transactions that commit is a busy database, not one that is down (readiness must not flip).
+    db = _db(cluster, "test-err-saturated", pool_size=1, pool_timeout_seconds=10.0)
+    stop = asyncio.Event()
+
+    async def busy() -> None:
+        while not stop.is_set():
+            async with db.platform_transaction() as conn:
+                await conn.execute(text("SELECT pg_sleep(0.05)"))
+
+    workers = [asyncio.create_task(busy()) for _ in range(30)]
+    try:
+        await asyncio.sleep(0.5)
+        answers = []
+        for _ in range(5):
+            try:
+                answers.append(await asyncio.wait_for(db.ping(), timeout=0.5))
+            except TimeoutError:
+                answers.append(False)
+        assert answers == [True] * 5
+    finally:
+        stop.set()
+        await asyncio.gather(*workers)
+    await asyncio.sleep(1.1)  # no commit lately: a ping is a real round trip again
+    assert await db.ping()
+    await db.close()
+    assert not await db.ping()  # and a closed pool is not reachable
