@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import random
 import re
 import time
@@ -49,8 +50,16 @@ IDLE_PING_SECONDS = 10.0
 # SQLSTATEs worth retrying: serialization failure, deadlock, lock timeout.
 RETRYABLE_SQLSTATES = frozenset({"40001", "40P01", "55P03"})
 # The server is going away or not back yet (admin shutdown, crash shutdown, starting up / shutting
-# down): the database is unavailable, not the request wrong.
-SERVER_GOING_AWAY_SQLSTATES = frozenset({"57P01", "57P02", "57P03"})
+# down), or it ended this session (idle in a transaction, idle session): the database is unavailable,
+# not the request wrong, and the connection is gone.
+SERVER_GOING_AWAY_SQLSTATES = frozenset({"57P01", "57P02", "57P03", "25P03", "57P05"})
+# The database is up but could not do this work in time: a lock or statement timeout, a deadlock or a
+# serialization failure (after the caller's retries, for the retryable ones), or its resources ran out
+# (class 53: too many connections, out of memory, disk full). The platform is busy, not the request
+# wrong: DatabaseBusy, answered 503 UNAVAILABLE like any dependency that did not answer.
+BUSY_SQLSTATES = frozenset({"40001", "40P01", "55P03", "57014"})
+# A COMMIT the server answered this recently is proof enough that the database answers (ping).
+PING_EVIDENCE_SECONDS = 1.0
 # How long ROLLBACK or a ping may take before the connection is given up on.
 _HOUSEKEEPING_TIMEOUT_SECONDS = 2.0
 
@@ -82,6 +91,25 @@ class IntegrityError(DatabaseError):
     """A constraint refused a write (SQLSTATE class 23: unique, exclusion, foreign key, check, not null)."""
 
 
+class DatabaseBusy(DatabaseError):
+    """The database could not do the work in time (BUSY_SQLSTATES, class 53): the platform being slow,
+    not the request wrong. A DatabaseError like any other inside the service (`with_retries` and the
+    stores read its `sqlstate`; nothing that catches domain errors mistakes it for a refusal); the
+    server chain answers it UNAVAILABLE (`as_unavailable()`, 503 at the gateway), never INTERNAL."""
+
+    def as_unavailable(self) -> DependencyUnavailable:
+        """What the caller is told: the database is busy, and why in a few words (no server text)."""
+        return DependencyUnavailable(f"database busy ({_BUSY_WORDS.get(self.sqlstate or '', 'overloaded')})")
+
+
+_BUSY_WORDS = {
+    "40001": "serialization failure",
+    "40P01": "deadlock",
+    "55P03": "lock timeout",
+    "57014": "statement timeout",
+}
+
+
 class ResultError(LookupError):
     """A result did not have the number of rows the caller demanded (`one()`, `scalar_one()`)."""
 
@@ -97,9 +125,15 @@ def sqlstate(error: BaseException) -> str | None:
     return None
 
 
+# What the driver raises when the connection is gone or its protocol state is lost: the socket
+# (OSError, ConnectionError's "unexpected connection_lost()"), its command timeout, its interface
+# ("connection is closed", "another operation is in progress") and internal client errors.
+_LOST = (OSError, TimeoutError, asyncpg.InterfaceError, asyncpg.InternalClientError)
+
+
 def _unreachable(error: BaseException) -> bool:
     """The database could not be reached or went away (rather than refusing the statement)."""
-    if isinstance(error, (OSError, TimeoutError, asyncpg.InterfaceError)):
+    if isinstance(error, _LOST):
         return True
     state = getattr(error, "sqlstate", None) or ""
     return state.startswith("08") or state in SERVER_GOING_AWAY_SQLSTATES
@@ -107,7 +141,11 @@ def _unreachable(error: BaseException) -> bool:
 
 def _translate(error: asyncpg.PostgresError) -> DatabaseError:
     state = error.sqlstate or ""
-    return IntegrityError(error) if state.startswith("23") else DatabaseError(error)
+    if state.startswith("23"):
+        return IntegrityError(error)
+    if state in BUSY_SQLSTATES or state.startswith("53"):
+        return DatabaseBusy(error)
+    return DatabaseError(error)
 
 
 class _ConnectionLost(Exception):
@@ -335,7 +373,7 @@ class Connection:
                 self.lost = True
                 raise _ConnectionLost() from error
             raise _translate(error) from error
-        except (OSError, TimeoutError, asyncpg.InterfaceError) as error:
+        except _LOST as error:
             self.lost = True
             raise _ConnectionLost() from error
         return Result(rows, status)
@@ -354,7 +392,7 @@ class Connection:
                 self.lost = True
                 raise _ConnectionLost() from error
             raise _translate(error) from error
-        except (OSError, TimeoutError, asyncpg.InterfaceError) as error:
+        except _LOST as error:
             self.lost = True
             raise _ConnectionLost() from error
         return Result([], None)
@@ -386,7 +424,7 @@ class Connection:
                 self.lost = True
                 raise _ConnectionLost() from error
             raise _translate(error) from error
-        except (OSError, TimeoutError, asyncpg.InterfaceError) as error:
+        except _LOST as error:
             self.lost = True
             raise _ConnectionLost() from error
 
@@ -479,6 +517,7 @@ class Database:
         self._suspect_before = 0.0
         self._closed = False
         self.connects = 0  # connections opened over the pool's life (a fixed pool: each slot once)
+        self._last_commit = -math.inf  # time.monotonic() of the latest COMMIT the server answered
 
     # --- transactions -----------------------------------------------------------------------------
 
@@ -499,25 +538,50 @@ class Database:
 
     @asynccontextmanager
     async def _transaction(self, begin: str) -> AsyncIterator[Connection]:
-        slot = await self._acquire()
-        assert slot.conn is not None
-        conn = Connection(slot.conn)
+        slot, conn = await self._begin(begin)
         try:
             try:
-                await conn._simple(begin)
                 yield conn
             except BaseException:
                 if not conn.lost:
                     await self._rollback(conn)
                 raise
             await conn._simple("COMMIT")
+            self._last_commit = time.monotonic()
         except _ConnectionLost as lost:
             self._suspect_before = time.monotonic()
             raise DependencyUnavailable("database unavailable") from lost.__cause__
+        except DatabaseBusy as busy:
+            log.warning("database busy: %s", busy.sqlstate, extra={"sqlstate": busy.sqlstate})
+            raise
         except (TimeoutError, OSError) as error:
             raise DependencyUnavailable("database unavailable") from error
         finally:
             self._release(slot, healthy=not conn.lost)
+
+    async def _begin(self, begin: str) -> tuple[_Slot, Connection]:
+        """A slot with its transaction begun. A pooled connection that BEGIN finds dead (its backend
+        ended while it sat in the pool, and the driver had not yet seen the socket close) had nothing
+        done on it: BEGIN runs once more on a fresh connection, so a restart costs no request there."""
+        for attempt in (1, 2):
+            slot = await self._acquire()
+            assert slot.conn is not None
+            conn = Connection(slot.conn)
+            try:
+                await conn._simple(begin)
+            except _ConnectionLost as lost:
+                self._suspect_before = time.monotonic()
+                self._release(slot, healthy=False)
+                if attempt == 2:
+                    raise DependencyUnavailable("database unavailable") from lost.__cause__
+                continue
+            except BaseException:
+                if not conn.lost:
+                    await self._rollback(conn)
+                self._release(slot, healthy=not conn.lost)
+                raise
+            return slot, conn
+        raise AssertionError("unreachable")
 
     async def _rollback(self, conn: Connection) -> None:
         try:
@@ -575,7 +639,7 @@ class Database:
         slot.conn = None
         try:
             slot.conn = await self._connect()
-        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+        except (*_LOST, asyncpg.PostgresError) as error:
             raise DependencyUnavailable("database unavailable") from error
         slot.opened = True
         self.connects += 1
@@ -626,7 +690,12 @@ class Database:
             self._release(slot, healthy=healthy)
 
     async def ping(self) -> bool:
-        """True when the database answers a trivial query within the pool's timeouts."""
+        """True when the database answers: a COMMIT answered in the last `PING_EVIDENCE_SECONDS` is
+        the answer (a pool saturated by a busy but working database is not a database down, so the
+        health watch does not report one while every slot is busy), otherwise a trivial query within
+        the pool's timeouts."""
+        if not self._closed and time.monotonic() - self._last_commit < PING_EVIDENCE_SECONDS:
+            return True
         try:
             async with self.connection() as conn:
                 await conn.execute("SELECT 1")

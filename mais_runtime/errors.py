@@ -113,7 +113,15 @@ class RateLimited(DomainError):
 
 
 class DependencyUnavailable(DomainError):
-    """A service or provider this call needs did not answer in time."""
+    """A service, the database or a provider this call needs did not answer in time, or is busy: the
+    platform being unavailable or slow, never the request being wrong (503 UNAVAILABLE at the gateway,
+    with `Retry-After: retry_after_seconds`)."""
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message, "UNAVAILABLE", GrpcCode.UNAVAILABLE)
+    def __init__(self, message: str, retry_after_seconds: int = 1) -> None:
+        super().__init__(
+            message,
+            "UNAVAILABLE",
+            GrpcCode.UNAVAILABLE,
+            [],
+            {"retry_after_seconds": str(max(1, retry_after_seconds))},
+        )

@@ -22,6 +22,7 @@ from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from prometheus_client import Counter, Histogram
 
+from mais_runtime.db import DatabaseBusy
 from mais_runtime.errors import DependencyUnavailable, DomainError, GrpcCode, ValidationError
 from mais_runtime.rpc_errors import remote_to_domain, to_status
 from mais_runtime.telemetry import TENANT_ATTRIBUTE, info_line
@@ -196,6 +197,10 @@ class ServerChain(grpc.aio.ServerInterceptor):
                     domain = remote_to_domain(error)
                     span.set_status(Status(StatusCode.ERROR, domain.reason))
                     await _abort(context, domain)
+                except DatabaseBusy as error:
+                    # A lock or statement timeout under load: the platform is slow, not broken.
+                    span.set_status(Status(StatusCode.ERROR, "UNAVAILABLE"))
+                    await _abort(context, error.as_unavailable())
                 except Exception as error:
                     if _is_abort(error):
                         span.set_status(Status(StatusCode.ERROR, type(error).__name__))

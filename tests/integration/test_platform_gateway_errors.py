@@ -4,10 +4,12 @@ services the error passed through."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
+import asyncpg
 import grpc
 import httpx
 import pytest
@@ -16,7 +18,8 @@ from mais.booking.v1 import booking_service_pb2_grpc as pb_grpc
 
 from gateway.app import create_app
 from gateway.settings import GatewaySettings
-from mais_runtime.errors import DomainError, GrpcCode, RateLimited
+from mais_runtime.db import DatabaseBusy
+from mais_runtime.errors import DependencyUnavailable, DomainError, GrpcCode, RateLimited
 from mais_runtime.rpc_errors import to_status
 from mais_runtime.server import server_interceptors
 
@@ -34,6 +37,9 @@ class RawPeer(pb_grpc.BookingServiceServicer):
             raise RuntimeError(SECRET)  # grpc answers UNKNOWN "Unexpected <class 'RuntimeError'>: ..."
         if request.token == "unavailable":
             await context.abort(grpc.StatusCode.UNAVAILABLE, SECRET)
+        if request.token == "slow":
+            await asyncio.sleep(3)
+            return pb.GetBookingWithTokenResponse()
         await context.abort(grpc.StatusCode.INTERNAL, SECRET)
         raise AssertionError("unreachable")
 
@@ -53,6 +59,16 @@ class Booking(pb_grpc.BookingServiceServicer):
             )
         if request.token == "limited":
             raise RateLimited("too many holds from this address", 42)
+        if request.token == "db-busy":
+            # What a store's statement meets when a lock is held past lock_timeout under load.
+            raise DatabaseBusy(asyncpg.exceptions.LockNotAvailableError(SECRET))
+        if request.token == "db-lost":
+            raise DependencyUnavailable("database unavailable")
+        if request.token == "slow-peer":
+            # The peer takes longer than this service's own deadline for it.
+            return await self._peer.GetBookingWithToken(
+                pb.GetBookingWithTokenRequest(booking_id=request.booking_id, token="slow"), timeout=0.2
+            )
         if request.token == "our-internal":
             status = to_status(DomainError(SECRET, "INTERNAL", GrpcCode.INTERNAL))
             await context.abort(status.code, status.details, status.trailing_metadata)
@@ -93,8 +109,12 @@ async def peers() -> AsyncIterator[Peers]:
         await raw.stop(0)
 
 
-async def _answer(booking_addr: str, token: str) -> tuple[int, dict[str, Any], httpx.Headers]:
-    app = create_app(GatewaySettings(booking_addr=booking_addr, internal_token=TOKEN, rpc_timeout_seconds=5))
+async def _answer(
+    booking_addr: str, token: str, rpc_timeout: float = 5
+) -> tuple[int, dict[str, Any], httpx.Headers]:
+    app = create_app(
+        GatewaySettings(booking_addr=booking_addr, internal_token=TOKEN, rpc_timeout_seconds=rpc_timeout)
+    )
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
@@ -136,3 +156,19 @@ async def test_a_domain_errors_message_is_written_for_clients_and_passes(peers: 
 async def test_a_rate_limit_from_a_service_says_when_to_retry(peers: Peers) -> None:
     got, body, headers = await _answer(peers.ours, "limited")
     assert (got, body["error"], headers.get("retry-after")) == (429, "RATE_LIMITED", "42")
+
+
+@pytest.mark.parametrize("token", ["db-busy", "db-lost", "slow-peer"])
+async def test_a_busy_or_lost_database_and_a_peer_past_its_deadline_answer_503_not_500(
+    peers: Peers, token: str
+) -> None:
+    got, body, headers = await _answer(peers.ours, token)
+    assert (got, body["error"], body["message"]) == (503, "UNAVAILABLE", "a service did not answer")
+    assert "hunter2" not in str(body)
+    # Our own services say when to come back; a peer past its deadline is passed on as UNAVAILABLE.
+    assert headers.get("retry-after") == (None if token == "slow-peer" else "1")
+
+
+async def test_a_service_slower_than_the_gateways_deadline_answers_503_not_500(peers: Peers) -> None:
+    got, body, _ = await _answer(peers.raw, "slow", rpc_timeout=0.3)
+    assert (got, body["error"]) == (503, "UNAVAILABLE")

@@ -3,12 +3,14 @@ when to try again. (The codes travel as gRPC status with ErrorInfo; the gateway'
 
 from __future__ import annotations
 
+import asyncpg
 import grpc
 import pytest
 
 from gateway.errors import from_grpc
+from mais_runtime.db import DatabaseBusy
 from mais_runtime.errors import DomainError, GrpcCode
-from mais_runtime.rpc_errors import to_status
+from mais_runtime.rpc_errors import remote_to_domain, to_status
 from services.payments.domain import Payee, TenantNotOnboarded
 
 
@@ -37,3 +39,17 @@ def test_a_hold_limit_is_a_429_saying_when_to_try_again() -> None:
     )
     answer = from_grpc(_as_call(limit))
     assert (answer.status, answer.code, answer.headers) == (429, "HOLD_LIMIT_REACHED", {"Retry-After": "754"})
+
+
+def test_a_busy_database_or_a_peer_past_its_deadline_is_a_503_never_a_500() -> None:
+    # A lock timeout in payments' or booking's store, as the server chain answers it.
+    busy = DatabaseBusy(asyncpg.exceptions.LockNotAvailableError("canceling statement due to lock timeout"))
+    answer = from_grpc(_as_call(busy.as_unavailable()))
+    assert (answer.status, answer.code, answer.headers) == (503, "UNAVAILABLE", {"Retry-After": "1"})
+    assert "lock" not in answer.message  # the generic text, not the database's words
+    # Booking (or Stripe) past the deadline the checkout gave it: passed on by payments' chain.
+    late = grpc.aio.AioRpcError(
+        grpc.StatusCode.DEADLINE_EXCEEDED, grpc.aio.Metadata(), grpc.aio.Metadata(), "Deadline Exceeded"
+    )
+    assert from_grpc(_as_call(remote_to_domain(late))).status == 503
+    assert from_grpc(late).status == 503
