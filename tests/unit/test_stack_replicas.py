@@ -12,6 +12,7 @@ from gateway.settings import GatewaySettings
 from mais_runtime.channels import grpc_target, service_config
 from mais_runtime.provision import SERVICES
 from mais_runtime.settings import CommonSettings
+from tools.stack.__main__ import run
 from tools.stack.launcher import Ports, Stack, StackOptions
 from tools.stack.settings import StackSettings
 
@@ -129,3 +130,13 @@ def test_an_address_list_that_cannot_work_is_refused_naming_the_setting(value: s
     if value.strip():  # empty: no webhook worker, payments takes the webhooks
         with pytest.raises(ValueError, match=f"MAIS_PAYMENTS_WEBHOOK_ADDR.*{message}"):
             GatewaySettings(payments_webhook_addr=value)
+
+
+def test_make_run_refuses_a_bad_replica_count_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    monkeypatch.setenv("MAIS_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("MAIS_REPLICAS", "7")
+    assert run() == 2
+    assert capsys.readouterr().err == "make run: MAIS_REPLICAS must be a whole number from 1 to 4, not '7'\n"
+    assert not (tmp_path / "stack.json").exists()
