@@ -20,11 +20,12 @@ from tests.e2e.conftest import (
     PLATFORM_ADMIN_EMAIL,
     PLATFORM_ADMIN_PASSWORD,
     TenantHandle,
+    eventually,
     onboard,
     stack_options,
 )
 from tests.reliability.shop import Sandbox, booking_as_admin, open_shop, paid_booking
-from tools.stack.launcher import STACK_RECORD, Stack
+from tools.stack.launcher import STACK_RECORD, Stack, grpc_serving
 
 _CALLS = re.compile(r'^mais_rpc_requests_total\{code="[A-Z_]+",method="/mais\.[^"]+"\} ([0-9.e+]+)$', re.M)
 
@@ -124,3 +125,27 @@ def test_a_couple_books_and_pays_over_two_replicas_of_everything(
     for service in SERVICES:
         served = {name: _served(replicated, name) for name in replicated.replicas_of(service)}
         assert min(served.values()) > 0, served
+
+
+def test_a_replica_killed_and_started_again_by_name_rejoins(replicated: Stack, http: httpx.Client) -> None:
+    port = replicated.replica_ports()["booking-2"]["grpc"]
+    replicated.kill("booking-2")
+    assert not replicated.processes["booking-2"].alive()
+    sandbox = Sandbox(replicated)
+    try:
+        shop = open_shop(http, lambda *_, **__: _tenant(replicated, http), "rep")
+        # booking alone serves meanwhile: the checkout, the hold and the confirmation.
+        booking = paid_booking(http, sandbox, shop)
+        replicated.start_process("booking-2")
+        assert eventually(lambda: grpc_serving(port), 60), "booking-2 did not serve again"
+        before = _served(replicated, "booking-2")
+        # Its callers' channels reconnect (backoff up to 2 s) and pick it again.
+        assert eventually(
+            lambda: (
+                booking_as_admin(http, shop, booking["bookingId"])["status"] == "CONFIRMED"
+                and _served(replicated, "booking-2") > before
+            ),
+            30,
+        ), "no call reached booking-2 after its restart"
+    finally:
+        sandbox.close()
