@@ -544,7 +544,13 @@ class Stack:
         if self.options.database_url:
             self.admin_database_url = self.options.database_url
             return
-        self.postgres = EmbeddedPostgres(self.data_dir, self.ports.postgres, durable=self.options.durable)
+        # Each replica set holds up to 5 pools (MAIS_DB_POOL_SIZE, 15) and a few LISTEN connections: about 80.
+        self.postgres = EmbeddedPostgres(
+            self.data_dir,
+            self.ports.postgres,
+            durable=self.options.durable,
+            max_connections=max(300, 50 + 100 * self.replicas),
+        )
         self.postgres.start()
         self.admin_database_url = self.postgres.admin_url
 
