@@ -134,6 +134,9 @@ def run() -> int:
     print(f"  health:  {stack.url}/health/ready", flush=True)
     print(f"  metrics: {stack.operator_urls()['gateway']} (every port: {stack.data_dir / STACK_RECORD})")
     print(f"  logs:    {stack.data_dir / 'logs'}", flush=True)
+    if stack.replicas > 1:
+        names = ", ".join(stack.replicas_of("booking"))
+        print(f"  replicas: {stack.replicas} of every service and gateway ({names} …)", flush=True)
     trace_hint = "" if stack.data_dir == Path(".data").resolve() else f" MAIS_DATA_DIR={options.data_dir}"
     print(f"  traces:  make trace ID=<X-Request-ID of a response>{trace_hint}", flush=True)
     if stack.uses_sandbox:
