@@ -8,6 +8,9 @@ from __future__ import annotations
 import json
 import re
 import secrets
+import signal
+import threading
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -149,3 +152,40 @@ def test_a_replica_killed_and_started_again_by_name_rejoins(replicated: Stack, h
         ), "no call reached booking-2 after its restart"
     finally:
         sandbox.close()
+
+
+def test_a_gateway_on_sigterm_costs_no_request_through_envoy(replicated: Stack) -> None:
+    stop = threading.Event()
+    answers: list[int] = []
+
+    def load() -> None:
+        with httpx.Client(base_url=replicated.url, timeout=15.0) as client:
+            while not stop.is_set():
+                try:
+                    answers.append(client.get("/health").status_code)
+                except httpx.HTTPError:
+                    answers.append(0)
+
+    threads = [threading.Thread(target=load) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    try:
+        time.sleep(1.0)
+        replicated.kill("gateway-2", signal.SIGTERM)
+        time.sleep(2.0)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=20)
+        replicated.start_process("gateway-2")
+    assert len(answers) > 50
+    assert [code for code in answers if code != 200] == []
+    port = replicated.replica_ports()["gateway-2"]["http"]
+    assert eventually(lambda: _ready(f"http://127.0.0.1:{port}"), 60), "gateway-2 did not come back"
+
+
+def _ready(base: str) -> bool:
+    try:
+        return httpx.get(f"{base}/health/ready", timeout=2.0).status_code == 200
+    except httpx.HTTPError:
+        return False
