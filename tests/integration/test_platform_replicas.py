@@ -162,3 +162,23 @@ async def test_a_sigkilled_replica_costs_no_failed_read(
     assert _pid(dying) in {pid for started, pid in load.answers if started < killed}
     assert {pid for started, pid in load.answers if started > killed + 0.3} == {_pid(staying)}
     assert len([1 for started, _ in load.answers if started > killed]) > 50
+
+
+async def test_a_sigkill_fails_only_the_unretried_calls_in_flight_on_the_killed_replica(
+    replicas: list[RunningService], channels: Channels
+) -> None:
+    # Who stands for a mutation that is not idempotent: the channel never repeats it, its caller decides.
+    who, _ = _calls(channels, replicas)
+    dying, staying = replicas
+    await _both_connected(who, {_pid(dying), _pid(staying)})
+    load = Load(who)
+
+    async def sigkill() -> float:
+        dying.process.signal(signal.SIGKILL)
+        return time.monotonic()
+
+    killed = await load.run_while(sigkill, callers=8)
+    # At most one call per caller was on its way to the killed replica; every later call went to the other.
+    assert len(load.failures) <= 8, load.failures
+    assert all(failure.startswith("UNAVAILABLE") for failure in load.failures), load.failures
+    assert {pid for started, pid in load.answers if started > killed + 0.3} == {_pid(staying)}
