@@ -592,7 +592,7 @@ class Database:
         )
         try:
             if self._transaction_pooler:
-                # The codecs' type lookups are prepared, then bound: in one transaction, one server connection.
+                # The codecs look types up (prepared, then bound): one transaction, one server connection.
                 async with conn.transaction():
                     await _json_codecs(conn)
             else:

@@ -39,7 +39,9 @@ def bouncer(cluster: Cluster, data_root: Path) -> Iterator[int]:
     folder = data_root / f"pgbouncer-{uuid.uuid4().hex[:6]}"
     passwords = {role_name(s): unquote(urlsplit(cluster.role_urls[s]).password or "") for s in SERVICES}
     port = free_port()
-    ini = pgbouncer.render(pgbouncer.config_from_admin_url(cluster.admin_url, port, passwords), folder, pool_size=1)
+    ini = pgbouncer.render(
+        pgbouncer.config_from_admin_url(cluster.admin_url, port, passwords), folder, pool_size=1
+    )
     process = ManagedProcess("pgbouncer", pgbouncer.argv(ini), {}, folder / "pgbouncer.log", restart=False)
     process.start()
     deadline = time.monotonic() + 15
@@ -94,7 +96,11 @@ async def test_interleaved_tenants_on_one_server_connection_never_see_each_other
                 backends.add(await conn.scalar(text("SELECT pg_backend_pid()")))
                 assert await conn.scalar(text("SELECT current_setting('mais.tenant_id', true)")) == tenant
                 # Row-level security on the shared backend: only this tenant's packages, whatever ran before.
-                seen = (await conn.execute(text("SELECT DISTINCT tenant_id::text FROM packages"))).scalars().all()
+                seen = (
+                    (await conn.execute(text("SELECT DISTINCT tenant_id::text FROM packages")))
+                    .scalars()
+                    .all()
+                )
                 assert seen == [tenant]
                 await asyncio.sleep(0)  # let the other tenant's transaction queue behind this one
 
@@ -135,13 +141,17 @@ async def test_statement_and_lock_timeouts_still_apply_through_pgbouncer(
         assert slow.value.sqlstate == "57014"  # canceled by statement_timeout
 
         async with CatalogStore(db).writing(tenant) as tx:
-            made = await tx.insert_package(PackageDraft(slug="locked", title="L", price_cents=5000, currency="usd"))
+            made = await tx.insert_package(
+                PackageDraft(slug="locked", title="L", price_cents=5000, currency="usd")
+            )
         # A direct session holds the row's lock; the pooled transaction waits 200 ms, not forever.
         await holder.execute(f"BEGIN; SELECT set_config('mais.tenant_id', '{tenant}', true)")
         await holder.execute("SELECT 1 FROM catalog.packages WHERE id = $1 FOR UPDATE", made.stamp.id)
         with pytest.raises(DatabaseError) as locked:
             async with db.tenant_transaction(tenant) as conn:
-                await conn.execute(text("UPDATE packages SET title = 'M' WHERE id = :id"), {"id": made.stamp.id})
+                await conn.execute(
+                    text("UPDATE packages SET title = 'M' WHERE id = :id"), {"id": made.stamp.id}
+                )
         assert locked.value.sqlstate == "55P03"
         await holder.execute("ROLLBACK")
         async with db.tenant_transaction(tenant) as conn:  # the backend is usable again, the lock gone

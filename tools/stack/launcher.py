@@ -536,9 +536,7 @@ class Stack:
             {},
         )
 
-    def _database_env(
-        self, role_passwords: dict[str, str], add: Any
-    ) -> dict[str, dict[str, str]]:
+    def _database_env(self, role_passwords: dict[str, str], add: Any) -> dict[str, dict[str, str]]:
         """Each service's database settings. With `pgbouncer`, PgBouncer is added as a process (before
         the services) and the services reach PostgreSQL through it in transaction mode, while LISTEN and
         migrations keep a direct login (MAIS_DATABASE_DIRECT_URL)."""

@@ -9,7 +9,7 @@ cache) and migrations (a session advisory lock) — logs in directly with `MAIS_
 
 Pool sizes (per service role, i.e. per database/user pair): `POOL_SIZE` server connections, plus
 `RESERVE_POOL_SIZE` for a burst that waited `RESERVE_POOL_TIMEOUT_SECONDS`; so PostgreSQL sees at most
-`len(roles) × (POOL_SIZE + RESERVE_POOL_SIZE)` connections from PgBouncer however many replicas run,
+`len(roles) * (POOL_SIZE + RESERVE_POOL_SIZE)` connections from PgBouncer however many replicas run,
 while up to `MAX_CLIENT_CONNECTIONS` service connections are accepted. A client waits at most
 `QUERY_WAIT_TIMEOUT_SECONDS` for a server connection, then is refused (the pool's own timeout is 5 s)."""
 
@@ -75,7 +75,8 @@ def render(config: PgBouncerConfig, folder: Path, *, pool_size: int = POOL_SIZE)
             raise ValueError(f"PgBouncer {name} must be a plain name: {value!r}")
     users = folder / "pgbouncer-users.txt"
     write_private(
-        users, "".join(f"{_quoted(role)} {_quoted(password)}\n" for role, password in config.passwords.items())
+        users,
+        "".join(f"{_quoted(role)} {_quoted(password)}\n" for role, password in config.passwords.items()),
     )
     ini = f"""\
 ;; Rendered by tools/stack/pgbouncer.py at every start; edits are overwritten.
