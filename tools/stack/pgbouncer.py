@@ -19,7 +19,7 @@ import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 from tools.stack.pgserver import SERVER_USER
 from tools.stack.secret_files import write_private
@@ -126,6 +126,6 @@ def argv(ini: Path) -> list[str]:
 def pooled_url(role_url: str, port: int) -> str:
     """A service's login URL with PgBouncer's address in place of PostgreSQL's."""
     parts = urlsplit(role_url)
-    user = quote(parts.username or "", safe="")
-    password = quote(parts.password or "", safe="")
+    user = quote(unquote(parts.username or ""), safe="")
+    password = quote(unquote(parts.password or ""), safe="")
     return f"{parts.scheme}://{user}:{password}@127.0.0.1:{port}{parts.path}"
