@@ -93,16 +93,17 @@ def replica_counts(text: str) -> tuple[int, ...]:
 def replica_run(
     folder: Path, count: int, seconds: float, bookings: int, report: Report, *, pgbouncer: bool | None = None
 ) -> None:
-    """A stack of its own with `count` gateway replicas behind Envoy (one process per service: the
-    launcher has no service replicas yet), the same 20 tenants seeded: the packages read with wrk and
-    the closed-loop booking flow (its PostgreSQL connections among its rows), printed under
-    `replicas=<count>` (and `PgBouncer on/off` with --pgbouncer: the services through PgBouncer)."""
+    """A stack of its own with `count` replicas of every service, webhook worker and gateway
+    (StackOptions.replicas), the same 20 tenants seeded: the packages read with wrk and the closed-loop
+    booking flow (its PostgreSQL connections among its rows), its rows printed under `replicas=<count>`
+    (and `PgBouncer on/off` with --pgbouncer: the services through PgBouncer)."""
     options = StackOptions(
         pgbouncer=bool(pgbouncer),
         data_dir=folder,
-        ports=Ports.free(gateways=count),
+        ports=Ports.free(gateways=count, replicas=count),
         restart=False,
         gateways=count,
+        replicas=count,
         log_level="WARNING",
         env=stack_env(),
     )
@@ -117,7 +118,7 @@ def replica_run(
         asyncio.run(closed_loop_flow(stack, tenants, part, bookings, first))
     finally:
         stack.stop()
-    label = f"replicas={count} gateways"
+    label = f"replicas={count} (every service and gateway)"
     if pgbouncer is not None:
         label += f", PgBouncer {'on' if pgbouncer else 'off'}"
     for section, what, value in part.rows:
@@ -138,7 +139,7 @@ def main() -> int:
         "--replicas",
         type=replica_counts,
         default=(),
-        help="also compare throughput with these gateway replica counts, e.g. 1,2 (each 1-4, at most 3)",
+        help="also compare throughput at these replica counts of every part, e.g. 1,2 (each 1-4, at most 3)",
     )
     parser.add_argument(
         "--pgbouncer",

@@ -11,6 +11,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from tools.stack.demo import ensure_demo, ensure_demo_site
 from tools.stack.demo_site import HostSite
 from tools.stack.launcher import (
@@ -34,7 +36,8 @@ def options_from_environment() -> StackOptions:
     data_dir = settings.data_dir
     return StackOptions(
         data_dir=data_dir,
-        ports=Ports.choose(settings.public_port, _recorded_ports(data_dir)),
+        ports=Ports.choose(settings.public_port, _recorded_ports(data_dir), replicas=settings.replicas),
+        replicas=settings.replicas,
         database_url=settings.database_url or None,
         stripe_secret_key=settings.stripe_secret_key,
         webhook_secret=settings.stripe_webhook_secret,
@@ -44,6 +47,19 @@ def options_from_environment() -> StackOptions:
         env=env,
         pgbouncer=settings.pgbouncer,
     )
+
+
+def setting_problem(error: ValueError) -> str:
+    """A refused setting in one line: pydantic's message per setting (named MAIS_*), without its
+    boilerplate; any other ValueError as it is."""
+    if not isinstance(error, ValidationError):
+        return str(error)
+    problems = []
+    for item in error.errors():
+        message = str(item["msg"]).removeprefix("Value error, ")
+        name = "MAIS_" + "_".join(str(part) for part in item["loc"]).upper()
+        problems.append(message if name in message else f"{name}: {message}")
+    return "; ".join(problems)
 
 
 def _recorded_ports(data_dir: Path) -> dict[str, Any] | None:
@@ -99,7 +115,7 @@ def run() -> int:
         options = options_from_environment()
         stack = Stack(options)
     except ValueError as error:  # a setting that cannot work (bad log level, unresolvable host)
-        print(f"make run: {error}", file=sys.stderr)
+        print(f"make run: {setting_problem(error)}", file=sys.stderr)
         return 2
     _, ignored = passed_through()
     for name in ignored:
