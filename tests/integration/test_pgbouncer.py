@@ -7,6 +7,7 @@ lock timeouts still apply."""
 from __future__ import annotations
 
 import asyncio
+import signal
 import socket
 import time
 import uuid
@@ -18,6 +19,7 @@ import asyncpg
 import pytest
 
 from mais_runtime.db import Database, DatabaseError, dsn, text
+from mais_runtime.errors import DependencyUnavailable
 from mais_runtime.provision import SERVICES, role_name
 from services.catalog.domain import PackageDraft
 from services.catalog.store import CatalogStore
@@ -33,15 +35,11 @@ def _listening(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
-@pytest.fixture(scope="module")
-def bouncer(cluster: Cluster, data_root: Path) -> Iterator[int]:
-    """A PgBouncer on its own port with one server connection per role; yields the port."""
-    folder = data_root / f"pgbouncer-{uuid.uuid4().hex[:6]}"
+def _start_bouncer(cluster: Cluster, folder: Path, port: int) -> ManagedProcess:
+    """PgBouncer as the stack renders it, one server connection per role, listening on `port`."""
     passwords = {role_name(s): unquote(urlsplit(cluster.role_urls[s]).password or "") for s in SERVICES}
-    port = free_port()
-    ini = pgbouncer.render(
-        pgbouncer.config_from_admin_url(cluster.admin_url, port, passwords), folder, pool_size=1
-    )
+    config = pgbouncer.config_from_admin_url(cluster.admin_url, port, passwords)
+    ini = pgbouncer.render(config, folder, pool_size=1)
     process = ManagedProcess("pgbouncer", pgbouncer.argv(ini), {}, folder / "pgbouncer.log", restart=False)
     process.start()
     deadline = time.monotonic() + 15
@@ -49,6 +47,14 @@ def bouncer(cluster: Cluster, data_root: Path) -> Iterator[int]:
         assert process.alive(), (folder / "pgbouncer.log").read_text()
         assert time.monotonic() < deadline, "PgBouncer did not listen within 15 s"
         time.sleep(0.05)
+    return process
+
+
+@pytest.fixture(scope="module")
+def bouncer(cluster: Cluster, data_root: Path) -> Iterator[int]:
+    """A PgBouncer on its own port with one server connection per role; yields the port."""
+    port = free_port()
+    process = _start_bouncer(cluster, data_root / f"pgbouncer-{uuid.uuid4().hex[:6]}", port)
     try:
         yield port
     finally:
@@ -159,6 +165,33 @@ async def test_statement_and_lock_timeouts_still_apply_through_pgbouncer(
     finally:
         await holder.close()
         await db.close()
+
+
+async def test_pgbouncer_killed_costs_dependency_unavailable_and_the_pool_recovers_when_it_is_back(
+    cluster: Cluster, data_root: Path, catalog_migrated: None
+) -> None:
+    folder, port = data_root / f"pgbouncer-killed-{uuid.uuid4().hex[:6]}", free_port()
+    process = _start_bouncer(cluster, folder, port)
+    db = _pooled(cluster, port, "test-pgbouncer-killed", pool_size=3, connect_timeout_seconds=2)
+    try:
+
+        async def one() -> int:
+            async with db.platform_transaction() as conn:
+                return int(await conn.scalar(text("SELECT 1")))
+
+        assert await asyncio.gather(one(), one(), one()) == [1, 1, 1]
+        process.signal(signal.SIGKILL)
+        assert process.process is not None
+        process.process.wait(timeout=10)
+        # A pooler gone is the database unavailable (503), never an unclassified error (500).
+        for _ in range(3):
+            with pytest.raises(DependencyUnavailable):
+                await one()
+        process = _start_bouncer(cluster, folder, port)
+        assert await asyncio.gather(one(), one(), one()) == [1, 1, 1]
+    finally:
+        await db.close()
+        process.stop()
 
 
 def test_the_rendered_configuration_is_transaction_mode_with_its_pools_stated(tmp_path: Path) -> None:
