@@ -455,7 +455,6 @@ class Database:
         # Behind a transaction-mode pooler (PgBouncer) a server connection is not ours between
         # transactions: no named prepared statements, and the session settings go with every BEGIN.
         self._statement_cache_size = 0 if transaction_pooler else statement_cache_size
-        self._transaction_pooler = transaction_pooler
         self._command_timeout = statement_timeout_ms / 1000 + 5
         self._settings = {
             "search_path": schema,
@@ -591,12 +590,7 @@ class Database:
             server_settings=self._settings,
         )
         try:
-            if self._transaction_pooler:
-                # The codecs look types up (prepared, then bound): one transaction, one server connection.
-                async with conn.transaction():
-                    await _json_codecs(conn)
-            else:
-                await _json_codecs(conn)
+            await _json_codecs(conn)
         except BaseException:
             conn.terminate()
             raise
