@@ -16,6 +16,8 @@ WEB_SOURCES := $(shell find web/src web/scripts -type f 2>/dev/null) web/index.h
 CHROMIUM := /usr/bin/chromium
 # make bench's read load generator: Debian's wrk.
 WRK := /usr/bin/wrk
+# The connection pooler the stack starts with MAIS_PGBOUNCER=1 (and the e2e suite and bench use): Debian's.
+PGBOUNCER := /usr/sbin/pgbouncer
 
 .PHONY: all run test test-unit test-integration test-e2e test-web lint trace bench clean proto venv web k8s-check
 
@@ -60,14 +62,19 @@ $(WRK):
 	DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y --no-install-recommends wrk \
 	|| { $$SUDO apt-get update && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y --no-install-recommends wrk; }
 
+$(PGBOUNCER):
+	@if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y --no-install-recommends pgbouncer \
+	|| { $$SUDO apt-get update && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y --no-install-recommends pgbouncer; }
+
 # The whole platform: embedded PostgreSQL (unless DATABASE_URL), four services, gateway, Envoy,
 # the local Stripe sandbox (unless STRIPE_SECRET_KEY), a demo tenant. Ctrl-C stops everything.
-run: $(GENERATED) $(WEB_BUILT)
+run: $(GENERATED) $(WEB_BUILT) $(if $(filter 1 true yes,$(MAIS_PGBOUNCER)),$(PGBOUNCER))
 	$(PY) -m tools.stack run
 
 # Unit, integration and end-to-end suites; each starts its own database and processes.
 # The front end's unit tests (Vitest) and type check first, then every Python suite, browser tests included.
-test: $(GENERATED) $(WEB_BUILT) $(CHROMIUM)
+test: $(GENERATED) $(WEB_BUILT) $(CHROMIUM) $(PGBOUNCER)
 	cd web && npm run --silent typecheck && npm test --silent
 	$(PY) -m pytest -q -p no:cacheprovider tests
 
@@ -91,7 +98,7 @@ trace: $(GENERATED)
 	$(PY) -m tools.trace $(ID)
 
 # The platform's speed beside this machine's ceilings, in one bounded run (a few minutes, loopback only).
-bench: $(GENERATED) $(WEB_BUILT) $(CHROMIUM) $(WRK)
+bench: $(GENERATED) $(WEB_BUILT) $(CHROMIUM) $(WRK) $(PGBOUNCER)
 	$(PY) -m tools.bench
 
 clean:

@@ -36,8 +36,9 @@ async def migrate(service: str, settings: ServiceSettings) -> list[str]:
     """Applies the service's pending migrations; returns the versions applied."""
     if not settings.database_url:
         raise ValueError("MAIS_DATABASE_URL must be set (the service's own login role)")
+    # A session advisory lock serialises migrators: straight to PostgreSQL even where a pooler is in front.
     db = Database(
-        settings.database_url,
+        settings.session_database_url,
         schema=service,
         application_name=f"mais-migrate-{service}",
         pool_size=1,
@@ -48,7 +49,7 @@ async def migrate(service: str, settings: ServiceSettings) -> list[str]:
         lock_timeout_ms=settings.db_lock_timeout_ms,
         connect_timeout_seconds=settings.db_connect_timeout_seconds,
         statement_cache_size=settings.db_statement_cache_size,
-        transaction_pooler=settings.db_transaction_pooler,
+        transaction_pooler=settings.db_transaction_pooler and not settings.database_direct_url,
     )
     try:
         applied = await apply_migrations(db, migrations_folder(service))

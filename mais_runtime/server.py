@@ -93,7 +93,13 @@ async def run_service(
     # Not migrating here, the service waits up to a minute for the migrations Job (within the manifests'
     # start-up probe, 90 s), then refuses.
     apply = settings.migrate_on_start
-    await _migrate_when_reachable(db, migrations, attempts=30 if apply else 60, apply=apply)
+    # Migrations hold a session advisory lock: behind a transaction-mode pooler they log in directly.
+    migrator = db if not settings.database_direct_url else _direct_database(name, settings)
+    try:
+        await _migrate_when_reachable(migrator, migrations, attempts=30 if apply else 60, apply=apply)
+    finally:
+        if migrator is not db:
+            await migrator.close()
     channels = Channels(internal_token=settings.internal_token, default_timeout=settings.rpc_timeout_seconds)
     runtime = ServiceRuntime(name, settings, db, channels)
     if extra_setup is not None:
@@ -173,6 +179,21 @@ async def _migrate_when_reachable(
                 raise
             log.warning("database not reachable yet (%s); retrying", type(error).__name__)
             await asyncio.sleep(1)
+
+
+def _direct_database(name: str, settings: ServiceSettings) -> Database:
+    """A one-connection pool straight to PostgreSQL (MAIS_DATABASE_DIRECT_URL), as a session of its own."""
+    return Database(
+        settings.database_direct_url,
+        schema=name,
+        application_name=f"mais-{name}-migrate",
+        pool_size=1,
+        pool_timeout_seconds=settings.db_pool_timeout_seconds,
+        statement_timeout_ms=settings.db_statement_timeout_ms,
+        lock_timeout_ms=settings.db_lock_timeout_ms,
+        connect_timeout_seconds=settings.db_connect_timeout_seconds,
+        statement_cache_size=settings.db_statement_cache_size,
+    )
 
 
 def _database_watch(db: Database, health_servicer: health_aio.HealthServicer) -> Job:

@@ -54,6 +54,10 @@ class ServiceSettings(CommonSettings):
     metrics_port: int = 0
     # This service's own login role; the stack launcher provisions it.
     database_url: str = ""
+    # The same role straight to PostgreSQL when database_url goes through a transaction-mode pooler:
+    # what needs a session of its own (LISTEN for the change feeds, migrations' advisory lock) uses it.
+    # Empty: database_url is direct already.
+    database_direct_url: str = ""
     # A fixed pool (connections are opened on first use and kept): what SQLAlchemy's 10 + 5 overflow allowed.
     db_pool_size: int = 15
     db_pool_timeout_seconds: float = 5.0
@@ -72,3 +76,9 @@ class ServiceSettings(CommonSettings):
     # Apply the service's migrations at start (one machine). False where a migrations Job runs them before
     # a release starts (Kubernetes): the service then only checks the schema is exactly its own, or refuses.
     migrate_on_start: bool = True
+
+    @property
+    def session_database_url(self) -> str:
+        """The URL for a connection that keeps session state (LISTEN, a session advisory lock): the direct
+        one when a pooler sits in database_url's path."""
+        return self.database_direct_url or self.database_url

@@ -41,7 +41,7 @@ def register(server: grpc.aio.Server, runtime: ServiceRuntime) -> None:
     hours = Hours(BookingStore(runtime.db), tenants)
     # Holds, bookings, blackouts, hours, resources and occupancy notify at commit (migration 008).
     changes = ChangeHub(
-        settings.database_url,
+        settings.session_database_url,  # LISTEN: never through a pooler
         CHANGES_CHANNEL,
         application_name="mais-booking-changes",
         connect_timeout_seconds=settings.db_connect_timeout_seconds,

@@ -35,7 +35,7 @@ def register(server: grpc.aio.Server, runtime: ServiceRuntime) -> None:
         ttl_seconds=settings.public_cache_ttl_seconds, max_entries=settings.public_cache_max_entries
     )
     feed = ChangeFeed(
-        settings.database_url,
+        settings.session_database_url,  # LISTEN: never through a pooler
         cache,
         ping_seconds=settings.change_feed_ping_seconds,
         lease_seconds=settings.change_feed_lease_seconds,

@@ -84,7 +84,7 @@ def build(runtime: ServiceRuntime, settings: TenantSettings) -> TenantServicer:
     team = AdminTeam(store, InviteSettings(settings.invite_ttl_seconds, settings.public_url))
     # Tenants (settings, allowed origins) and API keys notify at commit (migration 008).
     changes = ChangeHub(
-        settings.database_url,
+        settings.session_database_url,  # LISTEN: never through a pooler
         CHANGES_CHANNEL,
         application_name="mais-tenant-changes",
         connect_timeout_seconds=settings.db_connect_timeout_seconds,

@@ -38,6 +38,9 @@ def stack_options(data_dir: Path, **env: str) -> StackOptions:
         durable=False,
         restart=False,
         gateways=2,
+        # MAIS_PGBOUNCER=1 runs the suite (and the reliability suite, which shares these options) with
+        # PgBouncer in front of PostgreSQL.
+        pgbouncer=os.environ.get("MAIS_PGBOUNCER", "").strip().lower() in ("1", "true", "yes"),
         env={
             "MAIS_SIGNIN_WINDOW_SECONDS": "900",
             # The bootstrap platform admin (the tenant service ensures it at start).

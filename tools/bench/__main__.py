@@ -90,11 +90,15 @@ def replica_counts(text: str) -> tuple[int, ...]:
     return counts
 
 
-def replica_run(folder: Path, count: int, seconds: float, bookings: int, report: Report) -> None:
+def replica_run(
+    folder: Path, count: int, seconds: float, bookings: int, report: Report, *, pgbouncer: bool | None = None
+) -> None:
     """A stack of its own with `count` replicas of every service, webhook worker and gateway
     (StackOptions.replicas), the same 20 tenants seeded: the packages read with wrk and the closed-loop
-    booking flow, its rows printed under `replicas=<count>`."""
+    booking flow (its PostgreSQL connections among its rows), its rows printed under `replicas=<count>`
+    (and `PgBouncer on/off` with --pgbouncer: the services through PgBouncer)."""
     options = StackOptions(
+        pgbouncer=bool(pgbouncer),
         data_dir=folder,
         ports=Ports.free(gateways=count, replicas=count),
         restart=False,
@@ -114,8 +118,11 @@ def replica_run(folder: Path, count: int, seconds: float, bookings: int, report:
         asyncio.run(closed_loop_flow(stack, tenants, part, bookings, first))
     finally:
         stack.stop()
+    label = f"replicas={count} (every service and gateway)"
+    if pgbouncer is not None:
+        label += f", PgBouncer {'on' if pgbouncer else 'off'}"
     for section, what, value in part.rows:
-        report.add(f"replicas={count} (every service and gateway)", f"{section}: {what}", value)
+        report.add(label, f"{section}: {what}", value)
 
 
 def main() -> int:
@@ -133,6 +140,11 @@ def main() -> int:
         type=replica_counts,
         default=(),
         help="also compare throughput at these replica counts of every part, e.g. 1,2 (each 1-4, at most 3)",
+    )
+    parser.add_argument(
+        "--pgbouncer",
+        action="store_true",
+        help="also run the reads and the closed loop on two fresh stacks, without and with PgBouncer",
     )
     args = parser.parse_args()
     seconds = min(max(args.seconds, 1.0), 60.0)
@@ -188,6 +200,8 @@ def main() -> int:
         figures.ready_s = startup_time(root / "make-run", stack_env(), report)
         for count in args.replicas:
             replica_run(root / f"replicas-{count}", count, seconds, bookings, report)
+        for pooled in (False, True) if args.pgbouncer else ():
+            replica_run(root / f"pgbouncer-{pooled}", 2, seconds, bookings, report, pgbouncer=pooled)
     finally:
         shutil.rmtree(root, ignore_errors=True)
     judge(figures, report)

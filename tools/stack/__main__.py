@@ -45,6 +45,7 @@ def options_from_environment() -> StackOptions:
         public_host=settings.public_host,
         public_url=settings.public_url,
         env=env,
+        pgbouncer=settings.pgbouncer,
     )
 
 

