@@ -1034,7 +1034,32 @@ _plan(
 )
 _plan(booking_moved, _keyed, "booking.moved")
 
-_SIGNATURES = {name: inspect.signature(template) for name, (template, _k, _t) in _PLANS.items()}
+
+def _parameters(template: Callable[..., Mail]) -> tuple[tuple[str, ...], int, frozenset[str]]:
+    """A template's parameter names, how many may be positional, and those without a default."""
+    parameters = inspect.signature(template).parameters.values()
+    names = tuple(p.name for p in parameters)
+    positional = sum(p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD for p in parameters)
+    required = frozenset(p.name for p in parameters if p.default is inspect.Parameter.empty)
+    return names, positional, required
+
+
+# Bound by hand (inspect's bind cost more than the rest of `later` in the hot transaction).
+_SIGNATURES = {name: _parameters(template) for name, (template, _k, _t) in _PLANS.items()}
+
+
+def _bind(name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+    names, positional, required = _SIGNATURES[name]
+    if len(args) > positional:
+        raise TypeError(f"{name}() takes {positional} positional arguments but {len(args)} were given")
+    arguments = dict(zip(names, args, strict=False))
+    for field, value in kwargs.items():
+        if field not in names or field in arguments:
+            raise TypeError(f"{name}() got an unexpected or repeated argument {field!r}")
+        arguments[field] = value
+    if not required <= arguments.keys():
+        raise TypeError(f"{name}() is missing {sorted(required - arguments.keys())}")
+    return arguments
 
 
 def later(template: Callable[..., Mail], *args: Any, **kwargs: Any) -> QueuedMail:
@@ -1042,7 +1067,7 @@ def later(template: Callable[..., Mail], *args: Any, **kwargs: Any) -> QueuedMai
     name = template.__name__
     if _PLANS.get(name, (None,))[0] is not template:
         raise ValueError(f"template: {name} is not a booking email template")
-    arguments = _SIGNATURES[name].bind(*args, **kwargs).arguments
+    arguments = _bind(name, args, kwargs)
     _, key, tag = _PLANS[name]
     return QueuedMail(
         message_id=key(arguments),
@@ -1067,26 +1092,109 @@ _RECORDS: dict[str, type[Any]] = {
 
 
 def _encode(value: Any) -> Any:
-    if isinstance(value, Status):  # a str too: tagged first
-        return {"$t": "Status", "v": value.value}
-    if value is None or isinstance(value, str | bool | int | float):
-        return value
-    if isinstance(value, datetime):
-        return {"$t": "datetime", "v": value.isoformat()}
-    if isinstance(value, date):
-        return {"$t": "date", "v": value.isoformat()}
-    if isinstance(value, ZoneInfo):
-        return {"$t": "zone", "v": value.key}
+    encoder = _ENCODERS.get(type(value))
+    if encoder is not None:
+        return encoder(value)
     if type(value).__name__ in _RECORDS and dataclasses.is_dataclass(value):
         fields = {f.name: _encode(getattr(value, f.name)) for f in dataclasses.fields(value)}
         return {"$t": type(value).__name__, "v": fields}
-    if isinstance(value, tuple | list):
-        return {"$t": "tuple", "v": [_encode(item) for item in value]}
     if isinstance(value, Mapping):
         if "$t" in value:
             raise ValueError("an email argument's mapping may not have a '$t' key")
         return {str(k): _encode(v) for k, v in value.items()}
     raise TypeError(f"an email argument of type {type(value).__name__} cannot be queued")
+
+
+def _plain(value: Any) -> Any:
+    return value
+
+
+def _moment(value: datetime | None) -> Any:
+    return None if value is None else {"$t": "datetime", "v": value.isoformat()}
+
+
+def _booking(booking: Booking) -> dict[str, Any]:
+    """A booking as the templates read it, written out field by field (this runs in the hot
+    transaction). Its history is not carried: no email shows it. The quote's document came from JSON
+    and goes back as JSON, untouched."""
+    quote = booking.quote
+    return {
+        "$t": "Booking",
+        "v": {
+            "id": booking.id,
+            "tenant_id": booking.tenant_id,
+            "event_date": {"$t": "date", "v": booking.event_date.isoformat()},
+            "status": {"$t": "Status", "v": booking.status.value},
+            "customer_id": booking.customer_id,
+            "couple_name": booking.couple_name,
+            "email": booking.email,
+            "phone": booking.phone,
+            "notes": booking.notes,
+            "quote": {
+                "$t": "Quote",
+                "v": {
+                    "package_id": quote.package_id,
+                    "total_cents": quote.total_cents,
+                    "currency": quote.currency,
+                    "document": {"$t": "json", "v": quote.document},
+                },
+            },
+            "payment_session_id": booking.payment_session_id,
+            "hold_expires_at": _moment(booking.hold_expires_at),
+            "amount_paid_cents": booking.amount_paid_cents,
+            "amount_refunded_cents": booking.amount_refunded_cents,
+            "cancel_reason": booking.cancel_reason,
+            "created_at": _moment(booking.created_at),
+            "updated_at": _moment(booking.updated_at),
+            "client_address": booking.client_address,
+            "kind": booking.kind,
+            "starts_at": _moment(booking.starts_at),
+            "ends_at": _moment(booking.ends_at),
+            "resource_id": booking.resource_id,
+            "buffer_before_minutes": booking.buffer_before_minutes,
+            "buffer_after_minutes": booking.buffer_after_minutes,
+        },
+    }
+
+
+def _instalment(item: Instalment) -> dict[str, Any]:
+    return {
+        "$t": "Instalment",
+        "v": {
+            "seq": item.seq,
+            "kind": item.kind,
+            "amount_cents": item.amount_cents,
+            "currency": item.currency,
+            "due_date": {"$t": "date", "v": item.due_date.isoformat()},
+            "status": item.status,
+            "paid_cents": item.paid_cents,
+            "refunded_cents": item.refunded_cents,
+            "paid_offline": item.paid_offline,
+            "note": item.note,
+        },
+    }
+
+
+def _items(values: Sequence[Any]) -> dict[str, Any]:
+    return {"$t": "tuple", "v": [_encode(item) for item in values]}
+
+
+_ENCODERS: dict[type[Any], Callable[[Any], Any]] = {
+    str: _plain,
+    int: _plain,
+    bool: _plain,
+    float: _plain,
+    type(None): _plain,
+    Status: lambda value: {"$t": "Status", "v": value.value},
+    datetime: _moment,
+    date: lambda value: {"$t": "date", "v": value.isoformat()},
+    ZoneInfo: lambda value: {"$t": "zone", "v": value.key},
+    Booking: _booking,
+    Instalment: _instalment,
+    AdminContact: lambda value: {"$t": "AdminContact", "v": {"email": value.email}},
+    tuple: _items,
+    list: _items,
+}
 
 
 def _decode(value: Any) -> Any:
@@ -1106,6 +1214,8 @@ def _decode(value: Any) -> Any:
         return date.fromisoformat(inner)
     if kind == "zone":
         return ZoneInfo(inner)
+    if kind == "json":
+        return inner
     if kind == "tuple":
         return tuple(_decode(item) for item in inner)
     record = _RECORDS.get(kind)

@@ -182,8 +182,14 @@ def test_every_email_template_can_be_queued() -> None:
 def test_what_cannot_be_queued_or_rendered_is_refused_naming_it() -> None:
     with pytest.raises(ValueError, match="template: <lambda> is not a booking email template"):
         emails.later(lambda b: emails.reminder(b, NAME, LINK, 7), day_booking())
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="reminder\\(\\) got an unexpected or repeated argument 'colour'"):
         emails.later(emails.reminder, day_booking(), NAME, LINK, 7, colour="red")
+    with pytest.raises(TypeError, match="reminder\\(\\) got an unexpected or repeated argument 'link'"):
+        emails.later(emails.reminder, day_booking(), NAME, LINK, 7, link=LINK)
+    with pytest.raises(TypeError, match=r"reminder\(\) is missing \['days'\]"):
+        emails.later(emails.reminder, day_booking(), NAME, LINK)
+    with pytest.raises(TypeError, match="reminder\\(\\) takes 4 positional arguments but 5 were given"):
+        emails.later(emails.reminder, day_booking(), NAME, LINK, 7, "x")
     with pytest.raises(TypeError, match="an email argument of type object cannot be queued"):
         emails.later(emails.reminder, day_booking(), NAME, object(), 7)
     with pytest.raises(ValueError, match="'welcome' is not a booking email template"):
