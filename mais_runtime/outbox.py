@@ -16,7 +16,9 @@ in mais_runtime/migrations.py), in one line of a migration:
 
 A hot transaction need not render its email: `enqueue_template` records what to send (a template's
 name and its arguments as JSON, a `QueuedMail`) in an outbox with the `template` and `template_args`
-columns (booking's migration 009), and a dispatcher given a `renderer` renders it when it sends. A row
+columns (booking's migration 009), and a dispatcher given a `renderer` renders it when it sends (its
+address is NULL until then, so a dispatcher without the renderer fails on it instead of sending a blank
+message, and the row waits for one that has it: a rolling update is safe). A row
 that cannot be rendered (a template this release does not know, arguments it cannot read) ends FAILED
 at once, naming the template: retrying would render it no better.
 """
@@ -96,7 +98,7 @@ async def enqueue_template(conn: AsyncConnection, *, tenant_id: str | None, mail
         text(
             "INSERT INTO outbox (tenant_id, dedupe_key, to_address, subject, text_body, html_body, tag,"
             " template, template_args)"
-            " VALUES (CAST(:tenant_id AS uuid), :dedupe_key, '', '', '', '', :tag, :template,"
+            " VALUES (CAST(:tenant_id AS uuid), :dedupe_key, NULL, '', '', '', :tag, :template,"
             " CAST(:args AS jsonb))"
             " ON CONFLICT (dedupe_key) DO NOTHING"
         ),

@@ -5,15 +5,17 @@ release cannot render ends FAILED at once, naming its template, and holds up not
 
 from __future__ import annotations
 
+import asyncio
 import random
 from dataclasses import replace
+from pathlib import Path
 
 import asyncpg
 import pytest
 
 from mais_runtime import mail as mail_module
 from mais_runtime.db import Database
-from mais_runtime.mail import Mail, build_message
+from mais_runtime.mail import FileMailer, Mail, build_message
 from mais_runtime.outbox import OutboxDispatcher, QueuedMail
 from services.booking import emails
 from services.booking.domain import AdminContact
@@ -66,7 +68,8 @@ async def test_a_confirmation_is_stored_as_a_template_and_sent_as_the_template_b
     held = await hold(told, new_tenant_id, n=3)
     confirmed, _ = await confirm(told, new_tenant_id, held.id, "cs_queued")
     rows = await admin.fetch(
-        "SELECT dedupe_key, tag, template, subject, text_body, html_body, attachments::text AS files"
+        "SELECT dedupe_key, tag, template, to_address, subject, text_body, html_body,"
+        " attachments::text AS files"
         " FROM booking.outbox WHERE dedupe_key LIKE '%' || $1 ORDER BY id",
         held.id,
     )
@@ -75,7 +78,9 @@ async def test_a_confirmation_is_stored_as_a_template_and_sent_as_the_template_b
         (f"confirmation:{held.id}", "booking.confirmation", "confirmation"),
         (f"admin-new-booking:{held.id}", "booking.admin_new_booking", "admin_new_booking"),
     ]
-    assert {(r["subject"], r["text_body"], r["html_body"], r["files"]) for r in rows} == {("", "", "", "[]")}
+    assert {(r["to_address"], r["subject"], r["text_body"], r["html_body"], r["files"]) for r in rows} == {
+        (None, "", "", "", "[]")
+    }
 
     mailer = Recording()
     await drain(booking_db, mailer)
@@ -131,3 +136,34 @@ async def test_a_row_that_cannot_be_rendered_fails_at_once_naming_its_template(
 def _reminder_args(tenant_id: str) -> tuple[object, ...]:
     booking = replace(day_booking(), id=f"bk_{tenant_id.replace('-', '')[:26]}", tenant_id=tenant_id)
     return (booking, "Studio", "http://x.test/l", 7)
+
+
+async def test_a_dispatcher_without_the_renderer_sends_no_blank_message_and_leaves_the_row_to_one_with_it(
+    booking_db: Database,
+    admin: asyncpg.Connection,
+    new_tenant_id: str,
+    tmp_path: Path,
+) -> None:
+    # The previous release's dispatcher, still running during a rolling update, knows no templates.
+    queued = emails.later(emails.reminder, *_reminder_args(new_tenant_id))
+    async with BookingStore(booking_db).tenant(new_tenant_id) as tx:
+        assert await tx.enqueue(queued)
+    previous = OutboxDispatcher(
+        booking_db, FileMailer(tmp_path, "MAIS <a@b.c>"), batch_size=1, base_backoff_seconds=0.05
+    )
+    assert await previous.dispatch_once() == 0
+    assert list(tmp_path.glob("*.eml")) == []
+    row = await admin.fetchrow(
+        "SELECT status, attempts FROM booking.outbox WHERE dedupe_key = $1", queued.message_id
+    )
+    assert (row["status"], row["attempts"]) == ("PENDING", 1)
+    await asyncio.sleep(0.1)  # its retry is due
+    mailer = Recording()
+    await drain(booking_db, mailer)
+    assert (
+        mailer.sent[queued.message_id].subject == "Studio: your event on Saturday 12 June 2027 is coming up"
+    )
+    status = await admin.fetchval(
+        "SELECT status FROM booking.outbox WHERE dedupe_key = $1", queued.message_id
+    )
+    assert status == "SENT"
