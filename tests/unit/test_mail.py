@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import email
 import itertools
+import random
 import stat
 from email import policy
 from email.utils import parsedate_to_datetime
@@ -85,7 +86,6 @@ def _subject_as_read(raw: bytes) -> tuple[str, str]:
 def test_a_non_ascii_subject_reads_back_with_every_space_and_short_lines() -> None:
     # Python's folder put the space between two encoded words on the fold, where decoders drop it:
     # "Zoë Müller" read "ZoëMüller". Every subject is folded within 78 characters and reads back whole.
-    import random
 
     words = ["Café", "Zoë", "Ærø", "Ångström", "&", "Łódź", "日本", "Müller-Lüdenscheid", "🎉", "\u2013"]
     words += ["Studio", "your", "booking", "for", "Saturday", "12", "June", "2027", "is", "confirmed:"]
@@ -110,3 +110,31 @@ def test_a_non_ascii_subject_reads_back_with_every_space_and_short_lines() -> No
 def test_an_ascii_subject_is_set_as_before() -> None:
     message = build_message(_mail(subject="Lakeside Barn: your booking is confirmed"), "M <b@m.l>")
     assert b"\r\nSubject: Lakeside Barn: your booking is confirmed\r\n" in bytes(message)
+
+
+def test_a_non_ascii_business_or_couple_name_stays_one_whole_address() -> None:
+    # The library re-folded formataddr's encoded name: a comma or a quote of the name came out bare
+    # (one From read as two addresses) and a fold split a word ("Ångström" read "Ån gström").
+    from email.header import decode_header, make_header
+
+    from mais_runtime.mail import sender_display
+
+    words = ["Café", "Zoë", "Ærø", "Ångström", "&", "Łódź", "日本", "Müller-Lüdenscheid", "🎉", '"q"', "a,b"]
+    words += ["Studio", "<x>", "O'Neil", "Photo", "weddings", "Fotografie"]
+    pick = random.Random(29)
+    names = ["Müller, Söhne & Co", 'Zoë "the lens" Ångström']
+    names += [" ".join(pick.choice(words) for _ in range(pick.randint(1, 12))) for _ in range(300)]
+    for business, couple in zip(names, reversed(names), strict=True):
+        if business.isascii() or couple.isascii():
+            continue
+        mail = _mail(to=sender_display(couple, "ann@example.com"), **{"from_name": business})
+        raw = bytes(build_message(mail, "MAIS <bookings@mais.local>"))
+        headers = raw.split(b"\r\n\r\n", 1)[0]
+        assert all(len(line) <= 78 for line in headers.split(b"\r\n") if not line.startswith(b"Message-ID"))
+        modern = email.message_from_bytes(raw, policy=policy.default)
+        assert [a.addr_spec for a in modern["From"].addresses] == ["bookings@mais.local"], headers
+        assert [a.addr_spec for a in modern["To"].addresses] == ["ann@example.com"], headers
+        legacy = email.message_from_bytes(raw, policy=policy.compat32)
+        for header, name in (("From", business), ("To", couple)):
+            phrase = " ".join(legacy[header].split()).rsplit(" <", 1)[0]
+            assert str(make_header(decode_header(phrase))) == name, headers
