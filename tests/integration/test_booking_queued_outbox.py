@@ -167,3 +167,16 @@ async def test_a_dispatcher_without_the_renderer_sends_no_blank_message_and_leav
         "SELECT status FROM booking.outbox WHERE dedupe_key = $1", queued.message_id
     )
     assert status == "SENT"
+
+
+async def test_a_row_stored_rendered_before_migration_009_is_still_sent_as_stored(
+    booking_db: Database,
+    new_tenant_id: str,
+) -> None:
+    built = emails.reminder(*_reminder_args(new_tenant_id))  # type: ignore[arg-type]
+    stored = replace(built, message_id=f"stored:{new_tenant_id}")
+    async with BookingStore(booking_db).tenant(new_tenant_id) as tx:
+        assert await tx.enqueue(stored)
+    mailer = Recording()
+    await drain(booking_db, mailer)
+    assert mailer.sent[stored.message_id] == stored
