@@ -102,12 +102,12 @@ def build_message(mail: Mail, sender: str) -> EmailMessage:
     """The MIME form of a Mail (text and HTML alternatives, then any attachments: multipart/mixed),
     dated now."""
     message = EmailMessage(policy=SMTP)
-    message["From"] = from_header(mail, sender)
-    message["To"] = one_line(mail.to)
+    _set_address(message, "From", from_header(mail, sender))
+    _set_address(message, "To", one_line(mail.to))
     if mail.reply_to:
         message["Reply-To"] = one_line(mail.reply_to)
     message["Date"] = formatdate(localtime=False, usegmt=True)
-    message["Subject"] = one_line(mail.subject)
+    _set_subject(message, one_line(mail.subject))
     message["Message-ID"] = make_msgid(
         idstring=_SAFE_NAME.sub("-", mail.message_id)[:60], domain="mais.local"
     )
@@ -126,6 +126,63 @@ def build_message(mail: Mail, sender: str) -> EmailMessage:
             params=dict(p.strip().partition("=")[::2] for p in parameters if "=" in p),
         )
     return message
+
+
+def encoded_words(value: str) -> str:
+    """`value` as RFC 2047 encoded words (UTF-8, base64), each within 75 characters and whole
+    characters, separated by spaces: the space between two encoded words is folding white space that
+    decoders drop, while the value's own spaces are inside the words. The email library (3.11) folds
+    a non-ASCII subject or display name its own way, putting a space of the value between two words
+    (where decoders drop it: "Zo\u00eb M\u00fcller" read "Zo\u00ebM\u00fcller"), splitting a word, and
+    leaving a comma or a quote of a business name bare (one From read as two addresses)."""
+    words: list[bytes] = []
+    chunk = b""
+    for character in value:
+        encoded = character.encode("utf-8")
+        if len(chunk) + len(encoded) > _WORD_BYTES:
+            words.append(chunk)
+            chunk = b""
+        chunk += encoded
+    words.append(chunk)
+    return " ".join(f"=?utf-8?b?{base64.b64encode(w).decode('ascii')}?=" for w in words)
+
+
+# 39 bytes are 52 base64 characters: "=?utf-8?b?" + 52 + "?=" is 64, within RFC 2047's 75 and short
+# enough to start a header's first line after its name ("Subject: ", "From: ") within 78.
+_WORD_BYTES = 39
+
+
+def _set_subject(message: EmailMessage, subject: str) -> None:
+    if subject.isascii():
+        message["Subject"] = subject
+    else:
+        # Stored folded (no line over 78 characters, so the generator keeps it as it is).
+        message.set_raw("Subject", _fold_at_spaces("Subject: ", encoded_words(subject)))
+
+
+def _set_address(message: EmailMessage, name: str, value: str) -> None:
+    """An address header; one whose display name `formataddr` already encoded (RFC 2047) is kept as
+    encoded. The library would parse it again and fold it its own way: a quote or a comma in a
+    non-ASCII business name came out bare (one From read as two addresses) and a fold split a word."""
+    if value.isascii() and "=?" in value:
+        message.set_raw(name, _fold_at_spaces(f"{name}: ", value))
+    else:
+        message[name] = value
+
+
+def _fold_at_spaces(prefix: str, value: str, width: int = 78) -> str:
+    """`value` on lines of at most `width` characters (the first after `prefix`) where its spaces
+    allow: a space between two encoded words is folding white space, which decoders drop anyway."""
+    lines: list[str] = []
+    line = ""
+    for token in value.split(" "):
+        room = width - (len(prefix) if not lines else 1)
+        if line and len(line) + 1 + len(token) > room:
+            lines.append(line)
+            line = token
+        else:
+            line = f"{line} {token}" if line else token
+    return "\r\n ".join([*lines, line])
 
 
 class FileMailer:
@@ -212,5 +269,9 @@ def mailer_from_settings(settings: MailSettings | None = None) -> Mailer:
 
 
 def sender_display(name: str, address: str) -> str:
-    """A From value with a display name (quoted safely)."""
-    return formataddr((one_line(name), one_line(address)))
+    """A From (or To) value with a display name, quoted safely; a non-ASCII name as `encoded_words`
+    (which `build_message` folds at their spaces)."""
+    name, address = one_line(name), one_line(address)
+    if name.isascii():
+        return formataddr((name, address))
+    return f"{encoded_words(name)} <{address}>"

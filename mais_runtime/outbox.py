@@ -13,6 +13,14 @@ in mais_runtime/migrations.py), in one line of a migration:
     SELECT mais_create_outbox();
 
 (`tenant_id` is NULL for platform mail, which only platform transactions see.)
+
+A hot transaction need not render its email: `enqueue_template` records what to send (a template's
+name and its arguments as JSON, a `QueuedMail`) in an outbox with the `template` and `template_args`
+columns (booking's migration 009), and a dispatcher given a `renderer` renders it when it sends (its
+address is NULL until then, so a dispatcher without the renderer fails on it instead of sending a blank
+message, and the row waits for one that has it: a rolling update is safe). A row
+that cannot be rendered (a template this release does not know, arguments it cannot read) ends FAILED
+at once, naming the template: retrying would render it no better.
 """
 
 from __future__ import annotations
@@ -20,6 +28,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from typing import Any
 
 from prometheus_client import Counter, Gauge
@@ -39,6 +49,20 @@ OUTBOX_LAG = Gauge(
 )
 
 _BATCHES_PER_PASS = 50
+
+
+@dataclass(frozen=True)
+class QueuedMail:
+    """A message to render when it is sent: its id (the dedupe key), tag, template and arguments."""
+
+    message_id: str
+    tag: str
+    template: str
+    args: Mapping[str, Any]
+
+
+# Renders a template's arguments (as `QueuedMail.args` held them) into the message.
+Renderer = Callable[[str, Mapping[str, Any]], Mail]
 
 
 async def enqueue(conn: AsyncConnection, *, tenant_id: str | None, dedupe_key: str, mail: Mail) -> bool:
@@ -67,17 +91,54 @@ async def enqueue(conn: AsyncConnection, *, tenant_id: str | None, dedupe_key: s
     return bool(result.rowcount)
 
 
-_CLAIM_ONE = text(
-    "SELECT id, tenant_id, dedupe_key, to_address, subject, text_body, html_body, tag, from_name,"
-    " reply_to, attachments, attempts"
+async def enqueue_template(conn: AsyncConnection, *, tenant_id: str | None, mail: QueuedMail) -> bool:
+    """Adds a message to render at sending time, in the caller's transaction (the outbox must have
+    the template columns). False when its id was already enqueued."""
+    result = await conn.execute(
+        text(
+            "INSERT INTO outbox (tenant_id, dedupe_key, to_address, subject, text_body, html_body, tag,"
+            " template, template_args)"
+            " VALUES (CAST(:tenant_id AS uuid), :dedupe_key, NULL, '', '', '', :tag, :template,"
+            " CAST(:args AS jsonb))"
+            " ON CONFLICT (dedupe_key) DO NOTHING"
+        ),
+        {
+            "tenant_id": tenant_id,
+            "dedupe_key": mail.message_id,
+            "tag": mail.tag,
+            "template": mail.template,
+            "args": json.dumps(mail.args, separators=(",", ":")),
+        },
+    )
+    return bool(result.rowcount)
+
+
+_COLUMNS = (
+    "id, tenant_id, dedupe_key, to_address, subject, text_body, html_body, tag, from_name, reply_to,"
+    " attachments, attempts"
+)
+_DUE = (
     " FROM outbox WHERE status = 'PENDING' AND next_attempt_at <= now()"
     " ORDER BY next_attempt_at, id LIMIT 1 FOR UPDATE SKIP LOCKED"
 )
+_CLAIM_ONE = text(f"SELECT {_COLUMNS}{_DUE}")
+_CLAIM_ONE_WITH_TEMPLATE = text(f"SELECT {_COLUMNS}, template, template_args{_DUE}")
 
 
 def _json_list(value: Any) -> list[Any]:
     # asyncpg hands jsonb over as text unless a codec is set; either way a list comes out.
     return list(json.loads(value) if isinstance(value, str | bytes) else value or [])
+
+
+def _json_object(value: Any) -> dict[str, Any]:
+    loaded = json.loads(value) if isinstance(value, str | bytes) else value
+    if not isinstance(loaded, dict):
+        raise ValueError("template_args must be a JSON object")
+    return loaded
+
+
+class _RenderFailed(Exception):
+    pass
 
 
 class OutboxDispatcher:
@@ -93,8 +154,12 @@ class OutboxDispatcher:
         base_backoff_seconds: float = 2.0,
         poll_seconds: float = 0.5,
         send_timeout_seconds: float = 10.0,
+        renderer: Renderer | None = None,
     ) -> None:
         self._db = db
+        # Only an outbox with the template columns is read with them (tenant's has none).
+        self._renderer = renderer
+        self._claim = _CLAIM_ONE if renderer is None else _CLAIM_ONE_WITH_TEMPLATE
         self._mailer = mailer
         self._batch = batch_size
         self._max_attempts = max_attempts
@@ -123,14 +188,21 @@ class OutboxDispatcher:
         sent = 0
         for _ in range(self._batch):
             async with self._db.platform_transaction() as conn:
-                row = (await conn.execute(_CLAIM_ONE)).mappings().first()
+                row = (await conn.execute(self._claim)).mappings().first()
                 if row is None:
                     break
                 sent += await self._send_one(conn, row)
         return sent
 
-    async def _send_one(self, conn: AsyncConnection, row: Any) -> int:
-        mail = Mail(
+    def _mail_of(self, row: Any) -> Mail:
+        """The row's message: rendered now from its template, or as it was stored."""
+        if self._renderer is not None and row["template"] is not None:
+            try:
+                rendered = self._renderer(row["template"], _json_object(row["template_args"]))
+            except Exception as error:
+                raise _RenderFailed(f"template {row['template']!r}: {type(error).__name__}") from error
+            return replace(rendered, message_id=row["dedupe_key"])
+        return Mail(
             message_id=row["dedupe_key"],
             to=row["to_address"],
             subject=row["subject"],
@@ -141,6 +213,21 @@ class OutboxDispatcher:
             reply_to=row["reply_to"],
             attachments=tuple(Attachment.from_json(a) for a in _json_list(row["attachments"])),
         )
+
+    async def _send_one(self, conn: AsyncConnection, row: Any) -> int:
+        try:
+            mail = self._mail_of(row)
+        except _RenderFailed as error:
+            OUTBOX_FAILURES.labels(row["tag"]).inc()
+            await conn.execute(
+                text(
+                    "UPDATE outbox SET status = 'FAILED', attempts = attempts + 1, last_error = :e"
+                    " WHERE id = :id"
+                ),
+                {"e": str(error)[:200], "id": row["id"]},
+            )
+            log.error("cannot render %s (%s): marked FAILED", row["dedupe_key"], error)
+            return 0
         try:
             await asyncio.wait_for(self._mailer.send(mail), timeout=self._send_timeout)
         except Exception as error:

@@ -13,6 +13,7 @@ from mais_runtime.change_feed import ChangeHub
 from mais_runtime.mail import MailSettings, mailer_from_settings
 from mais_runtime.outbox import OutboxDispatcher
 from mais_runtime.server import ServiceRuntime, main, run_service
+from services.booking import emails
 from services.booking.api import BookingServicer
 from services.booking.clients import CatalogQuotes, TenantDirectory
 from services.booking.hours import Hours
@@ -58,6 +59,7 @@ def register(server: grpc.aio.Server, runtime: ServiceRuntime) -> None:
         mailer_from_settings(MailSettings(mais_data_dir=settings.data_dir)),
         poll_seconds=settings.outbox_poll_seconds,
         max_attempts=settings.outbox_max_attempts,
+        renderer=emails.render,
     )
     runtime.background.extend(
         [

@@ -10,8 +10,10 @@ cannot add headers. Each message's id is its outbox dedupe key, so the file sink
 
 from __future__ import annotations
 
+import dataclasses
 import html
-from collections.abc import Iterable, Mapping, Sequence
+import inspect
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import date, datetime
 from typing import Any
@@ -20,7 +22,8 @@ from zoneinfo import ZoneInfo
 from mais_runtime.ical import CalendarEvent, document
 from mais_runtime.mail import Attachment, Mail, sender_display
 from mais_runtime.money import decimal_amount
-from services.booking.domain import AdminContact, Booking
+from mais_runtime.outbox import QueuedMail
+from services.booking.domain import AdminContact, Booking, HistoryEntry, Quote, Status
 from services.booking.schedules import BALANCE_UNPAID, Instalment, has_balance, outstanding_cents
 
 
@@ -977,3 +980,245 @@ def booking_moved(
         tenant_name=tenant_name,
         reply_to=reply_to,
     )
+
+
+# --- queued to render later --------------------------------------------------------------------
+#
+# A hot transaction records which template to render and its arguments (`later(...)`, a QueuedMail);
+# the outbox dispatcher renders it when it sends (`render`), so the message a couple reads is the one
+# the template would have built in the transaction: the arguments go through JSON losslessly (a test
+# renders both ways for every template and compares the bytes). Each template's id and tag are known
+# without rendering it: `_PLANS` (a test checks them against what the template builds).
+
+Arguments = Mapping[str, Any]
+
+_PLANS: dict[str, tuple[Callable[..., Mail], Callable[[Arguments], str], Callable[[Arguments], str]]] = {}
+
+
+def _plan(
+    template: Callable[..., Mail],
+    key: Callable[[Arguments], str],
+    tag: str | Callable[[Arguments], str],
+) -> None:
+    def fixed(_arguments: Arguments) -> str:
+        return str(tag)
+
+    _PLANS[template.__name__] = (template, key, tag if callable(tag) else fixed)
+
+
+def _keyed(a: Arguments) -> str:
+    return str(a["key"])
+
+
+def _id(a: Arguments) -> str:
+    return str(a.get("booking", a.get("after")).id)
+
+
+_plan(confirmation, lambda a: f"confirmation:{_id(a)}", "booking.confirmation")
+_plan(balance_reminder, _keyed, lambda a: f"booking.balance_{'due_today' if a['due_today'] else 'reminder'}")
+_plan(balance_overdue, _keyed, "booking.balance_overdue")
+_plan(balance_receipt, _keyed, "booking.balance_receipt")
+_plan(due_date_moved, _keyed, "booking.due_date_moved")
+_plan(cancellation, lambda a: f"cancellation:{_id(a)}", "booking.cancellation")
+_plan(refund, lambda a: f"refund:{_id(a)}:{a['refund_id']}", "booking.refund")
+_plan(hold_lost_refund, lambda a: f"hold-lost:{_id(a)}:{a['refund_id']}", "booking.hold_lost_refund")
+_plan(reminder, lambda a: f"reminder:{_id(a)}", "booking.reminder")
+_plan(admin_new_booking, lambda a: f"admin-new-booking:{_id(a)}", "booking.admin_new_booking")
+_plan(admin_couple_cancelled, lambda a: f"admin-cancellation:{_id(a)}", "booking.admin_cancellation")
+_plan(admin_balance_paid, _keyed, "booking.admin_balance_paid")
+_plan(admin_cancelled_for_non_payment, lambda a: f"admin-cancellation:{_id(a)}", "booking.admin_cancellation")
+_plan(
+    admin_refund,
+    lambda a: f"{'admin-hold-lost' if a['hold_lost'] else 'admin-refund'}:{_id(a)}:{a['refund_id']}",
+    "booking.admin_refund",
+)
+_plan(booking_moved, _keyed, "booking.moved")
+
+
+def _parameters(template: Callable[..., Mail]) -> tuple[tuple[str, ...], int, frozenset[str]]:
+    """A template's parameter names, how many may be positional, and those without a default."""
+    parameters = inspect.signature(template).parameters.values()
+    names = tuple(p.name for p in parameters)
+    positional = sum(p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD for p in parameters)
+    required = frozenset(p.name for p in parameters if p.default is inspect.Parameter.empty)
+    return names, positional, required
+
+
+# Bound by hand (inspect's bind cost more than the rest of `later` in the hot transaction).
+_SIGNATURES = {name: _parameters(template) for name, (template, _k, _t) in _PLANS.items()}
+
+
+def _bind(name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+    names, positional, required = _SIGNATURES[name]
+    if len(args) > positional:
+        raise TypeError(f"{name}() takes {positional} positional arguments but {len(args)} were given")
+    arguments = dict(zip(names, args, strict=False))
+    for field, value in kwargs.items():
+        if field not in names or field in arguments:
+            raise TypeError(f"{name}() got an unexpected or repeated argument {field!r}")
+        arguments[field] = value
+    if not required <= arguments.keys():
+        raise TypeError(f"{name}() is missing {sorted(required - arguments.keys())}")
+    return arguments
+
+
+def later(template: Callable[..., Mail], *args: Any, **kwargs: Any) -> QueuedMail:
+    """What `template(*args, **kwargs)` would send, recorded to render when the outbox sends it."""
+    name = template.__name__
+    if _PLANS.get(name, (None,))[0] is not template:
+        raise ValueError(f"template: {name} is not a booking email template")
+    arguments = _bind(name, args, kwargs)
+    _, key, tag = _PLANS[name]
+    return QueuedMail(
+        message_id=key(arguments),
+        tag=tag(arguments),
+        template=name,
+        args={field: _encode(value) for field, value in arguments.items()},
+    )
+
+
+def render(template: str, args: Arguments) -> Mail:
+    """The message a queued template stands for (the outbox dispatcher's renderer)."""
+    plan = _PLANS.get(template)
+    if plan is None:
+        raise ValueError(f"template: {template!r} is not a booking email template")
+    return plan[0](**{field: _decode(value) for field, value in args.items()})
+
+
+# The JSON form of the templates' arguments: plain values as they are; the rest tagged by "$t".
+_RECORDS: dict[str, type[Any]] = {
+    cls.__name__: cls for cls in (Booking, Quote, HistoryEntry, Instalment, AdminContact)
+}
+
+
+def _encode(value: Any) -> Any:
+    encoder = _ENCODERS.get(type(value))
+    if encoder is not None:
+        return encoder(value)
+    if type(value).__name__ in _RECORDS and dataclasses.is_dataclass(value):
+        fields = {f.name: _encode(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        return {"$t": type(value).__name__, "v": fields}
+    if isinstance(value, Mapping):
+        if "$t" in value:
+            raise ValueError("an email argument's mapping may not have a '$t' key")
+        return {str(k): _encode(v) for k, v in value.items()}
+    raise TypeError(f"an email argument of type {type(value).__name__} cannot be queued")
+
+
+def _plain(value: Any) -> Any:
+    return value
+
+
+def _moment(value: datetime | None) -> Any:
+    return None if value is None else {"$t": "datetime", "v": value.isoformat()}
+
+
+def _booking(booking: Booking) -> dict[str, Any]:
+    """A booking as the templates read it, written out field by field (this runs in the hot
+    transaction). Its history is not carried: no email shows it. The quote's document came from JSON
+    and goes back as JSON, untouched."""
+    quote = booking.quote
+    return {
+        "$t": "Booking",
+        "v": {
+            "id": booking.id,
+            "tenant_id": booking.tenant_id,
+            "event_date": {"$t": "date", "v": booking.event_date.isoformat()},
+            "status": {"$t": "Status", "v": booking.status.value},
+            "customer_id": booking.customer_id,
+            "couple_name": booking.couple_name,
+            "email": booking.email,
+            "phone": booking.phone,
+            "notes": booking.notes,
+            "quote": {
+                "$t": "Quote",
+                "v": {
+                    "package_id": quote.package_id,
+                    "total_cents": quote.total_cents,
+                    "currency": quote.currency,
+                    "document": {"$t": "json", "v": quote.document},
+                },
+            },
+            "payment_session_id": booking.payment_session_id,
+            "hold_expires_at": _moment(booking.hold_expires_at),
+            "amount_paid_cents": booking.amount_paid_cents,
+            "amount_refunded_cents": booking.amount_refunded_cents,
+            "cancel_reason": booking.cancel_reason,
+            "created_at": _moment(booking.created_at),
+            "updated_at": _moment(booking.updated_at),
+            "client_address": booking.client_address,
+            "kind": booking.kind,
+            "starts_at": _moment(booking.starts_at),
+            "ends_at": _moment(booking.ends_at),
+            "resource_id": booking.resource_id,
+            "buffer_before_minutes": booking.buffer_before_minutes,
+            "buffer_after_minutes": booking.buffer_after_minutes,
+        },
+    }
+
+
+def _instalment(item: Instalment) -> dict[str, Any]:
+    return {
+        "$t": "Instalment",
+        "v": {
+            "seq": item.seq,
+            "kind": item.kind,
+            "amount_cents": item.amount_cents,
+            "currency": item.currency,
+            "due_date": {"$t": "date", "v": item.due_date.isoformat()},
+            "status": item.status,
+            "paid_cents": item.paid_cents,
+            "refunded_cents": item.refunded_cents,
+            "paid_offline": item.paid_offline,
+            "note": item.note,
+        },
+    }
+
+
+def _items(values: Sequence[Any]) -> dict[str, Any]:
+    return {"$t": "tuple", "v": [_encode(item) for item in values]}
+
+
+_ENCODERS: dict[type[Any], Callable[[Any], Any]] = {
+    str: _plain,
+    int: _plain,
+    bool: _plain,
+    float: _plain,
+    type(None): _plain,
+    Status: lambda value: {"$t": "Status", "v": value.value},
+    datetime: _moment,
+    date: lambda value: {"$t": "date", "v": value.isoformat()},
+    ZoneInfo: lambda value: {"$t": "zone", "v": value.key},
+    Booking: _booking,
+    Instalment: _instalment,
+    AdminContact: lambda value: {"$t": "AdminContact", "v": {"email": value.email}},
+    tuple: _items,
+    list: _items,
+}
+
+
+def _decode(value: Any) -> Any:
+    if isinstance(value, list):
+        return [_decode(item) for item in value]
+    if not isinstance(value, dict):
+        return value
+    kind = value.get("$t")
+    if kind is None:
+        return {k: _decode(v) for k, v in value.items()}
+    inner = value["v"]
+    if kind == "Status":
+        return Status(inner)
+    if kind == "datetime":
+        return datetime.fromisoformat(inner)
+    if kind == "date":
+        return date.fromisoformat(inner)
+    if kind == "zone":
+        return ZoneInfo(inner)
+    if kind == "json":
+        return inner
+    if kind == "tuple":
+        return tuple(_decode(item) for item in inner)
+    record = _RECORDS.get(kind)
+    if record is None:
+        raise ValueError(f"template_args: unknown type {kind!r}")
+    return record(**{k: _decode(v) for k, v in inner.items()})

@@ -30,7 +30,7 @@ from typing import Any
 from mais_runtime.db import AsyncConnection, Database, text
 from mais_runtime.errors import NotFound
 from mais_runtime.mail import Mail
-from mais_runtime.outbox import enqueue
+from mais_runtime.outbox import QueuedMail, enqueue, enqueue_template
 from services.booking import domain
 from services.booking.domain import (
     Blackout,
@@ -528,9 +528,12 @@ class BookingTx(SlotQueries, HoursQueries, ConfirmQueries):
             },
         )
 
-    async def enqueue(self, mail: Mail) -> bool:
+    async def enqueue(self, mail: Mail | QueuedMail) -> bool:
         """Puts a message in the outbox in this transaction, keyed by its id; False when that id was
-        enqueued before (the email was already decided)."""
+        enqueued before (the email was already decided). A QueuedMail (`emails.later`) is rendered
+        by the outbox dispatcher when it sends, off this transaction."""
+        if isinstance(mail, QueuedMail):
+            return await enqueue_template(self.conn, tenant_id=self.tenant_id, mail=mail)
         return await enqueue(self.conn, tenant_id=self.tenant_id, dedupe_key=mail.message_id, mail=mail)
 
     # --- reads -------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from typing import Protocol, TypeVar
 from mais_runtime import paging
 from mais_runtime.db import IntegrityError, with_retries
 from mais_runtime.errors import Conflict, DomainError, NotFound, PreconditionFailed, ValidationError
-from mais_runtime.mail import Mail
+from mais_runtime.outbox import QueuedMail
 from services.booking import claims, domain, emails, feeds, links, moves, schedules
 from services.booking.domain import (
     AdminContact,
@@ -485,7 +485,8 @@ class Bookings:
             await tx.record(booking_id, booking.status, Status.CONFIRMED, PAYMENTS, why)
             reply_to = calendar.contact_email
             await tx.enqueue(
-                emails.confirmation(
+                emails.later(
+                    emails.confirmation,
                     confirmed,
                     calendar.name,
                     self.manage_url(confirmed),
@@ -496,8 +497,13 @@ class Bookings:
             )
             if admins:
                 await tx.enqueue(
-                    emails.admin_new_booking(
-                        confirmed, calendar.name, admins, reply_to=reply_to, zone=calendar.zone
+                    emails.later(
+                        emails.admin_new_booking,
+                        confirmed,
+                        calendar.name,
+                        admins,
+                        reply_to=reply_to,
+                        zone=calendar.zone,
                     )
                 )
             return confirmed, outcome
@@ -574,12 +580,16 @@ class Bookings:
             cancelled = await tx.booking(booking_id)
             reply_to = calendar.contact_email
             await tx.enqueue(
-                emails.cancellation(cancelled, calendar.name, reply_to=reply_to, zone=calendar.zone)
+                emails.later(
+                    emails.cancellation, cancelled, calendar.name, reply_to=reply_to, zone=calendar.zone
+                )
             )
             if admins:
                 tell = emails.admin_cancelled_for_non_payment if unpaid else emails.admin_couple_cancelled
                 await tx.enqueue(
-                    tell(cancelled, calendar.name, admins, reply_to=reply_to, zone=calendar.zone)
+                    emails.later(
+                        tell, cancelled, calendar.name, admins, reply_to=reply_to, zone=calendar.zone
+                    )
                 )
             return cancelled
 
@@ -633,7 +643,8 @@ class Bookings:
             )
             await tx.record(booking_id, Status.CONFIRMED, Status.CONFIRMED, actor, why)
             await tx.enqueue(
-                emails.booking_moved(
+                emails.later(
+                    emails.booking_moved,
                     booking,
                     moved,
                     calendar.name,
@@ -684,7 +695,8 @@ class Bookings:
             await tx.set_refunded(booking_id, total)
             refreshed = await tx.booking(booking_id)
             reply_to = calendar.contact_email
-            mail = emails.refund(
+            mail = emails.later(
+                emails.refund,
                 refreshed,
                 calendar.name,
                 refund_cents,
@@ -698,7 +710,8 @@ class Bookings:
                 await tx.record(booking_id, booking.status, booking.status, PAYMENTS, why)
                 if admins:
                     await tx.enqueue(
-                        emails.admin_refund(
+                        emails.later(
+                            emails.admin_refund,
                             refreshed,
                             calendar.name,
                             admins,
@@ -724,8 +737,14 @@ class Bookings:
         async def notify(tx: BookingTx) -> Booking:
             booking = await tx.booking(booking_id, for_update=True)
             reply_to = calendar.contact_email
-            mail = emails.hold_lost_refund(
-                booking, calendar.name, refund_cents, refund_id, reply_to=reply_to, zone=calendar.zone
+            mail = emails.later(
+                emails.hold_lost_refund,
+                booking,
+                calendar.name,
+                refund_cents,
+                refund_id,
+                reply_to=reply_to,
+                zone=calendar.zone,
             )
             if await tx.enqueue(mail):
                 await tx.add_refunded(booking_id, refund_cents)
@@ -733,7 +752,8 @@ class Bookings:
                 await tx.record(booking_id, booking.status, booking.status, PAYMENTS, why)
                 if admins:
                     await tx.enqueue(
-                        emails.admin_refund(
+                        emails.later(
+                            emails.admin_refund,
                             booking,
                             calendar.name,
                             admins,
@@ -783,7 +803,8 @@ class Bookings:
             await tx.record(booking_id, Status.CONFIRMED, Status.CONFIRMED, payment.actor, why)
             paid = await tx.booking(booking_id)
             await tx.enqueue(
-                emails.balance_receipt(
+                emails.later(
+                    emails.balance_receipt,
                     paid,
                     calendar.name,
                     self.manage_url(paid),
@@ -798,7 +819,8 @@ class Bookings:
             )
             if admins:
                 await tx.enqueue(
-                    emails.admin_balance_paid(
+                    emails.later(
+                        emails.admin_balance_paid,
                         paid,
                         calendar.name,
                         admins,
@@ -842,12 +864,13 @@ class Bookings:
 
     def _notice_mail(
         self, booking: Booking, calendar: TenantCalendar, notice: schedules.ScheduleNotice
-    ) -> Mail | None:
+    ) -> QueuedMail | None:
         link = self.manage_url(booking)
         key = f"schedule:{booking.id}:{notice.effect_key}"
         reply_to = calendar.contact_email
         if notice.kind in (Notice.REMINDER, Notice.DUE_TODAY):
-            return emails.balance_reminder(
+            return emails.later(
+                emails.balance_reminder,
                 booking,
                 calendar.name,
                 link,
@@ -859,7 +882,8 @@ class Bookings:
                 zone=calendar.zone,
             )
         if notice.kind is Notice.OVERDUE:
-            return emails.balance_overdue(
+            return emails.later(
+                emails.balance_overdue,
                 booking,
                 calendar.name,
                 link,
@@ -872,7 +896,8 @@ class Bookings:
                 zone=calendar.zone,
             )
         if notice.kind is Notice.DUE_DATE_CHANGED:
-            return emails.due_date_moved(
+            return emails.later(
+                emails.due_date_moved,
                 booking,
                 calendar.name,
                 link,
@@ -909,7 +934,8 @@ class Bookings:
             schedules.check_schedule(
                 schedule, total_cents=booking.quote.total_cents, currency=booking.quote.currency
             )
-            mail = emails.confirmation(
+            mail = emails.later(
+                emails.confirmation,
                 booking,
                 calendar.name,
                 self.manage_url(booking),
@@ -1103,7 +1129,8 @@ class Bookings:
                 return False
             booking = await tx.booking(booking_id)
             days = max((booking.event_date - calendar.today(moment)).days, 0)
-            mail = emails.reminder(
+            mail = emails.later(
+                emails.reminder,
                 booking,
                 calendar.name,
                 self.manage_url(booking),

@@ -19,6 +19,7 @@ from mais_runtime.channels import Channels
 from mais_runtime.db import Database
 from mais_runtime.mail import FileMailer, Mail
 from mais_runtime.outbox import OutboxDispatcher
+from services.booking import emails
 from services.booking.clients import TenantDirectory
 from services.booking.domain import CoupleDetails, Quote
 from services.booking.store import BookingStore
@@ -131,7 +132,10 @@ async def test_reminders_are_enqueued_once_and_sent_once_even_with_two_dispatche
         assert await admin.fetchval("SELECT count(*) FROM booking.outbox WHERE dedupe_key = $1", key) == 1
 
         mailers = [CountingMailer(tmp_path / "mail"), CountingMailer(tmp_path / "mail")]
-        dispatchers = [OutboxDispatcher(booking_db, m, poll_seconds=0.02, batch_size=5) for m in mailers]
+        dispatchers = [
+            OutboxDispatcher(booking_db, m, poll_seconds=0.02, batch_size=5, renderer=emails.render)
+            for m in mailers
+        ]
         stop = asyncio.Event()
         running = [asyncio.create_task(d.run(stop)) for d in dispatchers]
         try:

@@ -17,6 +17,7 @@ from mais.booking.v1 import booking_service_pb2 as pb
 from mais.tenant.v1 import tenant_service_pb2_grpc as tenant_grpc
 
 from services.booking.emails import day_for_people
+from tests.integration.booking_outbox import booking_outbox
 from tests.integration.conftest import Cluster, RunningService
 
 # The services (tenant and booking processes, a fast expiry sweep) and their clients, as in the holds suite.
@@ -137,9 +138,7 @@ async def test_a_whole_day_moves_with_its_claims_and_frees_the_old_date(
     assert history[-1].actor == ADMIN
     assert history[-1].reason == f"rescheduled from {old.isoformat()} to {new.isoformat()}: venue change"
     # The couple's email is in the outbox, once.
-    mails = await admin.fetch(
-        "SELECT text_body FROM booking.outbox WHERE dedupe_key LIKE $1", f"moved:{confirmed.id}:%"
-    )
+    mails = await booking_outbox(admin, "dedupe_key LIKE $1", f"moved:{confirmed.id}:%")
     assert len(mails) == 1
     assert "Was: " + day_for_people(old) in mails[0]["text_body"]
     assert "Now: " + day_for_people(new) in mails[0]["text_body"]

@@ -22,6 +22,7 @@ from services.booking.domain import CoupleDetails, Policy, Quote, Status
 from services.booking.hours import Hours
 from services.booking.store import BookingStore
 from services.booking.use_cases import Bookings
+from tests.integration.booking_outbox import booking_outbox
 from tests.integration.conftest import Cluster, service_database
 from tests.integration.test_booking_store import FixedTenants, TenantsWithAdmins
 
@@ -104,10 +105,7 @@ async def deposit_confirmed(servicer: BookingServicer, tenant: str, n: int = 0) 
 
 
 async def mails(admin: asyncpg.Connection, booking_id: str) -> list[tuple[str, str]]:
-    rows = await admin.fetch(
-        "SELECT tag, subject FROM booking.outbox WHERE dedupe_key LIKE '%' || $1 || '%' ORDER BY id",
-        booking_id,
-    )
+    rows = await booking_outbox(admin, "dedupe_key LIKE '%' || $1 || '%'", booking_id)
     return [(r["tag"], r["subject"]) for r in rows]
 
 
@@ -145,9 +143,8 @@ async def test_a_deposit_confirms_the_booking_and_its_confirmation_is_the_deposi
     [(tag, subject)] = await mails(admin, booking_id)
     assert tag == "booking.confirmation"
     assert subject == "Studio: your deposit is received and Tuesday 1 June 2032 is booked"
-    text = await admin.fetchval(
-        "SELECT text_body FROM booking.outbox WHERE dedupe_key = $1", f"confirmation:{booking_id}"
-    )
+    [row] = await booking_outbox(admin, "dedupe_key = $1", f"confirmation:{booking_id}")
+    text = row["text_body"]
     assert "Balance: 1,200.00 USD, due Thursday 13 May 2032" in text
     assert f"http://x.test/booking/{booking_id}?token=" in text
 
@@ -288,10 +285,10 @@ async def test_each_schedule_notice_has_its_effect_once_per_request_id(
         "booking.balance_reminder",
         "booking.balance_overdue",
     ]
-    text = await admin.fetchval(
-        "SELECT text_body FROM booking.outbox WHERE tag = 'booking.balance_overdue' AND dedupe_key LIKE $1",
-        f"%{booking_id}%",
+    [row] = await booking_outbox(
+        admin, "tag = 'booking.balance_overdue' AND dedupe_key LIKE $1", f"%{booking_id}%"
     )
+    text = row["text_body"]
     assert "If it is still unpaid on Monday 17 May 2032, the booking will be cancelled and everything" in text
     assert (await history(admin, booking_id))[-3:] == [
         "system: reminder sent: balance of 1,200.00 USD due 2032-05-13",
@@ -312,9 +309,8 @@ async def test_no_notice_reaches_a_cancelled_booking_and_a_bad_notice_names_its_
     assert not answer.done
     tags = [tag for tag, _ in await mails(admin, booking_id)]
     assert tags == ["booking.confirmation", "booking.cancellation"]
-    cancellation = await admin.fetchval(
-        "SELECT text_body FROM booking.outbox WHERE dedupe_key = $1", f"cancellation:{booking_id}"
-    )
+    [row] = await booking_outbox(admin, "dedupe_key = $1", f"cancellation:{booking_id}")
+    cancellation = row["text_body"]
     assert "the balance was not paid by its due date" in cancellation
     with pytest.raises(ValidationError) as missing:
         await servicer.NotifySchedule(
@@ -380,11 +376,7 @@ async def test_the_confirmation_sent_again_with_a_balance_owed_is_the_deposits_r
             ),
             None,  # type: ignore[arg-type]
         )
-    rows = await admin.fetch(
-        "SELECT subject, text_body FROM booking.outbox WHERE dedupe_key LIKE 'confirmation:' || $1 || '%'"
-        " ORDER BY id",
-        booking_id,
-    )
+    rows = await booking_outbox(admin, "dedupe_key LIKE 'confirmation:' || $1 || '%'", booking_id)
     assert [r["subject"] for r in rows] == [
         "Studio: your deposit is received and Tuesday 1 June 2032 is booked",
         "Studio: your deposit is received and Tuesday 1 June 2032 is booked",

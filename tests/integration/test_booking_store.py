@@ -28,6 +28,7 @@ from services.booking.domain import (
 )
 from services.booking.store import BookingStore
 from services.booking.use_cases import Bookings
+from tests.integration.booking_outbox import booking_outbox
 from tests.integration.conftest import Cluster, service_database
 
 DAY = date(2031, 6, 14)
@@ -528,14 +529,8 @@ def told(booking_db: Database) -> Bookings:
     )
 
 
-async def outbox(admin: asyncpg.Connection, booking_id: str) -> list[asyncpg.Record]:
-    return list(
-        await admin.fetch(
-            "SELECT dedupe_key, to_address, from_name, reply_to, subject FROM booking.outbox"
-            " WHERE dedupe_key LIKE '%' || $1 || '%' ORDER BY id",
-            booking_id,
-        )
-    )
+async def outbox(admin: asyncpg.Connection, booking_id: str) -> list[dict[str, str]]:
+    return await booking_outbox(admin, "dedupe_key LIKE '%' || $1 || '%'", booking_id)
 
 
 async def test_a_new_booking_tells_the_couple_and_every_admin_once_speaking_for_the_business(

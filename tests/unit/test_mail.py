@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import email
+import itertools
+import random
 import stat
 from email import policy
 from email.utils import parsedate_to_datetime
@@ -70,3 +72,69 @@ def test_mail_files_are_readable_by_their_owner_only(tmp_path: Path) -> None:
     asyncio.run(mailer.send(Mail("m-1", "ana@example.com", "Booked", "hi", "<p>hi</p>")))
     (written,) = tmp_path.glob("*.eml")
     assert stat.S_IMODE(written.stat().st_mode) == 0o600
+
+
+def _subject_as_read(raw: bytes) -> tuple[str, str]:
+    """The subject as a modern reader and as an RFC 2047 decoder of the old API read it."""
+    from email.header import decode_header, make_header
+
+    modern = email.message_from_bytes(raw, policy=policy.default)["Subject"]
+    legacy = email.message_from_bytes(raw, policy=policy.compat32)["Subject"]
+    return str(modern), str(make_header(decode_header(legacy)))
+
+
+def test_a_non_ascii_subject_reads_back_with_every_space_and_short_lines() -> None:
+    # Python's folder put the space between two encoded words on the fold, where decoders drop it:
+    # "Zoë Müller" read "ZoëMüller". Every subject is folded within 78 characters and reads back whole.
+
+    words = ["Café", "Zoë", "Ærø", "Ångström", "&", "Łódź", "日本", "Müller-Lüdenscheid", "🎉", "\u2013"]
+    words += ["Studio", "your", "booking", "for", "Saturday", "12", "June", "2027", "is", "confirmed:"]
+    pick = random.Random(17)
+    subjects = [
+        "Café Zoë Fotografie: your deposit is received and Saturday 12 June 2027 at 14:00 is booked",
+        "Ærø Ångström & Søn Weddings: your booking for Saturday 12 June 2027 is confirmed",
+    ]
+    subjects += [" ".join(pick.choice(words) for _ in range(pick.randint(1, 30))) for _ in range(400)]
+    for subject in subjects:
+        raw = bytes(build_message(_mail(subject=subject), "MAIS <bookings@mais.local>"))
+        headers = raw.split(b"\r\n\r\n", 1)[0]
+        folded = headers.split(b"\r\nSubject: ", 1)[1].split(b"\r\n")
+        subject_lines = [
+            b"Subject: " + folded[0],
+            *itertools.takewhile(lambda line: line[:1] == b" ", folded[1:]),
+        ]
+        assert all(len(line) <= 78 for line in subject_lines), headers
+        assert _subject_as_read(raw) == (subject, subject), headers
+
+
+def test_an_ascii_subject_is_set_as_before() -> None:
+    message = build_message(_mail(subject="Lakeside Barn: your booking is confirmed"), "M <b@m.l>")
+    assert b"\r\nSubject: Lakeside Barn: your booking is confirmed\r\n" in bytes(message)
+
+
+def test_a_non_ascii_business_or_couple_name_stays_one_whole_address() -> None:
+    # The library re-folded formataddr's encoded name: a comma or a quote of the name came out bare
+    # (one From read as two addresses) and a fold split a word ("Ångström" read "Ån gström").
+    from email.header import decode_header, make_header
+
+    from mais_runtime.mail import sender_display
+
+    words = ["Café", "Zoë", "Ærø", "Ångström", "&", "Łódź", "日本", "Müller-Lüdenscheid", "🎉", '"q"', "a,b"]
+    words += ["Studio", "<x>", "O'Neil", "Photo", "weddings", "Fotografie"]
+    pick = random.Random(29)
+    names = ["Müller, Söhne & Co", 'Zoë "the lens" Ångström']
+    names += [" ".join(pick.choice(words) for _ in range(pick.randint(1, 12))) for _ in range(300)]
+    for business, couple in zip(names, reversed(names), strict=True):
+        if business.isascii() or couple.isascii():
+            continue
+        mail = _mail(to=sender_display(couple, "ann@example.com"), **{"from_name": business})
+        raw = bytes(build_message(mail, "MAIS <bookings@mais.local>"))
+        headers = raw.split(b"\r\n\r\n", 1)[0]
+        assert all(len(line) <= 78 for line in headers.split(b"\r\n") if not line.startswith(b"Message-ID"))
+        modern = email.message_from_bytes(raw, policy=policy.default)
+        assert [a.addr_spec for a in modern["From"].addresses] == ["bookings@mais.local"], headers
+        assert [a.addr_spec for a in modern["To"].addresses] == ["ann@example.com"], headers
+        legacy = email.message_from_bytes(raw, policy=policy.compat32)
+        for header, name in (("From", business), ("To", couple)):
+            phrase = " ".join(legacy[header].split()).rsplit(" <", 1)[0]
+            assert str(make_header(decode_header(phrase))) == name, headers
