@@ -466,3 +466,27 @@ def test_the_cluster_s_envoy_answers_clients_as_the_one_machine_template_does() 
     generator = yaml.safe_load((KUBERNETES / "base" / "kustomization.yaml").read_text())["configMapGenerator"]
     (envoy_files,) = [g["files"] for g in generator if g["name"] == "envoy-config"]
     assert "edge_cache.lua=envoy/edge_cache.lua" in envoy_files
+
+
+def test_a_pooled_database_url_comes_with_a_direct_one_for_listen_and_migrations(
+    rendered: tuple[str, list[Obj]],
+) -> None:
+    """Through PgBouncer in transaction mode a LISTEN or a migration's session lock cannot work: wherever
+    the overlay says the URL is pooled, every service and every migration step also gets the direct URL."""
+    overlay, objects = rendered
+    (config,) = [
+        o for o in objects if o["kind"] == "ConfigMap" and o["metadata"]["name"].startswith("mais-config")
+    ]
+    pooled = config["data"].get("MAIS_DB_TRANSACTION_POOLER", "false") == "true"
+    assert pooled == (overlay == "production")
+    deployments = _by(objects, "Deployment")
+    job = _by(objects, "Job")["migrate"]["spec"]["template"]["spec"]
+    containers = [deployments[s]["spec"]["template"]["spec"]["containers"][0] for s in SERVICES]
+    containers += [*job.get("initContainers", []), *job["containers"]]
+    for container in containers:
+        direct = [e for e in container["env"] if e["name"] == "MAIS_DATABASE_DIRECT_URL"]
+        assert bool(direct) == pooled, container["name"]
+        if direct:
+            (url,) = [e for e in container["env"] if e["name"] == "MAIS_DATABASE_URL"]
+            ref, pooled_ref = direct[0]["valueFrom"]["secretKeyRef"], url["valueFrom"]["secretKeyRef"]
+            assert ref == {"name": pooled_ref["name"], "key": "direct-url"}, container["name"]
