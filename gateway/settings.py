@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pydantic import field_validator
+
+from mais_runtime.channels import grpc_target
 from mais_runtime.settings import CommonSettings
 
 # The repository's build of web/ (`make web`).
@@ -27,6 +30,15 @@ class GatewaySettings(CommonSettings):
     # MAIS_PAYMENTS_ROLE=webhooks): Stripe's webhooks go there on their own channel, so they never queue
     # behind checkouts. Empty: the payments service itself (MAIS_PAYMENTS_ADDR) takes them.
     payments_webhook_addr: str = ""
+
+    @field_validator("payments_webhook_addr")
+    @classmethod
+    def _webhook_addresses(cls, value: str) -> str:
+        """Empty, one address or the workers' list (a clear error naming the setting)."""
+        if value.strip():
+            grpc_target(value, "MAIS_PAYMENTS_WEBHOOK_ADDR")
+        return value.strip()
+
     # How long the webhook route waits for payments (under Stripe's own 10 s patience).
     payments_webhook_timeout_seconds: float = 9.0
     # How long a readiness probe waits for each service.

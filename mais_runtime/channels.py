@@ -1,10 +1,15 @@
 """Outgoing gRPC: one channel per target for the life of the process, every call with the
-internal credential, the trace context and a deadline (see OutgoingCalls)."""
+internal credential, the trace context and a deadline (see OutgoingCalls).
+
+A target may list a service's replicas (`127.0.0.1:50063,127.0.0.1:50073`): the channel balances over
+them with gRPC's round_robin and takes out a replica whose health (grpc.health.v1, overall) is not
+SERVING, a draining one included (docs/adr/0032)."""
 
 from __future__ import annotations
 
 import functools
 import importlib
+import ipaddress
 import json
 from typing import Any
 
@@ -38,6 +43,41 @@ _RETRY_POLICY = {
 }
 
 
+# A service's replicas in one address list, at most (MAIS_*_ADDR).
+MAX_ADDRESSES = 16
+
+
+def grpc_target(addresses: str, setting: str = "address") -> str:
+    """The channel target for one service: a single address as given (`host:port`, or a gRPC target
+    such as `dns:///booking:50063`, whose resolver may give several), a comma-separated list of
+    `ip:port` as `ipv4:a,b` (or `ipv6:`) for round_robin over exactly those replicas. A ValueError
+    naming `setting` for a list that cannot work (a name, a bad port, empty, too long, IPv4 and IPv6
+    mixed)."""
+    parts = [part.strip() for part in addresses.split(",")]
+    if len(parts) == 1:
+        if not parts[0]:
+            raise ValueError(f"{setting} is empty; give host:port")
+        return parts[0]
+    if len(parts) > MAX_ADDRESSES:
+        raise ValueError(f"{setting} lists {len(parts)} addresses; at most {MAX_ADDRESSES}")
+    families = set()
+    for part in parts:
+        host, sep, port = part.rpartition(":")
+        if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"{setting}: {part!r} is not ip:port (a port from 1 to 65535)")
+        try:
+            ip = ipaddress.ip_address(host.strip("[]"))
+        except ValueError:
+            raise ValueError(
+                f"{setting}: {part!r} is not an IP address; a list of replicas takes ip:port only "
+                "(a name goes alone, e.g. dns:///booking:50063)"
+            ) from None
+        families.add(ip.version)
+    if len(families) > 1:
+        raise ValueError(f"{setting} mixes IPv4 and IPv6 addresses")
+    return f"ipv{families.pop()}:" + ",".join(parts)
+
+
 def safe_to_repeat(method: MethodDescriptor) -> bool:
     """A read, or a mutation the contract declares idempotent (repeating it changes nothing more)."""
     level = method.GetOptions().idempotency_level
@@ -63,7 +103,15 @@ def service_config() -> str:
     # webhook answers 500 at once and Stripe retries; a page says so), the attempts covering the
     # moment a restarted peer's connection is re-made.
     method_config = {"name": names, "retryPolicy": _RETRY_POLICY}
-    return json.dumps({"methodConfig": [method_config]})
+    return json.dumps(
+        {
+            # Every call picks the next ready replica; a replica whose overall health is not SERVING
+            # (draining on SIGTERM, its database watch aside) or whose connection is down gets none.
+            "loadBalancingConfig": [{"round_robin": {}}],
+            "healthCheckConfig": {"serviceName": ""},
+            "methodConfig": [method_config],
+        }
+    )
 
 
 class _UnaryUnary:
@@ -178,11 +226,12 @@ class Channels:
         self._channels: dict[str, InstrumentedChannel] = {}
 
     def get(self, target: str) -> InstrumentedChannel:
-        """The channel for `host:port`, created on first use and reused after."""
+        """The channel for `host:port` (or a list of replicas, see grpc_target), created on first use
+        and reused after."""
         channel = self._channels.get(target)
         if channel is None:
             raw = grpc.aio.insecure_channel(
-                target,
+                grpc_target(target),
                 options=[
                     ("grpc.keepalive_time_ms", 30000),
                     ("grpc.keepalive_timeout_ms", 5000),

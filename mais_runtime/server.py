@@ -2,8 +2,9 @@
 
 `run_service` wires what every service has: JSON logs and tracing, its database with migrations,
 grpc.health.v1 (overall, per service and a "database" entry kept fresh by a pinger), reflection,
-the interceptors, metrics over HTTP, and a graceful stop on SIGTERM/SIGINT: stop accepting,
-let in-flight calls finish within the grace period, then close pools and flush spans.
+the interceptors, metrics over HTTP, and a graceful stop on SIGTERM/SIGINT: health NOT_SERVING
+(clients balance to the other replicas), a short drain, then stop accepting and let in-flight calls
+finish within the grace period, then close pools and flush spans.
 """
 
 from __future__ import annotations
@@ -109,7 +110,7 @@ async def run_service(
     reflection.enable_server_reflection([*full_names, health.SERVICE_NAME, reflection.SERVICE_NAME], server)
     port = server.add_insecure_port(f"{settings.grpc_host}:{settings.grpc_port}")
     if settings.metrics_port:
-        start_http_server(settings.metrics_port, addr="127.0.0.1")
+        start_http_server(settings.metrics_port, addr=settings.metrics_host)
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -124,9 +125,7 @@ async def run_service(
     log.info("serving %s on %s:%d", name, settings.grpc_host, port)
 
     await stop.wait()
-    log.info("stopping: draining in-flight calls for up to %.1fs", settings.shutdown_grace_seconds)
-    await health_servicer.enter_graceful_shutdown()
-    await server.stop(settings.shutdown_grace_seconds)
+    await drain(server, health_servicer, settings.shutdown_drain_seconds, settings.shutdown_grace_seconds)
     for task in tasks:
         task.cancel()
     for task in tasks:
@@ -136,6 +135,19 @@ async def run_service(
     await db.close()
     tracer_provider.shutdown()
     log.info("stopped")
+
+
+async def drain(
+    server: grpc.aio.Server, health_servicer: health_aio.HealthServicer, drain_seconds: float, grace: float
+) -> None:
+    """Leaves the service's replicas without a failed call: health NOT_SERVING first (every client's
+    health watch then takes this replica out of its round_robin, docs/adr/0032), still answering for
+    `drain_seconds` what was already on its way, then no new calls and `grace` seconds for the
+    in-flight ones to finish."""
+    log.info("draining: NOT_SERVING for %.1fs, then in-flight calls get up to %.1fs", drain_seconds, grace)
+    await health_servicer.enter_graceful_shutdown()
+    await asyncio.sleep(drain_seconds)
+    await server.stop(grace)
 
 
 async def _migrate_when_reachable(

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from mais_runtime.channels import grpc_target
 
 
 class CommonSettings(BaseSettings):
@@ -25,6 +27,8 @@ class CommonSettings(BaseSettings):
     # decision. Unrecorded requests still carry a trace id, in X-Request-ID and in every log line.
     trace_sample_ratio: float = Field(default=1.0, ge=0.0, le=1.0)
 
+    # Each service's address, or its replicas' as a comma-separated list (ip:port,ip:port; the client
+    # balances over them, mais_runtime/channels.py).
     tenant_addr: str = "127.0.0.1:50061"
     catalog_addr: str = "127.0.0.1:50062"
     booking_addr: str = "127.0.0.1:50063"
@@ -32,12 +36,21 @@ class CommonSettings(BaseSettings):
     # Deadline for an outgoing gRPC call when the caller's own deadline does not say less.
     rpc_timeout_seconds: float = 5.0
 
+    @field_validator("tenant_addr", "catalog_addr", "booking_addr", "payments_addr")
+    @classmethod
+    def _addresses(cls, value: str, info: ValidationInfo) -> str:
+        """One address or a list of replicas a channel can use (a clear error naming the setting)."""
+        grpc_target(value, f"MAIS_{(info.field_name or '').upper()}")
+        return value.strip()
+
 
 class ServiceSettings(CommonSettings):
     """A gRPC service with its own schema."""
 
     grpc_host: str = "127.0.0.1"
     grpc_port: int = 0
+    # Where the Prometheus endpoint binds (the stack gives each replica its own port; 0: none).
+    metrics_host: str = "127.0.0.1"
     metrics_port: int = 0
     # This service's own login role; the stack launcher provisions it.
     database_url: str = ""
@@ -52,6 +65,9 @@ class ServiceSettings(CommonSettings):
     # A transaction-mode pooler (PgBouncer) sits in front: no named prepared statements, and the session
     # settings (search_path, timeouts) are sent as SET LOCAL with every BEGIN.
     db_transaction_pooler: bool = False
+    # On SIGTERM: health NOT_SERVING and still answering for this long (the clients' health watches take
+    # the replica out, docs/adr/0032), then no new calls and the grace period for the in-flight ones.
+    shutdown_drain_seconds: float = Field(default=1.0, ge=0.0, le=30.0)
     shutdown_grace_seconds: float = 10.0
     # Apply the service's migrations at start (one machine). False where a migrations Job runs them before
     # a release starts (Kubernetes): the service then only checks the schema is exactly its own, or refuses.

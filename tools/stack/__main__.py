@@ -34,7 +34,8 @@ def options_from_environment() -> StackOptions:
     data_dir = settings.data_dir
     return StackOptions(
         data_dir=data_dir,
-        ports=Ports.choose(settings.public_port, _recorded_ports(data_dir)),
+        ports=Ports.choose(settings.public_port, _recorded_ports(data_dir), replicas=settings.replicas),
+        replicas=settings.replicas,
         database_url=settings.database_url or None,
         stripe_secret_key=settings.stripe_secret_key,
         webhook_secret=settings.stripe_webhook_secret,

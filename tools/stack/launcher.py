@@ -21,12 +21,14 @@ import socket
 import string
 import sys
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import IO, Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
+import grpc
 import httpx
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from mais_runtime.provision import SERVICES, provision, role_name
 from tools.stack.pgserver import EmbeddedPostgres
@@ -40,6 +42,28 @@ STACK_RECORD = "stack.json"
 _LIST_FIELDS = ("extra_gateways", "extra_gateway_metrics")
 # The process name of payments' webhook worker.
 WEBHOOK_WORKER = "payments-webhooks"
+# How many replicas of every service and gateway a stack may run (MAIS_REPLICAS).
+MAX_REPLICAS = 4
+# The gRPC parts that run as replicas, by process name, and their Ports fields (gRPC, metrics).
+REPLICATED = (*SERVICES, WEBHOOK_WORKER)
+
+
+def _port_fields(part: str) -> tuple[str, str]:
+    """The Ports fields of a replicated part's first replica: (gRPC port, metrics port)."""
+    name = part.replace("-", "_")
+    return name, f"metrics_{name}"
+
+
+def replica_name(part: str, n: int) -> str:
+    """The process name of replica `n` (0-based): the first keeps the part's name, then `-2`, `-3`..."""
+    return part if n == 0 else f"{part}-{n + 1}"
+
+
+def check_replicas(value: object, what: str = "replicas") -> int:
+    """`value` as a replica count from 1 to MAX_REPLICAS, or a ValueError naming `what`."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_REPLICAS:
+        raise ValueError(f"{what} must be a whole number from 1 to {MAX_REPLICAS}, not {value!r}")
+    return value
 
 
 class PortInUse(RuntimeError):
@@ -93,18 +117,24 @@ class Ports:
     metrics_payments_webhooks: int = 0
     extra_gateways: list[int] = field(default_factory=list)
     extra_gateway_metrics: list[int] = field(default_factory=list)
+    # The second, third... replica of each service and of the webhook worker, by field name of the first
+    # replica's port ("booking": [booking-2's gRPC port, ...], "metrics_booking": [its metrics port, ...]).
+    extra_replicas: dict[str, list[int]] = field(default_factory=dict)
 
     @classmethod
-    def free(cls, gateways: int = 1) -> Ports:
+    def free(cls, gateways: int = 1, replicas: int = 1) -> Ports:
         """Fresh free ports for every part (tests)."""
-        return cls.choose(free_port(), None, gateways)
+        return cls.choose(free_port(), None, gateways, replicas)
 
     @classmethod
-    def choose(cls, public: int, recorded: dict[str, Any] | None, gateways: int = 1) -> Ports:
+    def choose(
+        cls, public: int, recorded: dict[str, Any] | None, gateways: int = 1, replicas: int = 1
+    ) -> Ports:
         """The public port as given; each internal port as `recorded` (the last run's, so a restarted
         stack keeps its addresses, e.g. the sandbox's checkout URLs) when still free, else a free one.
-        No two parts get the same port."""
+        No two parts get the same port. `replicas` services of each kind, max(gateways, replicas) gateways."""
         recorded = recorded or {}
+        gateways = max(gateways, replicas)
         taken = {public}
 
         def pick(previous: object) -> int:
@@ -126,13 +156,64 @@ class Ports:
         for f in fields(cls):
             if f.name == "public":
                 continue
-            if f.name in _LIST_FIELDS:
+            if f.name == "extra_replicas":
+                kept = recorded.get(f.name)
+                old_extra: dict[str, Any] = kept if isinstance(kept, dict) else {}
+                extra: dict[str, list[int]] = {}
+                for part in REPLICATED:
+                    for name in _port_fields(part):
+                        listed = old_extra.get(name)
+                        before: list[object] = listed if isinstance(listed, list) else []
+                        extra[name] = [
+                            pick(before[n] if n < len(before) else None) for n in range(replicas - 1)
+                        ]
+                values[f.name] = extra
+            elif f.name in _LIST_FIELDS:
                 listed = recorded.get(f.name)
                 old: list[object] = listed if isinstance(listed, list) else []
                 values[f.name] = [pick(old[n] if n < len(old) else None) for n in range(gateways - 1)]
             else:
                 values[f.name] = pick(recorded.get(f.name))
         return cls(**values)
+
+    def replica_pairs(self, part: str) -> list[tuple[int, int]]:
+        """(gRPC port, metrics port) of each replica of a service or of the webhook worker, the first
+        first (as many as this Ports has; `with_replicas` makes sure of enough)."""
+        grpc_field, metrics_field = _port_fields(part)
+        return list(
+            zip(
+                [getattr(self, grpc_field), *self.extra_replicas.get(grpc_field, [])],
+                [getattr(self, metrics_field), *self.extra_replicas.get(metrics_field, [])],
+                strict=True,
+            )
+        )
+
+    def with_replicas(self, replicas: int, gateways: int) -> Ports:
+        """These ports, with free ones added where fewer than `replicas` of a service or `gateways`
+        gateways are given (and the extras beyond them dropped), so that every process has its own."""
+        taken = {p for p in _all_ports(self) if p}
+
+        def fresh() -> int:
+            port = free_port()
+            while port in taken:
+                port = free_port()
+            taken.add(port)
+            return port
+
+        def sized(listed: list[int], count: int) -> list[int]:
+            return [*listed[:count], *[fresh() for _ in range(count - len(listed))]]
+
+        extra = {
+            name: sized(self.extra_replicas.get(name, []), replicas - 1)
+            for part in REPLICATED
+            for name in _port_fields(part)
+        }
+        return replace(
+            self,
+            extra_gateways=sized(self.extra_gateways, gateways - 1),
+            extra_gateway_metrics=sized(self.extra_gateway_metrics, gateways - 1),
+            extra_replicas=extra,
+        )
 
     def gateway_pairs(self) -> list[tuple[int, int]]:
         """(API port, metrics port) of each gateway replica, the first replica first."""
@@ -143,6 +224,21 @@ class Ports:
                 strict=True,
             )
         )
+
+
+def _all_ports(ports: Ports) -> list[int]:
+    """Every port number in `ports`."""
+    found: list[int] = []
+    for f in fields(ports):
+        value = getattr(ports, f.name)
+        if isinstance(value, int):
+            found.append(value)
+        elif isinstance(value, list):
+            found += value
+        elif isinstance(value, dict):
+            for listed in value.values():
+                found += listed
+    return found
 
 
 @dataclass
@@ -158,6 +254,11 @@ class StackOptions:
     # Restart processes that die (make run); tests restart by hand.
     restart: bool = True
     gateways: int = 1
+    # Processes of every service, of payments' webhook worker and gateways (MAIS_REPLICAS, 1 to 4): the
+    # first replica keeps the part's name, the others are `booking-2`, `gateway-3`... Clients balance over
+    # a part's replicas (round_robin with health checks, docs/adr/0032); the gateways are max(gateways,
+    # replicas).
+    replicas: int = 1
     # Extra environment for every child (Stripe, Postmark, tuning).
     env: dict[str, str] = field(default_factory=dict)
     stripe_secret_key: str = ""
@@ -181,8 +282,10 @@ class Stack:
 
     def __init__(self, options: StackOptions) -> None:
         self.options = options
+        self.replicas = check_replicas(options.replicas)
+        self.gateways = max(options.gateways, self.replicas)
         self.data_dir = options.data_dir.resolve()
-        self.ports = options.ports
+        self.ports = options.ports.with_replicas(self.replicas, self.gateways)
         self.processes: dict[str, ManagedProcess] = {}
         self.postgres: EmbeddedPostgres | None = None
         self._supervisor: Supervisor | None = None
@@ -207,16 +310,41 @@ class Stack:
             host = reach_address(self.listen_address)
         return f"http://{_url_host(host)}:{self.ports.public}"
 
+    @property
+    def replicated_parts(self) -> tuple[str, ...]:
+        """The gRPC parts this stack runs as replicas: the services and, when on, the webhook worker."""
+        return REPLICATED if self.options.webhook_worker else tuple(SERVICES)
+
+    def replica_ports(self) -> dict[str, dict[str, int]]:
+        """Every service, webhook-worker and gateway process by name: its ports ("grpc" or "http", and
+        "metrics")."""
+        found: dict[str, dict[str, int]] = {}
+        for part in self.replicated_parts:
+            for n, (api, metrics) in enumerate(self.ports.replica_pairs(part)[: self.replicas]):
+                found[replica_name(part, n)] = {"grpc": api, "metrics": metrics}
+        for n, (api, metrics) in enumerate(self.ports.gateway_pairs()):
+            found[replica_name("gateway", n)] = {"http": api, "metrics": metrics}
+        return found
+
+    def replicas_of(self, part: str) -> list[str]:
+        """The process names of one part's replicas, the first first: `replicas_of("booking")` is
+        `["booking", "booking-2"]` at replicas=2 (parts: the services, "payments-webhooks", "gateway")."""
+        parts = (*self.replicated_parts, "gateway")
+        if part not in parts:
+            raise ValueError(f"no part {part!r}; the replicated parts are {', '.join(parts)}")
+        count = self.gateways if part == "gateway" else self.replicas
+        return [replica_name(part, n) for n in range(count)]
+
+    def addresses(self, part: str) -> str:
+        """What a client is given to reach one part's replicas: `127.0.0.1:a,127.0.0.1:b` (gRPC parts)."""
+        return ",".join(f"127.0.0.1:{api}" for api, _ in self.ports.replica_pairs(part)[: self.replicas])
+
     def operator_urls(self) -> dict[str, str]:
         """Each process's Prometheus endpoint (127.0.0.1 only), by process name."""
         urls = {
-            ("gateway" if n == 0 else f"gateway-{n + 1}"): f"http://127.0.0.1:{metrics}/metrics"
-            for n, (_, metrics) in enumerate(self.ports.gateway_pairs())
+            name: f"http://127.0.0.1:{ports['metrics']}/metrics"
+            for name, ports in self.replica_ports().items()
         }
-        for service in SERVICES:
-            urls[service] = f"http://127.0.0.1:{getattr(self.ports, f'metrics_{service}')}/metrics"
-        if self.options.webhook_worker:
-            urls[WEBHOOK_WORKER] = f"http://127.0.0.1:{self.ports.metrics_payments_webhooks}/metrics"
         urls["envoy"] = f"http://127.0.0.1:{self.ports.envoy_admin}/stats/prometheus"
         return urls
 
@@ -274,9 +402,10 @@ class Stack:
         if self._supervisor:
             self._supervisor.stop()
             self._supervisor = None
-        order = [
+        # Callers before callees; a part's replicas drain together.
+        tiers = [
             "envoy",
-            *[n for n in self.processes if n.startswith("gateway")],
+            "gateway",
             "payments",
             WEBHOOK_WORKER,
             "booking",
@@ -284,10 +413,16 @@ class Stack:
             "tenant",
             "stripe-sandbox",
         ]
-        for name in order:
-            proc = self.processes.get(name)
-            if proc:
-                proc.stop()
+        for part in tiers:
+            tier = [
+                proc
+                for name, proc in self.processes.items()
+                if name == part or name.removeprefix(part).removeprefix("-").isdigit()
+            ]
+            for proc in tier:
+                proc.terminate()
+            for proc in tier:
+                proc.wait_stopped()
         for proc in self.processes.values():
             proc.stop()
         if self.postgres:
@@ -297,18 +432,25 @@ class Stack:
             self._lock = None
 
     def wait_ready(self, timeout: float = 60.0) -> dict[str, object]:
-        """Polls /health/ready until every gateway replica answers 200 (each asks every service over
-        its own channels) and then Envoy does; returns Envoy's body. One replica being ready is not
-        enough: Envoy may send the next request to another whose channels are still connecting."""
+        """Polls until every service replica answers gRPC health SERVING, then until every gateway
+        replica answers /health/ready with 200 (each asks every service over its own channels) and then
+        Envoy does; returns Envoy's body. One replica being ready is not enough: the next call may go to
+        another (Envoy over the gateways, a client over a service's replicas) still starting."""
         deadline = time.monotonic() + timeout
         last = "no answer"
         replicas = [f"http://127.0.0.1:{port}" for port in (self.ports.gateway, *self.ports.extra_gateways)]
+        services = {name: ports["grpc"] for name, ports in self.replica_ports().items() if "grpc" in ports}
         while time.monotonic() < deadline:
             dead = [p.name for p in self.processes.values() if p.process and not p.alive() and not p.restart]
             # A process the supervisor keeps restarting will not come up by waiting longer.
             dead += [p.name for p in self.processes.values() if p.restart and p.restarts >= 3]
             if dead:
                 raise RuntimeError(f"process exited during start: {dead}; logs in {self.data_dir / 'logs'}")
+            not_serving = [name for name, port in services.items() if not grpc_serving(port)]
+            if not_serving:
+                last = f"not serving yet: {', '.join(not_serving)}"
+                time.sleep(0.2)
+                continue
             try:
                 for base in [*replicas, self.url]:
                     answer = httpx.get(f"{base}/health/ready", timeout=2.0)
@@ -355,12 +497,10 @@ class Stack:
         for n, (api, metrics) in enumerate(p.gateway_pairs()):
             needed.append((f"gateway {n + 1}", "127.0.0.1", api))
             needed.append((f"gateway {n + 1} metrics", "127.0.0.1", metrics))
-        for service in SERVICES:
-            needed.append((service, "127.0.0.1", getattr(p, service)))
-            needed.append((f"{service} metrics", "127.0.0.1", getattr(p, f"metrics_{service}")))
-        if self.options.webhook_worker:
-            needed.append(("payments' webhook worker", "127.0.0.1", p.payments_webhooks))
-            needed.append(("payments' webhook worker metrics", "127.0.0.1", p.metrics_payments_webhooks))
+        for name, ports in self.replica_ports().items():
+            if "grpc" in ports:
+                needed.append((name, "127.0.0.1", ports["grpc"]))
+                needed.append((f"{name} metrics", "127.0.0.1", ports["metrics"]))
         if not self.options.database_url:
             needed.append(("PostgreSQL", "127.0.0.1", p.postgres))
         if self.uses_sandbox:
@@ -388,6 +528,9 @@ class Stack:
             "public_url": self.public_url,
             "public_host": self.listen_address,
             "ports": asdict(self.ports),
+            "replicas": self.replicas,
+            # Every service, webhook-worker and gateway process by name, with its ports.
+            "processes": self.replica_ports(),
             "operator": self.operator_urls(),
             "traces": f"otlp:{otlp}" if otlp else str(self.data_dir / "traces"),
         }
@@ -434,10 +577,11 @@ class Stack:
                 "MAIS_DATA_DIR": str(self.data_dir),
                 "MAIS_LOG_LEVEL": self.options.log_level,
                 "MAIS_INTERNAL_TOKEN": self.internal_token,
-                "MAIS_TENANT_ADDR": f"127.0.0.1:{self.ports.tenant}",
-                "MAIS_CATALOG_ADDR": f"127.0.0.1:{self.ports.catalog}",
-                "MAIS_BOOKING_ADDR": f"127.0.0.1:{self.ports.booking}",
-                "MAIS_PAYMENTS_ADDR": f"127.0.0.1:{self.ports.payments}",
+                # Every replica's address: the clients balance over them (mais_runtime/channels.py).
+                "MAIS_TENANT_ADDR": self.addresses("tenant"),
+                "MAIS_CATALOG_ADDR": self.addresses("catalog"),
+                "MAIS_BOOKING_ADDR": self.addresses("booking"),
+                "MAIS_PAYMENTS_ADDR": self.addresses("payments"),
                 "MAIS_PUBLIC_URL": self.public_url,
                 "STRIPE_WEBHOOK_SECRET": self.options.webhook_secret,
                 **self._app_secrets,
@@ -481,35 +625,40 @@ class Stack:
                 ],
                 {},
             )
+        ports = self.replica_ports()
         for service in SERVICES:
-            add(
-                service,
-                [python, "-m", f"services.{service}"],
-                {
-                    "MAIS_GRPC_PORT": str(getattr(self.ports, service)),
-                    "MAIS_METRICS_PORT": str(getattr(self.ports, f"metrics_{service}")),
-                    "MAIS_DATABASE_URL": self.role_url(service, role_passwords[service]),
-                },
-            )
+            for name in self.replicas_of(service):
+                add(
+                    name,
+                    [python, "-m", f"services.{service}"],
+                    {
+                        "MAIS_GRPC_PORT": str(ports[name]["grpc"]),
+                        "MAIS_METRICS_HOST": "127.0.0.1",
+                        "MAIS_METRICS_PORT": str(ports[name]["metrics"]),
+                        "MAIS_DATABASE_URL": self.role_url(service, role_passwords[service]),
+                    },
+                )
         webhooks: dict[str, str] = {}
         if self.options.webhook_worker:
-            add(
-                WEBHOOK_WORKER,
-                [python, "-m", "services.payments"],
-                {
-                    "MAIS_PAYMENTS_ROLE": "webhooks",
-                    "MAIS_GRPC_PORT": str(self.ports.payments_webhooks),
-                    "MAIS_METRICS_PORT": str(self.ports.metrics_payments_webhooks),
-                    # The pool as payments' own (MAIS_DB_POOL_SIZE): an event holds its connection
-                    # through its Stripe and booking calls, and a burst of them is what it is for.
-                    "MAIS_DATABASE_URL": self.role_url("payments", role_passwords["payments"]),
-                },
-            )
-            webhooks["MAIS_PAYMENTS_WEBHOOK_ADDR"] = f"127.0.0.1:{self.ports.payments_webhooks}"
+            for name in self.replicas_of(WEBHOOK_WORKER):
+                add(
+                    name,
+                    [python, "-m", "services.payments"],
+                    {
+                        "MAIS_PAYMENTS_ROLE": "webhooks",
+                        "MAIS_GRPC_PORT": str(ports[name]["grpc"]),
+                        "MAIS_METRICS_HOST": "127.0.0.1",
+                        "MAIS_METRICS_PORT": str(ports[name]["metrics"]),
+                        # The pool as payments' own (MAIS_DB_POOL_SIZE): an event holds its connection
+                        # through its Stripe and booking calls, and a burst of them is what it is for.
+                        "MAIS_DATABASE_URL": self.role_url("payments", role_passwords["payments"]),
+                    },
+                )
+            webhooks["MAIS_PAYMENTS_WEBHOOK_ADDR"] = self.addresses(WEBHOOK_WORKER)
         gateway_ports = [self.ports.gateway, *self.ports.extra_gateways]
         for n, (port, metrics) in enumerate(self.ports.gateway_pairs()):
             add(
-                "gateway" if n == 0 else f"gateway-{n + 1}",
+                replica_name("gateway", n),
                 [python, "-m", "gateway"],
                 {"MAIS_GATEWAY_PORT": str(port), "MAIS_GATEWAY_OPERATOR_PORT": str(metrics), **webhooks},
             )
@@ -554,6 +703,20 @@ class Stack:
         path = self.data_dir / "envoy.yaml"
         path.write_text(rendered)
         return path
+
+
+def grpc_serving(port: int, timeout: float = 0.5) -> bool:
+    """True when the gRPC server on 127.0.0.1:`port` answers health SERVING (overall)."""
+    channel = grpc.insecure_channel(f"127.0.0.1:{port}")
+    try:
+        answer = health_pb2_grpc.HealthStub(channel).Check(
+            health_pb2.HealthCheckRequest(service=""), timeout=timeout
+        )
+        return bool(answer.status == health_pb2.HealthCheckResponse.SERVING)
+    except grpc.RpcError:
+        return False
+    finally:
+        channel.close()
 
 
 def listen_address(host: str) -> str:

@@ -56,10 +56,19 @@ class ManagedProcess:
 
     def stop(self, grace: float = 10.0) -> None:
         """SIGTERM, wait up to `grace` seconds, then SIGKILL the whole process group."""
+        self.terminate()
+        self.wait_stopped(grace)
+
+    def terminate(self) -> None:
+        """SIGTERM (not to be restarted), without waiting: several replicas drain at once."""
         self.stopping = True
-        if not self.alive() or self.process is None:
+        if self.alive() and self.process is not None:
+            self.process.send_signal(signal.SIGTERM)
+
+    def wait_stopped(self, grace: float = 10.0) -> None:
+        """Waits up to `grace` seconds for the process to end, then SIGKILLs its process group."""
+        if self.process is None or self.process.poll() is not None:
             return
-        self.process.send_signal(signal.SIGTERM)
         try:
             self.process.wait(timeout=grace)
         except subprocess.TimeoutExpired:

@@ -11,7 +11,7 @@ from typing import Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from tools.stack.launcher import DEV_WEBHOOK_SECRET
+from tools.stack.launcher import DEV_WEBHOOK_SECRET, MAX_REPLICAS
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 
@@ -23,8 +23,10 @@ STACK_OWNED = frozenset(
         "MAIS_CATALOG_ADDR",
         "MAIS_BOOKING_ADDR",
         "MAIS_PAYMENTS_ADDR",
+        "MAIS_PAYMENTS_WEBHOOK_ADDR",
         "MAIS_GRPC_HOST",
         "MAIS_GRPC_PORT",
+        "MAIS_METRICS_HOST",
         "MAIS_METRICS_PORT",
         "MAIS_GATEWAY_HOST",
         "MAIS_GATEWAY_PORT",
@@ -43,6 +45,7 @@ LAUNCHER_READS = frozenset(
         "MAIS_PUBLIC_URL",
         "MAIS_LOG_LEVEL",
         "MAIS_DEMO_SITE_PORT",
+        "MAIS_REPLICAS",
     }
 )
 PASSED_PREFIXES = ("MAIS_", "POSTMARK_", "STRIPE_SANDBOX_")
@@ -60,11 +63,24 @@ class StackSettings(BaseSettings):
     # The address couples and businesses see (a proxy in front); empty: built from host and port.
     public_url: str = ""
     log_level: LogLevel = "INFO"
+    # Processes of every service, of payments' webhook worker and gateways (1 to MAX_REPLICAS).
+    replicas: int = 1
     # The demo host page (a wedding business's own site embedding the widget) on 127.0.0.1; 0: none.
     demo_site_port: int = Field(default=8090, ge=0, le=65535)
     database_url: str = Field(default="", validation_alias="DATABASE_URL")
     stripe_secret_key: str = Field(default="", validation_alias="STRIPE_SECRET_KEY")
     stripe_webhook_secret: str = Field(default=DEV_WEBHOOK_SECRET, validation_alias="STRIPE_WEBHOOK_SECRET")
+
+    @field_validator("replicas", mode="before")
+    @classmethod
+    def _replicas_in_range(cls, value: object) -> int:
+        """A whole number from 1 to MAX_REPLICAS, or a message that says so (not pydantic's own)."""
+        text = value.strip() if isinstance(value, str) else value
+        if isinstance(text, str) and text.isdigit():
+            text = int(text)
+        if isinstance(text, bool) or not isinstance(text, int) or not 1 <= text <= MAX_REPLICAS:
+            raise ValueError(f"MAIS_REPLICAS must be a whole number from 1 to {MAX_REPLICAS}, not {value!r}")
+        return text
 
     @field_validator("log_level", mode="before")
     @classmethod
