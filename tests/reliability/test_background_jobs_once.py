@@ -65,8 +65,7 @@ def sandbox(stack: Stack) -> Iterator[Sandbox]:
 
 def _replicas(stack: Stack, part: str) -> list[str]:
     if replicas_supported():
-        names: list[str] = stack.replicas_of(part)  # type: ignore[attr-defined]
-        return names
+        return stack.replicas_of(part)
     return [part]
 
 
