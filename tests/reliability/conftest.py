@@ -15,7 +15,6 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -47,11 +46,6 @@ SWEEPS = {
     "MAIS_EXPIRY_SWEEP_SECONDS": "1",
     "MAIS_SCHEDULE_SWEEP_SECONDS": "1",
 }
-
-
-def replicas_supported() -> bool:
-    """True once the launcher takes `StackOptions.replicas` (the helper "replicas"' contract)."""
-    return "replicas" in {f.name for f in dataclasses.fields(StackOptions)}
 
 
 @dataclass(frozen=True)
@@ -97,10 +91,7 @@ def reliability_stack_options(data_dir: Path) -> StackOptions:
         MAIS_CHECKOUT_RATE_WINDOW_SECONDS=str(CHECKOUT_RATE_WINDOW_SECONDS),
         **SWEEPS,
     )
-    if replicas_supported():
-        more: dict[str, Any] = {"replicas": REPLICAS}
-        options = dataclasses.replace(options, **more)
-    return options
+    return dataclasses.replace(options, replicas=REPLICAS)
 
 
 @pytest.fixture(scope="session")

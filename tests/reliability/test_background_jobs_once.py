@@ -23,7 +23,7 @@ import httpx
 import pytest
 
 from tests.e2e.conftest import MakeTenant
-from tests.reliability.conftest import REPLICAS, replicas_supported
+from tests.reliability.conftest import REPLICAS
 from tests.reliability.figures import Figures
 from tests.reliability.shop import (
     Sandbox,
@@ -63,17 +63,9 @@ def sandbox(stack: Stack) -> Iterator[Sandbox]:
     running.close()
 
 
-def _replicas(stack: Stack, part: str) -> list[str]:
-    if replicas_supported():
-        return stack.replicas_of(part)
-    return [part]
-
-
 def test_the_suite_runs_two_replicas_of_each_job_runner(stack: Stack) -> None:
-    if not replicas_supported():
-        pytest.skip("the launcher has no StackOptions.replicas yet")
     for part in ("booking", "payments"):
-        names = _replicas(stack, part)
+        names = stack.replicas_of(part)
         assert len(names) == REPLICAS, names
         assert all(stack.processes[n].alive() for n in names), names
 
@@ -87,7 +79,7 @@ def _counter(stack: Stack, name: str, metric: str) -> float:
 
 def _counters(stack: Stack, part: str, metric: str) -> dict[str, float]:
     """A counter on each replica of `part`, by process name."""
-    return {name: _counter(stack, name, metric) for name in _replicas(stack, part)}
+    return {name: _counter(stack, name, metric) for name in stack.replicas_of(part)}
 
 
 def _gained(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
@@ -276,7 +268,7 @@ def test_every_gateway_hears_every_change_feed(
     stack: Stack, api: httpx.Client, make_tenant: MakeTenant, figures: Figures
 ) -> None:
     shop = open_shop(api, make_tenant, "feeds")
-    gateways = _replicas(stack, "gateway")
+    gateways = stack.replicas_of("gateway")
     assert len(gateways) >= 2, gateways
     feeds = ("tenant", "catalog", "booking")
     before = {(g, f): _feed_heard(stack, g, f) for g in gateways for f in feeds}

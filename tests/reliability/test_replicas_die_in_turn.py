@@ -29,7 +29,7 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from tests.e2e.conftest import MakeTenant
-from tests.reliability.conftest import REPLICAS, replicas_supported
+from tests.reliability.conftest import REPLICAS
 from tests.reliability.figures import Figures
 from tests.reliability.shop import (
     Sandbox,
@@ -49,10 +49,7 @@ from tests.reliability.shop import (
 from tools.stack.launcher import Stack
 
 CATEGORY = "crashes"
-pytestmark = [
-    pytest.mark.disruptive,
-    pytest.mark.skipif(not replicas_supported(), reason="the launcher has no StackOptions.replicas yet"),
-]
+pytestmark = pytest.mark.disruptive
 
 # The parts killed in turn, as the launcher names them (Stack.replicas_of).
 PARTS = ("tenant", "catalog", "booking", "payments", "payments-webhooks", "gateway")
