@@ -94,7 +94,11 @@ async def test_calls_without_the_internal_credential_are_refused(
 async def test_sigterm_lets_an_in_flight_call_finish_and_refuses_new_ones(
     cluster: Cluster, tmp_path: Path
 ) -> None:
-    service = spawn_service(cluster, "tests.fixtures.slow_service", "tenant", tmp_path)
+    # No drain period (a client without health checks would still be served during it; see
+    # test_platform_replicas.py for the drain between replicas).
+    service = spawn_service(
+        cluster, "tests.fixtures.slow_service", "tenant", tmp_path, {"MAIS_SHUTDOWN_DRAIN_SECONDS": "0"}
+    )
     try:
         async with grpc.aio.insecure_channel(service.address) as channel:
             sleep = channel.unary_unary(

@@ -91,14 +91,15 @@ def replica_counts(text: str) -> tuple[int, ...]:
 
 
 def replica_run(folder: Path, count: int, seconds: float, bookings: int, report: Report) -> None:
-    """A stack of its own with `count` gateway replicas behind Envoy (one process per service: the
-    launcher has no service replicas yet), the same 20 tenants seeded: the packages read with wrk and
-    the closed-loop booking flow, its rows printed under `replicas=<count>`."""
+    """A stack of its own with `count` replicas of every service, webhook worker and gateway
+    (StackOptions.replicas), the same 20 tenants seeded: the packages read with wrk and the closed-loop
+    booking flow, its rows printed under `replicas=<count>`."""
     options = StackOptions(
         data_dir=folder,
-        ports=Ports.free(gateways=count),
+        ports=Ports.free(gateways=count, replicas=count),
         restart=False,
         gateways=count,
+        replicas=count,
         log_level="WARNING",
         env=stack_env(),
     )
@@ -114,7 +115,7 @@ def replica_run(folder: Path, count: int, seconds: float, bookings: int, report:
     finally:
         stack.stop()
     for section, what, value in part.rows:
-        report.add(f"replicas={count} gateways", f"{section}: {what}", value)
+        report.add(f"replicas={count} (every service and gateway)", f"{section}: {what}", value)
 
 
 def main() -> int:
@@ -131,7 +132,7 @@ def main() -> int:
         "--replicas",
         type=replica_counts,
         default=(),
-        help="also compare throughput with these gateway replica counts, e.g. 1,2 (each 1-4, at most 3)",
+        help="also compare throughput at these replica counts of every part, e.g. 1,2 (each 1-4, at most 3)",
     )
     args = parser.parse_args()
     seconds = min(max(args.seconds, 1.0), 60.0)

@@ -11,6 +11,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from tools.stack.demo import ensure_demo, ensure_demo_site
 from tools.stack.demo_site import HostSite
 from tools.stack.launcher import (
@@ -44,6 +46,19 @@ def options_from_environment() -> StackOptions:
         public_url=settings.public_url,
         env=env,
     )
+
+
+def setting_problem(error: ValueError) -> str:
+    """A refused setting in one line: pydantic's message per setting (named MAIS_*), without its
+    boilerplate; any other ValueError as it is."""
+    if not isinstance(error, ValidationError):
+        return str(error)
+    problems = []
+    for item in error.errors():
+        message = str(item["msg"]).removeprefix("Value error, ")
+        name = "MAIS_" + "_".join(str(part) for part in item["loc"]).upper()
+        problems.append(message if name in message else f"{name}: {message}")
+    return "; ".join(problems)
 
 
 def _recorded_ports(data_dir: Path) -> dict[str, Any] | None:
@@ -99,7 +114,7 @@ def run() -> int:
         options = options_from_environment()
         stack = Stack(options)
     except ValueError as error:  # a setting that cannot work (bad log level, unresolvable host)
-        print(f"make run: {error}", file=sys.stderr)
+        print(f"make run: {setting_problem(error)}", file=sys.stderr)
         return 2
     _, ignored = passed_through()
     for name in ignored:
@@ -119,6 +134,9 @@ def run() -> int:
     print(f"  health:  {stack.url}/health/ready", flush=True)
     print(f"  metrics: {stack.operator_urls()['gateway']} (every port: {stack.data_dir / STACK_RECORD})")
     print(f"  logs:    {stack.data_dir / 'logs'}", flush=True)
+    if stack.replicas > 1:
+        names = ", ".join(stack.replicas_of("booking"))
+        print(f"  replicas: {stack.replicas} of every service and gateway ({names} …)", flush=True)
     trace_hint = "" if stack.data_dir == Path(".data").resolve() else f" MAIS_DATA_DIR={options.data_dir}"
     print(f"  traces:  make trace ID=<X-Request-ID of a response>{trace_hint}", flush=True)
     if stack.uses_sandbox:

@@ -402,22 +402,19 @@ class Stack:
         if self._supervisor:
             self._supervisor.stop()
             self._supervisor = None
-        # Callers before callees; a part's replicas drain together.
+        # Callers before callees, each tier's processes (every replica of its parts) draining together.
         tiers = [
-            "envoy",
-            "gateway",
-            "payments",
-            WEBHOOK_WORKER,
-            "booking",
-            "catalog",
-            "tenant",
-            "stripe-sandbox",
+            ["envoy"],
+            ["gateway"],
+            ["payments", WEBHOOK_WORKER],
+            ["booking", "catalog", "tenant"],
+            ["stripe-sandbox"],
         ]
-        for part in tiers:
+        for parts in tiers:
             tier = [
                 proc
                 for name, proc in self.processes.items()
-                if name == part or name.removeprefix(part).removeprefix("-").isdigit()
+                if any(name == part or name.removeprefix(part).removeprefix("-").isdigit() for part in parts)
             ]
             for proc in tier:
                 proc.terminate()
@@ -544,7 +541,13 @@ class Stack:
         if self.options.database_url:
             self.admin_database_url = self.options.database_url
             return
-        self.postgres = EmbeddedPostgres(self.data_dir, self.ports.postgres, durable=self.options.durable)
+        # Each replica set holds up to 5 pools (MAIS_DB_POOL_SIZE, 15) and a few LISTEN connections: about 80.
+        self.postgres = EmbeddedPostgres(
+            self.data_dir,
+            self.ports.postgres,
+            durable=self.options.durable,
+            max_connections=max(300, 50 + 100 * self.replicas),
+        )
         self.postgres.start()
         self.admin_database_url = self.postgres.admin_url
 
