@@ -194,7 +194,14 @@ def _deposit_shop(api: httpx.Client, make_tenant: MakeTenant, sandbox: Sandbox) 
         "/v1/tenant-admin/settings", json={"paymentPolicy": TERMS}, headers=shop.tenant.admin_headers()
     )
     assert changed.status_code == 200, changed.text
-    wait_for(lambda: quoted_due_now(api, shop, a_free_day()) == 3_000, "the deposit terms to apply")
+    # Each payments replica keeps a payable tenant's terms for a moment, each its own copy: the shop
+    # opens once quotes in a row (round robin over both gateways and both replicas) all show them.
+    day = a_free_day()
+    wait_for(
+        lambda: all(quoted_due_now(api, shop, day) == 3_000 for _ in range(4 * REPLICAS)),
+        "the deposit terms to apply on every replica",
+        timeout=30,
+    )
     return shop
 
 

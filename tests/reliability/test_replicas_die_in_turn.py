@@ -14,12 +14,15 @@ These tests stop parts of the suite's own stack; they run after every other test
 from __future__ import annotations
 
 import asyncio
+import shutil
+import tempfile
 import threading
 import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -291,9 +294,16 @@ def test_one_replica_of_each_part_killed_in_turn_loses_doubles_and_fails_nothing
         tags = [str(m["X-MAIS-Tag"]) for m in mails_to(stack, session["email"])]
         assert tags == ["booking.confirmation"], (session["email"], tags)
     # Every replica is back and ready (each gateway asks every service over its own channels).
-    for name in stack.replicas_of("gateway"):
-        port = stack.replica_ports()[name]["http"]
-        answer = httpx.get(f"http://127.0.0.1:{port}/health/ready", timeout=5.0)
-        assert answer.status_code == 200, (name, answer.text)
-    answer = api.get("/health/ready")
-    assert answer.status_code == 200, answer.text
+    try:
+        for name in stack.replicas_of("gateway"):
+            port = stack.replica_ports()[name]["http"]
+            answer = httpx.get(f"http://127.0.0.1:{port}/health/ready", timeout=5.0)
+            assert answer.status_code == 200, (name, answer.text)
+        answer = api.get("/health/ready")
+        assert answer.status_code == 200, answer.text
+    except AssertionError:
+        # The processes' logs outlive the session's data folder, for whoever reads the failure.
+        kept = Path(tempfile.mkdtemp(prefix="mais-replica-kills-"))
+        shutil.copytree(stack.data_dir / "logs", kept / "logs")
+        print(f"\nlogs kept in {kept}")
+        raise
