@@ -107,7 +107,15 @@ async def run_service(
 
     server = grpc.aio.server(
         interceptors=server_interceptors(internal_token=settings.internal_token, services=services),
-        options=[("grpc.max_receive_message_length", 8 * 1024 * 1024), ("grpc.so_reuseport", 0)],
+        options=[
+            ("grpc.max_receive_message_length", 8 * 1024 * 1024),
+            ("grpc.so_reuseport", 0),
+            # The clients ping every 30 s (mais_runtime/channels.py) while their health Watch streams sit
+            # open without data; the default policy (one ping per 5 min without data, 2 strikes) answers
+            # GOAWAY "too_many_pings" and the channel drops a ready replica for a moment.
+            ("grpc.http2.min_recv_ping_interval_without_data_ms", 20_000),
+            ("grpc.keepalive_permit_without_calls", 1),
+        ],
     )
     register(server, runtime)
     health_servicer = health_aio.HealthServicer()

@@ -10,6 +10,7 @@ the shared end-to-end stack must not suffer). Its size is `smoke` (CI, part of `
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -34,6 +35,17 @@ __all__ = ["gateways", "http", "make_tenant", "platform_token"]
 # Checkouts one tenant accepts from one client address per window in this suite's stack.
 CHECKOUT_RATE_LIMIT = 30
 CHECKOUT_RATE_WINDOW_SECONDS = 60
+# Processes of every service and gateway in this suite's stack (issue 18): each background job runs on
+# both replicas at once, and one replica of each part is killed under load.
+REPLICAS = 2
+# The background sweeps every second (not every 15-60 s), so that their effects show within a test's
+# wait while both replicas of booking and payments race for them.
+SWEEPS = {
+    "MAIS_REMINDER_SWEEP_SECONDS": "1",
+    "MAIS_HOLD_EXPIRY_SWEEP_SECONDS": "1",
+    "MAIS_EXPIRY_SWEEP_SECONDS": "1",
+    "MAIS_SCHEDULE_SWEEP_SECONDS": "1",
+}
 
 
 @dataclass(frozen=True)
@@ -71,12 +83,15 @@ def size() -> Size:
 
 def reliability_stack_options(data_dir: Path) -> StackOptions:
     """The end-to-end suite's stack (two gateways behind Envoy, processes restarted by hand, the same
-    bootstrap admin) with the checkout limit this suite tests."""
-    return stack_options(
+    bootstrap admin) with the checkout limit this suite tests, REPLICAS processes of every service and
+    gateway, and the sweeps every second."""
+    options = stack_options(
         data_dir,
         MAIS_CHECKOUT_RATE_LIMIT=str(CHECKOUT_RATE_LIMIT),
         MAIS_CHECKOUT_RATE_WINDOW_SECONDS=str(CHECKOUT_RATE_WINDOW_SECONDS),
+        **SWEEPS,
     )
+    return dataclasses.replace(options, replicas=REPLICAS)
 
 
 @pytest.fixture(scope="session")

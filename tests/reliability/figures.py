@@ -26,6 +26,9 @@ class Figures:
     # 500/502/503 answered while the suite had a part down on purpose: the "try again" a caller (or
     # Stripe) is owed then, not a fault; shown apart from the 5xx column.
     during_outage: Counter[str] = field(default_factory=Counter)
+    # Requests that failed and were tried again by their caller as documented (docs/adr/0032): a couple's
+    # checkout sent again with its Idempotency-Key, a read sent again, Stripe redelivering an event.
+    retried: Counter[str] = field(default_factory=Counter)
     double_bookings: int = 0
     lost_payments: int = 0
     duplicated_payments: int = 0
@@ -42,6 +45,10 @@ class Figures:
             self.server_errors[category] += 1
         if not ok or status >= 500:
             self.failures[category] += 1
+
+    def retry(self, what: str, count: int = 1) -> None:
+        """`count` failed attempts of `what` that the caller tried again (not failures)."""
+        self.retried[what] += count
 
     def failure(self, category: str, count: int = 1) -> None:
         """A broken property found by other means than one answer (a database check, a ledger)."""
@@ -61,6 +68,8 @@ class Figures:
             f"{'total':<15}{sum(self.tried.values()):>10}{sum(self.failures.values()):>10}"
             f"{sum(self.server_errors.values()):>7}{sum(self.during_outage.values()):>28}"
         )
+        for what in sorted(self.retried):
+            rows.append(f"retried by the caller ({what}): {self.retried[what]}")
         rows.append(f"double bookings found: {self.double_bookings}")
         rows.append(f"lost payments found: {self.lost_payments}")
         rows.append(f"duplicated payments found: {self.duplicated_payments}")

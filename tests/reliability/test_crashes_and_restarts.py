@@ -86,11 +86,15 @@ def test_killing_booking_then_payments_while_webhooks_are_processed_loses_and_do
         payments_made = payer.submit(pay_all)
         third = max(1, len(started) // 3)
         # Each kill lands while the sandbox is delivering the events of the payments just made.
+        # Every replica of the part at once: the whole service is down (one replica at a time is
+        # test_replicas_die_in_turn.py's).
         for service, after in (("booking", third), ("payments", 2 * third)):
             wait_for(lambda after=after: paid_at_least(after), f"{after} payments")  # type: ignore[misc]
-            stack.kill(service)
+            for name in stack.replicas_of(service):
+                stack.kill(name)
             time.sleep(1.0)
-            stack.start_process(service)
+            for name in stack.replicas_of(service):
+                stack.start_process(name)
         payments_made.result(timeout=60)
     wait_for(lambda: _ready(api), "the restarted services to be ready", timeout=30)
 

@@ -418,8 +418,13 @@ def test_payments_killed_between_a_balance_payment_and_its_webhook_records_it_on
         url = balance_checkout(api, figures, booking)["checkoutUrl"]
         assert sandbox.pay(url).status_code == 200
         event = sandbox.event_for(session_of(url), "checkout.session.completed")["id"]
-        # Payments and its webhook worker (which takes Stripe's webhooks) both die.
-        both = [name for name in ("payments", WEBHOOK_WORKER) if name in stack.processes]
+        # Payments and its webhook worker (which takes Stripe's webhooks) both die, every replica.
+        both = [
+            name
+            for part in ("payments", WEBHOOK_WORKER)
+            if part in stack.processes
+            for name in stack.replicas_of(part)
+        ]
         for name in both:
             stack.kill(name)
         try:
