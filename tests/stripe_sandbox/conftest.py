@@ -118,6 +118,13 @@ class Receiver:
                 self.cond.wait(remaining)
 
 
+class _Receiver(ThreadingHTTPServer):
+    """The endpoint's server; a listen backlog for a burst of concurrent deliveries (the default 5 resets
+    connections beyond it, which a real endpoint behind a load balancer would not)."""
+
+    request_queue_size = 128
+
+
 def _handler_for(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         # Keep-alive, as Envoy in front of the gateways speaks it.
@@ -143,7 +150,7 @@ def _handler_for(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
 def receiver() -> Iterator[Receiver]:
     """The webhook endpoint shared by the session's sandbox."""
     rec = Receiver()
-    server = ThreadingHTTPServer(("127.0.0.1", free_port()), _handler_for(rec))
+    server = _Receiver(("127.0.0.1", free_port()), _handler_for(rec))
     server.daemon_threads = True
     rec.url = f"http://127.0.0.1:{server.server_address[1]}/webhooks/stripe"
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
