@@ -7,12 +7,14 @@ import socket
 import uvicorn
 
 from gateway.app import create_app
+from gateway.drain import Drain, DrainingServer, DrainMiddleware
 from gateway.settings import GatewaySettings
 from mais_runtime.telemetry import setup_logging, setup_tracing
 
 
 def main() -> None:
-    """Runs the gateway until SIGTERM (uvicorn drains in-flight requests first)."""
+    """Runs the gateway until SIGTERM: it drains (gateway/drain.py), then uvicorn lets in-flight requests
+    finish."""
     settings = GatewaySettings()
     setup_logging("gateway", settings.log_level)
     provider = setup_tracing(
@@ -24,8 +26,9 @@ def main() -> None:
     if settings.gateway_operator_port:
         ports.append(settings.gateway_operator_port)
     sockets = [listening_socket(settings.gateway_host, port) for port in ports]
+    drain = Drain()
     config = uvicorn.Config(
-        create_app(settings),
+        DrainMiddleware(create_app(settings), drain=drain),
         loop="uvloop",
         http="httptools",
         log_config=None,
@@ -35,7 +38,7 @@ def main() -> None:
         timeout_keep_alive=30,
     )
     try:
-        uvicorn.Server(config).run(sockets=sockets)
+        DrainingServer(config, drain, settings.shutdown_drain_seconds).run(sockets=sockets)
     finally:
         provider.shutdown()
 

@@ -35,6 +35,10 @@ class CommonSettings(BaseSettings):
     payments_addr: str = "127.0.0.1:50064"
     # Deadline for an outgoing gRPC call when the caller's own deadline does not say less.
     rpc_timeout_seconds: float = 5.0
+    # On SIGTERM, still answering for this long while telling callers to go elsewhere (a service's health
+    # NOT_SERVING for the clients' health watches; a gateway's answers marked for Envoy, gateway/drain.py;
+    # docs/adr/0032), then no new calls or connections and a grace period for the in-flight ones.
+    shutdown_drain_seconds: float = Field(default=1.0, ge=0.0, le=30.0)
 
     @field_validator("tenant_addr", "catalog_addr", "booking_addr", "payments_addr")
     @classmethod
@@ -69,9 +73,6 @@ class ServiceSettings(CommonSettings):
     # A transaction-mode pooler (PgBouncer) sits in front: no named prepared statements, and the session
     # settings (search_path, timeouts) are sent as SET LOCAL with every BEGIN.
     db_transaction_pooler: bool = False
-    # On SIGTERM: health NOT_SERVING and still answering for this long (the clients' health watches take
-    # the replica out, docs/adr/0032), then no new calls and the grace period for the in-flight ones.
-    shutdown_drain_seconds: float = Field(default=1.0, ge=0.0, le=30.0)
     shutdown_grace_seconds: float = 10.0
     # Apply the service's migrations at start (one machine). False where a migrations Job runs them before
     # a release starts (Kubernetes): the service then only checks the schema is exactly its own, or refuses.

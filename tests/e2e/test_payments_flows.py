@@ -86,9 +86,16 @@ class Sandbox:
         """The id of the event of `event_type` about `object_id`."""
 
         def find() -> str | None:
-            for event in self.get("/v1/events", type=event_type, limit=100)["data"]:
-                if event["data"]["object"]["id"] == object_id:
-                    return str(event["id"])
+            # Newest first, page by page: the session's sandbox holds more than one page of events.
+            after: dict[str, str] = {}
+            for _ in range(100):
+                listed = self.get("/v1/events", type=event_type, limit=100, **after)
+                for event in listed["data"]:
+                    if event["data"]["object"]["id"] == object_id:
+                        return str(event["id"])
+                if not listed["has_more"] or not listed["data"]:
+                    return None
+                after = {"starting_after": listed["data"][-1]["id"]}
             return None
 
         return str(wait_until(find, f"{event_type} for {object_id}"))

@@ -206,10 +206,24 @@ class Sandbox:
         """Expires an open session now (Stripe sends checkout.session.expired)."""
         self.control("POST", f"/_sandbox/sessions/{session_id}/expire_now")
 
+    def listed(self, path: str, most: int = 10_000, **params: Any) -> list[dict[str, Any]]:
+        """Every object of a Stripe list, newest first, page by page (`starting_after`), `most` at most.
+        A suite's sandbox holds more than one page of events."""
+        found: list[dict[str, Any]] = []
+        after: dict[str, Any] = {}
+        while len(found) < most:
+            answer = self.api(path, limit=100, **params, **after)
+            found.extend(answer["data"])
+            if not answer["has_more"] or not answer["data"]:
+                return found
+            after = {"starting_after": answer["data"][-1]["id"]}
+        raise AssertionError(f"more than {most} objects in {path} {params}")
+
     def events_about(self, object_id: str, event_type: str) -> list[dict[str, Any]]:
         """Stripe's events of `event_type` about `object_id`."""
-        events = self.api("/v1/events", type=event_type, limit=100)["data"]
-        return [e for e in events if e["data"]["object"]["id"] == object_id]
+        return [
+            e for e in self.listed("/v1/events", type=event_type) if e["data"]["object"]["id"] == object_id
+        ]
 
     def event_for(self, object_id: str, event_type: str) -> dict[str, Any]:
         """The (first) event of `event_type` about `object_id`, once Stripe has it."""
@@ -239,7 +253,7 @@ class Sandbox:
 
     def refunded_cents(self, payment_intent_id: str) -> int:
         """What Stripe has refunded of a payment."""
-        refunds = self.api("/v1/refunds", payment_intent=payment_intent_id, limit=100)["data"]
+        refunds = self.listed("/v1/refunds", payment_intent=payment_intent_id)
         return sum(int(r["amount"]) for r in refunds if r.get("status") in ("succeeded", "pending"))
 
 
@@ -283,6 +297,24 @@ def couple_link(stack: Stack, address: str) -> tuple[str, str]:
     found = _LINK.search(text.get_content())
     assert found, "no booking link in the confirmation email"
     return found.group(1), found.group(2)
+
+
+def every_item(
+    http: httpx.Client, path: str, headers: dict[str, str], most: int = 10_000, **params: Any
+) -> list[dict[str, Any]]:
+    """Every item of one of the platform's lists, page by page (`nextCursor` passed back as `cursor`),
+    `most` at most: a check over a list sees all of it, not its first page."""
+    found: list[dict[str, Any]] = []
+    cursor: dict[str, str] = {}
+    while len(found) < most:
+        answer = http.get(path, params={"limit": 100, **params, **cursor}, headers=headers)
+        assert answer.status_code == 200, answer.text
+        page = answer.json()
+        found.extend(page["items"])
+        if not page.get("nextCursor"):
+            return found
+        cursor = {"cursor": page["nextCursor"]}
+    raise AssertionError(f"more than {most} items in {path} {params}")
 
 
 def booking_as_admin(http: httpx.Client, shop: Shop, booking_id: str) -> dict[str, Any]:

@@ -28,6 +28,7 @@ from tests.reliability.shop import (
     count_settlement,
     couple_checkout,
     envelope_problem,
+    every_item,
     live_bookings,
     mails_to,
     onboard,
@@ -114,9 +115,7 @@ def test_killing_booking_then_payments_while_webhooks_are_processed_loses_and_do
         assert (
             len(live_bookings(api, shop, booking_as_admin(api, shop, session["bookingId"])["eventDate"])) <= 1
         )
-    events = api.get(
-        "/v1/tenant-admin/payments/events", params={"limit": 100}, headers=shop.tenant.admin_headers()
-    ).json()["items"]
+    events = every_item(api, "/v1/tenant-admin/payments/events", shop.tenant.admin_headers())
     unsettled = [e for e in events if e["status"] in ("RECEIVED", "FAILED")]
     assert not unsettled, unsettled
     # What failed attempts left behind names an error, never a customer.

@@ -32,6 +32,7 @@ from tests.reliability.shop import (
     booking_as_admin,
     couple_link,
     envelope_problem,
+    every_item,
     mails_to,
     onboard,
     open_shop,
@@ -332,9 +333,7 @@ def test_the_balance_event_twenty_times_at_once_beside_the_deposits_has_one_effe
     assert kinds == ["application_fee", "application_fee", "charge", "charge"], kinds
     assert (books["totals"]["chargedCents"], books["totals"]["refundedCents"]) == (DEPOSIT + BALANCE, 0)
     assert balance_payments(stack, booking.booking_id) == {session_of(url): "PAID"}
-    events = http.get(
-        "/v1/tenant-admin/payments/events", params={"limit": 100}, headers=shop.tenant.admin_headers()
-    ).json()["items"]
+    events = every_item(http, "/v1/tenant-admin/payments/events", shop.tenant.admin_headers())
     for event_id in (balance, booking.deposit_event["id"]):
         assert [e["status"] for e in events if e["stripeEventId"] == event_id] == ["PROCESSED"]
     admin_view = booking_as_admin(http, shop, booking.booking_id)
@@ -465,9 +464,7 @@ def test_payments_killed_between_a_balance_payment_and_its_webhook_records_it_on
     books = ledger_of(api, shop, booking.booking_id)
     assert (books["totals"]["chargedCents"], books["totals"]["refundedCents"]) == (DEPOSIT + BALANCE, 0)
     assert sorted(e["kind"] for e in books["entries"]).count("charge") == 2
-    events = api.get(
-        "/v1/tenant-admin/payments/events", params={"limit": 100}, headers=shop.tenant.admin_headers()
-    ).json()["items"]
+    events = every_item(api, "/v1/tenant-admin/payments/events", shop.tenant.admin_headers())
     assert [e["status"] for e in events if e["stripeEventId"] == event] == ["PROCESSED"]
     assert not [e for e in events if e["status"] in ("RECEIVED", "FAILED")]
     wait_for(lambda: "booking.balance_receipt" in tags(stack, booking.email), "the balance receipt")

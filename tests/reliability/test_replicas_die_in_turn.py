@@ -42,6 +42,7 @@ from tests.reliability.shop import (
     count_settlement,
     couple_address,
     envelope_problem,
+    every_item,
     mails_to,
     onboard,
     open_shop,
@@ -292,9 +293,7 @@ def test_one_replica_of_each_part_killed_in_turn_loses_doubles_and_fails_nothing
         redelivered += len(attempts) - 1
         figures.request(CATEGORY, 200)
     figures.retry("webhook, redelivered by Stripe", redelivered)
-    events = api.get(
-        "/v1/tenant-admin/payments/events", params={"limit": 100}, headers=shop.tenant.admin_headers()
-    ).json()["items"]
+    events = every_item(api, "/v1/tenant-admin/payments/events", shop.tenant.admin_headers())
     assert not [e for e in events if e["status"] in ("RECEIVED", "FAILED")]
     # Each couple is told once, whatever died and was retried.
     kept = [s for s in paid if booking_as_admin(api, shop, s["bookingId"])["status"] == "CONFIRMED"]

@@ -18,6 +18,7 @@ from tests.reliability.shop import (
     booking_as_admin,
     count_settlement,
     envelope_problem,
+    every_item,
     expired_twin,
     live_bookings,
     mails_to,
@@ -80,11 +81,8 @@ def _tags(stack: Stack, address: str) -> list[str]:
 
 
 def _event_rows(http: httpx.Client, shop: Shop, stripe_event_id: str) -> list[dict[str, object]]:
-    answer = http.get(
-        "/v1/tenant-admin/payments/events", params={"limit": 100}, headers=shop.tenant.admin_headers()
-    )
-    assert answer.status_code == 200, answer.text
-    return [e for e in answer.json()["items"] if e["stripeEventId"] == stripe_event_id]
+    events = every_item(http, "/v1/tenant-admin/payments/events", shop.tenant.admin_headers())
+    return [e for e in events if e["stripeEventId"] == stripe_event_id]
 
 
 def test_one_event_delivered_twenty_times_at_once_confirms_once_charges_once_and_mails_once(

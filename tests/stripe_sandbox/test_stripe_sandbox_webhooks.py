@@ -23,7 +23,8 @@ def unused_port() -> int:
 
 
 def completed_event_id(client: stripe.StripeClient, session_id: str) -> str:
-    for event in client.v1.events.list(params={"limit": 100, "type": "checkout.session.completed"}).data:
+    listed = client.v1.events.list(params={"limit": 100, "type": "checkout.session.completed"})
+    for event in listed.auto_paging_iter():
         if event.data.object.id == session_id:
             return str(event.id)
     raise AssertionError(f"no checkout.session.completed event for {session_id}")
