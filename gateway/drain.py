@@ -7,7 +7,8 @@ may have done something). So the gateway drains first, as the services do:
 - for `MAIS_SHUTDOWN_DRAIN_SECONDS` it keeps answering, and every answer carries
   `x-envoy-immediate-health-check-fail` (Envoy marks the gateway unhealthy on the first one and routes
   to the others) and `connection: close` (the connection it came on is not used again);
-- `/health` answers 503 meanwhile, so Envoy's own health check takes it out when no request came;
+- `/health/serving`, Envoy's health check, answers 503 meanwhile, so Envoy takes it out even when no
+  request came (`/health` stays 200: the process is alive);
 - then uvicorn stops as before: no new connections, in-flight requests finish.
 
 A second SIGTERM (or Ctrl-C) stops at once, as uvicorn does without the drain.
@@ -54,7 +55,7 @@ class DrainMiddleware:
         if scope["type"] != "http" or not self.drain.draining:
             await self.app(scope, receive, send)
             return
-        if scope["path"] == "/health":
+        if scope["path"] == "/health/serving":
             await send(
                 {
                     "type": "http.response.start",

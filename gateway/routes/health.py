@@ -30,6 +30,13 @@ async def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
+@router.get("/health/serving", summary="Whether this gateway takes requests (Envoy's health check)")
+async def serving() -> dict[str, str]:
+    """200 until the gateway is sent SIGTERM; then 503 while it drains (answered by gateway/drain.py), so
+    Envoy routes to the other gateways. `/health` stays 200: the process is alive while it drains."""
+    return {"status": "serving"}
+
+
 @router.get("/health/ready", summary="Readiness of every service and the database")
 async def ready(request: Request) -> Response:
     """200 with every check ok; 503 naming what is not."""

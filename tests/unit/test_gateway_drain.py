@@ -35,7 +35,7 @@ async def test_answers_pass_untouched_until_the_drain_starts_then_carry_envoys_m
     app = DrainMiddleware(_app, drain=drain)
     before = await _call(app, "/v1/packages")
     assert before[0]["headers"] == [(b"connection", b"keep-alive")]
-    assert (await _call(app, "/health"))[0]["status"] == 200
+    assert (await _call(app, "/health/serving"))[0]["status"] == 200
 
     drain.start()
     during = await _call(app, "/v1/packages")
@@ -46,7 +46,11 @@ async def test_answers_pass_untouched_until_the_drain_starts_then_carry_envoys_m
     # One connection header, and it closes: the connection is not used again.
     assert [v for k, v in headers if k == b"connection"] == [b"close"]
 
-    health = await _call(app, "/health")
+    # Alive while it drains: liveness stays 200, marked like every answer.
+    alive = await _call(app, "/health")
+    assert alive[0]["status"] == 200
+    assert (b"x-envoy-immediate-health-check-fail", b"true") in alive[0]["headers"]
+    health = await _call(app, "/health/serving")
     assert health[0]["status"] == 503
     assert (b"x-envoy-immediate-health-check-fail", b"true") in health[0]["headers"]
     assert health[1]["body"] == b'{"status":"draining"}'
