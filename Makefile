@@ -97,9 +97,10 @@ k8s-check: $(INSTALLED)
 trace: $(GENERATED)
 	$(PY) -m tools.trace $(ID)
 
-# The platform's speed beside this machine's ceilings, in one bounded run (a few minutes, loopback only).
+# The platform's speed beside this machine's ceilings, in one bounded run (about ten minutes, loopback only),
+# with 1 and 2 replicas of every part and PgBouncer on/off. Options: make bench BENCH="--help".
 bench: $(GENERATED) $(WEB_BUILT) $(CHROMIUM) $(WRK) $(PGBOUNCER)
-	$(PY) -m tools.bench
+	$(PY) -m tools.bench $(BENCH)
 
 clean:
 	rm -rf $(GEN) $(VENV) build/web web/node_modules

@@ -287,6 +287,7 @@ def test_replica_counts_are_bounded_and_named_when_refused() -> None:
 
     assert replica_counts("1,2") == (1, 2)
     assert replica_counts("2, 2,1") == (2, 1)
+    assert replica_counts("none") == ()
     for bad in ("0", "1,2,3,4", "5", "", "one"):
         with pytest.raises(argparse.ArgumentTypeError, match="--replicas"):
             replica_counts(bad)

@@ -80,7 +80,9 @@ def loads(report: Report, when: str) -> None:
 
 
 def replica_counts(text: str) -> tuple[int, ...]:
-    """`--replicas 1,2`: distinct counts from 1 to 4, at most three."""
+    """`--replicas 1,2`: distinct counts from 1 to 4, at most three (`none`: no replica runs)."""
+    if text.strip().lower() == "none":
+        return ()
     try:
         counts = tuple(dict.fromkeys(int(part) for part in text.split(",") if part.strip()))
     except ValueError as error:
@@ -91,14 +93,14 @@ def replica_counts(text: str) -> tuple[int, ...]:
 
 
 def replica_run(
-    folder: Path, count: int, seconds: float, bookings: int, report: Report, *, pgbouncer: bool | None = None
+    folder: Path, count: int, seconds: float, bookings: int, report: Report, *, pgbouncer: bool = False
 ) -> None:
     """A stack of its own with `count` replicas of every service, webhook worker and gateway
     (StackOptions.replicas), the same 20 tenants seeded: the packages read with wrk and the closed-loop
     booking flow (its PostgreSQL connections among its rows), its rows printed under `replicas=<count>`
-    (and `PgBouncer on/off` with --pgbouncer: the services through PgBouncer)."""
+    (with `PgBouncer on`: the services through PgBouncer)."""
     options = StackOptions(
-        pgbouncer=bool(pgbouncer),
+        pgbouncer=pgbouncer,
         data_dir=folder,
         ports=Ports.free(gateways=count, replicas=count),
         restart=False,
@@ -118,9 +120,7 @@ def replica_run(
         asyncio.run(closed_loop_flow(stack, tenants, part, bookings, first))
     finally:
         stack.stop()
-    label = f"replicas={count} (every service and gateway)"
-    if pgbouncer is not None:
-        label += f", PgBouncer {'on' if pgbouncer else 'off'}"
+    label = f"replicas={count} (every service and gateway), PgBouncer {'on' if pgbouncer else 'off'}"
     for section, what, value in part.rows:
         report.add(label, f"{section}: {what}", value)
 
@@ -138,13 +138,16 @@ def main() -> int:
     parser.add_argument(
         "--replicas",
         type=replica_counts,
-        default=(),
-        help="also compare throughput at these replica counts of every part, e.g. 1,2 (each 1-4, at most 3)",
+        default=(1, 2),
+        help="also compare throughput at these replica counts of every part (each 1-4, at most 3; default"
+        " 1,2; none: skip)",
     )
     parser.add_argument(
         "--pgbouncer",
-        action="store_true",
-        help="also run the reads and the closed loop on two fresh stacks, without and with PgBouncer",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also run the reads and the closed loop at 2 replicas through PgBouncer, beside the same run on"
+        " direct connections (default on)",
     )
     args = parser.parse_args()
     seconds = min(max(args.seconds, 1.0), 60.0)
@@ -200,8 +203,18 @@ def main() -> int:
         figures.ready_s = startup_time(root / "make-run", stack_env(), report)
         for count in args.replicas:
             replica_run(root / f"replicas-{count}", count, seconds, bookings, report)
-        for pooled in (False, True) if args.pgbouncer else ():
-            replica_run(root / f"pgbouncer-{pooled}", 2, seconds, bookings, report, pgbouncer=pooled)
+        if args.replicas:
+            report.note(
+                f"replicas share this machine's {os.cpu_count()} cores: a second replica of every part adds"
+                " processes and connections, not CPU, so on this machine it bounds throughput where one"
+                " replica does (the booking path is CPU-bound in Python); it shows what replicas cost and"
+                " that they balance, and docs/scaling.md what they buy on more machines"
+            )
+        if args.pgbouncer:
+            # PgBouncer off is the replicas=2 run when there was one (the same stack shape).
+            if 2 not in args.replicas:
+                replica_run(root / "pgbouncer-off", 2, seconds, bookings, report, pgbouncer=False)
+            replica_run(root / "pgbouncer-on", 2, seconds, bookings, report, pgbouncer=True)
     finally:
         shutil.rmtree(root, ignore_errors=True)
     judge(figures, report)
