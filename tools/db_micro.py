@@ -6,24 +6,21 @@ embedded PostgreSQL (loopback only, bounded, stops by itself).
 Runs the read-and-lock half of a hold (glance, holder and date locks, the request, blackout, own-hold,
 occupant and live-hold checks: ten statements in one tenant transaction) and prints this process's CPU
 (utime + stime) and wall time per transaction, and the pool's connections opened. Run it on two
-checkouts (`PYTHONPATH=<other checkout>`) to compare database layers; CPU time barely moves with the
-machine's load, wall time does.
+checkouts (`PYTHONPATH=<other checkout>`, both on the asyncpg layer) to compare them; CPU time barely
+moves with the machine's load, wall time does.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib
 import os
 import secrets
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
 
 import mais_runtime.db as db_module
 from mais_runtime.db import Database
@@ -67,24 +64,6 @@ async def _measure(db: Database, transactions: int, concurrency: int) -> tuple[f
     return (time.process_time() - cpu) / transactions, (time.perf_counter() - wall) / transactions
 
 
-def _opened_counter(db: Database) -> Callable[[], int]:
-    """Connections the pool has opened so far: the asyncpg layer counts them; SQLAlchemy's engine
-    (the layer before it) is counted through its connect event."""
-    if hasattr(db, "connects"):
-        return lambda: int(db.connects)
-    # Only on a checkout from before the asyncpg layer (SQLAlchemy is no requirement any more).
-    event = importlib.import_module("sqlalchemy").event
-
-    opened = [0]
-    engine: Any = db.engine  # type: ignore[attr-defined]
-
-    def count(*_: object) -> None:
-        opened[0] += 1
-
-    event.listen(engine.sync_engine, "connect", count)
-    return lambda: opened[0]
-
-
 async def _run(args: argparse.Namespace, admin_url: str, data_dir: Path) -> None:
     passwords = {s: secrets.token_urlsafe(16) for s in SERVICES}
     await provision(admin_url, passwords)
@@ -94,7 +73,10 @@ async def _run(args: argparse.Namespace, admin_url: str, data_dir: Path) -> None
         helper.role_url("booking", passwords["booking"]), schema="booking", application_name="micro"
     )
     try:
-        opened = _opened_counter(db)
+
+        def opened() -> int:
+            return int(db.connects)
+
         await apply_migrations(db, REPO / "services" / "booking" / "migrations")
         for concurrency in (1, args.concurrency):
             before = opened()
