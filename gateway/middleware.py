@@ -1,6 +1,9 @@
 """The outermost ASGI layer: a server span per request (continuing a W3C traceparent if one
 came in), the trace id as `X-Request-ID`, the body-size limit, request metrics, security
-headers, and the envelope for anything that escaped the app."""
+headers, the envelope for anything that escaped the app, and the request's deadline: what Envoy says
+it will wait (`x-envoy-expected-rq-timeout-ms`, counted from the request's arrival here, less a margin to
+answer in) bounds every call the request makes, so a request that queued answers the gateway's own 503
+before Envoy gives up with a 504."""
 
 from __future__ import annotations
 
@@ -18,6 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.errors import ApiError, error_response
 from mais_runtime.errors import FieldViolation
+from mais_runtime.interceptors import current_deadline
 from mais_runtime.telemetry import info_line
 
 log = logging.getLogger("mais.gateway")
@@ -82,7 +86,8 @@ class ObservabilityMiddleware:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        carrier, length = _trace_headers_and_length(scope["headers"])
+        carrier, length, expected_ms = _read_headers(scope["headers"])
+        bounded = current_deadline.set(request_deadline(expected_ms)) if expected_ms else None
         parent = propagate.extract(carrier) if carrier else None
         method = scope["method"]
         status_holder = {"status": 500, "started": False}
@@ -150,6 +155,8 @@ class ObservabilityMiddleware:
         finally:
             span.end()
             otel_context.detach(attached)
+            if bounded is not None:
+                current_deadline.reset(bounded)
 
     def _limited(self, receive: Receive, cut_off: dict[str, bool]) -> Receive:
         seen = 0
@@ -173,20 +180,39 @@ class ObservabilityMiddleware:
 _TRACE_FIELDS = frozenset(name.encode("latin-1") for name in propagate.get_global_textmap().fields)
 
 
-def _trace_headers_and_length(headers: list[tuple[bytes, bytes]]) -> tuple[dict[str, str], int]:
-    """The trace-context headers of a request (decoded) and its Content-Length (0 when absent or
-    not a number), read in one pass without decoding the other headers."""
+# Left of Envoy's wait for the gateway to answer in (its own error included), and the longest wait believed.
+_ANSWER_MARGIN_SECONDS = 0.25
+_LONGEST_EXPECTED_MS = 3_600_000
+
+
+def request_deadline(expected_ms: int) -> float:
+    """The monotonic time by which a request Envoy waits `expected_ms` for must be answered."""
+    wait = min(expected_ms, _LONGEST_EXPECTED_MS) / 1000
+    return time.monotonic() + max(wait - _ANSWER_MARGIN_SECONDS, wait / 2)
+
+
+def _read_headers(headers: list[tuple[bytes, bytes]]) -> tuple[dict[str, str], int, int]:
+    """The trace-context headers of a request (decoded), its Content-Length and Envoy's expected
+    timeout in ms (each 0 when absent or not a positive number), read in one pass without decoding the
+    other headers."""
     carrier: dict[str, str] = {}
     length = 0
+    expected_ms = 0
     for name, value in headers:
         if name == b"content-length":
-            try:
-                length = int(value or b"0")
-            except ValueError:
-                length = 0
+            length = _number(value)
+        elif name == b"x-envoy-expected-rq-timeout-ms":
+            expected_ms = _number(value)
         elif name in _TRACE_FIELDS:
             carrier[name.decode("latin-1")] = value.decode("latin-1")
-    return carrier, length
+    return carrier, length, expected_ms
+
+
+def _number(value: bytes) -> int:
+    try:
+        return max(int(value or b"0"), 0)
+    except ValueError:
+        return 0
 
 
 class _RequestMetrics:
