@@ -125,6 +125,33 @@ def replica_run(
         report.add(label, f"{section}: {what}", value)
 
 
+def booking_cost(root: Path, bookings: int) -> int:
+    """`--only booking-cost`: the closed loop alone on a fresh stack shaped like the main run's, and its
+    CPU rows."""
+    report = Report()
+    loads(report, "before the run")
+    options = StackOptions(
+        data_dir=root / "stack",
+        ports=Ports.free(gateways=2),
+        restart=False,
+        gateways=2,
+        log_level="WARNING",
+        env=stack_env(),
+    )
+    stack = Stack(options)
+    try:
+        stack.start(timeout=180)
+        tenants = seed_tenants(stack, ADMIN_EMAIL, ADMIN_PASSWORD, count=len(ROTATED_TENANTS))
+        first = dt.date.today() + dt.timedelta(days=60)
+        asyncio.run(closed_loop_flow(stack, tenants, report, bookings, first))
+    finally:
+        stack.stop()
+        shutil.rmtree(root, ignore_errors=True)
+    loads(report, "after the run")
+    report.print(sys.stdout)
+    return 0
+
+
 def main() -> int:
     """Runs every measurement and prints the table."""
     parser = argparse.ArgumentParser(prog="make bench")
@@ -149,6 +176,13 @@ def main() -> int:
         help="also run the reads and the closed loop at 2 replicas through PgBouncer, beside the same run on"
         " direct connections (default on)",
     )
+    parser.add_argument(
+        "--only",
+        choices=("all", "booking-cost"),
+        default="all",
+        help="booking-cost: only the closed loop on a fresh stack and its CPU per booking per process, the"
+        " quick figure to compare two checkouts by (a minute or two)",
+    )
     args = parser.parse_args()
     seconds = min(max(args.seconds, 1.0), 60.0)
     bookings = min(max(args.bookings, 1), 5000)
@@ -156,6 +190,8 @@ def main() -> int:
     open_seconds = min(max(args.open_seconds, 1.0), 30.0)
 
     root = Path(tempfile.mkdtemp(prefix="mais-bench-"))
+    if args.only == "booking-cost":
+        return booking_cost(root, bookings)
     options = StackOptions(
         data_dir=root / "stack",
         ports=Ports.free(gateways=2),
