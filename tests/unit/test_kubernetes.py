@@ -548,6 +548,12 @@ async def test_the_webhook_worker_is_payments_in_its_webhook_role_and_the_gatewa
     assert _by(objects, "HorizontalPodAutoscaler")[WORKER]["spec"]["scaleTargetRef"]["name"] == WORKER
     assert _by(objects, "NetworkPolicy")[WORKER]["spec"]["podSelector"]["matchLabels"] == service["selector"]
     assert deployments[WORKER]["spec"]["replicas"] == (1 if overlay == "small" else 3)
+    # Out of the namespace it goes where payments goes (Stripe; in production the managed PostgreSQL and its
+    # PgBouncer by address): payments' egress but for catalog.
+    policies = _by(objects, "NetworkPolicy")
+    catalog = {"podSelector": {"matchLabels": {"app.kubernetes.io/name": "catalog"}}}
+    payments_egress = [r for r in policies["payments"]["spec"]["egress"] if r.get("to") != [catalog]]
+    assert policies[WORKER]["spec"]["egress"] == payments_egress
 
     (config,) = [o for n, o in _by(objects, "ConfigMap").items() if n.startswith("mais-config-")]
     assert config["data"]["MAIS_PAYMENTS_WEBHOOK_ADDR"] == f"dns:///{WORKER}:{WORKER_PORT}"
