@@ -88,8 +88,9 @@ lint: $(GENERATED)
 	$(PY) -m ruff check .
 	$(PY) -m mypy mais_runtime services gateway tools stripe_sandbox
 
-# Renders every Kubernetes overlay (deploy/kubernetes) and checks it offline: the Kubernetes schemas and
-# the policy of tools/k8s/checks.py (also part of `make test`: tests/unit/test_kubernetes.py).
+# Renders every Kubernetes overlay (deploy/kubernetes) and checks it offline: the Kubernetes schemas, the
+# policy of tools/k8s/checks.py and `envoy --mode validate` of the rendered Envoy configuration (also part
+# of `make test`: tests/unit/test_kubernetes.py).
 k8s-check: $(INSTALLED)
 	$(PY) -m tools.k8s
 

@@ -6,6 +6,7 @@ files the image ships are enough to import every entry point. No image is built 
 
 from __future__ import annotations
 
+import ast
 import os
 import re
 import shutil
@@ -24,6 +25,7 @@ from tools.k8s.checks import (
     REPO,
     check,
     documented_secrets,
+    envoy_findings,
     overlays,
     pod_labels,
     pod_spec,
@@ -34,7 +36,9 @@ from tools.k8s.checks import (
 )
 
 BROKEN = Path(__file__).parent / "fixtures" / "kubernetes_broken"
-DEPLOYMENTS = {*SERVICES, "gateway", "envoy", "otel-collector"}
+# Payments' webhook worker (ADR 0028): `python -m services.payments` with MAIS_PAYMENTS_ROLE=webhooks.
+WORKER, WORKER_PORT = "payments-webhooks", 50065
+DEPLOYMENTS = {*SERVICES, WORKER, "gateway", "envoy", "otel-collector"}
 GRPC_PORTS = {"tenant": 50061, "catalog": 50062, "booking": 50063, "payments": 50064}
 
 Obj = dict[str, Any]
@@ -77,20 +81,21 @@ def test_an_overlay_has_every_part_in_the_mais_namespace(rendered: tuple[str, li
     assert {o["metadata"].get("namespace") for o in objects if o["kind"] != "Namespace"} == {"mais"}
     # Headless Services for whatever clients balance over themselves (gRPC dns:///, Envoy STRICT_DNS).
     services = _by(objects, "Service")
-    for name in [*SERVICES, "gateway"]:
+    for name in [*SERVICES, WORKER, "gateway"]:
         assert services[name]["spec"]["clusterIP"] == "None"
     assert services["envoy"]["spec"]["type"] == "LoadBalancer"
 
 
 def test_every_long_running_container_probes_its_own_health(rendered: tuple[str, list[Obj]]) -> None:
     _, objects = rendered
+    grpc_ports = {**GRPC_PORTS, WORKER: WORKER_PORT}
     for name, deployment in _by(objects, "Deployment").items():
         container = deployment["spec"]["template"]["spec"]["containers"][0]
-        if name in GRPC_PORTS:
+        if name in grpc_ports:
             # grpc.health.v1 on the service's own port (mais_runtime/server.py serves it).
             for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
-                assert container[probe]["grpc"] == {"port": GRPC_PORTS[name]}, (name, probe)
-            assert container["ports"][0]["containerPort"] == GRPC_PORTS[name]
+                assert container[probe]["grpc"] == {"port": grpc_ports[name]}, (name, probe)
+            assert container["ports"][0]["containerPort"] == grpc_ports[name]
         elif name == "gateway":
             assert container["readinessProbe"]["httpGet"] == {"path": "/health", "port": "http"}
         for probe in ("readinessProbe", "livenessProbe"):
@@ -112,7 +117,9 @@ def test_services_leave_migrating_to_the_job_which_migrates_every_service_with_i
         assert url["valueFrom"]["secretKeyRef"]["name"] == f"mais-database-{service}"
     # The Job's image is the release's image: the same as the services'.
     deployments = _by(objects, "Deployment")
-    images = {deployments[s]["spec"]["template"]["spec"]["containers"][0]["image"] for s in SERVICES}
+    images = {
+        deployments[s]["spec"]["template"]["spec"]["containers"][0]["image"] for s in [*SERVICES, WORKER]
+    }
     assert {c["image"] for c in steps} == images
 
 
@@ -187,6 +194,58 @@ def _peers_dialled_by(service: str) -> set[str]:
     return {peer for peer in GRPC_PORTS if peer != service and f"settings.{peer}_addr" in source}
 
 
+def _gateway_dials_the_worker() -> bool:
+    """Whether the gateway's code opens a channel to the worker's address (`settings.payments_webhook_addr`,
+    or read as getattr(settings, "payments_webhook_addr", ...)); its settings.py only declares it."""
+    source = "\n".join(p.read_text() for p in (REPO / "gateway").rglob("*.py") if p.name != "settings.py")
+    return (
+        re.search(r"settings\.payments_webhook_addr\b|getattr\(settings, \"payments_webhook_addr\"", source)
+        is not None
+    )
+
+
+def _worker_rpcs_from_the_gateway() -> set[str]:
+    """The RPCs the gateway's code sends on its webhook stub (the only stub aimed at the worker)."""
+    source = "\n".join(p.read_text() for p in (REPO / "gateway").rglob("*.py"))
+    return set(re.findall(r"\.payments_webhooks\.(\w+)\(", source))
+
+
+def _servicer_parts_used_by(rpcs: set[str]) -> set[str]:
+    """The servicer's collaborators (`self._x`) that payments' handlers of these RPCs use."""
+    tree = ast.parse((REPO / "services" / "payments" / "api.py").read_text())
+    parts: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.AsyncFunctionDef | ast.FunctionDef) and node.name in rpcs:
+            for inner in ast.walk(node):
+                if (
+                    isinstance(inner, ast.Attribute)
+                    and isinstance(inner.value, ast.Name)
+                    and inner.value.id == "self"
+                ):
+                    parts.add(inner.attr)
+    return parts
+
+
+def _peers_of_the_webhook_inbox() -> set[str]:
+    """The services payments' webhook inbox calls: the adapters services/payments/inbox.py imports from
+    services/payments/clients.py, each mapped to the service whose stub its constructor takes."""
+    payments = REPO / "services" / "payments"
+    adapters = {
+        alias.name
+        for node in ast.walk(ast.parse((payments / "inbox.py").read_text()))
+        if isinstance(node, ast.ImportFrom) and node.module == "services.payments.clients"
+        for alias in node.names
+    }
+    peers: set[str] = set()
+    for node in ast.parse((payments / "clients.py").read_text()).body:
+        if isinstance(node, ast.ClassDef) and node.name in adapters:
+            (init,) = [f for f in node.body if isinstance(f, ast.FunctionDef) and f.name == "__init__"]
+            stubs = ast.unparse(init.args)
+            peers |= {peer for peer in GRPC_PORTS if f"{peer}_service_pb2_grpc" in stubs}
+    assert adapters and peers, (adapters, peers)
+    return peers
+
+
 def test_only_envoy_reaches_the_gateway_only_callers_reach_a_service_only_services_reach_postgres(
     rendered: tuple[str, list[Obj]],
 ) -> None:
@@ -201,13 +260,25 @@ def test_only_envoy_reaches_the_gateway_only_callers_reach_a_service_only_servic
         return {s for s in labels if s != target and _may_reach(policies, labels[s], labels[target], port)}
 
     assert callers("gateway", 8081) == {"envoy"}
+    # The webhook worker serves what the gateway sends it: Stripe's webhooks, handled by the inbox alone,
+    # so its peers are the inbox's (tenant and booking; not catalog).
+    assert _worker_rpcs_from_the_gateway() == {"HandleStripeWebhook"}
+    assert _servicer_parts_used_by({"HandleStripeWebhook"}) == {"_inbox"}
+    worker_peers = _peers_of_the_webhook_inbox()
+    assert worker_peers == {"tenant", "booking"}
     # Each service's peers as its code dials them (settings.<peer>_addr), so a new call needs its policy.
     for target, port in GRPC_PORTS.items():
-        assert callers(target, port) == {"gateway"} | {s for s in SERVICES if target in _peers_dialled_by(s)}
+        expected = {"gateway"} | {s for s in SERVICES if target in _peers_dialled_by(s)}
+        assert callers(target, port) == expected | ({WORKER} if target in worker_peers else set()), target
     assert _peers_dialled_by("booking") >= {"tenant", "catalog"}  # the hold's tenant terms and quote
-    assert callers("postgresql", 5432) == {*SERVICES, "migrate"}
+    # Only the gateway reaches the worker, as its code dials it (settings.payments_webhook_addr).
+    assert _gateway_dials_the_worker()
+    assert callers(WORKER, WORKER_PORT) == {"gateway"}
+    assert not _may_reach(policies, labels[WORKER], labels["catalog"], GRPC_PORTS["catalog"])
+    assert callers("postgresql", 5432) == {*SERVICES, WORKER, "migrate"}
     # A service's port is closed to everything else, including from the outside (Envoy's is not).
     assert not _may_reach(policies, {}, labels["booking"], 50063)
+    assert not _may_reach(policies, {}, labels[WORKER], WORKER_PORT)
     assert _may_reach(policies, {}, labels["envoy"], 8080)
 
 
@@ -243,6 +314,8 @@ def test_the_broken_fixture_fails_every_rule() -> None:
         r"Deployment/broken: no NetworkPolicy of its own selects its pods",
         r"HorizontalPodAutoscaler/missing: scales Deployment/missing",
         r"Secret undocumented-secret: referenced but not listed",
+        # The Envoy rule (envoy --mode validate over the rendered envoy-config): a deprecated field.
+        r"ConfigMap/envoy-config: envoy: deprecated field envoy\.config\.cluster\.v3\.Cluster\.dns_refresh",
     ]
     for pattern in expected:
         assert any(re.match(pattern, f) for f in findings), (pattern, findings)
@@ -259,7 +332,7 @@ def test_the_check_command_fails_on_the_broken_fixture_and_passes_on_the_overlay
 
     broken = run(str(BROKEN))
     assert broken.returncode == 1
-    assert "21 finding(s)" in broken.stdout
+    assert "22 finding(s)" in broken.stdout
     good = run()
     assert good.returncode == 0, good.stdout
     assert good.stdout.count("policy holds") == 2
@@ -293,10 +366,67 @@ def test_envoy_s_cluster_configuration_validates_with_the_pinned_envoy(tmp_path:
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"configuration '{config}' OK" in done.stdout
+    # Nothing Envoy warns of (a deprecated field is removed in a later release).
+    assert "Deprecated" not in done.stdout + done.stderr, done.stdout + done.stderr
     text = (folder / "envoy.yaml").read_text()
     assert "filename: /etc/envoy/edge_cache.lua" in text
-    assert "type: STRICT_DNS" in text and "address: gateway, port_value: 8081" in text
+    assert "address: gateway, port_value: 8081" in text
+    # Strict DNS over the headless Service (every gateway pod a host), by the DNS cluster extension.
+    (cluster,) = [c for c in yaml.safe_load(text)["static_resources"]["clusters"] if c["name"] == "gateway"]
+    assert "type" not in cluster and not {k for k in cluster if k.startswith("dns_")}
+    dns = cluster["cluster_type"]
+    assert dns["name"] == "envoy.clusters.dns"
+    assert dns["typed_config"]["@type"].endswith("envoy.extensions.clusters.dns.v3.DnsCluster")
+    assert dns["typed_config"]["all_addresses_in_single_endpoint"] is False
     assert "${" not in text  # fully rendered
+
+
+def _envoy_map(envoy_yaml: str, name: str = "envoy-config-abc123") -> Obj:
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": name},
+        "data": {"envoy.yaml": envoy_yaml},
+    }
+
+
+_ENVOY_CLUSTER = """
+static_resources:
+  clusters:
+    - name: gateway
+      connect_timeout: 1s
+{dns}
+      load_assignment:
+        cluster_name: gateway
+        endpoints:
+          - lb_endpoints:
+              - endpoint: {{ address: {{ socket_address: {{ address: localhost, port_value: 8081 }} }} }}
+"""
+
+
+def test_the_check_validates_the_rendered_envoy_configuration_and_names_a_deprecated_field() -> None:
+    """`make k8s-check` runs the pinned Envoy over the ConfigMap as rendered: a deprecated field (Envoy's
+    warning) and an invalid value are findings naming the ConfigMap; the current form is none."""
+    current = _ENVOY_CLUSTER.format(
+        dns="""      cluster_type:
+        name: envoy.clusters.dns
+        typed_config:
+          "@type": type.googleapis.com/envoy.extensions.clusters.dns.v3.DnsCluster
+          dns_refresh_rate: 5s"""
+    )
+    deprecated = _ENVOY_CLUSTER.format(dns="      type: STRICT_DNS\n      dns_refresh_rate: 5s")
+    assert envoy_findings([_envoy_map(current)]) == []
+    assert envoy_findings([_envoy_map(deprecated)]) == [
+        "ConfigMap/envoy-config-abc123: envoy: deprecated field "
+        "envoy.config.cluster.v3.Cluster.dns_refresh_rate; use its replacement"
+    ]
+    (invalid,) = envoy_findings([_envoy_map(current.replace("connect_timeout: 1s", "connect_timeout: soon"))])
+    assert invalid.startswith("ConfigMap/envoy-config-abc123: envoy --mode validate failed: ")
+    assert "connect_timeout" in invalid and len(invalid) < 500
+    # Only Envoy's ConfigMap is Envoy's to judge.
+    assert envoy_findings([_envoy_map("not: envoy", name="mais-config-abc123")]) == []
+    (missing,) = envoy_findings([{"kind": "ConfigMap", "metadata": {"name": "envoy-config"}, "data": {}}])
+    assert missing == "ConfigMap/envoy-config: no envoy.yaml key"
 
 
 def _final_stage(dockerfile: str) -> str:
@@ -377,6 +507,70 @@ async def test_the_config_maps_dns_targets_work_with_the_platform_s_channels() -
         await server.stop(None)
 
 
+async def test_the_webhook_worker_is_payments_in_its_webhook_role_and_the_gateways_send_webhooks_to_it(
+    rendered: tuple[str, list[Obj]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ADR 0028 on a cluster: a Deployment of its own running payments with MAIS_PAYMENTS_ROLE=webhooks
+    (no sweeps), the same image and database role as payments, sized like it; and the gateway, given the
+    shared ConfigMap, sends Stripe's webhooks to it on a channel of its own and lists it in readiness."""
+    from gateway.clients import ServiceClients
+    from gateway.settings import GatewaySettings
+    from mais_runtime.channels import Channels
+    from services.payments.settings import PaymentsSettings
+
+    overlay, objects = rendered
+    deployments = _by(objects, "Deployment")
+    worker = deployments[WORKER]["spec"]["template"]["spec"]["containers"][0]
+    payments = deployments["payments"]["spec"]["template"]["spec"]["containers"][0]
+    assert worker["args"] == payments["args"] == ["python", "-m", "services.payments"]
+    assert worker["image"] == payments["image"]
+    assert worker["resources"] == payments["resources"]
+    env = {e["name"]: e for e in worker["env"]}
+    assert env["MAIS_PAYMENTS_ROLE"] == {"name": "MAIS_PAYMENTS_ROLE", "value": "webhooks"}
+    assert env["MAIS_GRPC_PORT"]["value"] == str(WORKER_PORT)
+    own = {e["name"]: e for e in payments["env"]}
+    for name in ("MAIS_DATABASE_URL", "STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET", "MAIS_INTERNAL_TOKEN"):
+        assert env[name] == own[name], name
+    assert "MAIS_PAYMENTS_ROLE" not in own  # payments itself keeps every RPC and the sweeps
+    # The process reads the role as the manifest spells it.
+    monkeypatch.delenv("MAIS_PAYMENTS_ROLE", raising=False)
+    assert PaymentsSettings().payments_role == "all"
+    for key, value in {k: v["value"] for k, v in env.items() if "value" in v}.items():
+        monkeypatch.setenv(key, value)
+    assert PaymentsSettings().payments_role == "webhooks"
+    # Its Service, budget, autoscaler and policy select its pods only (not payments').
+    service = _by(objects, "Service")[WORKER]["spec"]
+    assert service["selector"] == {"app.kubernetes.io/name": WORKER}
+    assert service["ports"][0]["port"] == WORKER_PORT
+    assert (
+        _by(objects, "PodDisruptionBudget")[WORKER]["spec"]["selector"]["matchLabels"] == service["selector"]
+    )
+    assert _by(objects, "HorizontalPodAutoscaler")[WORKER]["spec"]["scaleTargetRef"]["name"] == WORKER
+    assert _by(objects, "NetworkPolicy")[WORKER]["spec"]["podSelector"]["matchLabels"] == service["selector"]
+    assert deployments[WORKER]["spec"]["replicas"] == (1 if overlay == "small" else 3)
+    # Out of the namespace it goes where payments goes (Stripe; in production the managed PostgreSQL and its
+    # PgBouncer by address): payments' egress but for catalog.
+    policies = _by(objects, "NetworkPolicy")
+    catalog = {"podSelector": {"matchLabels": {"app.kubernetes.io/name": "catalog"}}}
+    payments_egress = [r for r in policies["payments"]["spec"]["egress"] if r.get("to") != [catalog]]
+    assert policies[WORKER]["spec"]["egress"] == payments_egress
+
+    (config,) = [o for n, o in _by(objects, "ConfigMap").items() if n.startswith("mais-config-")]
+    assert config["data"]["MAIS_PAYMENTS_WEBHOOK_ADDR"] == f"dns:///{WORKER}:{WORKER_PORT}"
+    for key, value in config["data"].items():
+        monkeypatch.setenv(key, value)
+    settings = GatewaySettings()
+    assert settings.payments_webhook_addr == f"dns:///{WORKER}:{WORKER_PORT}"
+    channels = Channels(internal_token="t", default_timeout=5.0)
+    try:
+        clients = ServiceClients.connect(channels, settings)
+        # Webhooks on a channel of their own, and the worker is part of the gateway's readiness.
+        assert set(clients.health) == {*GRPC_PORTS, WORKER}
+        assert clients.payments_webhooks is not clients.payments
+    finally:
+        await channels.close()
+
+
 def test_each_pod_gets_only_the_secrets_it_uses(rendered: tuple[str, list[Obj]]) -> None:
     _, objects = rendered
     used = {name: secret_names([d]) for name, d in _by(objects, "Deployment").items()}
@@ -386,6 +580,8 @@ def test_each_pod_gets_only_the_secrets_it_uses(rendered: tuple[str, list[Obj]])
         "catalog": {"mais-internal", "mais-database-catalog"},
         "booking": {"mais-internal", "mais-database-booking", "mais-booking-link", *mail},
         "payments": {"mais-internal", "mais-database-payments", "mais-stripe"},
+        # Payments' role and Stripe keys: the same inbox, the same signature check.
+        WORKER: {"mais-internal", "mais-database-payments", "mais-stripe"},
         "gateway": {"mais-internal"},
         "envoy": set(),
         "otel-collector": set(),
@@ -420,6 +616,7 @@ def test_every_variable_the_manifests_set_is_one_the_process_reads(rendered: tup
         "catalog": _variables(CatalogSettings),
         "booking": _variables(BookingSettings) | mail,
         "payments": _variables(PaymentsSettings),
+        WORKER: _variables(PaymentsSettings),
         "gateway": _variables(GatewaySettings),
         "migrate": _variables(ServiceSettings),
     }
@@ -481,7 +678,7 @@ def test_a_pooled_database_url_comes_with_a_direct_one_for_listen_and_migrations
     assert pooled == (overlay == "production")
     deployments = _by(objects, "Deployment")
     job = _by(objects, "Job")["migrate"]["spec"]["template"]["spec"]
-    containers = [deployments[s]["spec"]["template"]["spec"]["containers"][0] for s in SERVICES]
+    containers = [deployments[s]["spec"]["template"]["spec"]["containers"][0] for s in [*SERVICES, WORKER]]
     containers += [*job.get("initContainers", []), *job["containers"]]
     for container in containers:
         direct = [e for e in container["env"] if e["name"] == "MAIS_DATABASE_DIRECT_URL"]

