@@ -11,7 +11,7 @@ import grpc
 import orjson
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import ORJSONResponse
+from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -43,6 +43,14 @@ from mais_runtime.channels import Channels
 from mais_runtime.errors import FieldViolation
 
 log = logging.getLogger("mais.gateway")
+
+
+class OrjsonResponse(JSONResponse):
+    """The routes' default answer: their dicts serialised by orjson (FastAPI's own ORJSONResponse is
+    deprecated in favour of response models, which these routes do not declare)."""
+
+    def render(self, content: object) -> bytes:
+        return orjson.dumps(content, option=orjson.OPT_NON_STR_KEYS)
 
 
 def create_app(settings: GatewaySettings) -> FastAPI:
@@ -78,7 +86,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         version="1.0.0",
         description="Multi-tenant booking for wedding and elopement businesses.",
         lifespan=lifespan,
-        default_response_class=ORJSONResponse,
+        default_response_class=OrjsonResponse,
         docs_url=None,
         redoc_url=None,
         # Our own middleware makes the one server span per request; FastAPI's native telemetry would
