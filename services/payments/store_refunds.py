@@ -196,11 +196,14 @@ class RefundQueries:
         )
 
     async def booking_totals(self, booking_id: str) -> LedgerTotals:
-        """The ledger totals of a booking over all its payments (charges - refunds = net held)."""
+        """The ledger totals of a booking over its payments (charges - refunds = net held), leaving out a
+        payment nothing was owed for (NOT_OWED: charged and refunded in full apart from the booking, which
+        never counted it as paid, so its refund is not the booking's either)."""
         rows = await self.conn.execute(
             text(
-                "SELECT kind, COALESCE(SUM(amount_cents), 0) AS total FROM ledger_entries"
-                " WHERE booking_id = :b GROUP BY kind"
+                "SELECT e.kind, COALESCE(SUM(e.amount_cents), 0) AS total FROM ledger_entries e"
+                " WHERE e.booking_id = :b AND NOT EXISTS (SELECT 1 FROM payments p"
+                "  WHERE p.session_id = e.session_id AND p.status = 'NOT_OWED') GROUP BY e.kind"
             ),
             {"b": booking_id},
         )

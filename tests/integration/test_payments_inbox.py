@@ -89,3 +89,8 @@ async def test_a_balance_paid_through_a_session_never_recorded_while_ours_is_ope
     refunds = await world.stripe.refunds(_intent_of(world.sandbox, ours))
     assert sum(r.amount_cents for r in refunds) == BALANCE
     assert recording.recorded == [(theirs, BALANCE)]
+    # The booking's own totals leave out the payment nothing was owed for (charged and refunded apart
+    # from it): they are what booking is told as its refunded total when a cancellation refunds later.
+    async with world.store.tenant(new_tenant_id) as tx:
+        whole = await tx.booking_totals(booking)
+    assert (whole.charged, whole.refunded) == (3_000 + BALANCE, 0)

@@ -273,7 +273,11 @@ class FakeTx:
         return None
 
     async def booking_totals(self, booking_id: str) -> LedgerTotals:
-        sessions = {s for s, p in self.store.payments.items() if p.booking_id == booking_id}
+        sessions = {
+            s
+            for s, p in self.store.payments.items()
+            if p.booking_id == booking_id and p.status != PaymentStatus.NOT_OWED
+        }
         return LedgerTotals.of((k, a) for s, k, a, _ in self.store.ledger if s in sessions)
 
     async def finish_refund(self, request_id: str, refund_id: str, fee_refund_id: str | None) -> None:
