@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import datetime as dt
 import os
 import shutil
@@ -125,12 +126,9 @@ def replica_run(
         report.add(label, f"{section}: {what}", value)
 
 
-def booking_cost(root: Path, bookings: int) -> int:
-    """`--only booking-cost`: the closed loop alone on a fresh stack shaped like the main run's, and its
-    CPU rows."""
-    report = Report()
-    loads(report, "before the run")
-    options = StackOptions(
+def main_stack_options(root: Path) -> StackOptions:
+    """The main run's stack: two gateways behind Envoy, one process a service, no supervisor."""
+    return StackOptions(
         data_dir=root / "stack",
         ports=Ports.free(gateways=2),
         restart=False,
@@ -138,7 +136,14 @@ def booking_cost(root: Path, bookings: int) -> int:
         log_level="WARNING",
         env=stack_env(),
     )
-    stack = Stack(options)
+
+
+def booking_cost(root: Path, bookings: int) -> int:
+    """`--only booking-cost`: the closed loop alone on a fresh stack shaped like the main run's, and its
+    CPU rows."""
+    report = Report()
+    loads(report, "before the run")
+    stack = Stack(main_stack_options(root))
     try:
         stack.start(timeout=180)
         tenants = seed_tenants(stack, ADMIN_EMAIL, ADMIN_PASSWORD, count=len(ROTATED_TENANTS))
@@ -192,15 +197,7 @@ def main() -> int:
     root = Path(tempfile.mkdtemp(prefix="mais-bench-"))
     if args.only == "booking-cost":
         return booking_cost(root, bookings)
-    options = StackOptions(
-        data_dir=root / "stack",
-        ports=Ports.free(gateways=2),
-        restart=False,
-        gateways=2,
-        log_level="WARNING",
-        envoy_direct_port=free_port(),
-        env=stack_env(),
-    )
+    options = dataclasses.replace(main_stack_options(root), envoy_direct_port=free_port())
     report = Report()
     loads(report, "before the run")
     run_started = time.monotonic()
