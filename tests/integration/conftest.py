@@ -4,6 +4,7 @@ with every service's role and schema provisioned as the stack would."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import secrets
@@ -92,6 +93,66 @@ class RunningService:
 
 
 INTERNAL_TOKEN = "integration-internal-token"
+# Password hashing at its cheapest: the suites create many users.
+FAST_ARGON2 = {"MAIS_ARGON2_TIME_COST": "1", "MAIS_ARGON2_MEMORY_KIB": "8192", "MAIS_ARGON2_PARALLELISM": "1"}
+
+
+@dataclass
+class CoreServices:
+    """Tenant, booking and catalog processes wired to each other as the stack wires them."""
+
+    tenant: RunningService
+    booking: RunningService
+    catalogs: list[RunningService]
+
+    @property
+    def catalog(self) -> RunningService:
+        return self.catalogs[0]
+
+
+@contextlib.contextmanager
+def core_services(
+    cluster: Cluster,
+    folders: pytest.TempPathFactory,
+    name: str,
+    *,
+    catalog: bool = True,
+    booking_env: dict[str, str] | None = None,
+) -> Iterator[CoreServices]:
+    """A module's tenant, booking (reading the tenant's terms afresh each time) and, unless `catalog` is
+    False, catalog; stopped in the reverse order, whatever failed on the way."""
+    started: list[RunningService] = []
+    try:
+        tenant = spawn_service(
+            cluster, "services.tenant", "tenant", folders.mktemp(f"{name}-tenant"), FAST_ARGON2
+        )
+        started.append(tenant)
+        booking_settings = {
+            "MAIS_TENANT_ADDR": tenant.address,
+            "MAIS_TENANT_CACHE_SECONDS": "0",
+            **(booking_env or {}),
+        }
+        booking = spawn_service(
+            cluster, "services.booking", "booking", folders.mktemp(f"{name}-booking"), booking_settings
+        )
+        started.append(booking)
+        running = CoreServices(tenant, booking, [])
+        if catalog:
+            catalog_settings = {"MAIS_TENANT_ADDR": tenant.address, "MAIS_BOOKING_ADDR": booking.address}
+            running.catalogs.append(
+                spawn_service(
+                    cluster,
+                    "services.catalog",
+                    "catalog",
+                    folders.mktemp(f"{name}-catalog"),
+                    catalog_settings,
+                )
+            )
+            started.extend(running.catalogs)
+        yield running
+    finally:
+        for service in reversed(started):
+            service.stop()
 
 
 def spawn_service(

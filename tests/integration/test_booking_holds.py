@@ -20,10 +20,9 @@ from mais.booking.v1 import booking_service_pb2_grpc as pb_grpc
 from mais.tenant.v1 import tenant_service_pb2 as tenant_pb
 from mais.tenant.v1 import tenant_service_pb2_grpc as tenant_grpc
 
-from tests.integration.conftest import Cluster, RunningService, spawn_service
+from tests.integration.conftest import Cluster, RunningService, core_services
 from tests.integration.test_booking_service import (
     CREDENTIAL,
-    FAST_ARGON2,
     Booking,
     expire,
     hold_request,
@@ -37,26 +36,10 @@ from tests.integration.test_booking_service import (
 def services(
     cluster: Cluster, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[RunningService, ...]]:
-    tenant = spawn_service(
-        cluster, "services.tenant", "tenant", tmp_path_factory.mktemp("tenant-for-holds"), FAST_ARGON2
-    )
-    booking = spawn_service(
-        cluster,
-        "services.booking",
-        "booking",
-        tmp_path_factory.mktemp("booking-holds"),
-        {
-            "MAIS_TENANT_ADDR": tenant.address,
-            "MAIS_TENANT_CACHE_SECONDS": "0",
-            # The sweep runs often here so that a test sees it act within seconds.
-            "MAIS_HOLD_EXPIRY_SWEEP_SECONDS": "0.3",
-        },
-    )
-    try:
-        yield tenant, booking
-    finally:
-        booking.stop()
-        tenant.stop()
+    # The sweep runs often here so that a test sees it act within seconds.
+    sweep = {"MAIS_HOLD_EXPIRY_SWEEP_SECONDS": "0.3"}
+    with core_services(cluster, tmp_path_factory, "holds", catalog=False, booking_env=sweep) as running:
+        yield running.tenant, running.booking
 
 
 @pytest.fixture

@@ -25,14 +25,13 @@ from services.booking.domain import CoupleDetails, Quote
 from services.booking.store import BookingStore
 from services.booking.use_cases import Bookings
 from tests.integration.conftest import (
+    FAST_ARGON2,
     INTERNAL_TOKEN,
     Cluster,
     RunningService,
     service_database,
     spawn_service,
 )
-
-FAST_ARGON2 = {"MAIS_ARGON2_TIME_COST": "1", "MAIS_ARGON2_MEMORY_KIB": "8192", "MAIS_ARGON2_PARALLELISM": "1"}
 
 
 @pytest.fixture(scope="module")

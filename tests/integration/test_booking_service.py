@@ -26,12 +26,11 @@ from mais.catalog.v1 import catalog_service_pb2 as catalog_pb
 from mais.tenant.v1 import tenant_service_pb2 as tenant_pb
 from mais.tenant.v1 import tenant_service_pb2_grpc as tenant_grpc
 
-from tests.integration.conftest import INTERNAL_TOKEN, Cluster, RunningService, spawn_service
+from tests.integration.conftest import FAST_ARGON2, INTERNAL_TOKEN, Cluster, RunningService, spawn_service
 
 CREDENTIAL = (("x-mais-internal", INTERNAL_TOKEN),)
 LINK_KEY = "integration-booking-link-key-0123456789abcdef"
 PUBLIC_URL = "http://public.example.test"
-FAST_ARGON2 = {"MAIS_ARGON2_TIME_COST": "1", "MAIS_ARGON2_MEMORY_KIB": "8192", "MAIS_ARGON2_PARALLELISM": "1"}
 
 
 @dataclass

@@ -27,11 +27,10 @@ from mais.catalog.v1 import catalog_service_pb2_grpc as pb_grpc
 from mais.tenant.v1 import tenant_service_pb2 as tenant_pb
 from mais.tenant.v1 import tenant_service_pb2_grpc as tenant_grpc
 
-from tests.integration.conftest import INTERNAL_TOKEN, Cluster, RunningService, spawn_service
+from tests.integration.conftest import INTERNAL_TOKEN, Cluster, RunningService, core_services, spawn_service
 from tools.stack.launcher import free_port
 
 CREDENTIAL = (("x-mais-internal", INTERNAL_TOKEN),)
-FAST_ARGON2 = {"MAIS_ARGON2_TIME_COST": "1", "MAIS_ARGON2_MEMORY_KIB": "8192", "MAIS_ARGON2_PARALLELISM": "1"}
 FRESHNESS_PROMISE_SECONDS = 1.0
 
 
@@ -83,40 +82,29 @@ class Services:
 
 @pytest.fixture(scope="module")
 def services(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
-    tenant = spawn_service(
-        cluster, "services.tenant", "tenant", tmp_path_factory.mktemp("tenant-for-catalog"), FAST_ARGON2
-    )
-    booking = spawn_service(
-        cluster,
-        "services.booking",
-        "booking",
-        tmp_path_factory.mktemp("booking-for-catalog"),
-        {"MAIS_TENANT_ADDR": tenant.address, "MAIS_TENANT_CACHE_SECONDS": "0"},
-    )
-    replicas: list[Replica] = []
-    try:
-        for n in range(2):
-            metrics_port = free_port()
-            service = spawn_service(
-                cluster,
-                "services.catalog",
-                "catalog",
-                tmp_path_factory.mktemp(f"catalog-{n}"),
-                {
-                    "MAIS_TENANT_ADDR": tenant.address,
-                    "MAIS_BOOKING_ADDR": booking.address,
-                    "MAIS_METRICS_PORT": str(metrics_port),
-                },
-            )
-            replicas.append(Replica(service, metrics_port))
-        for replica in replicas:
-            replica.wait_until_listening()
-        yield Services(tenant, booking, replicas)
-    finally:
-        for replica in replicas:
-            replica.service.stop()
-        booking.stop()
-        tenant.stop()
+    with core_services(cluster, tmp_path_factory, "for-catalog", catalog=False) as core:
+        replicas: list[Replica] = []
+        try:
+            for n in range(2):
+                metrics_port = free_port()
+                service = spawn_service(
+                    cluster,
+                    "services.catalog",
+                    "catalog",
+                    tmp_path_factory.mktemp(f"catalog-{n}"),
+                    {
+                        "MAIS_TENANT_ADDR": core.tenant.address,
+                        "MAIS_BOOKING_ADDR": core.booking.address,
+                        "MAIS_METRICS_PORT": str(metrics_port),
+                    },
+                )
+                replicas.append(Replica(service, metrics_port))
+            for replica in replicas:
+                replica.wait_until_listening()
+            yield Services(core.tenant, core.booking, replicas)
+        finally:
+            for replica in replicas:
+                replica.service.stop()
 
 
 class Stub:

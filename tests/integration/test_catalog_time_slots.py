@@ -19,8 +19,8 @@ from mais.catalog.v1 import catalog_service_pb2_grpc as pb_grpc
 from mais.tenant.v1 import tenant_service_pb2 as tenant_pb
 from mais.tenant.v1 import tenant_service_pb2_grpc as tenant_grpc
 
-from tests.integration.conftest import Cluster, RunningService, spawn_service
-from tests.integration.test_catalog_service import FAST_ARGON2, Stub, refused
+from tests.integration.conftest import Cluster, RunningService, core_services
+from tests.integration.test_catalog_service import Stub, refused
 
 CEREMONY = pb.SlotTerms(
     duration_minutes=90,
@@ -35,29 +35,8 @@ CEREMONY = pb.SlotTerms(
 def running(
     cluster: Cluster, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[dict[str, RunningService]]:
-    tenant = spawn_service(
-        cluster, "services.tenant", "tenant", tmp_path_factory.mktemp("tenant-for-slots"), FAST_ARGON2
-    )
-    booking = spawn_service(
-        cluster,
-        "services.booking",
-        "booking",
-        tmp_path_factory.mktemp("booking-for-slots"),
-        {"MAIS_TENANT_ADDR": tenant.address, "MAIS_TENANT_CACHE_SECONDS": "0"},
-    )
-    catalog = spawn_service(
-        cluster,
-        "services.catalog",
-        "catalog",
-        tmp_path_factory.mktemp("catalog-for-slots"),
-        {"MAIS_TENANT_ADDR": tenant.address, "MAIS_BOOKING_ADDR": booking.address},
-    )
-    try:
-        yield {"tenant": tenant, "booking": booking, "catalog": catalog}
-    finally:
-        catalog.stop()
-        booking.stop()
-        tenant.stop()
+    with core_services(cluster, tmp_path_factory, "slots") as started:
+        yield {"tenant": started.tenant, "booking": started.booking, "catalog": started.catalog}
 
 
 @pytest.fixture

@@ -23,44 +23,15 @@ from mais.tenant.v1 import tenant_service_pb2_grpc as tenant_grpc
 
 from mais_runtime.change_feed import ChangeFanout, ChangeSubscription, serve_changes, wait_healthy
 from mais_runtime.channels import Channels
-from tests.integration.conftest import INTERNAL_TOKEN, Cluster, RunningService, spawn_service
+from tests.integration.conftest import INTERNAL_TOKEN, Cluster, CoreServices, core_services
 
 CREDENTIAL = (("x-mais-internal", INTERNAL_TOKEN),)
-FAST_ARGON2 = {"MAIS_ARGON2_TIME_COST": "1", "MAIS_ARGON2_MEMORY_KIB": "8192", "MAIS_ARGON2_PARALLELISM": "1"}
-
-
-@dataclass
-class Services:
-    tenant: RunningService
-    booking: RunningService
-    catalog: RunningService
 
 
 @pytest.fixture(scope="module")
-def services(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
-    tenant = spawn_service(
-        cluster, "services.tenant", "tenant", tmp_path_factory.mktemp("feed-tenant"), FAST_ARGON2
-    )
-    booking = spawn_service(
-        cluster,
-        "services.booking",
-        "booking",
-        tmp_path_factory.mktemp("feed-booking"),
-        {"MAIS_TENANT_ADDR": tenant.address, "MAIS_TENANT_CACHE_SECONDS": "0"},
-    )
-    catalog = spawn_service(
-        cluster,
-        "services.catalog",
-        "catalog",
-        tmp_path_factory.mktemp("feed-catalog"),
-        {"MAIS_TENANT_ADDR": tenant.address, "MAIS_BOOKING_ADDR": booking.address},
-    )
-    try:
-        yield Services(tenant, booking, catalog)
-    finally:
-        catalog.stop()
-        booking.stop()
-        tenant.stop()
+def services(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[CoreServices]:
+    with core_services(cluster, tmp_path_factory, "feed") as running:
+        yield running
 
 
 class Heard:
@@ -102,7 +73,7 @@ class Feeds:
 
 
 @pytest.fixture
-async def feeds(services: Services) -> AsyncIterator[Feeds]:
+async def feeds(services: CoreServices) -> AsyncIterator[Feeds]:
     owner = Channels(internal_token=INTERNAL_TOKEN, default_timeout=5.0)
     channels = [owner.get(s.address) for s in (services.tenant, services.booking, services.catalog)]
     tenants = tenant_grpc.TenantServiceStub(channels[0])
@@ -193,7 +164,7 @@ async def test_a_key_rotation_is_a_tenant_change(feeds: Feeds) -> None:
     await feeds.tenant.until(tenant_id)
 
 
-async def test_a_stream_without_the_credential_is_refused(services: Services) -> None:
+async def test_a_stream_without_the_credential_is_refused(services: CoreServices) -> None:
     async with grpc.aio.insecure_channel(services.booking.address) as channel:
         call = booking_grpc.BookingServiceStub(channel).WatchChanges(
             booking_pb.WatchChangesRequest(), timeout=5

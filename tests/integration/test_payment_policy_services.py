@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
@@ -20,8 +19,8 @@ from mais.tenant.v1 import tenant_service_pb2 as tenant_pb
 from mais.tenant.v1 import tenant_service_pb2_grpc as tenant_grpc
 
 from mais_runtime.payment_policy import DepositKind, OverdueAction, PaymentPolicy
-from tests.integration.conftest import Cluster, RunningService, spawn_service
-from tests.integration.test_catalog_service import FAST_ARGON2, Stub, refused
+from tests.integration.conftest import Cluster, CoreServices, core_services
+from tests.integration.test_catalog_service import Stub, refused
 
 DEPOSIT_25 = PaymentPolicy(
     deposit_kind=DepositKind.PERCENT,
@@ -35,47 +34,20 @@ DEPOSIT_25 = PaymentPolicy(
 FIXED_500 = PaymentPolicy(deposit_kind=DepositKind.FIXED, deposit_cents=50000, balance_due_days=30)
 
 
-@dataclass
-class Services:
-    tenant: RunningService
-    catalog: RunningService
-
-
 @pytest.fixture(scope="module")
-def services(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
-    tenant = spawn_service(
-        cluster, "services.tenant", "tenant", tmp_path_factory.mktemp("tenant-terms"), FAST_ARGON2
-    )
-    booking = spawn_service(
-        cluster,
-        "services.booking",
-        "booking",
-        tmp_path_factory.mktemp("booking-terms"),
-        {"MAIS_TENANT_ADDR": tenant.address, "MAIS_TENANT_CACHE_SECONDS": "0"},
-    )
-    catalog = spawn_service(
-        cluster,
-        "services.catalog",
-        "catalog",
-        tmp_path_factory.mktemp("catalog-terms"),
-        {"MAIS_TENANT_ADDR": tenant.address, "MAIS_BOOKING_ADDR": booking.address},
-    )
-    try:
-        yield Services(tenant, catalog)
-    finally:
-        catalog.stop()
-        booking.stop()
-        tenant.stop()
+def services(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[CoreServices]:
+    with core_services(cluster, tmp_path_factory, "terms") as running:
+        yield running
 
 
 @pytest.fixture
-async def tenants(services: Services) -> AsyncIterator[Any]:
+async def tenants(services: CoreServices) -> AsyncIterator[Any]:
     async with grpc.aio.insecure_channel(services.tenant.address) as channel:
         yield Stub(tenant_grpc.TenantServiceStub(channel))
 
 
 @pytest.fixture
-async def catalog(services: Services) -> AsyncIterator[Any]:
+async def catalog(services: CoreServices) -> AsyncIterator[Any]:
     async with grpc.aio.insecure_channel(services.catalog.address) as channel:
         yield Stub(pb_grpc.CatalogServiceStub(channel))
 

@@ -46,7 +46,7 @@ from services.payments.stripe_adapter import (
     SessionSpec,
     StripeAdapter,
 )
-from tests.integration.conftest import INTERNAL_TOKEN, Cluster, RunningService, spawn_service
+from tests.integration.conftest import FAST_ARGON2, INTERNAL_TOKEN, Cluster, RunningService, spawn_service
 from tools.stack.launcher import free_port
 
 # The SDK's own httpx client posts form bodies with `data=`, which httpx deprecates; not ours to fix.
@@ -339,7 +339,6 @@ async def test_connect_accounts_are_created_once_per_key_and_get_onboarding_link
 # --- the payments service with its real peers ---------------------------------------------------
 
 CREDENTIAL = (("x-mais-internal", INTERNAL_TOKEN),)
-FAST_ARGON2 = {"MAIS_ARGON2_TIME_COST": "1", "MAIS_ARGON2_MEMORY_KIB": "8192", "MAIS_ARGON2_PARALLELISM": "1"}
 
 
 @dataclass
