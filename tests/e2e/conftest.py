@@ -67,12 +67,8 @@ def stack(data_root: Path) -> Iterator[Stack]:
     options = stack_options(
         data_root / "stack", MAIS_CHECKOUT_RATE_LIMIT="0", MAIS_SCHEDULE_SWEEP_SECONDS="1"
     )
-    running = Stack(options)
-    running.start(timeout=120)
-    try:
+    with Stack(options).running(timeout=120) as running:
         yield running
-    finally:
-        running.stop()
 
 
 @pytest.fixture
@@ -128,8 +124,7 @@ def client_from_new_address(stack: Stack) -> httpx.Client:
     return httpx.Client(base_url=stack.url, timeout=10.0, transport=transport)
 
 
-@pytest.fixture(scope="session")
-def platform_token(stack: Stack) -> str:
+def platform_admin_token(stack: Stack) -> str:
     """A bearer token of the platform admin the stack bootstraps from MAIS_ADMIN_EMAIL/PASSWORD."""
     with httpx.Client(base_url=stack.url, timeout=10.0) as client:
         for _ in range(3):
@@ -142,6 +137,12 @@ def platform_token(stack: Stack) -> str:
             time.sleep(1.0)
     assert answer.status_code == 200, answer.text
     return str(answer.json()["token"])
+
+
+@pytest.fixture(scope="session")
+def platform_token(stack: Stack) -> str:
+    """The platform admin's bearer token on the session's stack."""
+    return platform_admin_token(stack)
 
 
 @dataclass
@@ -197,6 +198,11 @@ def make_tenant(stack: Stack, platform_token: str) -> MakeTenant:
     active tenant with a unique slug through `POST /v1/admin/tenants`, signs its admin in, completes its
     Stripe Connect onboarding unless `onboarded=False` (a tenant must be payable to sell), and returns a
     TenantHandle."""
+    return tenant_maker(stack, platform_token)
+
+
+def tenant_maker(stack: Stack, platform_token: str) -> MakeTenant:
+    """`make_tenant` on any stack (a module's own one too), with its platform admin's token."""
 
     def make(
         prefix: str = "t", commission_percent: float = 10, onboarded: bool = True, **more: Any

@@ -77,12 +77,8 @@ def stack(data_root: Path) -> Iterator[Stack]:
         options = options_from_environment()
     options.durable = False
     options.restart = False
-    running = Stack(options)
-    running.start(timeout=180)
-    try:
+    with Stack(options).running(timeout=180) as running:
         yield running
-    finally:
-        running.stop()
 
 
 @pytest.fixture(scope="module")

@@ -6,11 +6,9 @@ server connections (the only direct sessions are the LISTEN connections)."""
 from __future__ import annotations
 
 import asyncio
-import secrets
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import asyncpg
 import httpx
@@ -20,11 +18,9 @@ import pytest
 from mais_runtime.db import dsn
 from mais_runtime.provision import SERVICES, role_name
 from tests.e2e.conftest import (
-    PLATFORM_ADMIN_EMAIL,
-    PLATFORM_ADMIN_PASSWORD,
-    TenantHandle,
-    onboard,
+    platform_admin_token,
     stack_options,
+    tenant_maker,
 )
 from tests.e2e.test_change_feeds import FEEDS, gateway_metrics, healthy, heard
 from tests.e2e.test_payments_flows import (
@@ -44,45 +40,8 @@ from tools.stack.launcher import Stack
 def bounced(data_root: Path) -> Iterator[Stack]:
     options = stack_options(data_root / "stack-pgbouncer", MAIS_CHECKOUT_RATE_LIMIT="0")
     options.pgbouncer = True
-    running = Stack(options)
-    running.start(timeout=150)
-    try:
+    with Stack(options).running(timeout=150) as running:
         yield running
-    finally:
-        running.stop()
-
-
-def _make_tenant(stack: Stack) -> Any:
-    with httpx.Client(base_url=stack.url, timeout=10.0) as client:
-        login = client.post(
-            "/v1/auth/login", json={"email": PLATFORM_ADMIN_EMAIL, "password": PLATFORM_ADMIN_PASSWORD}
-        )
-        assert login.status_code == 200, login.text
-        token = login.json()["token"]
-
-    def make(prefix: str = "t", commission_percent: float = 10, onboarded: bool = True) -> TenantHandle:
-        slug = f"{prefix}-{secrets.token_hex(4)}"
-        email, password = f"admin@{slug}.example", "Admin-" + secrets.token_urlsafe(18)
-        body = {"slug": slug, "name": f"Tenant {slug}", "commissionPercent": commission_percent}
-        with httpx.Client(base_url=stack.url, timeout=10.0) as client:
-            created = client.post(
-                "/v1/admin/tenants",
-                json={**body, "adminEmail": email, "adminPassword": password},
-                headers={"Authorization": f"Bearer {token}"},
-            )
-            assert created.status_code == 201, created.text
-            signed_in = client.post("/v1/auth/login", json={"email": email, "password": password})
-            assert signed_in.status_code == 200, signed_in.text
-        answer = created.json()
-        tenant = TenantHandle(
-            answer["tenant"]["id"], slug, answer["publicKey"], answer["secretKey"], email, password,
-            signed_in.json()["token"], answer,
-        )  # fmt: skip
-        if onboarded:
-            onboard(stack, tenant)
-        return tenant
-
-    return make
 
 
 async def _backends(stack: Stack) -> list[tuple[str, str, int]]:
@@ -113,7 +72,7 @@ def test_a_stack_behind_pgbouncer_books_confirms_and_its_change_feeds_work(bounc
 
     sandbox = Sandbox(stack)
     with httpx.Client(base_url=stack.url, timeout=10.0) as http:
-        shop = make_shop(stack, _make_tenant(stack))
+        shop = make_shop(stack, tenant_maker(stack, platform_admin_token(stack)))
         # The package made over catalog's gRPC notified at commit: both gateways heard it over their feeds.
         wait_until(
             lambda: all(heard(url, "catalog") > b for url, b in zip(urls, before, strict=True)),

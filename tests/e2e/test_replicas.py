@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import re
-import secrets
 import signal
 import threading
 import time
@@ -20,12 +19,10 @@ import pytest
 
 from mais_runtime.provision import SERVICES
 from tests.e2e.conftest import (
-    PLATFORM_ADMIN_EMAIL,
-    PLATFORM_ADMIN_PASSWORD,
-    TenantHandle,
     eventually,
-    onboard,
+    platform_admin_token,
     stack_options,
+    tenant_maker,
 )
 from tests.reliability.shop import Sandbox, booking_as_admin, open_shop, paid_booking
 from tools.stack.launcher import STACK_RECORD, Stack, grpc_serving
@@ -37,50 +34,14 @@ _CALLS = re.compile(r'^mais_rpc_requests_total\{code="[A-Z_]+",method="/mais\.[^
 def replicated(data_root: Path) -> Iterator[Stack]:
     """Its own stack at replicas=2 (the session's shared stack keeps one replica of each service)."""
     options = replace(stack_options(data_root / "replicas", MAIS_CHECKOUT_RATE_LIMIT="0"), replicas=2)
-    running = Stack(options)
-    running.start(timeout=180)
-    try:
+    with Stack(options).running(timeout=180) as running:
         yield running
-    finally:
-        running.stop()
 
 
 @pytest.fixture
 def http(replicated: Stack) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=replicated.url, timeout=15.0) as client:
         yield client
-
-
-def _tenant(stack: Stack, http: httpx.Client) -> TenantHandle:
-    """A fresh, onboarded tenant made by the platform admin (as make_tenant does on the shared stack)."""
-    login = http.post(
-        "/v1/auth/login", json={"email": PLATFORM_ADMIN_EMAIL, "password": PLATFORM_ADMIN_PASSWORD}
-    )
-    assert login.status_code == 200, login.text
-    slug = f"rep-{secrets.token_hex(4)}"
-    email, password = f"admin@{slug}.example", "Admin-" + secrets.token_urlsafe(18)
-    body = {"slug": slug, "name": f"Tenant {slug}", "commissionPercent": 10}
-    created = http.post(
-        "/v1/admin/tenants",
-        json={**body, "adminEmail": email, "adminPassword": password},
-        headers={"Authorization": f"Bearer {login.json()['token']}"},
-    )
-    assert created.status_code == 201, created.text
-    admin = http.post("/v1/auth/login", json={"email": email, "password": password})
-    assert admin.status_code == 200, admin.text
-    answer = created.json()
-    tenant = TenantHandle(
-        id=answer["tenant"]["id"],
-        slug=slug,
-        public_key=answer["publicKey"],
-        secret_key=answer["secretKey"],
-        admin_email=email,
-        admin_password=password,
-        admin_token=admin.json()["token"],
-        body=answer,
-    )
-    onboard(stack, tenant)
-    return tenant
 
 
 def _served(stack: Stack, name: str) -> float:
@@ -115,7 +76,7 @@ def test_a_couple_books_and_pays_over_two_replicas_of_everything(
 ) -> None:
     sandbox = Sandbox(replicated)
     try:
-        shop = open_shop(http, lambda *_, **__: _tenant(replicated, http), "rep")
+        shop = open_shop(http, tenant_maker(replicated, platform_admin_token(replicated)), "rep")
         booking = paid_booking(http, sandbox, shop)
     finally:
         sandbox.close()
@@ -136,7 +97,7 @@ def test_a_replica_killed_and_started_again_by_name_rejoins(replicated: Stack, h
     assert not replicated.processes["booking-2"].alive()
     sandbox = Sandbox(replicated)
     try:
-        shop = open_shop(http, lambda *_, **__: _tenant(replicated, http), "rep")
+        shop = open_shop(http, tenant_maker(replicated, platform_admin_token(replicated)), "rep")
         # booking alone serves meanwhile: the checkout, the hold and the confirmation.
         booking = paid_booking(http, sandbox, shop)
         replicated.start_process("booking-2")

@@ -101,12 +101,8 @@ def reliability_stack_options(data_dir: Path) -> StackOptions:
 @pytest.fixture(scope="session")
 def stack(data_root: Path) -> Iterator[Stack]:
     """This suite's running platform. A test that stops a part starts it again before it ends."""
-    running = Stack(reliability_stack_options(data_root / "reliability"))
-    running.start(timeout=120)
-    try:
+    with Stack(reliability_stack_options(data_root / "reliability")).running(timeout=120) as running:
         yield running
-    finally:
-        running.stop()
 
 
 @pytest.fixture(scope="session")

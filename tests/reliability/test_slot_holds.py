@@ -19,7 +19,7 @@ import pytest
 from tests.e2e.conftest import MakeTenant
 from tests.reliability.conftest import Size
 from tests.reliability.figures import Figures
-from tests.reliability.shop import Shop, a_free_day, checkout_burst, envelope_problem, open_shop, wait_for
+from tests.reliability.shop import Shop, a_free_day, checkout_burst, envelope_problem, open_shop
 from tools.stack.launcher import Stack
 
 CATEGORY = "contention"

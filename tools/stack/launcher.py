@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import fcntl
 import ipaddress
 import json
@@ -21,6 +22,7 @@ import socket
 import string
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import IO, Any
@@ -367,6 +369,15 @@ class Stack:
     def uses_sandbox(self) -> bool:
         """True when no real Stripe key is configured."""
         return not self.options.stripe_secret_key
+
+    @contextlib.contextmanager
+    def running(self, timeout: float = 120.0) -> Iterator[Stack]:
+        """Started (as `start`) for the block, stopped after it: a test's fixture, a tool's run."""
+        self.start(timeout=timeout)
+        try:
+            yield self
+        finally:
+            self.stop()
 
     def start(self, timeout: float = 120.0) -> None:
         """Starts everything and waits until ready; stops what it started if that fails."""
