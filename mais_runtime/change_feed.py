@@ -165,7 +165,8 @@ class PgListener:
 
     `live()` is True while listening and the last ping over the connection was answered within the
     lease. Each notification's payload must be a tenant id: it is passed to `on_change`; anything
-    else makes the listener report a loss (`on_lost`), since its meaning is unknown."""
+    else makes the listener report a loss (`on_lost`), since its meaning is unknown. `on_listening`, if
+    given, is called each time LISTEN has started (a cache drops what it kept while it could not hear)."""
 
     def __init__(
         self,
@@ -175,6 +176,7 @@ class PgListener:
         on_change: Callable[[str], None],
         on_lost: Callable[[], None],
         application_name: str,
+        on_listening: Callable[[], None] | None = None,
         ping_seconds: float = 0.25,
         lease_seconds: float = 0.75,
         connect_timeout_seconds: float = 5.0,
@@ -185,6 +187,7 @@ class PgListener:
         self._channel = channel
         self._on_change = on_change
         self._on_lost = on_lost
+        self._on_listening = on_listening
         self._application_name = application_name
         self._ping = ping_seconds
         self._lease = lease_seconds
@@ -220,6 +223,9 @@ class PgListener:
         try:
             await conn.add_listener(self._channel, self._notified)
             log.info("listening for changes on %s", self._channel)
+            if self._on_listening is not None:
+                # From here on every commit is heard; what was kept from before may be stale.
+                self._on_listening()
             while not stop.is_set() and not lost.is_set():
                 sent = self._clock()
                 await asyncio.wait_for(conn.fetchval("SELECT 1"), timeout=self._lease)
