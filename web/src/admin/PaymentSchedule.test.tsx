@@ -8,13 +8,12 @@ import { render } from "preact";
 import { act } from "preact/test-utils";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { Instalment, Schedule } from "../shared/api";
-import { createAdminApi, type AdminBooking } from "./api";
-import { Admin, type AdminContext } from "./context";
+import type { AdminBooking } from "./api";
 import { BookingDetail } from "./pages/BookingDetail";
 import { Overview } from "./pages/Overview";
 import { PlatformStats } from "./pages/PlatformStats";
 import { changeOf } from "./PaymentSchedule";
-import { button as buttonIn, click, fakeRequest, field as fieldIn, settle, submit as submitForm, text, type } from "./pages/testing";
+import { button as buttonIn, click, fakeRequest, field as fieldIn, settle, submit as submitForm, text, type, type FakeServer, showSignedIn } from "./pages/testing";
 
 const ME = {
   userId: "u1", email: "owner@rose.test", role: "tenant_admin" as const, tenantId: "t1", csrfToken: "csrf-1",
@@ -40,44 +39,23 @@ const BOOKING: AdminBooking = {
   customerId: "c1", paymentSessionId: null, history: [], schedule: SCHEDULE,
 };
 
-type Handler = (body: unknown) => { status: number; body?: unknown };
-let routes: Record<string, Handler> = {};
-let calls: { method: string; url: string; body: unknown; headers: Record<string, string> }[] = [];
+const fake: FakeServer = { routes: {}, calls: [] };
 let root: HTMLElement;
 
-function server(): typeof fetch {
-  return (async (input: RequestInfo | URL, init: RequestInit = {}) => {
-    const url = String(input);
-    const method = init.method ?? "GET";
-    const body = init.body ? JSON.parse(String(init.body)) : undefined;
-    calls.push({ method, url, body, headers: (init.headers ?? {}) as Record<string, string> });
-    const handler = routes[`${method} ${url.split("?")[0]}`];
-    const answer = handler ? handler(body) : { status: 404, body: { error: "NOT_FOUND", message: "not found" } };
-    return new Response(JSON.stringify(answer.body ?? {}), { status: answer.status, headers: { "Content-Type": "application/json" } });
-  }) as typeof fetch;
-}
-
-async function show(node: ComponentChild) {
-  const api = createAdminApi({ fetch: server() });
-  api.setCsrfToken("csrf-1");
-  const context: AdminContext = { api, me: ME, locale: "en-US", refreshMe: async () => {}, setMe: () => {} };
-  await act(() => render(<Admin.Provider value={context}>{node}</Admin.Provider>, root));
-  await settle();
-}
-
+const show = (node: ComponentChild) => showSignedIn(root, node, ME, "en-US", fake);
 const button = (name: string) => buttonIn(root, name);
 const field = (name: string) => fieldIn(root, name);
 const submit = (el: Element) => submitForm(el.closest("form")!);
 const section = (title: string) => [...root.querySelectorAll("section")].find((s) => text(s.querySelector("h2")) === title);
 const said = () => [...root.querySelectorAll('[role="status"]')].map(text).filter(Boolean);
 const alerts = () => [...root.querySelectorAll('[role="alert"]')].map(text).filter(Boolean);
-const changes = () => calls.filter((c) => c.url.includes("/instalments/"));
+const changes = () => fake.calls.filter((c) => c.url.includes("/instalments/"));
 
 beforeEach(() => {
   vi.useFakeTimers({ toFake: ["Date"] });
   vi.setSystemTime(new Date("2026-12-10T12:00:00Z"));
-  calls = [];
-  routes = {
+  fake.calls = [];
+  fake.routes = {
     "GET /v1/tenant-admin/bookings/b1": () => ({ status: 200, body: BOOKING }),
     "GET /v1/tenant-admin/bookings/b1/ledger": () => ({ status: 404, body: { error: "NOT_FOUND", message: "no payment" } }),
   };
@@ -107,7 +85,7 @@ describe("the booking's payment schedule", () => {
 
   it("waives an owed instalment only with a note, under one Idempotency-Key, and says so", async () => {
     const waived = { ...SCHEDULE, outstandingCents: 0, nextDueDate: null, instalments: [DEPOSIT, { ...BALANCE, status: "WAIVED", note: "Family discount" }] };
-    routes["POST /v1/tenant-admin/bookings/b1/instalments/2/waive"] = () => ({ status: 200, body: { schedule: waived } });
+    fake.routes["POST /v1/tenant-admin/bookings/b1/instalments/2/waive"] = () => ({ status: 200, body: { schedule: waived } });
     await show(<BookingDetail params={{ id: "b1" }} />);
     await click(button("Waive: Balance"));
     expect(document.activeElement?.textContent).toBe("Waive the balance ($840.00)");
@@ -116,7 +94,7 @@ describe("the booking's payment schedule", () => {
     expect(field("Note (required)").getAttribute("aria-invalid")).toBe("true");
     expect(text(root.querySelector(`#${field("Note (required)").getAttribute("aria-describedby")}`))).toBe("Write a note: why (the booking's history keeps it).");
     await type(field("Note (required)"), "  Family discount ");
-    routes["GET /v1/tenant-admin/bookings/b1"] = () => ({ status: 200, body: { ...BOOKING, schedule: waived } });
+    fake.routes["GET /v1/tenant-admin/bookings/b1"] = () => ({ status: 200, body: { ...BOOKING, schedule: waived } });
     await submit(field("Note (required)"));
     const [change] = changes();
     expect(change.method).toBe("POST");
@@ -131,7 +109,7 @@ describe("the booking's payment schedule", () => {
 
   it("marks an instalment paid offline, and an API refusal reads in words with the same key kept for a retry of no answer", async () => {
     let tries = 0;
-    routes["POST /v1/tenant-admin/bookings/b1/instalments/2/mark-paid"] = () =>
+    fake.routes["POST /v1/tenant-admin/bookings/b1/instalments/2/mark-paid"] = () =>
       ++tries === 1 ? { status: 503, body: { error: "UNAVAILABLE", message: "the payments service is not answering" } } : { status: 409, body: { error: "FAILED_PRECONDITION", message: "the instalment is already paid" } };
     await show(<BookingDetail params={{ id: "b1" }} />);
     await click(button("Mark paid offline: Balance"));
@@ -146,7 +124,7 @@ describe("the booking's payment schedule", () => {
   });
 
   it("moves a due date within tomorrow..the event, and shows the API's field error beside the date", async () => {
-    routes["PATCH /v1/tenant-admin/bookings/b1/instalments/2"] = (body) =>
+    fake.routes["PATCH /v1/tenant-admin/bookings/b1/instalments/2"] = (body) =>
       (body as { dueDate: string }).dueDate === "2027-06-01"
         ? { status: 200, body: { schedule: { ...SCHEDULE, nextDueDate: "2027-06-01", instalments: [DEPOSIT, { ...BALANCE, dueDate: "2027-06-01" }] } } }
         : { status: 400, body: { error: "VALIDATION_ERROR", message: "dueDate: is a day the business is closed", fields: [{ field: "dueDate", message: "is a day the business is closed" }] } };
@@ -170,7 +148,7 @@ describe("the booking's payment schedule", () => {
   });
 
   it("offers no changes once the booking is cancelled", async () => {
-    routes["GET /v1/tenant-admin/bookings/b1"] = () => ({ status: 200, body: { ...BOOKING, status: "CANCELLED", schedule: { ...SCHEDULE, instalments: [DEPOSIT, { ...BALANCE, status: "CANCELLED" }] } } });
+    fake.routes["GET /v1/tenant-admin/bookings/b1"] = () => ({ status: 200, body: { ...BOOKING, status: "CANCELLED", schedule: { ...SCHEDULE, instalments: [DEPOSIT, { ...BALANCE, status: "CANCELLED" }] } } });
     await show(<BookingDetail params={{ id: "b1" }} />);
     expect(text(section("Payment schedule"))).toContain("Cancelled");
     expect(() => button("Waive: Balance")).toThrow();
@@ -198,7 +176,7 @@ describe("the overview's balances", () => {
   };
 
   it("shows what is owed per currency and links each overdue balance to its booking", async () => {
-    routes["GET /v1/tenant-admin/overview"] = () => ({ status: 200, body: OVERVIEW });
+    fake.routes["GET /v1/tenant-admin/overview"] = () => ({ status: 200, body: OVERVIEW });
     await show(<Overview />);
     expect(text(section("Outstanding"))).toBe(
       "OutstandingStill owed (USD)$1,680.00 on 2 bookingsOverdue$840.00 on 1 bookingStill owed (EUR)€500.00 on 1 bookingOverdue€0.00 on 0 bookings",
@@ -212,7 +190,7 @@ describe("the overview's balances", () => {
   });
 
   it("says when nothing is owed", async () => {
-    routes["GET /v1/tenant-admin/overview"] = () => ({ status: 200, body: { ...OVERVIEW, outstanding: [], overdue: [] } });
+    fake.routes["GET /v1/tenant-admin/overview"] = () => ({ status: 200, body: { ...OVERVIEW, outstanding: [], overdue: [] } });
     await show(<Overview />);
     expect(text(section("Outstanding"))).toBe("OutstandingNo balance is owed.");
     expect(text(section("Overdue balances"))).toBe("Overdue balancesNo balance is overdue.");

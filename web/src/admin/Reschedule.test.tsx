@@ -5,15 +5,13 @@
 import axe from "axe-core";
 import type { ComponentChild } from "preact";
 import { render } from "preact";
-import { act } from "preact/test-utils";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { longDate } from "../app/dates";
-import { createAdminApi, type AdminBooking } from "./api";
-import { Admin, type AdminContext } from "./context";
+import type { AdminBooking } from "./api";
 import { BookingDetail } from "./pages/BookingDetail";
 import { byDay, Calendar } from "./pages/Calendar";
 import { targetOf } from "./Reschedule";
-import { button as buttonIn, click, field as fieldIn, settle, submit as submitForm, text, type } from "./pages/testing";
+import { button as buttonIn, click, field as fieldIn, submit as submitForm, text, type, type FakeServer, showSignedIn } from "./pages/testing";
 
 const ME = {
   userId: "u1", email: "owner@rose.test", role: "tenant_admin" as const, tenantId: "t1", csrfToken: "csrf-1",
@@ -32,39 +30,18 @@ const SLOT: AdminBooking = {
 };
 const slot = (time: string) => ({ startsAt: `2027-06-13T${time}:00+02:00`, endsAt: `2027-06-13T${time}:00+02:00`, date: "2027-06-13", time });
 
-type Handler = (body: unknown, url: string) => { status: number; body?: unknown };
-let routes: Record<string, Handler> = {};
-let calls: { method: string; url: string; body: unknown; headers: Record<string, string> }[] = [];
+const fake: FakeServer = { routes: {}, calls: [] };
 let root: HTMLElement;
 
-function server(): typeof fetch {
-  return (async (input: RequestInfo | URL, init: RequestInit = {}) => {
-    const url = String(input);
-    const method = init.method ?? "GET";
-    const body = init.body ? JSON.parse(String(init.body)) : undefined;
-    calls.push({ method, url, body, headers: (init.headers ?? {}) as Record<string, string> });
-    const handler = routes[`${method} ${url.split("?")[0]}`];
-    const answer = handler ? handler(body, url) : { status: 404, body: { error: "NOT_FOUND", message: "not found" } };
-    return new Response(JSON.stringify(answer.body ?? {}), { status: answer.status, headers: { "Content-Type": "application/json" } });
-  }) as typeof fetch;
-}
-
-async function show(node: ComponentChild) {
-  const api = createAdminApi({ fetch: server() });
-  api.setCsrfToken("csrf-1");
-  const context: AdminContext = { api, me: ME, locale: "en-GB", refreshMe: async () => {}, setMe: () => {} };
-  await act(() => render(<Admin.Provider value={context}>{node}</Admin.Provider>, root));
-  await settle();
-}
-
+const show = (node: ComponentChild) => showSignedIn(root, node, ME, "en-GB", fake);
 const section = () => [...root.querySelectorAll("section")].find((s) => text(s.querySelector("h2")) === "Reschedule")!;
-const moves = () => calls.filter((c) => c.url.endsWith("/reschedule"));
+const moves = () => fake.calls.filter((c) => c.url.endsWith("/reschedule"));
 const alerts = () => [...root.querySelectorAll('[role="alert"]')].map(text).filter(Boolean);
 const said = () => [...root.querySelectorAll('[role="status"]')].map(text).filter(Boolean);
 
 beforeEach(() => {
-  calls = [];
-  routes = {
+  fake.calls = [];
+  fake.routes = {
     "GET /v1/tenant-admin/bookings/b1/ledger": () => ({ status: 404, body: { error: "NOT_FOUND", message: "no payment" } }),
     "GET /v1/tenant-admin/bookings/b2/ledger": () => ({ status: 404, body: { error: "NOT_FOUND", message: "no payment" } }),
     "GET /v1/tenant-admin/settings": () => ({ status: 200, body: { ...ME.tenant, publicKey: "pk_test_rose" } }),
@@ -80,8 +57,8 @@ afterEach(() => {
 describe("rescheduling from the booking page", () => {
   it("moves a whole-day booking to a date, with an Idempotency-Key, and says so", async () => {
     let current = DAY;
-    routes["GET /v1/tenant-admin/bookings/b1"] = () => ({ status: 200, body: current });
-    routes["POST /v1/tenant-admin/bookings/b1/reschedule"] = (body) => {
+    fake.routes["GET /v1/tenant-admin/bookings/b1"] = () => ({ status: 200, body: current });
+    fake.routes["POST /v1/tenant-admin/bookings/b1/reschedule"] = (body) => {
       current = { ...DAY, eventDate: (body as { eventDate: string }).eventDate };
       return { status: 200, body: current };
     };
@@ -99,7 +76,7 @@ describe("rescheduling from the booking page", () => {
   });
 
   it("asks for a day before sending anything", async () => {
-    routes["GET /v1/tenant-admin/bookings/b1"] = () => ({ status: 200, body: DAY });
+    fake.routes["GET /v1/tenant-admin/bookings/b1"] = () => ({ status: 200, body: DAY });
     await show(<BookingDetail params={{ id: "b1" }} />);
     await submitForm(section().querySelector("form")!);
     expect(moves()).toHaveLength(0);
@@ -109,13 +86,13 @@ describe("rescheduling from the booking page", () => {
 
   it("offers a slot booking the day's free times from the public slots route and moves it to one", async () => {
     let current = SLOT;
-    routes["GET /v1/tenant-admin/bookings/b2"] = () => ({ status: 200, body: current });
-    routes["GET /v1/availability/slots"] = (_b, url) => {
+    fake.routes["GET /v1/tenant-admin/bookings/b2"] = () => ({ status: 200, body: current });
+    fake.routes["GET /v1/availability/slots"] = (_b, url) => {
       const q = new URL(url, "http://x").searchParams;
       expect([q.get("packageId"), q.get("from"), q.get("to")]).toEqual(["p2", "2027-06-13", "2027-06-13"]);
       return { status: 200, body: { packageId: "p2", resourceId: "r1", timezone: "Europe/Berlin", slots: [slot("10:00"), slot("11:30")] } };
     };
-    routes["POST /v1/tenant-admin/bookings/b2/reschedule"] = (body) => {
+    fake.routes["POST /v1/tenant-admin/bookings/b2/reschedule"] = (body) => {
       const startsAt = (body as { startsAt: string }).startsAt;
       current = { ...SLOT, eventDate: "2027-06-13", startsAt, endsAt: "2027-06-13T13:00:00+02:00" };
       return { status: 200, body: current };
@@ -124,7 +101,7 @@ describe("rescheduling from the booking page", () => {
     expect(text(root)).toContain(`${longDate("2027-06-12", "en-GB")}, 14:00\u201315:30 (Europe/Berlin)`);
     const box = section();
     await type(fieldIn(box, "New day"), "2027-06-13");
-    const slotsCall = calls.find((c) => c.url.startsWith("/v1/availability/slots"))!;
+    const slotsCall = fake.calls.find((c) => c.url.startsWith("/v1/availability/slots"))!;
     expect(slotsCall.headers["X-Tenant-Key"]).toBe("pk_test_rose");
     expect(text(box.querySelector("legend"))).toBe("Free times (Europe/Berlin)");
     const radios = [...box.querySelectorAll<HTMLInputElement>('input[type="radio"]')];
@@ -143,10 +120,10 @@ describe("rescheduling from the booking page", () => {
   });
 
   it("says an empty day is empty, and a refused move in words, the booking unchanged", async () => {
-    routes["GET /v1/tenant-admin/bookings/b2"] = () => ({ status: 200, body: SLOT });
+    fake.routes["GET /v1/tenant-admin/bookings/b2"] = () => ({ status: 200, body: SLOT });
     let free = [slot("09:00")];
-    routes["GET /v1/availability/slots"] = () => ({ status: 200, body: { packageId: "p2", resourceId: "r1", timezone: "Europe/Berlin", slots: free } });
-    routes["POST /v1/tenant-admin/bookings/b2/reschedule"] = () => ({
+    fake.routes["GET /v1/availability/slots"] = () => ({ status: 200, body: { packageId: "p2", resourceId: "r1", timezone: "Europe/Berlin", slots: free } });
+    fake.routes["POST /v1/tenant-admin/bookings/b2/reschedule"] = () => ({
       status: 409, body: { error: "SLOT_UNAVAILABLE", message: "that time was just taken" },
     });
     await show(<BookingDetail params={{ id: "b2" }} />);
@@ -181,8 +158,8 @@ describe("the calendar's slot bookings", () => {
 
   it("shows a day's slot bookings with their times in the day panel, in time order", async () => {
     const late = { ...SLOT, id: "late", coupleName: "Cy & Di", startsAt: "2027-06-12T16:00:00+02:00", endsAt: "2027-06-12T17:30:00+02:00" };
-    routes["GET /v1/tenant-admin/bookings"] = () => ({ status: 200, body: { items: [late, SLOT], nextCursor: null } });
-    routes["GET /v1/tenant-admin/blackouts"] = () => ({ status: 200, body: { items: [], nextCursor: null } });
+    fake.routes["GET /v1/tenant-admin/bookings"] = () => ({ status: 200, body: { items: [late, SLOT], nextCursor: null } });
+    fake.routes["GET /v1/tenant-admin/blackouts"] = () => ({ status: 200, body: { items: [], nextCursor: null } });
     history.replaceState(null, "", "/admin/calendar?month=2027-06");
     await show(<Calendar />);
     await click(root.querySelector<HTMLButtonElement>('[data-date="2027-06-12"]')!);

@@ -4,6 +4,8 @@ import type { ComponentChild } from "preact";
 import { render } from "preact";
 import { act } from "preact/test-utils";
 import { ApiError } from "../../shared/api";
+import { createAdminApi, type Me } from "../api";
+import { Admin, type AdminContext } from "../context";
 import type { AdminRequest } from "./request";
 
 export interface Call {
@@ -96,3 +98,40 @@ export async function submit(form: HTMLFormElement) {
 
 export const alertText = (root: Element) => [...root.querySelectorAll('[role="alert"]')].map(text).filter(Boolean).join(" | ");
 export const statusText = (root: Element) => [...root.querySelectorAll('[role="status"]')].map(text).filter(Boolean).join(" | ");
+
+/** A route of `fakeServer`: the request's parsed body and URL in, a status and a JSON body out. */
+export type Route = (body: unknown, url: string) => { status: number; body?: unknown };
+export interface FetchCall {
+  method: string;
+  url: string;
+  body: unknown;
+  headers: Record<string, string>;
+}
+export interface FakeServer {
+  routes: Record<string, Route>;
+  calls: FetchCall[];
+}
+
+/** A `fetch` behind the real admin API client: answers "METHOD path" (query aside) from `server.routes`
+ * (404 otherwise) and records every call in `server.calls`; both may be replaced between tests. */
+export function fakeFetch(server: FakeServer): typeof fetch {
+  return (async (input: RequestInfo | URL, init: RequestInit = {}) => {
+    const url = String(input);
+    const method = init.method ?? "GET";
+    const body = init.body ? JSON.parse(String(init.body)) : undefined;
+    server.calls.push({ method, url, body, headers: (init.headers ?? {}) as Record<string, string> });
+    const route = server.routes[`${method} ${url.split("?")[0]}`];
+    const answer = route ? route(body, url) : { status: 404, body: { error: "NOT_FOUND", message: "not found" } };
+    return new Response(JSON.stringify(answer.body ?? {}), { status: answer.status, headers: { "Content-Type": "application/json" } });
+  }) as typeof fetch;
+}
+
+/** Renders `node` into `root` inside the dashboard's context (`me` signed in, `locale`), its API client
+ * on `server`. */
+export async function showSignedIn(root: HTMLElement, node: ComponentChild, me: Me, locale: string, server: FakeServer) {
+  const api = createAdminApi({ fetch: fakeFetch(server) });
+  api.setCsrfToken(me.csrfToken ?? null);
+  const context: AdminContext = { api, me, locale, refreshMe: async () => {}, setMe: () => {} };
+  await act(() => render(<Admin.Provider value={context}>{node}</Admin.Provider>, root));
+  await settle();
+}
