@@ -4,6 +4,7 @@ sandbox paying and delivering, and the checks every answer must pass (the error 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email
 import hashlib
 import hmac
@@ -12,7 +13,7 @@ import json
 import re
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email import policy as email_policy
@@ -315,6 +316,27 @@ def every_item(
             return found
         cursor = {"cursor": page["nextCursor"]}
     raise AssertionError(f"more than {most} items in {path} {params}")
+
+
+def bookings_of(http: httpx.Client, shop: Shop) -> list[dict[str, Any]]:
+    """Every booking of the shop's tenant, as its admin lists them."""
+    return every_item(http, "/v1/tenant-admin/bookings", shop.tenant.admin_headers())
+
+
+@contextlib.contextmanager
+def counting(http: httpx.Client, figures: Any, category: str) -> Iterator[httpx.Client]:
+    """`http` with each answer counted in `figures` under `category` while the block runs (a 5xx, or an
+    error outside the envelope, counts as a failure)."""
+
+    def count(answer: httpx.Response) -> None:
+        answer.read()
+        figures.request(category, answer.status_code, ok=envelope_problem(answer) is None)
+
+    http.event_hooks["response"].append(count)
+    try:
+        yield http
+    finally:
+        http.event_hooks["response"].remove(count)
 
 
 def booking_as_admin(http: httpx.Client, shop: Shop, booking_id: str) -> dict[str, Any]:

@@ -39,7 +39,7 @@ from tests.reliability.shop import (
     a_free_day,
     assert_error,
     booking_as_admin,
-    envelope_problem,
+    counting,
     open_shop,
     session_of,
     wait_for,
@@ -52,14 +52,8 @@ CATEGORY = "auth"
 @pytest.fixture
 def counted(http: httpx.Client, figures: Figures) -> Iterator[httpx.Client]:
     """The public client, each answer counted under "auth" (a 5xx or a non-envelope error fails)."""
-
-    def count(answer: httpx.Response) -> None:
-        answer.read()
-        figures.request(CATEGORY, answer.status_code, ok=envelope_problem(answer) is None)
-
-    http.event_hooks["response"].append(count)
-    yield http
-    http.event_hooks["response"].remove(count)
+    with counting(http, figures, CATEGORY) as client:
+        yield client
 
 
 @pytest.fixture(scope="module")

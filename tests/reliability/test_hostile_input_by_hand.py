@@ -19,7 +19,9 @@ from tests.reliability.shop import (
     Shop,
     a_free_day,
     assert_error,
+    bookings_of,
     checkout,
+    counting,
     envelope_problem,
     mail_to,
     open_shop,
@@ -40,20 +42,8 @@ def shop(api: httpx.Client, make_tenant: MakeTenant) -> Shop:
 def sent(http: httpx.Client, figures: Figures) -> Iterator[httpx.Client]:
     """The public client, each answer counted in the figures (a 5xx or an error outside the envelope
     counts as a failure)."""
-
-    def count(answer: httpx.Response) -> None:
-        answer.read()
-        figures.request(CATEGORY, answer.status_code, ok=envelope_problem(answer) is None)
-
-    http.event_hooks["response"].append(count)
-    yield http
-    http.event_hooks["response"].remove(count)
-
-
-def _bookings_of(http: httpx.Client, shop: Shop) -> list[dict[str, Any]]:
-    answer = http.get("/v1/tenant-admin/bookings", params={"limit": 100}, headers=shop.tenant.admin_headers())
-    assert answer.status_code == 200, answer.text
-    return list(answer.json()["items"])
+    with counting(http, figures, CATEGORY) as client:
+        yield client
 
 
 def _available(http: httpx.Client, shop: Shop, day: str) -> bool:
@@ -73,14 +63,14 @@ def _available(http: httpx.Client, shop: Shop, day: str) -> bool:
 def test_malformed_json_is_refused_as_a_validation_error_and_holds_nothing(
     sent: httpx.Client, shop: Shop, raw: bytes
 ) -> None:
-    before = len(_bookings_of(sent, shop))
+    before = len(bookings_of(sent, shop))
     answer = sent.post(
         "/v1/bookings/checkout",
         content=raw,
         headers={**shop.tenant.public_headers(), "content-type": "application/json"},
     )
     assert_error(answer, 400, "VALIDATION_ERROR")
-    assert len(_bookings_of(sent, shop)) == before
+    assert len(bookings_of(sent, shop)) == before
 
 
 def test_a_json_body_that_is_not_an_object_is_refused(sent: httpx.Client, shop: Shop) -> None:

@@ -18,8 +18,9 @@ from tests.reliability.shop import (
     a_free_day,
     assert_error,
     booking_as_admin,
+    bookings_of,
+    counting,
     couple_link,
-    envelope_problem,
     wait_for,
 )
 from tests.reliability.test_slot_holds import slot_body, slot_shop, starts_on
@@ -36,20 +37,8 @@ def shop(api: httpx.Client, make_tenant: MakeTenant) -> Shop:
 @pytest.fixture
 def sent(http: httpx.Client, figures: Figures) -> Iterator[httpx.Client]:
     """The public client, each answer counted in the figures."""
-
-    def count(answer: httpx.Response) -> None:
-        answer.read()
-        figures.request(CATEGORY, answer.status_code, ok=envelope_problem(answer) is None)
-
-    http.event_hooks["response"].append(count)
-    yield http
-    http.event_hooks["response"].remove(count)
-
-
-def _bookings_of(http: httpx.Client, shop: Shop) -> list[dict[str, Any]]:
-    answer = http.get("/v1/tenant-admin/bookings", params={"limit": 100}, headers=shop.tenant.admin_headers())
-    assert answer.status_code == 200, answer.text
-    return list(answer.json()["items"])
+    with counting(http, figures, CATEGORY) as client:
+        yield client
 
 
 def _hours(http: httpx.Client, shop: Shop) -> dict[str, Any]:
@@ -112,7 +101,7 @@ def _resources(http: httpx.Client, shop: Shop) -> list[dict[str, Any]]:
 def test_a_malformed_or_absurd_start_is_refused_naming_startsAt_and_holds_nothing(
     sent: httpx.Client, shop: Shop, bad: str
 ) -> None:
-    before = len(_bookings_of(sent, shop))
+    before = len(bookings_of(sent, shop))
     answer = sent.post(
         "/v1/bookings/checkout", json=slot_body(shop, bad), headers=shop.tenant.public_headers()
     )
@@ -121,7 +110,7 @@ def test_a_malformed_or_absurd_start_is_refused_naming_startsAt_and_holds_nothin
         assert_error(answer, 409, "DATE_UNAVAILABLE")
     else:
         assert_error(answer, 400, "VALIDATION_ERROR", "startsAt")
-    assert len(_bookings_of(sent, shop)) == before
+    assert len(bookings_of(sent, shop)) == before
 
 
 @pytest.mark.parametrize("bad", [20270612, ["2027-06-12T10:00:00Z"], {"at": "x"}, True], ids=str)
@@ -139,7 +128,7 @@ def test_a_day_package_refuses_a_start_and_a_slot_package_requires_one(
 ) -> None:
     day = a_free_day()
     [start, *_] = starts_on(api, shop, day)
-    before = len(_bookings_of(sent, shop))
+    before = len(bookings_of(sent, shop))
     neither = slot_body(shop, start)
     del neither["startsAt"]
     answer = sent.post("/v1/bookings/checkout", json=neither, headers=shop.tenant.public_headers())
@@ -155,7 +144,7 @@ def test_a_day_package_refuses_a_start_and_a_slot_package_requires_one(
     both = {**slot_body(shop, start), "packageId": day_package.json()["id"], "eventDate": day}
     answer = sent.post("/v1/bookings/checkout", json=both, headers=shop.tenant.public_headers())
     assert_error(answer, 400, "VALIDATION_ERROR", "startsAt")
-    assert len(_bookings_of(sent, shop)) == before
+    assert len(bookings_of(sent, shop)) == before
     assert start in starts_on(api, shop, day)
 
 
@@ -429,11 +418,11 @@ def test_a_start_whose_event_date_is_another_day_is_refused_naming_eventDate_and
 ) -> None:
     day = a_free_day()
     [start, *_] = starts_on(api, shop, day)
-    before = len(_bookings_of(sent, shop))
+    before = len(bookings_of(sent, shop))
     body = {**slot_body(shop, start), "eventDate": a_free_day()}
     answer = sent.post("/v1/bookings/checkout", json=body, headers=shop.tenant.public_headers())
     assert_error(answer, 400, "VALIDATION_ERROR", "eventDate")
-    assert len(_bookings_of(sent, shop)) == before
+    assert len(bookings_of(sent, shop)) == before
     assert start in starts_on(api, shop, day)
 
 

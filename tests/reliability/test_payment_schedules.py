@@ -30,6 +30,7 @@ from tests.reliability.shop import (
     Shop,
     a_free_day,
     booking_as_admin,
+    bookings_of,
     couple_link,
     envelope_problem,
     every_item,
@@ -264,9 +265,7 @@ def reconciles(http: httpx.Client, sandbox: Sandbox, shop: Shop, booking_id: str
 
 def reconciles_every_booking(http: httpx.Client, sandbox: Sandbox, shop: Shop, figures: Figures) -> int:
     """`reconciles` for every booking of the shop's tenant; how many there were."""
-    answer = http.get("/v1/tenant-admin/bookings", params={"limit": 100}, headers=shop.tenant.admin_headers())
-    assert answer.status_code == 200, answer.text
-    items = answer.json()["items"]
+    items = bookings_of(http, shop)
     for booking in items:
         reconciles(http, sandbox, shop, booking["id"], figures)
     return len(items)
