@@ -137,6 +137,28 @@ def test_a_bad_body_is_answered_422_naming_the_field_and_nothing_is_written(
     assert not sink.folder.exists() or list(sink.folder.iterdir()) == []
 
 
+def test_a_body_not_sent_as_json_is_answered_422_json_required(sink: Sink) -> None:
+    answer = httpx.post(
+        f"{sink.url}/email",
+        data={"From": SENDER, "To": "a@example.com"},
+        headers={"X-Postmark-Server-Token": TOKEN},
+        timeout=10,
+    )
+    assert answer.status_code == 422
+    assert answer.json()["ErrorCode"] == 409
+
+
+def test_a_message_the_sink_cannot_write_is_a_500_the_outbox_retries(sink: Sink) -> None:
+    sink.folder.parent.mkdir(parents=True, exist_ok=True)
+    sink.folder.write_text("a file where the folder should be")
+    answer = post(sink, postmark_body(a_mail(), SENDER))
+    assert answer.status_code == 500
+    assert answer.json()["ErrorCode"] == 500
+    sink.folder.unlink()
+    assert post(sink, postmark_body(a_mail(), SENDER)).status_code == 200
+    assert [p.name for p in sink.folder.iterdir()] == ["confirmation-bk_1.eml"]
+
+
 def test_a_body_that_is_not_json_is_answered_422(sink: Sink) -> None:
     answer = httpx.post(
         f"{sink.url}/email",

@@ -3,8 +3,8 @@ whole path (Envoy, two gateways, one of them sent SIGTERM under load) is tests/e
 
 from __future__ import annotations
 
+import asyncio
 import signal
-import time
 from typing import Any
 
 import uvicorn
@@ -59,7 +59,7 @@ async def test_the_first_sigterm_drains_and_the_server_stops_after_the_drain_a_s
     assert drain.draining
     assert not server.should_exit
     assert not await server.on_tick(1)
-    time.sleep(0.25)
+    await asyncio.sleep(0.25)
     assert await server.on_tick(2)
 
     again = DrainingServer(uvicorn.Config(_app), Drain(), drain_seconds=5.0)

@@ -6,7 +6,8 @@ as the `.eml` file `FileMailer` writes (`<data>/mail/<message id>.eml`, once per
 It takes the body `PostmarkMailer` sends (From, To, ReplyTo, Subject, TextBody, HtmlBody, Tag,
 MessageStream, Headers with X-MAIS-Message-Id, Attachments) and answers as Postmark does: 401 with
 ErrorCode 10 for a missing or wrong `X-Postmark-Server-Token`, 422 with an ErrorCode and a Message
-naming the field for a body it cannot send, 200 with ErrorCode 0 and a MessageID otherwise (the same
+naming the field for a body it cannot send (409 when it is not `application/json`), 500 when it cannot
+write the file, 200 with ErrorCode 0 and a MessageID otherwise (the same
 MessageID for a repeated id, which is not written again). 127.0.0.1 only; the token comes from the
 environment (MAIS_MAIL_SINK_TOKEN), never the command line.
 
@@ -48,6 +49,8 @@ MAX_TAG_CHARACTERS = 1000
 BAD_TOKEN = 10
 INVALID_REQUEST = 300
 INVALID_JSON = 402
+JSON_REQUIRED = 409
+SERVER_ERROR = 500
 # MessageIDs are UUIDs derived from the message id, so a repeated send gets the same one.
 _MESSAGE_IDS = uuid.UUID("6f0e9a52-1c1e-4b53-9d3c-6d2b0a5e7c11")
 
@@ -152,6 +155,9 @@ def create_app(folder: Path, token: str) -> Starlette:
         given = request.headers.get("x-postmark-server-token", "").encode()
         if not hmac.compare_digest(given, expected):
             return _error(401, BAD_TOKEN, "Bad or missing Server API token")
+        kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if kind != "application/json":
+            return _error(422, JSON_REQUIRED, "JSON required: the Content-Type must be application/json")
         declared = request.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
             return _error(422, INVALID_REQUEST, f"the message is over {MAX_BODY_BYTES} bytes")
@@ -174,10 +180,14 @@ def create_app(folder: Path, token: str) -> Starlette:
         sender = str(body["From"])
         try:
             written = await asyncio.to_thread(write_once, folder, mail, sender)
-        except (OSError, ValueError, TypeError, LookupError) as error:
-            # A header or part the email package refuses, or a full disk: no file, and said.
+        except OSError as error:
+            # A full disk or a folder it may not write: the sender's outbox retries (any non-2xx).
+            log.error("message %s not written: %s", mail.message_id, error)
+            return _error(500, SERVER_ERROR, "the sink could not write the message; try again")
+        except (ValueError, TypeError, LookupError) as error:
+            # A header or part the email package refuses: no file, and said.
             log.warning("message %s not written: %s", mail.message_id, error)
-            return _error(422, INVALID_REQUEST, f"the message could not be written: {error}")
+            return _error(422, INVALID_REQUEST, f"the message could not be built: {error}")
         if not written:
             log.info("message %s already written; skipped", mail.message_id)
         return JSONResponse(
