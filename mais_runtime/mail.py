@@ -11,6 +11,7 @@ import asyncio
 import base64
 import os
 import re
+import secrets
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.policy import SMTP
@@ -185,65 +186,102 @@ def _fold_at_spaces(prefix: str, value: str, width: int = 78) -> str:
     return "\r\n ".join([*lines, line])
 
 
+def eml_path(folder: Path, message_id: str) -> Path:
+    """Where the file sink keeps the message with this id: `<folder>/<id, made file-safe>.eml`."""
+    return folder / f"{_SAFE_NAME.sub('-', message_id)}.eml"
+
+
+def write_once(folder: Path, mail: Mail, sender: str) -> bool:
+    """Writes `mail` to `eml_path` atomically (a private temp file, then a hard link that fails when
+    the name exists), readable by this user only; False when that id was already written. Two
+    writers of one id (two replicas, two threads of the mail sink) leave one file, never a torn one."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = eml_path(folder, mail.message_id)
+    if path.exists():
+        return False
+    temp = path.with_suffix(f".tmp{os.getpid()}-{secrets.token_hex(4)}")
+    # Couples' names, addresses and booking links: readable by this user only.
+    descriptor = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(descriptor, "wb") as file:
+            file.write(bytes(build_message(mail, sender)))
+        os.link(temp, path)
+    except FileExistsError:
+        return False
+    finally:
+        temp.unlink(missing_ok=True)
+    return True
+
+
 class FileMailer:
-    """Writes each message once to `<folder>/<message id>.eml`."""
+    """Writes each message once to `<folder>/<message id>.eml` (processes run outside the stack, and
+    tests; the stack's services send to its Postmark-compatible sink, tools/stack/mail_sink.py)."""
 
     def __init__(self, folder: Path, sender: str) -> None:
         self.folder = folder
         self.sender = sender
 
     async def send(self, mail: Mail) -> None:
-        """Writes the message atomically (temp file, then rename); an id already written is skipped."""
-        await asyncio.to_thread(self._write, mail)
+        """Writes the message atomically; an id already written is skipped."""
+        await asyncio.to_thread(write_once, self.folder, mail, self.sender)
 
-    def _write(self, mail: Mail) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        path = self.folder / f"{_SAFE_NAME.sub('-', mail.message_id)}.eml"
-        if path.exists():
-            return
-        temp = path.with_suffix(f".tmp{os.getpid()}")
-        # Couples' names, addresses and booking links: readable by this user only.
-        descriptor = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(descriptor, "wb") as file:
-            file.write(bytes(build_message(mail, self.sender)))
-        temp.replace(path)
+    async def close(self) -> None:
+        """Nothing to release."""
 
 
 class PostmarkMailer:
-    """Sends through Postmark's HTTP API, with a timeout."""
+    """Sends through Postmark's HTTP API (or the stack's sink, which answers as it does) on one
+    keep-alive client for the mailer's life, every request within the timeout; `close()` at shutdown."""
 
     def __init__(self, token: str, sender: str, url: str, timeout: float) -> None:
         self._token = token
         self._sender = sender
         self._url = url
-        self._timeout = timeout
+        self._client = httpx.AsyncClient(
+            timeout=timeout,
+            limits=httpx.Limits(max_connections=_POSTMARK_CONNECTIONS, max_keepalive_connections=4),
+        )
 
     async def send(self, mail: Mail) -> None:
         """One POST; any non-2xx answer or transport failure raises MailError."""
-        body = {
-            "From": from_header(mail, self._sender),
-            "To": one_line(mail.to),
-            **({"ReplyTo": one_line(mail.reply_to)} if mail.reply_to else {}),
-            "Subject": one_line(mail.subject),
-            "TextBody": mail.text,
-            "HtmlBody": mail.html,
-            "Tag": one_line(mail.tag)[:1000],
-            "MessageStream": "outbound",
-            "Headers": [{"Name": "X-MAIS-Message-Id", "Value": one_line(mail.message_id)}],
-            **(
-                {"Attachments": [_postmark_attachment(a) for a in mail.attachments]}
-                if mail.attachments
-                else {}
-            ),
-        }
+        body = postmark_body(mail, self._sender)
         headers = {"X-Postmark-Server-Token": self._token, "Accept": "application/json"}
         try:
-            async with httpx.AsyncClient(timeout=self._timeout) as client:
-                answer = await client.post(self._url, json=body, headers=headers)
+            answer = await self._client.post(self._url, json=body, headers=headers)
         except httpx.HTTPError as error:
             raise MailError(f"postmark unreachable: {type(error).__name__}") from error
         if answer.status_code >= 300:
             raise MailError(f"postmark answered {answer.status_code}")
+
+    async def close(self) -> None:
+        """Closes the client's connections."""
+        await self._client.aclose()
+
+
+# The outbox sends one message at a time per dispatcher; a few connections are plenty.
+_POSTMARK_CONNECTIONS = 8
+# The header that carries the outbox's message id to Postmark (and names the sink's file).
+MESSAGE_ID_HEADER = "X-MAIS-Message-Id"
+
+
+def postmark_body(mail: Mail, sender: str) -> dict[str, object]:
+    """The JSON Postmark's `POST /email` takes for `mail`."""
+    return {
+        "From": from_header(mail, sender),
+        "To": one_line(mail.to),
+        **({"ReplyTo": one_line(mail.reply_to)} if mail.reply_to else {}),
+        "Subject": one_line(mail.subject),
+        "TextBody": mail.text,
+        "HtmlBody": mail.html,
+        "Tag": one_line(mail.tag)[:1000],
+        "MessageStream": "outbound",
+        "Headers": [{"Name": MESSAGE_ID_HEADER, "Value": one_line(mail.message_id)}],
+        **(
+            {"Attachments": [_postmark_attachment(a) for a in mail.attachments]}
+            if mail.attachments
+            else {}
+        ),
+    }
 
 
 def _postmark_attachment(attachment: Attachment) -> dict[str, str]:
@@ -255,7 +293,7 @@ def _postmark_attachment(attachment: Attachment) -> dict[str, str]:
     }
 
 
-def mailer_from_settings(settings: MailSettings | None = None) -> Mailer:
+def mailer_from_settings(settings: MailSettings | None = None) -> FileMailer | PostmarkMailer:
     """Postmark when POSTMARK_SERVER_TOKEN is set, else the file sink under the data folder."""
     settings = settings or MailSettings()
     if settings.postmark_server_token:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import functools
 from pathlib import Path
 
 import grpc
@@ -10,7 +12,7 @@ from mais.catalog.v1 import catalog_service_pb2_grpc
 from mais.tenant.v1 import tenant_service_pb2_grpc
 
 from mais_runtime.change_feed import ChangeHub
-from mais_runtime.mail import MailSettings, mailer_from_settings
+from mais_runtime.mail import Mailer, MailSettings, mailer_from_settings
 from mais_runtime.outbox import OutboxDispatcher
 from mais_runtime.server import ServiceRuntime, main, run_service
 from services.booking import emails
@@ -25,8 +27,9 @@ from services.booking.use_cases import Bookings
 CHANGES_CHANNEL = "mais_booking_changes"
 
 
-def register(server: grpc.aio.Server, runtime: ServiceRuntime) -> None:
-    """The composition root: every object the servicer and the background jobs need is built here."""
+def register(server: grpc.aio.Server, runtime: ServiceRuntime, mailer: Mailer | None = None) -> None:
+    """The composition root: every object the servicer and the background jobs need is built here
+    (the mailer given by `serve`, which closes it at the end)."""
     settings = runtime.settings
     assert isinstance(settings, BookingSettings)
     tenants = TenantDirectory(
@@ -56,7 +59,7 @@ def register(server: grpc.aio.Server, runtime: ServiceRuntime) -> None:
     )
     dispatcher = OutboxDispatcher(
         runtime.db,
-        mailer_from_settings(MailSettings(mais_data_dir=settings.data_dir)),
+        mailer or mailer_from_settings(MailSettings(mais_data_dir=settings.data_dir)),
         poll_seconds=settings.outbox_poll_seconds,
         max_attempts=settings.outbox_max_attempts,
         renderer=emails.render,
@@ -76,13 +79,19 @@ def register(server: grpc.aio.Server, runtime: ServiceRuntime) -> None:
 
 async def serve() -> None:
     """Runs the booking service until SIGTERM."""
-    await run_service(
-        name="booking",
-        settings=BookingSettings(),
-        services=[booking_service_pb2.DESCRIPTOR.services_by_name["BookingService"]],
-        register=register,
-        migrations=Path(__file__).parent / "migrations",
-    )
+    settings = BookingSettings()
+    mailer = mailer_from_settings(MailSettings(mais_data_dir=settings.data_dir))
+    try:
+        await run_service(
+            name="booking",
+            settings=settings,
+            services=[booking_service_pb2.DESCRIPTOR.services_by_name["BookingService"]],
+            register=functools.partial(register, mailer=mailer),
+            migrations=Path(__file__).parent / "migrations",
+        )
+    finally:
+        with contextlib.suppress(Exception):
+            await mailer.close()
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ MAIS_ADMIN_PASSWORD ensure the bootstrap platform admin at start. See services/t
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import secrets
 from datetime import timedelta
@@ -97,13 +98,13 @@ async def serve() -> None:
     """Runs the tenant service until SIGTERM."""
     settings = TenantSettings()
     parts: dict[str, object] = {}
+    mailer = mailer_from_settings(MailSettings(mais_data_dir=settings.data_dir))
 
     async def setup(runtime: ServiceRuntime) -> None:
         servicer = build(runtime, settings)
         parts["servicer"] = servicer
         await _bootstrap_admin(servicer.identity, settings)
-        mail_settings = MailSettings(mais_data_dir=settings.data_dir)
-        runtime.background.append(OutboxDispatcher(runtime.db, mailer_from_settings(mail_settings)).run)
+        runtime.background.append(OutboxDispatcher(runtime.db, mailer).run)
         store = TenantStore(runtime.db)
         # Failures are kept as long as the longest limit looks back.
         kept = timedelta(seconds=max(settings.signin_window_seconds, settings.signin_account_window_seconds))
@@ -119,14 +120,18 @@ async def serve() -> None:
         assert isinstance(servicer, TenantServicer)
         tenant_service_pb2_grpc.add_TenantServiceServicer_to_server(servicer, server)
 
-    await run_service(
-        name="tenant",
-        settings=settings,
-        services=[tenant_service_pb2.DESCRIPTOR.services_by_name["TenantService"]],
-        register=register,
-        migrations=Path(__file__).parent / "migrations",
-        extra_setup=setup,
-    )
+    try:
+        await run_service(
+            name="tenant",
+            settings=settings,
+            services=[tenant_service_pb2.DESCRIPTOR.services_by_name["TenantService"]],
+            register=register,
+            migrations=Path(__file__).parent / "migrations",
+            extra_setup=setup,
+        )
+    finally:
+        with contextlib.suppress(Exception):
+            await mailer.close()
 
 
 async def _bootstrap_admin(identity: Identity, settings: TenantSettings) -> None:

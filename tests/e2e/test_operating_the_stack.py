@@ -227,6 +227,8 @@ def test_the_data_folder_records_every_port_the_stack_listens_on(stack: Stack) -
     assert httpx.get(f"http://127.0.0.1:{ports['envoy_admin']}/ready", timeout=5).status_code == 200
     sandbox = httpx.get(f"http://127.0.0.1:{ports['stripe']}/v1/events", auth=("sk_test_x", ""), timeout=5)
     assert sandbox.status_code == 200
+    assert httpx.get(f"http://127.0.0.1:{ports['mail_sink']}/health", timeout=5).status_code == 200
+    assert record["mail"] == f"http://127.0.0.1:{ports['mail_sink']}/email"
     for service in ("tenant", "catalog", "booking", "payments", "payments_webhooks"):
         assert "python_info" in metrics_text(ports[f"metrics_{service}"])
     assert record["operator"]["gateway"] == f"http://127.0.0.1:{ports['metrics_gateway']}/metrics"

@@ -55,7 +55,7 @@ def test_a_two_replica_stack_is_ready_with_every_process_named_and_recorded(
 ) -> None:
     parts = [*SERVICES, "payments-webhooks", "gateway"]
     expected = [name for part in parts for name in (part, f"{part}-2")]
-    assert sorted(replicated.processes) == sorted([*expected, "envoy", "stripe-sandbox"])
+    assert sorted(replicated.processes) == sorted([*expected, "envoy", "stripe-sandbox", "mail-sink"])
     assert all(replicated.processes[name].alive() for name in expected)
     for part in parts:
         assert replicated.replicas_of(part) == [part, f"{part}-2"]

@@ -73,6 +73,7 @@ def test_replicas_are_named_after_their_part_and_wired_to_every_replica(tmp_path
             "gateway-2",
             "envoy",
             "stripe-sandbox",
+            "mail-sink",
         ]
     )
     assert stack.replicas_of("booking") == ["booking", "booking-2"]

@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 import asyncpg
 import orjson
 
-from tools.bench.cpu import LOAD_GENERATOR, SANDBOX, CpuSnapshot, platform_sum
+from tools.bench.cpu import APART, LOAD_GENERATOR, MAIL_SINK, SANDBOX, CpuSnapshot, platform_sum
 from tools.bench.loadgen import HttpConnection, build_request
 
 CONNECTIONS = 32
@@ -361,10 +361,11 @@ class CpuPerBooking:
     def describe(self) -> str:
         """`payments 24.5, booking 23.2, …` (highest first), the sandbox and load generator apart."""
         platform = sorted(
-            ((n, ms) for n, ms in self.per_process_ms.items() if n not in (SANDBOX, LOAD_GENERATOR)),
+            ((n, ms) for n, ms in self.per_process_ms.items() if n not in APART),
             key=lambda item: -item[1],
         )
-        apart = [(n, self.per_process_ms[n]) for n in (SANDBOX, LOAD_GENERATOR) if n in self.per_process_ms]
+        shown = (SANDBOX, MAIL_SINK, LOAD_GENERATOR)
+        apart = [(n, self.per_process_ms[n]) for n in shown if n in self.per_process_ms]
         inside = ", ".join(f"{n} {ms:.1f}" for n, ms in platform)
         outside = ", ".join(f"{n} {ms:.1f}" for n, ms in apart)
         return f"{self.platform_ms:.1f} ms summed over the platform ({inside}); apart: {outside}"

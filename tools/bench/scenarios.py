@@ -17,8 +17,7 @@ import orjson
 import psutil
 
 from tools.bench.cpu import (
-    LOAD_GENERATOR,
-    SANDBOX,
+    APART,
     CpuSnapshot,
     find_postmaster,
     platform_sum,
@@ -265,9 +264,7 @@ def public_reads(
         used = CpuSnapshot.take(roots).since(before)
         wall = time.perf_counter() - wall
         report.wrk(SECTION_READS, result)
-        busiest = sorted(
-            ((n, t) for n, t in used.items() if n not in (SANDBOX, LOAD_GENERATOR)), key=lambda item: -item[1]
-        )
+        busiest = sorted(((n, t) for n, t in used.items() if n not in APART), key=lambda item: -item[1])
         report.add(
             SECTION_READS,
             f"{label}: CPU by process, % of a core",

@@ -142,6 +142,9 @@ def run() -> int:
     print(f"  traces:  make trace ID=<X-Request-ID of a response>{trace_hint}", flush=True)
     if stack.uses_sandbox:
         print(f"  stripe:  local sandbox at {stack.sandbox_url}", flush=True)
+    if stack.uses_mail_sink:
+        mail = stack.data_dir / "mail"
+        print(f"  mail:    local Postmark sink at {stack.mail_sink_url}, writing {mail}", flush=True)
     try:
         demo_lines = ensure_demo(stack)
     except Exception as error:  # the platform still runs; say why the demo data is missing

@@ -1,7 +1,8 @@
 """The local platform as one object: `Stack(options).start()` brings up PostgreSQL (embedded
 unless a DATABASE_URL is given), provisions one role and schema per service, starts the four
-services, the gateway(s), Envoy and the Stripe sandbox (unless real Stripe keys are set), and
-waits until every gateway replica and then Envoy answer `GET /health/ready` with 200.
+services, the gateway(s), Envoy, the Stripe sandbox (unless real Stripe keys are set) and the mail
+sink (Postmark's stand-in, unless a real POSTMARK_SERVER_TOKEN is set), and waits until every gateway
+replica and then Envoy answer `GET /health/ready` with 200.
 
 Several stacks may run on one machine, one per data folder: a stack refuses to start when its data
 folder is in use or when one of its ports is taken (naming it), and writes the ports it uses to
@@ -115,6 +116,8 @@ class Ports:
     # PgBouncer in front of PostgreSQL (StackOptions.pgbouncer; chosen and recorded either way).
     pgbouncer: int = 0
     stripe: int = 0
+    # The Postmark-compatible mail sink (tools/stack/mail_sink.py), unless real Postmark is configured.
+    mail_sink: int = 0
     metrics_tenant: int = 0
     metrics_catalog: int = 0
     metrics_booking: int = 0
@@ -298,6 +301,7 @@ class Stack:
         self._supervisor: Supervisor | None = None
         self.admin_database_url = ""
         self.internal_token = ""
+        self.mail_sink_token = ""
         self._app_secrets: dict[str, str] = {}
         self._lock: IO[str] | None = None
         self.listen_address = listen_address(options.public_host)
@@ -366,6 +370,16 @@ class Stack:
         return self.data_dir / "stripe-sandbox"
 
     @property
+    def mail_sink_url(self) -> str:
+        """The mail sink's base URL (when it runs): the services' POSTMARK_API_URL is `<it>/email`."""
+        return f"http://127.0.0.1:{self.ports.mail_sink}"
+
+    @property
+    def uses_mail_sink(self) -> bool:
+        """True unless a real Postmark server token is given: the services then send there."""
+        return not self.options.env.get("POSTMARK_SERVER_TOKEN")
+
+    @property
     def uses_sandbox(self) -> bool:
         """True when no real Stripe key is configured."""
         return not self.options.stripe_secret_key
@@ -388,6 +402,8 @@ class Stack:
             self._write_record()
             self._start_database()
             self.internal_token = self._secret("internal-token", lambda: secrets.token_urlsafe(32))
+            # What the services show the mail sink, as they would show Postmark its server token.
+            self.mail_sink_token = self._secret("mail-sink-token", lambda: secrets.token_urlsafe(32))
             self._app_secrets = {
                 # Signs admin sign-in tokens (tenant service).
                 "MAIS_TOKEN_SIGNING_KEY": self._secret(
@@ -424,7 +440,7 @@ class Stack:
             ["gateway"],
             ["payments", WEBHOOK_WORKER],
             ["booking", "catalog", "tenant"],
-            ["stripe-sandbox"],
+            ["stripe-sandbox", "mail-sink"],
         ]
         for parts in tiers:
             tier = [
@@ -460,6 +476,8 @@ class Stack:
             if dead:
                 raise RuntimeError(f"process exited during start: {dead}; logs in {self.data_dir / 'logs'}")
             not_serving = [name for name, port in services.items() if not grpc_serving(port)]
+            if self.uses_mail_sink and not _answers(f"{self.mail_sink_url}/health"):
+                not_serving.append("mail-sink")
             if not_serving:
                 last = f"not serving yet: {', '.join(not_serving)}"
                 time.sleep(0.2)
@@ -518,6 +536,8 @@ class Stack:
             needed.append(("PostgreSQL", "127.0.0.1", p.postgres))
         if self.uses_sandbox:
             needed.append(("the Stripe sandbox", "127.0.0.1", p.stripe))
+        if self.uses_mail_sink:
+            needed.append(("the mail sink", "127.0.0.1", p.mail_sink))
         if self.options.pgbouncer:
             needed.append(("PgBouncer", "127.0.0.1", p.pgbouncer))
         return needed
@@ -548,6 +568,8 @@ class Stack:
             "processes": self.replica_ports(),
             "operator": self.operator_urls(),
             "traces": f"otlp:{otlp}" if otlp else str(self.data_dir / "traces"),
+            # Where the services' mail goes: the sink writes each message to `<data>/mail/<id>.eml`.
+            "mail": f"{self.mail_sink_url}/email" if self.uses_mail_sink else "postmark",
         }
         temp = self.data_dir / (STACK_RECORD + ".tmp")
         temp.write_text(json.dumps(record, indent=2) + "\n")
@@ -608,6 +630,9 @@ class Stack:
                 **self._app_secrets,
             }
         )
+        if self.uses_mail_sink:
+            env["POSTMARK_SERVER_TOKEN"] = self.mail_sink_token
+            env["POSTMARK_API_URL"] = f"{self.mail_sink_url}/email"
         if self.options.stripe_secret_key:
             env["STRIPE_SECRET_KEY"] = self.options.stripe_secret_key
         else:
@@ -645,6 +670,21 @@ class Stack:
                     str(self.sandbox_state_dir),
                 ],
                 {},
+            )
+        if self.uses_mail_sink:
+            add(
+                "mail-sink",
+                [
+                    python,
+                    "-m",
+                    "tools.stack.mail_sink",
+                    "--port",
+                    str(self.ports.mail_sink),
+                    # The folder FileMailer writes to outside the stack, read by tests and developers.
+                    "--folder",
+                    str(self.data_dir / "mail"),
+                ],
+                {"MAIS_MAIL_SINK_TOKEN": self.mail_sink_token},
             )
         ports = self.replica_ports()
         database = self._database_env(role_passwords, add)
@@ -762,6 +802,14 @@ def grpc_serving(port: int, timeout: float = 0.5) -> bool:
         return False
     finally:
         channel.close()
+
+
+def _answers(url: str, timeout: float = 0.5) -> bool:
+    """True when `url` answers 200 now."""
+    try:
+        return httpx.get(url, timeout=timeout).status_code == 200
+    except httpx.HTTPError:
+        return False
 
 
 def listen_address(host: str) -> str:
