@@ -38,8 +38,8 @@ class TenantFeedCache(Generic[V]):
         max_entries: int,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        if not 0 < short_seconds <= long_seconds:
-            raise ValueError("short_seconds must be positive and at most long_seconds")
+        if not 0 <= short_seconds <= long_seconds:
+            raise ValueError("short_seconds must be at least 0 and at most long_seconds")
         self._short = short_seconds
         self._long = long_seconds
         self._entries: TtlCache[str, V] = TtlCache(short_seconds, max_entries, clock)

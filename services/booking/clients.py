@@ -67,9 +67,9 @@ class TenantDirectory:
         feed_seconds: float | None = None,
     ) -> None:
         self._stub = stub
-        self._cache: TenantFeedCache[TenantCalendar] = TenantFeedCache(
-            ttl_seconds, max(ttl_seconds, feed_seconds or ttl_seconds), max_entries
-        )
+        # A cache of 0 s (tests that change a tenant and read it back at once) stays 0 s with the feed.
+        long_seconds = max(ttl_seconds, feed_seconds or 0.0) if ttl_seconds > 0 else ttl_seconds
+        self._cache: TenantFeedCache[TenantCalendar] = TenantFeedCache(ttl_seconds, long_seconds, max_entries)
         self._admins: TtlCache[str, tuple[AdminContact, ...]] = TtlCache(ttl_seconds, max_entries)
 
     async def calendar(self, tenant_id: str) -> TenantCalendar:

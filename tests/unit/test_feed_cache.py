@@ -94,3 +94,14 @@ def test_lost_and_ready_forget_everything() -> None:
 def test_bad_lifetimes_are_refused() -> None:
     with pytest.raises(ValueError, match="short_seconds"):
         TenantFeedCache(5.0, 1.0, 10)
+    with pytest.raises(ValueError, match="short_seconds"):
+        TenantFeedCache(-1.0, 1.0, 10)
+
+
+def test_no_cache_stays_no_cache_with_a_feed() -> None:
+    clock = Clock()
+    cache: TenantFeedCache[str] = TenantFeedCache(0.0, 0.0, 100, clock)
+    cache.follow("tenant", lambda: None)
+    cache._healthy = lambda: True
+    cache.put(TENANT, "terms", cache.changes)
+    assert cache.get(TENANT) is None
