@@ -83,6 +83,9 @@ class TenantContext:
 
     tenant_id: str
     tenant: tenant_pb.Tenant
+    # The key was the tenant's live key when looked up (not one in a rotation's grace period, which
+    # stops working at a time of its own that no change feed announces).
+    live_key: bool = False
 
 
 @dataclass(frozen=True)
@@ -138,9 +141,15 @@ class AuthCaches:
     long_lived: bool = False
 
     def remember_key(self, key: str, answer: TenantContext | ApiError, changes_before: int) -> None:
-        """Stores a key's answer: for KEY_FEED_CACHE_SECONDS when it is a tenant, the feed is healthy and
-        no tenant change was heard since the lookup began; for the cache's own lifetime otherwise."""
-        if isinstance(answer, TenantContext) and self.changes == changes_before and self.feed_healthy():
+        """Stores a key's answer: for KEY_FEED_CACHE_SECONDS when it is the tenant's live key, the feed is
+        healthy and no tenant change was heard since the lookup began; for the cache's own lifetime
+        otherwise (a key in its grace period among them: its end is a time, not a change)."""
+        if (
+            isinstance(answer, TenantContext)
+            and answer.live_key
+            and self.changes == changes_before
+            and self.feed_healthy()
+        ):
             self.keys.put(key, answer, KEY_FEED_CACHE_SECONDS)
             self.long_lived = True
         else:
@@ -318,7 +327,19 @@ async def _resolve_key(request: Request, key: str) -> TenantContext | ApiError:
         if remote.code in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT):
             return ApiError("INVALID_TENANT_KEY", "unknown public key")
         raise
-    return TenantContext(answer.tenant.id, answer.tenant)
+    caches: AuthCaches = request.app.state.auth_caches
+    if not caches.feed_healthy():
+        return TenantContext(answer.tenant.id, answer.tenant)
+    # Whether it is the live key: the slug's newest working key is the live one (every rotation
+    # issues a new live pair in the same transaction as it retires the old one).
+    try:
+        slug = await request.app.state.clients.tenant.ResolveTenantSlug(
+            tenant_pb.ResolveTenantSlugRequest(slug=answer.tenant.slug)
+        )
+    except grpc.aio.AioRpcError:
+        return TenantContext(answer.tenant.id, answer.tenant)
+    live = slug.tenant.id == answer.tenant.id and hmac.compare_digest(slug.public_key, key)
+    return TenantContext(answer.tenant.id, answer.tenant, live_key=live)
 
 
 async def any_admin(request: Request) -> AdminContext:

@@ -35,10 +35,19 @@ class TenantService:
         self.release = asyncio.Event()
         self.release.set()
 
+        # The slug's newest working key: KEY while it is the live key, another once KEY is in grace.
+        self.live_key = KEY
+
     async def ResolvePublicKey(self, request: Any) -> Any:
         self.calls += 1
         await self.release.wait()
         return SimpleNamespace(tenant=tenant_pb.Tenant(id=TENANT, slug="bella", active=True))
+
+    async def ResolveTenantSlug(self, request: Any) -> Any:
+        assert request.slug == "bella"
+        return SimpleNamespace(
+            tenant=tenant_pb.Tenant(id=TENANT, slug="bella", active=True), public_key=self.live_key
+        )
 
 
 def _request(caches: AuthCaches, service: TenantService) -> Any:
@@ -161,6 +170,14 @@ async def test_a_change_heard_during_the_lookup_keeps_the_answer_briefly() -> No
     caches.forget_tenant(TENANT)  # the change may have come after the tenant service read the key
     service.release.set()
     await pending
+    assert _seconds_left(caches) <= AUTH_CACHE_SECONDS
+
+
+async def test_a_key_in_its_grace_period_keeps_the_short_lifetime() -> None:
+    caches, service = AuthCaches.create(), TenantService()
+    caches.feed_healthy = lambda: True
+    service.live_key = "pk_live_bella_" + "1" * 32  # KEY was rotated: it stops at a time, not a change
+    await public_tenant(_request(caches, service))
     assert _seconds_left(caches) <= AUTH_CACHE_SECONDS
 
 
