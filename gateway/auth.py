@@ -134,10 +134,10 @@ class AuthCaches:
     key_lookups: dict[str, asyncio.Future[TenantContext | ApiError | None]] = field(default_factory=dict)
     # Whether the tenant change feed is open and heard from (set by gateway/feeds.py; never without it).
     feed_healthy: Callable[[], bool] = field(default=lambda: False)
-    # Tenant changes heard so far (forget_tenant, forget_keys): a lookup that began before one stores its
+    # Tenant changes heard so far (forget_tenant, shorten_keys): a lookup that began before one stores its
     # answer for the short lifetime only, since the change may have come after the tenant service read.
     changes: int = 0
-    # Whether some key entry is kept for KEY_FEED_CACHE_SECONDS (dropped when the feed is found down).
+    # Whether some key entry is kept for KEY_FEED_CACHE_SECONDS (shortened when the feed is found down).
     long_lived: bool = False
 
     def remember_key(self, key: str, answer: TenantContext | ApiError, changes_before: int) -> None:
@@ -157,16 +157,17 @@ class AuthCaches:
 
     def check_feed(self) -> None:
         """Long-lived key entries are only as good as the feed: once it is down (or silent past its
-        lease), they all go, and keys are asked about again with the short lifetime."""
+        lease), they keep the short lifetime at most."""
         if self.long_lived and not self.feed_healthy():
-            self.forget_keys()
+            self.shorten_keys()
 
-    def forget_keys(self) -> None:
-        """Every cached key is asked about again (the tenant feed was lost, or has just come back, so a
-        change may have gone unheard)."""
+    def shorten_keys(self) -> None:
+        """The tenant feed was lost or has just come back (a change may have gone unheard): no cached key
+        lives longer than AUTH_CACHE_SECONDS from now, as before the feed (a restarting tenant service is
+        not asked about every key at once)."""
         self.changes += 1
         self.long_lived = False
-        self.keys.discard_where(lambda value: True)
+        self.keys.shorten(AUTH_CACHE_SECONDS)
 
     def forget_tenant(self, tenant_id: str) -> None:
         """The tenant changed (its keys, its status): its cached keys and slugs are asked about again."""

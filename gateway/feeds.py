@@ -46,7 +46,7 @@ class GatewayFeeds:
             ChangeSubscription(
                 "tenant",
                 lambda: clients.tenant.WatchChanges(tenant_service_pb2.WatchChangesRequest()),
-                on_ready=self._ready("tenant", then=auth.forget_keys),
+                on_ready=self._ready("tenant", then=auth.shorten_keys),
                 on_change=self._counted("tenant", self._tenant_changed),
                 on_lost=self._tenant_lost,
             ),
@@ -99,7 +99,7 @@ class GatewayFeeds:
     def _tenant_lost(self) -> None:
         """Changes are no longer heard: nothing learnt of the tenants' keys is kept longer than the
         auth cache's own lifetime."""
-        self._auth.forget_keys()
+        self._auth.shorten_keys()
         self.cache.reset()
 
     @staticmethod

@@ -3,9 +3,10 @@
 Without a feed, an entry lives `short_seconds` (a change applies within that time, as before). While
 the feed (mais_runtime/change_feed.py ChangeSubscription) is healthy, an entry lives `long_seconds`:
 every change of the tenant drops it at once. When the feed is lost, comes back (a change may have gone
-unheard meanwhile) or is found silent past its lease, every entry goes, and the next answers are kept
-for the short time until the feed is healthy again. An answer whose lookup overlapped a change it may
-predate is kept for the short time only.
+unheard meanwhile) or is found silent past its lease, no entry lives longer than the short time from
+then (as if just learnt without the feed: a tenant service that restarts is not asked at once about
+everything), and the next answers are kept for the short time until the feed is healthy again. An
+answer whose lookup overlapped a change it may predate is kept for the short time only.
 
 What a burst of checkouts or confirmations costs then is one lookup per tenant per `long_seconds`
 instead of one per `short_seconds`: at 20 tenants, the 1 s payee cache asked the tenant service on
@@ -50,7 +51,7 @@ class TenantFeedCache(Generic[V]):
     def get(self, tenant_id: str) -> V | None:
         """The live value for the tenant, if any."""
         if self._long_lived and not self._healthy():
-            self.forget_all()
+            self.unsure()
         return self._entries.get(tenant_id)
 
     def put(self, tenant_id: str, value: V, changes_before: int) -> None:
@@ -70,8 +71,15 @@ class TenantFeedCache(Generic[V]):
         self.changes += 1
         self._entries.discard(tenant_id)
 
+    def unsure(self) -> None:
+        """The feed was lost or has just come back (a change may have gone unheard): no entry lives
+        longer than the short time from now, as if it had just been learnt without the feed."""
+        self.changes += 1
+        self._long_lived = False
+        self._entries.shorten(self._short)
+
     def forget_all(self) -> None:
-        """Every entry goes (the feed was lost or has just come back)."""
+        """Every entry goes."""
         self.changes += 1
         self._long_lived = False
         self._entries.discard_where(lambda value: True)
@@ -82,9 +90,9 @@ class TenantFeedCache(Generic[V]):
         subscription = ChangeSubscription(
             name,
             open_stream,
-            on_ready=self.forget_all,
+            on_ready=self.unsure,
             on_change=self.changed,
-            on_lost=self.forget_all,
+            on_lost=self.unsure,
         )
         self._healthy = subscription.healthy
         return subscription

@@ -53,6 +53,13 @@ class TtlCache(Generic[K, V]):
             del self._entries[key]
         return len(keys)
 
+    def shorten(self, ttl_seconds: float) -> None:
+        """No entry lives longer than `ttl_seconds` from now (what made its longer life safe is gone)."""
+        latest = self._clock() + ttl_seconds
+        for key, (expires, value) in self._entries.items():
+            if expires > latest:
+                self._entries[key] = (latest, value)
+
     def discard(self, key: K) -> None:
         """Forgets `key` at once (the caller learnt its value is wrong)."""
         self._entries.pop(key, None)

@@ -72,20 +72,30 @@ def test_an_answer_whose_lookup_overlapped_a_change_is_kept_briefly() -> None:
     assert cache.get(TENANT) is None
 
 
-def test_a_feed_found_down_drops_what_was_kept_long() -> None:
+def test_a_feed_found_down_keeps_what_was_kept_long_the_short_time_at_most() -> None:
     clock = Clock()
     cache, feed = _followed(clock)
     cache.put(TENANT, "terms", cache.changes)
+    clock.now += 10
     feed.up = False
-    assert cache.get(TENANT) is None, "without the feed a change could go unheard"
+    assert cache.get(TENANT) == "terms", "as if just learnt without the feed"
+    clock.now += 1.1
+    assert cache.get(TENANT) is None, "without the feed a change could go unheard: the short time"
     cache.put(TENANT, "terms", cache.changes)
     clock.now += 1.1
     assert cache.get(TENANT) is None, "learnt without the feed: the short time"
 
 
-def test_lost_and_ready_forget_everything() -> None:
+def test_lost_and_ready_shorten_everything_and_forget_all_drops_it() -> None:
     clock = Clock()
     cache, _ = _followed(clock)
+    cache.put(TENANT, "terms", cache.changes)
+    cache.put(OTHER, "other terms", cache.changes)
+    cache.unsure()  # the subscription's on_lost and on_ready
+    clock.now += 0.9
+    assert cache.get(TENANT) == "terms"
+    clock.now += 0.2
+    assert cache.get(TENANT) is None and cache.get(OTHER) is None
     cache.put(TENANT, "terms", cache.changes)
     cache.forget_all()
     assert cache.get(TENANT) is None and len(cache) == 0

@@ -154,10 +154,19 @@ async def test_a_key_lives_longer_while_the_tenant_feed_is_healthy_and_a_change_
     await public_tenant(request)
     assert service.calls == 2, "asked again at once after the change"
 
-    healthy[0] = False  # the feed went silent: the long-lived entry goes at the next request
+    healthy[0] = False  # the feed went silent: the long-lived entry keeps the short lifetime at most
     await public_tenant(request)
-    assert service.calls == 3
-    assert _seconds_left(caches) <= AUTH_CACHE_SECONDS, "learnt without the feed: the short lifetime"
+    assert service.calls == 2, "still answered (a restarting tenant service is not asked at once)"
+    assert _seconds_left(caches) <= AUTH_CACHE_SECONDS, "as if learnt without the feed"
+
+
+async def test_a_lost_feed_shortens_every_key_to_the_short_lifetime() -> None:
+    caches, service = AuthCaches.create(), TenantService()
+    caches.feed_healthy = lambda: True
+    await public_tenant(_request(caches, service))
+    assert _seconds_left(caches) > AUTH_CACHE_SECONDS + 1
+    caches.shorten_keys()  # what the tenant feed's loss (or its READY after one) does
+    assert 0 < _seconds_left(caches) <= AUTH_CACHE_SECONDS
 
 
 async def test_a_change_heard_during_the_lookup_keeps_the_answer_briefly() -> None:
