@@ -34,6 +34,7 @@ import hashlib
 import hmac
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import grpc
@@ -56,6 +57,12 @@ PUBLIC_KEY = re.compile(r"^pk_live_[a-z0-9][a-z0-9-]{1,48}[a-z0-9]_[0-9a-f]{32}$
 # A tenant's slug as the tenant service accepts it; anything else names no tenant (no service call).
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,48}[a-z0-9]$")
 AUTH_CACHE_SECONDS = 2.0
+# A public key's tenant while the tenant service's change feed is healthy (gateway/feeds.py): every
+# change to the tenant or its keys drops the entry at once, so it need not be asked about every two
+# seconds (at 20 tenants and two gateways that was 20 ResolvePublicKey calls a second, more than three
+# per booking at the closed loop's rate). Refusals, and answers learnt while the feed is down or while
+# a change was heard during the lookup, keep AUTH_CACHE_SECONDS.
+KEY_FEED_CACHE_SECONDS = 30.0
 # A key still in use this close to its entry's end is looked up again in the background.
 KEY_REFRESH_AHEAD_SECONDS = 0.5
 AUTH_CACHE_ENTRIES = 10_000
@@ -76,6 +83,9 @@ class TenantContext:
 
     tenant_id: str
     tenant: tenant_pb.Tenant
+    # The key was the tenant's live key when looked up (not one in a rotation's grace period, which
+    # stops working at a time of its own that no change feed announces).
+    live_key: bool = False
 
 
 @dataclass(frozen=True)
@@ -122,9 +132,46 @@ class AuthCaches:
     # Public keys being looked up after a miss: the one lookup that the other requests carrying the
     # key wait for (an entry lives only while its lookup runs, so it is bounded by requests in flight).
     key_lookups: dict[str, asyncio.Future[TenantContext | ApiError | None]] = field(default_factory=dict)
+    # Whether the tenant change feed is open and heard from (set by gateway/feeds.py; never without it).
+    feed_healthy: Callable[[], bool] = field(default=lambda: False)
+    # Tenant changes heard so far (forget_tenant, shorten_keys): a lookup that began before one stores its
+    # answer for the short lifetime only, since the change may have come after the tenant service read.
+    changes: int = 0
+    # Whether some key entry is kept for KEY_FEED_CACHE_SECONDS (shortened when the feed is found down).
+    long_lived: bool = False
+
+    def remember_key(self, key: str, answer: TenantContext | ApiError, changes_before: int) -> None:
+        """Stores a key's answer: for KEY_FEED_CACHE_SECONDS when it is the tenant's live key, the feed is
+        healthy and no tenant change was heard since the lookup began; for the cache's own lifetime
+        otherwise (a key in its grace period among them: its end is a time, not a change)."""
+        if (
+            isinstance(answer, TenantContext)
+            and answer.live_key
+            and self.changes == changes_before
+            and self.feed_healthy()
+        ):
+            self.keys.put(key, answer, KEY_FEED_CACHE_SECONDS)
+            self.long_lived = True
+        else:
+            self.keys.put(key, answer)
+
+    def check_feed(self) -> None:
+        """Long-lived key entries are only as good as the feed: once it is down (or silent past its
+        lease), they keep the short lifetime at most."""
+        if self.long_lived and not self.feed_healthy():
+            self.shorten_keys()
+
+    def shorten_keys(self) -> None:
+        """The tenant feed was lost or has just come back (a change may have gone unheard): no cached key
+        lives longer than AUTH_CACHE_SECONDS from now, as before the feed (a restarting tenant service is
+        not asked about every key at once)."""
+        self.changes += 1
+        self.long_lived = False
+        self.keys.shorten(AUTH_CACHE_SECONDS)
 
     def forget_tenant(self, tenant_id: str) -> None:
         """The tenant changed (its keys, its status): its cached keys and slugs are asked about again."""
+        self.changes += 1
         self.keys.discard_where(
             lambda value: isinstance(value, TenantContext) and value.tenant_id == tenant_id
         )
@@ -165,6 +212,7 @@ async def tenant_of_public_key(request: Request, key: str) -> TenantContext:
     if not PUBLIC_KEY.match(key):
         raise ApiError("INVALID_TENANT_KEY", "X-Tenant-Key is not a valid public key")
     caches: AuthCaches = request.app.state.auth_caches
+    caches.check_feed()
     cached = caches.keys.get(key)
     if cached is None:
         cached = await _resolve_key_once(request, caches, key)
@@ -226,8 +274,9 @@ def _refresh_key_ahead(request: Request, caches: AuthCaches, key: str) -> None:
         return
 
     async def refresh() -> None:
+        changes = caches.changes
         try:
-            caches.keys.put(key, await _resolve_key(request, key))
+            caches.remember_key(key, await _resolve_key(request, key), changes)
         except grpc.aio.AioRpcError as error:
             log.warning("public key refresh failed", extra={"code": error.code().name})
         finally:
@@ -249,15 +298,17 @@ async def _resolve_key_once(request: Request, caches: AuthCaches, key: str) -> T
         shared = await asyncio.shield(pending)
         if shared is not None:
             return shared
+        changes = caches.changes
         own = await _resolve_key(request, key)
-        caches.keys.put(key, own)
+        caches.remember_key(key, own, changes)
         return own
     done: asyncio.Future[TenantContext | ApiError | None] = asyncio.get_running_loop().create_future()
     caches.key_lookups[key] = done
     answer: TenantContext | ApiError | None = None
+    changes = caches.changes
     try:
         answer = await _resolve_key(request, key)
-        caches.keys.put(key, answer)
+        caches.remember_key(key, answer, changes)
         return answer
     finally:
         if caches.key_lookups.get(key) is done:
@@ -277,7 +328,19 @@ async def _resolve_key(request: Request, key: str) -> TenantContext | ApiError:
         if remote.code in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT):
             return ApiError("INVALID_TENANT_KEY", "unknown public key")
         raise
-    return TenantContext(answer.tenant.id, answer.tenant)
+    caches: AuthCaches = request.app.state.auth_caches
+    if not caches.feed_healthy():
+        return TenantContext(answer.tenant.id, answer.tenant)
+    # Whether it is the live key: the slug's newest working key is the live one (every rotation
+    # issues a new live pair in the same transaction as it retires the old one).
+    try:
+        slug = await request.app.state.clients.tenant.ResolveTenantSlug(
+            tenant_pb.ResolveTenantSlugRequest(slug=answer.tenant.slug)
+        )
+    except grpc.aio.AioRpcError:
+        return TenantContext(answer.tenant.id, answer.tenant)
+    live = slug.tenant.id == answer.tenant.id and hmac.compare_digest(slug.public_key, key)
+    return TenantContext(answer.tenant.id, answer.tenant, live_key=live)
 
 
 async def any_admin(request: Request) -> AdminContext:

@@ -4,8 +4,10 @@ One WatchChanges stream per service the public reads come from (tenant, catalog,
 kept open with reconnect and backoff by a background task of the application's lifespan. Every
 change drops or reloads the tenant's cached public answers (gateway/read_cache.py); a tenant
 change also drops the tenant's cached API keys and booking-page slugs, so a revoked or rotated key
-stops being answered at once rather than after the auth cache's TTL. While any stream is down, or
-has just come back, the read cache falls back to its short TTL.
+stops being answered at once rather than after the auth cache's TTL (which is why public keys'
+answers may live longer while the tenant feed is healthy; they are all dropped when it is lost or
+comes back). While any stream is down, or has just come back, the read cache falls back to its
+short TTL.
 """
 
 from __future__ import annotations
@@ -44,9 +46,9 @@ class GatewayFeeds:
             ChangeSubscription(
                 "tenant",
                 lambda: clients.tenant.WatchChanges(tenant_service_pb2.WatchChangesRequest()),
-                on_ready=self._ready("tenant"),
+                on_ready=self._ready("tenant", then=auth.shorten_keys),
                 on_change=self._counted("tenant", self._tenant_changed),
-                on_lost=self.cache.reset,
+                on_lost=self._tenant_lost,
             ),
             ChangeSubscription(
                 "catalog",
@@ -63,6 +65,8 @@ class GatewayFeeds:
                 on_lost=self.cache.reset,
             ),
         ]
+        # Public keys' answers live longer while this feed is healthy (auth.KEY_FEED_CACHE_SECONDS).
+        auth.feed_healthy = self.subscriptions[0].healthy
         for subscription in self.subscriptions:
             FEED_HEALTHY.labels(subscription.name).set_function(_health_of(subscription))
         self._stop = asyncio.Event()
@@ -81,14 +85,22 @@ class GatewayFeeds:
             with contextlib.suppress(Exception, asyncio.CancelledError):
                 await asyncio.wait_for(task, timeout=2)
 
-    def _ready(self, feed: str) -> Callable[[], None]:
+    def _ready(self, feed: str, then: Callable[[], None] | None = None) -> Callable[[], None]:
         counter = FEED_READY.labels(feed)
 
         def ready() -> None:
             counter.inc()
             self.cache.reset()
+            if then is not None:
+                then()
 
         return ready
+
+    def _tenant_lost(self) -> None:
+        """Changes are no longer heard: nothing learnt of the tenants' keys is kept longer than the
+        auth cache's own lifetime."""
+        self._auth.shorten_keys()
+        self.cache.reset()
 
     @staticmethod
     def _counted(feed: str, then: Callable[[str], None]) -> Callable[[str], None]:

@@ -39,9 +39,9 @@ class TtlCache(Generic[K, V]):
         entry = self._entries.get(key)
         return entry is not None and entry[0] - self._clock() < within
 
-    def put(self, key: K, value: V) -> None:
-        """Keeps `value` for the cache's lifetime."""
-        self._entries[key] = (self._clock() + self._ttl, value)
+    def put(self, key: K, value: V, ttl_seconds: float | None = None) -> None:
+        """Keeps `value` for the cache's lifetime (or `ttl_seconds`, for this entry alone)."""
+        self._entries[key] = (self._clock() + (self._ttl if ttl_seconds is None else ttl_seconds), value)
         self._entries.move_to_end(key)
         while len(self._entries) > self._max:
             self._entries.popitem(last=False)
@@ -52,6 +52,13 @@ class TtlCache(Generic[K, V]):
         for key in keys:
             del self._entries[key]
         return len(keys)
+
+    def shorten(self, ttl_seconds: float) -> None:
+        """No entry lives longer than `ttl_seconds` from now (what made its longer life safe is gone)."""
+        latest = self._clock() + ttl_seconds
+        for key, (expires, value) in self._entries.items():
+            if expires > latest:
+                self._entries[key] = (latest, value)
 
     def discard(self, key: K) -> None:
         """Forgets `key` at once (the caller learnt its value is wrong)."""

@@ -25,6 +25,8 @@ from services.booking.sweeps import expiry_sweep, reminder_sweep
 from services.booking.use_cases import Bookings
 
 CHANGES_CHANNEL = "mais_booking_changes"
+# How long a tenant's calendar is kept while the tenant service's change feed is healthy.
+TENANT_FEED_CACHE_SECONDS = 30.0
 
 
 def register(server: grpc.aio.Server, runtime: ServiceRuntime, mailer: Mailer | None = None) -> None:
@@ -35,7 +37,9 @@ def register(server: grpc.aio.Server, runtime: ServiceRuntime, mailer: Mailer | 
     tenants = TenantDirectory(
         tenant_service_pb2_grpc.TenantServiceStub(runtime.channels.get(settings.tenant_addr)),
         ttl_seconds=settings.tenant_cache_seconds,
+        feed_seconds=TENANT_FEED_CACHE_SECONDS,
     )
+    runtime.background.append(tenants.follow_changes().run)
     bookings = Bookings(
         BookingStore(runtime.db),
         tenants,

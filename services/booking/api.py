@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime
+from typing import Any
 
 import grpc
+import orjson
 from google.protobuf import json_format
 from google.protobuf.timestamp_pb2 import Timestamp
 from mais.booking.v1 import booking_service_pb2 as pb
@@ -722,10 +725,50 @@ def _availability(answer: DateAvailability) -> pb.DateAvailability:
     )
 
 
+# A booking's stored quote as a QuoteSnapshot, by the quote's JSON apart from its `quotedAt`:
+# json_format.ParseDict costs about 0.2 ms per answer and every booking of one package and add-ons
+# has the same quote but for that stamp. Bounded; the least recently used go first.
+_QUOTE_MESSAGES: OrderedDict[bytes, bytes] = OrderedDict()
+_QUOTE_MESSAGES_MAX = 512
+
+
+def _parsed(document: Mapping[str, Any]) -> catalog_pb.QuoteSnapshot:
+    return json_format.ParseDict(dict(document), catalog_pb.QuoteSnapshot(), ignore_unknown_fields=True)
+
+
+def _quote_snapshot(document: Mapping[str, Any]) -> catalog_pb.QuoteSnapshot:
+    """What json_format.ParseDict makes of the stored quote (the same message, the same errors)."""
+    rest = dict(document)
+    quoted_at = rest.pop("quotedAt", None)
+    try:
+        key = orjson.dumps(rest, option=orjson.OPT_SORT_KEYS)
+    except TypeError:
+        key = b""
+    cacheable = bool(key) and (quoted_at is None or isinstance(quoted_at, str))
+    cached = _QUOTE_MESSAGES.get(key) if cacheable else None
+    if cached is None:
+        snapshot = _parsed(document)
+        if cacheable:
+            rest_only = catalog_pb.QuoteSnapshot()
+            rest_only.CopyFrom(snapshot)
+            rest_only.ClearField("quoted_at")
+            _QUOTE_MESSAGES[key] = rest_only.SerializeToString()
+            while len(_QUOTE_MESSAGES) > _QUOTE_MESSAGES_MAX:
+                _QUOTE_MESSAGES.popitem(last=False)
+        return snapshot
+    _QUOTE_MESSAGES.move_to_end(key)
+    snapshot = catalog_pb.QuoteSnapshot.FromString(cached)
+    if quoted_at is not None:
+        try:
+            snapshot.quoted_at.FromJsonString(quoted_at)
+        except ValueError:
+            # ParseDict's own error for a stamp that does not parse.
+            return _parsed(document)
+    return snapshot
+
+
 def _booking(booking: Booking) -> pb.Booking:
-    quote = json_format.ParseDict(
-        dict(booking.quote.document), catalog_pb.QuoteSnapshot(), ignore_unknown_fields=True
-    )
+    quote = _quote_snapshot(booking.quote.document)
     return pb.Booking(
         id=booking.id,
         tenant_id=booking.tenant_id,

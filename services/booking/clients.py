@@ -14,6 +14,8 @@ from mais.catalog.v1 import catalog_service_pb2_grpc as catalog_grpc
 from mais.tenant.v1 import tenant_service_pb2 as tenant_pb
 from mais.tenant.v1 import tenant_service_pb2_grpc as tenant_grpc
 
+from mais_runtime.change_feed import ChangeSubscription
+from mais_runtime.feed_cache import TenantFeedCache
 from mais_runtime.ttl_cache import TtlCache
 from services.booking.domain import AdminContact, Policy, TenantCalendar
 
@@ -51,23 +53,38 @@ class CatalogQuotes:
 
 class TenantDirectory:
     """A tenant's name, time zone, booking policy and admins, cached per tenant for a few seconds so
-    that a burst of requests does not call the tenant service each time. Keys are tenant ids."""
+    that a burst of requests does not call the tenant service each time. Keys are tenant ids. While
+    the tenant service's change feed is followed (`follow_changes`) and healthy, a calendar is kept
+    up to `feed_seconds`: the feed drops it when the tenant changes. Admins are not on that feed: they
+    keep `ttl_seconds`."""
 
     def __init__(
-        self, stub: tenant_grpc.TenantServiceAsyncStub, *, ttl_seconds: float, max_entries: int = 5000
+        self,
+        stub: tenant_grpc.TenantServiceAsyncStub,
+        *,
+        ttl_seconds: float,
+        max_entries: int = 5000,
+        feed_seconds: float | None = None,
     ) -> None:
         self._stub = stub
-        self._cache: TtlCache[str, TenantCalendar] = TtlCache(ttl_seconds, max_entries)
+        # A cache of 0 s (tests that change a tenant and read it back at once) stays 0 s with the feed.
+        long_seconds = max(ttl_seconds, feed_seconds or 0.0) if ttl_seconds > 0 else ttl_seconds
+        self._cache: TenantFeedCache[TenantCalendar] = TenantFeedCache(ttl_seconds, long_seconds, max_entries)
         self._admins: TtlCache[str, tuple[AdminContact, ...]] = TtlCache(ttl_seconds, max_entries)
 
     async def calendar(self, tenant_id: str) -> TenantCalendar:
         """The tenant's calendar; a tenant-service error (NOT_FOUND, UNAVAILABLE) passes through."""
         calendar = self._cache.get(tenant_id)
         if calendar is None:
+            changes = self._cache.changes
             answer = await self._stub.GetTenant(tenant_pb.GetTenantRequest(tenant_id=tenant_id))
             calendar = calendar_of(answer.tenant)
-            self._cache.put(tenant_id, calendar)
+            self._cache.put(tenant_id, calendar, changes)
         return calendar
+
+    def follow_changes(self) -> ChangeSubscription:
+        """The tenant service's change feed that keeps the calendars current (a background job)."""
+        return self._cache.follow("tenant", lambda: self._stub.WatchChanges(tenant_pb.WatchChangesRequest()))
 
     async def admins(self, tenant_id: str) -> tuple[AdminContact, ...]:
         """The tenant's active admins (at most MAX_ADMINS). A tenant service that cannot answer gives

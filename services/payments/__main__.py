@@ -50,6 +50,7 @@ class Wiring:
     """Everything the process runs: the servicer and its background passes."""
 
     servicer: PaymentsServicer
+    payees: TenantPayees
     expiry: ExpirySweep
     store: PaymentsStore
     schedule: ScheduleSweep
@@ -99,7 +100,7 @@ def build(runtime: ServiceRuntime, settings: PaymentsSettings, stripe: StripeAda
         ),
     )
     return Wiring(
-        servicer, ExpirySweep(store, bookings, stripe), store, ScheduleSweep(store, bookings, refunds)
+        servicer, payees, ExpirySweep(store, bookings, stripe), store, ScheduleSweep(store, bookings, refunds)
     )
 
 
@@ -113,6 +114,7 @@ async def serve() -> None:
     def register(server: grpc.aio.Server, runtime: ServiceRuntime) -> None:
         wiring = build(runtime, settings, stripe)
         payments_service_pb2_grpc.add_PaymentsServiceServicer_to_server(wiring.servicer, server)
+        runtime.background.append(wiring.payees.follow_changes().run)
         if settings.payments_role == "webhooks":
             log.info("serving as the webhook worker: no sweeps in this process")
             return

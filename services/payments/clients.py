@@ -19,11 +19,12 @@ from mais.common.v1 import types_pb2
 from mais.tenant.v1 import tenant_service_pb2 as tenant_pb
 from mais.tenant.v1 import tenant_service_pb2_grpc
 
+from mais_runtime.change_feed import ChangeSubscription
 from mais_runtime.channels import Channels
+from mais_runtime.feed_cache import TenantFeedCache
 from mais_runtime.payment_policy import OverdueAction, PaymentPolicy
 from mais_runtime.proto_time import timestamp
 from mais_runtime.settings import CommonSettings
-from mais_runtime.ttl_cache import TtlCache
 from services.payments.domain import (
     BookingState,
     BookingStatus,
@@ -42,8 +43,10 @@ from services.payments.schedule_wire import instalment_pb
 
 log = logging.getLogger("mais.payments.clients")
 
-# How long a tenant's commission and Connect account are reused between checkouts.
+# How long a tenant's commission and Connect account are reused between checkouts; while the tenant
+# service's change feed is healthy (it says when the tenant changes), the longer time.
 PAYEE_CACHE_SECONDS = 1.0
+PAYEE_FEED_CACHE_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
@@ -78,7 +81,13 @@ class TenantPayees:
         stub: tenant_service_pb2_grpc.TenantServiceAsyncStub,
     ) -> None:
         self._stub = stub
-        self._cache: TtlCache[str, Payee] = TtlCache(PAYEE_CACHE_SECONDS, 10_000)
+        self._cache: TenantFeedCache[Payee] = TenantFeedCache(
+            PAYEE_CACHE_SECONDS, PAYEE_FEED_CACHE_SECONDS, 10_000
+        )
+
+    def follow_changes(self) -> ChangeSubscription:
+        """The tenant service's change feed that keeps the payees current (a background job)."""
+        return self._cache.follow("tenant", lambda: self._stub.WatchChanges(tenant_pb.WatchChangesRequest()))
 
     def _policy_of(self, tenant: tenant_pb.Tenant) -> PaymentPolicy:
         """The tenant's terms (pay in full for a tenant that set none). Terms the tenant service stored
@@ -92,9 +101,11 @@ class TenantPayees:
     async def payee(self, tenant_id: str) -> Payee:
         """The tenant's commission and Connect account, kept for a second when payable: a burst of
         checkouts asks the tenant service once, and a change (commission, account) applies within that
-        second."""
+        second; while the tenant feed is healthy, kept until the feed says the tenant changed (at most
+        PAYEE_FEED_CACHE_SECONDS)."""
         payee = self._cache.get(tenant_id)
         if payee is None:
+            changes = self._cache.changes
             tenant = (await self._stub.GetTenant(tenant_pb.GetTenantRequest(tenant_id=tenant_id))).tenant
             payee = Payee(
                 commission_bps=tenant.commission_bps,
@@ -106,7 +117,7 @@ class TenantPayees:
             )
             # Only a payable tenant is kept: the moment onboarding completes, its next checkout sells.
             if payee.onboarded:
-                self._cache.put(tenant_id, payee)
+                self._cache.put(tenant_id, payee, changes)
         return payee
 
     async def forget_account(self, tenant_id: str, stripe_account_id: str) -> None:

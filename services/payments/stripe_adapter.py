@@ -13,6 +13,7 @@ import json
 import sys
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 import stripe
 
@@ -265,12 +266,10 @@ class StripeAdapter:
             "success_url": spec.success_url,
             "cancel_url": spec.cancel_url,
         }
-        session = await self._call(
-            self._client.v1.checkout.sessions.create_async,
-            params=params,
-            options={"idempotency_key": spec.idempotency_key},
+        session = await self._plain_call(
+            "post", "/v1/checkout/sessions", params, idempotency_key=spec.idempotency_key
         )
-        return CreatedSession(str(session.id), str(session.url), int(session.expires_at))
+        return CreatedSession(str(session["id"]), str(session["url"]), int(session["expires_at"]))
 
     async def expire_checkout_session(self, session_id: str) -> None:
         """Closes an open session (a hold released before its time); an expired one is left alone.
@@ -286,12 +285,8 @@ class StripeAdapter:
 
     async def payment_facts(self, payment_intent_id: str) -> PaymentFacts:
         """The charge and application fee behind a paid PaymentIntent."""
-        intent = _plain(
-            await self._call(
-                self._client.v1.payment_intents.retrieve_async,
-                payment_intent_id,
-                params={"expand": ["latest_charge"]},
-            )
+        intent = await self._plain_call(
+            "get", f"/v1/payment_intents/{quote(payment_intent_id, safe='')}", {"expand": ["latest_charge"]}
         )
         charge = intent.get("latest_charge")
         if not isinstance(charge, dict):
@@ -394,6 +389,19 @@ class StripeAdapter:
         return str(link.url)
 
     # --- errors -------------------------------------------------------------------------------
+
+    async def _plain_call(
+        self, method: str, path: str, params: dict[str, Any], *, idempotency_key: str | None = None
+    ) -> dict[str, Any]:
+        """A call on the hot path (a checkout's session, a webhook's payment facts) answered as the
+        plain JSON Stripe sent: the SDK's request, retries and errors as for any call, without building
+        its StripeObject tree only to turn it back into dicts (about a tenth of a webhook's CPU)."""
+        options = {"idempotency_key": idempotency_key} if idempotency_key else {}
+        answer = await self._call(self._client.raw_request_async, method, path, **params, **options)
+        data = answer.data
+        if not isinstance(data, dict):
+            raise PaymentProviderError("the payment provider's answer is not an object", definite=False)
+        return data
 
     async def _call(self, method: Any, *args: Any, **kwargs: Any) -> Any:
         """The one place Stripe's errors become ours. An object Stripe does not know is told apart by the

@@ -14,7 +14,13 @@ import pytest
 from mais.tenant.v1 import tenant_service_pb2 as tenant_pb
 
 import gateway.auth as auth
-from gateway.auth import KEY_REFRESH_AHEAD_SECONDS, AuthCaches, TenantContext, public_tenant
+from gateway.auth import (
+    AUTH_CACHE_SECONDS,
+    KEY_REFRESH_AHEAD_SECONDS,
+    AuthCaches,
+    TenantContext,
+    public_tenant,
+)
 from gateway.errors import ApiError
 
 KEY = "pk_live_bella_" + "0" * 32
@@ -29,10 +35,19 @@ class TenantService:
         self.release = asyncio.Event()
         self.release.set()
 
+        # The slug's newest working key: KEY while it is the live key, another once KEY is in grace.
+        self.live_key = KEY
+
     async def ResolvePublicKey(self, request: Any) -> Any:
         self.calls += 1
         await self.release.wait()
         return SimpleNamespace(tenant=tenant_pb.Tenant(id=TENANT, slug="bella", active=True))
+
+    async def ResolveTenantSlug(self, request: Any) -> Any:
+        assert request.slug == "bella"
+        return SimpleNamespace(
+            tenant=tenant_pb.Tenant(id=TENANT, slug="bella", active=True), public_key=self.live_key
+        )
 
 
 def _request(caches: AuthCaches, service: TenantService) -> Any:
@@ -120,3 +135,65 @@ async def test_a_failed_shared_lookup_lets_each_waiter_ask_for_itself() -> None:
     answers = await asyncio.gather(*others)
     assert {a.tenant_id for a in answers} == {TENANT}
     assert caches.key_lookups == {}
+
+
+def _seconds_left(caches: AuthCaches) -> float:
+    return caches.keys._entries[KEY][0] - time.monotonic()
+
+
+async def test_a_key_lives_longer_while_the_tenant_feed_is_healthy_and_a_change_drops_it() -> None:
+    healthy = [True]
+    caches, service = AuthCaches.create(), TenantService()
+    caches.feed_healthy = lambda: healthy[0]
+    request = _request(caches, service)
+    await public_tenant(request)
+    assert _seconds_left(caches) > AUTH_CACHE_SECONDS + 1, "kept for the feed's lifetime"
+    await public_tenant(request)
+    assert service.calls == 1
+    caches.forget_tenant(TENANT)  # the feed heard the tenant (or one of its keys) change
+    await public_tenant(request)
+    assert service.calls == 2, "asked again at once after the change"
+
+    healthy[0] = False  # the feed went silent: the long-lived entry keeps the short lifetime at most
+    await public_tenant(request)
+    assert service.calls == 2, "still answered (a restarting tenant service is not asked at once)"
+    assert _seconds_left(caches) <= AUTH_CACHE_SECONDS, "as if learnt without the feed"
+
+
+async def test_a_lost_feed_shortens_every_key_to_the_short_lifetime() -> None:
+    caches, service = AuthCaches.create(), TenantService()
+    caches.feed_healthy = lambda: True
+    await public_tenant(_request(caches, service))
+    assert _seconds_left(caches) > AUTH_CACHE_SECONDS + 1
+    caches.shorten_keys()  # what the tenant feed's loss (or its READY after one) does
+    assert 0 < _seconds_left(caches) <= AUTH_CACHE_SECONDS
+
+
+async def test_a_change_heard_during_the_lookup_keeps_the_answer_briefly() -> None:
+    caches, service = AuthCaches.create(), TenantService()
+    caches.feed_healthy = lambda: True
+    service.release.clear()
+    request = _request(caches, service)
+    pending = asyncio.ensure_future(public_tenant(request))
+    await asyncio.sleep(0.01)
+    caches.forget_tenant(TENANT)  # the change may have come after the tenant service read the key
+    service.release.set()
+    await pending
+    assert _seconds_left(caches) <= AUTH_CACHE_SECONDS
+
+
+async def test_a_key_in_its_grace_period_keeps_the_short_lifetime() -> None:
+    caches, service = AuthCaches.create(), TenantService()
+    caches.feed_healthy = lambda: True
+    service.live_key = "pk_live_bella_" + "1" * 32  # KEY was rotated: it stops at a time, not a change
+    await public_tenant(_request(caches, service))
+    assert _seconds_left(caches) <= AUTH_CACHE_SECONDS
+
+
+async def test_without_a_feed_and_for_refusals_the_short_lifetime_stays() -> None:
+    caches, service = AuthCaches.create(), TenantService()
+    await public_tenant(_request(caches, service))
+    assert _seconds_left(caches) <= AUTH_CACHE_SECONDS
+    caches.feed_healthy = lambda: True
+    caches.remember_key(KEY, ApiError("INVALID_TENANT_KEY", "unknown public key"), caches.changes)
+    assert _seconds_left(caches) <= AUTH_CACHE_SECONDS, "a refusal is asked about again soon"
