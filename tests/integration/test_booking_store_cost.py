@@ -60,13 +60,19 @@ async def crowded_day(admin: asyncpg.Connection, booking_db: Database) -> AsyncI
 
 
 async def _buffers(db: Database, tenant: str, sql: str, params: dict[str, Any]) -> int:
-    """Shared buffers the statement touched, run as the tenant (EXPLAIN ANALYZE, BUFFERS)."""
+    """Shared buffers the statement touched, run as the tenant with the plan a pooled connection
+    uses (its generic plan: Database sets plan_cache_mode), by EXPLAIN ANALYZE of the prepared
+    statement."""
     compiled, names = compile_sql(sql)
     async with db.tenant_transaction(tenant) as conn:
         raw = conn._raw  # EXPLAIN's JSON arrives as text; the store's Result is for rows of a query
-        plan = await raw.fetchval(
-            "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + compiled, *[params[n] for n in names]
-        )
+        assert await raw.fetchval("SHOW plan_cache_mode") == "force_generic_plan"
+        name = f"cost_{uuid.uuid4().hex[:8]}"
+        await raw.execute(f"PREPARE {name} AS {compiled}")
+        # EXECUTE takes no bound parameters: the test's own values, as literals.
+        arguments = ", ".join("'" + str(params[n]).replace("'", "''") + "'" for n in names)
+        plan = await raw.fetchval(f"EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) EXECUTE {name}({arguments})")
+        await raw.execute(f"DEALLOCATE {name}")
     top = (json.loads(plan) if isinstance(plan, str) else plan)[0]["Plan"]
     return int(top["Shared Hit Blocks"]) + int(top["Shared Read Blocks"])
 
