@@ -58,14 +58,14 @@ _COLUMNS = (
 _LIVE = "(status = 'CONFIRMED' OR (status = 'HELD' AND hold_expires_at > clock_timestamp()))"
 _LIVE_HOLD = "status = 'HELD' AND hold_expires_at > clock_timestamp()"
 _EXPIRED_HOLD = "status = 'HELD' AND hold_expires_at <= clock_timestamp()"
-# What a hold may be refused for before taking the date's lock, and what it must do under it (see
-# BookingTx.glance).
 # The transaction's tenant, said in the query as well: row-level security already keeps other tenants'
 # rows out, but its condition is no index condition, and every index of these tables leads with
 # tenant_id. Without it a lookup by date, email or request id walks every tenant's entries (found by
-# pg_stat_statements: the glance read 125 buffers per call with 500 bookings in the table). Only in a
-# tenant's transaction (the platform's has no tenant).
+# pg_stat_statements: the glance read 125 buffers per call with a few hundred bookings in the table).
+# Only in a tenant's transaction (the platform's has no tenant).
 _MINE = "tenant_id = CAST(:tenant AS uuid)"
+# What a hold may be refused for before taking the date's lock, and what it must do under it (see
+# BookingTx.glance).
 _GLANCE = (
     f"SELECT EXISTS (SELECT 1 FROM bookings WHERE {_MINE} AND request_id = :rid) AS known,"
     f" EXISTS (SELECT 1 FROM blackouts WHERE {_MINE} AND date = :day) AS blacked_out,"
@@ -78,6 +78,12 @@ _GLANCE = (
     + ") AS expired"
 )
 
+
+# The public calendar's read: the live bookings of a range of dates.
+_TAKEN_DATES = (
+    f"SELECT event_date, status FROM bookings WHERE {_MINE} AND event_date BETWEEN :first AND :last"
+    f" AND {_LIVE}"
+)
 
 # A date's live bookings read at most this many at once for a shared early refusal (a whole day has
 # one; time slots may have more): beyond it the date is not judged on the shared read.
@@ -573,11 +579,7 @@ class BookingTx(SlotQueries, HoursQueries, ConfirmQueries):
     async def taken_dates(self, first: date, last: date) -> dict[date, Reason]:
         """Dates of [first, last] occupied by a live booking (booked/held) or a blackout."""
         bookings = await self.conn.execute(
-            text(
-                "SELECT event_date, status FROM bookings"
-                f" WHERE {_MINE} AND event_date BETWEEN :first AND :last AND {_LIVE}"
-            ),
-            {"tenant": self.tenant_id, "first": first, "last": last},
+            text(_TAKEN_DATES), {"tenant": self.tenant_id, "first": first, "last": last}
         )
         blackouts = await self.conn.execute(
             text(f"SELECT date FROM blackouts WHERE {_MINE} AND date BETWEEN :first AND :last"),

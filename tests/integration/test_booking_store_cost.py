@@ -16,7 +16,7 @@ import asyncpg
 import pytest
 
 from mais_runtime.db import Database, compile_sql, text
-from services.booking.store import _GLANCE, _MINE, BookingStore
+from services.booking.store import _GLANCE, _MINE, _TAKEN_DATES, BookingStore
 from services.booking.use_cases import Bookings
 from tests.integration.conftest import Cluster
 from tests.integration.test_booking_store import booking_db, hold, store  # noqa: F401 - fixtures
@@ -91,6 +91,22 @@ async def test_a_glance_reads_its_tenant_s_entries_not_every_tenant_s(
         look = await tx.glance(crowded_day, "rq_cost_7", "x@example.com")
     # Another tenant's request id and confirmed booking of the date are not this tenant's.
     assert (look.request_known, look.live, look.own_hold, look.expired_hold) == (False, None, False, False)
+    assert mine <= 30, mine
+    assert everyone > 5 * mine, (mine, everyone)
+
+
+async def test_the_calendar_s_year_reads_its_tenant_s_entries_not_every_tenant_s(
+    booking_db: Database,  # noqa: F811
+    crowded_day: date,
+    new_tenant_id: str,
+) -> None:
+    # The public calendar's read (BookingTx.taken_dates), a year around the crowded date.
+    first, last = date(crowded_day.year, 1, 1), date(crowded_day.year, 12, 31)
+    params = {"tenant": new_tenant_id, "first": first, "last": last}
+    mine = await _buffers(booking_db, new_tenant_id, _TAKEN_DATES, params)
+    everyone = await _buffers(booking_db, new_tenant_id, _TAKEN_DATES.replace(f"{_MINE} AND ", ""), params)
+    async with BookingStore(booking_db).tenant(new_tenant_id) as tx:
+        assert await tx.taken_dates(first, last) == {}
     assert mine <= 30, mine
     assert everyone > 5 * mine, (mine, everyone)
 
