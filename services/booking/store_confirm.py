@@ -31,7 +31,8 @@ _MARK_CONFIRMED = (
     " amount_paid_cents = :paid, remind_at = :remind_at, updated_at = clock_timestamp() WHERE id = :id"
 )
 _CONFIRM_CHECKS = text(
-    "SELECT EXISTS (SELECT 1 FROM blackouts WHERE date = :day) AS blacked_out,"
+    "SELECT EXISTS (SELECT 1 FROM blackouts WHERE tenant_id = CAST(:tenant AS uuid) AND date = :day)"
+    " AS blacked_out,"
     " COALESCE((SELECT hold_expires_at <= clock_timestamp() FROM bookings WHERE id = :id), false) AS expired"
 )
 
@@ -56,7 +57,9 @@ class ConfirmQueries:
 
     async def confirm_checks(self, day: date, booking_id: str) -> tuple[bool, bool]:
         """(the date is blacked out, the booking's hold has run out by the database's clock)."""
-        row = (await self.conn.execute(_CONFIRM_CHECKS, {"day": day, "id": booking_id})).one()
+        row = (
+            await self.conn.execute(_CONFIRM_CHECKS, {"tenant": self.tenant_id, "day": day, "id": booking_id})
+        ).one()
         return bool(row.blacked_out), bool(row.expired)
 
     async def mark_confirmed(

@@ -31,6 +31,11 @@ MAX_RESOURCES = 200
 _LIVE_B = "(b.status = 'CONFIRMED' OR (b.status = 'HELD' AND b.hold_expires_at > clock_timestamp()))"
 _EXPIRED_B = "b.status = 'HELD' AND b.hold_expires_at <= clock_timestamp()"
 _DURING = "tstzrange(:lo, :hi, '[)')"
+# The transaction's tenant in the query (see store.py's _MINE): the claims' exclusion index and the
+# bookings' indexes lead with tenant_id, which row-level security's condition cannot use.
+_MINE_O = "o.tenant_id = CAST(:tenant AS uuid)"
+_MINE_B = "b.tenant_id = CAST(:tenant AS uuid)"
+_MINE = "tenant_id = CAST(:tenant AS uuid)"
 
 
 @dataclass(frozen=True)
@@ -135,8 +140,8 @@ class SlotQueries:
     async def blackout_days(self, first: date, last: date) -> set[date]:
         """The tenant's blacked-out dates between `first` and `last`."""
         rows = await self.conn.execute(
-            text("SELECT date FROM blackouts WHERE date BETWEEN :first AND :last"),
-            {"first": first, "last": last},
+            text(f"SELECT date FROM blackouts WHERE {_MINE} AND date BETWEEN :first AND :last"),
+            {"tenant": self.tenant_id, "first": first, "last": last},
         )
         return {row.date for row in rows}
 
@@ -151,10 +156,10 @@ class SlotQueries:
             text(
                 "SELECT o.booking_id, b.status, lower(o.during) AS lo, upper(o.during) AS hi"
                 " FROM occupancy o JOIN bookings b ON b.id = o.booking_id"
-                f" WHERE o.resource_id = ANY(:rids) AND o.during && {_DURING} AND {_LIVE_B}"
+                f" WHERE {_MINE_O} AND o.resource_id = ANY(:rids) AND o.during && {_DURING} AND {_LIVE_B}"
                 " AND o.booking_id <> :other ORDER BY lower(o.during) LIMIT 1000"
             ),
-            {"rids": list(resource_ids), "lo": lo, "hi": hi, "other": other_than},
+            {"tenant": self.tenant_id, "rids": list(resource_ids), "lo": lo, "hi": hi, "other": other_than},
         )
         return [Claim(row.booking_id, Status(row.status), Busy(row.lo, row.hi)) for row in rows]
 
@@ -164,10 +169,10 @@ class SlotQueries:
         a claim, but this check does not depend on it)."""
         rows = await self.conn.execute(
             text(
-                "SELECT b.event_date, b.status FROM bookings b WHERE b.kind = 'DAY'"
+                f"SELECT b.event_date, b.status FROM bookings b WHERE {_MINE_B} AND b.kind = 'DAY'"
                 f" AND b.event_date BETWEEN :first AND :last AND {_LIVE_B} AND b.id <> :other"
             ),
-            {"first": first, "last": last, "other": other_than},
+            {"tenant": self.tenant_id, "first": first, "last": last, "other": other_than},
         )
         return {row.event_date: Status(row.status) for row in rows}
 
@@ -180,10 +185,10 @@ class SlotQueries:
             text(
                 "UPDATE bookings b SET status = 'RELEASED', updated_at = clock_timestamp()"
                 " WHERE b.id IN (SELECT o.booking_id FROM occupancy o"
-                f" WHERE o.resource_id = ANY(:rids) AND o.during && {_DURING})"
+                f" WHERE {_MINE_O} AND o.resource_id = ANY(:rids) AND o.during && {_DURING})"
                 f" AND {_EXPIRED_B} RETURNING b.id"
             ),
-            {"rids": list(resource_ids), "lo": lo, "hi": hi},
+            {"tenant": self.tenant_id, "rids": list(resource_ids), "lo": lo, "hi": hi},
         )
         return [row.id for row in rows]
 
