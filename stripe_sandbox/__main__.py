@@ -39,6 +39,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         access_log=config.access_log,
         # Give in-flight requests a moment on SIGTERM, then stop; pending deliveries resume on the next start.
         timeout_graceful_shutdown=3,
+        # Idle keep-alive connections are kept longer than their clients keep them (httpx: 5 s), so the
+        # client, which reuses a connection, is the side that closes it: a request never lands on one the
+        # server is closing at that moment (a reset the caller may not retry).
+        timeout_keep_alive=75,
     )
 
 

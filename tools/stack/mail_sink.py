@@ -233,6 +233,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         log_level=args.log_level.lower(),
         access_log=False,
         timeout_graceful_shutdown=3,
+        # Idle keep-alive connections are kept longer than their clients keep them (httpx: 5 s), so the
+        # client, which reuses a connection, is the side that closes it: a request never lands on one the
+        # server is closing at that moment (a reset the caller may not retry).
+        timeout_keep_alive=75,
     )
 
 
