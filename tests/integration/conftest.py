@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import asyncpg
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -153,6 +154,14 @@ def core_services(
     finally:
         for service in reversed(started):
             service.stop()
+
+
+@pytest.fixture
+async def admin(cluster: Cluster) -> AsyncIterator[asyncpg.Connection]:
+    """A superuser connection to the cluster, for what a test sets up or checks behind the services' backs."""
+    conn = await asyncpg.connect(cluster.admin_url)
+    yield conn
+    await conn.close()
 
 
 def spawn_service(

@@ -16,9 +16,9 @@ from mais_runtime.outbox import OutboxDispatcher
 from services.booking import emails
 from services.booking.use_cases import Bookings
 from tests.integration.test_booking_queued_outbox import Recording
-from tests.integration.test_booking_store import DAY, admin, booking_db, confirm, hold, told
+from tests.integration.test_booking_store import DAY, booking_db, confirm, hold, told
 
-__all__ = ["admin", "booking_db", "told"]
+__all__ = ["booking_db", "told"]
 N = 150
 ROUNDS = 3
 

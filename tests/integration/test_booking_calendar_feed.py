@@ -13,9 +13,9 @@ import pytest
 from mais_runtime.errors import NotFound
 from services.booking import feeds
 from services.booking.use_cases import Bookings
-from tests.integration.test_booking_store import admin, booking_db, confirm, hold, store
+from tests.integration.test_booking_store import booking_db, confirm, hold, store
 
-__all__ = ["admin", "booking_db", "store"]
+__all__ = ["booking_db", "store"]
 
 
 async def test_a_feed_token_is_made_once_stored_hashed_and_rotated(

@@ -59,13 +59,6 @@ async def tenant_id(tenants: tenant_grpc.TenantServiceAsyncStub) -> str:
     return await make_tenant(tenants)
 
 
-@pytest.fixture
-async def admin(cluster: Cluster) -> AsyncIterator[asyncpg.Connection]:
-    conn = await asyncpg.connect(cluster.admin_url)
-    yield conn
-    await conn.close()
-
-
 async def zoned_tenant(tenants: tenant_grpc.TenantServiceAsyncStub, zone: str) -> str:
     slug = "bz-" + uuid.uuid4().hex[:12]
     created = await tenants.CreateTenant(

@@ -22,7 +22,6 @@ from services.booking.domain import AdminContact
 from services.booking.store import BookingStore
 from services.booking.use_cases import Bookings
 from tests.integration.test_booking_store import (
-    admin,
     booking_db,
     confirm,
     hold,
@@ -30,7 +29,7 @@ from tests.integration.test_booking_store import (
 )
 from tests.unit.test_booking_queued_emails import day_booking
 
-__all__ = ["admin", "booking_db", "told"]  # the store tests' fixtures
+__all__ = ["booking_db", "told"]  # the store tests' fixtures
 
 ADMINS = (AdminContact("owner@studio.test"), AdminContact("planner@studio.test"))
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 
 import asyncpg
@@ -18,7 +17,7 @@ from mais.tenant.v1 import tenant_service_pb2_grpc as tenant_grpc
 
 from services.booking.emails import day_for_people
 from tests.integration.booking_outbox import booking_outbox
-from tests.integration.conftest import Cluster, RunningService
+from tests.integration.conftest import RunningService
 
 # The services (tenant and booking processes, a fast expiry sweep) and their clients, as in the holds suite.
 from tests.integration.test_booking_holds import booking, services, tenants, zoned_tenant
@@ -40,13 +39,6 @@ from tests.integration.test_booking_slot_holds import (
 )
 
 __all__ = ["booking", "services", "tenants"]
-
-
-@pytest.fixture
-async def admin(cluster: Cluster) -> AsyncIterator[asyncpg.Connection]:
-    conn = await asyncpg.connect(cluster.admin_url)
-    yield conn
-    await conn.close()
 
 
 @pytest.fixture

@@ -49,13 +49,6 @@ def servicer(booking_db: Database) -> BookingServicer:
     return BookingServicer(bookings, Hours(bookings._store, bookings._tenants))
 
 
-@pytest.fixture
-async def admin(cluster: Cluster) -> AsyncIterator[asyncpg.Connection]:
-    conn = await asyncpg.connect(cluster.admin_url)
-    yield conn
-    await conn.close()
-
-
 def instalment(
     seq: int, status: types_pb2.InstalmentStatus.ValueType = types_pb2.INSTALMENT_STATUS_DUE, **fields: Any
 ) -> types_pb2.Instalment:

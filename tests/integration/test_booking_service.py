@@ -93,13 +93,6 @@ async def tenants(services: Services) -> AsyncIterator[tenant_grpc.TenantService
         yield tenant_grpc.TenantServiceStub(channel)
 
 
-@pytest.fixture
-async def admin(cluster: Cluster) -> AsyncIterator[asyncpg.Connection]:
-    conn = await asyncpg.connect(cluster.admin_url)
-    yield conn
-    await conn.close()
-
-
 async def make_tenant(tenants: tenant_grpc.TenantServiceAsyncStub, name: str = "", **policy: int) -> str:
     slug = "bk-" + uuid.uuid4().hex[:12]
     created = await tenants.CreateTenant(

@@ -53,13 +53,6 @@ async def booking_db(cluster: Cluster) -> AsyncIterator[Database]:
     await db.close()
 
 
-@pytest.fixture
-async def admin(cluster: Cluster) -> AsyncIterator[asyncpg.Connection]:
-    conn = await asyncpg.connect(cluster.admin_url)
-    yield conn
-    await conn.close()
-
-
 Servicer = Callable[..., BookingServicer]
 
 

@@ -69,13 +69,6 @@ async def taken(booking_db: Database, tenant: str, first: date, last: date) -> d
         return await tx.taken_dates(first, last)
 
 
-@pytest.fixture
-async def admin(cluster: Cluster) -> AsyncIterator[asyncpg.Connection]:
-    conn = await asyncpg.connect(cluster.admin_url)
-    yield conn
-    await conn.close()
-
-
 def couple(n: int = 0, email: str = "") -> CoupleDetails:
     return CoupleDetails.checked(
         name=f"Couple {n}", email=email or f"couple{n}@example.com", phone="", notes=""

@@ -18,19 +18,11 @@ import pytest
 from mais_runtime.db import Database, compile_sql, text
 from services.booking.store import _GLANCE, _MINE, _TAKEN_DATES, BookingStore
 from services.booking.use_cases import Bookings
-from tests.integration.conftest import Cluster
 from tests.integration.test_booking_store import booking_db, hold, store  # noqa: F401 - fixtures
 
 CROWDED_DAY = date(2033, 3, 3)
 OTHER_TENANTS = 3000
 CHANNEL = "mais_booking_changes"
-
-
-@pytest.fixture
-async def admin(cluster: Cluster) -> AsyncIterator[asyncpg.Connection]:
-    conn = await asyncpg.connect(cluster.admin_url)
-    yield conn
-    await conn.close()
 
 
 @pytest.fixture

@@ -35,13 +35,6 @@ async def payments_db(cluster: Cluster) -> AsyncIterator[Database]:
     await db.close()
 
 
-@pytest.fixture
-async def admin(cluster: Cluster) -> AsyncIterator[asyncpg.Connection]:
-    conn = await asyncpg.connect(cluster.admin_url)
-    yield conn
-    await conn.close()
-
-
 @dataclass
 class Notified:
     booking_id: str
