@@ -709,6 +709,13 @@ def hold_lost_refund(
     )
 
 
+def reminder_key(booking: Booking) -> str:
+    """One reminder per booking and moment: a booking moved after its reminder went out is reminded of
+    its new date under a key of its own (the outbox sends a key once)."""
+    when = booking.starts_at.isoformat() if booking.starts_at else booking.event_date.isoformat()
+    return f"reminder:{booking.id}:{when}"
+
+
 def reminder(
     booking: Booking, tenant_name: str, link: str, days: int, *, reply_to: str = "", zone: ZoneInfo = UTC_ZONE
 ) -> Mail:
@@ -734,7 +741,7 @@ def reminder(
     ]
     return _mail(
         "booking.reminder",
-        f"reminder:{booking.id}",
+        reminder_key(booking),
         booking,
         subject,
         text,
@@ -1022,7 +1029,7 @@ _plan(due_date_moved, _keyed, "booking.due_date_moved")
 _plan(cancellation, lambda a: f"cancellation:{_id(a)}", "booking.cancellation")
 _plan(refund, lambda a: f"refund:{_id(a)}:{a['refund_id']}", "booking.refund")
 _plan(hold_lost_refund, lambda a: f"hold-lost:{_id(a)}:{a['refund_id']}", "booking.hold_lost_refund")
-_plan(reminder, lambda a: f"reminder:{_id(a)}", "booking.reminder")
+_plan(reminder, lambda a: reminder_key(a["booking"]), "booking.reminder")
 _plan(admin_new_booking, lambda a: f"admin-new-booking:{_id(a)}", "booking.admin_new_booking")
 _plan(admin_couple_cancelled, lambda a: f"admin-cancellation:{_id(a)}", "booking.admin_cancellation")
 _plan(admin_balance_paid, _keyed, "booking.admin_balance_paid")

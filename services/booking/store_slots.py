@@ -216,13 +216,18 @@ class SlotQueries:
         remind_at: datetime | None,
     ) -> None:
         """Puts a booking on its new date, and a slot booking on its new (start, end, buffer before,
-        buffer after); a reminder not sent yet goes out for the new date."""
+        buffer after). The reminder goes out for the new date: one not sent yet is moved, and one sent
+        for the old date is sent again when the new date's reminder moment is still ahead (a booking
+        moved later in the year is reminded of again; one moved into the reminder window is not)."""
         starts, ends, before, after = slot if slot else (None, None, 0, 0)
         await self.conn.execute(
             text(
                 "UPDATE bookings SET event_date = :day, starts_at = :starts, ends_at = :ends,"
                 " buffer_before_minutes = :before, buffer_after_minutes = :after,"
-                " remind_at = CASE WHEN reminder_enqueued_at IS NULL THEN :remind_at ELSE remind_at END,"
+                " remind_at = CASE WHEN reminder_enqueued_at IS NULL OR :remind_at > clock_timestamp()"
+                "  THEN :remind_at ELSE remind_at END,"
+                " reminder_enqueued_at = CASE WHEN :remind_at > clock_timestamp() THEN NULL"
+                "  ELSE reminder_enqueued_at END,"
                 " updated_at = clock_timestamp() WHERE id = :id"
             ),
             {

@@ -122,7 +122,8 @@ async def test_reminders_are_enqueued_once_and_sent_once_even_with_two_dispatche
     await asyncio.gather(*(r.enqueue_due_reminders() for r in replicas))
     admin = await asyncpg.connect(cluster.admin_url)
     try:
-        key = f"reminder:{booking_id}"
+        day = await admin.fetchval("SELECT event_date FROM booking.bookings WHERE id = $1", booking_id)
+        key = f"reminder:{booking_id}:{day.isoformat()}"
         assert await admin.fetchval("SELECT count(*) FROM booking.outbox WHERE dedupe_key = $1", key) == 0
 
         # 24 days on, both replicas sweep at once, several times.
@@ -152,7 +153,7 @@ async def test_reminders_are_enqueued_once_and_sent_once_even_with_two_dispatche
         # Nothing else was sent twice either, whatever else was waiting in the outbox.
         assert all(n == 1 for m in mailers for n in m.sent.values())
         assert not set(mailers[0].sent) & set(mailers[1].sent)
-        files = list((tmp_path / "mail").glob(f"reminder-{booking_id}.eml"))
+        files = list((tmp_path / "mail").glob(f"reminder-{booking_id}-{day.isoformat()}.eml"))
         assert len(files) == 1
         body = files[0].read_text()
         assert "coming up" in body and "http://public.test/booking/" in body
@@ -171,8 +172,65 @@ async def test_a_cancelled_booking_gets_no_reminder(
     admin = await asyncpg.connect(cluster.admin_url)
     try:
         count = await admin.fetchval(
-            "SELECT count(*) FROM booking.outbox WHERE dedupe_key = $1", f"reminder:{booking_id}"
+            "SELECT count(*) FROM booking.outbox WHERE dedupe_key LIKE $1", f"reminder:{booking_id}:%"
         )
     finally:
         await admin.close()
     assert count == 0
+
+
+async def test_a_booking_moved_after_its_reminder_is_reminded_again_of_its_new_date_once(
+    booking_db: Database, channels: Channels, tenant_service: RunningService, cluster: Cluster
+) -> None:
+    bookings = replica(booking_db, channels, tenant_service)
+    tenants = tenant_grpc.TenantServiceStub(channels.get(tenant_service.address))
+    tenant_id, booking_id = await confirmed(bookings, tenants, days_ahead=30)  # reminded 7 days before
+    today = datetime.now(UTC)
+    assert await bookings.enqueue_due_reminders(now=today + timedelta(days=24)) >= 1
+    # Moved 30 days later once the first reminder went out; then moved into its own reminder window.
+    later_day = today.date() + timedelta(days=60)
+    await bookings.reschedule(
+        tenant_id,
+        booking_id,
+        day=later_day,
+        starts_at=None,
+        actor="tenant_admin:u_1",
+        reason="",
+        request_id="m1",
+    )
+    admin = await asyncpg.connect(cluster.admin_url)
+
+    async def reminders() -> list[str]:
+        rows = await admin.fetch(
+            "SELECT dedupe_key FROM booking.outbox WHERE dedupe_key LIKE $1 ORDER BY id",
+            f"reminder:{booking_id}:%",
+        )
+        return [r["dedupe_key"] for r in rows]
+
+    try:
+        first = await reminders()
+        assert len(first) == 1
+        # Not again before the new date's moment, by any number of sweeps.
+        for _ in range(3):
+            await bookings.enqueue_due_reminders(now=today + timedelta(days=24))
+        assert await reminders() == first
+        # At the new moment: once more, for the new date, whatever the sweeps.
+        for _ in range(3):
+            await bookings.enqueue_due_reminders(now=today + timedelta(days=54))
+        again = await reminders()
+        assert again == [*first, f"reminder:{booking_id}:{later_day.isoformat()}"]
+        # Then moved into its reminder window (2 days ahead): no third reminder; the move's email says it.
+        soon = today.date() + timedelta(days=2)
+        await bookings.reschedule(
+            tenant_id,
+            booking_id,
+            day=soon,
+            starts_at=None,
+            actor="tenant_admin:u_1",
+            reason="",
+            request_id="m2",
+        )
+        await bookings.enqueue_due_reminders(now=today + timedelta(days=1))
+        assert await reminders() == again
+    finally:
+        await admin.close()
