@@ -98,7 +98,7 @@ k8s-check: $(INSTALLED)
 trace: $(GENERATED)
 	$(PY) -m tools.trace $(ID)
 
-# The platform's speed beside this machine's ceilings, in one bounded run (about ten minutes, loopback only),
+# The platform's speed beside this machine's ceilings, in one bounded run (about 8 minutes, loopback only),
 # with 1 and 2 replicas of every part and PgBouncer on/off. Options: make bench BENCH="--help".
 bench: $(GENERATED) $(WEB_BUILT) $(CHROMIUM) $(WRK) $(PGBOUNCER)
 	$(PY) -m tools.bench $(BENCH)
