@@ -226,10 +226,22 @@ class Sandbox:
             e for e in self.listed("/v1/events", type=event_type) if e["data"]["object"]["id"] == object_id
         ]
 
+    def newest_event(self, object_id: str, event_type: str) -> dict[str, Any] | None:
+        """The newest event of `event_type` about `object_id`, paging back only until it is found."""
+        after: dict[str, Any] = {}
+        for _ in range(100):
+            answer = self.api("/v1/events", type=event_type, limit=100, **after)
+            for event in answer["data"]:
+                if event["data"]["object"]["id"] == object_id:
+                    return dict(event)
+            if not answer["has_more"] or not answer["data"]:
+                return None
+            after = {"starting_after": answer["data"][-1]["id"]}
+        raise AssertionError(f"{event_type} of {object_id}: not within 10,000 events")
+
     def event_for(self, object_id: str, event_type: str) -> dict[str, Any]:
-        """The (first) event of `event_type` about `object_id`, once Stripe has it."""
-        found = wait_for(lambda: self.events_about(object_id, event_type), f"{event_type} of {object_id}")
-        return found[0]
+        """The (newest) event of `event_type` about `object_id`, once Stripe has it."""
+        return wait_for(lambda: self.newest_event(object_id, event_type), f"{event_type} of {object_id}")
 
     def hold_deliveries(self) -> None:
         """New events are queued, not sent."""
